@@ -1,0 +1,120 @@
+"""The `onetrip` command: configuration, then one of init, migrate, serve, rebuild, check, status, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from node.config import NodeConfig
+from node.runtime import Node, initialise
+from provisioning.region import LEVELS
+from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onetrip", description="OneTrip 一趟办：离线优先的基层政务服务节点")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        if name != "demo":
+            sub.add_argument("--data", type=Path, required=True, help="数据目录")
+            sub.add_argument("--database", help="数据库地址（默认 SQLite：数据目录/onetrip.db；枢纽用 postgresql://…）")
+        return sub
+
+    init = command("init", "创建数据目录、本机密钥和站点的临时身份")
+    init.add_argument("--level", required=True, choices=LEVELS)
+    init.add_argument("--name", required=True, help="站点名称，如 青山村便民服务代办点")
+    init.add_argument("--region", required=True, help="行政区划代码：市/县 6 位，乡镇 9 位，村 12 位")
+    init.add_argument("--algorithm", default=DEFAULT_ALGORITHM, choices=ALGORITHMS)
+    init.add_argument("--port", type=int)
+    command("migrate", "把数据库结构升级到本版本")
+    serve = command("serve", "启动网页与同步服务")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    command("rebuild", "由事件日志重建所有投影表")
+    command("check", "重新校验存储的哈希链与签名流头")
+    command("status", "显示节点状态（JSON）")
+    demo = command("demo", "初始化（如需要）并启动演示节点")
+    demo.add_argument("--dir", type=Path, default=Path(".demo"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except Exception as exc:  # our errors carry a stable code and a message meant for people
+        if not isinstance(getattr(exc, "code", None), str):
+            raise
+        print(f"onetrip: {exc}", file=sys.stderr)
+        return 2
+
+
+def _config(args: argparse.Namespace) -> NodeConfig:
+    overrides = {key: getattr(args, key, None) for key in ("database", "host", "port")}
+    if args.command == "init":
+        return NodeConfig.from_mapping({"data_dir": args.data, **{k: v for k, v in overrides.items() if v}})
+    return NodeConfig.load(args.data, overrides)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from node.demo import prepare_demo
+
+        return _serve(prepare_demo(args.dir)[0], banner="演示节点")
+    config = _config(args)
+    if args.command == "init":
+        identity = initialise(config, level=args.level, name=args.name, region=args.region, algorithm=args.algorithm)
+        print(
+            f"已创建 {identity.name}（{identity.level}），站点编码 {identity.station}，安装编号 {identity.installation}"
+        )
+        print(f"数据目录：{config.data_dir}    启动：onetrip serve --data {config.data_dir}")
+        return 0
+    if args.command == "migrate":
+        from storage.database import bind, open_database
+        from storage.migrations import migrate
+
+        bind(open_database(config.database_url))
+        applied = migrate()
+        print(f"已应用迁移 {applied}" if applied else "数据库结构已是最新")
+        return 0
+    if args.command == "serve":
+        return _serve(config, banner="节点")
+    node = Node.from_config(config)
+    if args.command == "rebuild":
+        print(json.dumps(node.events.rebuild(), ensure_ascii=False))
+    elif args.command == "check":
+        problems = node.check()
+        for problem in problems:
+            print(problem)
+        print("校验通过：所有哈希链与签名流头完好" if not problems else f"发现 {len(problems)} 个问题")
+        return 1 if problems else 0
+    elif args.command == "status":
+        print(json.dumps(asdict(node.status()), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _serve(config: NodeConfig, *, banner: str) -> int:
+    import waitress
+
+    from node.logs import configure_logging
+    from web import create_app
+
+    node = Node.from_config(config)
+    configure_logging(node.identity.station, node.identity.installation, config.log_level)
+    app = create_app(node=node)
+    node.start()
+    print(f"{banner} {node.identity.name} 已启动：http://{config.host}:{config.port}/   （Ctrl+C 停止）", flush=True)
+    try:
+        waitress.serve(app, host=config.host, port=config.port, threads=8, ident="onetrip")
+    finally:
+        node.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

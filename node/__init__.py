@@ -1,0 +1,1 @@
+"""The domain and the runtime that wires a node together."""

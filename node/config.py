@@ -1,0 +1,110 @@
+"""Node configuration: typed defaults, overridden by `<data-dir>/onetrip.toml`, then by
+environment variables `ONETRIP_<FIELD>`, then by command-line options.
+
+Secrets are never configuration: keys are files in the data dir, mode 0600.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.database import sqlite_url
+
+from .errors import ConfigError
+
+CONFIG_FILE = "onetrip.toml"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    data_dir: Path
+    database: str = ""  # empty: SQLite at <data-dir>/onetrip.db
+    host: str = "127.0.0.1"
+    port: int = 8700
+    head_interval: int = 256  # sign a stream's head at least every this many events
+    head_ttl_s: int = 7 * 24 * 3600  # a feed not re-signed for this long looks frozen
+    max_clock_drift_s: int = 300
+    log_level: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        return self.database or sqlite_url(self.data_dir)
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> NodeConfig:
+        """Build from plain values (strings allowed, as from the environment); report every problem at once."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        problems, values = [], {}
+        for key, raw in mapping.items():
+            if key not in fields:
+                problems.append(f"未知的配置项 {key!r}")
+                continue
+            try:
+                values[key] = _coerce(fields[key].type, raw)
+            except ValueError:
+                problems.append(f"配置项 {key} 的值 {raw!r} 不是有效的{_TYPE_NAMES[fields[key].type]}")
+        if "data_dir" not in values:
+            problems.append("缺少数据目录 data_dir")
+        for key in ("port", "head_interval", "head_ttl_s", "max_clock_drift_s"):
+            if isinstance(values.get(key), int) and values[key] <= 0:
+                problems.append(f"配置项 {key} 必须为正整数")
+        if isinstance(values.get("port"), int) and values["port"] > 65535:
+            problems.append("端口 port 必须在 1–65535 之间")
+        if values.get("log_level", "INFO") not in LOG_LEVELS:
+            problems.append(f"日志级别 log_level 应为 {' / '.join(LOG_LEVELS)} 之一")
+        database = values.get("database", "")
+        if database and not database.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            problems.append("数据库地址 database 应以 sqlite:/// 或 postgresql:// 开头")
+        if problems:
+            raise ConfigError(problems)
+        return cls(**values)
+
+    @classmethod
+    def load(
+        cls, data_dir: Path, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> NodeConfig:
+        environ = os.environ if environ is None else environ
+        path = Path(data_dir) / CONFIG_FILE
+        try:
+            values: dict[str, Any] = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path} 不是有效的 TOML：{exc}"]) from exc
+        for field in dataclasses.fields(cls):
+            env_value = environ.get(f"ONETRIP_{field.name.upper()}")
+            if env_value is not None and field.name != "data_dir":
+                values[field.name] = env_value
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        values["data_dir"] = data_dir
+        return cls.from_mapping(values)
+
+
+_TYPE_NAMES = {"Path": "路径", "str": "文本", "int": "整数"}
+
+
+def _coerce(type_name: str, raw: Any) -> Any:
+    if type_name == "int":
+        if isinstance(raw, bool):
+            raise ValueError
+        return int(raw)
+    if type_name == "Path":
+        return Path(raw)
+    return str(raw)
+
+
+def write_config(data_dir: Path, values: Mapping[str, Any]) -> None:
+    """Write the settings chosen at init (TOML of flat strings and integers)."""
+    lines = ["# OneTrip 节点配置；环境变量 ONETRIP_<字段名> 可覆盖此处的值"]
+    for key, value in values.items():
+        lines.append(f"{key} = {value}" if isinstance(value, int) else f'{key} = "{_toml_escape(str(value))}"')
+    (Path(data_dir) / CONFIG_FILE).write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _toml_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

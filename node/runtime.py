@@ -1,0 +1,142 @@
+"""The composition root: one `Node` wires storage, the event log, trust and the scheduler.
+
+Start-up order: configuration → identity and keys → database (refusing a schema
+it would misread) → event log (clock resumed past every stored event, deferred
+events of now-known types applied) → scheduler (only in `start`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import peewee as pw
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from provisioning.identity import Identity, Keys, create_identity, load_identity
+from storage.blobs import BlobStore
+from storage.database import bind, open_database
+from storage.migrations import migrate, require_current
+from storage.models import EventRecord
+from sync.audit import audit_streams
+from sync.cipher import point_bytes
+from sync.hlc import Clock, HybridClock, SystemClock, unpack
+from sync.log import Author, EventLog
+from sync.projection import Registry
+from sync.trust import PinnedTrust
+
+from .config import NodeConfig, write_config
+from .stations import INSTALLATION_CREATED, STATION_CREATED, StationProjection, installation_entity, station_entity
+
+log = logging.getLogger(__name__)
+
+HEAD_SIGNING_INTERVAL_S = 60
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    station: str
+    installation: str
+    level: str
+    name: str
+    region: str
+    provisional: bool
+    event_count: int
+    last_event_at: str | None  # UTC, ISO 8601, from the newest event's HLC
+
+
+class Node:
+    def __init__(self, config: NodeConfig, identity: Identity, keys: Keys, events: EventLog, blobs: BlobStore):
+        self.config = config
+        self.identity = identity
+        self.keys = keys
+        self.events = events
+        self.blobs = blobs
+        self._scheduler: BackgroundScheduler | None = None
+
+    @classmethod
+    def from_config(cls, config: NodeConfig, *, clock: Clock | None = None) -> Node:
+        identity, keys = load_identity(config.data_dir)
+        bind(open_database(config.database_url))
+        require_current()
+        events = EventLog(
+            Author(identity.installation, keys.signing),
+            PinnedTrust({identity.installation: keys.signing.verifying_key}),
+            Registry((StationProjection(),)),
+            HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000),
+            head_interval=config.head_interval,
+            head_ttl_ms=config.head_ttl_s * 1000,
+        )
+        events.resume()
+        if settled := events.apply_deferred():
+            log.info("applied %d stored events of types this version now knows", settled)
+        return cls(config, identity, keys, events, BlobStore(Path(config.data_dir) / "blobs"))
+
+    def start(self) -> None:
+        """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does."""
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self.events.sign_heads, "interval", seconds=HEAD_SIGNING_INTERVAL_S, id="sign_heads", coalesce=True
+        )
+        self._scheduler.start()
+        log.info("node started: %s %s", self.identity.level, self.identity.name)
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self.events.sign_heads()
+        log.info("node stopped")
+
+    def check(self) -> list[str]:
+        """Re-verify every stored chain and latest signed head; the problems found, if any."""
+        return audit_streams(self.events.trust, self.events.latest_head)
+
+    def status(self) -> NodeStatus:
+        count, last_hlc = EventRecord.select(pw.fn.COUNT(EventRecord.arrival), pw.fn.MAX(EventRecord.hlc)).scalar(
+            as_tuple=True
+        )
+        last_at = None
+        if last_hlc:
+            last_at = datetime.fromtimestamp(unpack(last_hlc)[0] / 1000, UTC).isoformat(timespec="seconds")
+        ident = self.identity
+        return NodeStatus(
+            ident.station, ident.installation, ident.level, ident.name, ident.region, ident.provisional, count, last_at
+        )
+
+
+def initialise(config: NodeConfig, *, level: str, name: str, region: str, algorithm: str) -> Identity:
+    """`onetrip init`: identity and keys, settings, schema, and the station's first events."""
+    if config.database:  # an unreachable hub database fails before any file is written
+        open_database(config.database).connect()
+    identity, keys = create_identity(config.data_dir, level=level, name=name, region=region, algorithm=algorithm)
+    settings = {"host": config.host, "port": config.port}
+    if config.database:
+        settings["database"] = config.database
+    write_config(config.data_dir, settings)
+    bind(open_database(config.database_url))
+    migrate()
+    node = Node.from_config(config)
+    with node.events.transaction():
+        node.events.append(
+            STATION_CREATED,
+            station_entity(identity.station),
+            {"code": identity.station, "name": identity.name, "level": level, "region": region, "parent": None},
+            stream=identity.station,
+        )
+        node.events.append(
+            INSTALLATION_CREATED,
+            installation_entity(identity.installation),
+            {
+                "installation": identity.installation,
+                "station": identity.station,
+                "algorithm": identity.algorithm,
+                "signing_key": keys.signing.verifying_key.public_bytes().hex(),
+                "agreement_key": point_bytes(keys.agreement.public_key()).hex(),
+            },
+            stream=identity.station,
+        )
+    node.events.sign_heads()
+    return identity

@@ -1,0 +1,1 @@
+"""Trust: installation identities and keys; later the certificate authority, enrolment and revocation."""

@@ -1,0 +1,118 @@
+"""Who this installation is: its station, its keys, and the files that hold them.
+
+`<data-dir>/identity.json` names the station and installation; private keys live
+in `<data-dir>/keys/` created 0600 and never leave the machine. Until a county
+registers the station (provisioning, later), its code is provisional.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM, SigningKey, generate_agreement_key, private_pem, write_secret
+
+from .errors import DataDirExists, IdentityMissing, InvalidIdentity
+from .region import LEVELS, region_problems
+
+IDENTITY_FILE = "identity.json"
+SIGNING_KEY_FILE = "keys/signing.pem"
+AGREEMENT_KEY_FILE = "keys/agreement.pem"
+LOOKUP_KEY_FILE = "keys/lookup.key"
+NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class Identity:
+    station: str
+    installation: str
+    level: str
+    name: str
+    region: str
+    algorithm: str
+    provisional: bool = True
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The private keys of this installation, loaded from its data dir."""
+
+    signing: SigningKey
+    agreement: ec.EllipticCurvePrivateKey
+    lookup: bytes
+
+
+def identity_problems(level: str, name: str, region: str, algorithm: str) -> list[str]:
+    problems = []
+    if level not in LEVELS:
+        problems.append(f"未知的层级 {level!r}：应为 {' / '.join(LEVELS)} 之一")
+    else:
+        problems.extend(region_problems(level, region))
+    if not name.strip():
+        problems.append("名称不能为空")
+    elif len(name) > NAME_MAX:
+        problems.append(f"名称不能超过 {NAME_MAX} 个字")
+    if algorithm not in ALGORITHMS:
+        problems.append(f"签名算法 {algorithm!r} 不在允许列表中：{' / '.join(ALGORITHMS)}")
+    return problems
+
+
+def create_identity(
+    data_dir: Path, *, level: str, name: str, region: str, algorithm: str = DEFAULT_ALGORITHM
+) -> tuple[Identity, Keys]:
+    """Make a new installation's keys and identity in `data_dir`, all or nothing.
+
+    Everything is written in a sibling temporary directory, which is renamed into
+    place only when complete; a refused request leaves no file behind.
+    """
+    data_dir = Path(data_dir)
+    problems = identity_problems(level, name, region, algorithm)
+    if problems:
+        raise InvalidIdentity("；".join(problems), problems)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise DataDirExists(f"数据目录 {data_dir} 已存在且不为空：不会覆盖已有的节点")
+    keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32))
+    installation = "i-" + keys.signing.verifying_key.key_id[:20]
+    identity = Identity(
+        station=f"{region}-{installation[2:8]}",  # provisional until the county registers the station
+        installation=installation,
+        level=level,
+        name=name.strip(),
+        region=region,
+        algorithm=algorithm,
+    )
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-", dir=data_dir.parent))
+    try:
+        write_secret(staging / SIGNING_KEY_FILE, keys.signing.to_pem())
+        write_secret(staging / AGREEMENT_KEY_FILE, private_pem(keys.agreement))
+        write_secret(staging / LOOKUP_KEY_FILE, keys.lookup)
+        (staging / IDENTITY_FILE).write_text(json.dumps(asdict(identity), ensure_ascii=False, indent=2), "utf-8")
+        if data_dir.exists():
+            data_dir.rmdir()
+        os.replace(staging, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return identity, keys
+
+
+def load_identity(data_dir: Path) -> tuple[Identity, Keys]:
+    data_dir = Path(data_dir)
+    try:
+        identity = Identity(**json.loads((data_dir / IDENTITY_FILE).read_text("utf-8")))
+        signing = SigningKey.from_pem(identity.algorithm, (data_dir / SIGNING_KEY_FILE).read_bytes())
+        agreement = serialization.load_pem_private_key((data_dir / AGREEMENT_KEY_FILE).read_bytes(), password=None)
+        lookup = (data_dir / LOOKUP_KEY_FILE).read_bytes()
+    except FileNotFoundError as exc:
+        raise IdentityMissing(
+            f"{data_dir} 不是 OneTrip 数据目录（缺少 {Path(exc.filename).name}）：请先运行 onetrip init"
+        ) from exc
+    return identity, Keys(signing, agreement, lookup)

@@ -1,0 +1,43 @@
+"""Levels of the service network and the administrative division codes that place a station.
+
+Codes follow the national statistical division codes: 6 digits for a city or a
+county (GB/T 2260), 9 for a township, 12 for a village. Pure: strings in, a list
+of problems (in Chinese, for the person typing them) out.
+"""
+
+from __future__ import annotations
+
+LEVELS = ("village", "township", "county", "city")
+LEVEL_NAMES = {"village": "村便民服务代办点", "township": "乡镇便民服务中心", "county": "县级枢纽", "city": "市级枢纽"}
+DIGITS = {"city": 6, "county": 6, "township": 9, "village": 12}
+
+# Province-level prefixes of GB/T 2260 (including Taiwan, Hong Kong and Macao).
+PROVINCES = frozenset(
+    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
+    | {50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82}
+)
+
+
+def region_problems(level: str, code: str) -> list[str]:
+    """Everything wrong with a (level, division code) pair; empty if it is well formed."""
+    if level not in LEVELS:
+        return [f"未知的层级 {level!r}：应为 {' / '.join(LEVELS)} 之一"]
+    want = DIGITS[level]
+    if not (code.isascii() and code.isdigit()):
+        return [f"区划代码 {code!r} 只能由数字组成"]
+    if len(code) != want:
+        return [f"{LEVEL_NAMES[level]}的区划代码应为 {want} 位数字，收到 {len(code)} 位"]
+    problems = []
+    if int(code[:2]) not in PROVINCES:
+        problems.append(f"区划代码 {code} 的前两位 {code[:2]} 不是有效的省级代码")
+    if code[2:4] == "00":
+        problems.append(f"区划代码 {code} 的第 3–4 位（地级）不能为 00")
+    if level == "city" and code[4:6] != "00":
+        problems.append(f"市级区划代码应以 00 结尾，收到 {code}")
+    if level != "city" and code[4:6] == "00":
+        problems.append(f"区划代码 {code} 的第 5–6 位（县级）不能为 00")
+    if level in ("township", "village") and code[6:9] == "000":
+        problems.append(f"区划代码 {code} 的第 7–9 位（乡级）不能为 000")
+    if level == "village" and code[9:12] == "000":
+        problems.append(f"区划代码 {code} 的第 10–12 位（村级）不能为 000")
+    return problems

@@ -1,0 +1,1 @@
+"""Where OneTrip's data lives: the database binding, models, migrations and blobs."""

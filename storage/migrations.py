@@ -1,0 +1,78 @@
+"""Numbered schema migrations and the schema version table.
+
+A migration is frozen once released: later changes are new migrations. A data
+dir whose schema is newer than this program is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from .database import db, write_transaction
+from .errors import PendingMigrations, SchemaTooNew
+from .models import (
+    DataKey,
+    EventRecord,
+    Installation,
+    PendingDep,
+    SchemaVersion,
+    SignedHeadRecord,
+    Station,
+    StreamHead,
+)
+
+
+def _event_log() -> None:
+    db.create_tables([EventRecord, PendingDep, StreamHead, SignedHeadRecord])
+
+
+def _stations_and_keys() -> None:
+    db.create_tables([Station, Installation, DataKey])
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
+    (1, "event log", _event_log),
+    (2, "stations, installations, data keys", _stations_and_keys),
+)
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version() -> int:
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    return SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def migrate(target: int = LATEST) -> list[int]:
+    """Apply pending migrations up to `target`, each in its own transaction; return those applied."""
+    refuse_newer()
+    db.create_tables([SchemaVersion])
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if current_version() < version <= target:
+            with write_transaction():
+                step()
+                SchemaVersion.create(version=version, name=name)
+            applied.append(version)
+    return applied
+
+
+def refuse_newer() -> None:
+    found = current_version()
+    if found > LATEST:
+        raise SchemaTooNew(
+            f"数据目录的结构版本为 {found}，本程序只认识到 {LATEST}："
+            "它由更新版本的 OneTrip 写入，请升级 OneTrip 后再打开，切勿用旧版本覆盖。"
+        )
+
+
+def require_current() -> None:
+    """A node refuses to start on a schema it would misread."""
+    refuse_newer()
+    found = current_version()
+    if found < LATEST:
+        raise PendingMigrations(
+            f"数据库结构版本为 {found}，需要 {LATEST}：请先运行 `onetrip migrate --data 数据目录`。"
+        )

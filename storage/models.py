@@ -1,0 +1,125 @@
+"""Tables. Signed payloads are kept as the exact bytes received, never re-serialised."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee as pw
+
+from .database import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=100)
+    applied_at = pw.DateTimeField(default=utcnow)  # UTC, naive
+
+
+class EventRecord(BaseModel):
+    """Every event this node stores, numbered in arrival order (the link cursors' unit)."""
+
+    arrival = pw.BigAutoField()
+    eid = pw.CharField(max_length=64, unique=True)
+    origin = pw.CharField(max_length=128)
+    stream = pw.CharField(max_length=128)
+    seq = pw.BigIntegerField()
+    hlc = pw.BigIntegerField()
+    type = pw.CharField(max_length=128)
+    entity = pw.CharField(max_length=128, index=True)
+    body = pw.BlobField()
+    chain = pw.CharField(max_length=64)
+    status = pw.CharField(max_length=16, index=True)
+    reason = pw.TextField(null=True)
+    received_at = pw.DateTimeField(default=utcnow, constraints=[pw.SQL("DEFAULT CURRENT_TIMESTAMP")])
+
+    class Meta:
+        table_name = "event"
+        indexes = ((("origin", "stream", "seq"), True),)
+
+
+class PendingDep(BaseModel):
+    """An event waiting for one of its deps; found by the dep's eid when it arrives."""
+
+    event = pw.ForeignKeyField(EventRecord, on_delete="CASCADE")
+    dep = pw.CharField(max_length=64, index=True)
+
+    class Meta:
+        primary_key = pw.CompositeKey("event", "dep")
+
+
+class StreamHead(BaseModel):
+    """The anti-entropy digest: for each stream held, its last seq and chain hash."""
+
+    origin = pw.CharField(max_length=128)
+    stream = pw.CharField(max_length=128)
+    seq = pw.BigIntegerField()
+    chain = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("origin", "stream")
+
+
+class SignedHeadRecord(BaseModel):
+    """Signed heads as received or made; batches are cut at these."""
+
+    origin = pw.CharField(max_length=128)
+    stream = pw.CharField(max_length=128)
+    seq = pw.BigIntegerField()
+    chain = pw.CharField(max_length=64)
+    body = pw.BlobField()
+    signature = pw.BlobField()
+
+    class Meta:
+        table_name = "signed_head"
+        primary_key = pw.CompositeKey("origin", "stream", "seq")
+
+
+class DataKey(BaseModel):
+    """A per-entity data key wrapped to one recipient; deleting the row shreds the fields here."""
+
+    entity = pw.CharField(max_length=128)
+    recipient = pw.CharField(max_length=128)
+    wrapped = pw.BlobField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("entity", "recipient")
+
+
+class Station(BaseModel):
+    """Projection: stations this node knows of."""
+
+    code = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=200)
+    level = pw.CharField(max_length=16)
+    region = pw.CharField(max_length=12)
+    parent = pw.CharField(max_length=64, null=True)
+
+
+class Installation(BaseModel):
+    """Projection: installations (one PC's keys) serving a station."""
+
+    id = pw.CharField(max_length=64, primary_key=True)
+    station = pw.CharField(max_length=64, index=True)
+    algorithm = pw.CharField(max_length=32)
+    signing_key = pw.BlobField()
+    agreement_key = pw.BlobField()
+    created_hlc = pw.BigIntegerField()
+
+
+def upsert(model: type[BaseModel], **values) -> None:
+    """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
+    key = model._meta.primary_key
+    names = list(key.field_names) if isinstance(key, pw.CompositeKey) else [key.name]
+    target = [model._meta.fields[n] for n in names]
+    update = {model._meta.fields[n]: v for n, v in values.items() if n not in names}
+    model.insert(**values).on_conflict(conflict_target=target, update=update).execute()

@@ -1,0 +1,53 @@
+"""Errors of the sync protocol, each permanent or retryable, each with a stable code."""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error raised by `sync/`."""
+
+    code = "sync_error"
+    retryable = False
+
+
+class EncodingError(SyncError):
+    code = "bad_encoding"
+
+
+class SignatureError(SyncError):
+    code = "bad_signature"
+
+
+class UnsupportedAlgorithm(SyncError):
+    code = "unsupported_algorithm"
+
+
+class ChainError(SyncError):
+    """A batch of events that does not verify. `code` names what is wrong."""
+
+    def __init__(self, code: str, message: str, *, held_seq: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.held_seq = held_seq
+
+
+class GapError(ChainError):
+    """A batch starts after what the receiver holds; resend from `held_seq + 1`."""
+
+    def __init__(self, message: str, *, held_seq: int):
+        super().__init__("gap", message, held_seq=held_seq)
+
+
+class CipherError(SyncError):
+    code = "bad_ciphertext"
+
+
+class KeyUnavailable(SyncError):
+    """The data key of an entity is not (or no longer) held here."""
+
+    code = "key_unavailable"
+
+
+class ClockDrift(SyncError):
+    code = "clock_skew"
+    retryable = True

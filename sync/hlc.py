@@ -1,0 +1,77 @@
+"""Hybrid logical clock: wall milliseconds plus a counter, packed in one integer.
+
+A timestamp is `wall_ms << 16 | counter`. It never goes backwards, whatever the
+wall clock does; it follows a clock that jumps forward (the wall clock is the best
+guess we have), and it refuses to be dragged ahead by a remote timestamp more
+than `max_drift_ms` in front of our own clock, so one PC with a wrong date cannot
+push the whole fleet into the future.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .errors import ClockDrift
+
+COUNTER_BITS = 16
+COUNTER_MAX = (1 << COUNTER_BITS) - 1
+DEFAULT_MAX_DRIFT_MS = 5 * 60 * 1000
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+def pack(wall_ms: int, counter: int) -> int:
+    return wall_ms << COUNTER_BITS | counter
+
+
+def unpack(stamp: int) -> tuple[int, int]:
+    return stamp >> COUNTER_BITS, stamp & COUNTER_MAX
+
+
+@dataclass
+class HybridClock:
+    """Issues timestamps for local events and absorbs the timestamps of received ones."""
+
+    clock: Clock
+    last: int = 0
+    max_drift_ms: int = DEFAULT_MAX_DRIFT_MS
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def now(self) -> int:
+        with self._lock:
+            wall = self.clock.now_ms()
+            last_wall, counter = unpack(self.last)
+            if wall > last_wall:
+                self.last = pack(wall, 0)
+            elif counter < COUNTER_MAX:
+                self.last = pack(last_wall, counter + 1)
+            else:  # 65,536 events in one millisecond: borrow the next millisecond
+                self.last = pack(last_wall + 1, 0)
+            return self.last
+
+    def observe(self, remote: int) -> int:
+        """Move past a received timestamp; refuse one too far ahead of our wall clock."""
+        wall = self.clock.now_ms()
+        remote_wall, _ = unpack(remote)
+        if remote_wall - wall > self.max_drift_ms:
+            raise ClockDrift(
+                f"remote clock is {(remote_wall - wall) / 1000:.0f} s ahead of ours "
+                f"(limit {self.max_drift_ms / 1000:.0f} s)"
+            )
+        with self._lock:
+            self.last = max(self.last, remote)
+        return self.now()
+
+    def drift_ms(self) -> int:
+        """How far our timestamps run ahead of the wall clock (after it jumped back)."""
+        return max(0, unpack(self.last)[0] - self.clock.now_ms())

@@ -1,0 +1,510 @@
+"""The event log: local appends, verified ingest, pending and quarantine, replay.
+
+Every write happens in one transaction with the rows it changes. Events are kept
+as the bytes that were hashed and signed, numbered in arrival order. Status of a
+stored event: `applied`; `pending` (a dep has not arrived); `quarantined`
+(authentic, but its origin may not make it or it breaks a rule: kept with the
+reason for a person); `deferred` (a type this version does not know: kept,
+verified, relayed, applied after an upgrade).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee as pw
+
+from storage.database import savepoint, write_transaction
+from storage.events import entity_rows, insert_event, insert_events
+from storage.models import EventRecord, PendingDep, SignedHeadRecord, StreamHead, upsert
+
+from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
+from .errors import ChainError, ClockDrift, EncodingError, SyncError
+from .event import Event, make_event, parse_event
+from .hlc import HybridClock, unpack
+from .keys import SigningKey
+from .order import causal_order, frontier
+from .projection import Registry, RuleViolation
+from .trust import Trust
+
+log = logging.getLogger(__name__)
+
+APPLIED, PENDING, QUARANTINED, DEFERRED = "applied", "pending", "quarantined", "deferred"
+# A dep is satisfied once it is settled; a quarantined event never blocks those behind it.
+SETTLED = (APPLIED, QUARANTINED)
+
+DEFAULT_HEAD_INTERVAL = 256
+DEFAULT_HEAD_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+class NotAuthorized(SyncError):
+    """This installation may not make this event (a village cannot approve)."""
+
+    code = "not_authorized"
+
+
+@dataclass(frozen=True)
+class Author:
+    """The local installation: the origin of the events it writes and the key that signs its heads."""
+
+    origin: str
+    key: SigningKey
+
+
+@dataclass
+class IngestReceipt:
+    applied: int = 0
+    pending: int = 0
+    quarantined: int = 0
+    deferred: int = 0
+    replayed: int = 0
+    held_seq: int = 0
+    clock_ahead: bool = False
+
+    def count(self, status: str) -> None:
+        setattr(self, status, getattr(self, status) + 1)
+
+
+@dataclass
+class _Head:
+    seq: int
+    chain: str
+    signed_seq: int
+
+
+@dataclass
+class _Txn:
+    """What one open transaction holds back until it ends: own stream heads and appended rows.
+
+    Appended events are inserted in one `executemany` at the end (or before any
+    query that must see them): one INSERT per event cost more than all the rest
+    of an append.
+    """
+
+    heads: dict[str, _Head] = field(default_factory=dict)
+    rows: list[tuple] = field(default_factory=list)
+    by_entity: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: str
+    reason: str | None = None
+    missing: tuple[str, ...] = ()
+    demoted: tuple[tuple[str, str], ...] = field(default=())  # earlier events a replay quarantined
+
+
+class EventLog:
+    def __init__(
+        self,
+        author: Author,
+        trust: Trust,
+        registry: Registry,
+        clock: HybridClock,
+        *,
+        head_interval: int = DEFAULT_HEAD_INTERVAL,
+        head_ttl_ms: int = DEFAULT_HEAD_TTL_MS,
+    ):
+        self.author = author
+        self.trust = trust
+        self.registry = registry
+        self.clock = clock
+        self.head_interval = head_interval
+        self.head_ttl_ms = head_ttl_ms
+        self._local = threading.local()  # per-thread: waitress serves requests on several
+
+    # -- transactions -------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction; own stream heads are cached inside it and written once at its end."""
+        if getattr(self._local, "txn", None) is not None:
+            yield
+            return
+        self._local.txn = _Txn()
+        try:
+            with write_transaction():
+                yield
+                self._flush()
+        finally:
+            self._local.txn = None
+
+    @property
+    def _txn(self) -> _Txn:
+        return self._local.txn
+
+    def resume(self) -> None:
+        """After a start: no timestamp we issue may be lower than one we already stored."""
+        last = EventRecord.select(pw.fn.MAX(EventRecord.hlc)).scalar() or 0
+        with self.clock._lock:
+            self.clock.last = max(self.clock.last, last)
+
+    # -- local writes -------------------------------------------------------
+
+    def append(
+        self,
+        type: str,
+        entity: str,
+        payload: dict[str, Any],
+        *,
+        stream: str,
+        deps: Sequence[str] | None = None,
+    ) -> Event:
+        """Write one local event and, through its projection, the rows it changes."""
+        with self.transaction():
+            head = self._own_head(stream)
+            seq = head.seq + 1
+            reason = self.trust.authorize(self.author.origin, stream, seq, type)
+            if reason:
+                raise NotAuthorized(reason)
+            known = self._entity_events(entity)
+            if deps is None:
+                deps = frontier(e for e, status in known if status in SETTLED)
+            event = make_event(
+                origin=self.author.origin,
+                stream=stream,
+                seq=seq,
+                hlc=self.clock.now(),
+                type=type,
+                entity=entity,
+                payload=payload,
+                deps=deps,
+            )
+            head.seq, head.chain = seq, link(head.chain, event.eid)
+            decision = self._decide(event, known)
+            if decision.missing or decision.demoted:
+                self._flush()
+                self._store(event, head.chain, decision)
+            else:
+                self._txn.rows.append(_row(event, head.chain, decision))
+                self._txn.by_entity.setdefault(entity, []).append((event, decision.status))
+            if head.seq - head.signed_seq >= self.head_interval:
+                self._sign(stream, head)
+        return event
+
+    def sign_heads(self) -> list[SignedHead]:
+        """Sign every own stream with events after its last signed head (before a sync)."""
+        with self.transaction():
+            self._flush()
+            unsigned = StreamHead.select(StreamHead.stream).where(StreamHead.origin == self.author.origin)
+            signed = []
+            for row in unsigned:
+                head = self._own_head(row.stream)
+                if head.seq > head.signed_seq:
+                    signed.append(self._sign(row.stream, head))
+            return signed
+
+    def _own_head(self, stream: str) -> _Head:
+        heads = self._txn.heads
+        if stream not in heads:
+            row = StreamHead.get_or_none(origin=self.author.origin, stream=stream)
+            signed = (
+                SignedHeadRecord.select(pw.fn.MAX(SignedHeadRecord.seq))
+                .where((SignedHeadRecord.origin == self.author.origin) & (SignedHeadRecord.stream == stream))
+                .scalar()
+            )
+            heads[stream] = _Head(row.seq, row.chain, signed or 0) if row else _Head(0, GENESIS, 0)
+        return heads[stream]
+
+    def _sign(self, stream: str, head: _Head) -> SignedHead:
+        signed = sign_head(
+            self.author.key,
+            origin=self.author.origin,
+            stream=stream,
+            seq=head.seq,
+            chain=head.chain,
+            signed_at=self.clock.now(),
+            expires_at_ms=self.clock.clock.now_ms() + self.head_ttl_ms,
+        )
+        self._save_signed_head(signed)
+        head.signed_seq = head.seq
+        return signed
+
+    def _flush(self) -> None:
+        """Write the rows held back by this transaction: appended events, then own heads."""
+        txn = self._txn
+        if txn.rows:
+            insert_events(txn.rows)
+            txn.rows.clear()
+            txn.by_entity.clear()
+        for stream, head in txn.heads.items():
+            if head.seq:
+                upsert(StreamHead, origin=self.author.origin, stream=stream, seq=head.seq, chain=head.chain)
+
+    # -- remote events ------------------------------------------------------
+
+    def ingest(self, raws: Sequence[bytes], head: SignedHead) -> IngestReceipt:
+        """Verify a batch from one (origin, stream) ending at its signed head; apply it in one transaction.
+
+        A replayed event is a no-op, a fork or tampering is refused, a gap is refused
+        with what we hold so the sender can resend from there.
+        """
+        key = self.trust.verifying_key(head.origin)
+        if key is None:
+            raise ChainError("unknown_origin", f"安装 {head.origin} 的签名密钥未获信任，拒绝接收")
+        try:
+            events = [parse_event(raw) for raw in raws]
+        except EncodingError as exc:
+            raise ChainError("bad_event", str(exc)) from exc
+        receipt = IngestReceipt()
+        with self.transaction():
+            self._flush()
+            held = StreamHead.get_or_none(origin=head.origin, stream=head.stream)
+            held_seq, held_chain = (held.seq, held.chain) if held else (0, GENESIS)
+            fresh = self._skip_replayed(events, head, held_seq, receipt)
+            receipt.held_seq = held_seq
+            if not fresh and head.seq <= held_seq:
+                return receipt
+            verified = verify_chain(fresh, head, key, held_seq=held_seq, held_chain=held_chain)
+            for item in verified:
+                receipt.clock_ahead |= self._observe(item.event)
+                decision = self._decide(item.event, None)
+                self._store(item.event, item.chain, decision)
+                receipt.count(decision.status)
+                if decision.status in SETTLED:
+                    self._release(item.event.eid, receipt)
+            upsert(StreamHead, origin=head.origin, stream=head.stream, seq=head.seq, chain=head.chain)
+            self._save_signed_head(head)
+            receipt.held_seq = head.seq
+        return receipt
+
+    def _skip_replayed(
+        self, events: list[Event], head: SignedHead, held_seq: int, receipt: IngestReceipt
+    ) -> list[Event]:
+        replayed = [e for e in events if e.seq <= held_seq]
+        if replayed:
+            stored = dict(
+                EventRecord.select(EventRecord.seq, EventRecord.eid)
+                .where(
+                    (EventRecord.origin == head.origin)
+                    & (EventRecord.stream == head.stream)
+                    & (EventRecord.seq.in_([e.seq for e in replayed]))
+                )
+                .tuples()
+            )
+            for event in replayed:
+                if stored.get(event.seq) != event.eid:
+                    raise ChainError(
+                        "fork",
+                        f"{event.origin}/{event.stream} 第 {event.seq} 号事件与已收到的不同：疑似克隆或被盗用的安装",
+                    )
+            receipt.replayed = len(replayed)
+        return events[len(replayed) :]
+
+    def _observe(self, event: Event) -> bool:
+        try:
+            self.clock.observe(event.hlc)
+            return False
+        except ClockDrift:
+            log.warning(
+                "clock ahead: event %s/%s/%s at hlc %s", event.origin, event.stream, event.seq, unpack(event.hlc)
+            )
+            return True
+
+    # -- deciding and applying ----------------------------------------------
+
+    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
+        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+        reason = self.trust.authorize(event.origin, event.stream, event.seq, event.type)
+        if reason:
+            return _Decision(QUARANTINED, reason)
+        missing = self._missing_deps(event)
+        if missing:
+            return _Decision(PENDING, missing=missing)
+        if not self.registry.knows(event.type):
+            return _Decision(DEFERRED, "本版本尚不认识此事件类型，升级后应用")
+        if known is None:
+            known = self._entity_events(event.entity)
+        applied = [e for e, status in known if status == APPLIED and e.eid != event.eid]
+        order = causal_order([*applied, event])
+        if order[-1].eid == event.eid:
+            try:
+                self._apply(event)
+            except RuleViolation as exc:
+                return _Decision(QUARANTINED, str(exc))
+            return _Decision(APPLIED)
+        return self._replay_entity(event, order)
+
+    def _apply(self, event: Event) -> None:
+        with savepoint():  # a refused event leaves no half-written rows
+            self.registry.projection_for(event.type).apply(event)
+
+    def _replay_entity(self, event: Event, order: list[Event]) -> _Decision:
+        """The new event sorts before events already applied: replay the entity from scratch."""
+        for projection in {id(p): p for p in map(self.registry.projection_for, {e.type for e in order})}.values():
+            projection.reset(event.entity)
+        demoted, own = [], _Decision(APPLIED)
+        for item in order:
+            try:
+                self._apply(item)
+            except RuleViolation as exc:
+                if item.eid == event.eid:
+                    own = _Decision(QUARANTINED, str(exc))
+                else:
+                    demoted.append((item.eid, str(exc)))
+        return _Decision(own.status, own.reason, demoted=tuple(demoted))
+
+    def _missing_deps(self, event: Event) -> tuple[str, ...]:
+        if not event.deps:
+            return ()
+        query = EventRecord.select(EventRecord.eid).where(
+            EventRecord.eid.in_(event.deps) & EventRecord.status.in_(SETTLED)
+        )
+        settled = {eid for (eid,) in query.tuples()}
+        return tuple(d for d in event.deps if d not in settled)
+
+    def _entity_events(self, entity: str) -> list[tuple[Event, str]]:
+        stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
+        return stored + self._txn.by_entity.get(entity, [])
+
+    def _store(self, event: Event, chain: str, decision: _Decision) -> None:
+        self._record_side_effects(insert_event(_row(event, chain, decision)), decision)
+
+    def _record_side_effects(self, arrival: int, decision: _Decision) -> None:
+        if decision.missing:
+            PendingDep.insert_many(
+                [(arrival, dep) for dep in decision.missing], fields=[PendingDep.event, PendingDep.dep]
+            ).execute()
+        for eid, reason in decision.demoted:
+            EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
+
+    def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:
+        """Settle the pending events that waited for `eid`, and those that waited for them."""
+        queue = [eid]
+        while queue:
+            waiting = [row.event_id for row in PendingDep.select(PendingDep.event).where(PendingDep.dep == queue.pop())]
+            for arrival in waiting:
+                PendingDep.delete().where(PendingDep.event == arrival).execute()
+                record = EventRecord.get_by_id(arrival)
+                event = parse_event(bytes(record.body))
+                decision = self._decide(event, None)
+                EventRecord.update(status=decision.status, reason=decision.reason).where(
+                    EventRecord.arrival == arrival
+                ).execute()
+                self._record_side_effects(arrival, decision)
+                if receipt is not None:
+                    receipt.pending -= 1
+                    receipt.count(decision.status)
+                if decision.status in SETTLED:
+                    queue.append(event.eid)
+
+    # -- after an upgrade, and rebuilding -----------------------------------
+
+    def apply_deferred(self) -> int:
+        """Apply stored events whose type this version now knows; returns how many were settled."""
+        with self.transaction():
+            self._flush()
+            rows = EventRecord.select(EventRecord.arrival, EventRecord.type, EventRecord.body).where(
+                EventRecord.status == DEFERRED
+            )
+            events, arrival_of = _parse_rows((a, body) for a, kind, body in rows.tuples() if self.registry.knows(kind))
+            for event in causal_order(events):
+                arrival = arrival_of[event.eid]
+                decision = self._decide(event, None)
+                EventRecord.update(status=decision.status, reason=decision.reason).where(
+                    EventRecord.arrival == arrival
+                ).execute()
+                self._record_side_effects(arrival, decision)
+                if decision.status in SETTLED:
+                    self._release(event.eid)
+            return len(events)
+
+    def rebuild(self) -> dict[str, int]:
+        """Drop every projected row and replay all settled events in causal order.
+
+        Events themselves are never touched (unsent local work cannot be lost);
+        each event's status is decided afresh, as if it had just arrived.
+        """
+        counts = {APPLIED: 0, QUARANTINED: 0, DEFERRED: 0}
+        with self.transaction():
+            self._flush()
+            for projection in self.registry.projections:
+                projection.reset(None)
+            rows = EventRecord.select(EventRecord.arrival, EventRecord.body).where(EventRecord.status != PENDING)
+            events, arrival_of = _parse_rows(rows.tuples().iterator())
+            for event in causal_order(events):
+                status, reason = self._rebuild_one(event)
+                counts[status] += 1
+                EventRecord.update(status=status, reason=reason).where(
+                    EventRecord.arrival == arrival_of[event.eid]
+                ).execute()
+        return counts
+
+    def _rebuild_one(self, event: Event) -> tuple[str, str | None]:
+        reason = self.trust.authorize(event.origin, event.stream, event.seq, event.type)
+        if reason:
+            return QUARANTINED, reason
+        if not self.registry.knows(event.type):
+            return DEFERRED, "本版本尚不认识此事件类型，升级后应用"
+        try:
+            self._apply(event)
+        except RuleViolation as exc:
+            return QUARANTINED, str(exc)
+        return APPLIED, None
+
+    # -- reading ------------------------------------------------------------
+
+    def _save_signed_head(self, head: SignedHead) -> None:
+        upsert(
+            SignedHeadRecord,
+            origin=head.origin,
+            stream=head.stream,
+            seq=head.seq,
+            chain=head.chain,
+            body=head.body,
+            signature=head.signature,
+        )
+
+    def latest_head(self, origin: str, stream: str) -> SignedHead | None:
+        row = (
+            SignedHeadRecord.select()
+            .where((SignedHeadRecord.origin == origin) & (SignedHeadRecord.stream == stream))
+            .order_by(SignedHeadRecord.seq.desc())
+            .first()
+        )
+        return parse_head(bytes(row.body), bytes(row.signature)) if row else None
+
+    def events_of(self, origin: str, stream: str, after_seq: int = 0, upto_seq: int | None = None) -> list[bytes]:
+        query = EventRecord.select(EventRecord.body).where(
+            (EventRecord.origin == origin) & (EventRecord.stream == stream) & (EventRecord.seq > after_seq)
+        )
+        if upto_seq is not None:
+            query = query.where(EventRecord.seq <= upto_seq)
+        return [bytes(body) for (body,) in query.order_by(EventRecord.seq).tuples()]
+
+    def events_after(self, arrival: int, limit: int) -> list[EventRecord]:
+        """Everything stored after a cursor, in arrival order: one indexed range query."""
+        return list(
+            EventRecord.select().where(EventRecord.arrival > arrival).order_by(EventRecord.arrival).limit(limit)
+        )
+
+
+def _row(event: Event, chain: str, decision: _Decision) -> tuple:
+    return (
+        event.eid,
+        event.origin,
+        event.stream,
+        event.seq,
+        event.hlc,
+        event.type,
+        event.entity,
+        event.raw,
+        chain,
+        decision.status,
+        decision.reason,
+    )
+
+
+def _parse_rows(rows) -> tuple[list[Event], dict[str, int]]:
+    """Parse `(arrival, body)` rows; return the events and each one's arrival number by eid."""
+    events, arrival_of = [], {}
+    for arrival, body in rows:
+        event = parse_event(bytes(body))
+        events.append(event)
+        arrival_of[event.eid] = arrival
+    return events, arrival_of

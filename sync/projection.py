@@ -1,0 +1,54 @@
+"""Where the domain plugs in: projections that turn events into rows.
+
+`sync/` knows nothing of applications; the domain registers a projection for the
+event types it understands, and the engine calls it inside the event's
+transaction. A type with no projection is stored and applied after an upgrade.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .errors import SyncError
+from .event import Event
+
+
+class RuleViolation(SyncError):
+    """Raised by a projection: the event is authentic but breaks a rule; it is quarantined."""
+
+    code = "rule_violation"
+
+
+class Projection(Protocol):
+    event_types: frozenset[str]
+
+    def apply(self, event: Event) -> None:
+        """Write the rows this event changes; raise RuleViolation to refuse it."""
+
+    def reset(self, entity: str | None) -> None:
+        """Delete the rows of one entity (None: of every entity), before a replay."""
+
+
+class Registry:
+    def __init__(self, projections: tuple[Projection, ...] = ()):
+        self._by_type: dict[str, Projection] = {}
+        self._projections: list[Projection] = []
+        for projection in projections:
+            self.register(projection)
+
+    def register(self, projection: Projection) -> None:
+        for event_type in projection.event_types:
+            if event_type in self._by_type:
+                raise ValueError(f"event type {event_type} already has a projection")
+            self._by_type[event_type] = projection
+        self._projections.append(projection)
+
+    def knows(self, event_type: str) -> bool:
+        return event_type in self._by_type
+
+    def projection_for(self, event_type: str) -> Projection:
+        return self._by_type[event_type]
+
+    @property
+    def projections(self) -> tuple[Projection, ...]:
+        return tuple(self._projections)

@@ -1,0 +1,46 @@
+"""One translation of errors: `/api/*` gets `{"error": code, "message": …}`, people get a page in Chinese.
+
+Nobody sees a stack trace; unexpected errors are logged here with theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    400: "请求有误",
+    403: "没有权限",
+    404: "找不到这个页面",
+    405: "不支持这种请求方式",
+    413: "上传的内容太大",
+    500: "系统内部错误，已记录，请稍后再试",
+}
+
+
+def _respond(status: int, code: str, message: str):
+    if request.path.startswith("/api/"):
+        return jsonify(error=code, message=message), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        return _respond(
+            status, (exc.name or "error").lower().replace(" ", "_"), _HTTP_MESSAGES.get(status, exc.description)
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        code = getattr(exc, "code", None)
+        if isinstance(code, str):  # one of ours: it carries a stable code and a message for people
+            log.warning("refused: %s: %s", code, exc)
+            return _respond(400, code, str(exc))
+        log.exception("unexpected error on %s", request.path)
+        return _respond(500, "internal_error", _HTTP_MESSAGES[500])
