@@ -64,5 +64,5 @@ def normalise(value: str) -> str:
 
 def lookup_hash(lookup_key: bytes, kind: str, value: str) -> str:
     """A keyed hash for exact-match search; `kind` keeps a name from matching an ID number."""
-    message = f"{kind}\x00{normalise(value)}".encode("utf-8")
+    message = f"{kind}\x00{normalise(value)}".encode()
     return hmac.new(lookup_key, message, hashlib.sha256).hexdigest()
