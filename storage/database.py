@@ -44,7 +44,7 @@ def open_database(url: str) -> peewee.Database:
     if scheme == "sqlite":
         return connect_url(url, pragmas=SQLITE_PRAGMAS)
     if scheme in ("postgresql", "postgres"):
-        return connect_url(url.replace("postgres://", "postgresql://", 1), autorollback=True)
+        return connect_url(url.replace("postgres://", "postgresql://", 1))
     raise UnsupportedDatabase(f"不支持的数据库地址 {url!r}：请使用 sqlite:///路径 或 postgresql://用户@主机/库名")
 
 

@@ -63,6 +63,7 @@ class IngestReceipt:
     quarantined: int = 0
     deferred: int = 0
     replayed: int = 0
+    released: int = 0  # events that waited as pending and were settled by this batch
     held_seq: int = 0
     clock_ahead: bool = False
 
@@ -388,8 +389,7 @@ class EventLog:
                 ).execute()
                 self._record_side_effects(arrival, decision)
                 if receipt is not None:
-                    receipt.pending -= 1
-                    receipt.count(decision.status)
+                    receipt.released += 1
                 if decision.status in SETTLED:
                     queue.append(event.eid)
 

@@ -1,0 +1,146 @@
+"""Fixtures named for what they return: databases (SQLite and PostgreSQL), logs, nodes, apps."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from hypothesis import HealthCheck, settings
+
+from node.config import NodeConfig
+from node.runtime import Node, initialise
+from storage.database import bind, db, open_database, sqlite_url
+from storage.migrations import migrate
+from sync.hlc import HybridClock
+from sync.keys import SigningKey
+from sync.log import Author, EventLog
+from sync.projection import Registry
+from sync.trust import PinnedTrust
+from tests.support.clock import FrozenClock
+from tests.support.register import RegisterProjection, create_register_table
+
+settings.register_profile(
+    "default", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "soak", deadline=None, max_examples=1500, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+POSTGRES_ADMIN_URL = os.environ.get("ONETRIP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL database for this run, dropped at its end. In CI, no server is a failure."""
+    try:
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} (outside CI only)")
+    admin.autocommit = True
+    name = f"onetrip_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    db.close()
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def _bind_clean(url: str) -> None:
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    bind(open_database(url))
+    if url.startswith("postgresql"):
+        db.execute_sql("DROP SCHEMA public CASCADE")
+        db.execute_sql("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> str:
+    """An empty SQLite file in a temporary data dir, bound as the process's database."""
+    url = sqlite_url(tmp_path)
+    _bind_clean(url)
+    yield url
+    db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a PostgreSQL database, each empty and bound."""
+    url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    _bind_clean(url)
+    yield url
+    db.close()
+
+
+@pytest.fixture
+def migrated(any_database: str) -> str:
+    migrate()
+    create_register_table()
+    return any_database
+
+
+@pytest.fixture
+def migrated_sqlite(sqlite_database: str) -> str:
+    migrate()
+    create_register_table()
+    return sqlite_database
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_795_000_000_000)
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey.generate()
+
+
+@pytest.fixture
+def make_log(clock):
+    """Build an event log for an origin; every origin named in `trusted` is pinned."""
+
+    def build(origin: str, key: SigningKey, trusted: dict | None = None, **kwargs) -> EventLog:
+        keys = {origin: key.verifying_key, **(trusted or {})}
+        registry = kwargs.pop("registry", None) or Registry((RegisterProjection(),))
+        return EventLog(Author(origin, key), PinnedTrust(keys), registry, HybridClock(clock), **kwargs)
+
+    return build
+
+
+@pytest.fixture
+def event_log(migrated, make_log, signing_key) -> EventLog:
+    return make_log("i-local", signing_key)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    """A village station initialised in a fresh data dir on SQLite."""
+    config = NodeConfig(tmp_path / "village")
+    initialise(config, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256")
+    node = Node.from_config(config)
+    yield node
+    db.close()
+
+
+@pytest.fixture
+def app(node):
+    from web import create_app
+
+    app = create_app(node=node)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
