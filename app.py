@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -108,6 +109,7 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     configure_logging(node.identity.station, node.identity.installation, config.log_level)
     app = create_app(node=node)
     node.start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler
     print(f"{banner} {node.identity.name} 已启动：http://{config.host}:{config.port}/   （Ctrl+C 停止）", flush=True)
     try:
         waitress.serve(app, host=config.host, port=config.port, threads=8, ident="onetrip")

@@ -48,7 +48,7 @@ class NodeConfig:
                 continue
             try:
                 values[key] = _coerce(fields[key].type, raw)
-            except ValueError:
+            except (TypeError, ValueError):
                 problems.append(f"配置项 {key} 的值 {raw!r} 不是有效的{_TYPE_NAMES[fields[key].type]}")
         if "data_dir" not in values:
             problems.append("缺少数据目录 data_dir")
@@ -90,9 +90,11 @@ _TYPE_NAMES = {"Path": "路径", "str": "文本", "int": "整数"}
 
 def _coerce(type_name: str, raw: Any) -> Any:
     if type_name == "int":
-        if isinstance(raw, bool):
-            raise ValueError
-        return int(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
+            return int(raw)
+        raise ValueError(raw)  # 1.5 is not silently 1
     if type_name == "Path":
         return Path(raw)
     return str(raw)

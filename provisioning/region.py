@@ -18,6 +18,11 @@ PROVINCES = frozenset(
 )
 
 
+# Prefecture-level cities with no counties: their townships sit directly under the city,
+# so the county digits of a township or village code are 00 (东莞, 中山, 儋州, 嘉峪关).
+NO_COUNTY_PREFECTURES = frozenset({"4419", "4420", "4604", "6202"})
+
+
 def region_problems(level: str, code: str) -> list[str]:
     """Everything wrong with a (level, division code) pair; empty if it is well formed."""
     if level not in LEVELS:
@@ -34,7 +39,8 @@ def region_problems(level: str, code: str) -> list[str]:
         problems.append(f"区划代码 {code} 的第 3–4 位（地级）不能为 00")
     if level == "city" and code[4:6] != "00":
         problems.append(f"市级区划代码应以 00 结尾，收到 {code}")
-    if level != "city" and code[4:6] == "00":
+    countyless = level in ("township", "village") and code[:4] in NO_COUNTY_PREFECTURES
+    if level != "city" and code[4:6] == "00" and not countyless:
         problems.append(f"区划代码 {code} 的第 5–6 位（县级）不能为 00")
     if level in ("township", "village") and code[6:9] == "000":
         problems.append(f"区划代码 {code} 的第 7–9 位（乡级）不能为 000")

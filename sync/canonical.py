@@ -21,6 +21,28 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 
 
+def _plain(value: Any) -> bool:
+    """The fast check on every encode: only JSON types, string keys, 64-bit ints, no floats."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not INT_MIN <= item <= INT_MAX:
+                return False
+        elif kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def _problem(value: Any, path: str = "$") -> str | None:
     """The first reason `value` has no canonical form, with where it is; None if it has one."""
     kind = type(value)
@@ -41,9 +63,12 @@ def _problem(value: Any, path: str = "$") -> str | None:
 
 def encode(value: Any) -> bytes:
     """Return the canonical bytes of a JSON-like value, refusing what has no canonical form."""
-    if problem := _problem(value):
-        raise EncodingError(problem)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    try:
+        if not _plain(value) and (problem := _problem(value)):
+            raise EncodingError(problem)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (RecursionError, orjson.JSONEncodeError) as exc:  # too deep, or a lone surrogate
+        raise EncodingError(f"value cannot be encoded: {exc}") from exc
 
 
 def decode(data: bytes) -> Any:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import canonical
+from .canonical import INT_MAX
 from .errors import ChainError, EncodingError, GapError, SignatureError
-from .event import PROTOCOL_VERSION, Event, parse_event
+from .event import PROTOCOL_VERSION, Event, is_eid, is_name, parse_event
 from .keys import SigningKey, VerifyingKey
 
 GENESIS = "0" * 64
@@ -61,8 +62,16 @@ def sign_head(
 def parse_head(body: bytes, signature: bytes) -> SignedHead:
     fields = canonical.decode(body)
     expected = {"v", "origin", "stream", "seq", "chain", "signed_at", "expires_at_ms"}
-    if not isinstance(fields, dict) or set(fields) != expected or fields["v"] != PROTOCOL_VERSION:
+    if not isinstance(fields, dict) or fields.keys() != expected:
         raise EncodingError("not a signed head")
+    if type(fields["v"]) is not int or fields["v"] != PROTOCOL_VERSION:
+        raise EncodingError(f"signed head version {fields['v']!r} is not supported")
+    if not all(type(fields[k]) is int and 0 <= fields[k] <= INT_MAX for k in ("seq", "signed_at", "expires_at_ms")):
+        raise EncodingError("signed head seq and times must be 64-bit integers")
+    if not all(type(fields[k]) is str and is_name(fields[k]) for k in ("origin", "stream")):
+        raise EncodingError("signed head names an invalid origin or stream")
+    if type(fields["chain"]) is not str or not is_eid(fields["chain"]):
+        raise EncodingError("signed head chain must be 64 hex digits")
     return SignedHead(
         fields["origin"],
         fields["stream"],
@@ -126,6 +135,10 @@ def verify_chain(
     Raises `ChainError` whose code names what is wrong.
     """
     verify_head(head, key)
+    if not events and head.seq > held_seq:
+        raise GapError(
+            f"{head.origin}/{head.stream}: head at {head.seq} but no events after {held_seq}", held_seq=held_seq
+        )
     verified: list[VerifiedEvent] = []
     chain = held_chain
     expected = held_seq + 1

@@ -50,6 +50,8 @@ def seal(
         raise CipherError("recipient key must be on P-256")
     ephemeral = ephemeral or ec.generate_private_key(ec.SECP256R1())
     nonce = nonce or os.urandom(_NONCE)
+    if len(nonce) != _NONCE or not isinstance(ephemeral.curve, ec.SECP256R1):
+        raise CipherError("the nonce must be 12 bytes and the ephemeral key on P-256")
     eph_point = point_bytes(ephemeral.public_key())
     key = _derive(ephemeral.exchange(ec.ECDH(), recipient), eph_point, point_bytes(recipient), context)
     return MAGIC + eph_point + nonce + AESGCM(key).encrypt(nonce, plaintext, MAGIC + eph_point + aad)

@@ -15,6 +15,7 @@ import re
 from typing import Any, NamedTuple
 
 from . import canonical
+from .canonical import INT_MAX
 from .errors import EncodingError
 
 PROTOCOL_VERSION = 1
@@ -106,21 +107,30 @@ def parse_event(raw: bytes) -> Event:
     )
 
 
+def is_name(value: str) -> bool:
+    """Origins, streams, types and entities: short, printable, no whitespace."""
+    return _NAME.fullmatch(value) is not None
+
+
+def is_eid(value: str) -> bool:
+    return _EID.fullmatch(value) is not None
+
+
 def _validate(body: dict[str, Any]) -> None:
     if body.keys() != _FIELDS:
         raise EncodingError(f"event fields must be exactly {sorted(_FIELDS)}")
-    if body["v"] not in ACCEPTED_VERSIONS:
+    if type(body["v"]) is not int or body["v"] not in ACCEPTED_VERSIONS:
         raise EncodingError(f"protocol version {body['v']!r} is not supported")
     for name in ("origin", "stream", "type", "entity"):
         value = body[name]
-        if type(value) is not str or not _NAME.match(value):
+        if type(value) is not str or not _NAME.fullmatch(value):
             raise EncodingError(f"event {name} {value!r} is not a valid name")
-    if type(body["seq"]) is not int or body["seq"] < 1:
-        raise EncodingError("event seq must be a positive integer")
-    if type(body["hlc"]) is not int or body["hlc"] < 0:
-        raise EncodingError("event hlc must be a non-negative integer")
+    if type(body["seq"]) is not int or not 1 <= body["seq"] <= INT_MAX:
+        raise EncodingError("event seq must be a positive 64-bit integer")
+    if type(body["hlc"]) is not int or not 0 <= body["hlc"] <= INT_MAX:
+        raise EncodingError("event hlc must be a non-negative 64-bit integer")
     deps = body["deps"]
-    if not isinstance(deps, list) or not all(isinstance(d, str) and _EID.match(d) for d in deps):
+    if not isinstance(deps, list) or not all(type(d) is str and _EID.fullmatch(d) for d in deps):
         raise EncodingError("event deps must be a list of event ids")
     if deps != sorted(set(deps)):
         raise EncodingError("event deps must be sorted and unique")

@@ -37,6 +37,8 @@ def _aad(entity: str, name: str) -> bytes:
 
 def encrypt_field(data_key: bytes, entity: str, name: str, value: str, *, nonce: bytes | None = None) -> str:
     nonce = nonce or os.urandom(12)
+    if len(nonce) != 12:
+        raise CipherError("the nonce must be 12 bytes")
     sealed = nonce + AESGCM(data_key).encrypt(nonce, value.encode("utf-8"), _aad(entity, name))
     return base64.urlsafe_b64encode(sealed).decode("ascii")
 

@@ -82,6 +82,14 @@ def any_database(request, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    """The run's PostgreSQL database, emptied and bound."""
+    _bind_clean(postgres_url)
+    yield postgres_url
+    db.close()
+
+
+@pytest.fixture
 def migrated(any_database: str) -> str:
     migrate()
     create_register_table()
@@ -126,7 +134,9 @@ def event_log(migrated, make_log, signing_key) -> EventLog:
 def node(tmp_path: Path) -> Node:
     """A village station initialised in a fresh data dir on SQLite."""
     config = NodeConfig(tmp_path / "village")
-    initialise(config, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256")
+    initialise(
+        config, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
+    )
     node = Node.from_config(config)
     yield node
     db.close()

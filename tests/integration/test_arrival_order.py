@@ -38,8 +38,14 @@ def author_history(plan):
         covered = {d for e in seen for d in e.deps}
         deps = [e.eid for e in seen if e.eid not in covered]
         event = make_event(
-            origin=origin, stream="s", seq=len(per_origin[origin]) + 1, hlc=(1000 + n * 10 + skew) << 16,
-            type=WRITE, entity=entity, payload={"value": f"{origin}#{n}"}, deps=deps,
+            origin=origin,
+            stream="s",
+            seq=len(per_origin[origin]) + 1,
+            hlc=(1000 + n * 10 + skew) << 16,
+            type=WRITE,
+            entity=entity,
+            payload={"value": f"{origin}#{n}"},
+            deps=deps,
         )
         per_origin[origin].append(event)
         prior.append(event)
@@ -52,7 +58,9 @@ def batches_of(origin, events, cuts):
     for end in sorted({c for c in cuts if 0 < c < len(events)} | {len(events)}):
         for event in events[start:end]:
             chain = link(chain, event.eid)
-        head = sign_head(KEYS[origin], origin=origin, stream="s", seq=end, chain=chain, signed_at=1, expires_at_ms=2**41)
+        head = sign_head(
+            KEYS[origin], origin=origin, stream="s", seq=end, chain=chain, signed_at=1, expires_at_ms=2**41
+        )
         batches.append(([e.raw for e in events[start:end]], head))
         start = end
     return batches

@@ -13,7 +13,7 @@ from sync.keys import SigningKey
 from sync.log import APPLIED, DEFERRED, PENDING, QUARANTINED, NotAuthorized
 from sync.projection import Registry
 from sync.trust import PinnedTrust
-from tests.support.register import WRITE, RegisterProjection, state
+from tests.support.register import WRITE, state
 
 REMOTE = "i-remote"
 
@@ -36,12 +36,20 @@ def remote_batch(key, values, *, start=1, stream="s", entity="e", deps_of=None, 
         seq = start + offset
         deps = deps_of(seq, events) if deps_of else []
         event = make_event(
-            origin=REMOTE, stream=stream, seq=seq, hlc=hlc0 + seq, type=WRITE, entity=entity,
-            payload={"value": value}, deps=deps,
+            origin=REMOTE,
+            stream=stream,
+            seq=seq,
+            hlc=hlc0 + seq,
+            type=WRITE,
+            entity=entity,
+            payload={"value": value},
+            deps=deps,
         )
         chain = link(chain, event.eid)
         events.append(event)
-    head = sign_head(key, origin=REMOTE, stream=stream, seq=start + len(values) - 1, chain=chain, signed_at=1, expires_at_ms=2**40)
+    head = sign_head(
+        key, origin=REMOTE, stream=stream, seq=start + len(values) - 1, chain=chain, signed_at=1, expires_at_ms=2**40
+    )
     return [e.raw for e in events], head, chain
 
 
@@ -152,7 +160,9 @@ def test_a_batch_from_an_unknown_installation_is_refused(migrated, make_log, sig
 
 def test_a_head_signed_by_another_key_is_refused_and_nothing_is_stored(hub, remote_key):
     raws, _, chain = remote_batch(remote_key, ["a", "b"])
-    impostor = sign_head(SigningKey.generate(), origin=REMOTE, stream="s", seq=2, chain=chain, signed_at=1, expires_at_ms=2**40)
+    impostor = sign_head(
+        SigningKey.generate(), origin=REMOTE, stream="s", seq=2, chain=chain, signed_at=1, expires_at_ms=2**40
+    )
     with pytest.raises(ChainError) as refused:
         hub.ingest(raws, impostor)
     assert refused.value.code == "bad_signature"
@@ -162,7 +172,9 @@ def test_a_head_signed_by_another_key_is_refused_and_nothing_is_stored(hub, remo
 def test_an_event_whose_deps_are_missing_waits_and_applies_when_they_arrive(hub, remote_key):
     # Two streams of the remote: the second one's event depends on the first one's.
     first, first_head, _ = remote_batch(remote_key, ["a"], stream="s1")
-    dep = make_event(origin=REMOTE, stream="s1", seq=1, hlc=(1_000 << 16) + 1, type=WRITE, entity="e", payload={"value": "a"})
+    dep = make_event(
+        origin=REMOTE, stream="s1", seq=1, hlc=(1_000 << 16) + 1, type=WRITE, entity="e", payload={"value": "a"}
+    )
     second, second_head, _ = remote_batch(remote_key, ["b"], stream="s2", deps_of=lambda seq, prior: [dep.eid])
     receipt = hub.ingest(second, second_head)
     assert receipt.pending == 1

@@ -13,12 +13,15 @@ def build_chain(
     events, chain = [], GENESIS
     for seq, payload in enumerate(payloads, start=1):
         event = make_event(
-            origin=origin, stream=stream, seq=seq, hlc=(1_795_000_000_000 << 16) + seq,
-            type="application.filed", entity=f"app-{seq % 3}", payload=payload,
+            origin=origin,
+            stream=stream,
+            seq=seq,
+            hlc=(1_795_000_000_000 << 16) + seq,
+            type="application.filed",
+            entity=f"app-{seq % 3}",
+            payload=payload,
         )
         chain = link(chain, event.eid)
         events.append(event)
-    head = sign_head(
-        key, origin=origin, stream=stream, seq=len(events), chain=chain, signed_at=1, expires_at_ms=2**41
-    )
+    head = sign_head(key, origin=origin, stream=stream, seq=len(events), chain=chain, signed_at=1, expires_at_ms=2**41)
     return events, head

@@ -96,8 +96,13 @@ def test_a_fork_two_events_with_the_same_seq_is_refused(items, data):
     i = data.draw(st.integers(0, len(events) - 1))
     original = events[i]
     twin = make_event(
-        origin=original.origin, stream=original.stream, seq=original.seq, hlc=original.hlc,
-        type=original.type, entity=original.entity, payload={"forged": True},
+        origin=original.origin,
+        stream=original.stream,
+        seq=original.seq,
+        hlc=original.hlc,
+        type=original.type,
+        entity=original.entity,
+        payload={"forged": True},
     )
     # Either the twin replaces the original (the signed chain no longer matches) or sits beside it.
     if data.draw(st.booleans()):
@@ -134,7 +139,9 @@ def _head_at(events, seq):
     chain = GENESIS
     for event in events[:seq]:
         chain = link(chain, event.eid)
-    return sign_head(KEY, origin=events[0].origin, stream=events[0].stream, seq=seq, chain=chain, signed_at=1, expires_at_ms=2)
+    return sign_head(
+        KEY, origin=events[0].origin, stream=events[0].stream, seq=seq, chain=chain, signed_at=1, expires_at_ms=2
+    )
 
 
 def test_the_algorithm_comes_from_the_trusted_key_not_the_message():
@@ -145,3 +152,28 @@ def test_the_algorithm_comes_from_the_trusted_key_not_the_message():
         verify_chain(events, head, KEY.verifying_key)
     assert refused.value.code == "bad_signature"
     verify_chain(events, head, ed.verifying_key)
+
+
+def test_an_empty_batch_under_a_head_ahead_of_what_is_held_is_a_gap_naming_the_held_seq():
+    events, head = build_chain(KEY, [{"a": 1}, {"a": 2}])
+    with pytest.raises(GapError) as refused:
+        verify_chain([], head, KEY.verifying_key)
+    assert refused.value.held_seq == 0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("v", True), ("v", 1.0), ("seq", 5.0), ("seq", 2**63), ("chain", "xyz"), ("origin", "a b"), ("signed_at", "1")],
+)
+def test_a_signed_head_with_a_field_of_the_wrong_type_is_refused_before_any_signature_check(field, value):
+    import json
+
+    from sync.chain import parse_head
+    from sync.errors import EncodingError
+
+    _, head = build_chain(KEY, [{"a": 1}])
+    fields = json.loads(head.body)
+    fields[field] = value
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    with pytest.raises(EncodingError):
+        parse_head(body, head.signature)

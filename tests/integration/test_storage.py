@@ -1,0 +1,133 @@
+"""Everything `storage/` promises, on SQLite and PostgreSQL alike (the contract suite),
+plus the SQLite safety pragmas and the blob store."""
+
+from __future__ import annotations
+
+import os
+
+import peewee
+import pytest
+
+from storage.blobs import BlobStore
+from storage.database import db, open_database, write_transaction
+from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
+from storage.migrations import LATEST, current_version, migrate, require_current
+from storage.models import DataKey, EventRecord, SchemaVersion, Station, StreamHead, upsert
+
+
+def test_a_fresh_database_migrates_to_the_latest_schema(any_database):
+    assert current_version() == 0
+    assert migrate() == list(range(1, LATEST + 1))
+    assert current_version() == LATEST
+    require_current()
+    assert migrate() == []
+
+
+def test_an_older_database_upgrades_and_keeps_its_data(any_database):
+    migrate(target=1)
+    StreamHead.create(origin="i-old", stream="s", seq=3, chain="ab" * 32)
+    with pytest.raises(PendingMigrations):
+        require_current()
+    assert migrate() == list(range(2, LATEST + 1))
+    assert StreamHead.get(origin="i-old", stream="s").seq == 3
+    assert Station.select().count() == 0  # the new tables exist
+
+
+def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(any_database):
+    migrate()
+    SchemaVersion.create(version=LATEST + 5, name="from the future")
+    with pytest.raises(SchemaTooNew) as refused:
+        migrate()
+    assert "更新版本" in str(refused.value)
+    with pytest.raises(SchemaTooNew):
+        require_current()
+
+
+def test_origin_stream_seq_is_unique(migrated):
+    row = dict(origin="o", stream="s", seq=1, hlc=1, type="t", entity="e", body=b"x", chain="0" * 64, status="applied")
+    EventRecord.create(eid="a" * 64, **row)
+    with pytest.raises(peewee.IntegrityError):
+        with db.atomic():
+            EventRecord.create(eid="b" * 64, **row)
+
+
+def test_a_write_transaction_is_all_or_nothing(migrated):
+    with pytest.raises(RuntimeError):
+        with write_transaction():
+            StreamHead.create(origin="o", stream="s", seq=1, chain="0" * 64)
+            raise RuntimeError
+    assert StreamHead.select().count() == 0
+
+
+def test_upsert_inserts_then_overwrites_by_primary_key(migrated):
+    upsert(DataKey, entity="app-1", recipient="station", wrapped=b"one")
+    upsert(DataKey, entity="app-1", recipient="station", wrapped=b"two")
+    assert [bytes(r.wrapped) for r in DataKey.select()] == [b"two"]
+
+
+def test_binary_payloads_come_back_byte_for_byte(migrated):
+    body = bytes(range(256)) * 4
+    EventRecord.create(
+        eid="c" * 64,
+        origin="o",
+        stream="s",
+        seq=1,
+        hlc=2**62,
+        type="t",
+        entity="e",
+        body=body,
+        chain="0" * 64,
+        status="applied",
+    )
+    record = EventRecord.get(EventRecord.eid == "c" * 64)
+    assert bytes(record.body) == body and record.hlc == 2**62
+
+
+def test_sqlite_is_opened_with_the_safety_pragmas(sqlite_database):
+    pragma = lambda name: db.execute_sql(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    assert pragma("journal_mode") == "wal"
+    assert pragma("synchronous") == 2  # FULL
+    assert pragma("foreign_keys") == 1
+    assert pragma("busy_timeout") == 10_000
+
+
+def test_an_unknown_database_scheme_is_refused():
+    with pytest.raises(UnsupportedDatabase):
+        open_database("mysql://root@localhost/onetrip")
+
+
+def test_a_blob_is_named_by_its_hash_and_read_back(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"scan of an ID card")
+    assert store.has(digest)
+    assert store.get(digest) == b"scan of an ID card"
+    assert [p.name for p in (tmp_path / "blobs").rglob(".incoming-*")] == []
+
+
+def test_a_blob_whose_bytes_no_longer_match_its_name_is_detected(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"original")
+    store.path(digest).write_bytes(b"bit rot")
+    with pytest.raises(BlobCorrupt):
+        store.get(digest)
+
+
+def test_a_blob_received_under_the_wrong_name_is_refused_and_leaves_nothing(tmp_path):
+    import io
+
+    store = BlobStore(tmp_path / "blobs")
+    with pytest.raises(BlobCorrupt):
+        store.put_stream(io.BytesIO(b"payload"), expected="0" * 64)
+    assert list((tmp_path / "blobs").rglob("*")) == []
+    with pytest.raises(BlobMissing):
+        store.get("0" * 64)
+
+
+def test_blob_writes_are_fsynced_then_renamed(tmp_path, monkeypatch):
+    synced, renamed = [], []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append((len(synced), b)), real_replace(a, b))[1])
+    BlobStore(tmp_path / "blobs").put(b"x" * 10)
+    assert renamed and renamed[0][0] >= 1, "the file was fsynced before the rename"
+    assert len(synced) >= 2, "and the directory after it"

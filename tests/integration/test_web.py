@@ -1,0 +1,44 @@
+"""The Flask app on a real node: health, status API, the station page in Chinese, errors."""
+
+from __future__ import annotations
+
+
+def test_healthz_answers_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def test_status_names_the_station_and_counts_its_events(client, node):
+    status = client.get("/api/v1/status").json
+    assert status["station"] == node.identity.station
+    assert status["installation"] == node.identity.installation
+    assert (status["level"], status["name"], status["region"]) == ("village", "青山村便民服务代办点", "511302001001")
+    assert status["event_count"] == 2
+    assert status["last_event_at"].endswith("+00:00")
+    node.events.append(
+        "station.created",
+        "station:x",
+        {"code": "x", "name": "新站", "level": "village", "region": "511302001002"},
+        stream="s",
+    )
+    assert client.get("/api/v1/status").json["event_count"] == 3
+
+
+def test_the_station_page_is_in_chinese_and_needs_nothing_from_the_internet(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "青山村便民服务代办点" in page and "村便民服务代办点" in page
+    assert "http://" not in page and "https://" not in page
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_api_errors_are_json_with_a_stable_code(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"] == "not_found" and response.json["message"]
+
+
+def test_page_errors_are_a_page_in_chinese_without_a_stack_trace(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert "找不到这个页面" in text and "Traceback" not in text
