@@ -39,6 +39,34 @@ def _parser() -> argparse.ArgumentParser:
     command("rebuild", "由事件日志重建所有投影表")
     command("check", "重新校验存储的哈希链与签名流头")
     command("status", "显示节点状态（JSON）")
+    register = command("register", "枢纽：登记一个下级站点，生成一次性注册码和二维码")
+    register.add_argument("--name", required=True)
+    register.add_argument("--level", required=True, choices=LEVELS)
+    register.add_argument("--region", required=True)
+    register.add_argument("--parent", help="上级站点编码（村的上级乡镇）；默认为本枢纽")
+    register.add_argument("--parent-url", help="上级站点的网址，注册后写入站点配置")
+    register.add_argument("--hub-url", help="本枢纽对下的网址（写进二维码）")
+    register.add_argument("--qr-svg", type=Path, help="把二维码写成 SVG 文件")
+    enroll = command("enroll", "本机注册到枢纽：联网（--hub --code）或用U盘上的注册包（--bundle --code --out）")
+    enroll.add_argument("--hub")
+    enroll.add_argument("--code")
+    enroll.add_argument("--fingerprint", help="二维码上的枢纽证书指纹")
+    enroll.add_argument("--qr", help="二维码的文字内容（onetrip:enrol?...）")
+    enroll.add_argument("--bundle", type=Path)
+    enroll.add_argument("--out", type=Path, help="离线注册：写给枢纽的证书请求文件")
+    bundle = command("bundle", "枢纽：为某注册码写出离线注册包")
+    bundle.add_argument("--code", required=True)
+    bundle.add_argument("--out", type=Path, required=True)
+    bundle.add_argument("--hub-url")
+    accept = command("accept", "枢纽：受理U盘带回的证书请求，写出证书回执文件")
+    accept.add_argument("--request", type=Path, required=True)
+    accept.add_argument("--out", type=Path, required=True)
+    install = command("install-grant", "本机：安装枢纽签发的证书回执文件")
+    install.add_argument("--grant", type=Path, required=True)
+    revoke = command("revoke", "枢纽：吊销一个安装（如被盗的电脑）")
+    revoke.add_argument("--installation", required=True)
+    revoke.add_argument("--reason", required=True)
+    command("rotate-ca", "枢纽：轮换证书机构密钥（新密钥由旧密钥签署）")
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))
     return parser
@@ -86,6 +114,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(config, banner="节点")
     node = Node.from_config(config)
+    if args.command in _FLEET_COMMANDS:
+        from node import cli_fleet
+
+        return cli_fleet.run(node, args)
     if args.command == "rebuild":
         print(json.dumps(node.events.rebuild(), ensure_ascii=False))
     elif args.command == "check":
@@ -97,6 +129,9 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         print(json.dumps(asdict(node.status()), ensure_ascii=False, indent=2))
     return 0
+
+
+_FLEET_COMMANDS = ("register", "enroll", "bundle", "accept", "install-grant", "revoke", "rotate-ca")
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -16,6 +16,9 @@ import peewee as pw
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from provisioning.identity import Identity, Keys, create_identity, load_identity
+from provisioning.ca import create_ca_key, create_root
+from provisioning.enrolment import certify_own_installation
+from provisioning.trust import CertTrust, TrustProjection
 from storage.blobs import BlobStore
 from storage.database import bind, open_database
 from storage.migrations import migrate, require_current
@@ -25,10 +28,9 @@ from sync.cipher import point_bytes
 from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
-from sync.trust import PinnedTrust
 
 from .config import NodeConfig, write_config
-from .stations import INSTALLATION_CREATED, STATION_CREATED, StationProjection, installation_entity, station_entity
+from provisioning.stations import INSTALLATION_CREATED, STATION_CREATED, StationProjection, installation_entity, station_entity
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ class NodeStatus:
     last_event_at: str | None  # UTC, ISO 8601, from the newest event's HLC
 
 
+def wall_time(hlc: HybridClock) -> datetime:
+    """Now, by the clock the node's HLC reads (a frozen clock in tests)."""
+    return datetime.fromtimestamp(hlc.clock.now_ms() / 1000, UTC)
+
+
 class Node:
     def __init__(self, config: NodeConfig, identity: Identity, keys: Keys, events: EventLog, blobs: BlobStore):
         self.config = config
@@ -61,11 +68,13 @@ class Node:
         identity, keys = load_identity(config.data_dir)
         bind(open_database(config.database_url))
         require_current()
+        hlc = HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000)
+        trust = CertTrust(identity, keys.signing.verifying_key, lambda: wall_time(hlc))
         events = EventLog(
             Author(identity.installation, keys.signing),
-            PinnedTrust({identity.installation: keys.signing.verifying_key}),
-            Registry((StationProjection(),)),
-            HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000),
+            trust,
+            Registry((StationProjection(), TrustProjection(trust))),
+            hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,
         )
@@ -89,6 +98,9 @@ class Node:
             self._scheduler = None
         self.events.sign_heads()
         log.info("node stopped")
+
+    def now(self) -> datetime:
+        return wall_time(self.events.clock)
 
     def check(self) -> list[str]:
         """Re-verify every stored chain and latest signed head; the problems found, if any."""
@@ -138,5 +150,9 @@ def initialise(config: NodeConfig, *, level: str, name: str, region: str, algori
             },
             stream=identity.station,
         )
+    if level in ("city", "county"):
+        ca_key = create_ca_key(config.data_dir)
+        if level == "city":  # the root of the province's trust, certifying its own installation
+            certify_own_installation(node.events, identity, keys, ca_key, create_root(identity, ca_key, node.now()), node.now())
     node.events.sign_heads()
     return identity

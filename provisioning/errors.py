@@ -21,3 +21,17 @@ class DataDirExists(ProvisioningError):
 
 class IdentityMissing(ProvisioningError):
     code = "identity_missing"
+
+
+class CertificateRefused(ProvisioningError):
+    code = "certificate_refused"
+
+
+class EnrolmentRefused(ProvisioningError):
+    code = "enrolment_refused"
+
+
+class BadCode(ProvisioningError):
+    """An enrolment code that is mistyped, unknown, used or expired."""
+
+    code = "bad_enrolment_code"

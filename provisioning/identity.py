@@ -7,6 +7,7 @@ registers the station (provisioning, later), its code is provisional.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,8 @@ class Identity:
     region: str
     algorithm: str
     provisional: bool = True
+    parent: str | None = None
+    parent_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,12 @@ class Keys:
     signing: SigningKey
     agreement: ec.EllipticCurvePrivateKey
     lookup: bytes
+
+
+def installation_id(signing_public_key) -> str:
+    """An installation is named by its signing key, so no one can claim another's id."""
+    der = signing_public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "i-" + hashlib.sha256(der).hexdigest()[:20]
 
 
 def identity_problems(level: str, name: str, region: str, algorithm: str) -> list[str]:
@@ -79,14 +88,16 @@ def create_identity(
     if data_dir.exists() and any(data_dir.iterdir()):
         raise DataDirExists(f"数据目录 {data_dir} 已存在且不为空：不会覆盖已有的节点")
     keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32))
-    installation = "i-" + keys.signing.verifying_key.key_id[:20]
+    installation = installation_id(keys.signing.verifying_key.public_key)
+    root = level == "city"  # the city holds the root: nobody above it assigns its code
     identity = Identity(
-        station=f"{region}-{installation[2:8]}",  # provisional until the county registers the station
+        station=f"{region}-01" if root else f"{region}-{installation[2:8]}",  # provisional until registered
         installation=installation,
         level=level,
         name=name.strip(),
         region=region,
         algorithm=algorithm,
+        provisional=not root,
     )
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-", dir=data_dir.parent))
@@ -102,6 +113,14 @@ def create_identity(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return identity, keys
+
+
+def save_identity(data_dir: Path, identity: Identity) -> None:
+    """Replace identity.json atomically (after enrolment gives the station its code)."""
+    path = Path(data_dir) / IDENTITY_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(identity), ensure_ascii=False, indent=2), "utf-8")
+    os.replace(tmp, path)
 
 
 def load_identity(data_dir: Path) -> tuple[Identity, Keys]:

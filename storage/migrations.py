@@ -13,14 +13,19 @@ import peewee as pw
 from .database import db, write_transaction
 from .errors import PendingMigrations, SchemaTooNew
 from .models import (
+    AuditEntry,
+    Certificate,
     DataKey,
     EventRecord,
     Installation,
     PendingDep,
+    Registration,
+    Revocation,
     SchemaVersion,
     SignedHeadRecord,
     Station,
     StreamHead,
+    TrustAnchor,
 )
 
 
@@ -32,9 +37,14 @@ def _stations_and_keys() -> None:
     db.create_tables([Station, Installation, DataKey])
 
 
+def _trust() -> None:
+    db.create_tables([Registration, Certificate, TrustAnchor, Revocation, AuditEntry])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
+    (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -116,6 +116,64 @@ class Installation(BaseModel):
     created_hlc = pw.BigIntegerField()
 
 
+class Registration(BaseModel):
+    """Hub-local: a station registered here and its one-time enrolment code (kept as a hash only)."""
+
+    station = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=200)
+    level = pw.CharField(max_length=16)
+    region = pw.CharField(max_length=12)
+    parent = pw.CharField(max_length=64, null=True)
+    parent_url = pw.CharField(max_length=300, null=True)
+    code_hash = pw.CharField(max_length=64, null=True, unique=True)
+    code_expires_at = pw.DateTimeField(null=True)  # UTC
+    enrolled_installation = pw.CharField(max_length=64, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Certificate(BaseModel):
+    """Projection of `trust.certified` events: every certificate this node knows."""
+
+    serial = pw.CharField(max_length=64, primary_key=True)
+    fingerprint = pw.CharField(max_length=64, unique=True)
+    installation = pw.CharField(max_length=64, index=True)
+    station = pw.CharField(max_length=64, index=True)
+    use = pw.CharField(max_length=16)
+    der = pw.BlobField()
+    not_after = pw.DateTimeField()  # UTC
+
+
+class TrustAnchor(BaseModel):
+    """Root certificates this node trusts: the first from enrolment, later ones by signed rotation."""
+
+    fingerprint = pw.CharField(max_length=64, primary_key=True)
+    der = pw.BlobField()
+    from_event = pw.BooleanField(default=False)  # False: installed at enrolment or init, not by a rotation
+
+
+class Revocation(BaseModel):
+    """Projection of `trust.revoked`: per stream, the last seq the county still vouches for."""
+
+    installation = pw.CharField(max_length=64)
+    stream = pw.CharField(max_length=128)  # "*" for every stream not named
+    last_seq = pw.BigIntegerField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("installation", "stream")
+
+
+class AuditEntry(BaseModel):
+    """Every admin action and every refused provisioning request, for the county's audit trail."""
+
+    id = pw.AutoField()
+    at = pw.DateTimeField(default=utcnow)
+    actor = pw.CharField(max_length=128)
+    action = pw.CharField(max_length=64)
+    subject = pw.CharField(max_length=128, null=True)
+    outcome = pw.CharField(max_length=16)  # ok | refused
+    detail = pw.TextField(null=True)
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key

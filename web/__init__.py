@@ -10,7 +10,7 @@ from node.config import NodeConfig
 from node.runtime import Node
 
 from . import errors
-from .views import api, health, station
+from .views import api, enrol, health, station
 
 
 def create_app(config: NodeConfig | None = None, *, node: Node | None = None) -> Flask:
@@ -27,7 +27,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     )
     app.json.ensure_ascii = False
     app.extensions["onetrip"] = node
-    for blueprint in (health.bp, api.bp, station.bp):
+    for blueprint in (health.bp, api.bp, enrol.bp, station.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     return app

@@ -13,6 +13,7 @@ import pytest
 
 from app import main
 from storage.database import db
+from storage.migrations import LATEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +98,7 @@ def test_serve_refuses_a_database_with_pending_migrations(tmp_path, capsys):
 
     data_dir = tmp_path / "village"
     init(data_dir)
-    SchemaVersion.delete().where(SchemaVersion.version == 2).execute()
+    SchemaVersion.delete().where(SchemaVersion.version == LATEST).execute()
     db.close()
     assert main(["status", "--data", str(data_dir)]) == 2
     assert "onetrip migrate" in capsys.readouterr().err

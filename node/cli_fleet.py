@@ -1,0 +1,73 @@
+"""The fleet commands of `onetrip`: registering, enrolling, bundles, revocation, rotation."""
+
+from __future__ import annotations
+
+import argparse
+from urllib.parse import parse_qs, urlparse
+
+import segno
+
+from provisioning.errors import EnrolmentRefused
+
+from . import fleet
+from .runtime import Node
+
+
+def _hub_url(node: Node, given: str | None) -> str:
+    return given or f"http://{node.config.host}:{node.config.port}"
+
+
+def parse_qr(text: str) -> tuple[str, str, str]:
+    """`onetrip:enrol?hub=URL&code=CODE&fp=FINGERPRINT` → (hub, code, fingerprint)."""
+    parsed = urlparse(text.strip())
+    fields = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+    if parsed.scheme != "onetrip" or not {"hub", "code", "fp"} <= fields.keys():
+        raise EnrolmentRefused("二维码内容不是 OneTrip 注册码")
+    return fields["hub"], fields["code"], fields["fp"]
+
+
+def run(node: Node, args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "register":
+        done = fleet.register(node, name=args.name, level=args.level, region=args.region, parent=args.parent,
+                              parent_url=args.parent_url, hub_url=_hub_url(node, args.hub_url))
+        print(f"已登记 {args.name}：站点编码 {done.station}")
+        print(f"注册码 {done.code}")
+        print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
+        print(f"二维码内容：{done.qr_text}")
+        if args.qr_svg:
+            segno.make(done.qr_text, error="m").save(str(args.qr_svg), scale=6)
+            print(f"二维码已写入 {args.qr_svg}")
+    elif command == "enroll":
+        return _enroll(node, args)
+    elif command == "bundle":
+        args.out.write_bytes(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
+        print(f"注册包已写入 {args.out}：请连同注册码交给站点")
+    elif command == "accept":
+        args.out.write_bytes(fleet.grant(node, args.request.read_bytes()))
+        print(f"证书回执已写入 {args.out}：请带回站点，运行 onetrip install-grant")
+    elif command == "install-grant":
+        identity = fleet.install_grant(node, args.grant.read_bytes())
+        print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
+    elif command == "revoke":
+        held = fleet.revoke(node, args.installation, args.reason)
+        print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
+    elif command == "rotate-ca":
+        cert = fleet.rotate_authority(node)
+        print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
+    return 0
+
+
+def _enroll(node: Node, args: argparse.Namespace) -> int:
+    if args.bundle:
+        if not (args.code and args.out):
+            raise EnrolmentRefused("离线注册需要 --bundle、--code 和 --out")
+        args.out.write_bytes(fleet.enrol_from_bundle(node, args.bundle.read_bytes(), args.code))
+        print(f"已采用注册包中的信任数据；证书请求已写入 {args.out}，请带回枢纽运行 onetrip accept")
+        return 0
+    hub, code, fingerprint = parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)
+    if not (hub and code):
+        raise EnrolmentRefused("联网注册需要 --hub 和 --code（或 --qr）")
+    identity = fleet.enrol_online(node, hub, code, fingerprint)
+    print(f"注册完成：本机为 {identity.name} 的安装 {identity.installation}，站点编码 {identity.station}")
+    return 0

@@ -1,0 +1,127 @@
+"""What a county or city admin does to the fleet, and what an installation does to join it.
+
+The CLI and the admin pages call these; the rules live in `provisioning/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from cryptography import x509
+
+from provisioning import client
+from provisioning.ca import load_ca_key, require_authority, rotate
+from provisioning.certs import CA, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
+from provisioning.enrolment import (
+    TRUST_STREAM,
+    Registered,
+    audit,
+    check_own_certificates,
+    grant_enrolment,
+    hub_directory,
+    install_trust,
+    make_request,
+    open_grant,
+    read_bundle,
+    register_station,
+    seal_request,
+    write_bundle,
+)
+from provisioning.errors import EnrolmentRefused
+from provisioning.identity import Identity, save_identity
+from provisioning.trust import CERTIFIED, REVOKED, anchors, trust_entity
+from storage.models import StreamHead
+
+from .runtime import Node
+
+
+def register(node: Node, *, name: str, level: str, region: str, parent: str | None = None,
+             parent_url: str | None = None, hub_url: str, actor: str = "admin") -> Registered:
+    return register_station(
+        node.events, node.identity, require_authority(node.config.data_dir), name=name, level=level,
+        region=region, parent=parent, parent_url=parent_url, hub_url=hub_url, now=node.now(), actor=actor,
+    )
+
+
+def directory(node: Node) -> dict:
+    return hub_directory(node.identity, require_authority(node.config.data_dir))
+
+
+def grant(node: Node, sealed_request: bytes) -> bytes:
+    return grant_enrolment(node.events, node.identity, node.keys, require_authority(node.config.data_dir),
+                           sealed_request, node.now())
+
+
+def _request(node: Node, code: str, hub_agreement_pem: str) -> bytes:
+    request = make_request(node.identity, node.keys, code, load_ca_key(node.config.data_dir))
+    return seal_request(request, agreement_key_of(from_pem(hub_agreement_pem)))
+
+
+def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str | None = None) -> Identity:
+    """Keys stay here: only certificate requests, sealed to the hub, cross the wire."""
+    if node.identity.provisional is False and node.identity.level != "city":
+        raise EnrolmentRefused(f"本机已注册为站点 {node.identity.station}")
+    found = client.fetch_directory(hub_url)
+    if expected_fingerprint and found["authority_fingerprint"] != expected_fingerprint.lower():
+        raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
+    sealed_grant = client.post_request(hub_url, _request(node, code, found["agreement_certificate"]))
+    return install_grant(node, sealed_grant, expected_fingerprint=found["authority_fingerprint"], parent_url=hub_url)
+
+
+def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
+    """Adopt the bundle's trust data now; return the sealed request to carry back to the hub."""
+    contents = read_bundle(bundle, code)
+    registration = contents["registration"]
+    if (registration["level"], registration["region"]) != (node.identity.level, node.identity.region):
+        raise EnrolmentRefused(
+            f"注册包是给 {registration['name']}（{registration['level']} {registration['region']}）的，与本机不符"
+        )
+    install_trust(node.events, contents, expected_fingerprint=None, now=node.now())
+    _become(node, registration["station"], registration["parent"], registration.get("parent_url") or contents["hub"]["url"])
+    return _request(node, code, contents["hub"]["agreement_certificate"])
+
+
+def install_grant(node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None,
+                  parent_url: str | None = None) -> Identity:
+    grant_body = open_grant(sealed_grant, node.keys)
+    check_own_certificates(grant_body, node.identity, node.keys)
+    install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
+    return _become(node, grant_body["station"], grant_body["parent"], grant_body.get("parent_url") or parent_url)
+
+
+def _become(node: Node, station: str, parent: str | None, parent_url: str | None) -> Identity:
+    identity = dataclasses.replace(node.identity, station=station, provisional=False, parent=parent,
+                                   parent_url=parent_url)
+    save_identity(node.config.data_dir, identity)
+    node.identity = node.events.trust.identity = identity
+    return identity
+
+
+def bundle_for(node: Node, code: str, hub_url: str) -> bytes:
+    return write_bundle(node.events, node.identity, node.keys, require_authority(node.config.data_dir), code, hub_url)
+
+
+def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> dict[str, int]:
+    """Revoke an installation: per stream, the county vouches for what it already holds, nothing after."""
+    require_authority(node.config.data_dir)
+    held = {h.stream: h.seq for h in StreamHead.select().where(StreamHead.origin == installation)}
+    with node.events.transaction():
+        node.events.append(REVOKED, trust_entity("revocation", installation),
+                           {"installation": installation, "last_seq": held, "reason": reason}, stream=TRUST_STREAM)
+        audit(actor, "revoke", installation, "ok", reason)
+    node.events.sign_heads()
+    return held
+
+
+def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
+    """A new CA key certified by the old one; stations enrolled under the old key keep verifying."""
+    authority = require_authority(node.config.data_dir)
+    cert = rotate(node.config.data_dir, authority, node.now())
+    verify_path([cert, authority.cert], anchors(), at=node.now())
+    with node.events.transaction():
+        node.events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
+                           {"certificate": to_pem(cert), "use": CA}, stream=TRUST_STREAM)
+        audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
+    node.events.sign_heads()
+    return cert
+

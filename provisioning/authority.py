@@ -1,0 +1,38 @@
+"""Invariant 5, as data: which kinds of event each level may sign.
+
+A certificate carries its holder's list, so every node checks the same rule the
+county certified; a stolen village PC cannot approve anything. Prefixes end in a
+dot; anything else is an exact type.
+"""
+
+from __future__ import annotations
+
+STATION = (
+    "station.",
+    "installation.",
+    "application.filed",
+    "application.withdrawn",
+    "application.delivered",
+    "application.rated",
+    "material.",
+    "seal.used",
+)
+DECIDING = (
+    "application.accepted",
+    "application.corrections_requested",
+    "application.not_accepted",
+    "application.review_started",
+    "application.decided",
+)
+HUB = ("trust.", "catalogue.", "holiday.", "seal.")
+
+AUTHORITY = {
+    "village": STATION,
+    "township": STATION + DECIDING,
+    "county": STATION + DECIDING + HUB,
+    "city": STATION + DECIDING + HUB,
+}
+
+
+def allows(authority: tuple[str, ...], event_type: str) -> bool:
+    return any(event_type.startswith(p) if p.endswith(".") else event_type == p for p in authority)

@@ -1,0 +1,105 @@
+"""A hub's certificate authority: its key (`keys/ca.pem`, 0600) and its certificate.
+
+The city's is the root, self-signed; a county's is issued by its city at
+enrolment. Rotating a county's key makes a new certificate signed by the old key
+(the chain of rotations), so stations enrolled under the old one keep verifying.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from storage.models import Certificate, TrustAnchor, upsert
+from sync.keys import private_pem, write_secret
+
+from .authority import AUTHORITY
+from .certs import CA, COUNTY_YEARS, ROOT_YEARS, Binding, binding_of, fingerprint, issue
+from .errors import CertificateRefused
+from .identity import Identity
+
+CA_KEY_FILE = "keys/ca.pem"
+OLD_CA_KEYS = "keys/retired"
+
+
+@dataclass(frozen=True)
+class Authority:
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+
+def ca_binding(identity: Identity, station: str, parent: str | None) -> Binding:
+    return Binding(station, station, identity.level, identity.name, identity.region, parent, CA, AUTHORITY[identity.level])
+
+
+def create_ca_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
+    key = ec.generate_private_key(ec.SECP256R1())
+    write_secret(Path(data_dir) / CA_KEY_FILE, private_pem(key))
+    return key
+
+
+def load_ca_key(data_dir: Path) -> ec.EllipticCurvePrivateKey | None:
+    path = Path(data_dir) / CA_KEY_FILE
+    return serialization.load_pem_private_key(path.read_bytes(), None) if path.exists() else None
+
+
+def create_root(identity: Identity, key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
+    """The city's self-signed root, installed as this node's first trust anchor."""
+    root = issue(
+        binding=ca_binding(identity, identity.station, None),
+        public_key=key.public_key(),
+        issuer_key=key,
+        issuer_cert=None,
+        now=now,
+        days=ROOT_YEARS * 365,
+        path_length=2,  # root → county → (a county's rotated key) → installation
+    )
+    upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER), from_event=False)
+    return root
+
+
+def load_authority(data_dir: Path) -> Authority | None:
+    """This hub's CA key and the newest certificate (or anchor) for it; None if it has none yet."""
+    key = load_ca_key(data_dir)
+    if key is None:
+        return None
+    public = key.public_key()
+    certs = [x509.load_der_x509_certificate(bytes(r.der)) for r in Certificate.select().where(Certificate.use == CA)]
+    certs += [x509.load_der_x509_certificate(bytes(r.der)) for r in TrustAnchor.select()]
+    mine = [c for c in certs if c.public_key() == public]
+    if not mine:
+        return None
+    return Authority(key, max(mine, key=lambda c: c.not_valid_after_utc))
+
+
+def require_authority(data_dir: Path) -> Authority:
+    authority = load_authority(data_dir)
+    if authority is None:
+        raise CertificateRefused("本节点还不是证书机构：市级节点在初始化时生成根证书，县级节点须先由市级注册")
+    return authority
+
+
+def rotate(data_dir: Path, authority: Authority, now: dt.datetime) -> x509.Certificate:
+    """A new CA key, certified by the old one; the old key is kept (0600) only to prove the link."""
+    data_dir = Path(data_dir)
+    retired = data_dir / OLD_CA_KEYS / f"ca-{fingerprint(authority.cert)[:16]}.pem"
+    write_secret(retired, private_pem(authority.key))
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue(
+        binding=binding_of(authority.cert),
+        public_key=new_key.public_key(),
+        issuer_key=authority.key,
+        issuer_cert=authority.cert,
+        now=now,
+        days=COUNTY_YEARS * 365,
+        path_length=0,  # the city re-certifies the new key at its next contact
+    )
+    (data_dir / CA_KEY_FILE).unlink()
+    write_secret(data_dir / CA_KEY_FILE, private_pem(new_key))
+    return cert

@@ -1,0 +1,194 @@
+"""X.509 certificates of the trust chain: the city's root, each county's intermediate, and each
+installation's two end-entity certificates (signing, key agreement).
+
+Standard enough for `openssl verify`; what openssl cannot check (a county certifies
+only inside its own division, a station's level and authority) travels in one
+non-critical extension, and `verify_path` here checks it everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from sync import canonical
+
+from .errors import CertificateRefused
+
+# An OID arc minted from a UUID (ITU-T X.667: `2.25.<uuid as integer>`), no registry needed.
+ONETRIP_ARC = "2.25.198374023475528618712371917203497561227"
+STATION_EXTENSION = x509.ObjectIdentifier(f"{ONETRIP_ARC}.1")
+
+ROOT_YEARS, COUNTY_YEARS, INSTALLATION_DAYS = 20, 10, 730
+SIGNING, AGREEMENT, CA = "signing", "agreement", "ca"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a certificate binds, beyond its key: who it is, where, and what it may sign."""
+
+    station: str
+    installation: str  # for a CA: the station's code again
+    level: str
+    name: str
+    region: str
+    parent: str | None
+    use: str  # signing | agreement | ca
+    authority: tuple[str, ...]  # event-type prefixes it may sign
+
+    def encode(self) -> bytes:
+        return canonical.encode(
+            {
+                "station": self.station,
+                "installation": self.installation,
+                "level": self.level,
+                "name": self.name,
+                "region": self.region,
+                "parent": self.parent,
+                "use": self.use,
+                "authority": list(self.authority),
+            }
+        )
+
+
+def binding_of(cert: x509.Certificate) -> Binding:
+    try:
+        raw = cert.extensions.get_extension_for_oid(STATION_EXTENSION).value.value
+        fields = canonical.decode(raw)
+        return Binding(**{**fields, "authority": tuple(fields["authority"])})
+    except (x509.ExtensionNotFound, TypeError, KeyError, ValueError) as exc:
+        raise CertificateRefused("证书缺少 OneTrip 站点信息，不是本系统签发的证书") from exc
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER: what a QR code carries so that a rogue hub is detected."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def issue(
+    *,
+    binding: Binding,
+    public_key,
+    issuer_key,
+    issuer_cert: x509.Certificate | None,
+    now: dt.datetime,
+    days: int,
+    path_length: int | None = None,
+) -> x509.Certificate:
+    """Sign a certificate for `public_key`; `issuer_cert` None makes a self-signed root."""
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{binding.name} {binding.use}"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, binding.station),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, binding.installation),
+        ]
+    )
+    is_ca = binding.use == CA
+    usage = dict.fromkeys(
+        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+         "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+        False,
+    )
+    if is_ca:
+        usage.update(key_cert_sign=True, crl_sign=True, digital_signature=True)
+    elif binding.use == SIGNING:
+        usage.update(digital_signature=True, content_commitment=True)
+    else:
+        usage.update(key_agreement=True)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length if is_ca else None), critical=True)
+        .add_extension(x509.KeyUsage(**usage), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"urn:onetrip:{binding.installation}")]),
+            critical=False,
+        )
+        .add_extension(x509.UnrecognizedExtension(STATION_EXTENSION, binding.encode()), critical=False)
+    )
+    if issuer_cert is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def contains(outer_region: str, inner_region: str) -> bool:
+    """Whether a division lies inside another: a county holds its townships and villages,
+    a city its counties (the city's code ends in 00; its counties share the first 4 digits)."""
+    if len(outer_region) == 6 and outer_region.endswith("00"):
+        return inner_region.startswith(outer_region[:4])
+    return inner_region.startswith(outer_region)
+
+
+def verify_path(
+    chain: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime
+) -> Binding:
+    """Verify leaf → … → anchor: signatures, validity at `at`, CA flags, and division containment.
+
+    `chain[0]` is the certificate to check; the rest are its issuers in order, the
+    last one issued by (or equal to) one of `anchors`. Returns the leaf's binding.
+    """
+    if not chain:
+        raise CertificateRefused("没有证书可供验证")
+    anchor_ders = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
+    path = list(chain)
+    if path[-1].public_bytes(serialization.Encoding.DER) not in anchor_ders:
+        issuer = next((a for a in anchors if a.subject == path[-1].issuer), None)
+        if issuer is None:
+            raise CertificateRefused("证书链不通往任何受信任的根证书")
+        path.append(issuer)
+    for depth, cert in enumerate(path):
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 在 {at:%Y-%m-%d} 不在有效期内")
+        issuer = path[depth + 1] if depth + 1 < len(path) else cert
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 的签名无效") from exc
+        if depth > 0:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            if not constraints.ca:
+                raise CertificateRefused("签发者不是证书机构")
+            inner, outer = binding_of(path[depth - 1]), binding_of(cert)
+            if not contains(outer.region, inner.region):
+                raise CertificateRefused(
+                    f"{outer.name}（{outer.region}）无权为辖区外的 {inner.name}（{inner.region}）签发证书"
+                )
+    return binding_of(chain[0])
+
+
+def agreement_key_of(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise CertificateRefused("密钥协商证书的公钥不是 P-256 密钥")
+    return key
+
+
+def to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def from_pem(text: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(text.encode("ascii"))
+    except ValueError as exc:
+        raise CertificateRefused("证书格式无效") from exc
+
+
+def spki_hash(public_key) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()

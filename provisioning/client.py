@@ -1,0 +1,45 @@
+"""The installation's side of online enrolment over HTTP, with explicit timeouts."""
+
+from __future__ import annotations
+
+import requests
+
+from .errors import EnrolmentRefused
+
+TIMEOUT_S = (5, 30)  # connect, read
+
+
+def _url(hub_url: str, path: str) -> str:
+    return hub_url.rstrip("/") + path
+
+
+def fetch_directory(hub_url: str) -> dict:
+    try:
+        response = requests.get(_url(hub_url, "/api/v1/enrol/hub"), timeout=TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise EnrolmentRefused(f"连不上枢纽 {hub_url}：{exc.__class__.__name__}") from exc
+    if not response.ok:
+        raise EnrolmentRefused(_message(response))
+    return response.json()
+
+
+def post_request(hub_url: str, sealed: bytes) -> bytes:
+    try:
+        response = requests.post(
+            _url(hub_url, "/api/v1/enrol"),
+            data=sealed,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=TIMEOUT_S,
+        )
+    except requests.RequestException as exc:
+        raise EnrolmentRefused(f"连不上枢纽 {hub_url}：{exc.__class__.__name__}") from exc
+    if not response.ok:
+        raise EnrolmentRefused(_message(response))
+    return response.content
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return f"枢纽拒绝了请求：{response.json()['message']}"
+    except (ValueError, KeyError):
+        return f"枢纽返回错误 {response.status_code}"

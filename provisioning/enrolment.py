@@ -1,0 +1,417 @@
+"""Registration and enrolment: a hub registers a station and hands out a one-time code; the
+station's installation proves its keys with certificate requests and gets its certificates,
+the trust anchors and the hub's trust streams back — online, or on files carried both ways.
+
+The request is sealed to the hub's key-agreement key and the grant to the station's, so
+the code and the certificates never cross the wire readable. Nothing the station merely
+says is trusted: its installation id must be the hash of the key that signed its request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from storage.models import AuditEntry, Certificate, Registration, StreamHead, TrustAnchor, upsert
+from sync import canonical, cipher
+from sync.chain import head_from_wire
+from sync.errors import CipherError, EncodingError, SyncError
+from sync.log import EventLog
+
+from .authority import AUTHORITY
+from .ca import Authority
+from .certs import (
+    AGREEMENT,
+    CA,
+    COUNTY_YEARS,
+    INSTALLATION_DAYS,
+    SIGNING,
+    Binding,
+    agreement_key_of,
+    binding_of,
+    contains,
+    fingerprint,
+    from_pem,
+    issue,
+    to_pem,
+    verify_path,
+)
+from .codes import code_hash, code_problem, new_code, normalise
+from .errors import BadCode, CertificateRefused, EnrolmentRefused
+from .identity import Identity, Keys, identity_problems, installation_id
+from .region import LEVELS
+from .trust import CERTIFIED, REGISTERED, anchors, trust_entity
+
+CODE_TTL = dt.timedelta(hours=72)
+REQUEST_CONTEXT = b"enrol/request"
+GRANT_CONTEXT = b"enrol/grant"
+TRUST_STREAM = "all"
+
+
+@dataclass(frozen=True)
+class Registered:
+    station: str
+    code: str
+    expires_at: dt.datetime
+    qr_text: str
+
+
+def audit(actor: str, action: str, subject: str | None, outcome: str, detail: str | None = None) -> None:
+    AuditEntry.create(actor=actor, action=action, subject=subject, outcome=outcome, detail=detail)
+
+
+def _naive(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+# -- hub: registering ---------------------------------------------------------------
+
+
+def register_station(
+    events: EventLog,
+    hub: Identity,
+    authority: Authority,
+    *,
+    name: str,
+    level: str,
+    region: str,
+    parent: str | None,
+    parent_url: str | None,
+    hub_url: str,
+    now: dt.datetime,
+    actor: str = "admin",
+) -> Registered:
+    problems = identity_problems(level, name, region, "ecdsa-p256-sha256")
+    if level in LEVELS and LEVELS.index(level) >= LEVELS.index(hub.level):
+        problems.append(f"{hub.name}只能登记比自己低的层级")
+    if hub.level == "city" and level != "county":
+        problems.append("市级节点只登记县级枢纽；乡镇和村由县级登记")
+    if not problems and not contains(hub.region, region):
+        problems.append(f"区划 {region} 不在本辖区（{hub.region}）内")
+    if problems:
+        with events.transaction():
+            audit(actor, "register", region, "refused", "；".join(problems))
+        raise EnrolmentRefused("；".join(problems), problems)
+    code = new_code()
+    with events.transaction():
+        station = f"{region}-{Registration.select().where(Registration.region == region).count() + 1:02d}"
+        Registration.create(
+            station=station, name=name.strip(), level=level, region=region, parent=parent or hub.station,
+            parent_url=parent_url, code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL),
+        )
+        events.append(
+            REGISTERED,
+            trust_entity("station", station),
+            {"station": station, "name": name.strip(), "level": level, "region": region, "parent": parent or hub.station},
+            stream=TRUST_STREAM,
+        )
+        audit(actor, "register", station, "ok", f"{name} {level} {region}")
+    qr = f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
+    return Registered(station, code, now + CODE_TTL, qr)
+
+
+def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
+    """A fresh code for a registered station (the old one stops working)."""
+    code = new_code()
+    with events.transaction():
+        updated = Registration.update(code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL)).where(
+            Registration.station == station
+        ).execute()
+        if not updated:
+            raise EnrolmentRefused(f"没有登记过站点 {station}")
+        audit(actor, "new_code", station, "ok")
+    return code
+
+
+def certify_own_installation(
+    events: EventLog, identity: Identity, keys: Keys, ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate, now: dt.datetime,
+) -> None:
+    """The city, holding the root, registers and certifies its own installation."""
+    with events.transaction():
+        events.append(REGISTERED, trust_entity("station", identity.station),
+                      {"station": identity.station, "name": identity.name, "level": identity.level,
+                       "region": identity.region, "parent": None}, stream=TRUST_STREAM)
+        for use, public in ((SIGNING, keys.signing.verifying_key.public_key), (AGREEMENT, keys.agreement.public_key())):
+            binding = Binding(identity.station, identity.installation, identity.level, identity.name,
+                              identity.region, None, use, AUTHORITY[identity.level])
+            cert = issue(binding=binding, public_key=public, issuer_key=ca_key, issuer_cert=ca_cert,
+                         now=now, days=INSTALLATION_DAYS)
+            events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
+                          {"certificate": to_pem(cert), "use": use}, stream=TRUST_STREAM)
+
+
+# -- the installation: asking ----------------------------------------------------------
+
+
+def _csr(key, installation: str) -> str:
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.SERIAL_NUMBER, installation)]))
+        .sign(key, algorithm)
+    )
+    return request.public_bytes(Encoding.PEM).decode("ascii")
+
+
+def make_request(identity: Identity, keys: Keys, code: str, ca_key: ec.EllipticCurvePrivateKey | None) -> bytes:
+    """The enrolment request, before sealing: the code and certificate requests signed by each key."""
+    if problem := code_problem(code):
+        raise BadCode(problem)
+    return canonical.encode(
+        {
+            "code": normalise(code),
+            "installation": identity.installation,
+            "level": identity.level,
+            "region": identity.region,
+            "signing_csr": _csr(keys.signing.private_key, identity.installation),
+            "agreement_csr": _csr(keys.agreement, identity.installation),
+            "ca_csr": _csr(ca_key, identity.installation) if ca_key else None,
+        }
+    )
+
+
+def seal_request(request: bytes, hub_agreement: ec.EllipticCurvePublicKey) -> bytes:
+    return cipher.seal(hub_agreement, request, context=REQUEST_CONTEXT)
+
+
+# -- hub: granting -------------------------------------------------------------------
+
+
+def grant_enrolment(
+    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, sealed: bytes, now: dt.datetime
+) -> bytes:
+    """Check a sealed request and answer with a grant sealed to the requester; refusals are audited."""
+    try:
+        request = canonical.decode(cipher.open_sealed(hub_keys.agreement, sealed, context=REQUEST_CONTEXT))
+        return _grant(events, hub, authority, request, now)
+    except (BadCode, EnrolmentRefused, CertificateRefused, CipherError, EncodingError) as exc:
+        with events.transaction():
+            audit("enrolment", "enrol", None, "refused", str(exc))
+        raise
+
+
+def _load_csr(pem: Any) -> x509.CertificateSigningRequest:
+    try:
+        csr = x509.load_pem_x509_csr(str(pem).encode("ascii"))
+    except ValueError as exc:
+        raise EnrolmentRefused("证书请求格式无效") from exc
+    if not csr.is_signature_valid:
+        raise EnrolmentRefused("证书请求的签名与其公钥不符")
+    return csr
+
+
+def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict, now: dt.datetime) -> bytes:
+    if not isinstance(request, dict) or problem_of(request):
+        raise EnrolmentRefused(problem_of(request) if isinstance(request, dict) else "请求格式无效")
+    registration = Registration.get_or_none(Registration.code_hash == code_hash(request["code"]))
+    if registration is None:
+        raise BadCode("注册码无效：不是本枢纽签发的注册码，或已被更换")
+    if registration.enrolled_installation:
+        raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
+    if _naive(now) > registration.code_expires_at:
+        raise BadCode("注册码已过期：请管理员重新生成")
+    signing_csr, agreement_csr = _load_csr(request["signing_csr"]), _load_csr(request["agreement_csr"])
+    if installation_id(signing_csr.public_key()) != request["installation"]:
+        raise EnrolmentRefused("安装编号与签名密钥不符")
+    if events.trust.is_revoked(request["installation"]):
+        raise EnrolmentRefused(f"安装 {request['installation']} 已被吊销，不能再次注册：请用新安装注册")
+    if (request["level"], request["region"]) != (registration.level, registration.region):
+        raise EnrolmentRefused(
+            f"本机初始化为 {request['level']} {request['region']}，与登记的 {registration.level} {registration.region} 不符"
+        )
+    agreement_key_of_csr = agreement_csr.public_key()
+    if not isinstance(agreement_key_of_csr, ec.EllipticCurvePublicKey):
+        raise EnrolmentRefused("密钥协商请求必须是 P-256 密钥")
+
+    def binding(use: str) -> Binding:
+        return Binding(
+            registration.station,
+            registration.station if use == CA else request["installation"],
+            registration.level,
+            registration.name,
+            registration.region,
+            registration.parent,
+            use,
+            AUTHORITY[registration.level],
+        )
+
+    certs = {
+        use: issue(binding=binding(use), public_key=csr.public_key(), issuer_key=authority.key,
+                   issuer_cert=authority.cert, now=now, days=INSTALLATION_DAYS)
+        for use, csr in ((SIGNING, signing_csr), (AGREEMENT, agreement_csr))
+    }
+    if registration.level == "county":
+        if not request.get("ca_csr"):
+            raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
+        certs[CA] = issue(binding=binding(CA), public_key=_load_csr(request["ca_csr"]).public_key(),
+                          issuer_key=authority.key, issuer_cert=authority.cert, now=now,
+                          days=COUNTY_YEARS * 365, path_length=1)
+    with events.transaction():
+        for use, cert in certs.items():
+            events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
+                          {"certificate": to_pem(cert), "use": use}, stream=TRUST_STREAM)
+        Registration.update(enrolled_installation=request["installation"], code_hash=None).where(
+            Registration.station == registration.station
+        ).execute()
+        audit("enrolment", "enrol", registration.station, "ok", request["installation"])
+    events.sign_heads()
+    grant = {
+        "station": registration.station,
+        "name": registration.name,
+        "level": registration.level,
+        "region": registration.region,
+        "parent": registration.parent,
+        "parent_url": registration.parent_url,
+        "certificates": {use: to_pem(cert) for use, cert in certs.items()},
+        **trust_material(events),
+    }
+    return cipher.seal(agreement_key_of_csr, canonical.encode(grant), context=GRANT_CONTEXT)
+
+
+def problem_of(request: dict) -> str | None:
+    for key in ("code", "installation", "level", "region", "signing_csr", "agreement_csr"):
+        if not isinstance(request.get(key), str):
+            return f"请求缺少 {key}"
+    return code_problem(request["code"])
+
+
+def trust_material(events: EventLog) -> dict:
+    """What a node below needs to trust: anchors, every known certificate, and the trust streams up to signed heads."""
+    events.sign_heads()
+    streams = []
+    for head_row in StreamHead.select().where(StreamHead.stream == TRUST_STREAM):
+        head = events.latest_head(head_row.origin, TRUST_STREAM)
+        if head is not None:
+            raws = events.events_of(head.origin, TRUST_STREAM, 0, head.seq)
+            streams.append({"events": [raw.decode("utf-8") for raw in raws], "head": head.to_wire()})
+    return {
+        "anchors": [to_pem(cert) for cert in anchors()],
+        "known_certificates": [to_pem(x509.load_der_x509_certificate(bytes(c.der))) for c in Certificate.select()],
+        "streams": streams,
+    }
+
+
+# -- the installation: accepting -------------------------------------------------------
+
+
+def open_grant(sealed: bytes, keys: Keys) -> dict:
+    try:
+        return canonical.decode(cipher.open_sealed(keys.agreement, sealed, context=GRANT_CONTEXT))
+    except (CipherError, EncodingError) as exc:
+        raise EnrolmentRefused("回执无法解开：不是发给本机的，或已被改动") from exc
+
+
+def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str | None, now: dt.datetime) -> None:
+    """Adopt anchors and certificates (each verified), then ingest the trust streams through the log."""
+    roots = [from_pem(pem) for pem in material["anchors"]]
+    known = [from_pem(pem) for pem in material["known_certificates"]]
+    if expected_fingerprint and expected_fingerprint.lower() not in {fingerprint(c) for c in roots + known}:
+        raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
+    with events.transaction():
+        if not anchors():
+            for root in roots:
+                upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER))
+        cas = [c for c in known if binding_of(c).use == CA]
+        for cert in sorted(known, key=lambda c: binding_of(c).use != CA):  # authorities first
+            path = [cert] + [ca for ca in cas if ca.subject == cert.issuer and ca != cert]
+            try:
+                binding = verify_path(path, anchors(), at=cert.not_valid_before_utc + dt.timedelta(minutes=5))
+            except CertificateRefused as exc:
+                raise EnrolmentRefused(f"收到的证书不可信：{exc}") from exc
+            upsert(Certificate, serial=format(cert.serial_number, "x"), fingerprint=fingerprint(cert),
+                   installation=binding.installation, station=binding.station, use=binding.use,
+                   der=cert.public_bytes(Encoding.DER), not_after=cert.not_valid_after_utc.replace(tzinfo=None))
+        events.trust.forget()
+        for stream in material["streams"]:
+            try:
+                events.ingest([raw.encode("utf-8") for raw in stream["events"]], head_from_wire(stream["head"]))
+            except SyncError as exc:
+                raise EnrolmentRefused(f"信任数据流校验失败：{exc}") from exc
+
+
+def check_own_certificates(grant: dict, identity: Identity, keys: Keys) -> None:
+    """The certificates must bind exactly this installation's keys, level and region."""
+    mine = {use: from_pem(pem) for use, pem in grant["certificates"].items()}
+    expected = {SIGNING: keys.signing.verifying_key.public_key, AGREEMENT: keys.agreement.public_key()}
+    for use, public in expected.items():
+        binding = binding_of(mine[use])
+        if mine[use].public_key() != public or binding.installation != identity.installation:
+            raise EnrolmentRefused("收到的证书不是为本机密钥签发的")
+        if (binding.level, binding.region) != (identity.level, identity.region):
+            raise EnrolmentRefused("收到的证书层级或区划与本机不符")
+    agreement_key_of(mine[AGREEMENT])
+
+
+# -- files carried on a USB stick ------------------------------------------------------
+
+
+def write_bundle(events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, code: str, hub_url: str) -> bytes:
+    """A provisioning bundle for the station a code was issued to, authenticated by that code."""
+    registration = Registration.get_or_none(Registration.code_hash == code_hash(code))
+    if registration is None:
+        raise BadCode("注册码无效或已使用")
+    body = canonical.encode(
+        {
+            "kind": "onetrip-provisioning-bundle",
+            "registration": {"station": registration.station, "name": registration.name, "level": registration.level,
+                             "region": registration.region, "parent": registration.parent,
+                             "parent_url": registration.parent_url},
+            "hub": {"url": hub_url, "agreement_certificate": _own_certificate(hub, AGREEMENT)},
+            **trust_material(events),
+        }
+    )
+    return json.dumps({"bundle": body.decode("utf-8"), "mac": _mac(code, body)}, ensure_ascii=False).encode("utf-8")
+
+
+def read_bundle(data: bytes, code: str) -> dict:
+    """Open a bundle: a mistyped code, a truncated or altered file are refused before anything is written."""
+    if problem := code_problem(code):
+        raise BadCode(problem)
+    try:
+        wrapper = json.loads(data.decode("utf-8"))
+        body = wrapper["bundle"].encode("utf-8")
+        mac = wrapper["mac"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EnrolmentRefused("注册包已损坏或被截断") from exc
+    if not hmac.compare_digest(mac, _mac(code, body)):
+        raise EnrolmentRefused("注册包与注册码不符：文件被改动，或注册码不是这个站点的")
+    return canonical.decode(body)
+
+
+def _mac(code: str, body: bytes) -> str:
+    return hmac.new(normalise(code).encode(), hashlib.sha256(body).digest(), hashlib.sha256).hexdigest()
+
+
+def _own_certificate(identity: Identity, use: str) -> str:
+    row = (
+        Certificate.select()
+        .where((Certificate.installation == identity.installation) & (Certificate.use == use))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    if row is None:
+        raise CertificateRefused("本枢纽自己还没有证书")
+    return to_pem(x509.load_der_x509_certificate(bytes(row.der)))
+
+
+def hub_directory(identity: Identity, authority: Authority) -> dict:
+    """Public: what an installation needs before it sends its sealed request."""
+    return {
+        "station": identity.station,
+        "installation": identity.installation,
+        "name": identity.name,
+        "agreement_certificate": _own_certificate(identity, AGREEMENT),
+        "authority_certificate": to_pem(authority.cert),
+        "authority_fingerprint": fingerprint(authority.cert),
+    }

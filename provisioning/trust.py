@@ -1,0 +1,207 @@
+"""The certificate-based answer to `sync.trust.Trust`, and the projection of trust events.
+
+Trust is data (invariant 10): registrations, certificates, revocations and new
+roots are events in a county's or city's `all` stream, each checked here against
+the trust anchors before it changes anything. A certificate is self-authenticating
+(it must chain to an anchor); a revocation holds per stream the last seq the
+county still vouches for, and anything later is quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from storage.models import Certificate, Revocation, Station, TrustAnchor, upsert
+from sync.event import Event
+from sync.keys import ECDSA_P256, ED25519, VerifyingKey
+from sync.projection import RuleViolation
+
+from .authority import AUTHORITY, allows
+from .certs import CA, SIGNING, Binding, fingerprint, from_pem, verify_path
+from .errors import CertificateRefused
+from .identity import Identity
+
+REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
+
+
+def anchors() -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(bytes(a.der)) for a in TrustAnchor.select()]
+
+
+def authorities() -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(bytes(c.der)) for c in Certificate.select().where(Certificate.use == CA)]
+
+
+def build_path(leaf: x509.Certificate, at: dt.datetime) -> Binding:
+    """Find and verify a path from `leaf` through known CA certificates to an anchor."""
+    roots, cas = anchors(), authorities()
+    if not roots:
+        raise CertificateRefused("本节点尚无受信任的根证书：请先完成注册")
+    problems = []
+
+    def walk(path: list[x509.Certificate]) -> Binding | None:
+        try:
+            return verify_path(path, roots, at=at)
+        except CertificateRefused as exc:
+            problems.append(str(exc))
+        if len(path) > 4:
+            return None
+        for ca in cas:
+            if ca.subject == path[-1].issuer and ca not in path:
+                found = walk([*path, ca])
+                if found:
+                    return found
+        return None
+
+    binding = walk([leaf])
+    if binding is None:
+        raise CertificateRefused(problems[-1] if problems else "找不到通往根证书的证书链")
+    return binding
+
+
+def verifying_key_of(cert: x509.Certificate) -> VerifyingKey:
+    key = cert.public_key()
+    return VerifyingKey(ED25519 if isinstance(key, ed25519.Ed25519PublicKey) else ECDSA_P256, key)
+
+
+class CertTrust:
+    """Answers the engine's trust questions from certified installations and revocations."""
+
+    def __init__(self, identity: Identity, own_key: VerifyingKey, now: Callable[[], dt.datetime]):
+        self.identity = identity
+        self.own_key = own_key
+        self.now = now
+        self._certified: dict[str, tuple[VerifyingKey, Binding] | None] = {}
+
+    def forget(self) -> None:
+        """Trust data changed: look everything up again."""
+        self._certified.clear()
+
+    def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
+        if origin not in self._certified:
+            self._certified[origin] = self._lookup(origin)
+        return self._certified[origin]
+
+    def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
+        rows = (
+            Certificate.select()
+            .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
+            .order_by(Certificate.not_after.desc())
+        )
+        for row in rows:
+            cert = x509.load_der_x509_certificate(bytes(row.der))
+            try:
+                return verifying_key_of(cert), build_path(cert, self.now())
+            except CertificateRefused:
+                continue
+        return None
+
+    def verifying_key(self, origin: str) -> VerifyingKey | None:
+        if origin == self.identity.installation:
+            return self.own_key
+        found = self.certified(origin)
+        return found[0] if found else None
+
+    def authorize(self, origin: str, stream: str, seq: int, event_type: str) -> str | None:
+        if origin == self.identity.installation:
+            authority = AUTHORITY[self.identity.level]
+        else:
+            found = self.certified(origin)
+            if found is None:
+                return f"安装 {origin} 没有有效的证书"
+            authority = found[1].authority
+        if not allows(authority, event_type):
+            return f"安装 {origin} 无权签发 {event_type} 类事件"
+        vouched = revoked_after(origin, stream)
+        if vouched is not None and seq > vouched:
+            return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
+        return None
+
+    def is_revoked(self, installation: str) -> bool:
+        return Revocation.select().where(Revocation.installation == installation).exists()
+
+
+def revoked_after(installation: str, stream: str) -> int | None:
+    """The last seq still vouched for in this stream of a revoked installation; None if not revoked."""
+    rows = {
+        r.stream: r.last_seq
+        for r in Revocation.select().where(
+            (Revocation.installation == installation) & Revocation.stream.in_([stream, "*"])
+        )
+    }
+    return rows.get(stream, rows.get("*"))
+
+
+class TrustProjection:
+    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR})
+
+    def __init__(self, trust: CertTrust):
+        self.trust = trust
+
+    def apply(self, event: Event) -> None:
+        payload = event.payload
+        self.trust.forget()
+        if event.type == REGISTERED:
+            upsert(Station, code=payload["station"], name=payload["name"], level=payload["level"],
+                   region=payload["region"], parent=payload.get("parent"))
+        elif event.type == CERTIFIED:
+            self._certified(event, from_pem(payload["certificate"]))
+        elif event.type == REVOKED:
+            for stream, last_seq in {"*": 0, **payload["last_seq"]}.items():
+                upsert(Revocation, installation=payload["installation"], stream=stream, last_seq=last_seq)
+        else:
+            self._anchor(from_pem(payload["certificate"]), from_pem(payload["cross"]))
+
+    def _certified(self, event: Event, cert: x509.Certificate) -> None:
+        issued_at = cert.not_valid_before_utc + dt.timedelta(minutes=5)  # valid when issued, even if expired now
+        try:
+            binding = build_path(cert, issued_at)
+        except CertificateRefused as exc:
+            raise RuleViolation(f"证书不可信：{exc}") from exc
+        upsert(
+            Certificate,
+            serial=format(cert.serial_number, "x"),
+            fingerprint=fingerprint(cert),
+            installation=binding.installation,
+            station=binding.station,
+            use=binding.use,
+            der=cert.public_bytes(Encoding.DER),
+            not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+        )
+
+    def _anchor(self, root: x509.Certificate, cross: x509.Certificate) -> None:
+        """A new root is trusted only if an existing anchor signed it (the cross certificate)."""
+        try:
+            verify_path([cross], anchors(), at=cross.not_valid_before_utc + dt.timedelta(minutes=5))
+        except CertificateRefused as exc:
+            raise RuleViolation(f"新根证书未经现有根证书签署：{exc}") from exc
+        if cross.public_key() != root.public_key():
+            raise RuleViolation("交叉证书与新根证书的公钥不一致")
+        upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER), from_event=True)
+
+    def reset(self, entity: str | None) -> None:
+        self.trust.forget()
+        if entity is None:
+            Certificate.delete().execute()
+            Revocation.delete().execute()
+            TrustAnchor.delete().where(TrustAnchor.from_event == True).execute()  # noqa: E712
+            Station.delete().execute()
+            return
+        kind, _, key = entity.partition(":")[2].partition(":")
+        if kind == "station":
+            Station.delete().where(Station.code == key).execute()
+        elif kind == "cert":
+            Certificate.delete().where(Certificate.serial == key).execute()
+        elif kind == "revocation":
+            Revocation.delete().where(Revocation.installation == key).execute()
+        elif kind == "anchor":
+            TrustAnchor.delete().where((TrustAnchor.fingerprint == key) & (TrustAnchor.from_event == True)).execute()  # noqa: E712
+
+
+def trust_entity(kind: str, key: str) -> str:
+    return f"trust:{kind}:{key}"

@@ -1,0 +1,23 @@
+"""Enrolment endpoints of a hub: public directory, and the sealed request → sealed grant exchange."""
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from node import fleet
+
+bp = Blueprint("enrol", __name__, url_prefix="/api/v1/enrol")
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+@bp.get("/hub")
+def hub():
+    return jsonify(fleet.directory(current_app.extensions["onetrip"]))
+
+
+@bp.post("")
+def enrol():
+    body = request.get_data(cache=False)
+    if len(body) > MAX_REQUEST_BYTES:
+        return jsonify(error="too_large", message="注册请求过大"), 413
+    sealed = fleet.grant(current_app.extensions["onetrip"], body)
+    return Response(sealed, mimetype="application/octet-stream")
