@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--installation", required=True)
     revoke.add_argument("--reason", required=True)
     command("rotate-ca", "枢纽：轮换证书机构密钥（新密钥由旧密钥签署）")
+    refresh = command("trust-refresh", "从上级取回证书、吊销和根证书的更新")
+    refresh.add_argument("--hub", help="上级网址；默认为注册时记下的上级")
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))
     return parser
@@ -131,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-_FLEET_COMMANDS = ("register", "enroll", "bundle", "accept", "install-grant", "revoke", "rotate-ca")
+_FLEET_COMMANDS = ("register", "enroll", "bundle", "accept", "install-grant", "revoke", "rotate-ca", "trust-refresh")
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -29,8 +29,15 @@ def parse_qr(text: str) -> tuple[str, str, str]:
 def run(node: Node, args: argparse.Namespace) -> int:
     command = args.command
     if command == "register":
-        done = fleet.register(node, name=args.name, level=args.level, region=args.region, parent=args.parent,
-                              parent_url=args.parent_url, hub_url=_hub_url(node, args.hub_url))
+        done = fleet.register(
+            node,
+            name=args.name,
+            level=args.level,
+            region=args.region,
+            parent=args.parent,
+            parent_url=args.parent_url,
+            hub_url=_hub_url(node, args.hub_url),
+        )
         print(f"已登记 {args.name}：站点编码 {done.station}")
         print(f"注册码 {done.code}")
         print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
@@ -52,6 +59,9 @@ def run(node: Node, args: argparse.Namespace) -> int:
     elif command == "revoke":
         held = fleet.revoke(node, args.installation, args.reason)
         print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
+    elif command == "trust-refresh":
+        fleet.refresh_trust(node, args.hub)
+        print("信任数据已更新")
     elif command == "rotate-ca":
         cert = fleet.rotate_authority(node)
         print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")

@@ -25,6 +25,7 @@ from provisioning.enrolment import (
     read_bundle,
     register_station,
     seal_request,
+    trust_material,
     write_bundle,
 )
 from provisioning.errors import EnrolmentRefused
@@ -35,11 +36,29 @@ from storage.models import StreamHead
 from .runtime import Node
 
 
-def register(node: Node, *, name: str, level: str, region: str, parent: str | None = None,
-             parent_url: str | None = None, hub_url: str, actor: str = "admin") -> Registered:
+def register(
+    node: Node,
+    *,
+    name: str,
+    level: str,
+    region: str,
+    parent: str | None = None,
+    parent_url: str | None = None,
+    hub_url: str,
+    actor: str = "admin",
+) -> Registered:
     return register_station(
-        node.events, node.identity, require_authority(node.config.data_dir), name=name, level=level,
-        region=region, parent=parent, parent_url=parent_url, hub_url=hub_url, now=node.now(), actor=actor,
+        node.events,
+        node.identity,
+        require_authority(node.config.data_dir),
+        name=name,
+        level=level,
+        region=region,
+        parent=parent,
+        parent_url=parent_url,
+        hub_url=hub_url,
+        now=node.now(),
+        actor=actor,
     )
 
 
@@ -48,8 +67,9 @@ def directory(node: Node) -> dict:
 
 
 def grant(node: Node, sealed_request: bytes) -> bytes:
-    return grant_enrolment(node.events, node.identity, node.keys, require_authority(node.config.data_dir),
-                           sealed_request, node.now())
+    return grant_enrolment(
+        node.events, node.identity, node.keys, require_authority(node.config.data_dir), sealed_request, node.now()
+    )
 
 
 def _request(node: Node, code: str, hub_agreement_pem: str) -> bytes:
@@ -77,12 +97,15 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
             f"注册包是给 {registration['name']}（{registration['level']} {registration['region']}）的，与本机不符"
         )
     install_trust(node.events, contents, expected_fingerprint=None, now=node.now())
-    _become(node, registration["station"], registration["parent"], registration.get("parent_url") or contents["hub"]["url"])
+    _become(
+        node, registration["station"], registration["parent"], registration.get("parent_url") or contents["hub"]["url"]
+    )
     return _request(node, code, contents["hub"]["agreement_certificate"])
 
 
-def install_grant(node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None,
-                  parent_url: str | None = None) -> Identity:
+def install_grant(
+    node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None, parent_url: str | None = None
+) -> Identity:
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys)
     install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
@@ -90,11 +113,28 @@ def install_grant(node: Node, sealed_grant: bytes, *, expected_fingerprint: str 
 
 
 def _become(node: Node, station: str, parent: str | None, parent_url: str | None) -> Identity:
-    identity = dataclasses.replace(node.identity, station=station, provisional=False, parent=parent,
-                                   parent_url=parent_url)
+    identity = dataclasses.replace(
+        node.identity, station=station, provisional=False, parent=parent, parent_url=parent_url
+    )
     save_identity(node.config.data_dir, identity)
     node.identity = node.events.trust.identity = identity
     return identity
+
+
+def refresh_trust(node: Node, hub_url: str | None = None) -> None:
+    """Fetch the parent's trust feed (anchors, certificates, trust streams) and adopt what verifies.
+
+    Certificates and revocations are public, like a CRL; every item is checked against
+    the anchors this node already holds, and the streams against their signed heads.
+    """
+    url = hub_url or node.identity.parent_url
+    if not url:
+        raise EnrolmentRefused("本机还没有上级网址：请先注册，或用 --hub 指定")
+    install_trust(node.events, client.fetch_trust(url), expected_fingerprint=None, now=node.now())
+
+
+def trust_feed(node: Node) -> dict:
+    return trust_material(node.events)
 
 
 def bundle_for(node: Node, code: str, hub_url: str) -> bytes:
@@ -106,8 +146,12 @@ def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> 
     require_authority(node.config.data_dir)
     held = {h.stream: h.seq for h in StreamHead.select().where(StreamHead.origin == installation)}
     with node.events.transaction():
-        node.events.append(REVOKED, trust_entity("revocation", installation),
-                           {"installation": installation, "last_seq": held, "reason": reason}, stream=TRUST_STREAM)
+        node.events.append(
+            REVOKED,
+            trust_entity("revocation", installation),
+            {"installation": installation, "last_seq": held, "reason": reason},
+            stream=TRUST_STREAM,
+        )
         audit(actor, "revoke", installation, "ok", reason)
     node.events.sign_heads()
     return held
@@ -119,9 +163,12 @@ def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
     cert = rotate(node.config.data_dir, authority, node.now())
     verify_path([cert, authority.cert], anchors(), at=node.now())
     with node.events.transaction():
-        node.events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
-                           {"certificate": to_pem(cert), "use": CA}, stream=TRUST_STREAM)
+        node.events.append(
+            CERTIFIED,
+            trust_entity("cert", format(cert.serial_number, "x")),
+            {"certificate": to_pem(cert), "use": CA},
+            stream=TRUST_STREAM,
+        )
         audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
     node.events.sign_heads()
     return cert
-

@@ -15,9 +15,16 @@ from pathlib import Path
 import peewee as pw
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from provisioning.identity import Identity, Keys, create_identity, load_identity
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation
+from provisioning.identity import Identity, Keys, create_identity, load_identity
+from provisioning.stations import (
+    INSTALLATION_CREATED,
+    STATION_CREATED,
+    StationProjection,
+    installation_entity,
+    station_entity,
+)
 from provisioning.trust import CertTrust, TrustProjection
 from storage.blobs import BlobStore
 from storage.database import bind, open_database
@@ -30,7 +37,6 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 
 from .config import NodeConfig, write_config
-from provisioning.stations import INSTALLATION_CREATED, STATION_CREATED, StationProjection, installation_entity, station_entity
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,8 @@ def initialise(config: NodeConfig, *, level: str, name: str, region: str, algori
     if level in ("city", "county"):
         ca_key = create_ca_key(config.data_dir)
         if level == "city":  # the root of the province's trust, certifying its own installation
-            certify_own_installation(node.events, identity, keys, ca_key, create_root(identity, ca_key, node.now()), node.now())
+            certify_own_installation(
+                node.events, identity, keys, ca_key, create_root(identity, ca_key, node.now()), node.now()
+            )
     node.events.sign_heads()
     return identity

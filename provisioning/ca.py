@@ -35,7 +35,9 @@ class Authority:
 
 
 def ca_binding(identity: Identity, station: str, parent: str | None) -> Binding:
-    return Binding(station, station, identity.level, identity.name, identity.region, parent, CA, AUTHORITY[identity.level])
+    return Binding(
+        station, station, identity.level, identity.name, identity.region, parent, CA, AUTHORITY[identity.level]
+    )
 
 
 def create_ca_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:

@@ -92,8 +92,17 @@ def issue(
     )
     is_ca = binding.use == CA
     usage = dict.fromkeys(
-        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
-         "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
         False,
     )
     if is_ca:
@@ -134,9 +143,7 @@ def contains(outer_region: str, inner_region: str) -> bool:
     return inner_region.startswith(outer_region)
 
 
-def verify_path(
-    chain: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime
-) -> Binding:
+def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime) -> Binding:
     """Verify leaf → … → anchor: signatures, validity at `at`, CA flags, and division containment.
 
     `chain[0]` is the certificate to check; the rest are its issuers in order, the

@@ -23,6 +23,16 @@ def fetch_directory(hub_url: str) -> dict:
     return response.json()
 
 
+def fetch_trust(hub_url: str) -> dict:
+    try:
+        response = requests.get(_url(hub_url, "/api/v1/trust"), timeout=TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise EnrolmentRefused(f"连不上枢纽 {hub_url}：{exc.__class__.__name__}") from exc
+    if not response.ok:
+        raise EnrolmentRefused(_message(response))
+    return response.json()
+
+
 def post_request(hub_url: str, sealed: bytes) -> bytes:
     try:
         response = requests.post(

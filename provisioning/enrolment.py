@@ -44,13 +44,12 @@ from .certs import (
     from_pem,
     issue,
     to_pem,
-    verify_path,
 )
 from .codes import code_hash, code_problem, new_code, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, identity_problems, installation_id
 from .region import LEVELS
-from .trust import CERTIFIED, REGISTERED, anchors, trust_entity
+from .trust import CERTIFIED, REGISTERED, anchors, build_path, trust_entity
 
 CODE_TTL = dt.timedelta(hours=72)
 REQUEST_CONTEXT = b"enrol/request"
@@ -106,13 +105,25 @@ def register_station(
     with events.transaction():
         station = f"{region}-{Registration.select().where(Registration.region == region).count() + 1:02d}"
         Registration.create(
-            station=station, name=name.strip(), level=level, region=region, parent=parent or hub.station,
-            parent_url=parent_url, code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL),
+            station=station,
+            name=name.strip(),
+            level=level,
+            region=region,
+            parent=parent or hub.station,
+            parent_url=parent_url,
+            code_hash=code_hash(code),
+            code_expires_at=_naive(now + CODE_TTL),
         )
         events.append(
             REGISTERED,
             trust_entity("station", station),
-            {"station": station, "name": name.strip(), "level": level, "region": region, "parent": parent or hub.station},
+            {
+                "station": station,
+                "name": name.strip(),
+                "level": level,
+                "region": region,
+                "parent": parent or hub.station,
+            },
             stream=TRUST_STREAM,
         )
         audit(actor, "register", station, "ok", f"{name} {level} {region}")
@@ -124,9 +135,11 @@ def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = 
     """A fresh code for a registered station (the old one stops working)."""
     code = new_code()
     with events.transaction():
-        updated = Registration.update(code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL)).where(
-            Registration.station == station
-        ).execute()
+        updated = (
+            Registration.update(code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL))
+            .where(Registration.station == station)
+            .execute()
+        )
         if not updated:
             raise EnrolmentRefused(f"没有登记过站点 {station}")
         audit(actor, "new_code", station, "ok")
@@ -134,21 +147,52 @@ def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = 
 
 
 def certify_own_installation(
-    events: EventLog, identity: Identity, keys: Keys, ca_key: ec.EllipticCurvePrivateKey,
-    ca_cert: x509.Certificate, now: dt.datetime,
+    events: EventLog,
+    identity: Identity,
+    keys: Keys,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    now: dt.datetime,
 ) -> None:
     """The city, holding the root, registers and certifies its own installation."""
     with events.transaction():
-        events.append(REGISTERED, trust_entity("station", identity.station),
-                      {"station": identity.station, "name": identity.name, "level": identity.level,
-                       "region": identity.region, "parent": None}, stream=TRUST_STREAM)
+        events.append(
+            REGISTERED,
+            trust_entity("station", identity.station),
+            {
+                "station": identity.station,
+                "name": identity.name,
+                "level": identity.level,
+                "region": identity.region,
+                "parent": None,
+            },
+            stream=TRUST_STREAM,
+        )
         for use, public in ((SIGNING, keys.signing.verifying_key.public_key), (AGREEMENT, keys.agreement.public_key())):
-            binding = Binding(identity.station, identity.installation, identity.level, identity.name,
-                              identity.region, None, use, AUTHORITY[identity.level])
-            cert = issue(binding=binding, public_key=public, issuer_key=ca_key, issuer_cert=ca_cert,
-                         now=now, days=INSTALLATION_DAYS)
-            events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
-                          {"certificate": to_pem(cert), "use": use}, stream=TRUST_STREAM)
+            binding = Binding(
+                identity.station,
+                identity.installation,
+                identity.level,
+                identity.name,
+                identity.region,
+                None,
+                use,
+                AUTHORITY[identity.level],
+            )
+            cert = issue(
+                binding=binding,
+                public_key=public,
+                issuer_key=ca_key,
+                issuer_cert=ca_cert,
+                now=now,
+                days=INSTALLATION_DAYS,
+            )
+            events.append(
+                CERTIFIED,
+                trust_entity("cert", format(cert.serial_number, "x")),
+                {"certificate": to_pem(cert), "use": use},
+                stream=TRUST_STREAM,
+            )
 
 
 # -- the installation: asking ----------------------------------------------------------
@@ -247,21 +291,37 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         )
 
     certs = {
-        use: issue(binding=binding(use), public_key=csr.public_key(), issuer_key=authority.key,
-                   issuer_cert=authority.cert, now=now, days=INSTALLATION_DAYS)
+        use: issue(
+            binding=binding(use),
+            public_key=csr.public_key(),
+            issuer_key=authority.key,
+            issuer_cert=authority.cert,
+            now=now,
+            days=INSTALLATION_DAYS,
+        )
         for use, csr in ((SIGNING, signing_csr), (AGREEMENT, agreement_csr))
     }
     if registration.level == "county":
         if not request.get("ca_csr"):
             raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
-        certs[CA] = issue(binding=binding(CA), public_key=_load_csr(request["ca_csr"]).public_key(),
-                          issuer_key=authority.key, issuer_cert=authority.cert, now=now,
-                          days=COUNTY_YEARS * 365, path_length=1)
+        certs[CA] = issue(
+            binding=binding(CA),
+            public_key=_load_csr(request["ca_csr"]).public_key(),
+            issuer_key=authority.key,
+            issuer_cert=authority.cert,
+            now=now,
+            days=COUNTY_YEARS * 365,
+            path_length=1,
+        )
     with events.transaction():
         for use, cert in certs.items():
-            events.append(CERTIFIED, trust_entity("cert", format(cert.serial_number, "x")),
-                          {"certificate": to_pem(cert), "use": use}, stream=TRUST_STREAM)
-        Registration.update(enrolled_installation=request["installation"], code_hash=None).where(
+            events.append(
+                CERTIFIED,
+                trust_entity("cert", format(cert.serial_number, "x")),
+                {"certificate": to_pem(cert), "use": use},
+                stream=TRUST_STREAM,
+            )
+        Registration.update(enrolled_installation=request["installation"]).where(
             Registration.station == registration.station
         ).execute()
         audit("enrolment", "enrol", registration.station, "ok", request["installation"])
@@ -322,16 +382,22 @@ def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str
         if not anchors():
             for root in roots:
                 upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER))
-        cas = [c for c in known if binding_of(c).use == CA]
-        for cert in sorted(known, key=lambda c: binding_of(c).use != CA):  # authorities first
-            path = [cert] + [ca for ca in cas if ca.subject == cert.issuer and ca != cert]
+        # Authorities first, oldest first: a rotated key's certificate needs the old one in place.
+        for cert in sorted(known, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc)):
             try:
-                binding = verify_path(path, anchors(), at=cert.not_valid_before_utc + dt.timedelta(minutes=5))
+                binding = build_path(cert, cert.not_valid_before_utc + dt.timedelta(minutes=5))
             except CertificateRefused as exc:
                 raise EnrolmentRefused(f"收到的证书不可信：{exc}") from exc
-            upsert(Certificate, serial=format(cert.serial_number, "x"), fingerprint=fingerprint(cert),
-                   installation=binding.installation, station=binding.station, use=binding.use,
-                   der=cert.public_bytes(Encoding.DER), not_after=cert.not_valid_after_utc.replace(tzinfo=None))
+            upsert(
+                Certificate,
+                serial=format(cert.serial_number, "x"),
+                fingerprint=fingerprint(cert),
+                installation=binding.installation,
+                station=binding.station,
+                use=binding.use,
+                der=cert.public_bytes(Encoding.DER),
+                not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+            )
         events.trust.forget()
         for stream in material["streams"]:
             try:
@@ -356,7 +422,9 @@ def check_own_certificates(grant: dict, identity: Identity, keys: Keys) -> None:
 # -- files carried on a USB stick ------------------------------------------------------
 
 
-def write_bundle(events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, code: str, hub_url: str) -> bytes:
+def write_bundle(
+    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, code: str, hub_url: str
+) -> bytes:
     """A provisioning bundle for the station a code was issued to, authenticated by that code."""
     registration = Registration.get_or_none(Registration.code_hash == code_hash(code))
     if registration is None:
@@ -364,9 +432,14 @@ def write_bundle(events: EventLog, hub: Identity, hub_keys: Keys, authority: Aut
     body = canonical.encode(
         {
             "kind": "onetrip-provisioning-bundle",
-            "registration": {"station": registration.station, "name": registration.name, "level": registration.level,
-                             "region": registration.region, "parent": registration.parent,
-                             "parent_url": registration.parent_url},
+            "registration": {
+                "station": registration.station,
+                "name": registration.name,
+                "level": registration.level,
+                "region": registration.region,
+                "parent": registration.parent,
+                "parent_url": registration.parent_url,
+            },
             "hub": {"url": hub_url, "agreement_certificate": _own_certificate(hub, AGREEMENT)},
             **trust_material(events),
         }

@@ -147,8 +147,14 @@ class TrustProjection:
         payload = event.payload
         self.trust.forget()
         if event.type == REGISTERED:
-            upsert(Station, code=payload["station"], name=payload["name"], level=payload["level"],
-                   region=payload["region"], parent=payload.get("parent"))
+            upsert(
+                Station,
+                code=payload["station"],
+                name=payload["name"],
+                level=payload["level"],
+                region=payload["region"],
+                parent=payload.get("parent"),
+            )
         elif event.type == CERTIFIED:
             self._certified(event, from_pem(payload["certificate"]))
         elif event.type == REVOKED:

@@ -2,54 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import requests
 
 from app import main
 from storage.database import db
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(args: list[str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "ONETRIP_PORT": str(port)},
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read()) from None
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("server did not come up")
-
-
-def stop(process: subprocess.Popen) -> tuple[str, str]:
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
-    return out, err
+from tests.support.servers import free_port, start, stop
 
 
 def test_serve_answers_health_status_and_the_page_and_logs_structured_lines(tmp_path):
