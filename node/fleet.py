@@ -107,7 +107,7 @@ def install_grant(
     node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None, parent_url: str | None = None
 ) -> Identity:
     grant_body = open_grant(sealed_grant, node.keys)
-    check_own_certificates(grant_body, node.identity, node.keys)
+    check_own_certificates(grant_body, node.identity, node.keys, node.now())
     install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
     return _become(node, grant_body["station"], grant_body["parent"], grant_body.get("parent_url") or parent_url)
 

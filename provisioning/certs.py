@@ -27,6 +27,9 @@ ONETRIP_ARC = "2.25.198374023475528618712371917203497561227"
 STATION_EXTENSION = x509.ObjectIdentifier(f"{ONETRIP_ARC}.1")
 
 ROOT_YEARS, COUNTY_YEARS, INSTALLATION_DAYS = 20, 10, 730
+# Certificates start a day before they are issued, so that a PC whose clock is a little
+# behind its hub's still accepts them.
+BACKDATE = dt.timedelta(days=1)
 SIGNING, AGREEMENT, CA = "signing", "agreement", "ca"
 
 
@@ -65,6 +68,11 @@ def binding_of(cert: x509.Certificate) -> Binding:
         return Binding(**{**fields, "authority": tuple(fields["authority"])})
     except (x509.ExtensionNotFound, TypeError, KeyError, ValueError) as exc:
         raise CertificateRefused("证书缺少 OneTrip 站点信息，不是本系统签发的证书") from exc
+
+
+def issued_at(cert: x509.Certificate) -> dt.datetime:
+    """When the issuer signed it: checking a path at this time proves it was valid when issued."""
+    return cert.not_valid_before_utc + BACKDATE
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -117,7 +125,7 @@ def issue(
         .issuer_name(issuer_cert.subject if issuer_cert else subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_before(now - BACKDATE)
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length if is_ca else None), critical=True)
         .add_extension(x509.KeyUsage(**usage), critical=True)

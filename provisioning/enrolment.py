@@ -43,6 +43,7 @@ from .certs import (
     fingerprint,
     from_pem,
     issue,
+    issued_at,
     to_pem,
 )
 from .codes import code_hash, code_problem, new_code, normalise
@@ -271,9 +272,8 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
     if events.trust.is_revoked(request["installation"]):
         raise EnrolmentRefused(f"安装 {request['installation']} 已被吊销，不能再次注册：请用新安装注册")
     if (request["level"], request["region"]) != (registration.level, registration.region):
-        raise EnrolmentRefused(
-            f"本机初始化为 {request['level']} {request['region']}，与登记的 {registration.level} {registration.region} 不符"
-        )
+        mine, registered = f"{request['level']} {request['region']}", f"{registration.level} {registration.region}"
+        raise EnrolmentRefused(f"本机初始化为 {mine}，与登记的 {registered} 不符")
     agreement_key_of_csr = agreement_csr.public_key()
     if not isinstance(agreement_key_of_csr, ec.EllipticCurvePublicKey):
         raise EnrolmentRefused("密钥协商请求必须是 P-256 密钥")
@@ -385,7 +385,7 @@ def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str
         # Authorities first, oldest first: a rotated key's certificate needs the old one in place.
         for cert in sorted(known, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc)):
             try:
-                binding = build_path(cert, cert.not_valid_before_utc + dt.timedelta(minutes=5))
+                binding = build_path(cert, issued_at(cert))
             except CertificateRefused as exc:
                 raise EnrolmentRefused(f"收到的证书不可信：{exc}") from exc
             upsert(
@@ -406,9 +406,16 @@ def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str
                 raise EnrolmentRefused(f"信任数据流校验失败：{exc}") from exc
 
 
-def check_own_certificates(grant: dict, identity: Identity, keys: Keys) -> None:
-    """The certificates must bind exactly this installation's keys, level and region."""
+def check_own_certificates(grant: dict, identity: Identity, keys: Keys, now: dt.datetime) -> None:
+    """The certificates must bind exactly this installation's keys, level and region, and be valid
+    by this PC's clock (a clock a year off would make every later check fail)."""
     mine = {use: from_pem(pem) for use, pem in grant["certificates"].items()}
+    signing = mine[SIGNING]
+    if not signing.not_valid_before_utc <= now <= signing.not_valid_after_utc:
+        raise EnrolmentRefused(
+            f"本机时间 {now:%Y-%m-%d %H:%M} UTC 不在证书有效期"
+            f"（{signing.not_valid_before_utc:%Y-%m-%d} 至 {signing.not_valid_after_utc:%Y-%m-%d}）内：请先校正电脑时间"
+        )
     expected = {SIGNING: keys.signing.verifying_key.public_key, AGREEMENT: keys.agreement.public_key()}
     for use, public in expected.items():
         binding = binding_of(mine[use])

@@ -22,7 +22,7 @@ from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
 
 from .authority import AUTHORITY, allows
-from .certs import CA, SIGNING, Binding, fingerprint, from_pem, verify_path
+from .certs import CA, SIGNING, Binding, fingerprint, from_pem, issued_at, verify_path
 from .errors import CertificateRefused
 from .identity import Identity
 
@@ -164,9 +164,8 @@ class TrustProjection:
             self._anchor(from_pem(payload["certificate"]), from_pem(payload["cross"]))
 
     def _certified(self, event: Event, cert: x509.Certificate) -> None:
-        issued_at = cert.not_valid_before_utc + dt.timedelta(minutes=5)  # valid when issued, even if expired now
         try:
-            binding = build_path(cert, issued_at)
+            binding = build_path(cert, issued_at(cert))  # valid when issued, even if expired now
         except CertificateRefused as exc:
             raise RuleViolation(f"证书不可信：{exc}") from exc
         upsert(
@@ -183,7 +182,7 @@ class TrustProjection:
     def _anchor(self, root: x509.Certificate, cross: x509.Certificate) -> None:
         """A new root is trusted only if an existing anchor signed it (the cross certificate)."""
         try:
-            verify_path([cross], anchors(), at=cross.not_valid_before_utc + dt.timedelta(minutes=5))
+            verify_path([cross], anchors(), at=issued_at(cross))
         except CertificateRefused as exc:
             raise RuleViolation(f"新根证书未经现有根证书签署：{exc}") from exc
         if cross.public_key() != root.public_key():

@@ -42,7 +42,8 @@ def refused(capsys, *args: str) -> str:
 
 
 def line(out: str, label: str) -> str:
-    return next(l for l in out.splitlines() if l.startswith(label)).split(label, 1)[1].strip(" ：:")
+    found = next(text for text in out.splitlines() if text.startswith(label))
+    return found.split(label, 1)[1].strip(" ：:")
 
 
 def certificates(data_dir: Path, where: str = "1=1") -> list[tuple[str, str, x509.Certificate]]:
