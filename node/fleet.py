@@ -28,7 +28,8 @@ from provisioning.enrolment import (
     trust_material,
     write_bundle,
 )
-from provisioning.errors import EnrolmentRefused
+from provisioning.codes import code_problem
+from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.trust import CERTIFIED, REVOKED, anchors, trust_entity
 from storage.models import StreamHead
@@ -79,6 +80,8 @@ def _request(node: Node, code: str, hub_agreement_pem: str) -> bytes:
 
 def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str | None = None) -> Identity:
     """Keys stay here: only certificate requests, sealed to the hub, cross the wire."""
+    if problem := code_problem(code):  # a typo is caught before any request
+        raise BadCode(problem)
     if node.identity.provisional is False and node.identity.level != "city":
         raise EnrolmentRefused(f"本机已注册为站点 {node.identity.station}")
     found = client.fetch_directory(hub_url)

@@ -1,0 +1,240 @@
+"""Bad input to provisioning: each refused with a clear message, nothing written, and an audit
+entry on the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from node import fleet
+from node.config import NodeConfig
+from node.runtime import initialise
+from provisioning.certs import agreement_key_of, from_pem
+from provisioning.codes import normalise
+from provisioning.enrolment import make_request, seal_request
+from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
+from storage.database import db
+from storage.models import AuditEntry, Certificate, EventRecord, Registration
+from sync import canonical
+from tests.support.clock import FrozenClock
+from tests.support.tree import Tree, open_node, provision_county
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Tree:
+    tree = provision_county(tmp_path_factory.mktemp("tree"))
+    yield tree
+    db.close()
+
+
+@pytest.fixture
+def tree(template: Tree, tmp_path) -> Tree:
+    """A fresh copy of the provisioned city and county for each test."""
+    import shutil
+
+    db.close()
+    for name in ("city", "county"):
+        shutil.copytree(getattr(template, name).data_dir, tmp_path / name)
+    yield Tree(NodeConfig(tmp_path / "city"), NodeConfig(tmp_path / "county"))
+    db.close()
+
+
+@pytest.fixture
+def village(tmp_path) -> NodeConfig:
+    config = NodeConfig(tmp_path / "village")
+    initialise(
+        config, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
+    )
+    db.close()
+    return config
+
+
+def register_village(tree: Tree, clock=None, region="511302001001"):
+    return fleet.register(
+        tree.open("county", clock),
+        name="青山村便民服务代办点",
+        level="village",
+        region=region,
+        hub_url="http://county.invalid",
+    )
+
+
+def hub_agreement(tree: Tree) -> str:
+    return fleet.directory(tree.open("county"))["agreement_certificate"]
+
+
+def sealed_request(village: NodeConfig, code: str, agreement_pem: str) -> bytes:
+    node = open_node(village)
+    return seal_request(make_request(node.identity, node.keys, code, None), agreement_key_of(from_pem(agreement_pem)))
+
+
+def snapshot():
+    return (
+        Certificate.select().count(),
+        EventRecord.select().count(),
+        [r.enrolled_installation for r in Registration.select()],
+    )
+
+
+def refused_with(tree: Tree, sealed: bytes, error, words: str, clock=None):
+    hub = tree.open("county", clock)
+    before, audits = snapshot(), AuditEntry.select().where(AuditEntry.outcome == "refused").count()
+    with pytest.raises(error) as refusal:
+        fleet.grant(hub, sealed)
+    assert words in str(refusal.value)
+    assert snapshot() == before, "nothing written"
+    assert AuditEntry.select().where(AuditEntry.outcome == "refused").count() == audits + 1
+    return refusal.value
+
+
+def test_an_expired_code_is_refused(tree, village):
+    clock = FrozenClock(int(dt.datetime.now(dt.UTC).timestamp() * 1000))
+    code = register_village(tree, clock).code
+    agreement = hub_agreement(tree)
+    clock.advance(73 * 3600 * 1000)
+    refused_with(tree, sealed_request(village, code, agreement), BadCode, "已过期", clock)
+
+
+def test_a_reused_code_is_refused(tree, village, tmp_path):
+    code, agreement = register_village(tree).code, hub_agreement(tree)
+    sealed = sealed_request(village, code, agreement)
+    fleet.grant(tree.open("county"), sealed)
+    twin = NodeConfig(tmp_path / "twin")
+    db.close()
+    initialise(twin, level="village", name="青山村", region="511302001001", algorithm="ecdsa-p256-sha256")
+    refused_with(tree, sealed_request(twin, code, agreement), BadCode, "已使用")
+
+
+def test_a_mistyped_code_is_caught_before_any_request(tree, village):
+    code = normalise(register_village(tree).code)
+    typo = code[:3] + ("X" if code[3] != "X" else "Y") + code[4:]
+    node = open_node(village)
+    with pytest.raises(BadCode) as refusal:
+        make_request(node.identity, node.keys, typo, None)
+    assert "校验位" in str(refusal.value)
+
+
+def test_a_code_for_another_hub_is_refused(tree, village):
+    code = fleet.register(
+        tree.open("city"), name="高坪区", level="county", region="511303", hub_url="http://city.invalid"
+    ).code
+    refused_with(tree, sealed_request(village, code, hub_agreement(tree)), BadCode, "注册码无效")
+
+
+def test_a_qr_code_whose_fingerprint_is_not_the_hubs_stops_before_the_code_is_sent(tree, village, monkeypatch):
+    code = register_village(tree).code
+    directory = fleet.directory(tree.open("county"))
+    sent = []
+    monkeypatch.setattr(fleet.client, "fetch_directory", lambda url: directory)
+    monkeypatch.setattr(fleet.client, "post_request", lambda url, sealed: sent.append(sealed))
+    with pytest.raises(EnrolmentRefused) as refusal:
+        fleet.enrol_online(open_node(village), "http://rogue.invalid", code, "0" * 64)
+    assert "冒充" in str(refusal.value) and sent == []
+
+
+def altered_request(tree: Tree, village: NodeConfig, change) -> bytes:
+    """A well-formed request with one field changed by `change(request)`, sealed to the county."""
+    code, agreement = register_village(tree).code, hub_agreement(tree)
+    node = open_node(village)
+    request = canonical.decode(make_request(node.identity, node.keys, code, None))
+    change(request)
+    return seal_request(canonical.encode(request), agreement_key_of(from_pem(agreement)))
+
+
+def test_a_certificate_request_whose_key_does_not_match_its_signature_is_refused(tree, village):
+    def tamper(request):
+        der = bytearray(x509.load_pem_x509_csr(request["signing_csr"].encode()).public_bytes(Encoding.DER))
+        der[-5] ^= 0x01  # one byte of the signature: the key no longer matches it
+        request["signing_csr"] = x509.load_der_x509_csr(bytes(der)).public_bytes(Encoding.PEM).decode()
+
+    refused_with(tree, altered_request(tree, village, tamper), EnrolmentRefused, "签名与其公钥不符")
+
+
+def test_an_installation_id_not_derived_from_its_key_is_refused(tree, village):
+    sealed = altered_request(tree, village, lambda request: request.update(installation="i-00000000000000000000"))
+    refused_with(tree, sealed, EnrolmentRefused, "安装编号与签名密钥不符")
+
+
+def test_a_station_outside_the_countys_division_cannot_be_registered(tree):
+    tree.open("county")
+    before = snapshot()
+    with pytest.raises(EnrolmentRefused) as refusal:
+        register_village(tree, region="511303001001")
+    assert "不在本辖区" in str(refusal.value)
+    assert snapshot() == before
+    assert AuditEntry.select().where((AuditEntry.action == "register") & (AuditEntry.outcome == "refused")).exists()
+
+
+def test_a_truncated_or_altered_bundle_is_refused_and_nothing_is_written(tree, village):
+    code = register_village(tree).code
+    bundle = fleet.bundle_for(tree.open("county"), code, "http://county.invalid")
+    altered = json.loads(bundle)
+    altered["bundle"] = altered["bundle"].replace("青山村", "绿水村", 1)
+    for bad, words in ((bundle[: len(bundle) // 2], "损坏"), (json.dumps(altered).encode(), "不符")):
+        node = open_node(village)
+        before = (EventRecord.select().count(), Certificate.select().count(), node.identity)
+        with pytest.raises(EnrolmentRefused) as refusal:
+            fleet.enrol_from_bundle(node, bad, code)
+        assert words in str(refusal.value)
+        assert (EventRecord.select().count(), Certificate.select().count(), open_node(village).identity) == before
+
+
+def test_a_bundle_opened_with_another_code_is_refused(tree, village):
+    code = register_village(tree).code
+    other = register_village(tree, region="511302001002").code
+    bundle = fleet.bundle_for(tree.open("county"), code, "http://county.invalid")
+    with pytest.raises(EnrolmentRefused):
+        fleet.enrol_from_bundle(open_node(village), bundle, other)
+
+
+def test_an_older_trust_feed_replayed_changes_nothing(tree, village):
+    code = register_village(tree).code
+    old_bundle = fleet.bundle_for(tree.open("county"), code, "http://county.invalid")
+    request = fleet.enrol_from_bundle(open_node(village), old_bundle, code)
+    fleet.install_grant(open_node(village), fleet.grant(tree.open("county"), request))
+    node = open_node(village)
+    before = [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)]
+    from provisioning.enrolment import install_trust, read_bundle
+
+    install_trust(node.events, read_bundle(old_bundle, code), expected_fingerprint=None, now=node.now())
+    assert [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)] == before
+
+
+def test_a_node_whose_clock_is_a_year_behind_is_told_to_fix_it(tree, village):
+    code, agreement = register_village(tree).code, hub_agreement(tree)
+    sealed = sealed_request(village, code, agreement)
+    grant = fleet.grant(tree.open("county"), sealed)
+    year_ago = FrozenClock(int((dt.datetime.now(dt.UTC) - dt.timedelta(days=365)).timestamp() * 1000))
+    node = open_node(village, year_ago)
+    before = (EventRecord.select().count(), node.identity)
+    with pytest.raises(EnrolmentRefused) as refusal:
+        fleet.install_grant(node, grant)
+    assert "校正电脑时间" in str(refusal.value)
+    assert (EventRecord.select().count(), open_node(village).identity) == before
+
+
+def test_a_county_certificate_for_another_countys_station_does_not_verify(tree):
+    from provisioning.ca import load_authority
+    from provisioning.certs import SIGNING, Binding, issue, verify_path
+    from provisioning.trust import anchors
+    from sync.keys import SigningKey
+
+    tree.open("county")
+    authority = load_authority(tree.county.data_dir)
+    outsider = Binding("511303001001-01", "i-x", "village", "外县村", "511303001001", None, SIGNING, ())
+    now = dt.datetime.now(dt.UTC)
+    cert = issue(
+        binding=outsider,
+        public_key=SigningKey.generate().verifying_key.public_key,
+        issuer_key=authority.key,
+        issuer_cert=authority.cert,
+        now=now,
+        days=30,
+    )
+    with pytest.raises(CertificateRefused) as refusal:
+        verify_path([cert, authority.cert], anchors(), at=now)
+    assert "辖区外" in str(refusal.value)
