@@ -12,6 +12,7 @@ from cryptography import x509
 from provisioning import client
 from provisioning.ca import load_ca_key, require_authority, rotate
 from provisioning.certs import CA, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
+from provisioning.codes import code_problem
 from provisioning.enrolment import (
     TRUST_STREAM,
     Registered,
@@ -28,7 +29,6 @@ from provisioning.enrolment import (
     trust_material,
     write_bundle,
 )
-from provisioning.codes import code_problem
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.trust import CERTIFIED, REVOKED, anchors, trust_entity
