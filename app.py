@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--installation", required=True)
     revoke.add_argument("--reason", required=True)
     command("rotate-ca", "枢纽：轮换证书机构密钥（新密钥由旧密钥签署）")
+    operator = command("add-operator", "新建本站账号（首个管理员由此建立）")
+    operator.add_argument("--username", required=True)
+    operator.add_argument("--name", required=True)
+    operator.add_argument("--role", required=True, choices=("agent", "clerk", "admin"))
+    operator.add_argument("--password-file", type=Path, help="从文件读密码（脚本用）；默认交互输入")
     refresh = command("trust-refresh", "从上级取回证书、吊销和根证书的更新")
     refresh.add_argument("--hub", help="上级网址；默认为注册时记下的上级")
     demo = command("demo", "初始化（如需要）并启动演示节点")
@@ -133,7 +138,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-_FLEET_COMMANDS = ("register", "enroll", "bundle", "accept", "install-grant", "revoke", "rotate-ca", "trust-refresh")
+_FLEET_COMMANDS = (
+    "register",
+    "enroll",
+    "bundle",
+    "accept",
+    "install-grant",
+    "revoke",
+    "rotate-ca",
+    "trust-refresh",
+    "add-operator",
+)
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 from urllib.parse import parse_qs, urlparse
 
 import segno
 
 from provisioning.errors import EnrolmentRefused
+from provisioning.operators import ROLES, AccountRefused, create_operator
 
 from . import fleet
 from .runtime import Node
@@ -42,6 +44,7 @@ def run(node: Node, args: argparse.Namespace) -> int:
         print(f"注册码 {done.code}")
         print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
         print(f"二维码内容：{done.qr_text}")
+        print(f"站点首个管理员：{done.admin_username}  初始密码：{done.admin_password}（首次登录须修改）")
         if args.qr_svg:
             segno.make(done.qr_text, error="m").save(str(args.qr_svg), scale=6)
             print(f"二维码已写入 {args.qr_svg}")
@@ -59,6 +62,17 @@ def run(node: Node, args: argparse.Namespace) -> int:
     elif command == "revoke":
         held = fleet.revoke(node, args.installation, args.reason)
         print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
+    elif command == "add-operator":
+        password = args.password_file.read_text("utf-8").strip() if args.password_file else _ask_password()
+        create_operator(
+            node.events,
+            node.identity.station,
+            username=args.username,
+            name=args.name,
+            role=args.role,
+            password=password,
+        )
+        print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
     elif command == "trust-refresh":
         fleet.refresh_trust(node, args.hub)
         print("信任数据已更新")
@@ -66,6 +80,13 @@ def run(node: Node, args: argparse.Namespace) -> int:
         cert = fleet.rotate_authority(node)
         print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
     return 0
+
+
+def _ask_password() -> str:
+    first = getpass.getpass("密码（至少 8 位）：")
+    if first != getpass.getpass("再输一次："):
+        raise AccountRefused("两次输入的密码不一致")
+    return first
 
 
 def _enroll(node: Node, args: argparse.Namespace) -> int:

@@ -6,12 +6,13 @@ The CLI and the admin pages call these; the rules live in `provisioning/`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from cryptography import x509
 
 from provisioning import client
 from provisioning.ca import load_ca_key, require_authority, rotate
-from provisioning.certs import CA, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
+from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
 from provisioning.codes import code_problem
 from provisioning.enrolment import (
     TRUST_STREAM,
@@ -31,8 +32,9 @@ from provisioning.enrolment import (
 )
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
+from provisioning.operators import create_operator, first_admin_name
 from provisioning.trust import CERTIFIED, REVOKED, anchors, trust_entity
-from storage.models import StreamHead
+from storage.models import Certificate, Operator, Revocation, Station, StreamHead
 
 from .runtime import Node
 
@@ -100,6 +102,7 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
             f"注册包是给 {registration['name']}（{registration['level']} {registration['region']}）的，与本机不符"
         )
     install_trust(node.events, contents, expected_fingerprint=None, now=node.now())
+    _ensure_first_admin(node, registration["station"], registration.get("first_admin_hash"))
     _become(
         node, registration["station"], registration["parent"], registration.get("parent_url") or contents["hub"]["url"]
     )
@@ -112,7 +115,23 @@ def install_grant(
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys, node.now())
     install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
+    _ensure_first_admin(node, grant_body["station"], grant_body.get("first_admin_hash"))
     return _become(node, grant_body["station"], grant_body["parent"], grant_body.get("parent_url") or parent_url)
+
+
+def _ensure_first_admin(node: Node, station: str, password_hash: str | None) -> None:
+    """The account the county set up at registration; its password must be changed at first login."""
+    username = first_admin_name(station)
+    if password_hash and not Operator.get_or_none(Operator.username == username):
+        create_operator(
+            node.events,
+            station,
+            username=username,
+            name="站点管理员",
+            role="admin",
+            password_hash=password_hash,
+            must_change=True,
+        )
 
 
 def _become(node: Node, station: str, parent: str | None, parent_url: str | None) -> Identity:
@@ -175,3 +194,66 @@ def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
         audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
     node.events.sign_heads()
     return cert
+
+
+@dataclasses.dataclass(frozen=True)
+class FleetRow:
+    station: str
+    name: str
+    level: str
+    region: str
+    parent: str | None
+    installation: str | None
+    certificate_expires: dt.date | None
+    status: str  # 未注册 | 正常 | 证书将到期 | 已吊销
+    # Known only once sync reports them (issue 5): shown as "—" until then.
+    last_contact: str | None = None
+    pending_events: int | None = None
+    clock_offset_s: int | None = None
+    version: str | None = None
+
+
+EXPIRY_WARNING = dt.timedelta(days=30)
+
+
+def is_hub(node: Node) -> bool:
+    return node.identity.level in ("county", "city")
+
+
+def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], int]:
+    """Every station this node knows, with its installations' certificates and status."""
+    stations = Station.select().order_by(Station.code)
+    rows = []
+    now = node.now().replace(tzinfo=None)
+    for station in stations.paginate(page, per_page):
+        certs = list(
+            Certificate.select()
+            .where((Certificate.station == station.code) & (Certificate.use == SIGNING))
+            .order_by(Certificate.not_after.desc())
+        )
+        seen = set()
+        for cert in certs:
+            if cert.installation in seen:
+                continue
+            seen.add(cert.installation)
+            revoked = Revocation.select().where(Revocation.installation == cert.installation).exists()
+            status = "已吊销" if revoked else "证书将到期" if cert.not_after - now < EXPIRY_WARNING else "正常"
+            rows.append(
+                FleetRow(
+                    station.code,
+                    station.name,
+                    station.level,
+                    station.region,
+                    station.parent,
+                    cert.installation,
+                    cert.not_after.date(),
+                    status,
+                )
+            )
+        if not seen:
+            rows.append(
+                FleetRow(
+                    station.code, station.name, station.level, station.region, station.parent, None, None, "未注册"
+                )
+            )
+    return rows, stations.count()

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation
 from provisioning.identity import Identity, Keys, create_identity, load_identity
+from provisioning.operators import OperatorProjection
 from provisioning.stations import (
     INSTALLATION_CREATED,
     STATION_CREATED,
@@ -79,7 +80,7 @@ class Node:
         events = EventLog(
             Author(identity.installation, keys.signing),
             trust,
-            Registry((StationProjection(), TrustProjection(trust))),
+            Registry((StationProjection(), TrustProjection(trust), OperatorProjection())),
             hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,

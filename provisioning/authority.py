@@ -10,6 +10,7 @@ from __future__ import annotations
 STATION = (
     "station.",
     "installation.",
+    "operator.",
     "application.filed",
     "application.withdrawn",
     "application.delivered",

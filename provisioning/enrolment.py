@@ -49,6 +49,7 @@ from .certs import (
 from .codes import code_hash, code_problem, new_code, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, identity_problems, installation_id
+from .operators import first_admin_name, hash_password, new_password
 from .region import LEVELS
 from .trust import CERTIFIED, REGISTERED, anchors, build_path, trust_entity
 
@@ -64,6 +65,8 @@ class Registered:
     code: str
     expires_at: dt.datetime
     qr_text: str
+    admin_username: str
+    admin_password: str  # shown once to the county admin, to hand over with the code
 
 
 def audit(actor: str, action: str, subject: str | None, outcome: str, detail: str | None = None) -> None:
@@ -102,10 +105,11 @@ def register_station(
         with events.transaction():
             audit(actor, "register", region, "refused", "；".join(problems))
         raise EnrolmentRefused("；".join(problems), problems)
-    code = new_code()
+    code, password = new_code(), new_password()
     with events.transaction():
         station = f"{region}-{Registration.select().where(Registration.region == region).count() + 1:02d}"
         Registration.create(
+            first_admin_hash=hash_password(password),
             station=station,
             name=name.strip(),
             level=level,
@@ -129,7 +133,7 @@ def register_station(
         )
         audit(actor, "register", station, "ok", f"{name} {level} {region}")
     qr = f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
-    return Registered(station, code, now + CODE_TTL, qr)
+    return Registered(station, code, now + CODE_TTL, qr, first_admin_name(station), password)
 
 
 def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
@@ -321,7 +325,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
                 {"certificate": to_pem(cert), "use": use},
                 stream=TRUST_STREAM,
             )
-        Registration.update(enrolled_installation=request["installation"]).where(
+        Registration.update(enrolled_installation=request["installation"], first_admin_hash=None).where(
             Registration.station == registration.station
         ).execute()
         audit("enrolment", "enrol", registration.station, "ok", request["installation"])
@@ -333,6 +337,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         "region": registration.region,
         "parent": registration.parent,
         "parent_url": registration.parent_url,
+        "first_admin_hash": registration.first_admin_hash,
         "certificates": {use: to_pem(cert) for use, cert in certs.items()},
         **trust_material(events),
     }
@@ -446,6 +451,7 @@ def write_bundle(
                 "region": registration.region,
                 "parent": registration.parent,
                 "parent_url": registration.parent_url,
+                "first_admin_hash": registration.first_admin_hash,
             },
             "hub": {"url": hub_url, "agreement_certificate": _own_certificate(hub, AGREEMENT)},
             **trust_material(events),

@@ -27,6 +27,7 @@ IDENTITY_FILE = "identity.json"
 SIGNING_KEY_FILE = "keys/signing.pem"
 AGREEMENT_KEY_FILE = "keys/agreement.pem"
 LOOKUP_KEY_FILE = "keys/lookup.key"
+SESSION_KEY_FILE = "keys/session.key"
 NAME_MAX = 100
 
 
@@ -50,6 +51,7 @@ class Keys:
     signing: SigningKey
     agreement: ec.EllipticCurvePrivateKey
     lookup: bytes
+    session: bytes  # signs the web sessions' cookies; a file, so sessions survive a restart
 
 
 def installation_id(signing_public_key) -> str:
@@ -87,7 +89,7 @@ def create_identity(
         raise InvalidIdentity("；".join(problems), problems)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise DataDirExists(f"数据目录 {data_dir} 已存在且不为空：不会覆盖已有的节点")
-    keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32))
+    keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32), os.urandom(32))
     installation = installation_id(keys.signing.verifying_key.public_key)
     root = level == "city"  # the city holds the root: nobody above it assigns its code
     identity = Identity(
@@ -105,6 +107,7 @@ def create_identity(
         write_secret(staging / SIGNING_KEY_FILE, keys.signing.to_pem())
         write_secret(staging / AGREEMENT_KEY_FILE, private_pem(keys.agreement))
         write_secret(staging / LOOKUP_KEY_FILE, keys.lookup)
+        write_secret(staging / SESSION_KEY_FILE, keys.session)
         (staging / IDENTITY_FILE).write_text(json.dumps(asdict(identity), ensure_ascii=False, indent=2), "utf-8")
         if data_dir.exists():
             data_dir.rmdir()
@@ -130,8 +133,9 @@ def load_identity(data_dir: Path) -> tuple[Identity, Keys]:
         signing = SigningKey.from_pem(identity.algorithm, (data_dir / SIGNING_KEY_FILE).read_bytes())
         agreement = serialization.load_pem_private_key((data_dir / AGREEMENT_KEY_FILE).read_bytes(), password=None)
         lookup = (data_dir / LOOKUP_KEY_FILE).read_bytes()
+        session = (data_dir / SESSION_KEY_FILE).read_bytes()
     except FileNotFoundError as exc:
         raise IdentityMissing(
             f"{data_dir} 不是 OneTrip 数据目录（缺少 {Path(exc.filename).name}）：请先运行 onetrip init"
         ) from exc
-    return identity, Keys(signing, agreement, lookup)
+    return identity, Keys(signing, agreement, lookup, session)

@@ -15,9 +15,11 @@ from .errors import PendingMigrations, SchemaTooNew
 from .models import (
     AuditEntry,
     Certificate,
+    Credential,
     DataKey,
     EventRecord,
     Installation,
+    Operator,
     PendingDep,
     Registration,
     Revocation,
@@ -41,10 +43,15 @@ def _trust() -> None:
     db.create_tables([Registration, Certificate, TrustAnchor, Revocation, AuditEntry])
 
 
+def _operators() -> None:
+    db.create_tables([Operator, Credential])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
+    (4, "operator accounts and local credentials", _operators),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -128,6 +128,7 @@ class Registration(BaseModel):
     code_hash = pw.CharField(max_length=64, null=True, unique=True)
     code_expires_at = pw.DateTimeField(null=True)  # UTC
     enrolled_installation = pw.CharField(max_length=64, null=True)
+    first_admin_hash = pw.CharField(max_length=256, null=True)  # the station's first admin, until enrolled
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -172,6 +173,27 @@ class AuditEntry(BaseModel):
     subject = pw.CharField(max_length=128, null=True)
     outcome = pw.CharField(max_length=16)  # ok | refused
     detail = pw.TextField(null=True)
+
+
+class Operator(BaseModel):
+    """Projection: an operator account of a station (代办员, 窗口人员, 管理员) and whether it may log in."""
+
+    username = pw.CharField(max_length=64, primary_key=True)
+    station = pw.CharField(max_length=64, index=True)
+    name = pw.CharField(max_length=100)
+    role = pw.CharField(max_length=16)  # agent | clerk | admin
+    disabled = pw.BooleanField(default=False)
+    disabled_by = pw.CharField(max_length=64, null=True)
+
+
+class Credential(BaseModel):
+    """Node-local: a password hash and lockout state. Never in an event, never synced."""
+
+    username = pw.CharField(max_length=64, primary_key=True)
+    password_hash = pw.CharField(max_length=256)
+    must_change = pw.BooleanField(default=False)
+    failed_attempts = pw.IntegerField(default=0)
+    locked_until = pw.DateTimeField(null=True)  # UTC
 
 
 def upsert(model: type[BaseModel], **values) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
+import datetime as dt
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from node.config import NodeConfig
 from node.runtime import Node
 
 from . import errors
-from .views import api, enrol, health, station
+from .auth import current_operator
+from .views import admin, api, auth, enrol, health, station
+
+SESSION_HOURS = 8
 
 
 def create_app(config: NodeConfig | None = None, *, node: Node | None = None) -> Flask:
@@ -21,13 +25,20 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         node = Node.from_config(config)
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secrets.token_bytes(32),
-        JSON_AS_ASCII=False,
+        SECRET_KEY=node.keys.session,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
     )
     app.json.ensure_ascii = False
     app.extensions["onetrip"] = node
-    for blueprint in (health.bp, api.bp, enrol.bp, station.bp):
+    csrf = CSRFProtect(app)  # every form; the machine endpoints below authenticate otherwise
+    csrf.exempt(enrol.bp)
+    csrf.exempt(api.bp)
+    for blueprint in (health.bp, api.bp, enrol.bp, auth.bp, admin.bp, station.bp):
         app.register_blueprint(blueprint)
+    app.context_processor(lambda: {"operator": current_operator(), "node_identity": node.identity})
     errors.init_app(app)
     return app

@@ -1,0 +1,202 @@
+"""Operator accounts: who may log in at a station, in which role.
+
+An account is an event (`operator.created`, `operator.disabled` in the station's
+stream; `trust.operator_disabled` in a county's `all` stream, so a county can cut
+off any account below it). Passwords never enter an event: their scrypt hashes
+and the lockout counters stay in this node's `credential` table.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+import secrets
+
+from storage.models import Credential, Operator, upsert
+from sync.event import Event
+from sync.log import EventLog
+from sync.projection import RuleViolation
+
+from .errors import ProvisioningError
+
+ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
+CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
+    "operator.created",
+    "operator.disabled",
+    "operator.enabled",
+    "trust.operator_disabled",
+)
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+MIN_PASSWORD = 8
+_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
+# scrypt at n=2^14, r=8: about 16 MB and 50 ms per check on an old PC; slow enough for guessing.
+_N, _R, _P = 2**14, 8, 1
+
+
+class LoginRefused(ProvisioningError):
+    code = "login_refused"
+
+
+class AccountRefused(ProvisioningError):
+    code = "account_refused"
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    _, n, r, p, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(
+        password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def account_problems(username: str, name: str, role: str, password: str | None) -> list[str]:
+    problems = []
+    if not _USERNAME.match(username):
+        problems.append("用户名须以小写字母开头，3–32 位小写字母、数字、点、下划线或连字符")
+    if not name.strip():
+        problems.append("姓名不能为空")
+    if role not in ROLES:
+        problems.append(f"角色应为 {' / '.join(ROLES)} 之一")
+    if password is not None and len(password) < MIN_PASSWORD:
+        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    return problems
+
+
+def entity(username: str) -> str:
+    return f"operator:{username}"
+
+
+def create_operator(
+    events: EventLog,
+    station: str,
+    *,
+    username: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    must_change: bool = False,
+) -> None:
+    """A new account of this station; give the password, or its hash when it was set at the county."""
+    problems = account_problems(username, name, role, password if password_hash is None else None)
+    if not problems and Operator.get_or_none(Operator.username == username):
+        problems.append(f"用户名 {username} 已被使用")
+    if problems:
+        raise AccountRefused("；".join(problems), problems)
+    with events.transaction():
+        events.append(
+            CREATED,
+            entity(username),
+            {"username": username, "name": name.strip(), "role": role, "station": station},
+            stream=station,
+        )
+        upsert(
+            Credential,
+            username=username,
+            password_hash=password_hash or hash_password(password),
+            must_change=must_change,
+            failed_attempts=0,
+            locked_until=None,
+        )
+
+
+def first_admin_name(station: str) -> str:
+    return f"admin-{station}".lower()
+
+
+def new_password() -> str:
+    """An initial password to read out or print: 12 characters, nothing easy to confuse."""
+    return "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
+
+
+def set_disabled(events: EventLog, station: str, username: str, disabled: bool, *, by: str) -> None:
+    """A station admin disables or re-enables one of its station's accounts."""
+    operator = Operator.get_or_none(Operator.username == username)
+    if operator is None or operator.station != station:
+        raise AccountRefused(f"本站没有用户 {username}")
+    events.append(DISABLED if disabled else ENABLED, entity(username), {"username": username, "by": by}, stream=station)
+
+
+def county_disable(events: EventLog, username: str, *, by: str, reason: str) -> None:
+    """A county admin disables any account in the county; it travels down as a trust event."""
+    events.append(COUNTY_DISABLED, entity(username), {"username": username, "by": by, "reason": reason}, stream="all")
+
+
+def authenticate(username: str, password: str, now: dt.datetime) -> Operator:
+    """The operator, if the password is right and the account usable; one vague message otherwise."""
+    now = now.astimezone(dt.UTC).replace(tzinfo=None)
+    credential = Credential.get_or_none(Credential.username == username)
+    operator = Operator.get_or_none(Operator.username == username)
+    if credential and credential.locked_until and credential.locked_until > now:
+        raise LoginRefused(f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试")
+    if credential is None or operator is None or not password_matches(password, credential.password_hash):
+        if credential is not None:
+            failures = credential.failed_attempts + 1
+            Credential.update(
+                failed_attempts=0 if failures >= MAX_FAILURES else failures,
+                locked_until=now + LOCKOUT if failures >= MAX_FAILURES else None,
+            ).where(Credential.username == username).execute()
+        raise LoginRefused("用户名或密码错误")
+    if operator.disabled:
+        raise LoginRefused("账号已停用，请联系管理员")
+    Credential.update(failed_attempts=0, locked_until=None).where(Credential.username == username).execute()
+    return operator
+
+
+def change_password(username: str, old: str, new: str) -> None:
+    credential = Credential.get_or_none(Credential.username == username)
+    if credential is None or not password_matches(old, credential.password_hash):
+        raise AccountRefused("原密码不正确")
+    if len(new) < MIN_PASSWORD:
+        raise AccountRefused(f"新密码至少 {MIN_PASSWORD} 位")
+    Credential.update(password_hash=hash_password(new), must_change=False).where(
+        Credential.username == username
+    ).execute()
+
+
+class OperatorProjection:
+    event_types = frozenset({CREATED, DISABLED, ENABLED, COUNTY_DISABLED})
+
+    def apply(self, event: Event) -> None:
+        payload = event.payload
+        if event.type == CREATED:
+            if payload["station"] != event.stream:
+                raise RuleViolation("只能在本站点的事件流中建立本站点的账号")
+            existing = Operator.get_or_none(Operator.username == payload["username"])
+            if existing and existing.station != payload["station"]:
+                raise RuleViolation(f"用户名 {payload['username']} 已属于站点 {existing.station}")
+            upsert(
+                Operator,
+                username=payload["username"],
+                station=payload["station"],
+                name=payload["name"],
+                role=payload["role"],
+                disabled=False,
+                disabled_by=None,
+            )
+            return
+        disabled = event.type != ENABLED
+        updated = (
+            Operator.update(disabled=disabled, disabled_by=payload["by"] if disabled else None)
+            .where(Operator.username == payload["username"])
+            .execute()
+        )
+        if not updated:
+            raise RuleViolation(f"没有用户 {payload['username']}")
+
+    def reset(self, entity_name: str | None) -> None:
+        query = Operator.delete()
+        if entity_name is not None:
+            query = query.where(Operator.username == entity_name.removeprefix("operator:"))
+        query.execute()

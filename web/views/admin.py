@@ -1,0 +1,140 @@
+"""The admin pages: the fleet, registering stations, codes and QR, revocation, accounts, the audit trail."""
+
+import segno
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from node import fleet
+from provisioning.errors import ProvisioningError
+from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
+from provisioning.region import LEVEL_NAMES
+from storage.models import AuditEntry, Operator
+
+from ..auth import current_operator, requires
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PAGE = 50
+
+
+def _node():
+    return current_app.extensions["onetrip"]
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int))
+
+
+@bp.get("/")
+@requires("admin")
+def fleet_page():
+    rows, total = fleet.overview(_node(), page=_page(), per_page=PAGE)
+    return render_template(
+        "admin/fleet.html",
+        rows=rows,
+        total=total,
+        page=_page(),
+        per_page=PAGE,
+        level_names=LEVEL_NAMES,
+        is_hub=fleet.is_hub(_node()),
+    )
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@requires("admin")
+def register():
+    node, done, error = _node(), None, None
+    if request.method == "POST":
+        form = request.form
+        try:
+            done = fleet.register(
+                node,
+                name=form.get("name", ""),
+                level=form.get("level", ""),
+                region=form.get("region", "").strip(),
+                parent=form.get("parent") or None,
+                parent_url=form.get("parent_url") or None,
+                hub_url=request.host_url.rstrip("/"),
+                actor=current_operator().username,
+            )
+        except ProvisioningError as exc:
+            error = str(exc)
+    qr = segno.make(done.qr_text, error="m").svg_inline(scale=4) if done else None
+    return render_template(
+        "admin/register.html", done=done, qr=qr, error=error, level_names=LEVEL_NAMES, form=request.form
+    )
+
+
+@bp.post("/revoke")
+@requires("admin")
+def revoke():
+    fleet.revoke(
+        _node(),
+        request.form["installation"],
+        request.form.get("reason") or "管理员吊销",
+        actor=current_operator().username,
+    )
+    return redirect(url_for("admin.fleet_page"))
+
+
+@bp.get("/audit")
+@requires("admin")
+def audit():
+    query = AuditEntry.select().order_by(AuditEntry.id.desc())
+    entries = list(query.paginate(_page(), PAGE))
+    return render_template("admin/audit.html", entries=entries, total=query.count(), page=_page(), per_page=PAGE)
+
+
+@bp.route("/operators", methods=["GET", "POST"])
+@requires("admin")
+def operators():
+    node, me, error = _node(), current_operator(), None
+    if request.method == "POST":
+        form = request.form
+        try:
+            create_operator(
+                node.events,
+                me.station,
+                username=form.get("username", "").strip(),
+                name=form.get("name", ""),
+                role=form.get("role", ""),
+                password=form.get("password", ""),
+                must_change=True,
+            )
+            return redirect(url_for("admin.operators"))
+        except ProvisioningError as exc:
+            error = str(exc)
+    hub = fleet.is_hub(node)
+    query = Operator.select().order_by(Operator.station, Operator.username)
+    if not hub:
+        query = query.where(Operator.station == me.station)
+    return render_template(
+        "admin/operators.html",
+        operators=list(query.paginate(_page(), PAGE)),
+        total=query.count(),
+        page=_page(),
+        per_page=PAGE,
+        roles=ROLES,
+        error=error,
+        hub=hub,
+        me=me,
+        form=request.form,
+    )
+
+
+@bp.post("/operators/<username>/disable")
+@requires("admin")
+def disable(username: str):
+    node, me = _node(), current_operator()
+    target = Operator.get_or_none(Operator.username == username)
+    if target is not None and target.station != me.station and fleet.is_hub(node):
+        county_disable(node.events, username, by=me.username, reason=request.form.get("reason") or "县级停用")
+    else:
+        set_disabled(node.events, me.station, username, True, by=me.username)
+    return redirect(url_for("admin.operators"))
+
+
+@bp.post("/operators/<username>/enable")
+@requires("admin")
+def enable(username: str):
+    me = current_operator()
+    set_disabled(_node().events, me.station, username, False, by=me.username)
+    return redirect(url_for("admin.operators"))

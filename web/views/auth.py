@@ -1,0 +1,56 @@
+"""Logging in and out, and changing one's password."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from provisioning.errors import ProvisioningError
+from provisioning.operators import LoginRefused, authenticate, change_password
+from storage.models import Credential
+
+from ..auth import current_operator, requires
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            operator = authenticate(username, request.form.get("password", ""), current_app.extensions["onetrip"].now())
+        except LoginRefused as exc:
+            error = str(exc)
+        else:
+            session.clear()
+            session.permanent = True
+            session["username"] = operator.username
+            if Credential.get_by_id(operator.username).must_change:
+                return redirect(url_for("auth.password"))
+            target = request.args.get("next", "")
+            return redirect(
+                target if target.startswith("/") and not target.startswith("//") else url_for("station.index")
+            )
+    return render_template("login.html", error=error), 200 if error is None else 401
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires()
+def password():
+    error = None
+    if request.method == "POST":
+        new = request.form.get("new", "")
+        if new != request.form.get("again", ""):
+            error = "两次输入的新密码不一致"
+        else:
+            try:
+                change_password(current_operator().username, request.form.get("old", ""), new)
+                return redirect(url_for("station.index"))
+            except ProvisioningError as exc:
+                error = str(exc)
+    return render_template("password.html", error=error)
