@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--hub", help="上级网址；默认为注册时记下的上级")
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))
+    demo.add_argument("--base-port", type=int, default=8701, help="市、县、街道、村依次使用此端口起的四个端口")
     return parser
 
 
@@ -99,9 +100,9 @@ def _config(args: argparse.Namespace) -> NodeConfig:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from node.demo import prepare_demo
+        from node import demo
 
-        return _serve(prepare_demo(args.dir)[0], banner="演示节点")
+        return demo.run(args.dir, args.base_port)
     config = _config(args)
     if args.command == "init":
         identity = initialise(config, level=args.level, name=args.name, region=args.region, algorithm=args.algorithm)

@@ -1,29 +1,165 @@
-"""`make demo`: a station that can be opened in a browser, created on first run and kept after.
+"""`make demo`: the whole tree — city, county, township, village — provisioned on first run, then
+each node served by its own `onetrip serve` process.
 
-Later issues grow this into the whole tree (city, county, township, villages).
+Provisioning here carries the USB files by hand between the nodes' data dirs in one
+process, as a county admin would between PCs; each step opens the node it acts on.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import NodeConfig
-from .runtime import initialise
+from provisioning.operators import create_operator
+from storage.database import close as close_database
 
-DEMO_STATIONS = (
-    # (directory, level, name, division code, port)
-    ("village", "village", "青山村便民服务代办点", "511302001001", 8701),
+from . import fleet
+from .config import NodeConfig
+from .runtime import Node, initialise
+
+READY = "ready"
+PASSWORD = "onetrip-demo"  # demo accounts only; shown on screen, never used outside the demo
+
+
+DEFAULT_BASE_PORT = 8701
+
+
+@dataclass(frozen=True)
+class DemoNode:
+    directory: str
+    level: str
+    name: str
+    region: str
+    offset: int  # port = base port + offset
+    accounts: tuple[tuple[str, str, str], ...]  # (username, name, role)
+
+
+TREE = (
+    DemoNode("city", "city", "南充市政务服务中心", "511300", 0, (("city.admin", "市管理员", "admin"),)),
+    DemoNode("county", "county", "顺庆区政务服务中心", "511302", 1, (("county.admin", "县管理员", "admin"),)),
+    DemoNode(
+        "township",
+        "township",
+        "搬罾街道便民服务中心",
+        "511302001",
+        2,
+        (("town.admin", "街道管理员", "admin"), ("town.clerk", "窗口人员", "clerk")),
+    ),
+    DemoNode(
+        "village",
+        "village",
+        "青山村便民服务代办点",
+        "511302001001",
+        3,
+        (("cun.admin", "村管理员", "admin"), ("cun.agent", "李代办", "agent")),
+    ),
 )
 
 
-def prepare_demo(base: Path) -> list[NodeConfig]:
-    """Initialise each demo station that does not exist yet; return the configs of all of them."""
-    configs = []
-    for directory, level, name, region, port in DEMO_STATIONS:
-        data_dir = Path(base) / directory
-        if not (data_dir / "identity.json").exists():
-            initialise(
-                NodeConfig(data_dir, port=port), level=level, name=name, region=region, algorithm="ecdsa-p256-sha256"
+def _open(config: NodeConfig) -> Node:
+    close_database()
+    return Node.from_config(config)
+
+
+def enrol_by_bundle(hub: NodeConfig, station: NodeConfig, code: str, hub_url: str) -> None:
+    """The USB path in one process: bundle out of the hub, request back, grant out again."""
+    bundle = fleet.bundle_for(_open(hub), code, hub_url)
+    request = fleet.enrol_from_bundle(_open(station), bundle, code)
+    grant = fleet.grant(_open(hub), request)
+    fleet.install_grant(_open(station), grant)
+    close_database()
+
+
+def prepare(base: Path, base_port: int = DEFAULT_BASE_PORT) -> list[NodeConfig]:
+    """Provision the tree unless a previous run finished doing so (on the same ports); a half-made
+    tree is made again."""
+    base = Path(base)
+    configs = {n.directory: NodeConfig(base / n.directory, port=base_port + n.offset) for n in TREE}
+    ready = f"provisioned on ports from {base_port}\n"
+    if not (base / READY).exists() or (base / READY).read_text() != ready:
+        shutil.rmtree(base, ignore_errors=True)
+        _provision(configs)
+        (base / READY).write_text(ready)
+    close_database()
+    return list(configs.values())
+
+
+def _url(config: NodeConfig) -> str:
+    return f"http://127.0.0.1:{config.port}"
+
+
+def _provision(configs: dict[str, NodeConfig]) -> None:
+    by_dir = {n.directory: n for n in TREE}
+    city, county, township, village = (by_dir[d] for d in ("city", "county", "township", "village"))
+    initialise(configs["city"], level="city", name=city.name, region=city.region, algorithm="ecdsa-p256-sha256")
+    close_database()
+    for child, hub, parent in ((county, city, None), (township, county, None), (village, county, township)):
+        initialise(
+            configs[child.directory],
+            level=child.level,
+            name=child.name,
+            region=child.region,
+            algorithm="ecdsa-p256-sha256",
+        )
+        parent_station = _open(configs[parent.directory]).identity.station if parent else None
+        hub_url = _url(configs[hub.directory])
+        done = fleet.register(
+            _open(configs[hub.directory]),
+            name=child.name,
+            level=child.level,
+            region=child.region,
+            parent=parent_station,
+            parent_url=_url(configs[(parent or hub).directory]),
+            hub_url=hub_url,
+            actor="demo",
+        )
+        enrol_by_bundle(configs[hub.directory], configs[child.directory], done.code, hub_url)
+    for node in TREE:
+        opened = _open(configs[node.directory])
+        for username, name, role in node.accounts:
+            create_operator(
+                opened.events, opened.identity.station, username=username, name=name, role=role, password=PASSWORD
             )
-        configs.append(NodeConfig.load(data_dir))
-    return configs
+    close_database()
+
+
+def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
+    """Serve every node of the tree until Ctrl+C; print the addresses and the demo logins."""
+    configs = prepare(base, base_port)
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    # Each node's port is in its own onetrip.toml; an ONETRIP_PORT meant for one node must not reach all four.
+    env = {k: v for k, v in os.environ.items() if k not in ("ONETRIP_PORT", "ONETRIP_HOST", "ONETRIP_DATABASE")}
+    children = []
+    for config in configs:
+        with open(config.data_dir / "serve.log", "ab") as log:
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, str(app), "serve", "--data", str(config.data_dir)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    env=env,
+                )
+            )
+    print("OneTrip 演示：一个市、一个县、一个街道、一个村，均已完成注册。", flush=True)
+    for node, config in zip(TREE, configs, strict=True):
+        logins = "，".join(f"{u}（{name}）" for u, name, _ in node.accounts)
+        print(f"  {node.name:<14} {_url(config)}/    登录：{logins}")
+    print(f"  所有演示账号的密码：{PASSWORD}    日志：{Path(base) / '*' / 'serve.log'}    按 Ctrl+C 停止", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=20)

@@ -33,7 +33,7 @@ CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 8
-_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
+_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 # scrypt at n=2^14, r=8: about 16 MB and 50 ms per check on an old PC; slow enough for guessing.
 _N, _R, _P = 2**14, 8, 1
 
@@ -63,7 +63,7 @@ def password_matches(password: str, stored: str) -> bool:
 def account_problems(username: str, name: str, role: str, password: str | None) -> list[str]:
     problems = []
     if not _USERNAME.match(username):
-        problems.append("用户名须以小写字母开头，3–32 位小写字母、数字、点、下划线或连字符")
+        problems.append("用户名须以小写字母开头，2–32 位小写字母、数字、点、下划线或连字符")
     if not name.strip():
         problems.append("姓名不能为空")
     if role not in ROLES:

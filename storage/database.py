@@ -88,3 +88,9 @@ def savepoint(name: str = "onetrip_apply"):
         db.execute_sql(f"RELEASE SAVEPOINT {name}")
         raise
     db.execute_sql(f"RELEASE SAVEPOINT {name}")
+
+
+def close() -> None:
+    """Close this thread's connection, if a database is bound at all."""
+    if db.obj is not None:
+        db.close()

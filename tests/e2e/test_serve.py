@@ -43,14 +43,31 @@ def test_serve_answers_health_status_and_the_page_and_logs_structured_lines(tmp_
     assert log_lines and all(f"station={station} installation={status['installation']}" in line for line in log_lines)
 
 
-def test_demo_creates_a_station_on_first_run_and_serves_it_again_on_the_next(tmp_path):
-    port = free_port()
-    for _ in range(2):
-        server = start(["demo", "--dir", str(tmp_path / "demo")], port)
+def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
+    base_port = free_port()
+    ports = range(base_port, base_port + 4)
+    for run in range(2):
+        demo = start(["demo", "--dir", str(tmp_path / "demo"), "--base-port", str(base_port)], base_port + 3)
         try:
-            page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-            assert page.ok and "青山村便民服务代办点" in page.text
+            statuses = [_wait_status(port) for port in ports]
+            assert [s["level"] for s in statuses] == ["city", "county", "township", "village"]
+            assert all(s["provisional"] is False for s in statuses)
+            village = requests.get(f"http://127.0.0.1:{base_port + 3}/", timeout=5).text
+            assert "青山村便民服务代办点" in village
         finally:
-            out, _ = stop(server)
-        assert f"http://127.0.0.1:{port}/" in out
-    assert len(list((tmp_path / "demo").iterdir())) == 1
+            out, _ = stop(demo)
+        assert f"http://127.0.0.1:{base_port}/" in out and "cun.agent" in out and "onetrip-demo" in out
+        if run == 0:
+            first = (tmp_path / "demo" / "village" / "identity.json").read_text()
+    assert (tmp_path / "demo" / "village" / "identity.json").read_text() == first, "the second run reuses the tree"
+
+
+def _wait_status(port: int) -> dict:
+    import time
+
+    for _ in range(100):
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=2).json()
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"node on port {port} did not answer")

@@ -1,0 +1,156 @@
+"""Logins, CSRF, roles and the county admin's pages, through the Flask test client on a real county hub."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from provisioning.operators import create_operator
+from storage.database import db
+from storage.models import AuditEntry, EventRecord, Operator, Registration
+from tests.support.tree import provision_county
+from web import create_app
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    tree = provision_county(tmp_path_factory.mktemp("tree"))
+    db.close()
+    return tree
+
+
+@pytest.fixture
+def county(template, tmp_path):
+    import shutil
+
+    from node.config import NodeConfig
+    from tests.support.tree import open_node
+
+    shutil.copytree(template.county.data_dir, tmp_path / "county")
+    node = open_node(NodeConfig(tmp_path / "county"))
+    create_operator(
+        node.events, node.identity.station, username="wang", name="王主任", role="admin", password="county-admin-1"
+    )
+    create_operator(
+        node.events, node.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
+    )
+    yield node
+    db.close()
+
+
+@pytest.fixture
+def client(county):
+    app = create_app(node=county)
+    return app.test_client()
+
+
+def token(client, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, username: str, password: str):
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token(client, "/login")}
+    )
+
+
+def test_a_wrong_password_is_refused_and_five_lock_the_account(client):
+    for _ in range(5):
+        response = login(client, "wang", "nope-nope")
+        assert response.status_code == 401 and "用户名或密码错误" in response.get_data(as_text=True)
+    response = login(client, "wang", "county-admin-1")
+    assert "已锁定" in response.get_data(as_text=True)
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(client):
+    login(client, "wang", "county-admin-1")
+    before = Registration.select().count()
+    response = client.post("/admin/register", data={"name": "青山村", "level": "village", "region": "511302001001"})
+    assert response.status_code == 400 and "刷新页面" in response.get_data(as_text=True)
+    assert Registration.select().count() == before
+
+
+def test_the_county_admin_registers_a_station_and_sees_its_code_and_qr(client):
+    assert login(client, "wang", "county-admin-1").status_code == 302
+    response = client.post(
+        "/admin/register",
+        data={
+            "name": "青山村便民服务代办点",
+            "level": "village",
+            "region": "511302001001",
+            "csrf_token": token(client, "/admin/register"),
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert "一次性注册码" in page and "<svg" in page and "onetrip:enrol?" in page
+    assert AuditEntry.select().where((AuditEntry.action == "register") & (AuditEntry.actor == "wang")).exists()
+    fleet = client.get("/admin/").get_data(as_text=True)
+    assert "青山村便民服务代办点" in fleet and "未注册" in fleet
+
+
+def test_a_bad_registration_shows_the_problem_in_chinese(client):
+    login(client, "wang", "county-admin-1")
+    response = client.post(
+        "/admin/register",
+        data={
+            "name": "外县村",
+            "level": "village",
+            "region": "511303001001",
+            "csrf_token": token(client, "/admin/register"),
+        },
+    )
+    assert "不在本辖区" in response.get_data(as_text=True)
+
+
+def test_an_agent_cannot_open_the_admin_pages(client):
+    login(client, "li", "agent-pass-1")
+    assert client.get("/admin/").status_code == 403
+
+
+def test_a_disabled_account_stops_working_at_once(client, county):
+    login(client, "li", "agent-pass-1")
+    assert client.get("/password").status_code == 200
+    Operator.update(disabled=True).where(Operator.username == "li").execute()
+    response = client.get("/password")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_county_admin_disables_a_stations_account_with_a_trust_event(client, county):
+    create_operator(
+        county.events, "511302001001-01", username="zhao", name="赵代办", role="agent", password="village-pass"
+    )
+    login(client, "wang", "county-admin-1")
+    client.post(
+        "/admin/operators/zhao/disable", data={"csrf_token": token(client, "/admin/operators"), "reason": "离职"}
+    )
+    assert Operator.get_by_id("zhao").disabled
+    event = EventRecord.get(EventRecord.entity == "operator:zhao", EventRecord.type == "trust.operator_disabled")
+    assert event.stream == "all"
+
+
+def test_an_account_with_a_password_set_by_the_county_must_change_it_first(client, county):
+    from provisioning.operators import hash_password
+
+    create_operator(
+        county.events,
+        county.identity.station,
+        username="new.admin",
+        name="新管理员",
+        role="admin",
+        password_hash=hash_password("given-by-county"),
+        must_change=True,
+    )
+    response = login(client, "new.admin", "given-by-county")
+    assert response.headers["Location"].endswith("/password")
+    client.post(
+        "/password",
+        data={
+            "old": "given-by-county",
+            "new": "my-own-secret",
+            "again": "my-own-secret",
+            "csrf_token": token(client, "/password"),
+        },
+    )
+    client.post("/logout", data={"csrf_token": token(client, "/password")})
+    assert login(client, "new.admin", "my-own-secret").headers["Location"].endswith("/")
