@@ -11,29 +11,25 @@ import datetime as dt
 from cryptography import x509
 
 from provisioning import client
+from provisioning.bundle import read_bundle, write_bundle
 from provisioning.ca import load_ca_key, require_authority, rotate
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
 from provisioning.codes import code_problem
 from provisioning.enrolment import (
-    TRUST_STREAM,
-    Registered,
-    audit,
     check_own_certificates,
     grant_enrolment,
     hub_directory,
     install_trust,
     make_request,
     open_grant,
-    read_bundle,
-    register_station,
     seal_request,
     trust_material,
-    write_bundle,
 )
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
-from provisioning.trust import CERTIFIED, REVOKED, anchors, trust_entity
+from provisioning.registration import Registered, audit, register_station
+from provisioning.trust import CERTIFIED, REVOKED, TRUST_STREAM, anchors, trust_entity
 from storage.models import Certificate, Operator, Revocation, Station, StreamHead
 
 from .runtime import Node

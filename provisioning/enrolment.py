@@ -10,10 +10,6 @@ says is trusted: its installation id must be the hash of the key that signed its
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -22,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from storage.models import AuditEntry, Certificate, Registration, StreamHead, TrustAnchor, upsert
+from storage.models import Certificate, Registration, StreamHead, TrustAnchor, upsert
 from sync import canonical, cipher
 from sync.chain import head_from_wire
 from sync.errors import CipherError, EncodingError, SyncError
@@ -39,116 +35,20 @@ from .certs import (
     Binding,
     agreement_key_of,
     binding_of,
-    contains,
     fingerprint,
     from_pem,
     issue,
     issued_at,
     to_pem,
 )
-from .codes import code_hash, code_problem, new_code, normalise
+from .codes import code_hash, code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
-from .identity import Identity, Keys, identity_problems, installation_id
-from .operators import first_admin_name, hash_password, new_password
-from .region import LEVELS
-from .trust import CERTIFIED, REGISTERED, anchors, build_path, trust_entity
+from .identity import Identity, Keys, installation_id
+from .registration import audit, naive_utc
+from .trust import CERTIFIED, REGISTERED, TRUST_STREAM, anchors, build_path, trust_entity
 
-CODE_TTL = dt.timedelta(hours=72)
 REQUEST_CONTEXT = b"enrol/request"
 GRANT_CONTEXT = b"enrol/grant"
-TRUST_STREAM = "all"
-
-
-@dataclass(frozen=True)
-class Registered:
-    station: str
-    code: str
-    expires_at: dt.datetime
-    qr_text: str
-    admin_username: str
-    admin_password: str  # shown once to the county admin, to hand over with the code
-
-
-def audit(actor: str, action: str, subject: str | None, outcome: str, detail: str | None = None) -> None:
-    AuditEntry.create(actor=actor, action=action, subject=subject, outcome=outcome, detail=detail)
-
-
-def _naive(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-# -- hub: registering ---------------------------------------------------------------
-
-
-def register_station(
-    events: EventLog,
-    hub: Identity,
-    authority: Authority,
-    *,
-    name: str,
-    level: str,
-    region: str,
-    parent: str | None,
-    parent_url: str | None,
-    hub_url: str,
-    now: dt.datetime,
-    actor: str = "admin",
-) -> Registered:
-    problems = identity_problems(level, name, region, "ecdsa-p256-sha256")
-    if level in LEVELS and LEVELS.index(level) >= LEVELS.index(hub.level):
-        problems.append(f"{hub.name}只能登记比自己低的层级")
-    if hub.level == "city" and level != "county":
-        problems.append("市级节点只登记县级枢纽；乡镇和村由县级登记")
-    if not problems and not contains(hub.region, region):
-        problems.append(f"区划 {region} 不在本辖区（{hub.region}）内")
-    if problems:
-        with events.transaction():
-            audit(actor, "register", region, "refused", "；".join(problems))
-        raise EnrolmentRefused("；".join(problems), problems)
-    code, password = new_code(), new_password()
-    with events.transaction():
-        station = f"{region}-{Registration.select().where(Registration.region == region).count() + 1:02d}"
-        Registration.create(
-            first_admin_hash=hash_password(password),
-            station=station,
-            name=name.strip(),
-            level=level,
-            region=region,
-            parent=parent or hub.station,
-            parent_url=parent_url,
-            code_hash=code_hash(code),
-            code_expires_at=_naive(now + CODE_TTL),
-        )
-        events.append(
-            REGISTERED,
-            trust_entity("station", station),
-            {
-                "station": station,
-                "name": name.strip(),
-                "level": level,
-                "region": region,
-                "parent": parent or hub.station,
-            },
-            stream=TRUST_STREAM,
-        )
-        audit(actor, "register", station, "ok", f"{name} {level} {region}")
-    qr = f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
-    return Registered(station, code, now + CODE_TTL, qr, first_admin_name(station), password)
-
-
-def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
-    """A fresh code for a registered station (the old one stops working)."""
-    code = new_code()
-    with events.transaction():
-        updated = (
-            Registration.update(code_hash=code_hash(code), code_expires_at=_naive(now + CODE_TTL))
-            .where(Registration.station == station)
-            .execute()
-        )
-        if not updated:
-            raise EnrolmentRefused(f"没有登记过站点 {station}")
-        audit(actor, "new_code", station, "ok")
-    return code
 
 
 def certify_own_installation(
@@ -268,7 +168,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         raise BadCode("注册码无效：不是本枢纽签发的注册码，或已被更换")
     if registration.enrolled_installation:
         raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
-    if _naive(now) > registration.code_expires_at:
+    if naive_utc(now) > registration.code_expires_at:
         raise BadCode("注册码已过期：请管理员重新生成")
     signing_csr, agreement_csr = _load_csr(request["signing_csr"]), _load_csr(request["agreement_csr"])
     if installation_id(signing_csr.public_key()) != request["installation"]:
@@ -431,55 +331,7 @@ def check_own_certificates(grant: dict, identity: Identity, keys: Keys, now: dt.
     agreement_key_of(mine[AGREEMENT])
 
 
-# -- files carried on a USB stick ------------------------------------------------------
-
-
-def write_bundle(
-    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, code: str, hub_url: str
-) -> bytes:
-    """A provisioning bundle for the station a code was issued to, authenticated by that code."""
-    registration = Registration.get_or_none(Registration.code_hash == code_hash(code))
-    if registration is None:
-        raise BadCode("注册码无效或已使用")
-    body = canonical.encode(
-        {
-            "kind": "onetrip-provisioning-bundle",
-            "registration": {
-                "station": registration.station,
-                "name": registration.name,
-                "level": registration.level,
-                "region": registration.region,
-                "parent": registration.parent,
-                "parent_url": registration.parent_url,
-                "first_admin_hash": registration.first_admin_hash,
-            },
-            "hub": {"url": hub_url, "agreement_certificate": _own_certificate(hub, AGREEMENT)},
-            **trust_material(events),
-        }
-    )
-    return json.dumps({"bundle": body.decode("utf-8"), "mac": _mac(code, body)}, ensure_ascii=False).encode("utf-8")
-
-
-def read_bundle(data: bytes, code: str) -> dict:
-    """Open a bundle: a mistyped code, a truncated or altered file are refused before anything is written."""
-    if problem := code_problem(code):
-        raise BadCode(problem)
-    try:
-        wrapper = json.loads(data.decode("utf-8"))
-        body = wrapper["bundle"].encode("utf-8")
-        mac = wrapper["mac"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise EnrolmentRefused("注册包已损坏或被截断") from exc
-    if not hmac.compare_digest(mac, _mac(code, body)):
-        raise EnrolmentRefused("注册包与注册码不符：文件被改动，或注册码不是这个站点的")
-    return canonical.decode(body)
-
-
-def _mac(code: str, body: bytes) -> str:
-    return hmac.new(normalise(code).encode(), hashlib.sha256(body).digest(), hashlib.sha256).hexdigest()
-
-
-def _own_certificate(identity: Identity, use: str) -> str:
+def own_certificate(identity: Identity, use: str) -> str:
     row = (
         Certificate.select()
         .where((Certificate.installation == identity.installation) & (Certificate.use == use))
@@ -497,7 +349,7 @@ def hub_directory(identity: Identity, authority: Authority) -> dict:
         "station": identity.station,
         "installation": identity.installation,
         "name": identity.name,
-        "agreement_certificate": _own_certificate(identity, AGREEMENT),
+        "agreement_certificate": own_certificate(identity, AGREEMENT),
         "authority_certificate": to_pem(authority.cert),
         "authority_fingerprint": fingerprint(authority.cert),
     }

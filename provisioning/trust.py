@@ -26,6 +26,7 @@ from .certs import CA, SIGNING, Binding, fingerprint, from_pem, issued_at, verif
 from .errors import CertificateRefused
 from .identity import Identity
 
+TRUST_STREAM = "all"  # a hub's stream for everything below it
 REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
 
 

@@ -198,7 +198,8 @@ def test_an_older_trust_feed_replayed_changes_nothing(tree, village):
     fleet.install_grant(open_node(village), fleet.grant(tree.open("county"), request))
     node = open_node(village)
     before = [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)]
-    from provisioning.enrolment import install_trust, read_bundle
+    from provisioning.bundle import read_bundle
+    from provisioning.enrolment import install_trust
 
     install_trust(node.events, read_bundle(old_bundle, code), expected_fingerprint=None, now=node.now())
     assert [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)] == before

@@ -1,0 +1,68 @@
+"""The provisioning bundle: a hub's trust data for one registered station, on a USB stick.
+
+Not secret (certificates and trust streams are public) but authenticated by the
+enrolment code: a MAC keyed with the code, so a bundle altered, truncated, or
+opened with another station's code is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from storage.models import Registration
+from sync import canonical
+from sync.log import EventLog
+
+from .ca import Authority
+from .certs import AGREEMENT
+from .codes import code_hash, code_problem, normalise
+from .enrolment import own_certificate, trust_material
+from .errors import BadCode, EnrolmentRefused
+from .identity import Identity, Keys
+
+
+def write_bundle(
+    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, code: str, hub_url: str
+) -> bytes:
+    """A provisioning bundle for the station a code was issued to, authenticated by that code."""
+    registration = Registration.get_or_none(Registration.code_hash == code_hash(code))
+    if registration is None:
+        raise BadCode("注册码无效或已使用")
+    body = canonical.encode(
+        {
+            "kind": "onetrip-provisioning-bundle",
+            "registration": {
+                "station": registration.station,
+                "name": registration.name,
+                "level": registration.level,
+                "region": registration.region,
+                "parent": registration.parent,
+                "parent_url": registration.parent_url,
+                "first_admin_hash": registration.first_admin_hash,
+            },
+            "hub": {"url": hub_url, "agreement_certificate": own_certificate(hub, AGREEMENT)},
+            **trust_material(events),
+        }
+    )
+    return json.dumps({"bundle": body.decode("utf-8"), "mac": _mac(code, body)}, ensure_ascii=False).encode("utf-8")
+
+
+def read_bundle(data: bytes, code: str) -> dict:
+    """Open a bundle: a mistyped code, a truncated or altered file are refused before anything is written."""
+    if problem := code_problem(code):
+        raise BadCode(problem)
+    try:
+        wrapper = json.loads(data.decode("utf-8"))
+        body = wrapper["bundle"].encode("utf-8")
+        mac = wrapper["mac"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EnrolmentRefused("注册包已损坏或被截断") from exc
+    if not hmac.compare_digest(mac, _mac(code, body)):
+        raise EnrolmentRefused("注册包与注册码不符：文件被改动，或注册码不是这个站点的")
+    return canonical.decode(body)
+
+
+def _mac(code: str, body: bytes) -> str:
+    return hmac.new(normalise(code).encode(), hashlib.sha256(body).digest(), hashlib.sha256).hexdigest()

@@ -1,0 +1,112 @@
+"""Registering a station at its hub: its code, its one-time enrolment code, its first admin.
+
+Every action is audited, refusals included, so the county can see who tried what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from storage.models import AuditEntry, Registration
+from sync.log import EventLog
+
+from .ca import Authority
+from .certs import contains, fingerprint
+from .codes import code_hash, new_code
+from .errors import EnrolmentRefused
+from .identity import Identity, identity_problems
+from .operators import first_admin_name, hash_password, new_password
+from .region import LEVELS
+from .trust import REGISTERED, TRUST_STREAM, trust_entity
+
+CODE_TTL = dt.timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class Registered:
+    station: str
+    code: str
+    expires_at: dt.datetime
+    qr_text: str
+    admin_username: str
+    admin_password: str  # shown once to the county admin, to hand over with the code
+
+
+def audit(actor: str, action: str, subject: str | None, outcome: str, detail: str | None = None) -> None:
+    AuditEntry.create(actor=actor, action=action, subject=subject, outcome=outcome, detail=detail)
+
+
+def naive_utc(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def register_station(
+    events: EventLog,
+    hub: Identity,
+    authority: Authority,
+    *,
+    name: str,
+    level: str,
+    region: str,
+    parent: str | None,
+    parent_url: str | None,
+    hub_url: str,
+    now: dt.datetime,
+    actor: str = "admin",
+) -> Registered:
+    problems = identity_problems(level, name, region, "ecdsa-p256-sha256")
+    if level in LEVELS and LEVELS.index(level) >= LEVELS.index(hub.level):
+        problems.append(f"{hub.name}只能登记比自己低的层级")
+    if hub.level == "city" and level != "county":
+        problems.append("市级节点只登记县级枢纽；乡镇和村由县级登记")
+    if not problems and not contains(hub.region, region):
+        problems.append(f"区划 {region} 不在本辖区（{hub.region}）内")
+    if problems:
+        with events.transaction():
+            audit(actor, "register", region, "refused", "；".join(problems))
+        raise EnrolmentRefused("；".join(problems), problems)
+    code, password = new_code(), new_password()
+    with events.transaction():
+        station = f"{region}-{Registration.select().where(Registration.region == region).count() + 1:02d}"
+        Registration.create(
+            first_admin_hash=hash_password(password),
+            station=station,
+            name=name.strip(),
+            level=level,
+            region=region,
+            parent=parent or hub.station,
+            parent_url=parent_url,
+            code_hash=code_hash(code),
+            code_expires_at=naive_utc(now + CODE_TTL),
+        )
+        events.append(
+            REGISTERED,
+            trust_entity("station", station),
+            {
+                "station": station,
+                "name": name.strip(),
+                "level": level,
+                "region": region,
+                "parent": parent or hub.station,
+            },
+            stream=TRUST_STREAM,
+        )
+        audit(actor, "register", station, "ok", f"{name} {level} {region}")
+    qr = f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
+    return Registered(station, code, now + CODE_TTL, qr, first_admin_name(station), password)
+
+
+def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
+    """A fresh code for a registered station (the old one stops working)."""
+    code = new_code()
+    with events.transaction():
+        updated = (
+            Registration.update(code_hash=code_hash(code), code_expires_at=naive_utc(now + CODE_TTL))
+            .where(Registration.station == station)
+            .execute()
+        )
+        if not updated:
+            raise EnrolmentRefused(f"没有登记过站点 {station}")
+        audit(actor, "new_code", station, "ok")
+    return code
