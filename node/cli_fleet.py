@@ -73,6 +73,11 @@ def run(node: Node, args: argparse.Namespace) -> int:
             password=password,
         )
         print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
+    elif command == "renew":
+        print(f"证书已续期，新的有效期至 {fleet.renew(node, args.hub):%Y-%m-%d}")
+    elif command == "replace":
+        code = fleet.replace(node, args.station, args.reason)
+        print(f"旧安装已吊销。新电脑的注册码 {code}（72 小时内有效）；新安装注册后将与旧安装关联")
     elif command == "trust-refresh":
         fleet.refresh_trust(node, args.hub)
         print("信任数据已更新")

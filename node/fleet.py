@@ -10,9 +10,9 @@ import datetime as dt
 
 from cryptography import x509
 
-from provisioning import client
+from provisioning import client, renewal
 from provisioning.bundle import read_bundle, write_bundle
-from provisioning.ca import load_ca_key, require_authority, rotate
+from provisioning.ca import load_ca_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
 from provisioning.codes import code_problem
 from provisioning.enrolment import (
@@ -28,9 +28,9 @@ from provisioning.enrolment import (
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
-from provisioning.registration import Registered, audit, register_station
-from provisioning.trust import CERTIFIED, REVOKED, TRUST_STREAM, anchors, trust_entity
-from storage.models import Certificate, Operator, Revocation, Station, StreamHead
+from provisioning.registration import Registered, audit, register_station, replace_installation
+from provisioning.trust import ANCHOR, CERTIFIED, REVOKED, TRUST_STREAM, anchors, trust_entity
+from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
 
 from .runtime import Node
 
@@ -86,7 +86,7 @@ def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str 
     if expected_fingerprint and found["authority_fingerprint"] != expected_fingerprint.lower():
         raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
     sealed_grant = client.post_request(hub_url, _request(node, code, found["agreement_certificate"]))
-    return install_grant(node, sealed_grant, expected_fingerprint=found["authority_fingerprint"], parent_url=hub_url)
+    return install_grant(node, sealed_grant, expected_fingerprint=found["authority_fingerprint"], hub_url=hub_url)
 
 
 def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
@@ -99,20 +99,25 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
         )
     install_trust(node.events, contents, expected_fingerprint=None, now=node.now())
     _ensure_first_admin(node, registration["station"], registration.get("first_admin_hash"))
-    _become(
-        node, registration["station"], registration["parent"], registration.get("parent_url") or contents["hub"]["url"]
-    )
+    hub_url = contents["hub"]["url"]
+    _become(node, registration["station"], registration["parent"], registration.get("parent_url") or hub_url, hub_url)
     return _request(node, code, contents["hub"]["agreement_certificate"])
 
 
 def install_grant(
-    node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None, parent_url: str | None = None
+    node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None, hub_url: str | None = None
 ) -> Identity:
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys, node.now())
     install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
     _ensure_first_admin(node, grant_body["station"], grant_body.get("first_admin_hash"))
-    return _become(node, grant_body["station"], grant_body["parent"], grant_body.get("parent_url") or parent_url)
+    return _become(
+        node,
+        grant_body["station"],
+        grant_body["parent"],
+        grant_body.get("parent_url") or hub_url,
+        hub_url or node.identity.issuer_url,
+    )
 
 
 def _ensure_first_admin(node: Node, station: str, password_hash: str | None) -> None:
@@ -130,9 +135,9 @@ def _ensure_first_admin(node: Node, station: str, password_hash: str | None) -> 
         )
 
 
-def _become(node: Node, station: str, parent: str | None, parent_url: str | None) -> Identity:
+def _become(node: Node, station: str, parent: str | None, parent_url: str | None, issuer_url: str | None) -> Identity:
     identity = dataclasses.replace(
-        node.identity, station=station, provisional=False, parent=parent, parent_url=parent_url
+        node.identity, station=station, provisional=False, parent=parent, parent_url=parent_url, issuer_url=issuer_url
     )
     save_identity(node.config.data_dir, identity)
     node.identity = node.events.trust.identity = identity
@@ -153,6 +158,25 @@ def refresh_trust(node: Node, hub_url: str | None = None) -> None:
 
 def trust_feed(node: Node) -> dict:
     return trust_material(node.events)
+
+
+def grant_renewal(node: Node, sealed_request: bytes) -> bytes:
+    return renewal.grant_renewal(
+        node.events, node.keys, require_authority(node.config.data_dir), sealed_request, node.now()
+    )
+
+
+def renew(node: Node, hub_url: str | None = None):
+    return renewal.renew_online(node.events, node.identity, node.keys, node.now(), hub_url)
+
+
+def replace(node: Node, station: str, reason: str, actor: str = "admin") -> str:
+    """A station's PC was lost, broken or restored: revoke its installation, give a code for the new one."""
+    registration = Registration.get_or_none(Registration.station == station)
+    if registration is None or registration.enrolled_installation is None:
+        raise EnrolmentRefused(f"站点 {station} 没有已注册的安装可以更换")
+    revoke(node, registration.enrolled_installation, reason, actor)
+    return replace_installation(node.events, station, node.now(), actor)
 
 
 def bundle_for(node: Node, code: str, hub_url: str) -> bytes:
@@ -176,17 +200,30 @@ def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> 
 
 
 def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
-    """A new CA key certified by the old one; stations enrolled under the old key keep verifying."""
+    """A new CA key vouched for by the old one; everything certified under the old key keeps verifying.
+
+    A county's new key is certified by its old one; the city's new root comes with a
+    cross certificate from the old root, and nodes add it to their anchors on receipt.
+    """
     authority = require_authority(node.config.data_dir)
-    cert = rotate(node.config.data_dir, authority, node.now())
-    verify_path([cert, authority.cert], anchors(), at=node.now())
-    with node.events.transaction():
-        node.events.append(
+    if node.identity.level == "city":
+        root, cross = rotate_root(node.config.data_dir, authority, node.now())
+        event = (
+            ANCHOR,
+            trust_entity("anchor", fingerprint(root)),
+            {"certificate": to_pem(root), "cross": to_pem(cross)},
+        )
+        cert = root
+    else:
+        cert = rotate(node.config.data_dir, authority, node.now())
+        verify_path([cert, authority.cert], anchors(), at=node.now())
+        event = (
             CERTIFIED,
             trust_entity("cert", format(cert.serial_number, "x")),
             {"certificate": to_pem(cert), "use": CA},
-            stream=TRUST_STREAM,
         )
+    with node.events.transaction():
+        node.events.append(*event, stream=TRUST_STREAM)
         audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
     node.events.sign_heads()
     return cert

@@ -87,12 +87,44 @@ def require_authority(data_dir: Path) -> Authority:
     return authority
 
 
-def rotate(data_dir: Path, authority: Authority, now: dt.datetime) -> x509.Certificate:
-    """A new CA key, certified by the old one; the old key is kept (0600) only to prove the link."""
+def _new_key(data_dir: Path, authority: Authority) -> ec.EllipticCurvePrivateKey:
+    """Retire the old CA key (kept 0600, only to prove the link) and make the new one."""
     data_dir = Path(data_dir)
-    retired = data_dir / OLD_CA_KEYS / f"ca-{fingerprint(authority.cert)[:16]}.pem"
-    write_secret(retired, private_pem(authority.key))
+    write_secret(data_dir / OLD_CA_KEYS / f"ca-{fingerprint(authority.cert)[:16]}.pem", private_pem(authority.key))
     new_key = ec.generate_private_key(ec.SECP256R1())
+    (data_dir / CA_KEY_FILE).unlink()
+    write_secret(data_dir / CA_KEY_FILE, private_pem(new_key))
+    return new_key
+
+
+def rotate_root(data_dir: Path, authority: Authority, now: dt.datetime) -> tuple[x509.Certificate, x509.Certificate]:
+    """The city's new root, self-signed, and the cross certificate by which the old root vouches for it."""
+    new_key = _new_key(data_dir, authority)
+    binding = binding_of(authority.cert)
+    root = issue(
+        binding=binding,
+        public_key=new_key.public_key(),
+        issuer_key=new_key,
+        issuer_cert=None,
+        now=now,
+        days=ROOT_YEARS * 365,
+        path_length=2,
+    )
+    cross = issue(
+        binding=binding,
+        public_key=new_key.public_key(),
+        issuer_key=authority.key,
+        issuer_cert=authority.cert,
+        now=now,
+        days=ROOT_YEARS * 365,
+        path_length=2,
+    )
+    return root, cross
+
+
+def rotate(data_dir: Path, authority: Authority, now: dt.datetime) -> x509.Certificate:
+    """A county's new CA key, certified by the old one."""
+    new_key = _new_key(data_dir, authority)
     cert = issue(
         binding=binding_of(authority.cert),
         public_key=new_key.public_key(),
@@ -102,6 +134,4 @@ def rotate(data_dir: Path, authority: Authority, now: dt.datetime) -> x509.Certi
         days=COUNTY_YEARS * 365,
         path_length=0,  # the city re-certifies the new key at its next contact
     )
-    (data_dir / CA_KEY_FILE).unlink()
-    write_secret(data_dir / CA_KEY_FILE, private_pem(new_key))
     return cert

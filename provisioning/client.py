@@ -34,9 +34,13 @@ def fetch_trust(hub_url: str) -> dict:
 
 
 def post_request(hub_url: str, sealed: bytes) -> bytes:
+    return post(hub_url, "/api/v1/enrol", sealed)
+
+
+def post(hub_url: str, path: str, sealed: bytes) -> bytes:
     try:
         response = requests.post(
-            _url(hub_url, "/api/v1/enrol"),
+            _url(hub_url, path),
             data=sealed,
             headers={"Content-Type": "application/octet-stream"},
             timeout=TIMEOUT_S,

@@ -45,7 +45,7 @@ from .codes import code_hash, code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
 from .registration import audit, naive_utc
-from .trust import CERTIFIED, REGISTERED, TRUST_STREAM, anchors, build_path, trust_entity
+from .trust import CERTIFIED, REGISTERED, REPLACED, TRUST_STREAM, anchors, build_path, trust_entity
 
 REQUEST_CONTEXT = b"enrol/request"
 GRANT_CONTEXT = b"enrol/grant"
@@ -103,7 +103,7 @@ def certify_own_installation(
 # -- the installation: asking ----------------------------------------------------------
 
 
-def _csr(key, installation: str) -> str:
+def csr_pem(key, installation: str) -> str:
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     request = (
         x509.CertificateSigningRequestBuilder()
@@ -123,9 +123,9 @@ def make_request(identity: Identity, keys: Keys, code: str, ca_key: ec.EllipticC
             "installation": identity.installation,
             "level": identity.level,
             "region": identity.region,
-            "signing_csr": _csr(keys.signing.private_key, identity.installation),
-            "agreement_csr": _csr(keys.agreement, identity.installation),
-            "ca_csr": _csr(ca_key, identity.installation) if ca_key else None,
+            "signing_csr": csr_pem(keys.signing.private_key, identity.installation),
+            "agreement_csr": csr_pem(keys.agreement, identity.installation),
+            "ca_csr": csr_pem(ca_key, identity.installation) if ca_key else None,
         }
     )
 
@@ -150,7 +150,7 @@ def grant_enrolment(
         raise
 
 
-def _load_csr(pem: Any) -> x509.CertificateSigningRequest:
+def load_csr(pem: Any) -> x509.CertificateSigningRequest:
     try:
         csr = x509.load_pem_x509_csr(str(pem).encode("ascii"))
     except ValueError as exc:
@@ -170,7 +170,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
     if naive_utc(now) > registration.code_expires_at:
         raise BadCode("注册码已过期：请管理员重新生成")
-    signing_csr, agreement_csr = _load_csr(request["signing_csr"]), _load_csr(request["agreement_csr"])
+    signing_csr, agreement_csr = load_csr(request["signing_csr"]), load_csr(request["agreement_csr"])
     if installation_id(signing_csr.public_key()) != request["installation"]:
         raise EnrolmentRefused("安装编号与签名密钥不符")
     if events.trust.is_revoked(request["installation"]):
@@ -210,7 +210,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
             raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
         certs[CA] = issue(
             binding=binding(CA),
-            public_key=_load_csr(request["ca_csr"]).public_key(),
+            public_key=load_csr(request["ca_csr"]).public_key(),
             issuer_key=authority.key,
             issuer_cert=authority.cert,
             now=now,
@@ -223,6 +223,17 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
                 CERTIFIED,
                 trust_entity("cert", format(cert.serial_number, "x")),
                 {"certificate": to_pem(cert), "use": use},
+                stream=TRUST_STREAM,
+            )
+        if registration.previous_installation:
+            events.append(
+                REPLACED,
+                trust_entity("replacement", request["installation"]),
+                {
+                    "installation": request["installation"],
+                    "replaces": registration.previous_installation,
+                    "station": registration.station,
+                },
                 stream=TRUST_STREAM,
             )
         Registration.update(enrolled_installation=request["installation"], first_admin_hash=None).where(

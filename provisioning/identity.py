@@ -42,6 +42,7 @@ class Identity:
     provisional: bool = True
     parent: str | None = None
     parent_url: str | None = None
+    issuer_url: str | None = None  # the hub that certified this installation, where it renews
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,21 @@ def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = 
             raise EnrolmentRefused(f"没有登记过站点 {station}")
         audit(actor, "new_code", station, "ok")
     return code
+
+
+def replace_installation(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
+    """A station's PC is replaced or restored: a fresh code for its new installation, which the next
+    enrolment links to the old one. The caller revokes the old installation first."""
+    registration = Registration.get_or_none(Registration.station == station)
+    if registration is None or registration.enrolled_installation is None:
+        raise EnrolmentRefused(f"站点 {station} 没有已注册的安装可以更换")
+    code = new_code()
+    with events.transaction():
+        Registration.update(
+            previous_installation=registration.enrolled_installation,
+            enrolled_installation=None,
+            code_hash=code_hash(code),
+            code_expires_at=naive_utc(now + CODE_TTL),
+        ).where(Registration.station == station).execute()
+        audit(actor, "replace", station, "ok", registration.enrolled_installation)
+    return code

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from storage.models import Certificate, Revocation, Station, TrustAnchor, upsert
+from storage.models import Certificate, Replacement, Revocation, Station, TrustAnchor, upsert
 from sync.event import Event
 from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
@@ -28,6 +28,7 @@ from .identity import Identity
 
 TRUST_STREAM = "all"  # a hub's stream for everything below it
 REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
+REPLACED = "trust.replaced"
 
 
 def anchors() -> list[x509.Certificate]:
@@ -139,7 +140,7 @@ def revoked_after(installation: str, stream: str) -> int | None:
 
 
 class TrustProjection:
-    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR})
+    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR, REPLACED})
 
     def __init__(self, trust: CertTrust):
         self.trust = trust
@@ -157,14 +158,21 @@ class TrustProjection:
                 parent=payload.get("parent"),
             )
         elif event.type == CERTIFIED:
-            self._certified(event, from_pem(payload["certificate"]))
+            self._certified(from_pem(payload["certificate"]))
         elif event.type == REVOKED:
             for stream, last_seq in {"*": 0, **payload["last_seq"]}.items():
                 upsert(Revocation, installation=payload["installation"], stream=stream, last_seq=last_seq)
+        elif event.type == REPLACED:
+            upsert(
+                Replacement,
+                installation=payload["installation"],
+                replaces=payload["replaces"],
+                station=payload["station"],
+            )
         else:
             self._anchor(from_pem(payload["certificate"]), from_pem(payload["cross"]))
 
-    def _certified(self, event: Event, cert: x509.Certificate) -> None:
+    def _certified(self, cert: x509.Certificate) -> None:
         try:
             binding = build_path(cert, issued_at(cert))  # valid when issued, even if expired now
         except CertificateRefused as exc:
@@ -195,6 +203,7 @@ class TrustProjection:
         if entity is None:
             Certificate.delete().execute()
             Revocation.delete().execute()
+            Replacement.delete().execute()
             TrustAnchor.delete().where(TrustAnchor.from_event == True).execute()  # noqa: E712
             Station.delete().execute()
             return
@@ -203,6 +212,8 @@ class TrustProjection:
             Station.delete().where(Station.code == key).execute()
         elif kind == "cert":
             Certificate.delete().where(Certificate.serial == key).execute()
+        elif kind == "replacement":
+            Replacement.delete().where(Replacement.installation == key).execute()
         elif kind == "revocation":
             Revocation.delete().where(Revocation.installation == key).execute()
         elif kind == "anchor":

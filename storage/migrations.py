@@ -22,6 +22,7 @@ from .models import (
     Operator,
     PendingDep,
     Registration,
+    Replacement,
     Revocation,
     SchemaVersion,
     SignedHeadRecord,
@@ -44,14 +45,14 @@ def _trust() -> None:
 
 
 def _operators() -> None:
-    db.create_tables([Operator, Credential])
+    db.create_tables([Operator, Credential, Replacement])
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
-    (4, "operator accounts and local credentials", _operators),
+    (4, "operator accounts, local credentials, replaced installations", _operators),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -129,6 +129,7 @@ class Registration(BaseModel):
     code_expires_at = pw.DateTimeField(null=True)  # UTC
     enrolled_installation = pw.CharField(max_length=64, null=True)
     first_admin_hash = pw.CharField(max_length=256, null=True)  # the station's first admin, until enrolled
+    previous_installation = pw.CharField(max_length=64, null=True)  # a replaced PC, linked at the next enrolment
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -184,6 +185,14 @@ class Operator(BaseModel):
     role = pw.CharField(max_length=16)  # agent | clerk | admin
     disabled = pw.BooleanField(default=False)
     disabled_by = pw.CharField(max_length=64, null=True)
+
+
+class Replacement(BaseModel):
+    """Projection of `trust.replaced`: a station's new installation and the one it replaced."""
+
+    installation = pw.CharField(max_length=64, primary_key=True)
+    replaces = pw.CharField(max_length=64, index=True)
+    station = pw.CharField(max_length=64)
 
 
 class Credential(BaseModel):

@@ -21,3 +21,11 @@ def enrol():
         return jsonify(error="too_large", message="注册请求过大"), 413
     sealed = fleet.grant(current_app.extensions["onetrip"], body)
     return Response(sealed, mimetype="application/octet-stream")
+
+
+@bp.post("/renew")
+def renew():
+    body = request.get_data(cache=False)
+    if len(body) > MAX_REQUEST_BYTES:
+        return jsonify(error="too_large", message="续期请求过大"), 413
+    return Response(fleet.grant_renewal(current_app.extensions["onetrip"], body), mimetype="application/octet-stream")
