@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from node.cli_fleet import COMMANDS as FLEET_COMMANDS
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
@@ -126,35 +127,24 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "serve":
         return _serve(config, banner="节点")
-    node = Node.from_config(config)
-    if args.command in _FLEET_COMMANDS:
-        from node import cli_fleet
-
-        return cli_fleet.run(node, args)
-    if args.command == "rebuild":
-        print(json.dumps(node.events.rebuild(), ensure_ascii=False))
-    elif args.command == "check":
-        problems = node.check()
-        for problem in problems:
-            print(problem)
-        print("校验通过：所有哈希链与签名流头完好" if not problems else f"发现 {len(problems)} 个问题")
-        return 1 if problems else 0
-    elif args.command == "status":
-        print(json.dumps(asdict(node.status()), ensure_ascii=False, indent=2))
-    return 0
+    handler = {"rebuild": _rebuild, "check": _check, "status": _status, **FLEET_COMMANDS}[args.command]
+    return handler(Node.from_config(config), args) or 0
 
 
-_FLEET_COMMANDS = (
-    "register",
-    "enroll",
-    "bundle",
-    "accept",
-    "install-grant",
-    "revoke",
-    "rotate-ca",
-    "trust-refresh",
-    "add-operator",
-)
+def _rebuild(node: Node, args: argparse.Namespace) -> None:
+    print(json.dumps(node.events.rebuild(), ensure_ascii=False))
+
+
+def _check(node: Node, args: argparse.Namespace) -> int:
+    problems = node.check()
+    for problem in problems:
+        print(problem)
+    print("校验通过：所有哈希链与签名流头完好" if not problems else f"发现 {len(problems)} 个问题")
+    return 1 if problems else 0
+
+
+def _status(node: Node, args: argparse.Namespace) -> None:
+    print(json.dumps(asdict(node.status()), ensure_ascii=False, indent=2))
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -28,63 +28,71 @@ def parse_qr(text: str) -> tuple[str, str, str]:
     return fields["hub"], fields["code"], fields["fp"]
 
 
-def run(node: Node, args: argparse.Namespace) -> int:
-    command = args.command
-    if command == "register":
-        done = fleet.register(
-            node,
-            name=args.name,
-            level=args.level,
-            region=args.region,
-            parent=args.parent,
-            parent_url=args.parent_url,
-            hub_url=_hub_url(node, args.hub_url),
-        )
-        print(f"已登记 {args.name}：站点编码 {done.station}")
-        print(f"注册码 {done.code}")
-        print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
-        print(f"二维码内容：{done.qr_text}")
-        print(f"站点首个管理员：{done.admin_username}  初始密码：{done.admin_password}（首次登录须修改）")
-        if args.qr_svg:
-            segno.make(done.qr_text, error="m").save(str(args.qr_svg), scale=6)
-            print(f"二维码已写入 {args.qr_svg}")
-    elif command == "enroll":
-        return _enroll(node, args)
-    elif command == "bundle":
-        args.out.write_bytes(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
-        print(f"注册包已写入 {args.out}：请连同注册码交给站点")
-    elif command == "accept":
-        args.out.write_bytes(fleet.grant(node, args.request.read_bytes()))
-        print(f"证书回执已写入 {args.out}：请带回站点，运行 onetrip install-grant")
-    elif command == "install-grant":
-        identity = fleet.install_grant(node, args.grant.read_bytes())
-        print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
-    elif command == "revoke":
-        held = fleet.revoke(node, args.installation, args.reason)
-        print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
-    elif command == "add-operator":
-        password = args.password_file.read_text("utf-8").strip() if args.password_file else _ask_password()
-        create_operator(
-            node.events,
-            node.identity.station,
-            username=args.username,
-            name=args.name,
-            role=args.role,
-            password=password,
-        )
-        print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
-    elif command == "renew":
-        print(f"证书已续期，新的有效期至 {fleet.renew(node, args.hub):%Y-%m-%d}")
-    elif command == "replace":
-        code = fleet.replace(node, args.station, args.reason)
-        print(f"旧安装已吊销。新电脑的注册码 {code}（72 小时内有效）；新安装注册后将与旧安装关联")
-    elif command == "trust-refresh":
-        fleet.refresh_trust(node, args.hub)
-        print("信任数据已更新")
-    elif command == "rotate-ca":
-        cert = fleet.rotate_authority(node)
-        print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
-    return 0
+def _register(node: Node, args: argparse.Namespace) -> None:
+    done = fleet.register(
+        node,
+        name=args.name,
+        level=args.level,
+        region=args.region,
+        parent=args.parent,
+        parent_url=args.parent_url,
+        hub_url=_hub_url(node, args.hub_url),
+    )
+    print(f"已登记 {args.name}：站点编码 {done.station}")
+    print(f"注册码 {done.code}")
+    print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
+    print(f"二维码内容：{done.qr_text}")
+    print(f"站点首个管理员：{done.admin_username}  初始密码：{done.admin_password}（首次登录须修改）")
+    if args.qr_svg:
+        segno.make(done.qr_text, error="m").save(str(args.qr_svg), scale=6)
+        print(f"二维码已写入 {args.qr_svg}")
+
+
+def _bundle(node: Node, args: argparse.Namespace) -> None:
+    args.out.write_bytes(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
+    print(f"注册包已写入 {args.out}：请连同注册码交给站点")
+
+
+def _accept(node: Node, args: argparse.Namespace) -> None:
+    args.out.write_bytes(fleet.grant(node, args.request.read_bytes()))
+    print(f"证书回执已写入 {args.out}：请带回站点，运行 onetrip install-grant")
+
+
+def _install_grant(node: Node, args: argparse.Namespace) -> None:
+    identity = fleet.install_grant(node, args.grant.read_bytes())
+    print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
+
+
+def _revoke(node: Node, args: argparse.Namespace) -> None:
+    held = fleet.revoke(node, args.installation, args.reason)
+    print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
+
+
+def _add_operator(node: Node, args: argparse.Namespace) -> None:
+    password = args.password_file.read_text("utf-8").strip() if args.password_file else _ask_password()
+    create_operator(
+        node.events, node.identity.station, username=args.username, name=args.name, role=args.role, password=password
+    )
+    print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
+
+
+def _renew(node: Node, args: argparse.Namespace) -> None:
+    print(f"证书已续期，新的有效期至 {fleet.renew(node, args.hub):%Y-%m-%d}")
+
+
+def _replace(node: Node, args: argparse.Namespace) -> None:
+    code = fleet.replace(node, args.station, args.reason)
+    print(f"旧安装已吊销。新电脑的注册码 {code}（72 小时内有效）；新安装注册后将与旧安装关联")
+
+
+def _trust_refresh(node: Node, args: argparse.Namespace) -> None:
+    fleet.refresh_trust(node, args.hub)
+    print("信任数据已更新")
+
+
+def _rotate_ca(node: Node, args: argparse.Namespace) -> None:
+    cert = fleet.rotate_authority(node)
+    print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
 def _ask_password() -> str:
@@ -94,16 +102,30 @@ def _ask_password() -> str:
     return first
 
 
-def _enroll(node: Node, args: argparse.Namespace) -> int:
+def _enroll(node: Node, args: argparse.Namespace) -> None:
     if args.bundle:
         if not (args.code and args.out):
             raise EnrolmentRefused("离线注册需要 --bundle、--code 和 --out")
         args.out.write_bytes(fleet.enrol_from_bundle(node, args.bundle.read_bytes(), args.code))
         print(f"已采用注册包中的信任数据；证书请求已写入 {args.out}，请带回枢纽运行 onetrip accept")
-        return 0
+        return
     hub, code, fingerprint = parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)
     if not (hub and code):
         raise EnrolmentRefused("联网注册需要 --hub 和 --code（或 --qr）")
     identity = fleet.enrol_online(node, hub, code, fingerprint)
     print(f"注册完成：本机为 {identity.name} 的安装 {identity.installation}，站点编码 {identity.station}")
-    return 0
+
+
+COMMANDS = {
+    "register": _register,
+    "enroll": _enroll,
+    "bundle": _bundle,
+    "accept": _accept,
+    "install-grant": _install_grant,
+    "revoke": _revoke,
+    "replace": _replace,
+    "renew": _renew,
+    "rotate-ca": _rotate_ca,
+    "trust-refresh": _trust_refresh,
+    "add-operator": _add_operator,
+}

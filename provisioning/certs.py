@@ -162,7 +162,8 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     anchor_ders = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
     path = list(chain)
     if path[-1].public_bytes(serialization.Encoding.DER) not in anchor_ders:
-        issuer = next((a for a in anchors if a.subject == path[-1].issuer), None)
+        # Rotated roots share their subject name; the signature tells which one issued it.
+        issuer = next((a for a in anchors if a.subject == path[-1].issuer and _issued_by(path[-1], a)), None)
         if issuer is None:
             raise CertificateRefused("证书链不通往任何受信任的根证书")
         path.append(issuer)
@@ -184,6 +185,14 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
                     f"{outer.name}（{outer.region}）无权为辖区外的 {inner.name}（{inner.region}）签发证书"
                 )
     return binding_of(chain[0])
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
 
 
 def agreement_key_of(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:

@@ -298,28 +298,42 @@ def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str
         if not anchors():
             for root in roots:
                 upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER))
-        # Authorities first, oldest first: a rotated key's certificate needs the old one in place.
-        for cert in sorted(known, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc)):
-            try:
-                binding = build_path(cert, issued_at(cert))
-            except CertificateRefused as exc:
-                raise EnrolmentRefused(f"收到的证书不可信：{exc}") from exc
-            upsert(
-                Certificate,
-                serial=format(cert.serial_number, "x"),
-                fingerprint=fingerprint(cert),
-                installation=binding.installation,
-                station=binding.station,
-                use=binding.use,
-                der=cert.public_bytes(Encoding.DER),
-                not_after=cert.not_valid_after_utc.replace(tzinfo=None),
-            )
+        # Certificates first, so that the streams' signers are known; one that does not chain yet
+        # (issued under a root this node learns from the streams) is tried again after them.
+        later = _adopt_certificates(known)
         events.trust.forget()
         for stream in material["streams"]:
             try:
                 events.ingest([raw.encode("utf-8") for raw in stream["events"]], head_from_wire(stream["head"]))
             except SyncError as exc:
                 raise EnrolmentRefused(f"信任数据流校验失败：{exc}") from exc
+        if refused := _adopt_certificates([cert for cert, _ in later]):
+            problems = "；".join(f"{cert.subject.rfc4514_string()}：{why}" for cert, why in refused)
+            raise EnrolmentRefused(f"收到的证书不可信：{problems}")
+        events.trust.forget()
+
+
+def _adopt_certificates(certs: list[x509.Certificate]) -> list[tuple[x509.Certificate, str]]:
+    """Store each certificate that chains to an anchor; return the others with the reason."""
+    refused = []
+    # Authorities first, oldest first: a rotated key's certificate needs the old one in place.
+    for cert in sorted(certs, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc)):
+        try:
+            binding = build_path(cert, issued_at(cert))
+        except CertificateRefused as exc:
+            refused.append((cert, str(exc)))
+            continue
+        upsert(
+            Certificate,
+            serial=format(cert.serial_number, "x"),
+            fingerprint=fingerprint(cert),
+            installation=binding.installation,
+            station=binding.station,
+            use=binding.use,
+            der=cert.public_bytes(Encoding.DER),
+            not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+        )
+    return refused
 
 
 def check_own_certificates(grant: dict, identity: Identity, keys: Keys, now: dt.datetime) -> None:

@@ -319,3 +319,45 @@ def test_the_county_rotates_its_key_and_old_and_new_stations_verify(tree, capsys
         assert node.check() == []
     finally:
         db.close()
+
+
+def test_an_installation_renews_its_certificate_and_a_replaced_pc_is_linked_to_the_old_one(tree, capsys):
+    county, tmp = tree["county"], tree["tmp"]
+    old_pc, new_pc = tmp / "old", tmp / "new"
+    for data_dir in (old_pc, new_pc):
+        onetrip(
+            capsys, "init", "--data", data_dir, "--level", "village", "--name", "青山村", "--region", "511302001001"
+        )
+    out = onetrip(
+        capsys,
+        "register",
+        "--data",
+        county,
+        "--name",
+        "青山村",
+        "--level",
+        "village",
+        "--region",
+        "511302001001",
+        "--hub-url",
+        tree["county_url"],
+    )
+    station = line(out, "已登记 青山村").split()[-1]
+    onetrip(capsys, "enroll", "--data", old_pc, "--qr", line(out, "二维码内容"))
+    old_id = identity_of(old_pc)["installation"]
+
+    onetrip(capsys, "renew", "--data", old_pc)
+    assert len(certificates(old_pc, f"installation = '{old_id}' AND use = 'signing'")) == 2
+    onetrip(capsys, "check", "--data", old_pc)  # events signed before the renewal still verify
+
+    out = onetrip(capsys, "replace", "--data", county, "--station", station, "--reason", "硬盘损坏")
+    code = out.split("注册码 ")[1].split("（")[0]
+    onetrip(capsys, "enroll", "--data", new_pc, "--hub", tree["county_url"], "--code", code)
+    assert identity_of(new_pc)["station"] == station
+    new_id = identity_of(new_pc)["installation"]
+    with sqlite3.connect(new_pc / "onetrip.db") as conn:
+        assert conn.execute("SELECT replaces FROM replacement WHERE installation = ?", (new_id,)).fetchone() == (
+            old_id,
+        )
+        assert conn.execute("SELECT count(*) FROM revocation WHERE installation = ?", (old_id,)).fetchone()[0] >= 1
+    assert "吊销" in refused(capsys, "renew", "--data", old_pc)
