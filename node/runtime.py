@@ -17,8 +17,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation
+from provisioning.errors import ProvisioningError
 from provisioning.identity import Identity, Keys, create_identity, load_identity
 from provisioning.operators import OperatorProjection
+from provisioning.renewal import own_expiry, renew_online, renewal_due
 from provisioning.stations import (
     INSTALLATION_CREATED,
     STATION_CREATED,
@@ -33,6 +35,7 @@ from storage.migrations import migrate, require_current
 from storage.models import EventRecord
 from sync.audit import audit_streams
 from sync.cipher import point_bytes
+from sync.errors import SyncError
 from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
@@ -42,6 +45,7 @@ from .config import NodeConfig, write_config
 log = logging.getLogger(__name__)
 
 HEAD_SIGNING_INTERVAL_S = 60
+CERTIFICATE_CHECK_H = 6
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class NodeStatus:
     provisional: bool
     event_count: int
     last_event_at: str | None  # UTC, ISO 8601, from the newest event's HLC
+    certificate_expires: str | None  # UTC date of this installation's signing certificate; None before enrolment
+    certificate_warning: str | None  # set from 30 days before expiry
 
 
 def wall_time(hlc: HybridClock) -> datetime:
@@ -96,6 +102,14 @@ class Node:
         self._scheduler.add_job(
             self.events.sign_heads, "interval", seconds=HEAD_SIGNING_INTERVAL_S, id="sign_heads", coalesce=True
         )
+        self._scheduler.add_job(
+            self.watch_certificate,
+            "interval",
+            hours=CERTIFICATE_CHECK_H,
+            id="watch_certificate",
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
         self._scheduler.start()
         log.info("node started: %s %s", self.identity.level, self.identity.name)
 
@@ -105,6 +119,17 @@ class Node:
             self._scheduler = None
         self.events.sign_heads()
         log.info("node stopped")
+
+    def watch_certificate(self) -> None:
+        """Warn weeks before the certificate expires, and renew it at the hub that issued it when due."""
+        if not renewal_due(self.identity, self.now()):
+            return
+        log.warning("certificate expires %s: renewing", own_expiry(self.identity).date())
+        try:
+            expiry = renew_online(self.events, self.identity, self.keys, self.now())
+            log.info("certificate renewed until %s", expiry.date())
+        except (ProvisioningError, SyncError) as exc:  # offline or refused: try again at the next check
+            log.warning("certificate renewal failed: %s", exc)
 
     def now(self) -> datetime:
         return wall_time(self.events.clock)
@@ -121,8 +146,21 @@ class Node:
         if last_hlc:
             last_at = datetime.fromtimestamp(unpack(last_hlc)[0] / 1000, UTC).isoformat(timespec="seconds")
         ident = self.identity
+        expiry = own_expiry(ident)
+        warning = None
+        if expiry is not None and renewal_due(ident, self.now()):
+            warning = f"本机证书将于 {expiry:%Y-%m-%d} 到期：联网时会自动续期，也可运行 onetrip renew"
         return NodeStatus(
-            ident.station, ident.installation, ident.level, ident.name, ident.region, ident.provisional, count, last_at
+            ident.station,
+            ident.installation,
+            ident.level,
+            ident.name,
+            ident.region,
+            ident.provisional,
+            count,
+            last_at,
+            expiry.date().isoformat() if expiry else None,
+            warning,
         )
 
 

@@ -1,0 +1,37 @@
+"""A certificate nearing expiry is shown weeks ahead, and a failed renewal while offline is only a warning."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from node import fleet
+from node.config import NodeConfig
+from node.demo import enrol_by_bundle
+from node.runtime import initialise
+from storage.database import db
+from tests.support.clock import FrozenClock
+from tests.support.tree import open_node, provision_county
+
+
+def test_the_status_warns_a_month_ahead_and_an_offline_renewal_only_logs(tmp_path, caplog):
+    tree = provision_county(tmp_path)
+    village = NodeConfig(tmp_path / "village")
+    done = fleet.register(open_node(tree.county), name="青山村", level="village", region="511302001001",
+                          hub_url="http://127.0.0.1:9")  # nothing listens there: the hub is unreachable
+    db.close()
+    initialise(village, level="village", name="青山村", region="511302001001", algorithm="ecdsa-p256-sha256")
+    enrol_by_bundle(tree.county, village, done.code, "http://127.0.0.1:9")
+
+    now = dt.datetime.now(dt.UTC)
+    node = open_node(village, FrozenClock(int(now.timestamp() * 1000)))
+    assert node.status().certificate_warning is None
+    expires = dt.date.fromisoformat(node.status().certificate_expires)
+
+    later = dt.datetime.combine(expires, dt.time(), dt.UTC) - dt.timedelta(days=20)
+    node = open_node(village, FrozenClock(int(later.timestamp() * 1000)))
+    assert "到期" in node.status().certificate_warning
+    with caplog.at_level(logging.WARNING):
+        node.watch_certificate()
+    assert "renewal failed" in caplog.text
+    db.close()
