@@ -24,6 +24,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
+from . import provisioning
 from .records import applications
 
 EVENTS = 10_000
@@ -117,6 +118,8 @@ def main() -> int:
         print(f"{label:<38} {_summary(values):>30}   {target}")
     for workload in ("W1 backlog", "W2 idle", "W3 small delta", "W4 pull", "W5 blobs"):
         print(f"{workload:<38} {'not yet: needs sync (issue 5)':>30}")
+    print()
+    print("\n".join(provisioning.report()))
     return 0
 
 
