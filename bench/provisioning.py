@@ -36,6 +36,13 @@ def _field(out: str, label: str) -> str:
     return line.split(label, 1)[1].strip(" ：:")
 
 
+def _enrol_by_usb(county: Path, station: Path, code: str, stick: Path) -> None:
+    _cli("bundle", "--data", county, "--code", code, "--out", stick / "bundle")
+    _cli("enroll", "--data", station, "--bundle", stick / "bundle", "--code", code, "--out", stick / "request")
+    _cli("accept", "--data", county, "--request", stick / "request", "--out", stick / "grant")
+    _cli("install-grant", "--data", station, "--grant", stick / "grant")
+
+
 def measure() -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"online": [], "usb": []}
     with tempfile.TemporaryDirectory() as tmp:
