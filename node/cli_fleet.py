@@ -71,7 +71,13 @@ def _revoke(node: Node, args: argparse.Namespace) -> None:
 def _add_operator(node: Node, args: argparse.Namespace) -> None:
     password = args.password_file.read_text("utf-8").strip() if args.password_file else _ask_password()
     create_operator(
-        node.events, node.identity.station, username=args.username, name=args.name, role=args.role, password=password
+        node.events,
+        node.identity.station,
+        username=args.username,
+        name=args.name,
+        role=args.role,
+        password=password,
+        actor="command line",
     )
     print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
 

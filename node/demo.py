@@ -124,7 +124,13 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
         opened = _open(configs[node.directory])
         for username, name, role in node.accounts:
             create_operator(
-                opened.events, opened.identity.station, username=username, name=name, role=role, password=PASSWORD
+                opened.events,
+                opened.identity.station,
+                username=username,
+                name=name,
+                role=role,
+                password=PASSWORD,
+                actor="demo",
             )
     close_database()
 

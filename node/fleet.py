@@ -11,6 +11,7 @@ import datetime as dt
 from cryptography import x509
 
 from provisioning import client, renewal
+from provisioning.audit import audit
 from provisioning.bundle import read_bundle, write_bundle
 from provisioning.ca import load_ca_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
@@ -28,7 +29,7 @@ from provisioning.enrolment import (
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
-from provisioning.registration import Registered, audit, register_station, replace_installation
+from provisioning.registration import Registered, register_station, replace_installation
 from provisioning.trust import ANCHOR, CERTIFIED, REVOKED, TRUST_STREAM, anchors, trust_entity
 from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
 
@@ -132,6 +133,7 @@ def _ensure_first_admin(node: Node, station: str, password_hash: str | None) -> 
             role="admin",
             password_hash=password_hash,
             must_change=True,
+            actor="registration",
         )
 
 

@@ -24,6 +24,7 @@ from sync.chain import head_from_wire
 from sync.errors import CipherError, EncodingError, SyncError
 from sync.log import EventLog
 
+from .audit import audit
 from .authority import AUTHORITY
 from .ca import Authority
 from .certs import (
@@ -44,7 +45,7 @@ from .certs import (
 from .codes import code_hash, code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
-from .registration import audit, naive_utc
+from .registration import naive_utc
 from .trust import CERTIFIED, REGISTERED, REPLACED, TRUST_STREAM, anchors, build_path, trust_entity
 
 REQUEST_CONTEXT = b"enrol/request"

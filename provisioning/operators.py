@@ -21,6 +21,7 @@ from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
 
+from .audit import audit
 from .errors import ProvisioningError
 
 ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
@@ -87,6 +88,7 @@ def create_operator(
     password: str | None = None,
     password_hash: str | None = None,
     must_change: bool = False,
+    actor: str = "admin",
 ) -> None:
     """A new account of this station; give the password, or its hash when it was set at the county."""
     problems = account_problems(username, name, role, password if password_hash is None else None)
@@ -125,12 +127,20 @@ def set_disabled(events: EventLog, station: str, username: str, disabled: bool, 
     operator = Operator.get_or_none(Operator.username == username)
     if operator is None or operator.station != station:
         raise AccountRefused(f"本站没有用户 {username}")
-    events.append(DISABLED if disabled else ENABLED, entity(username), {"username": username, "by": by}, stream=station)
+    with events.transaction():
+        events.append(
+            DISABLED if disabled else ENABLED, entity(username), {"username": username, "by": by}, stream=station
+        )
+        audit(by, "disable_operator" if disabled else "enable_operator", username, "ok")
 
 
 def county_disable(events: EventLog, username: str, *, by: str, reason: str) -> None:
     """A county admin disables any account in the county; it travels down as a trust event."""
-    events.append(COUNTY_DISABLED, entity(username), {"username": username, "by": by, "reason": reason}, stream="all")
+    with events.transaction():
+        events.append(
+            COUNTY_DISABLED, entity(username), {"username": username, "by": by, "reason": reason}, stream="all"
+        )
+        audit(by, "disable_operator", username, "ok", reason)
 
 
 def authenticate(username: str, password: str, now: dt.datetime) -> Operator:

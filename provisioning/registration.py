@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from storage.models import AuditEntry, Registration
+from storage.models import Registration
 from sync.log import EventLog
 
+from .audit import audit
 from .ca import Authority
 from .certs import contains, fingerprint
 from .codes import code_hash, new_code
@@ -31,10 +32,6 @@ class Registered:
     qr_text: str
     admin_username: str
     admin_password: str  # shown once to the county admin, to hand over with the code
-
-
-def audit(actor: str, action: str, subject: str | None, outcome: str, detail: str | None = None) -> None:
-    AuditEntry.create(actor=actor, action=action, subject=subject, outcome=outcome, detail=detail)
 
 
 def naive_utc(at: dt.datetime) -> dt.datetime:

@@ -16,6 +16,7 @@ from sync.errors import CipherError, EncodingError
 from sync.log import EventLog
 
 from . import client
+from .audit import audit
 from .authority import AUTHORITY
 from .ca import Authority
 from .certs import AGREEMENT, INSTALLATION_DAYS, SIGNING, agreement_key_of, binding_of, from_pem, issue, to_pem
@@ -30,7 +31,6 @@ from .enrolment import (
 )
 from .errors import CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
-from .registration import audit
 from .trust import CERTIFIED, TRUST_STREAM, trust_entity
 
 RENEW_CONTEXT = b"renew/request"

@@ -17,8 +17,9 @@ from tests.support.tree import open_node, provision_county
 def test_the_status_warns_a_month_ahead_and_an_offline_renewal_only_logs(tmp_path, caplog):
     tree = provision_county(tmp_path)
     village = NodeConfig(tmp_path / "village")
-    done = fleet.register(open_node(tree.county), name="青山村", level="village", region="511302001001",
-                          hub_url="http://127.0.0.1:9")  # nothing listens there: the hub is unreachable
+    done = fleet.register(
+        open_node(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://127.0.0.1:9"
+    )  # nothing listens there: the hub is unreachable
     db.close()
     initialise(village, level="village", name="青山村", region="511302001001", algorithm="ecdsa-p256-sha256")
     enrol_by_bundle(tree.county, village, done.code, "http://127.0.0.1:9")

@@ -98,6 +98,7 @@ def operators():
                 role=form.get("role", ""),
                 password=form.get("password", ""),
                 must_change=True,
+                actor=me.username,
             )
             return redirect(url_for("admin.operators"))
         except ProvisioningError as exc:
