@@ -12,6 +12,7 @@ from cryptography import x509
 
 from provisioning import client, renewal
 from provisioning.audit import audit
+from provisioning.authority import manages
 from provisioning.bundle import read_bundle, write_bundle
 from provisioning.ca import load_ca_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
@@ -30,7 +31,7 @@ from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
 from provisioning.registration import Registered, register_station, replace_installation
-from provisioning.trust import ANCHOR, CERTIFIED, REVOKED, TRUST_STREAM, anchors, trust_entity
+from provisioning.trust import ANCHOR, CERTIFIED, REVOKED, TRUST_STREAM, anchors, newest_binding, trust_entity
 from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
 
 from .runtime import Node
@@ -188,6 +189,9 @@ def bundle_for(node: Node, code: str, hub_url: str) -> bytes:
 def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> dict[str, int]:
     """Revoke an installation: per stream, the county vouches for what it already holds, nothing after."""
     require_authority(node.config.data_dir)
+    target = newest_binding(installation)
+    if target is None or not manages(node.identity.level, node.identity.region, target.level, target.region):
+        raise EnrolmentRefused(f"安装 {installation} 不在本枢纽辖区内，无权吊销")
     held = {h.stream: h.seq for h in StreamHead.select().where(StreamHead.origin == installation)}
     with node.events.transaction():
         node.events.append(
@@ -241,6 +245,7 @@ class FleetRow:
     installation: str | None
     certificate_expires: dt.date | None
     status: str  # 未注册 | 正常 | 证书将到期 | 已吊销
+    managed: bool  # this hub may revoke or replace it
     # Known only once sync reports them (issue 5): shown as "—" until then.
     last_contact: str | None = None
     pending_events: int | None = None
@@ -260,7 +265,9 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
     stations = Station.select().order_by(Station.code)
     rows = []
     now = node.now().replace(tzinfo=None)
+    hub = node.identity
     for station in stations.paginate(page, per_page):
+        managed = manages(hub.level, hub.region, station.level, station.region)
         certs = list(
             Certificate.select()
             .where((Certificate.station == station.code) & (Certificate.use == SIGNING))
@@ -283,12 +290,21 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
                     cert.installation,
                     cert.not_after.date(),
                     status,
+                    managed,
                 )
             )
         if not seen:
             rows.append(
                 FleetRow(
-                    station.code, station.name, station.level, station.region, station.parent, None, None, "未注册"
+                    station.code,
+                    station.name,
+                    station.level,
+                    station.region,
+                    station.parent,
+                    None,
+                    None,
+                    "未注册",
+                    managed,
                 )
             )
     return rows, stations.count()

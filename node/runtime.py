@@ -86,7 +86,7 @@ class Node:
         events = EventLog(
             Author(identity.installation, keys.signing),
             trust,
-            Registry((StationProjection(), TrustProjection(trust), OperatorProjection())),
+            Registry((StationProjection(), TrustProjection(trust), OperatorProjection(trust))),
             hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,

@@ -7,6 +7,8 @@ dot; anything else is an exact type.
 
 from __future__ import annotations
 
+from .region import LEVELS, contains
+
 STATION = (
     "station.",
     "installation.",
@@ -37,3 +39,13 @@ AUTHORITY = {
 
 def allows(authority: tuple[str, ...], event_type: str) -> bool:
     return any(event_type.startswith(p) if p.endswith(".") else event_type == p for p in authority)
+
+
+def manages(hub_level: str, hub_region: str, level: str, region: str) -> bool:
+    """Whether a hub has jurisdiction over a station: a lower level, inside its division."""
+    return (
+        hub_level in ("county", "city")
+        and level in LEVELS
+        and LEVELS.index(level) < LEVELS.index(hub_level)
+        and contains(hub_region, region)
+    )

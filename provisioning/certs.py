@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from sync import canonical
 
 from .errors import CertificateRefused
+from .region import contains
 
 # An OID arc minted from a UUID (ITU-T X.667: `2.25.<uuid as integer>`), no registry needed.
 ONETRIP_ARC = "2.25.198374023475528618712371917203497561227"
@@ -141,14 +142,6 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False
         )
     return builder.sign(issuer_key, hashes.SHA256())
-
-
-def contains(outer_region: str, inner_region: str) -> bool:
-    """Whether a division lies inside another: a county holds its townships and villages,
-    a city its counties (the city's code ends in 00; its counties share the first 4 digits)."""
-    if len(outer_region) == 6 and outer_region.endswith("00"):
-        return inner_region.startswith(outer_region[:4])
-    return inner_region.startswith(outer_region)
 
 
 def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime) -> Binding:

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 
-from storage.models import Credential, Operator, upsert
+from storage.models import Credential, Operator, Station, upsert
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
@@ -175,8 +175,16 @@ def change_password(username: str, old: str, new: str) -> None:
     ).execute()
 
 
+def _station_of(username: str) -> str | None:
+    operator = Operator.get_or_none(Operator.username == username)
+    return operator.station if operator else None
+
+
 class OperatorProjection:
     event_types = frozenset({CREATED, DISABLED, ENABLED, COUNTY_DISABLED})
+
+    def __init__(self, trust):
+        self.trust = trust  # a CertTrust: a county may disable only accounts in its division
 
     def apply(self, event: Event) -> None:
         payload = event.payload
@@ -196,6 +204,13 @@ class OperatorProjection:
                 disabled_by=None,
             )
             return
+        if event.type == COUNTY_DISABLED:
+            station = Station.get_or_none(Station.code == _station_of(payload["username"]))
+            if station is None:
+                raise RuleViolation(f"不认识用户 {payload['username']} 所属的站点")
+            self.trust.require_jurisdiction(event.origin, station.level, station.region)
+        elif _station_of(payload["username"]) != event.stream:
+            raise RuleViolation("站点只能停用或启用本站点的账号")
         disabled = event.type != ENABLED
         updated = (
             Operator.update(disabled=disabled, disabled_by=payload["by"] if disabled else None)

@@ -47,3 +47,11 @@ def region_problems(level: str, code: str) -> list[str]:
     if level == "village" and code[9:12] == "000":
         problems.append(f"区划代码 {code} 的第 10–12 位（村级）不能为 000")
     return problems
+
+
+def contains(outer_region: str, inner_region: str) -> bool:
+    """Whether a division lies inside another: a county holds its townships and villages,
+    a city its counties (the city's code ends in 00; its counties share the first 4 digits)."""
+    if len(outer_region) == 6 and outer_region.endswith("00"):
+        return inner_region.startswith(outer_region[:4])
+    return inner_region.startswith(outer_region)

@@ -13,12 +13,12 @@ from sync.log import EventLog
 
 from .audit import audit
 from .ca import Authority
-from .certs import contains, fingerprint
+from .certs import fingerprint
 from .codes import code_hash, new_code
 from .errors import EnrolmentRefused
 from .identity import Identity, identity_problems
 from .operators import first_admin_name, hash_password, new_password
-from .region import LEVELS
+from .region import LEVELS, contains
 from .trust import REGISTERED, TRUST_STREAM, trust_entity
 
 CODE_TTL = dt.timedelta(hours=72)

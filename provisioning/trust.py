@@ -21,8 +21,8 @@ from sync.event import Event
 from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
 
-from .authority import AUTHORITY, allows
-from .certs import CA, SIGNING, Binding, fingerprint, from_pem, issued_at, verify_path
+from .authority import AUTHORITY, allows, manages
+from .certs import CA, SIGNING, Binding, binding_of, fingerprint, from_pem, issued_at, verify_path
 from .errors import CertificateRefused
 from .identity import Identity
 
@@ -103,6 +103,29 @@ class CertTrust:
                 continue
         return None
 
+    def binding(self, origin: str) -> Binding | None:
+        """Who an origin is, as certified (this installation: as it was initialised)."""
+        if origin == self.identity.installation:
+            ident = self.identity
+            return Binding(
+                ident.station,
+                ident.installation,
+                ident.level,
+                ident.name,
+                ident.region,
+                ident.parent,
+                SIGNING,
+                AUTHORITY[ident.level],
+            )
+        found = self.certified(origin)
+        return found[1] if found else None
+
+    def require_jurisdiction(self, origin: str, level: str, region: str) -> None:
+        """A trust event about a station counts only if its author is a hub above it, in its division."""
+        author = self.binding(origin)
+        if author is None or not manages(author.level, author.region, level, region):
+            raise RuleViolation(f"{author.name if author else origin} 无权管理辖区外或同级的站点（{region}）")
+
     def verifying_key(self, origin: str) -> VerifyingKey | None:
         if origin == self.identity.installation:
             return self.own_key
@@ -149,6 +172,9 @@ class TrustProjection:
         payload = event.payload
         self.trust.forget()
         if event.type == REGISTERED:
+            author = self.trust.binding(event.origin)
+            if author is None or payload["station"] != author.station:  # the city registers itself
+                self.trust.require_jurisdiction(event.origin, payload["level"], payload["region"])
             upsert(
                 Station,
                 code=payload["station"],
@@ -160,9 +186,17 @@ class TrustProjection:
         elif event.type == CERTIFIED:
             self._certified(from_pem(payload["certificate"]))
         elif event.type == REVOKED:
+            target = newest_binding(payload["installation"])
+            if target is None:
+                raise RuleViolation(f"不认识被吊销的安装 {payload['installation']}：其证书尚未收到")
+            self.trust.require_jurisdiction(event.origin, target.level, target.region)
             for stream, last_seq in {"*": 0, **payload["last_seq"]}.items():
                 upsert(Revocation, installation=payload["installation"], stream=stream, last_seq=last_seq)
         elif event.type == REPLACED:
+            station = Station.get_or_none(Station.code == payload["station"])
+            if station is None:
+                raise RuleViolation(f"不认识站点 {payload['station']}")
+            self.trust.require_jurisdiction(event.origin, station.level, station.region)
             upsert(
                 Replacement,
                 installation=payload["installation"],
@@ -170,6 +204,9 @@ class TrustProjection:
                 station=payload["station"],
             )
         else:
+            author = self.trust.binding(event.origin)
+            if author is None or author.level != "city":
+                raise RuleViolation("只有市级枢纽能发布新的根证书")
             self._anchor(from_pem(payload["certificate"]), from_pem(payload["cross"]))
 
     def _certified(self, cert: x509.Certificate) -> None:
@@ -218,6 +255,16 @@ class TrustProjection:
             Revocation.delete().where(Revocation.installation == key).execute()
         elif kind == "anchor":
             TrustAnchor.delete().where((TrustAnchor.fingerprint == key) & (TrustAnchor.from_event == True)).execute()  # noqa: E712
+
+
+def newest_binding(installation: str) -> Binding | None:
+    row = (
+        Certificate.select()
+        .where(Certificate.installation == installation)
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return binding_of(x509.load_der_x509_certificate(bytes(row.der))) if row else None
 
 
 def trust_entity(kind: str, key: str) -> str:

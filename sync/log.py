@@ -156,7 +156,11 @@ class EventLog:
         stream: str,
         deps: Sequence[str] | None = None,
     ) -> Event:
-        """Write one local event and, through its projection, the rows it changes."""
+        """Write one local event and, through its projection, the rows it changes.
+
+        An event this installation may not make raises `NotAuthorized`, one its
+        projection refuses raises `RuleViolation`; either way nothing is written.
+        """
         with self.transaction():
             head = self._own_head(stream)
             seq = head.seq + 1
@@ -176,8 +180,10 @@ class EventLog:
                 payload=payload,
                 deps=deps,
             )
-            head.seq, head.chain = seq, link(head.chain, event.eid)
             decision = self._decide(event, known)
+            if decision.status == QUARANTINED:  # our own event breaks a rule: refuse it, write nothing
+                raise RuleViolation(decision.reason)
+            head.seq, head.chain = seq, link(head.chain, event.eid)
             if decision.missing or decision.demoted:
                 self._flush()
                 self._store(event, head.chain, decision)

@@ -117,8 +117,12 @@ def test_a_disabled_account_stops_working_at_once(client, county):
 
 
 def test_a_county_admin_disables_a_stations_account_with_a_trust_event(client, county):
+    from node import fleet
+
+    village = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
+    # The village's account as it reaches the county (written here into the village's stream).
     create_operator(
-        county.events, "511302001001-01", username="zhao", name="赵代办", role="agent", password="village-pass"
+        county.events, village.station, username="zhao", name="赵代办", role="agent", password="village-pass"
     )
     login(client, "wang", "county-admin-1")
     client.post(
@@ -154,3 +158,14 @@ def test_an_account_with_a_password_set_by_the_county_must_change_it_first(clien
     )
     client.post("/logout", data={"csrf_token": token(client, "/password")})
     assert login(client, "new.admin", "my-own-secret").headers["Location"].endswith("/")
+
+
+def test_a_county_cannot_disable_an_account_outside_its_division(county):
+    from provisioning.operators import county_disable
+    from sync.projection import RuleViolation
+
+    create_operator(county.events, "511303001001-01", username="qian", name="钱代办", role="agent", password="outsider-1")
+    with pytest.raises(RuleViolation):
+        county_disable(county.events, "qian", by="wang", reason="越权")
+    assert not Operator.get_by_id("qian").disabled
+    assert not EventRecord.select().where(EventRecord.type == "trust.operator_disabled").exists()

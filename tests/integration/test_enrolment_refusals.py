@@ -239,3 +239,53 @@ def test_a_county_certificate_for_another_countys_station_does_not_verify(tree):
     with pytest.raises(CertificateRefused) as refusal:
         verify_path([cert, authority.cert], anchors(), at=now)
     assert "辖区外" in str(refusal.value)
+
+
+def test_a_county_cannot_revoke_its_city_or_anything_outside_its_division(tree):
+    city_installation = open_node(tree.city).identity.installation
+    county = tree.open("county")
+    before = snapshot()
+    with pytest.raises(EnrolmentRefused) as refusal:
+        fleet.revoke(county, city_installation, "越权")
+    assert "无权吊销" in str(refusal.value)
+    assert snapshot() == before
+
+
+def test_a_revocation_by_a_county_outside_its_jurisdiction_is_refused_locally_and_quarantined_elsewhere(tree):
+    from provisioning.trust import REVOKED, trust_entity
+    from sync.chain import GENESIS, link, sign_head
+    from sync.event import make_event
+    from sync.projection import RuleViolation
+
+    city_installation = open_node(tree.city).identity.installation
+    county = tree.open("county")
+    payload = {"installation": city_installation, "last_seq": {}, "reason": "越权"}
+    count = EventRecord.select().count()
+    with pytest.raises(RuleViolation):
+        county.events.append(REVOKED, trust_entity("revocation", city_installation), payload, stream="all")
+    assert EventRecord.select().count() == count
+
+    # The same event made by hand with the county's key, as a tampered county PC would: authentic but unauthorised.
+    event = make_event(
+        origin=county.identity.installation,
+        stream="forged",
+        seq=1,
+        hlc=county.events.clock.now(),
+        type=REVOKED,
+        entity=trust_entity("revocation", city_installation),
+        payload=payload,
+    )
+    head = sign_head(
+        county.keys.signing,
+        origin=event.origin,
+        stream="forged",
+        seq=1,
+        chain=link(GENESIS, event.eid),
+        signed_at=1,
+        expires_at_ms=2**41,
+    )
+    city = tree.open("city")
+    receipt = city.events.ingest([event.raw], head)
+    assert receipt.quarantined == 1
+    assert "无权" in EventRecord.get(EventRecord.eid == event.eid).reason
+    assert not city.events.trust.is_revoked(city_installation)

@@ -68,7 +68,7 @@ def register():
 def revoke():
     fleet.revoke(
         _node(),
-        request.form["installation"],
+        request.form.get("installation", ""),
         request.form.get("reason") or "管理员吊销",
         actor=current_operator().username,
     )
