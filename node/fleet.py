@@ -18,6 +18,7 @@ from provisioning.ca import load_ca_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
 from provisioning.codes import code_problem
 from provisioning.enrolment import (
+    check_directory,
     check_own_certificates,
     grant_enrolment,
     hub_directory,
@@ -85,10 +86,9 @@ def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str 
     if node.identity.provisional is False and node.identity.level != "city":
         raise EnrolmentRefused(f"本机已注册为站点 {node.identity.station}")
     found = client.fetch_directory(hub_url)
-    if expected_fingerprint and found["authority_fingerprint"] != expected_fingerprint.lower():
-        raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
+    issuer = check_directory(found, expected_fingerprint, node.now())
     sealed_grant = client.post_request(hub_url, _request(node, code, found["agreement_certificate"]))
-    return install_grant(node, sealed_grant, expected_fingerprint=found["authority_fingerprint"], hub_url=hub_url)
+    return install_grant(node, sealed_grant, issuer=issuer, hub_url=hub_url)
 
 
 def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
@@ -99,7 +99,7 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
         raise EnrolmentRefused(
             f"注册包是给 {registration['name']}（{registration['level']} {registration['region']}）的，与本机不符"
         )
-    install_trust(node.events, contents, expected_fingerprint=None, now=node.now())
+    install_trust(node.events, contents)
     _ensure_first_admin(node, registration["station"], registration.get("first_admin_hash"))
     hub_url = contents["hub"]["url"]
     _become(node, registration["station"], registration["parent"], registration.get("parent_url") or hub_url, hub_url)
@@ -107,11 +107,11 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
 
 
 def install_grant(
-    node: Node, sealed_grant: bytes, *, expected_fingerprint: str | None = None, hub_url: str | None = None
+    node: Node, sealed_grant: bytes, *, issuer: tuple | None = None, hub_url: str | None = None
 ) -> Identity:
     grant_body = open_grant(sealed_grant, node.keys)
-    check_own_certificates(grant_body, node.identity, node.keys, node.now())
-    install_trust(node.events, grant_body, expected_fingerprint=expected_fingerprint, now=node.now())
+    check_own_certificates(grant_body, node.identity, node.keys, node.now(), issuer)
+    install_trust(node.events, grant_body)
     _ensure_first_admin(node, grant_body["station"], grant_body.get("first_admin_hash"))
     return _become(
         node,
@@ -156,7 +156,7 @@ def refresh_trust(node: Node, hub_url: str | None = None) -> None:
     url = hub_url or node.identity.parent_url
     if not url:
         raise EnrolmentRefused("本机还没有上级网址：请先注册，或用 --hub 指定")
-    install_trust(node.events, client.fetch_trust(url), expected_fingerprint=None, now=node.now())
+    install_trust(node.events, client.fetch_trust(url))
 
 
 def trust_feed(node: Node) -> dict:

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from sync import canonical
 
 from .errors import CertificateRefused
+from .identity import installation_id
 from .region import contains
 
 # An OID arc minted from a UUID (ITU-T X.667: `2.25.<uuid as integer>`), no registry needed.
@@ -156,10 +157,13 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     path = list(chain)
     if path[-1].public_bytes(serialization.Encoding.DER) not in anchor_ders:
         # Rotated roots share their subject name; the signature tells which one issued it.
-        issuer = next((a for a in anchors if a.subject == path[-1].issuer and _issued_by(path[-1], a)), None)
+        issuer = next((a for a in anchors if a.subject == path[-1].issuer and issued_by(path[-1], a)), None)
         if issuer is None:
             raise CertificateRefused("证书链不通往任何受信任的根证书")
         path.append(issuer)
+    leaf = binding_of(chain[0])
+    if leaf.use == SIGNING and leaf.installation != installation_id(chain[0].public_key()):
+        raise CertificateRefused(f"证书声称属于安装 {leaf.installation}，但其公钥不是该安装的签名密钥")
     for depth, cert in enumerate(path):
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 在 {at:%Y-%m-%d} 不在有效期内")
@@ -180,7 +184,31 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     return binding_of(chain[0])
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def find_path(
+    leaf: x509.Certificate, authorities: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime
+) -> Binding:
+    """Search `authorities` for a path from `leaf` to one of `anchors` that verifies; the leaf's binding."""
+    problems: list[str] = []
+
+    def walk(path: list[x509.Certificate]) -> Binding | None:
+        try:
+            return verify_path(path, anchors, at=at)
+        except CertificateRefused as exc:
+            problems.append(str(exc))
+        if len(path) > 4:
+            return None
+        for ca in authorities:
+            if ca.subject == path[-1].issuer and ca not in path and (found := walk([*path, ca])):
+                return found
+        return None
+
+    binding = walk([leaf])
+    if binding is None:
+        raise CertificateRefused(problems[-1] if problems else "找不到通往根证书的证书链")
+    return binding
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
         return True

@@ -36,17 +36,27 @@ from .certs import (
     Binding,
     agreement_key_of,
     binding_of,
+    find_path,
     fingerprint,
     from_pem,
     issue,
-    issued_at,
+    issued_by,
     to_pem,
 )
 from .codes import code_hash, code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
 from .registration import naive_utc
-from .trust import CERTIFIED, REGISTERED, REPLACED, TRUST_STREAM, anchors, build_path, trust_entity
+from .trust import (
+    CERTIFIED,
+    REGISTERED,
+    REPLACED,
+    TRUST_STREAM,
+    adopt_certificate,
+    anchors,
+    authorities,
+    trust_entity,
+)
 
 REQUEST_CONTEXT = b"enrol/request"
 GRANT_CONTEXT = b"enrol/grant"
@@ -289,12 +299,11 @@ def open_grant(sealed: bytes, keys: Keys) -> dict:
         raise EnrolmentRefused("回执无法解开：不是发给本机的，或已被改动") from exc
 
 
-def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str | None, now: dt.datetime) -> None:
-    """Adopt anchors and certificates (each verified), then ingest the trust streams through the log."""
+def install_trust(events: EventLog, material: dict) -> None:
+    """Adopt anchors (only at the first enrolment; later roots come by signed rotation) and
+    certificates, each verified, then ingest the trust streams through the log."""
     roots = [from_pem(pem) for pem in material["anchors"]]
     known = [from_pem(pem) for pem in material["known_certificates"]]
-    if expected_fingerprint and expected_fingerprint.lower() not in {fingerprint(c) for c in roots + known}:
-        raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
     with events.transaction():
         if not anchors():
             for root in roots:
@@ -317,30 +326,28 @@ def install_trust(events: EventLog, material: dict, *, expected_fingerprint: str
 def _adopt_certificates(certs: list[x509.Certificate]) -> list[tuple[x509.Certificate, str]]:
     """Store each certificate that chains to an anchor; return the others with the reason."""
     refused = []
-    # Authorities first, oldest first: a rotated key's certificate needs the old one in place.
-    for cert in sorted(certs, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc)):
+    # Authorities first, oldest first (a rotated key's certificate needs the old one), signing before agreement.
+    for cert in sorted(
+        certs, key=lambda c: (binding_of(c).use != CA, c.not_valid_before_utc, binding_of(c).use != SIGNING)
+    ):
         try:
-            binding = build_path(cert, issued_at(cert))
+            adopt_certificate(cert)
         except CertificateRefused as exc:
             refused.append((cert, str(exc)))
-            continue
-        upsert(
-            Certificate,
-            serial=format(cert.serial_number, "x"),
-            fingerprint=fingerprint(cert),
-            installation=binding.installation,
-            station=binding.station,
-            use=binding.use,
-            der=cert.public_bytes(Encoding.DER),
-            not_after=cert.not_valid_after_utc.replace(tzinfo=None),
-        )
     return refused
 
 
-def check_own_certificates(grant: dict, identity: Identity, keys: Keys, now: dt.datetime) -> None:
+def check_own_certificates(
+    grant: dict, identity: Identity, keys: Keys, now: dt.datetime, issuer: tuple | None = None
+) -> None:
     """The certificates must bind exactly this installation's keys, level and region, and be valid
-    by this PC's clock (a clock a year off would make every later check fail)."""
+    by this PC's clock (a clock a year off would make every later check fail). Online, `issuer`
+    is the (authority, root) checked against the QR code: the certificates must come from it."""
     mine = {use: from_pem(pem) for use, pem in grant["certificates"].items()}
+    if issuer is not None:
+        authority, root = issuer
+        if to_pem(root) not in grant["anchors"] or not all(issued_by(c, authority) for c in mine.values()):
+            raise EnrolmentRefused("回执中的证书不是由二维码上的枢纽签发的，已停止注册")
     signing = mine[SIGNING]
     if not signing.not_valid_before_utc <= now <= signing.not_valid_after_utc:
         raise EnrolmentRefused(
@@ -370,12 +377,45 @@ def own_certificate(identity: Identity, use: str) -> str:
 
 
 def hub_directory(identity: Identity, authority: Authority) -> dict:
-    """Public: what an installation needs before it sends its sealed request."""
+    """Public: what an installation needs before it sends its sealed request, with the chain that
+    lets it check the agreement key against the authority whose fingerprint it was given."""
     return {
         "station": identity.station,
         "installation": identity.installation,
         "name": identity.name,
         "agreement_certificate": own_certificate(identity, AGREEMENT),
         "authority_certificate": to_pem(authority.cert),
-        "authority_fingerprint": fingerprint(authority.cert),
+        "authorities": [to_pem(cert) for cert in authorities()],
+        "anchors": [to_pem(cert) for cert in anchors()],
     }
+
+
+def check_directory(
+    directory: dict, expected_fingerprint: str | None, now: dt.datetime
+) -> tuple[x509.Certificate, x509.Certificate]:
+    """Trust a hub's directory only as far as the fingerprint goes: its authority must be the one
+    the QR code named, and the key we will seal the code to must chain to that authority's root
+    and belong to the same station. Returns the authority and its root."""
+    try:
+        authority = from_pem(directory["authority_certificate"])
+        agreement = from_pem(directory["agreement_certificate"])
+        cas = [from_pem(pem) for pem in directory["authorities"]]
+        roots = [from_pem(pem) for pem in directory["anchors"]]
+    except (KeyError, TypeError) as exc:
+        raise EnrolmentRefused("枢纽返回的信息不完整") from exc
+    if expected_fingerprint and fingerprint(authority) != expected_fingerprint.lower():
+        raise EnrolmentRefused("枢纽证书指纹与二维码上的不一致：可能连到了冒充的枢纽，已停止注册")
+    root = next((r for r in roots if _reaches(authority, cas, r, now)), None)
+    if root is None:
+        raise EnrolmentRefused("枢纽的证书机构不通往它给出的任何根证书")
+    if binding_of(agreement).station != binding_of(authority).station or not _reaches(agreement, cas, root, now):
+        raise EnrolmentRefused("枢纽的密钥协商证书不属于这个证书机构：可能连到了冒充的枢纽，已停止注册")
+    return authority, root
+
+
+def _reaches(cert: x509.Certificate, cas: list[x509.Certificate], root: x509.Certificate, now: dt.datetime) -> bool:
+    try:
+        find_path(cert, cas, [root], at=now)
+        return True
+    except CertificateRefused:
+        return False

@@ -126,5 +126,5 @@ def renew_online(
     sealed = make_renewal(identity, keys, agreement_key_of(from_pem(hub["agreement_certificate"])))
     grant = open_grant(client.post(url, "/api/v1/enrol/renew", sealed), keys)
     check_own_certificates(grant, identity, keys, now)
-    install_trust(events, grant, expected_fingerprint=None, now=now)
+    install_trust(events, grant)
     return own_expiry(identity)

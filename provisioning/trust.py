@@ -22,7 +22,7 @@ from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
 
 from .authority import AUTHORITY, allows, manages
-from .certs import CA, SIGNING, Binding, binding_of, fingerprint, from_pem, issued_at, verify_path
+from .certs import AGREEMENT, CA, SIGNING, Binding, binding_of, find_path, fingerprint, from_pem, issued_at, verify_path
 from .errors import CertificateRefused
 from .identity import Identity
 
@@ -40,30 +40,11 @@ def authorities() -> list[x509.Certificate]:
 
 
 def build_path(leaf: x509.Certificate, at: dt.datetime) -> Binding:
-    """Find and verify a path from `leaf` through known CA certificates to an anchor."""
-    roots, cas = anchors(), authorities()
+    """Find and verify a path from `leaf` through the CA certificates this node knows to an anchor."""
+    roots = anchors()
     if not roots:
         raise CertificateRefused("本节点尚无受信任的根证书：请先完成注册")
-    problems = []
-
-    def walk(path: list[x509.Certificate]) -> Binding | None:
-        try:
-            return verify_path(path, roots, at=at)
-        except CertificateRefused as exc:
-            problems.append(str(exc))
-        if len(path) > 4:
-            return None
-        for ca in cas:
-            if ca.subject == path[-1].issuer and ca not in path:
-                found = walk([*path, ca])
-                if found:
-                    return found
-        return None
-
-    binding = walk([leaf])
-    if binding is None:
-        raise CertificateRefused(problems[-1] if problems else "找不到通往根证书的证书链")
-    return binding
+    return find_path(leaf, authorities(), roots, at=at)
 
 
 def verifying_key_of(cert: x509.Certificate) -> VerifyingKey:
@@ -211,19 +192,9 @@ class TrustProjection:
 
     def _certified(self, cert: x509.Certificate) -> None:
         try:
-            binding = build_path(cert, issued_at(cert))  # valid when issued, even if expired now
+            adopt_certificate(cert)
         except CertificateRefused as exc:
             raise RuleViolation(f"证书不可信：{exc}") from exc
-        upsert(
-            Certificate,
-            serial=format(cert.serial_number, "x"),
-            fingerprint=fingerprint(cert),
-            installation=binding.installation,
-            station=binding.station,
-            use=binding.use,
-            der=cert.public_bytes(Encoding.DER),
-            not_after=cert.not_valid_after_utc.replace(tzinfo=None),
-        )
 
     def _anchor(self, root: x509.Certificate, cross: x509.Certificate) -> None:
         """A new root is trusted only if an existing anchor signed it (the cross certificate)."""
@@ -255,6 +226,36 @@ class TrustProjection:
             Revocation.delete().where(Revocation.installation == key).execute()
         elif kind == "anchor":
             TrustAnchor.delete().where((TrustAnchor.fingerprint == key) & (TrustAnchor.from_event == True)).execute()  # noqa: E712
+
+
+def adopt_certificate(cert: x509.Certificate) -> Binding:
+    """Store a certificate that chains to an anchor (as of when it was issued); refuse any other.
+
+    A signing certificate must carry the id its key hashes to (checked in `verify_path`);
+    an agreement certificate must come from the issuer of that installation's signing
+    certificate, so that no CA can slip its own key in as another's encryption key.
+    """
+    binding = build_path(cert, issued_at(cert))
+    if binding.use == AGREEMENT:
+        issuers = {
+            x509.load_der_x509_certificate(bytes(row.der)).issuer
+            for row in Certificate.select().where(
+                (Certificate.installation == binding.installation) & (Certificate.use == SIGNING)
+            )
+        }
+        if cert.issuer not in issuers:
+            raise CertificateRefused("密钥协商证书必须由签发该安装签名证书的机构签发")
+    upsert(
+        Certificate,
+        serial=format(cert.serial_number, "x"),
+        fingerprint=fingerprint(cert),
+        installation=binding.installation,
+        station=binding.station,
+        use=binding.use,
+        der=cert.public_bytes(Encoding.DER),
+        not_after=cert.not_valid_after_utc.replace(tzinfo=None),
+    )
+    return binding
 
 
 def newest_binding(installation: str) -> Binding | None:

@@ -164,7 +164,9 @@ def test_a_county_cannot_disable_an_account_outside_its_division(county):
     from provisioning.operators import county_disable
     from sync.projection import RuleViolation
 
-    create_operator(county.events, "511303001001-01", username="qian", name="钱代办", role="agent", password="outsider-1")
+    create_operator(
+        county.events, "511303001001-01", username="qian", name="钱代办", role="agent", password="outsider-1"
+    )
     with pytest.raises(RuleViolation):
         county_disable(county.events, "qian", by="wang", reason="越权")
     assert not Operator.get_by_id("qian").disabled

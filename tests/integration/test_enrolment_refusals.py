@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from node import fleet
 from node.config import NodeConfig
 from node.runtime import initialise
-from provisioning.certs import agreement_key_of, from_pem
+from provisioning.certs import agreement_key_of, fingerprint, from_pem
 from provisioning.codes import normalise
 from provisioning.enrolment import make_request, seal_request
 from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
@@ -201,7 +201,7 @@ def test_an_older_trust_feed_replayed_changes_nothing(tree, village):
     from provisioning.bundle import read_bundle
     from provisioning.enrolment import install_trust
 
-    install_trust(node.events, read_bundle(old_bundle, code), expected_fingerprint=None, now=node.now())
+    install_trust(node.events, read_bundle(old_bundle, code))
     assert [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)] == before
 
 
@@ -221,16 +221,18 @@ def test_a_node_whose_clock_is_a_year_behind_is_told_to_fix_it(tree, village):
 def test_a_county_certificate_for_another_countys_station_does_not_verify(tree):
     from provisioning.ca import load_authority
     from provisioning.certs import SIGNING, Binding, issue, verify_path
+    from provisioning.identity import installation_id
     from provisioning.trust import anchors
     from sync.keys import SigningKey
 
     tree.open("county")
     authority = load_authority(tree.county.data_dir)
-    outsider = Binding("511303001001-01", "i-x", "village", "外县村", "511303001001", None, SIGNING, ())
+    key = SigningKey.generate().verifying_key.public_key
+    outsider = Binding("511303001001-01", installation_id(key), "village", "外县村", "511303001001", None, SIGNING, ())
     now = dt.datetime.now(dt.UTC)
     cert = issue(
         binding=outsider,
-        public_key=SigningKey.generate().verifying_key.public_key,
+        public_key=key,
         issuer_key=authority.key,
         issuer_cert=authority.cert,
         now=now,
@@ -289,3 +291,72 @@ def test_a_revocation_by_a_county_outside_its_jurisdiction_is_refused_locally_an
     assert receipt.quarantined == 1
     assert "无权" in EventRecord.get(EventRecord.eid == event.eid).reason
     assert not city.events.trust.is_revoked(city_installation)
+
+
+def test_a_certificate_claiming_another_installations_id_is_refused(tree):
+    from provisioning.authority import AUTHORITY
+    from provisioning.ca import load_authority
+    from provisioning.certs import SIGNING, Binding, issue, to_pem
+    from provisioning.trust import CERTIFIED, TRUST_STREAM, trust_entity
+    from sync.keys import SigningKey
+    from sync.projection import RuleViolation
+
+    city_installation = open_node(tree.city).identity.installation
+    county = tree.open("county")
+    authority = load_authority(tree.county.data_dir)
+    impostor = Binding(
+        "511302001001-09", city_installation, "village", "冒名", "511302001001", None, SIGNING, AUTHORITY["city"]
+    )
+    cert = issue(
+        binding=impostor,
+        public_key=SigningKey.generate().verifying_key.public_key,
+        issuer_key=authority.key,
+        issuer_cert=authority.cert,
+        now=county.now(),
+        days=30,
+    )
+    with pytest.raises(RuleViolation) as refusal:
+        county.events.append(
+            CERTIFIED, trust_entity("cert", "x"), {"certificate": to_pem(cert), "use": SIGNING}, stream=TRUST_STREAM
+        )
+    assert "不是该安装的签名密钥" in str(refusal.value)
+    assert county.events.trust.binding(city_installation).level == "city"
+
+
+def test_a_rogue_hub_with_the_real_fingerprint_but_its_own_key_gets_no_code(tree, village, monkeypatch):
+    from provisioning.certs import AGREEMENT, Binding, issue, to_pem
+    from provisioning.identity import installation_id
+    from sync.keys import SigningKey, generate_agreement_key
+
+    code = register_village(tree).code
+    real = fleet.directory(tree.open("county"))
+    # The rogue copies the real authority certificate (and so its fingerprint) but offers its own key,
+    # certified by a root of its own.
+    rogue_root_key = generate_agreement_key()
+    rogue_signing = SigningKey.generate()
+    now = dt.datetime.now(dt.UTC)
+    root = issue(
+        binding=Binding("511302-01", "511302-01", "city", "假根", "511300", None, "ca", ()),
+        public_key=rogue_root_key.public_key(),
+        issuer_key=rogue_root_key,
+        issuer_cert=None,
+        now=now,
+        days=30,
+    )
+    owner = installation_id(rogue_signing.verifying_key.public_key)
+    agreement = issue(
+        binding=Binding("511302-01", owner, "county", "假枢纽", "511302", None, AGREEMENT, ()),
+        public_key=generate_agreement_key().public_key(),
+        issuer_key=rogue_root_key,
+        issuer_cert=root,
+        now=now,
+        days=30,
+    )
+    rogue = {**real, "agreement_certificate": to_pem(agreement), "anchors": real["anchors"] + [to_pem(root)]}
+    sent = []
+    monkeypatch.setattr(fleet.client, "fetch_directory", lambda url: rogue)
+    monkeypatch.setattr(fleet.client, "post_request", lambda url, sealed: sent.append(sealed))
+    fp = fingerprint(from_pem(real["authority_certificate"]))
+    with pytest.raises(EnrolmentRefused) as refusal:
+        fleet.enrol_online(open_node(village), "http://rogue.invalid", code, fp)
+    assert "冒充" in str(refusal.value) and sent == []
