@@ -59,18 +59,21 @@ class CertTrust:
         self.identity = identity
         self.own_key = own_key
         self.now = now
-        self._certified: dict[str, tuple[VerifyingKey, Binding] | None] = {}
+        # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
+        # and an entry past its certificate's expiry is looked up again.
+        self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
-        if origin not in self._certified:
-            self._certified[origin] = self._lookup(origin)
-        return self._certified[origin]
+        found = self._certified.get(origin)
+        if origin not in self._certified or (found is not None and found[2] < self.now()):
+            self._certified[origin] = found = self._lookup(origin)
+        return found[:2] if found else None
 
-    def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
+    def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding, dt.datetime] | None:
         rows = (
             Certificate.select()
             .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
@@ -79,7 +82,7 @@ class CertTrust:
         for row in rows:
             cert = x509.load_der_x509_certificate(bytes(row.der))
             try:
-                return verifying_key_of(cert), build_path(cert, self.now())
+                return verifying_key_of(cert), build_path(cert, self.now()), cert.not_valid_after_utc
             except CertificateRefused:
                 continue
         return None
@@ -209,7 +212,8 @@ class TrustProjection:
     def reset(self, entity: str | None) -> None:
         self.trust.forget()
         if entity is None:
-            Certificate.delete().execute()
+            # Certificates stay: each chains to an anchor on its own, and the replay needs the
+            # hubs' certificates to authorise the very events that carried them.
             Revocation.delete().execute()
             Replacement.delete().execute()
             TrustAnchor.delete().where(TrustAnchor.from_event == True).execute()  # noqa: E712

@@ -132,6 +132,9 @@ class EventLog:
             with write_transaction():
                 yield
                 self._flush()
+        except BaseException:
+            self.trust.forget()  # what it cached during the transaction may have been rolled back
+            raise
         finally:
             self._local.txn = None
 
@@ -140,8 +143,14 @@ class EventLog:
         return self._local.txn
 
     def resume(self) -> None:
-        """After a start: no timestamp we issue may be lower than one we already stored."""
-        last = EventRecord.select(pw.fn.MAX(EventRecord.hlc)).scalar() or 0
+        """After a start: no timestamp we issue may be lower than one we issued before.
+
+        Only our own events count: a remote clock far ahead was refused by `observe`
+        and must not drag ours along after a restart.
+        """
+        last = (
+            EventRecord.select(pw.fn.MAX(EventRecord.hlc)).where(EventRecord.origin == self.author.origin).scalar() or 0
+        )
         with self.clock._lock:
             self.clock.last = max(self.clock.last, last)
 
@@ -183,13 +192,14 @@ class EventLog:
             decision = self._decide(event, known)
             if decision.status == QUARANTINED:  # our own event breaks a rule: refuse it, write nothing
                 raise RuleViolation(decision.reason)
-            head.seq, head.chain = seq, link(head.chain, event.eid)
+            chain = link(head.chain, event.eid)
             if decision.missing or decision.demoted:
                 self._flush()
-                self._store(event, head.chain, decision)
+                self._store(event, chain, decision)
             else:
-                self._txn.rows.append(_row(event, head.chain, decision))
+                self._txn.rows.append(_row(event, chain, decision))
                 self._txn.by_entity.setdefault(entity, []).append((event, decision.status))
+            head.seq, head.chain = seq, chain  # only once the event is stored or held back
             if head.seq - head.signed_seq >= self.head_interval:
                 self._sign(stream, head)
         return event
@@ -338,8 +348,15 @@ class EventLog:
         return self._replay_entity(event, order)
 
     def _apply(self, event: Event) -> None:
-        with savepoint():  # a refused event leaves no half-written rows
-            self.registry.projection_for(event.type).apply(event)
+        """Run the event's projection; a payload it cannot read is a broken rule like any other,
+        so one malformed authentic event is quarantined instead of blocking its stream for good."""
+        try:
+            with savepoint():  # a refused event leaves no half-written rows
+                self.registry.projection_for(event.type).apply(event)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, SyncError) as exc:
+            if isinstance(exc, RuleViolation):
+                raise
+            raise RuleViolation(f"事件内容无法应用（{type(exc).__name__}: {exc}）") from exc
 
     def _replay_entity(self, event: Event, order: list[Event]) -> _Decision:
         """The new event sorts before events already applied: replay the entity from scratch."""
@@ -363,6 +380,8 @@ class EventLog:
             EventRecord.eid.in_(event.deps) & EventRecord.status.in_(SETTLED)
         )
         settled = {eid for (eid,) in query.tuples()}
+        held_back = self._txn.by_entity.get(event.entity, ())  # appended in this transaction, not yet inserted
+        settled.update(e.eid for e, status in held_back if status in SETTLED)
         return tuple(d for d in event.deps if d not in settled)
 
     def _entity_events(self, entity: str) -> list[tuple[Event, str]]:

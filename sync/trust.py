@@ -20,6 +20,9 @@ class Trust(Protocol):
     def authorize(self, origin: str, stream: str, seq: int, event_type: str) -> str | None:
         """None if `origin` may make this event at this point of its stream, else the reason it may not."""
 
+    def forget(self) -> None:
+        """Trust data may have changed (or a transaction that changed it rolled back): drop any cache."""
+
 
 class PinnedTrust:
     """Trusts exactly the given installations' keys, for every event type."""
@@ -34,3 +37,6 @@ class PinnedTrust:
         if origin in self._keys:
             return None
         return f"安装 {origin} 未获信任"
+
+    def forget(self) -> None:
+        pass  # nothing cached

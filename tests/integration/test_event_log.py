@@ -236,3 +236,35 @@ def test_a_concurrent_event_that_sorts_earlier_replays_the_entity_in_causal_orde
     raws, head, _ = remote_batch(remote_key, ["remote"], hlc0=1_000 << 16)
     hub.ingest(raws, head)
     assert state() == {"e": ["remote", "local"]}
+
+
+def test_two_appends_to_one_entity_in_one_transaction_both_apply(event_log):
+    with event_log.transaction():
+        first = event_log.append(WRITE, "e1", {"value": "a"}, stream="s")
+        second = event_log.append(WRITE, "e1", {"value": "b"}, stream="s")
+    assert second.deps == (first.eid,)
+    assert {r.status for r in EventRecord.select()} == {APPLIED}
+    assert state() == {"e1": ["a", "b"]}
+
+
+def test_an_authentic_event_whose_payload_the_projection_cannot_read_is_quarantined_not_blocking(hub, remote_key):
+    events, chain = [], GENESIS
+    for seq, payload in enumerate(({"value": "a"}, {"no value": 1}, {"value": "c"}), start=1):
+        event = make_event(origin=REMOTE, stream="s", seq=seq, hlc=seq, type=WRITE, entity="e", payload=payload)
+        chain = link(chain, event.eid)
+        events.append(event)
+    head = sign_head(remote_key, origin=REMOTE, stream="s", seq=3, chain=chain, signed_at=1, expires_at_ms=2**40)
+    receipt = hub.ingest([e.raw for e in events], head)
+    assert (receipt.applied, receipt.quarantined) == (2, 1)
+    assert "KeyError" in EventRecord.get(EventRecord.seq == 2).reason
+    assert state() == {"e": ["a", "c"]}
+
+
+def test_a_restart_does_not_adopt_a_remote_clock_far_ahead(hub, remote_key, clock):
+    far = (clock.now_ms() + 365 * 24 * 3600 * 1000) << 16
+    raws, head, _ = remote_batch(remote_key, ["a"], hlc0=far)
+    assert hub.ingest(raws, head).clock_ahead
+    hub.clock.last = 0  # a restart: the clock comes back from the log
+    hub.resume()
+    assert hub.clock.drift_ms() == 0
+    assert hub.append(WRITE, "mine", {"value": "x"}, stream="local").hlc < far
