@@ -100,9 +100,9 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
             f"注册包是给 {registration['name']}（{registration['level']} {registration['region']}）的，与本机不符"
         )
     install_trust(node.events, contents)
-    _ensure_first_admin(node, registration["station"], registration.get("first_admin_hash"))
     hub_url = contents["hub"]["url"]
     _become(node, registration["station"], registration["parent"], registration.get("parent_url") or hub_url, hub_url)
+    _ensure_first_admin(node, registration.get("first_admin_hash"))  # in the station's own stream, once it is ours
     return _request(node, code, contents["hub"]["agreement_certificate"])
 
 
@@ -112,18 +112,20 @@ def install_grant(
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys, node.now(), issuer)
     install_trust(node.events, grant_body)
-    _ensure_first_admin(node, grant_body["station"], grant_body.get("first_admin_hash"))
-    return _become(
+    identity = _become(
         node,
         grant_body["station"],
         grant_body["parent"],
         grant_body.get("parent_url") or hub_url,
         hub_url or node.identity.issuer_url,
     )
+    _ensure_first_admin(node, grant_body.get("first_admin_hash"))
+    return identity
 
 
-def _ensure_first_admin(node: Node, station: str, password_hash: str | None) -> None:
+def _ensure_first_admin(node: Node, password_hash: str | None) -> None:
     """The account the county set up at registration; its password must be changed at first login."""
+    station = node.identity.station
     username = first_admin_name(station)
     if password_hash and not Operator.get_or_none(Operator.username == username):
         create_operator(

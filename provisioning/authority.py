@@ -41,11 +41,34 @@ def allows(authority: tuple[str, ...], event_type: str) -> bool:
     return any(event_type.startswith(p) if p.endswith(".") else event_type == p for p in authority)
 
 
-def manages(hub_level: str, hub_region: str, level: str, region: str) -> bool:
-    """Whether a hub has jurisdiction over a station: a lower level, inside its division."""
+def above(level: str, region: str, other_level: str, other_region: str) -> bool:
+    """Whether a station sits above another: a higher level, the other inside its division."""
     return (
-        hub_level in ("county", "city")
-        and level in LEVELS
-        and LEVELS.index(level) < LEVELS.index(hub_level)
-        and contains(hub_region, region)
+        level in LEVELS
+        and other_level in LEVELS
+        and LEVELS.index(other_level) < LEVELS.index(level)
+        and contains(region, other_region)
     )
+
+
+def manages(hub_level: str, hub_region: str, level: str, region: str) -> bool:
+    """Whether a hub (county or city) has jurisdiction over a station: registering, revoking, accounts."""
+    return hub_level in ("county", "city") and above(hub_level, hub_region, level, region)
+
+
+LEVEL_OF_CODE = {6: "county", 9: "township", 12: "village"}
+
+
+def may_write(level: str, region: str, station: str, installation: str, stream: str) -> bool:
+    """Which streams an installation may write (invariant 2): its station's, its provisional one
+    from before enrolment, `all` for a hub, and those of the stations below it (a decision on a
+    village's application goes into the deciding level's stream for that village)."""
+    if stream == "all":
+        return level in ("county", "city")
+    if stream == station:
+        return True
+    code, _, suffix = stream.partition("-")
+    if code == region and suffix == installation.removeprefix("i-")[:6]:
+        return True
+    target = LEVEL_OF_CODE.get(len(code)) if code.isdigit() else None
+    return target is not None and above(level, region, target, code)

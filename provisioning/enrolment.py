@@ -229,6 +229,14 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
             path_length=1,
         )
     with events.transaction():
+        # Claim the code first, conditionally: of two requests racing with one code, one wins.
+        claimed = (
+            Registration.update(enrolled_installation=request["installation"], first_admin_hash=None)
+            .where((Registration.station == registration.station) & Registration.enrolled_installation.is_null())
+            .execute()
+        )
+        if not claimed:
+            raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
         for use, cert in certs.items():
             events.append(
                 CERTIFIED,
@@ -247,9 +255,6 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
                 },
                 stream=TRUST_STREAM,
             )
-        Registration.update(enrolled_installation=request["installation"], first_admin_hash=None).where(
-            Registration.station == registration.station
-        ).execute()
         audit("enrolment", "enrol", registration.station, "ok", request["installation"])
     events.sign_heads()
     grant = {

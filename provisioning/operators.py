@@ -31,6 +31,7 @@ CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
     "operator.enabled",
     "trust.operator_disabled",
 )
+COUNTY_PREFIX = "county:"  # disabled_by of an account a county disabled
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 8
@@ -127,6 +128,8 @@ def set_disabled(events: EventLog, station: str, username: str, disabled: bool, 
     operator = Operator.get_or_none(Operator.username == username)
     if operator is None or operator.station != station:
         raise AccountRefused(f"本站没有用户 {username}")
+    if not disabled and operator.disabled_by and operator.disabled_by.startswith(COUNTY_PREFIX):
+        raise AccountRefused("该账号由县级停用，只有县级管理员能恢复")
     with events.transaction():
         events.append(
             DISABLED if disabled else ENABLED, entity(username), {"username": username, "by": by}, stream=station
@@ -162,6 +165,11 @@ def authenticate(username: str, password: str, now: dt.datetime) -> Operator:
         raise LoginRefused("账号已停用，请联系管理员")
     Credential.update(failed_attempts=0, locked_until=None).where(Credential.username == username).execute()
     return operator
+
+
+def must_change_password(username: str) -> bool:
+    credential = Credential.get_or_none(Credential.username == username)
+    return credential is not None and credential.must_change
 
 
 def change_password(username: str, old: str, new: str) -> None:
@@ -212,13 +220,15 @@ class OperatorProjection:
         elif _station_of(payload["username"]) != event.stream:
             raise RuleViolation("站点只能停用或启用本站点的账号")
         disabled = event.type != ENABLED
-        updated = (
-            Operator.update(disabled=disabled, disabled_by=payload["by"] if disabled else None)
-            .where(Operator.username == payload["username"])
-            .execute()
-        )
-        if not updated:
+        current = Operator.get_or_none(Operator.username == payload["username"])
+        if current is None:
             raise RuleViolation(f"没有用户 {payload['username']}")
+        if not disabled and (current.disabled_by or "").startswith(COUNTY_PREFIX):
+            raise RuleViolation("该账号由县级停用，站点不能自行恢复")
+        by = (COUNTY_PREFIX if event.type == COUNTY_DISABLED else "") + payload["by"]
+        Operator.update(disabled=disabled, disabled_by=by if disabled else None).where(
+            Operator.username == payload["username"]
+        ).execute()
 
     def reset(self, entity_name: str | None) -> None:
         query = Operator.delete()

@@ -21,7 +21,7 @@ from sync.event import Event
 from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
 
-from .authority import AUTHORITY, allows, manages
+from .authority import AUTHORITY, allows, manages, may_write
 from .certs import AGREEMENT, CA, SIGNING, Binding, binding_of, find_path, fingerprint, from_pem, issued_at, verify_path
 from .errors import CertificateRefused
 from .identity import Identity
@@ -117,15 +117,13 @@ class CertTrust:
         return found[0] if found else None
 
     def authorize(self, origin: str, stream: str, seq: int, event_type: str) -> str | None:
-        if origin == self.identity.installation:
-            authority = AUTHORITY[self.identity.level]
-        else:
-            found = self.certified(origin)
-            if found is None:
-                return f"安装 {origin} 没有有效的证书"
-            authority = found[1].authority
-        if not allows(authority, event_type):
+        author = self.binding(origin)
+        if author is None:
+            return f"安装 {origin} 没有有效的证书"
+        if not allows(author.authority, event_type):
             return f"安装 {origin} 无权签发 {event_type} 类事件"
+        if not may_write(author.level, author.region, author.station, origin, stream):
+            return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
         vouched = revoked_after(origin, stream)
         if vouched is not None and seq > vouched:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"

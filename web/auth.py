@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask import g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden
 
+from provisioning.operators import must_change_password
 from storage.models import Operator
 
 
@@ -28,6 +29,8 @@ def requires(*roles: str) -> Callable:
             if operator is None:
                 session.clear()
                 return redirect(url_for("auth.login", next=request.full_path))
+            if request.endpoint != "auth.password" and must_change_password(operator.username):
+                return redirect(url_for("auth.password"))
             if roles and operator.role not in roles:
                 raise Forbidden()
             return view(*args, **kwargs)

@@ -160,14 +160,59 @@ def test_an_account_with_a_password_set_by_the_county_must_change_it_first(clien
     assert login(client, "new.admin", "my-own-secret").headers["Location"].endswith("/")
 
 
-def test_a_county_cannot_disable_an_account_outside_its_division(county):
+def test_a_county_cannot_touch_accounts_outside_its_division(county):
     from provisioning.operators import county_disable
+    from sync.log import NotAuthorized
     from sync.projection import RuleViolation
 
-    create_operator(
-        county.events, "511303001001-01", username="qian", name="钱代办", role="agent", password="outsider-1"
-    )
+    with pytest.raises(NotAuthorized):  # it may not write into another county's station's stream
+        create_operator(
+            county.events, "511303001001-01", username="qian", name="钱代办", role="agent", password="outsider-1"
+        )
     with pytest.raises(RuleViolation):
         county_disable(county.events, "qian", by="wang", reason="越权")
-    assert not Operator.get_by_id("qian").disabled
-    assert not EventRecord.select().where(EventRecord.type == "trust.operator_disabled").exists()
+    assert not EventRecord.select().where(EventRecord.entity == "operator:qian").exists()
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "/%09/evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example/"]
+)
+def test_login_never_redirects_to_another_host(client, target):
+    response = client.post(
+        f"/login?next={target}",
+        data={"username": "wang", "password": "county-admin-1", "csrf_token": token(client, "/login")},
+    )
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "evil" not in location
+
+
+def test_an_account_that_must_change_its_password_can_open_nothing_else(client, county):
+    from provisioning.operators import hash_password
+
+    create_operator(
+        county.events,
+        county.identity.station,
+        username="fresh",
+        name="新人",
+        role="admin",
+        password_hash=hash_password("given-by-county"),
+        must_change=True,
+    )
+    login(client, "fresh", "given-by-county")
+    response = client.get("/admin/operators")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/password")
+
+
+def test_a_station_cannot_re_enable_an_account_its_county_disabled(county):
+    from node import fleet
+    from provisioning.operators import AccountRefused, county_disable, set_disabled
+
+    village = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
+    create_operator(
+        county.events, village.station, username="sun", name="孙代办", role="agent", password="village-pass"
+    )
+    county_disable(county.events, "sun", by="wang", reason="违规")
+    with pytest.raises(AccountRefused):
+        set_disabled(county.events, village.station, "sun", False, by="cun.admin")
+    assert Operator.get_by_id("sun").disabled

@@ -30,7 +30,7 @@ WRITER = textwrap.dedent(
             for _ in range(1 + n % 5):
                 node.events.append("station.created", f"station:s{n}", {
                     "code": f"s{n}", "name": "测试站" * 20, "level": "village", "region": "511302001001",
-                }, stream="crash")
+                }, stream=node.identity.station)
                 n += 1
     """
 )
@@ -57,8 +57,10 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
 
     node = Node.from_config(NodeConfig(data_dir))
     assert node.check() == []
-    head = StreamHead.get(origin=node.identity.installation, stream="crash")
-    seqs = [r.seq for r in EventRecord.select().where(EventRecord.stream == "crash").order_by(EventRecord.seq)]
+    head = StreamHead.get(origin=node.identity.installation, stream=node.identity.station)
+    seqs = [
+        r.seq for r in EventRecord.select().where(EventRecord.stream == node.identity.station).order_by(EventRecord.seq)
+    ]
     assert seqs == list(range(1, head.seq + 1)), "no event is missing, half-written or duplicated"
     assert head.seq > 10, "the writer made progress before each kill"
     # The node goes on writing after the crashes, on the same chain.
@@ -66,7 +68,7 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
         "station.created",
         "station:after",
         {"code": "after", "name": "恢复", "level": "village", "region": "511302001001"},
-        stream="crash",
+        stream=node.identity.station,
     )
     node.events.sign_heads()
     assert node.check() == []

@@ -270,7 +270,7 @@ def test_a_revocation_by_a_county_outside_its_jurisdiction_is_refused_locally_an
     # The same event made by hand with the county's key, as a tampered county PC would: authentic but unauthorised.
     event = make_event(
         origin=county.identity.installation,
-        stream="forged",
+        stream="all",
         seq=1,
         hlc=county.events.clock.now(),
         type=REVOKED,
@@ -280,7 +280,7 @@ def test_a_revocation_by_a_county_outside_its_jurisdiction_is_refused_locally_an
     head = sign_head(
         county.keys.signing,
         origin=event.origin,
-        stream="forged",
+        stream="all",
         seq=1,
         chain=link(GENESIS, event.eid),
         signed_at=1,

@@ -29,7 +29,7 @@ def test_shredding_the_stations_key_makes_the_fields_unreadable_there_only(node)
             "station.created",
             entity,
             {"code": "tmp", "name": "x", "level": "village", "region": "511302001001", "resident": payload},
-            stream="s",
+            stream=node.identity.station,
         )
         keep_data_key(entity, "station", data_key, station_key.public_key())
     node.events.sign_heads()

@@ -19,7 +19,7 @@ def test_status_names_the_station_and_counts_its_events(client, node):
         "station.created",
         "station:x",
         {"code": "x", "name": "新站", "level": "village", "region": "511302001002"},
-        stream="s",
+        stream=node.identity.station,
     )
     assert client.get("/api/v1/status").json["event_count"] == 3
 

@@ -1,10 +1,11 @@
 """Logging in and out, and changing one's password."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from provisioning.errors import ProvisioningError
-from provisioning.operators import LoginRefused, authenticate, change_password
-from storage.models import Credential
+from provisioning.operators import LoginRefused, authenticate, change_password, must_change_password
 
 from ..auth import current_operator, requires
 
@@ -24,13 +25,20 @@ def login():
             session.clear()
             session.permanent = True
             session["username"] = operator.username
-            if Credential.get_by_id(operator.username).must_change:
+            if must_change_password(operator.username):
                 return redirect(url_for("auth.password"))
-            target = request.args.get("next", "")
-            return redirect(
-                target if target.startswith("/") and not target.startswith("//") else url_for("station.index")
-            )
+            return redirect(_local_target(request.args.get("next", "")) or url_for("station.index"))
     return render_template("login.html", error=error), 200 if error is None else 401
+
+
+def _local_target(target: str) -> str | None:
+    """A path on this node, or None: never a redirect to another host, however it is spelt."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(c) < 32 or c in "\\ " for c in target):  # browsers drop tabs and read \ as /
+        return None
+    return target
 
 
 @bp.post("/logout")
