@@ -14,7 +14,7 @@ from provisioning import client, renewal
 from provisioning.audit import audit
 from provisioning.authority import manages
 from provisioning.bundle import read_bundle, write_bundle
-from provisioning.ca import load_ca_key, require_authority, rotate, rotate_root
+from provisioning.ca import load_ca_key, promote_next_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, SIGNING, agreement_key_of, fingerprint, from_pem, to_pem, verify_path
 from provisioning.codes import code_problem
 from provisioning.enrolment import (
@@ -233,6 +233,7 @@ def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
     with node.events.transaction():
         node.events.append(*event, stream=TRUST_STREAM)
         audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
+    promote_next_key(node.config.data_dir)
     node.events.sign_heads()
     return cert
 

@@ -8,6 +8,7 @@ events of now-known types applied) → scheduler (only in `start`).
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from provisioning.stations import (
 from provisioning.trust import CertTrust, TrustProjection
 from storage.blobs import BlobStore
 from storage.database import bind, open_database
+from storage.database import close as close_database
 from storage.migrations import migrate, require_current
 from storage.models import EventRecord
 from sync.audit import audit_streams
@@ -165,10 +167,24 @@ class Node:
 
 
 def initialise(config: NodeConfig, *, level: str, name: str, region: str, algorithm: str) -> Identity:
-    """`onetrip init`: identity and keys, settings, schema, and the station's first events."""
+    """`onetrip init`: identity and keys, settings, schema, and the station's first events.
+
+    All or nothing: if any step fails, the data dir it made is removed, so the same
+    command can simply be run again.
+    """
     if config.database:  # an unreachable hub database fails before any file is written
         open_database(config.database).connect()
     identity, keys = create_identity(config.data_dir, level=level, name=name, region=region, algorithm=algorithm)
+    try:
+        _first_start(config, identity, keys)
+    except BaseException:
+        close_database()
+        shutil.rmtree(config.data_dir, ignore_errors=True)
+        raise
+    return identity
+
+
+def _first_start(config: NodeConfig, identity: Identity, keys: Keys) -> None:
     settings = {"host": config.host, "port": config.port}
     if config.database:
         settings["database"] = config.database
@@ -180,7 +196,13 @@ def initialise(config: NodeConfig, *, level: str, name: str, region: str, algori
         node.events.append(
             STATION_CREATED,
             station_entity(identity.station),
-            {"code": identity.station, "name": identity.name, "level": level, "region": region, "parent": None},
+            {
+                "code": identity.station,
+                "name": identity.name,
+                "level": identity.level,
+                "region": identity.region,
+                "parent": None,
+            },
             stream=identity.station,
         )
         node.events.append(
@@ -195,11 +217,9 @@ def initialise(config: NodeConfig, *, level: str, name: str, region: str, algori
             },
             stream=identity.station,
         )
-    if level in ("city", "county"):
+    if identity.level in ("city", "county"):
         ca_key = create_ca_key(config.data_dir)
-        if level == "city":  # the root of the province's trust, certifying its own installation
-            certify_own_installation(
-                node.events, identity, keys, ca_key, create_root(identity, ca_key, node.now()), node.now()
-            )
+        if identity.level == "city":  # the root of the province's trust, certifying its own installation
+            root = create_root(identity, ca_key, node.now())
+            certify_own_installation(node.events, identity, keys, ca_key, root, node.now())
     node.events.sign_heads()
-    return identity

@@ -8,6 +8,8 @@ enrolment. Rotating a county's key makes a new certificate signed by the old key
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from .errors import CertificateRefused
 from .identity import Identity
 
 CA_KEY_FILE = "keys/ca.pem"
+NEXT_CA_KEY_FILE = "keys/ca.next.pem"  # a rotation's new key, until its certificate is committed
 OLD_CA_KEYS = "keys/retired"
 
 
@@ -47,8 +50,23 @@ def create_ca_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
 
 
 def load_ca_key(data_dir: Path) -> ec.EllipticCurvePrivateKey | None:
-    path = Path(data_dir) / CA_KEY_FILE
+    """This hub's CA key, finishing (or undoing) a rotation a crash interrupted."""
+    data_dir = Path(data_dir)
+    pending = data_dir / NEXT_CA_KEY_FILE
+    if pending.exists():
+        key = serialization.load_pem_private_key(pending.read_bytes(), None)
+        if _certificates_for(key.public_key()):
+            promote_next_key(data_dir)  # the rotation's event committed: the new key is the key
+        else:
+            pending.unlink()  # it did not: the old key stays, as if the rotation never began
+    path = data_dir / CA_KEY_FILE
     return serialization.load_pem_private_key(path.read_bytes(), None) if path.exists() else None
+
+
+def _certificates_for(public) -> list[x509.Certificate]:
+    certs = [x509.load_der_x509_certificate(bytes(r.der)) for r in Certificate.select().where(Certificate.use == CA)]
+    certs += [x509.load_der_x509_certificate(bytes(r.der)) for r in TrustAnchor.select()]
+    return [c for c in certs if c.public_key() == public]
 
 
 def create_root(identity: Identity, key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
@@ -71,10 +89,7 @@ def load_authority(data_dir: Path) -> Authority | None:
     key = load_ca_key(data_dir)
     if key is None:
         return None
-    public = key.public_key()
-    certs = [x509.load_der_x509_certificate(bytes(r.der)) for r in Certificate.select().where(Certificate.use == CA)]
-    certs += [x509.load_der_x509_certificate(bytes(r.der)) for r in TrustAnchor.select()]
-    mine = [c for c in certs if c.public_key() == public]
+    mine = _certificates_for(key.public_key())
     if not mine:
         return None
     return Authority(key, max(mine, key=lambda c: c.not_valid_after_utc))
@@ -87,19 +102,27 @@ def require_authority(data_dir: Path) -> Authority:
     return authority
 
 
-def _new_key(data_dir: Path, authority: Authority) -> ec.EllipticCurvePrivateKey:
-    """Retire the old CA key (kept 0600, only to prove the link) and make the new one."""
-    data_dir = Path(data_dir)
-    write_secret(data_dir / OLD_CA_KEYS / f"ca-{fingerprint(authority.cert)[:16]}.pem", private_pem(authority.key))
+def _new_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
+    """The rotation's new key, written beside the old one; `promote_next_key` swaps them once the
+    event certifying it has committed, so a crash at any point leaves a hub that is still a CA."""
     new_key = ec.generate_private_key(ec.SECP256R1())
-    (data_dir / CA_KEY_FILE).unlink()
-    write_secret(data_dir / CA_KEY_FILE, private_pem(new_key))
+    write_secret(Path(data_dir) / NEXT_CA_KEY_FILE, private_pem(new_key))
     return new_key
+
+
+def promote_next_key(data_dir: Path) -> None:
+    """Retire the old key (kept 0600, only to prove the link) and make the new one current."""
+    data_dir = Path(data_dir)
+    old = data_dir / CA_KEY_FILE
+    retired = data_dir / OLD_CA_KEYS / f"ca-{hashlib.sha256(old.read_bytes()).hexdigest()[:16]}.pem"
+    if not retired.exists():
+        write_secret(retired, old.read_bytes())
+    os.replace(data_dir / NEXT_CA_KEY_FILE, old)
 
 
 def rotate_root(data_dir: Path, authority: Authority, now: dt.datetime) -> tuple[x509.Certificate, x509.Certificate]:
     """The city's new root, self-signed, and the cross certificate by which the old root vouches for it."""
-    new_key = _new_key(data_dir, authority)
+    new_key = _new_key(data_dir)
     binding = binding_of(authority.cert)
     root = issue(
         binding=binding,
@@ -124,7 +147,7 @@ def rotate_root(data_dir: Path, authority: Authority, now: dt.datetime) -> tuple
 
 def rotate(data_dir: Path, authority: Authority, now: dt.datetime) -> x509.Certificate:
     """A county's new CA key, certified by the old one."""
-    new_key = _new_key(data_dir, authority)
+    new_key = _new_key(data_dir)
     cert = issue(
         binding=binding_of(authority.cert),
         public_key=new_key.public_key(),

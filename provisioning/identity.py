@@ -109,7 +109,7 @@ def create_identity(
         write_secret(staging / AGREEMENT_KEY_FILE, private_pem(keys.agreement))
         write_secret(staging / LOOKUP_KEY_FILE, keys.lookup)
         write_secret(staging / SESSION_KEY_FILE, keys.session)
-        (staging / IDENTITY_FILE).write_text(json.dumps(asdict(identity), ensure_ascii=False, indent=2), "utf-8")
+        save_identity(staging, identity)
         if data_dir.exists():
             data_dir.rmdir()
         os.replace(staging, data_dir)
@@ -120,11 +120,19 @@ def create_identity(
 
 
 def save_identity(data_dir: Path, identity: Identity) -> None:
-    """Replace identity.json atomically (after enrolment gives the station its code)."""
+    """Replace identity.json atomically and durably (after enrolment gives the station its code)."""
     path = Path(data_dir) / IDENTITY_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(identity), ensure_ascii=False, indent=2), "utf-8")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(asdict(identity), ensure_ascii=False, indent=2))
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_identity(data_dir: Path) -> tuple[Identity, Keys]:

@@ -145,3 +145,33 @@ def test_the_console_script_is_python_app_py(tmp_path):
     script = Path(sys.executable).with_name("onetrip")
     assert script.exists()
     assert subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout == out.stdout
+
+
+def test_an_init_that_fails_halfway_leaves_nothing_and_can_be_run_again(tmp_path, monkeypatch, capsys):
+    import node.runtime
+
+    def broken_disk(data_dir):
+        raise OSError("磁盘已满")
+
+    monkeypatch.setattr(node.runtime, "create_ca_key", broken_disk)
+    data_dir = tmp_path / "county"
+    with pytest.raises(OSError):
+        main(["init", "--data", str(data_dir), "--level", "county", "--name", "顺庆区", "--region", "511302"])
+    assert not data_dir.exists()
+    monkeypatch.undo()
+    assert main(["init", "--data", str(data_dir), "--level", "county", "--name", "顺庆区", "--region", "511302"]) == 0
+
+
+def test_a_refused_registration_with_an_oversize_region_is_audited_on_postgresql_too(postgres_database, tmp_path):
+    from node import fleet
+    from node.config import NodeConfig
+    from node.runtime import Node, initialise
+    from provisioning.errors import EnrolmentRefused
+    from storage.models import AuditEntry
+
+    config = NodeConfig(tmp_path / "city", database=postgres_database)
+    initialise(config, level="city", name="南充市", region="511300", algorithm="ecdsa-p256-sha256")
+    city = Node.from_config(config)
+    with pytest.raises(EnrolmentRefused):
+        fleet.register(city, name="某县", level="county", region="5" * 300, hub_url="http://x.invalid")
+    assert AuditEntry.select().where(AuditEntry.outcome == "refused").count() == 1

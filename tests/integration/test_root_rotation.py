@@ -37,3 +37,34 @@ def test_a_new_root_signed_by_the_old_one_is_followed_by_nodes_below(tmp_path):
     assert county.check() == []
     assert EventRecord.select().where(EventRecord.status == "quarantined").count() == 0
     db.close()
+
+
+def test_a_rotation_cut_short_leaves_a_working_authority_either_way(tmp_path, monkeypatch):
+    import pytest
+
+    from provisioning.ca import NEXT_CA_KEY_FILE, load_authority, require_authority
+
+    tree = provision_county(tmp_path)
+    county = open_node(tree.county)
+    before = require_authority(tree.county.data_dir).cert
+
+    # Fails before the event commits: the old key stays the key.
+    def fail(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(county.events, "append", fail)
+    with pytest.raises(RuntimeError):
+        fleet.rotate_authority(county)
+    monkeypatch.undo()
+    assert (tree.county.data_dir / NEXT_CA_KEY_FILE).exists()
+    assert load_authority(tree.county.data_dir).cert == before
+    assert not (tree.county.data_dir / NEXT_CA_KEY_FILE).exists()
+
+    # Dies after the event committed but before the key file moved: the next load finishes the swap.
+    monkeypatch.setattr(fleet, "promote_next_key", lambda data_dir: None)
+    new = fleet.rotate_authority(county)
+    monkeypatch.undo()
+    assert load_authority(tree.county.data_dir).cert == new
+    assert not (tree.county.data_dir / NEXT_CA_KEY_FILE).exists()
+    assert list((tree.county.data_dir / "keys" / "retired").iterdir())
+    db.close()
