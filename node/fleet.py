@@ -194,14 +194,16 @@ def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> 
     target = newest_binding(installation)
     if target is None or not manages(node.identity.level, node.identity.region, target.level, target.region):
         raise EnrolmentRefused(f"安装 {installation} 不在本枢纽辖区内，无权吊销")
-    held = {h.stream: h.seq for h in StreamHead.select().where(StreamHead.origin == installation)}
+    heads = list(StreamHead.select().where(StreamHead.origin == installation))
+    held = {h.stream: h.seq for h in heads}
+    payload = {
+        "installation": installation,
+        "last_seq": held,
+        "last_chain": {h.stream: h.chain for h in heads},
+        "reason": reason,
+    }
     with node.events.transaction():
-        node.events.append(
-            REVOKED,
-            trust_entity("revocation", installation),
-            {"installation": installation, "last_seq": held, "reason": reason},
-            stream=TRUST_STREAM,
-        )
+        node.events.append(REVOKED, trust_entity("revocation", installation), payload, stream=TRUST_STREAM)
         audit(actor, "revoke", installation, "ok", reason)
     node.events.sign_heads()
     return held

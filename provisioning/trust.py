@@ -129,6 +129,12 @@ class CertTrust:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
 
+    def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
+        row = Revocation.get_or_none(installation=origin, stream=stream) or Revocation.get_or_none(
+            installation=origin, stream="*"
+        )
+        return (row.last_seq, row.last_chain) if row else None
+
     def is_revoked(self, installation: str) -> bool:
         return Revocation.select().where(Revocation.installation == installation).exists()
 
@@ -172,8 +178,15 @@ class TrustProjection:
             if target is None:
                 raise RuleViolation(f"不认识被吊销的安装 {payload['installation']}：其证书尚未收到")
             self.trust.require_jurisdiction(event.origin, target.level, target.region)
+            chains = payload.get("last_chain", {})
             for stream, last_seq in {"*": 0, **payload["last_seq"]}.items():
-                upsert(Revocation, installation=payload["installation"], stream=stream, last_seq=last_seq)
+                upsert(
+                    Revocation,
+                    installation=payload["installation"],
+                    stream=stream,
+                    last_seq=last_seq,
+                    last_chain=chains.get(stream),
+                )
         elif event.type == REPLACED:
             station = Station.get_or_none(Station.code == payload["station"])
             if station is None:

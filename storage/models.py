@@ -159,6 +159,7 @@ class Revocation(BaseModel):
     installation = pw.CharField(max_length=64)
     stream = pw.CharField(max_length=128)  # "*" for every stream not named
     last_seq = pw.BigIntegerField()
+    last_chain = pw.CharField(max_length=64, null=True)  # the chain hash at last_seq: a thief's other history fails
 
     class Meta:
         primary_key = pw.CompositeKey("installation", "stream")

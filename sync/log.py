@@ -278,6 +278,7 @@ class EventLog:
             if not fresh and head.seq <= held_seq:
                 return receipt
             verified = verify_chain(fresh, head, key, held_seq=held_seq, held_chain=held_chain)
+            _check_vouched(self.trust.vouched(head.origin, head.stream), verified)
             for item in verified:
                 receipt.clock_ahead |= self._observe(item.event)
                 decision = self._decide(item.event, None)
@@ -507,6 +508,17 @@ class EventLog:
         return list(
             EventRecord.select().where(EventRecord.arrival > arrival).order_by(EventRecord.arrival).limit(limit)
         )
+
+
+def _check_vouched(vouched: tuple[int, str | None] | None, verified: list) -> None:
+    """A revoked installation's history up to what its county vouched for must be the history the
+    county saw: a thief holding the key cannot feed another one to a node that had not seen it."""
+    if vouched is None or vouched[1] is None:
+        return
+    seq, chain = vouched
+    for item in verified:
+        if item.event.seq == seq and item.chain != chain:
+            raise ChainError("fork", f"{item.event.origin}/{item.event.stream} 第 {seq} 号事件与县级担保的不同：已拒绝")
 
 
 def _row(event: Event, chain: str, decision: _Decision) -> tuple:

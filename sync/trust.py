@@ -23,6 +23,9 @@ class Trust(Protocol):
     def forget(self) -> None:
         """Trust data may have changed (or a transaction that changed it rolled back): drop any cache."""
 
+    def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
+        """For a revoked origin: the last seq (and chain hash there) its county still vouches for."""
+
 
 class PinnedTrust:
     """Trusts exactly the given installations' keys, for every event type."""
@@ -40,3 +43,6 @@ class PinnedTrust:
 
     def forget(self) -> None:
         pass  # nothing cached
+
+    def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
+        return None  # pinned keys are never revoked
