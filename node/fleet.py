@@ -32,7 +32,15 @@ from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
 from provisioning.registration import Registered, register_station, replace_installation
-from provisioning.trust import ANCHOR, CERTIFIED, REVOKED, TRUST_STREAM, anchors, newest_binding, trust_entity
+from provisioning.trust import (
+    ANCHOR,
+    REVOKED,
+    TRUST_STREAM,
+    anchors,
+    newest_binding,
+    publish_certificates,
+    trust_entity,
+)
 from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
 
 from .runtime import Node
@@ -216,24 +224,15 @@ def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
     cross certificate from the old root, and nodes add it to their anchors on receipt.
     """
     authority = require_authority(node.config.data_dir)
-    if node.identity.level == "city":
-        root, cross = rotate_root(node.config.data_dir, authority, node.now())
-        event = (
-            ANCHOR,
-            trust_entity("anchor", fingerprint(root)),
-            {"certificate": to_pem(root), "cross": to_pem(cross)},
-        )
-        cert = root
-    else:
-        cert = rotate(node.config.data_dir, authority, node.now())
-        verify_path([cert, authority.cert], anchors(), at=node.now())
-        event = (
-            CERTIFIED,
-            trust_entity("cert", format(cert.serial_number, "x")),
-            {"certificate": to_pem(cert), "use": CA},
-        )
     with node.events.transaction():
-        node.events.append(*event, stream=TRUST_STREAM)
+        if node.identity.level == "city":
+            cert, cross = rotate_root(node.config.data_dir, authority, node.now())
+            payload = {"certificate": to_pem(cert), "cross": to_pem(cross)}
+            node.events.append(ANCHOR, trust_entity("anchor", fingerprint(cert)), payload, stream=TRUST_STREAM)
+        else:
+            cert = rotate(node.config.data_dir, authority, node.now())
+            verify_path([cert, authority.cert], anchors(), at=node.now())
+            publish_certificates(node.events, {CA: cert})
         audit(actor, "rotate_ca", node.identity.station, "ok", fingerprint(cert))
     promote_next_key(node.config.data_dir)
     node.events.sign_heads()

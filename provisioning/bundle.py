@@ -21,6 +21,7 @@ from .codes import code_hash, code_problem, normalise
 from .enrolment import own_certificate, trust_material
 from .errors import BadCode, EnrolmentRefused
 from .identity import Identity, Keys
+from .registration import registration_fields
 
 
 def write_bundle(
@@ -33,15 +34,7 @@ def write_bundle(
     body = canonical.encode(
         {
             "kind": "onetrip-provisioning-bundle",
-            "registration": {
-                "station": registration.station,
-                "name": registration.name,
-                "level": registration.level,
-                "region": registration.region,
-                "parent": registration.parent,
-                "parent_url": registration.parent_url,
-                "first_admin_hash": registration.first_admin_hash,
-            },
+            "registration": registration_fields(registration),
             "hub": {"url": hub_url, "agreement_certificate": own_certificate(hub, AGREEMENT)},
             **trust_material(events),
         }

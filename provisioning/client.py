@@ -14,23 +14,24 @@ def _url(hub_url: str, path: str) -> str:
 
 
 def fetch_directory(hub_url: str) -> dict:
-    try:
-        response = requests.get(_url(hub_url, "/api/v1/enrol/hub"), timeout=TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise EnrolmentRefused(f"连不上枢纽 {hub_url}：{exc.__class__.__name__}") from exc
-    if not response.ok:
-        raise EnrolmentRefused(_message(response))
-    return response.json()
+    return _get(hub_url, "/api/v1/enrol/hub")
 
 
 def fetch_trust(hub_url: str) -> dict:
+    return _get(hub_url, "/api/v1/trust")
+
+
+def _get(hub_url: str, path: str) -> dict:
     try:
-        response = requests.get(_url(hub_url, "/api/v1/trust"), timeout=TIMEOUT_S)
+        response = requests.get(_url(hub_url, path), timeout=TIMEOUT_S)
     except requests.RequestException as exc:
         raise EnrolmentRefused(f"连不上枢纽 {hub_url}：{exc.__class__.__name__}") from exc
     if not response.ok:
         raise EnrolmentRefused(_message(response))
-    return response.json()
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise EnrolmentRefused(f"{hub_url} 的回答不是 OneTrip 枢纽的回答") from exc
 
 
 def post_request(hub_url: str, sealed: bytes) -> bytes:

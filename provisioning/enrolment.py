@@ -46,15 +46,15 @@ from .certs import (
 from .codes import code_hash, code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
-from .registration import naive_utc
+from .registration import naive_utc, registration_fields
 from .trust import (
-    CERTIFIED,
     REGISTERED,
     REPLACED,
     TRUST_STREAM,
     adopt_certificate,
     anchors,
     authorities,
+    publish_certificates,
     trust_entity,
 )
 
@@ -84,31 +84,32 @@ def certify_own_installation(
             },
             stream=TRUST_STREAM,
         )
-        for use, public in ((SIGNING, keys.signing.verifying_key.public_key), (AGREEMENT, keys.agreement.public_key())):
-            binding = Binding(
-                identity.station,
-                identity.installation,
-                identity.level,
-                identity.name,
-                identity.region,
-                None,
-                use,
-                AUTHORITY[identity.level],
-            )
-            cert = issue(
-                binding=binding,
-                public_key=public,
-                issuer_key=ca_key,
-                issuer_cert=ca_cert,
-                now=now,
-                days=INSTALLATION_DAYS,
-            )
-            events.append(
-                CERTIFIED,
-                trust_entity("cert", format(cert.serial_number, "x")),
-                {"certificate": to_pem(cert), "use": use},
-                stream=TRUST_STREAM,
-            )
+        publish_certificates(
+            events,
+            {
+                use: issue(
+                    binding=Binding(
+                        identity.station,
+                        identity.installation,
+                        identity.level,
+                        identity.name,
+                        identity.region,
+                        None,
+                        use,
+                        AUTHORITY[identity.level],
+                    ),
+                    public_key=public,
+                    issuer_key=ca_key,
+                    issuer_cert=ca_cert,
+                    now=now,
+                    days=INSTALLATION_DAYS,
+                )
+                for use, public in (
+                    (SIGNING, keys.signing.verifying_key.public_key),
+                    (AGREEMENT, keys.agreement.public_key()),
+                )
+            },
+        )
 
 
 # -- the installation: asking ----------------------------------------------------------
@@ -237,13 +238,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         )
         if not claimed:
             raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
-        for use, cert in certs.items():
-            events.append(
-                CERTIFIED,
-                trust_entity("cert", format(cert.serial_number, "x")),
-                {"certificate": to_pem(cert), "use": use},
-                stream=TRUST_STREAM,
-            )
+        publish_certificates(events, certs)
         if registration.previous_installation:
             events.append(
                 REPLACED,
@@ -258,13 +253,7 @@ def _grant(events: EventLog, hub: Identity, authority: Authority, request: dict,
         audit("enrolment", "enrol", registration.station, "ok", request["installation"])
     events.sign_heads()
     grant = {
-        "station": registration.station,
-        "name": registration.name,
-        "level": registration.level,
-        "region": registration.region,
-        "parent": registration.parent,
-        "parent_url": registration.parent_url,
-        "first_admin_hash": registration.first_admin_hash,
+        **registration_fields(registration),
         "certificates": {use: to_pem(cert) for use, cert in certs.items()},
         **trust_material(events),
     }

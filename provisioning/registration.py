@@ -125,3 +125,16 @@ def replace_installation(events: EventLog, station: str, now: dt.datetime, actor
         ).where(Registration.station == station).execute()
         audit(actor, "replace", station, "ok", registration.enrolled_installation)
     return code
+
+
+def registration_fields(registration: Registration) -> dict:
+    """What a station learns of its own registration, in a grant or a bundle."""
+    return {
+        "station": registration.station,
+        "name": registration.name,
+        "level": registration.level,
+        "region": registration.region,
+        "parent": registration.parent,
+        "parent_url": registration.parent_url,
+        "first_admin_hash": registration.first_admin_hash,
+    }

@@ -31,7 +31,7 @@ from .enrolment import (
 )
 from .errors import CertificateRefused, EnrolmentRefused
 from .identity import Identity, Keys, installation_id
-from .trust import CERTIFIED, TRUST_STREAM, trust_entity
+from .trust import publish_certificates
 
 RENEW_CONTEXT = b"renew/request"
 RENEW_AHEAD = dt.timedelta(days=30)
@@ -102,13 +102,7 @@ def _renew(events: EventLog, authority: Authority, request: dict, now: dt.dateti
             days=INSTALLATION_DAYS,
         )
     with events.transaction():
-        for use, cert in renewed.items():
-            events.append(
-                CERTIFIED,
-                trust_entity("cert", format(cert.serial_number, "x")),
-                {"certificate": to_pem(cert), "use": use},
-                stream=TRUST_STREAM,
-            )
+        publish_certificates(events, renewed)
         audit("renewal", "renew", installation, "ok")
     events.sign_heads()
     grant = {"certificates": {use: to_pem(cert) for use, cert in renewed.items()}, **trust_material(events)}

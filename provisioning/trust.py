@@ -285,3 +285,14 @@ def newest_binding(installation: str) -> Binding | None:
 
 def trust_entity(kind: str, key: str) -> str:
     return f"trust:{kind}:{key}"
+
+
+def publish_certificates(events, certs: dict[str, x509.Certificate]) -> None:
+    """Certificates a hub issued, as trust events in its `all` stream, for everything below it."""
+    for use, cert in certs.items():
+        events.append(
+            CERTIFIED,
+            trust_entity("cert", format(cert.serial_number, "x")),
+            {"certificate": cert.public_bytes(Encoding.PEM).decode("ascii"), "use": use},
+            stream=TRUST_STREAM,
+        )
