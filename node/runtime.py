@@ -62,6 +62,7 @@ class NodeStatus:
     last_event_at: str | None  # UTC, ISO 8601, from the newest event's HLC
     certificate_expires: str | None  # UTC date of this installation's signing certificate; None before enrolment
     certificate_warning: str | None  # set from 30 days before expiry
+    trust_warning: str | None  # a parent's trust feed (revocations, certificates) has not been re-signed in time
 
 
 def wall_time(hlc: HybridClock) -> datetime:
@@ -152,6 +153,14 @@ class Node:
         warning = None
         if expiry is not None and renewal_due(ident, self.now()):
             warning = f"本机证书将于 {expiry:%Y-%m-%d} 到期：联网时会自动续期，也可运行 onetrip renew"
+        stale = self.events.stale_feeds()
+        trust_warning = None
+        if stale:
+            since = min(unpack(h.signed_at)[0] for h in stale) / 1000
+            trust_warning = (
+                f"上级的信任数据自 {datetime.fromtimestamp(since, UTC):%Y-%m-%d} 起未再更新，吊销信息可能已过时："
+                "请联网同步，或运行 onetrip trust-refresh"
+            )
         return NodeStatus(
             ident.station,
             ident.installation,
@@ -163,6 +172,7 @@ class Node:
             last_at,
             expiry.date().isoformat() if expiry else None,
             warning,
+            trust_warning,
         )
 
 

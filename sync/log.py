@@ -205,16 +205,26 @@ class EventLog:
         return event
 
     def sign_heads(self) -> list[SignedHead]:
-        """Sign every own stream with events after its last signed head (before a sync)."""
+        """Sign every own stream with events after its last signed head (before a sync), and re-sign
+        one whose newest head is past half its lifetime: a quiet feed stays fresh, a frozen one shows."""
         with self.transaction():
             self._flush()
-            unsigned = StreamHead.select(StreamHead.stream).where(StreamHead.origin == self.author.origin)
+            own = StreamHead.select(StreamHead.stream).where(StreamHead.origin == self.author.origin)
             signed = []
-            for row in unsigned:
+            refresh_before = self.clock.clock.now_ms() + self.head_ttl_ms // 2
+            for row in own:
                 head = self._own_head(row.stream)
-                if head.seq > head.signed_seq:
+                latest = self.latest_head(self.author.origin, row.stream) if head.seq == head.signed_seq else None
+                if head.seq > head.signed_seq or (latest is not None and latest.expires_at_ms < refresh_before):
                     signed.append(self._sign(row.stream, head))
             return signed
+
+    def stale_feeds(self) -> list[SignedHead]:
+        """Other origins' `all` streams whose newest signed head has expired: a feed that stopped."""
+        now_ms = self.clock.clock.now_ms()
+        feeds = StreamHead.select().where((StreamHead.stream == "all") & (StreamHead.origin != self.author.origin))
+        heads = (self.latest_head(f.origin, f.stream) for f in feeds)
+        return [h for h in heads if h is not None and h.expires_at_ms < now_ms]
 
     def _own_head(self, stream: str) -> _Head:
         heads = self._txn.heads

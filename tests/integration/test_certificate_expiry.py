@@ -36,3 +36,18 @@ def test_the_status_warns_a_month_ahead_and_an_offline_renewal_only_logs(tmp_pat
         node.watch_certificate()
     assert "renewal failed" in caplog.text
     db.close()
+
+
+def test_a_parent_feed_not_re_signed_within_its_lifetime_is_reported_as_frozen(tmp_path):
+    tree = provision_county(tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    county = open_node(tree.county, FrozenClock(int(now.timestamp() * 1000)))
+    assert county.status().trust_warning is None
+    eight_days = FrozenClock(int((now + dt.timedelta(days=8)).timestamp() * 1000))
+    county = open_node(tree.county, eight_days)
+    assert "未再更新" in county.status().trust_warning  # the city's feed, signed with a 7-day lifetime
+
+    # A quiet hub keeps its own feed fresh by re-signing its head before half the lifetime is gone.
+    city = open_node(tree.city, FrozenClock(int((now + dt.timedelta(days=4)).timestamp() * 1000)))
+    assert any(h.stream == "all" for h in city.events.sign_heads())
+    db.close()
