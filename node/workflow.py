@@ -1,0 +1,123 @@
+"""The life of an application (办件) as a state machine: which event may follow which, and who may make it.
+
+Pure: a state and an event type in, the next state out, or a refusal in plain Chinese.
+The application's state is the replay of its events in causal order (`sync.order`);
+an event that is illegal from the state its replay reaches is refused here, and the
+projection turns that into a quarantine (remote events) or an error (local ones).
+
+    draft ─filed→ submitted ─accepted→ accepted ─review_started→ in_review ─decided→ approved | denied
+                      │  └─not_accepted→ not_accepted (closed)                                  │
+                      └─corrections_requested→ corrections_requested ─corrected→ submitted      │
+    approved | denied ─delivered→ delivered ─rated→ rated                                    (办结)
+    withdrawn: from any state before a decision
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.errors import DomainError
+
+DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
+    "draft",
+    "submitted",
+    "accepted",
+    "corrections_requested",
+    "not_accepted",
+)
+IN_REVIEW, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN = (
+    "in_review",
+    "approved",
+    "denied",
+    "delivered",
+    "rated",
+    "withdrawn",
+)
+
+STATE_NAMES = {
+    DRAFT: "草稿",
+    SUBMITTED: "已提交",
+    ACCEPTED: "已受理",
+    CORRECTIONS: "待补正",
+    NOT_ACCEPTED: "不予受理",
+    IN_REVIEW: "审查中",
+    APPROVED: "办结（准予）",
+    DENIED: "办结（不予许可）",
+    DELIVERED: "已送达",
+    RATED: "已评价",
+    WITHDRAWN: "已撤回",
+}
+
+BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW})
+
+# event type -> {state it may follow: state it leads to}; "decided" depends on the outcome.
+TRANSITIONS: dict[str, dict[str | None, str]] = {
+    "application.drafted": {None: DRAFT},
+    "application.filed": {None: SUBMITTED, DRAFT: SUBMITTED},
+    "application.corrected": {CORRECTIONS: SUBMITTED},
+    "application.accepted": {SUBMITTED: ACCEPTED},
+    "application.corrections_requested": {SUBMITTED: CORRECTIONS},
+    "application.not_accepted": {SUBMITTED: NOT_ACCEPTED},
+    "application.review_started": {ACCEPTED: IN_REVIEW},
+    "application.decided": {ACCEPTED: APPROVED, IN_REVIEW: APPROVED},
+    "application.delivered": {APPROVED: DELIVERED, DENIED: DELIVERED},
+    "application.rated": {DELIVERED: RATED},
+    "application.withdrawn": dict.fromkeys(BEFORE_DECISION, WITHDRAWN),
+}
+
+EVENT_NAMES = {
+    "application.drafted": "保存草稿",
+    "application.filed": "提交",
+    "application.corrected": "补正后重新提交",
+    "application.accepted": "受理",
+    "application.corrections_requested": "要求补正",
+    "application.not_accepted": "不予受理",
+    "application.review_started": "开始审查",
+    "application.decided": "作出决定",
+    "application.delivered": "送达",
+    "application.rated": "评价",
+    "application.withdrawn": "撤回",
+}
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a decision: approved or denied, with the reason the applicant is told."""
+
+    approved: bool
+    reason: str = ""
+
+
+def next_state(state: str | None, event_type: str, outcome: Outcome | None = None) -> str:
+    """The state after `event_type`, or IllegalTransition naming what may be done instead."""
+    allowed = TRANSITIONS.get(event_type)
+    if allowed is None:
+        raise IllegalTransition(f"未知的办件操作 {event_type}")
+    if state not in allowed:
+        here = STATE_NAMES.get(state, "尚未建立") if state else "尚未建立"
+        possible = "、".join(EVENT_NAMES[t] for t in TRANSITIONS if state in TRANSITIONS[t]) or "无"
+        raise IllegalTransition(f"办件{here}，不能{EVENT_NAMES[event_type]}；此时可以：{possible}")
+    if event_type == "application.decided":
+        if outcome is None:
+            raise IllegalTransition("作出决定须写明准予或不予许可")
+        if not outcome.approved and not outcome.reason.strip():
+            raise IllegalTransition("不予许可须写明理由")
+        return APPROVED if outcome.approved else DENIED
+    return allowed[state]
+
+
+def replay(steps: list[tuple[str, Outcome | None]]) -> str | None:
+    """The state after a sequence of (event type, outcome) in causal order; raises on the first illegal step."""
+    state: str | None = None
+    for event_type, outcome in steps:
+        state = next_state(state, event_type, outcome)
+    return state
+
+
+def is_closed(state: str | None) -> bool:
+    """办结 or ended otherwise: no deadline runs any more."""
+    return state in {NOT_ACCEPTED, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN}

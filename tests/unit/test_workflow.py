@@ -1,0 +1,131 @@
+"""Every transition of an application, legal and illegal, and who may make it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from node.workflow import (
+    ACCEPTED,
+    APPROVED,
+    CORRECTIONS,
+    DELIVERED,
+    DENIED,
+    DRAFT,
+    IN_REVIEW,
+    NOT_ACCEPTED,
+    RATED,
+    SUBMITTED,
+    TRANSITIONS,
+    WITHDRAWN,
+    IllegalTransition,
+    Outcome,
+    is_closed,
+    next_state,
+    replay,
+)
+from provisioning.authority import AUTHORITY, allows
+
+YES, NO = Outcome(True), Outcome(False, "材料不符合法定条件")
+
+
+@pytest.mark.parametrize(
+    "state, event_type, outcome, expected",
+    [
+        (None, "application.drafted", None, DRAFT),
+        (None, "application.filed", None, SUBMITTED),
+        (DRAFT, "application.filed", None, SUBMITTED),
+        (SUBMITTED, "application.accepted", None, ACCEPTED),
+        (SUBMITTED, "application.corrections_requested", None, CORRECTIONS),
+        (CORRECTIONS, "application.corrected", None, SUBMITTED),
+        (SUBMITTED, "application.not_accepted", None, NOT_ACCEPTED),
+        (ACCEPTED, "application.review_started", None, IN_REVIEW),
+        (ACCEPTED, "application.decided", YES, APPROVED),
+        (IN_REVIEW, "application.decided", YES, APPROVED),
+        (IN_REVIEW, "application.decided", NO, DENIED),
+        (APPROVED, "application.delivered", None, DELIVERED),
+        (DENIED, "application.delivered", None, DELIVERED),
+        (DELIVERED, "application.rated", None, RATED),
+        (DRAFT, "application.withdrawn", None, WITHDRAWN),
+        (SUBMITTED, "application.withdrawn", None, WITHDRAWN),
+        (CORRECTIONS, "application.withdrawn", None, WITHDRAWN),
+        (ACCEPTED, "application.withdrawn", None, WITHDRAWN),
+        (IN_REVIEW, "application.withdrawn", None, WITHDRAWN),
+    ],
+)
+def test_every_legal_transition_leads_where_it_should(state, event_type, outcome, expected):
+    assert next_state(state, event_type, outcome) == expected
+
+
+@pytest.mark.parametrize(
+    "state, event_type, words",
+    [
+        (APPROVED, "application.withdrawn", "办件办结（准予），不能撤回"),
+        (DENIED, "application.withdrawn", "不能撤回"),
+        (SUBMITTED, "application.decided", "不能作出决定"),
+        (None, "application.accepted", "尚未建立"),
+        (NOT_ACCEPTED, "application.accepted", "不能受理"),
+        (WITHDRAWN, "application.delivered", "不能送达"),
+        (SUBMITTED, "application.rated", "此时可以：受理、要求补正、不予受理、撤回"),
+    ],
+)
+def test_an_illegal_transition_is_refused_saying_what_may_be_done_instead(state, event_type, words):
+    with pytest.raises(IllegalTransition) as refused:
+        next_state(state, event_type, YES)
+    assert words in str(refused.value)
+
+
+def test_a_decision_needs_an_outcome_and_a_denial_needs_a_reason():
+    with pytest.raises(IllegalTransition):
+        next_state(IN_REVIEW, "application.decided", None)
+    with pytest.raises(IllegalTransition) as refused:
+        next_state(IN_REVIEW, "application.decided", Outcome(False, "  "))
+    assert "理由" in str(refused.value)
+
+
+def test_a_station_files_withdraws_and_delivers_but_only_the_deciding_level_decides():
+    station = AUTHORITY["village"]
+    for event_type in (
+        "application.drafted",
+        "application.filed",
+        "application.corrected",
+        "application.withdrawn",
+        "application.delivered",
+        "application.rated",
+    ):
+        assert allows(station, event_type), event_type
+    for event_type in (
+        "application.accepted",
+        "application.corrections_requested",
+        "application.not_accepted",
+        "application.review_started",
+        "application.decided",
+    ):
+        assert not allows(station, event_type), event_type
+        assert allows(AUTHORITY["township"], event_type), event_type
+
+
+def test_a_full_life_replays_to_rated_and_is_closed():
+    steps = [
+        ("application.filed", None),
+        ("application.corrections_requested", None),
+        ("application.corrected", None),
+        ("application.accepted", None),
+        ("application.review_started", None),
+        ("application.decided", YES),
+        ("application.delivered", None),
+        ("application.rated", None),
+    ]
+    assert replay(steps) == RATED and is_closed(RATED)
+    assert not is_closed(IN_REVIEW)
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(TRANSITIONS)), st.sampled_from([YES, NO])), max_size=12))
+def test_any_sequence_either_reaches_a_known_state_or_is_refused_with_a_message(steps):
+    try:
+        state = replay(steps)
+    except IllegalTransition as refused:
+        assert str(refused)
+    else:
+        assert state is None or state in {s for targets in TRANSITIONS.values() for s in targets.values()} | {DENIED}
