@@ -1,0 +1,287 @@
+"""The service catalogue (事项清单): service items and their versions, 一件事 bundles, and search.
+
+Pure values only. The canonical JSON form is written here (`to_json`); reading and checking files lives in
+`node.catalogue_import` (JSON) and `node.catalogue_csv` (Excel), so a catalogue is held and searched anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
+LEVELS = {"township": "乡镇", "county": "县级"}
+UNITS = {"working": "工作日", "calendar": "自然日"}
+FORMS = {"original": "原件", "copy": "复印件", "either": "原件或复印件"}
+
+# The unified social credit code (GB 32100-2015): 31 characters without I, O, S, V, Z; the 18th checks the rest,
+# which catches most codes mistyped into a spreadsheet.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ITEM_CODE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}-[0-9]{4}")
+
+# What people say for the departments and fields they mean; search tries the long form too.
+ABBREVIATIONS = {
+    "社保": "社会保险",
+    "医保": "医疗保障",
+    "人社": "人力资源和社会保障",
+    "残联": "残疾人联合会",
+    "卫健": "卫生健康",
+    "市监": "市场监督管理",
+    "农业": "农业农村",
+    "公安": "公安局",
+}
+
+# When several items of a bundle ask for one material it is asked once, in the strictest form: an original
+# shown at the window also yields the copy another department keeps.
+_FORM_STRICTNESS = {"either": 0, "copy": 1, "original": 2}
+
+
+def uscc_check_character(first17: str) -> str:
+    """The 18th character of a unified social credit code, computed from the first 17."""
+    total = sum(_USCC_ALPHABET.index(char) * weight for char, weight in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[-total % 31]
+
+
+def normal_code(code: str) -> str:
+    """An item code as typed (full-width, lower case, stray spaces) in the one form it is stored in."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", code)).upper()
+
+
+def code_problem(code: str) -> str | None:
+    """Why `code` is not a valid item code, in Chinese, or None when it is."""
+    if not _ITEM_CODE.fullmatch(code):
+        return "事项编码应为“18 位统一社会信用代码-4 位序号”，如 11511302MB10040469-0001"
+    if uscc_check_character(code[:17]) != code[17]:
+        return "事项编码中统一社会信用代码的校验位不对，请核对是否抄错"
+    if code.endswith("-0000"):
+        return "事项编码的序号应从 0001 开始"
+    return None
+
+
+class TimeLimit(NamedTuple):
+    """A time limit as the catalogue states it; turning it into a date needs the holiday table, elsewhere."""
+
+    days: int  # 0 means 即办: decided on the spot
+    unit: str  # "working" | "calendar"
+
+    def __str__(self) -> str:
+        if self.days == 0:
+            return "即办"
+        return f"{self.days}个{UNITS.get(self.unit, self.unit)}"
+
+    def fits_within(self, other: TimeLimit) -> bool:
+        """Whether this limit is no longer than `other`.
+
+        Across units an ordinary week is assumed (5 working days in 7): the exact span depends on holidays, but
+        the catalogue only has to catch a promise that is plainly longer than the law allows.
+        """
+        return self._calendar_fifths() <= other._calendar_fifths()
+
+    def _calendar_fifths(self) -> int:
+        return self.days * (7 if self.unit == "working" else 5)
+
+
+@dataclass(frozen=True)
+class Material:
+    """One material an item requires. `key` is stable across items, so a bundle can ask for it once."""
+
+    key: str
+    name: str
+    form: str  # "original" | "copy" | "either"
+    count: int = 1
+    station_may_collect: bool = False  # a village agent may take it in; otherwise it goes to the window
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    """One version of a service item (事项). A change makes a new version; applications keep theirs."""
+
+    code: str  # the department's unified social credit code, "-", a 4-digit serial
+    version: int
+    name: str
+    department: str
+    category: str
+    level: str  # who decides: "township" | "county"
+    legal_limit: TimeLimit
+    promised_limit: TimeLimit
+    fee_fen: int
+    proxy_allowed: bool
+    materials: tuple[Material, ...]
+    results: tuple[str, ...] = ()  # material keys this item issues, so a bundle need not ask the applicant
+    change_note: str = ""
+
+    @property
+    def department_code(self) -> str:
+        return self.code.split("-", 1)[0]
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    """A material on a bundle's checklist, merged over the items that ask for it."""
+
+    material: Material
+    item_codes: tuple[str, ...]
+    issued_by: str = ""  # a bundle item issues it: departments pass it on and the applicant need not bring it
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """一件事: several items filed together, with each shared material asked once."""
+
+    code: str
+    name: str
+    item_codes: tuple[str, ...]
+    checklist: tuple[ChecklistEntry, ...]
+
+    def to_ask(self) -> tuple[ChecklistEntry, ...]:
+        """What the applicant brings: the checklist less what the bundle's own items issue."""
+        return tuple(entry for entry in self.checklist if not entry.issued_by)
+
+
+def merge_checklist(items: Sequence[ServiceItem]) -> tuple[ChecklistEntry, ...]:
+    """Merge the items' materials by key, in order of first appearance, each asked once."""
+    issuers: dict[str, str] = {}
+    for item in items:
+        for key in item.results:
+            issuers.setdefault(key, item.code)
+    asks: dict[str, list[tuple[str, Material]]] = {}
+    for item in items:
+        for material in item.materials:
+            asks.setdefault(material.key, []).append((item.code, material))
+    return tuple(_merge_asks(asked, issuers.get(key, "")) for key, asked in asks.items())
+
+
+def _merge_asks(asked: list[tuple[str, Material]], issuer: str) -> ChecklistEntry:
+    materials = [material for _, material in asked]
+    codes = tuple(dict.fromkeys(code for code, _ in asked))
+    notes = dict.fromkeys(material.note for material in materials if material.note)
+    merged = Material(
+        key=materials[0].key,
+        name=materials[0].name,
+        form=max((material.form for material in materials), key=_FORM_STRICTNESS.__getitem__),
+        count=max(material.count for material in materials),
+        station_may_collect=all(material.station_may_collect for material in materials),
+        note="；".join(notes),
+    )
+    return ChecklistEntry(merged, codes, "" if issuer in codes else issuer)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every version of every item, and the bundles. New applications use an item's newest version."""
+
+    versions: Mapping[str, tuple[ServiceItem, ...]]  # code → its versions, oldest first
+    bundles: Mapping[str, Bundle]
+
+    @classmethod
+    def build(cls, items: Iterable[ServiceItem], bundles: Iterable[tuple[str, str, Sequence[str]]] = ()) -> Catalogue:
+        """Assemble checked items and (code, name, item codes) bundles; `catalogue_import` does the checking."""
+        versions: dict[str, list[ServiceItem]] = {}
+        for item in items:
+            versions.setdefault(item.code, []).append(item)
+        ordered = {code: tuple(sorted(found, key=lambda item: item.version)) for code, found in versions.items()}
+        made = {}
+        for code, name, item_codes in bundles:
+            members = [ordered[item_code][-1] for item_code in item_codes]
+            made[code] = Bundle(code, name, tuple(item_codes), merge_checklist(members))
+        return cls(ordered, made)
+
+    def item(self, code: str, version: int | None = None) -> ServiceItem:
+        """The given version of an item (an application's), or its newest; KeyError if there is none."""
+        found = self.versions[code]
+        if version is None:
+            return found[-1]
+        for item in found:
+            if item.version == version:
+                return item
+        raise KeyError(f"{code} v{version}")
+
+    def current(self) -> list[ServiceItem]:
+        """The newest version of every item, by code."""
+        return [self.versions[code][-1] for code in sorted(self.versions)]
+
+    def search(self, query: str) -> list[ServiceItem]:
+        """Current items matching every word of `query`, best first.
+
+        A word matches an exact code, a name prefix, a code prefix, a substring of the name, the department or
+        the category, ranked in that order; a common abbreviation (社保, 医保, 残联…) also matches its long form.
+        Width and case are folded, so a code typed with a full-width IME still matches. Old versions are left
+        out: nobody files under them any more.
+        """
+        words = _fold(query).split()
+        if not words:
+            return []
+        ranked = []
+        for item in self.current():
+            ranks = [_best_rank(word, item) for word in words]
+            if None not in ranks:
+                ranked.append((max(r for r in ranks if r is not None), len(item.name), item.code, item))
+        return [entry[-1] for entry in sorted(ranked, key=lambda entry: entry[:3])]
+
+    def search_bundles(self, query: str) -> list[Bundle]:
+        """Bundles whose name or code contains every word of `query`, by code."""
+        words = _fold(query).split()
+        found = [b for b in self.bundles.values() if words and all(w in _fold(b.name + " " + b.code) for w in words)]
+        return sorted(found, key=lambda bundle: bundle.code)
+
+
+def _fold(text: str) -> str:
+    """Fold width and case (NFKC, casefold), so '１１５１' and 'mb' find '1151…MB…'."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _best_rank(word: str, item: ServiceItem) -> int | None:
+    ranks = [_rank(form, item) for form in (word, ABBREVIATIONS.get(word)) if form]
+    return min((rank for rank in ranks if rank is not None), default=None)
+
+
+def _rank(word: str, item: ServiceItem) -> int | None:
+    code, name = _fold(item.code), _fold(item.name)
+    if word == code:
+        return 0
+    if name.startswith(word):
+        return 1
+    if code.startswith(word):
+        return 2
+    if word in name:
+        return 3
+    if word in _fold(item.department):
+        return 4
+    if word in _fold(item.category):
+        return 5
+    return None
+
+
+def to_json(catalogue: Catalogue) -> str:
+    """The canonical JSON form: every field written, items by code then version, bundles by code."""
+    items = [_item_document(item) for code in sorted(catalogue.versions) for item in catalogue.versions[code]]
+    bundles = [
+        {"code": bundle.code, "name": bundle.name, "items": list(bundle.item_codes)}
+        for bundle in (catalogue.bundles[code] for code in sorted(catalogue.bundles))
+    ]
+    return json.dumps({"format": FORMAT, "items": items, "bundles": bundles}, ensure_ascii=False, indent=2) + "\n"
+
+
+def _item_document(item: ServiceItem) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "version": item.version,
+        "name": item.name,
+        "department": item.department,
+        "category": item.category,
+        "level": item.level,
+        "legal_limit": {"days": item.legal_limit.days, "unit": item.legal_limit.unit},
+        "promised_limit": {"days": item.promised_limit.days, "unit": item.promised_limit.unit},
+        "fee_fen": item.fee_fen,
+        "proxy_allowed": item.proxy_allowed,
+        "materials": [dataclasses.asdict(material) for material in item.materials],
+        "results": list(item.results),
+        "change_note": item.change_note,
+    }
