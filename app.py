@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     replace = command("replace", "枢纽：站点电脑更换或重装：吊销旧安装，为新安装生成注册码")
     replace.add_argument("--station", required=True)
     replace.add_argument("--reason", required=True)
+    replace.add_argument("--hub-url", help="本枢纽对下的网址（写进二维码）")
     operator = command("add-operator", "新建本站账号（首个管理员由此建立）")
     operator.add_argument("--username", required=True)
     operator.add_argument("--name", required=True)

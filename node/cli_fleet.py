@@ -87,8 +87,9 @@ def _renew(node: Node, args: argparse.Namespace) -> None:
 
 
 def _replace(node: Node, args: argparse.Namespace) -> None:
-    code = fleet.replace(node, args.station, args.reason)
-    print(f"旧安装已吊销。新电脑的注册码 {code}（72 小时内有效）；新安装注册后将与旧安装关联")
+    issued = fleet.replace(node, args.station, args.reason, _hub_url(node, args.hub_url))
+    print(f"旧安装已吊销。新电脑的注册码 {issued.code}（72 小时内有效）；新安装注册后将与旧安装关联")
+    print(f"二维码内容：{issued.qr_text}")
 
 
 def _trust_refresh(node: Node, args: argparse.Namespace) -> None:

@@ -31,7 +31,7 @@ from provisioning.enrolment import (
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, save_identity
 from provisioning.operators import create_operator, first_admin_name
-from provisioning.registration import Registered, register_station, replace_installation
+from provisioning.registration import Registered, new_code_for, qr_text, register_station, replace_installation
 from provisioning.trust import (
     ANCHOR,
     REVOKED,
@@ -183,13 +183,27 @@ def renew(node: Node, hub_url: str | None = None):
     return renewal.renew_online(node.events, node.identity, node.keys, node.now(), hub_url)
 
 
-def replace(node: Node, station: str, reason: str, actor: str = "admin") -> str:
+@dataclasses.dataclass(frozen=True)
+class NewCode:
+    station: str
+    code: str
+    qr_text: str
+
+
+def new_code(node: Node, station: str, hub_url: str, actor: str = "admin") -> NewCode:
+    """A fresh enrolment code (and QR) for a registered station that has not enrolled yet."""
+    code = new_code_for(node.events, station, node.now(), actor)
+    return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)))
+
+
+def replace(node: Node, station: str, reason: str, hub_url: str, actor: str = "admin") -> NewCode:
     """A station's PC was lost, broken or restored: revoke its installation, give a code for the new one."""
     registration = Registration.get_or_none(Registration.station == station)
     if registration is None or registration.enrolled_installation is None:
         raise EnrolmentRefused(f"站点 {station} 没有已注册的安装可以更换")
     revoke(node, registration.enrolled_installation, reason, actor)
-    return replace_installation(node.events, station, node.now(), actor)
+    code = replace_installation(node.events, station, node.now(), actor)
+    return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)))
 
 
 def bundle_for(node: Node, code: str, hub_url: str) -> bytes:

@@ -90,12 +90,20 @@ def register_station(
             stream=TRUST_STREAM,
         )
         audit(actor, "register", station, "ok", f"{name} {level} {region}")
-    qr = f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
+    qr = qr_text(hub_url, code, authority)
     return Registered(station, code, now + CODE_TTL, qr, first_admin_name(station), password)
 
 
+def qr_text(hub_url: str, code: str, authority: Authority) -> str:
+    """What the QR code says: where to enrol, the code, and the fingerprint that unmasks a rogue hub."""
+    return f"onetrip:enrol?hub={hub_url}&code={code}&fp={fingerprint(authority.cert)}"
+
+
 def new_code_for(events: EventLog, station: str, now: dt.datetime, actor: str = "admin") -> str:
-    """A fresh code for a registered station (the old one stops working)."""
+    """A fresh code for a station not yet enrolled (the old one stops working): lost, expired or mistyped."""
+    registration = Registration.get_or_none(Registration.station == station)
+    if registration is not None and registration.enrolled_installation:
+        raise EnrolmentRefused(f"站点 {station} 已注册；电脑更换请用“更换电脑”")
     code = new_code()
     with events.transaction():
         updated = (

@@ -216,3 +216,42 @@ def test_a_station_cannot_re_enable_an_account_its_county_disabled(county):
     with pytest.raises(AccountRefused):
         set_disabled(county.events, village.station, "sun", False, by="cun.admin")
     assert Operator.get_by_id("sun").disabled
+
+
+def test_the_admin_issues_a_fresh_code_for_a_station_that_has_not_enrolled(client, county):
+    from node import fleet
+
+    old = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
+    login(client, "wang", "county-admin-1")
+    page = client.post(f"/admin/stations/{old.station}/code", data={"csrf_token": token(client, "/admin/")})
+    text = page.get_data(as_text=True)
+    assert "新的注册码" in text and "<svg" in text and old.code not in text
+    from provisioning.codes import code_hash
+
+    assert Registration.get_by_id(old.station).code_hash != code_hash(old.code)
+
+
+def test_the_admin_replaces_a_stations_pc_from_the_fleet_page(county, tmp_path):
+    from node import fleet
+    from node.config import NodeConfig
+    from node.demo import enrol_by_bundle
+    from node.runtime import initialise
+    from tests.support.tree import open_node
+
+    county_config = county.config
+    done = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
+    db.close()
+    village = NodeConfig(tmp_path / "village")
+    initialise(village, level="village", name="青山村", region="511302001001", algorithm="ecdsa-p256-sha256")
+    enrol_by_bundle(county_config, village, done.code, "http://x.invalid")
+    old_installation = open_node(village).identity.installation
+    hub = open_node(county_config)
+    client = create_app(node=hub).test_client()
+    login(client, "wang", "county-admin-1")
+    assert "更换电脑" in client.get("/admin/").get_data(as_text=True)
+    page = client.post(
+        f"/admin/stations/{done.station}/replace", data={"csrf_token": token(client, "/admin/"), "reason": "硬盘损坏"}
+    )
+    assert "旧安装已吊销" in page.get_data(as_text=True)
+    assert hub.events.trust.is_revoked(old_installation)
+    assert Registration.get_by_id(done.station).previous_installation == old_installation

@@ -73,6 +73,7 @@ def test_the_empty_table_covers_nothing():
 
 def test_the_seed_agrees_with_chinese_calendar_on_every_day_it_knows(seed):
     import chinese_calendar  # a dev dependency: the seed is generated from it
+
     day = date(2004, 1, 1)
     while day.year <= 2026:
         assert seed.is_working_day(day) is chinese_calendar.is_workday(day), day

@@ -63,6 +63,31 @@ def register():
     )
 
 
+@bp.post("/stations/<station>/code")
+@requires("admin")
+def new_code(station: str):
+    issued = fleet.new_code(_node(), station, request.host_url.rstrip("/"), actor=current_operator().username)
+    return _show_code(issued.station, issued.code, issued.qr_text, "新的注册码（旧注册码已作废）")
+
+
+@bp.post("/stations/<station>/replace")
+@requires("admin")
+def replace(station: str):
+    issued = fleet.replace(
+        _node(),
+        station,
+        request.form.get("reason") or "更换电脑",
+        request.host_url.rstrip("/"),
+        actor=current_operator().username,
+    )
+    return _show_code(issued.station, issued.code, issued.qr_text, "旧安装已吊销；新电脑的注册码")
+
+
+def _show_code(station: str, code: str, qr: str, title: str):
+    svg = segno.make(qr, error="m").svg_inline(scale=4)
+    return render_template("admin/code.html", station=station, code=code, qr_text=qr, qr=svg, title=title)
+
+
 @bp.post("/revoke")
 @requires("admin")
 def revoke():
