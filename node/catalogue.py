@@ -14,15 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from node.identifiers import credit_check_character
+
 FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
 LEVELS = {"township": "乡镇", "county": "县级"}
 UNITS = {"working": "工作日", "calendar": "自然日"}
 FORMS = {"original": "原件", "copy": "复印件", "either": "原件或复印件"}
 
-# The unified social credit code (GB 32100-2015): 31 characters without I, O, S, V, Z; the 18th checks the rest,
-# which catches most codes mistyped into a spreadsheet.
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# An item code starts with its department's unified social credit code (GB 32100); its check character
+# (`node.identifiers`) catches most codes mistyped into a spreadsheet.
 _ITEM_CODE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}-[0-9]{4}")
 
 # What people say for the departments and fields they mean; search tries the long form too.
@@ -42,12 +42,6 @@ ABBREVIATIONS = {
 _FORM_STRICTNESS = {"either": 0, "copy": 1, "original": 2}
 
 
-def uscc_check_character(first17: str) -> str:
-    """The 18th character of a unified social credit code, computed from the first 17."""
-    total = sum(_USCC_ALPHABET.index(char) * weight for char, weight in zip(first17, _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[-total % 31]
-
-
 def normal_code(code: str) -> str:
     """An item code as typed (full-width, lower case, stray spaces) in the one form it is stored in."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", code)).upper()
@@ -57,7 +51,7 @@ def code_problem(code: str) -> str | None:
     """Why `code` is not a valid item code, in Chinese, or None when it is."""
     if not _ITEM_CODE.fullmatch(code):
         return "事项编码应为“18 位统一社会信用代码-4 位序号”，如 11511302MB10040469-0001"
-    if uscc_check_character(code[:17]) != code[17]:
+    if credit_check_character(code[:17]) != code[17]:
         return "事项编码中统一社会信用代码的校验位不对，请核对是否抄错"
     if code.endswith("-0000"):
         return "事项编码的序号应从 0001 开始"
