@@ -42,7 +42,9 @@ from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
 
+from .applications import ApplicationProjection
 from .config import NodeConfig, write_config
+from .data import read_seed_holidays, sample_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,14 @@ class Node:
         events = EventLog(
             Author(identity.installation, keys.signing),
             trust,
-            Registry((StationProjection(), TrustProjection(trust), OperatorProjection(trust))),
+            Registry(
+                (
+                    StationProjection(),
+                    TrustProjection(trust),
+                    OperatorProjection(trust),
+                    ApplicationProjection(sample_catalogue, read_seed_holidays),
+                )
+            ),
             hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,

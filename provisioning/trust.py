@@ -296,3 +296,25 @@ def publish_certificates(events, certs: dict[str, x509.Certificate]) -> None:
             {"certificate": cert.public_bytes(Encoding.PEM).decode("ascii"), "use": use},
             stream=TRUST_STREAM,
         )
+
+
+def issuer_recipients(identity: Identity) -> dict[str, object]:
+    """The key-agreement keys of the hub that certified this installation (its county), by installation:
+    residents' data keys are wrapped to them as well as to the station. Empty before enrolment."""
+    own = (
+        Certificate.select()
+        .where((Certificate.installation == identity.installation) & (Certificate.use == SIGNING))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    if own is None:
+        return {}
+    issuer = x509.load_der_x509_certificate(bytes(own.der)).issuer
+    hubs = {binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer}
+    rows = Certificate.select().where((Certificate.station.in_(hubs)) & (Certificate.use == AGREEMENT))
+    return {
+        row.installation: x509.load_der_x509_certificate(bytes(row.der)).public_key()
+        for row in rows
+        if row.installation != identity.installation
+        and not Revocation.select().where(Revocation.installation == row.installation).exists()
+    }

@@ -13,6 +13,7 @@ import peewee as pw
 from .database import db, write_transaction
 from .errors import PendingMigrations, SchemaTooNew
 from .models import (
+    Application,
     AuditEntry,
     Certificate,
     Credential,
@@ -48,11 +49,16 @@ def _operators() -> None:
     db.create_tables([Operator, Credential, Replacement])
 
 
+def _applications() -> None:
+    db.create_tables([Application])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
     (4, "operator accounts, local credentials, replaced installations", _operators),
+    (5, "applications", _applications),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -206,6 +206,33 @@ class Credential(BaseModel):
     locked_until = pw.DateTimeField(null=True)  # UTC
 
 
+class Application(BaseModel):
+    """Projection: an application (办件) and where it stands. Residents' fields stay encrypted here
+    exactly as in the event; only keyed hashes (for search) and a masked ID number are in clear."""
+
+    number = pw.CharField(max_length=64, primary_key=True)
+    station = pw.CharField(max_length=64, index=True)
+    item_code = pw.CharField(max_length=32)
+    item_version = pw.IntegerField()
+    bundle = pw.CharField(max_length=64, null=True)
+    state = pw.CharField(max_length=32, index=True)
+    sealed = pw.TextField()  # the encrypted applicant fields, as canonical JSON
+    id_lookup = pw.CharField(max_length=64, index=True)
+    name_lookup = pw.CharField(max_length=64, index=True)
+    masked_id = pw.CharField(max_length=18)
+    request_token = pw.CharField(max_length=64, unique=True)  # a retried submit finds the first one
+    filed_by = pw.CharField(max_length=64)
+    filed_on = pw.DateField()
+    accepted_on = pw.DateField(null=True)
+    paused_since = pw.DateField(null=True)
+    pauses = pw.TextField(default="[]")  # JSON list of [first, last] ISO dates the clock stood still
+    due = pw.DateField(null=True, index=True)
+    due_provisional = pw.BooleanField(default=False)
+    decision_reason = pw.TextField(null=True)
+    rating = pw.IntegerField(null=True)
+    rating_comment = pw.TextField(null=True)
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key

@@ -1,14 +1,26 @@
-"""Reference data shipped with the code: the seed holiday table a node uses until an admin's arrives."""
+"""Reference data shipped with the code: the seed holiday table and the sample catalogue a node uses
+until its county's (or city's) published ones arrive as events (issue 4 and sync)."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
+from node.catalogue import Catalogue
+from node.catalogue_import import load_json
 from node.holidays import HolidayTable, table_from_json
 
 SEED_HOLIDAYS = "holidays.json"
+SAMPLE_CATALOGUE = "catalogue.json"
 
 
+@cache
 def read_seed_holidays() -> HolidayTable:
-    """The committed seed table (2004–2026, from `chinese-calendar`); reads a packaged file."""
+    """The committed seed table (2004–2026, from `chinese-calendar`); read once, it never changes."""
     return table_from_json(resources.files(__name__).joinpath(SEED_HOLIDAYS).read_bytes())
+
+
+@cache
+def sample_catalogue() -> Catalogue:
+    """Our sample catalogue of 顺庆区 (docs/catalogue.md); read once."""
+    return load_json(resources.files(__name__).joinpath(SAMPLE_CATALOGUE).read_text("utf-8"))

@@ -1,0 +1,242 @@
+"""Applications (办件) as events: intake on a resident's behalf, each transition, and their projection.
+
+Every change is an event in the application's station stream, naming what its author had seen
+(`deps`, filled in by the log); the row is the replay of those events through `node.workflow`.
+The resident's name, ID number, phone and address are encrypted inside the event under a data
+key of this application, wrapped to this station (kept locally) and to the county that certified
+it (inside the event): a copied database or a relayed batch reveals nobody.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from provisioning.identity import Identity, Keys
+from storage.models import Application
+from sync.datakeys import keep_data_key, load_data_key
+from sync.event import Event
+from sync.fields import decrypt_field, encrypt_field, lookup_hash, new_data_key, wrap_data_key
+from sync.log import EventLog
+from sync.projection import RuleViolation
+
+from .catalogue import Catalogue
+from .deadlines import add_working_days
+from .errors import DomainError
+from .holidays import HolidayTable
+from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
+from .workflow import TRANSITIONS, IllegalTransition, Outcome, next_state
+
+CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
+FILED = "application.filed"
+PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
+
+
+class IntakeRefused(DomainError):
+    """The application cannot be filed as given; `problems` lists every field to fix, in Chinese."""
+
+    code = "intake_refused"
+
+    def __init__(self, problems: list[str]):
+        super().__init__("；".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    id_number: str
+    phone: str
+    address: str
+
+
+def entity(number: str) -> str:
+    return f"application:{number}"
+
+
+def intake_problems(catalogue: Catalogue, item_code: str, applicant: Applicant, consent: bool, today: dt.date):
+    """Everything wrong with an intake, at once, before anything is written."""
+    problems = []
+    try:
+        item = catalogue.item(item_code)
+    except KeyError:
+        item = None
+        problems.append(f"事项 {item_code} 不在本站的事项清单中")
+    if item is not None and not item.proxy_allowed:
+        problems.append(f"“{item.name}”须本人到窗口办理，不能代办")
+    if not applicant.name.strip():
+        problems.append("申请人姓名不能为空")
+    for problem in (id_number_problem(applicant.id_number, today), phone_problem(applicant.phone)):
+        if problem:
+            problems.append(problem)
+    if not applicant.address.strip():
+        problems.append("住址不能为空")
+    if not consent:
+        problems.append("代办须记录申请人的同意")
+    return item, problems
+
+
+def file_application(
+    events: EventLog,
+    identity: Identity,
+    keys: Keys,
+    catalogue: Catalogue,
+    recipients: dict[str, ec.EllipticCurvePublicKey],
+    *,
+    item_code: str,
+    applicant: Applicant,
+    consent: bool,
+    operator: str,
+    request_token: str,
+    now: dt.datetime,
+) -> str:
+    """File an application for a resident; a retried submit (same `request_token`) returns the first number."""
+    existing = Application.get_or_none(Application.request_token == request_token)
+    if existing is not None:
+        return existing.number
+    today = now.astimezone(CHINA).date()
+    item, problems = intake_problems(catalogue, item_code, applicant, consent, today)
+    if problems:
+        raise IntakeRefused(problems)
+    with events.transaction():
+        number = _next_number(identity, today)
+        data_key = new_data_key()
+        fields = _clear_fields(applicant)
+        payload = {
+            "number": number,
+            "station": identity.station,
+            "item": {"code": item.code, "version": item.version},
+            "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
+            "keys": {
+                installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
+                for installation, public in recipients.items()
+            },
+            "lookups": {
+                "id_number": lookup_hash(keys.lookup, "id_number", fields["id_number"]),
+                "name": lookup_hash(keys.lookup, "name", fields["name"]),
+            },
+            "masked_id": mask_id_number(fields["id_number"]),
+            "consent": {"recorded_by": operator},
+            "request_token": request_token,
+            "operator": operator,
+        }
+        events.append(FILED, entity(number), payload, stream=identity.station)
+        keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
+    return number
+
+
+def _clear_fields(applicant: Applicant) -> dict[str, str]:
+    return {
+        "name": applicant.name.strip(),
+        "id_number": normalise_id_number(applicant.id_number),
+        "phone": normalise_phone(applicant.phone),
+        "address": applicant.address.strip(),
+    }
+
+
+def _next_number(identity: Identity, today: dt.date) -> str:
+    """办件编号: station code, date, this installation's short id and a counter. The station code makes
+    it unique across the province, the installation id keeps a replaced PC from reusing a number."""
+    prefix = f"{identity.station}-{today:%Y%m%d}-{identity.installation[2:6].upper()}"
+    taken = Application.select().where(Application.number.startswith(prefix)).count()
+    return f"{prefix}{taken + 1:03d}"
+
+
+def new_request_token() -> str:
+    """Put in the intake form when it is shown, so a double click or a retry files once."""
+    return secrets.token_hex(16)
+
+
+def transition(events: EventLog, number: str, event_type: str, payload: dict) -> None:
+    """Record one step of an application; refused in plain words if its state does not allow it."""
+    row = Application.get_or_none(Application.number == number)
+    if row is None:
+        raise IntakeRefused([f"没有办件 {number}"])
+    next_state(row.state, event_type, _outcome(payload))  # a clear refusal before anything is written
+    events.append(event_type, entity(number), payload, stream=row.station)
+
+
+def read_applicant(number: str, identity: Identity, keys: Keys) -> Applicant:
+    """Decrypt the resident's fields with this station's key: unreadable once purged here."""
+    row = Application.get_by_id(number)
+    data_key = load_data_key(entity(number), identity.installation, keys.agreement)
+    sealed = json.loads(row.sealed)
+    return Applicant(*(decrypt_field(data_key, entity(number), name, sealed[name]) for name in PERSONAL_FIELDS))
+
+
+class ApplicationProjection:
+    """Applies application events through the state machine; the deadline is counted at acceptance."""
+
+    def __init__(self, catalogue: Callable[[], Catalogue], holidays: Callable[[], HolidayTable]):
+        self.catalogue = catalogue
+        self.holidays = holidays
+
+    event_types = frozenset(TRANSITIONS)
+
+    def apply(self, event: Event) -> None:
+        payload = event.payload
+        if event.type == FILED:
+            return self._filed(event, payload)
+        row = Application.get_or_none(Application.number == event.entity.removeprefix("application:"))
+        if row is None:
+            raise RuleViolation(f"办件 {event.entity} 尚未建立")
+        day = _beijing_date(event)
+        try:
+            row.state = next_state(row.state, event.type, _outcome(payload))
+        except IllegalTransition as exc:
+            raise RuleViolation(str(exc)) from exc
+        if event.type == "application.accepted":
+            row.accepted_on = day
+            self._count_deadline(row)
+        elif event.type == "application.decided":
+            row.decision_reason = payload.get("reason") or None
+        elif event.type == "application.rated":
+            if not 1 <= int(payload["stars"]) <= 5:
+                raise RuleViolation("评价须为 1–5 星")
+            row.rating, row.rating_comment = int(payload["stars"]), payload.get("comment") or None
+        row.save()
+
+    def _filed(self, event: Event, payload: dict) -> None:
+        if payload["station"] != event.stream:
+            raise RuleViolation("办件只能在本站点的事件流中建立")
+        Application.insert(
+            number=payload["number"],
+            station=payload["station"],
+            item_code=payload["item"]["code"],
+            item_version=payload["item"]["version"],
+            bundle=payload.get("bundle"),
+            state=next_state(None, FILED),
+            sealed=json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
+            id_lookup=payload["lookups"]["id_number"],
+            name_lookup=payload["lookups"]["name"],
+            masked_id=payload["masked_id"],
+            request_token=payload["request_token"],
+            filed_by=payload["operator"],
+            filed_on=_beijing_date(event),
+        ).execute()
+
+    def _count_deadline(self, row: Application) -> None:
+        item = self.catalogue().item(row.item_code, row.item_version)
+        limit = item.promised_limit
+        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit)
+        row.due, row.due_provisional = deadline.due, deadline.provisional
+
+    def reset(self, entity_name: str | None) -> None:
+        query = Application.delete()
+        if entity_name is not None:
+            query = query.where(Application.number == entity_name.removeprefix("application:"))
+        query.execute()
+
+
+def _outcome(payload: dict) -> Outcome | None:
+    return Outcome(bool(payload["approved"]), payload.get("reason", "")) if "approved" in payload else None
+
+
+def _beijing_date(event: Event) -> dt.date:
+    return dt.datetime.fromtimestamp((event.hlc >> 16) / 1000, CHINA).date()

@@ -1,0 +1,151 @@
+"""Applications as events: intake at a village station, encrypted at rest, idempotent, then
+accepted and decided at the county with a working-day deadline."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from node import fleet
+from node.applications import (
+    Applicant,
+    IntakeRefused,
+    file_application,
+    read_applicant,
+    transition,
+)
+from node.config import NodeConfig
+from node.data import sample_catalogue
+from node.demo import enrol_by_bundle
+from node.runtime import initialise
+from provisioning.trust import issuer_recipients
+from storage.database import db
+from storage.models import Application, EventRecord
+from sync.fields import decrypt_field, unwrap_data_key
+from sync.log import NotAuthorized
+from tests.support.tree import open_node, provision_county
+
+RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    base = tmp_path_factory.mktemp("apps")
+    tree = provision_county(base)
+    done = fleet.register(
+        open_node(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
+    )
+    db.close()
+    village = NodeConfig(base / "village")
+    initialise(
+        village, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
+    )
+    enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
+    return tree, village
+
+
+@pytest.fixture
+def nodes(template, tmp_path):
+    import shutil
+
+    tree, village = template
+    db.close()
+    copies = {}
+    for name, config in (("county", tree.county), ("village", village)):
+        shutil.copytree(config.data_dir, tmp_path / name)
+        copies[name] = NodeConfig(tmp_path / name)
+    yield copies
+    db.close()
+
+
+def proxy_item():
+    return next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
+
+
+def file(node, token="t-1", applicant=RESIDENT, consent=True):
+    return file_application(
+        node.events,
+        node.identity,
+        node.keys,
+        sample_catalogue(),
+        issuer_recipients(node.identity),
+        item_code=proxy_item().code,
+        applicant=applicant,
+        consent=consent,
+        operator="cun.agent",
+        request_token=token,
+        now=node.now(),
+    )
+
+
+def test_a_village_files_an_application_whose_personal_fields_are_encrypted_at_rest(nodes):
+    village = open_node(nodes["village"])
+    number = file(village)
+    row = Application.get_by_id(number)
+    assert number.startswith(f"{village.identity.station}-") and row.state == "submitted"
+    assert row.masked_id == "110***********002X"
+    assert read_applicant(number, village.identity, village.keys).name == "张秀英"
+    db.close()
+    raw = (nodes["village"].data_dir / "onetrip.db").read_bytes()
+    wal = nodes["village"].data_dir / "onetrip.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    for secret in ("张秀英", "11010519491231002X", "13800138000", "青山村3组"):
+        assert secret.encode() not in raw
+
+
+def test_a_retried_submit_files_once(nodes):
+    village = open_node(nodes["village"])
+    assert file(village, token="same") == file(village, token="same")
+    assert EventRecord.select().where(EventRecord.type == "application.filed").count() == 1
+
+
+def test_a_bad_intake_lists_every_problem_and_writes_nothing(nodes):
+    village = open_node(nodes["village"])
+    before = EventRecord.select().count()
+    wrong = Applicant("", "110105194912310021", "12345", "")
+    with pytest.raises(IntakeRefused) as refused:
+        file(village, applicant=wrong, consent=False)
+    assert len(refused.value.problems) == 5
+    assert any("校验位" in p for p in refused.value.problems)
+    assert EventRecord.select().count() == before
+
+
+def test_a_village_cannot_accept_but_the_county_can_and_counts_the_deadline(nodes):
+    village = open_node(nodes["village"])
+    number = file(village)
+    with pytest.raises(NotAuthorized):
+        transition(village.events, number, "application.accepted", {"by": "cun.agent"})
+    village.events.sign_heads()
+    head = village.events.latest_head(village.identity.installation, village.identity.station)
+    batch = village.events.events_of(village.identity.installation, village.identity.station, 0, head.seq)
+    db.close()
+
+    county = open_node(nodes["county"])
+    county.events.ingest(batch, head)
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    row = Application.get_by_id(number)
+    assert row.state == "accepted" and row.due > row.accepted_on
+    with pytest.raises(Exception) as refused:
+        transition(county.events, number, "application.rated", {"stars": 5})
+    assert "此时可以" in str(refused.value)
+    transition(county.events, number, "application.decided", {"approved": True, "by": "county.clerk"})
+    assert Application.get_by_id(number).state == "approved"
+
+    # The county reads the resident's fields with its own key, wrapped to it inside the event.
+    filed = EventRecord.get(EventRecord.type == "application.filed")
+    from sync.event import parse_event
+
+    payload = parse_event(bytes(filed.body)).payload
+    wrapped = base64.b64decode(payload["keys"][county.identity.installation])
+    data_key = unwrap_data_key(wrapped, county.keys.agreement, f"application:{number}")
+    assert decrypt_field(data_key, f"application:{number}", "name", payload["sealed"]["name"]) == "张秀英"
+
+
+def test_rebuild_reproduces_the_applications(nodes):
+    village = open_node(nodes["village"])
+    file(village, token="a")
+    file(village, token="b")
+    before = [(a.number, a.state, a.sealed) for a in Application.select().order_by(Application.number)]
+    village.events.rebuild()
+    assert [(a.number, a.state, a.sealed) for a in Application.select().order_by(Application.number)] == before
