@@ -19,21 +19,23 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.identity import Identity, Keys
-from storage.models import Application
+from storage.models import Application, EventRecord
 from sync.datakeys import keep_data_key, load_data_key
-from sync.event import Event
+from sync.event import Event, parse_event
 from sync.fields import decrypt_field, encrypt_field, lookup_hash, new_data_key, wrap_data_key
-from sync.log import EventLog
+from sync.log import APPLIED, EventLog
+from sync.order import causal_order
 from sync.projection import RuleViolation
 
 from .catalogue import Catalogue
-from .deadlines import add_working_days
+from .deadlines import add_working_days, status
 from .errors import DomainError
 from .holidays import HolidayTable
 from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
 from .workflow import TRANSITIONS, IllegalTransition, Outcome, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
+RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs
 FILED = "application.filed"
 PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
 
@@ -168,6 +170,54 @@ def read_applicant(number: str, identity: Identity, keys: Keys) -> Applicant:
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     sealed = json.loads(row.sealed)
     return Applicant(*(decrypt_field(data_key, entity(number), name, sealed[name]) for name in PERSONAL_FIELDS))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an application's timeline: what happened, when (Beijing time) and by whom."""
+
+    event_type: str
+    at: dt.datetime
+    by: str
+    note: str
+
+
+def timeline(number: str) -> list[Step]:
+    """The application's events in causal order, as a person reads them."""
+    rows = EventRecord.select(EventRecord.body).where(
+        (EventRecord.entity == entity(number)) & (EventRecord.status == APPLIED)
+    )
+    events = causal_order(parse_event(bytes(body)) for (body,) in rows.tuples())
+    return [
+        Step(
+            e.type,
+            dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA),
+            e.payload.get("operator") or e.payload.get("by", ""),
+            e.payload.get("reason") or e.payload.get("comment", ""),
+        )
+        for e in events
+    ]
+
+
+def search(query: str, station_prefix: str, lookup_key: bytes, *, page: int, per_page: int):
+    """Applications of a station (and those below it) by number, ID number or name; newest first.
+
+    ID numbers and names are found by their keyed hash, so the search never decrypts anything."""
+    found = Application.select().where(Application.station.startswith(station_prefix))
+    query = query.strip()
+    if query:
+        found = found.where(
+            Application.number.contains(query)
+            | (Application.id_lookup == lookup_hash(lookup_key, "id_number", normalise_id_number(query)))
+            | (Application.name_lookup == lookup_hash(lookup_key, "name", query))
+        )
+    found = found.order_by(Application.filed_on.desc(), Application.number.desc())
+    return list(found.paginate(page, per_page)), found.count()
+
+
+def deadline_marks(rows: list[Application], today: dt.date, holidays: HolidayTable) -> dict[str, str]:
+    """For a list: "overdue", "due_soon" or "" per application, while its clock runs."""
+    return {row.number: status(row.due, today, holidays) if row.due and row.state in RUNNING else "" for row in rows}
 
 
 class ApplicationProjection:

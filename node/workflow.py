@@ -121,3 +121,23 @@ def replay(steps: list[tuple[str, Outcome | None]]) -> str | None:
 def is_closed(state: str | None) -> bool:
     """办结 or ended otherwise: no deadline runs any more."""
     return state in {NOT_ACCEPTED, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN}
+
+
+# What each role does from an application's page; trust enforces the level's authority on top.
+ROLE_ACTIONS = {
+    "agent": ("application.corrected", "application.withdrawn", "application.delivered", "application.rated"),
+    "clerk": (
+        "application.accepted",
+        "application.corrections_requested",
+        "application.not_accepted",
+        "application.review_started",
+        "application.decided",
+        "application.delivered",
+    ),
+}
+
+
+def possible_actions(state: str | None, role: str, may_sign) -> list[str]:
+    """The steps a person in `role` can take now: legal from `state` and signable here (`may_sign(type)`)."""
+    offered = ROLE_ACTIONS.get(role) or ROLE_ACTIONS["clerk"] + ROLE_ACTIONS["agent"][:-1]
+    return [t for t in dict.fromkeys(offered) if state in TRANSITIONS[t] and may_sign(t)]

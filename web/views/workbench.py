@@ -1,0 +1,140 @@
+"""The workbench: the queue, the catalogue, filing an application for a resident, and its page."""
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from node.applications import (
+    CHINA,
+    Applicant,
+    IntakeRefused,
+    deadline_marks,
+    file_application,
+    new_request_token,
+    read_applicant,
+    search,
+    timeline,
+    transition,
+)
+from node.data import read_seed_holidays, sample_catalogue
+from node.errors import DomainError
+from node.workflow import EVENT_NAMES, STATE_NAMES, TRANSITIONS, possible_actions
+from provisioning.authority import allows
+from provisioning.trust import issuer_recipients
+from storage.models import Application
+from sync.errors import SyncError
+
+from ..auth import current_operator, requires
+
+bp = Blueprint("workbench", __name__, url_prefix="/work")
+PAGE = 30
+
+
+def _node():
+    return current_app.extensions["onetrip"]
+
+
+@bp.get("/")
+@requires("agent", "clerk", "admin")
+def queue():
+    node, page = _node(), max(1, request.args.get("page", 1, type=int))
+    rows, total = search(
+        request.args.get("q", ""), node.identity.station.split("-")[0], node.keys.lookup, page=page, per_page=PAGE
+    )
+    today = node.now().astimezone(CHINA).date()
+    marks = deadline_marks(rows, today, read_seed_holidays())
+    return render_template(
+        "work/queue.html",
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=PAGE,
+        marks=marks,
+        states=STATE_NAMES,
+        q=request.args.get("q", ""),
+    )
+
+
+@bp.get("/catalogue")
+@requires("agent", "clerk", "admin")
+def catalogue():
+    query = request.args.get("q", "")
+    catalogue = sample_catalogue()
+    items = catalogue.search(query) if query.strip() else catalogue.current()
+    return render_template("work/catalogue.html", items=items, q=query)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("agent", "clerk", "admin")
+def new():
+    node, form, problems = _node(), request.form, []
+    item_code = request.values.get("item", "")
+    try:
+        item = sample_catalogue().item(item_code)
+    except KeyError:
+        abort(404)
+    if request.method == "POST":
+        applicant = Applicant(
+            form.get("name", ""), form.get("id_number", ""), form.get("phone", ""), form.get("address", "")
+        )
+        try:
+            number = file_application(
+                node.events,
+                node.identity,
+                node.keys,
+                sample_catalogue(),
+                issuer_recipients(node.identity),
+                item_code=item.code,
+                applicant=applicant,
+                consent=form.get("consent") == "yes",
+                operator=current_operator().username,
+                request_token=form.get("request_token", ""),
+                now=node.now(),
+            )
+            return redirect(url_for("workbench.application", number=number))
+        except IntakeRefused as exc:
+            problems = exc.problems
+    token = form.get("request_token") or new_request_token()
+    return render_template("work/new.html", item=item, form=form, problems=problems, token=token)
+
+
+@bp.get("/a/<number>")
+@requires("agent", "clerk", "admin")
+def application(number: str):
+    node, operator = _node(), current_operator()
+    row = Application.get_or_none(Application.number == number)
+    if row is None or not row.station.startswith(node.identity.station.split("-")[0]):
+        abort(404)
+    if operator.role == "agent" and row.station != operator.station:
+        abort(403)  # an agent sees their own station's residents only
+    try:
+        applicant = read_applicant(number, node.identity, node.keys)
+    except (SyncError, DomainError):
+        applicant = None  # purged here, or filed elsewhere: the masked number is all this node shows
+    authority = node.events.trust.binding(node.identity.installation).authority
+    actions = possible_actions(row.state, operator.role, lambda event_type: allows(authority, event_type))
+    return render_template(
+        "work/application.html",
+        row=row,
+        applicant=applicant,
+        steps=timeline(number),
+        actions=actions,
+        names=EVENT_NAMES,
+        states=STATE_NAMES,
+        item=sample_catalogue().item(row.item_code, row.item_version),
+    )
+
+
+@bp.post("/a/<number>/<event_type>")
+@requires("agent", "clerk", "admin")
+def act(number: str, event_type: str):
+    operator, form = current_operator(), request.form
+    payload = {"by": operator.username}
+    if event_type == "application.decided":
+        payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
+    elif event_type in ("application.withdrawn", "application.not_accepted", "application.corrections_requested"):
+        payload["reason"] = form.get("reason", "")
+    elif event_type == "application.rated":
+        payload.update(stars=form.get("stars", type=int) or 0, comment=form.get("comment", ""))
+    if event_type not in TRANSITIONS:
+        abort(404)
+    transition(_node().events, number, event_type, payload)
+    return redirect(url_for("workbench.application", number=number))
