@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.operators import create_operator
+from provisioning.trust import issuer_recipients
 from storage.database import close as close_database
 
 from . import fleet
+from .applications import Applicant, file_application
 from .config import NodeConfig
+from .data import sample_catalogue
 from .runtime import Node, initialise
 
 READY = "ready"
@@ -132,7 +135,35 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
                 password=PASSWORD,
                 actor="demo",
             )
+    _demo_applications(configs["village"])
     close_database()
+
+
+DEMO_RESIDENTS = (
+    Applicant("张秀英", "11010519491231002X", "13800138000", "四川省南充市顺庆区搬罾街道青山村3组12号"),
+    Applicant("李建国", "511302196503121232", "13908171234", "四川省南充市顺庆区搬罾街道青山村5组3号"),
+)
+
+
+def _demo_applications(village: NodeConfig) -> None:
+    """A few applications filed by the village agent, so the queue shows what a working day looks like."""
+    node = _open(village)
+    catalogue = sample_catalogue()
+    items = [i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0][:2]
+    for n, (resident, item) in enumerate(zip(DEMO_RESIDENTS, items, strict=True)):
+        file_application(
+            node.events,
+            node.identity,
+            node.keys,
+            catalogue,
+            issuer_recipients(node.identity),
+            item_code=item.code,
+            applicant=resident,
+            consent=True,
+            operator="cun.agent",
+            request_token=f"demo-{n}",
+            now=node.now(),
+        )
 
 
 def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
