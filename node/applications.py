@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.identity import Identity, Keys
-from storage.models import Application, EventRecord
+from storage.blobs import BlobStore
+from storage.models import Application, Attachment, EventRecord
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
-from sync.fields import decrypt_field, encrypt_field, lookup_hash, new_data_key, wrap_data_key
+from sync.fields import (
+    decrypt_bytes,
+    decrypt_field,
+    encrypt_bytes,
+    encrypt_field,
+    lookup_hash,
+    new_data_key,
+    wrap_data_key,
+)
 from sync.log import APPLIED, EventLog
 from sync.order import causal_order
 from sync.projection import RuleViolation
@@ -32,11 +41,14 @@ from .deadlines import add_working_days, status
 from .errors import DomainError
 from .holidays import HolidayTable
 from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
-from .workflow import TRANSITIONS, IllegalTransition, Outcome, next_state
+from .materials import scan_problem, sniff
+from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs
 FILED = "application.filed"
+ATTACHED = "material.attached"
+STEP_NAMES = {**EVENT_NAMES, ATTACHED: "上传材料扫描件"}  # what a timeline calls each event
 PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
 
 
@@ -172,6 +184,47 @@ def read_applicant(number: str, identity: Identity, keys: Keys) -> Applicant:
     return Applicant(*(decrypt_field(data_key, entity(number), name, sealed[name]) for name in PERSONAL_FIELDS))
 
 
+def attach_scan(
+    events: EventLog,
+    identity: Identity,
+    keys: Keys,
+    blobs: BlobStore,
+    number: str,
+    material: str,
+    data: bytes,
+    operator: str,
+) -> str:
+    """Keep a material's scan, encrypted under the application's key; the event names the ciphertext's hash."""
+    row = Application.get_or_none(Application.number == number)
+    if row is None:
+        raise IntakeRefused([f"没有办件 {number}"])
+    if problem := scan_problem(data):
+        raise IntakeRefused([problem])
+    data_key = load_data_key(entity(number), identity.installation, keys.agreement)
+    digest = blobs.put(encrypt_bytes(data_key, entity(number), material, data))
+    events.append(
+        ATTACHED,
+        entity(number),
+        {
+            "number": number,
+            "material": material,
+            "blob": digest,
+            "content_type": sniff(data),
+            "size": len(data),
+            "by": operator,
+        },
+        stream=row.station,
+    )
+    return digest
+
+
+def read_scan(identity: Identity, keys: Keys, blobs: BlobStore, number: str, digest: str) -> tuple[str, bytes]:
+    """The scan's content type and bytes, decrypted with this station's key."""
+    attachment = Attachment.get_by_id((number, digest))
+    data_key = load_data_key(entity(number), identity.installation, keys.agreement)
+    return attachment.content_type, decrypt_bytes(data_key, entity(number), attachment.material, blobs.get(digest))
+
+
 @dataclass(frozen=True)
 class Step:
     """One line of an application's timeline: what happened, when (Beijing time) and by whom."""
@@ -227,12 +280,14 @@ class ApplicationProjection:
         self.catalogue = catalogue
         self.holidays = holidays
 
-    event_types = frozenset(TRANSITIONS)
+    event_types = frozenset(TRANSITIONS) | {ATTACHED}
 
     def apply(self, event: Event) -> None:
         payload = event.payload
         if event.type == FILED:
             return self._filed(event, payload)
+        if event.type == ATTACHED:
+            return self._attached(event, payload)
         row = Application.get_or_none(Application.number == event.entity.removeprefix("application:"))
         if row is None:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
@@ -271,6 +326,18 @@ class ApplicationProjection:
             filed_on=_beijing_date(event),
         ).execute()
 
+    def _attached(self, event: Event, payload: dict) -> None:
+        if not Application.select().where(Application.number == payload["number"]).exists():
+            raise RuleViolation(f"办件 {payload['number']} 尚未建立")
+        Attachment.insert(
+            number=payload["number"],
+            material=payload["material"],
+            blob=payload["blob"],
+            content_type=payload["content_type"],
+            size=payload["size"],
+            by=payload["by"],
+        ).on_conflict_ignore().execute()
+
     def _count_deadline(self, row: Application) -> None:
         item = self.catalogue().item(row.item_code, row.item_version)
         limit = item.promised_limit
@@ -278,10 +345,11 @@ class ApplicationProjection:
         row.due, row.due_provisional = deadline.due, deadline.provisional
 
     def reset(self, entity_name: str | None) -> None:
-        query = Application.delete()
-        if entity_name is not None:
-            query = query.where(Application.number == entity_name.removeprefix("application:"))
-        query.execute()
+        for model in (Attachment, Application):
+            query = model.delete()
+            if entity_name is not None:
+                query = query.where(model.number == entity_name.removeprefix("application:"))
+            query.execute()
 
 
 def _outcome(payload: dict) -> Outcome | None:

@@ -14,6 +14,7 @@ from .database import db, write_transaction
 from .errors import PendingMigrations, SchemaTooNew
 from .models import (
     Application,
+    Attachment,
     AuditEntry,
     Certificate,
     Credential,
@@ -50,7 +51,7 @@ def _operators() -> None:
 
 
 def _applications() -> None:
-    db.create_tables([Application])
+    db.create_tables([Application, Attachment])
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
@@ -58,7 +59,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
     (4, "operator accounts, local credentials, replaced installations", _operators),
-    (5, "applications", _applications),
+    (5, "applications and their material scans", _applications),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -233,6 +233,20 @@ class Application(BaseModel):
     rating_comment = pw.TextField(null=True)
 
 
+class Attachment(BaseModel):
+    """Projection: a material's scan, stored encrypted in the blob store under the hash of the ciphertext."""
+
+    number = pw.CharField(max_length=64, index=True)
+    material = pw.CharField(max_length=64)
+    blob = pw.CharField(max_length=64)
+    content_type = pw.CharField(max_length=64)
+    size = pw.IntegerField()
+    by = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("number", "blob")
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key

@@ -68,3 +68,16 @@ def lookup_hash(lookup_key: bytes, kind: str, value: str) -> str:
     """A keyed hash for exact-match search; `kind` keeps a name from matching an ID number."""
     message = f"{kind}\x00{normalise(value)}".encode()
     return hmac.new(lookup_key, message, hashlib.sha256).hexdigest()
+
+
+def encrypt_bytes(data_key: bytes, entity: str, name: str, data: bytes) -> bytes:
+    """A file (a material scan) under the entity's data key, bound to the entity and the file's name."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(data_key).encrypt(nonce, data, _aad(entity, name))
+
+
+def decrypt_bytes(data_key: bytes, entity: str, name: str, sealed: bytes) -> bytes:
+    try:
+        return AESGCM(data_key).decrypt(sealed[:12], sealed[12:], _aad(entity, name))
+    except (ValueError, InvalidTag) as exc:
+        raise CipherError(f"file {name} of {entity} cannot be decrypted") from exc

@@ -116,3 +116,70 @@ def test_an_illegal_step_is_refused_in_plain_words(client):
     login(client, "zhou", "clerk-pass-1")
     response = client.post("/work/a/nonexistent/application.accepted", data={"csrf_token": token(client, "/work/")})
     assert response.status_code == 400 and "没有办件" in response.get_data(as_text=True)
+
+
+def file_one(client):
+    login(client, "li", "agent-pass-1")
+    item = an_item()
+    response = client.post(
+        "/work/new",
+        data={
+            "csrf_token": token(client, f"/work/new?item={item.code}"),
+            "request_token": "scan-test",
+            "item": item.code,
+            "name": "张秀英",
+            "id_number": "11010519491231002X",
+            "phone": "13800138000",
+            "address": "青山村3组",
+            "consent": "yes",
+        },
+    )
+    return response.headers["Location"], item
+
+
+def test_a_scan_is_checked_by_content_kept_encrypted_and_read_back(client):
+    import io
+
+    from storage.models import Attachment
+
+    page, item = file_one(client)
+    material = item.materials[0].key
+    jpeg = b"\xff\xd8\xff\xe0" + "身份证正面".encode() * 1000
+    response = client.post(
+        f"{page}/materials",
+        data={"csrf_token": token(client, page), "material": material, "scan": (io.BytesIO(jpeg), "id.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    attachment = Attachment.get()
+    node = client.application.extensions["onetrip"]
+    assert "身份证正面".encode() not in node.blobs.path(attachment.blob).read_bytes()
+    download = client.get(f"{page}/materials/{attachment.blob}")
+    assert download.data == jpeg and download.mimetype == "image/jpeg"
+
+
+def test_a_disguised_or_oversize_upload_is_refused_in_plain_words_and_keeps_nothing(client):
+    import io
+
+    from node.materials import MAX_SCAN_BYTES
+    from storage.models import Attachment
+
+    page, item = file_one(client)
+    material = item.materials[0].key
+    exe = b"MZ\x90\x00" + b"\x00" * 1000
+    response = client.post(
+        f"{page}/materials",
+        data={"csrf_token": token(client, page), "material": material, "scan": (io.BytesIO(exe), "身份证.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "与文件名无关" in response.get_data(as_text=True)
+    big = b"%PDF-" + b"0" * MAX_SCAN_BYTES
+    response = client.post(
+        f"{page}/materials",
+        data={"csrf_token": token(client, page), "material": material, "scan": (io.BytesIO(big), "scan.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "太大" in response.get_data(as_text=True)
+    node = client.application.extensions["onetrip"]
+    assert Attachment.select().count() == 0
+    assert not list(node.blobs.root.rglob("*")) or all(p.is_dir() for p in node.blobs.root.rglob("*"))

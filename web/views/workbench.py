@@ -1,25 +1,29 @@
 """The workbench: the queue, the catalogue, filing an application for a resident, and its page."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.applications import (
     CHINA,
+    STEP_NAMES,
     Applicant,
     IntakeRefused,
+    attach_scan,
     deadline_marks,
     file_application,
     new_request_token,
     read_applicant,
+    read_scan,
     search,
     timeline,
     transition,
 )
 from node.data import read_seed_holidays, sample_catalogue
 from node.errors import DomainError
-from node.workflow import EVENT_NAMES, STATE_NAMES, TRANSITIONS, possible_actions
+from node.materials import MAX_SCAN_BYTES
+from node.workflow import STATE_NAMES, TRANSITIONS, possible_actions
 from provisioning.authority import allows
 from provisioning.trust import issuer_recipients
-from storage.models import Application
+from storage.models import Application, Attachment
 from sync.errors import SyncError
 
 from ..auth import current_operator, requires
@@ -100,27 +104,62 @@ def new():
 @requires("agent", "clerk", "admin")
 def application(number: str):
     node, operator = _node(), current_operator()
-    row = Application.get_or_none(Application.number == number)
-    if row is None or not row.station.startswith(node.identity.station.split("-")[0]):
-        abort(404)
-    if operator.role == "agent" and row.station != operator.station:
-        abort(403)  # an agent sees their own station's residents only
+    row = _visible(number)
     try:
         applicant = read_applicant(number, node.identity, node.keys)
     except (SyncError, DomainError):
         applicant = None  # purged here, or filed elsewhere: the masked number is all this node shows
     authority = node.events.trust.binding(node.identity.installation).authority
     actions = possible_actions(row.state, operator.role, lambda event_type: allows(authority, event_type))
+    attachments = list(Attachment.select().where(Attachment.number == number))
     return render_template(
         "work/application.html",
+        attachments=attachments,
         row=row,
         applicant=applicant,
         steps=timeline(number),
         actions=actions,
-        names=EVENT_NAMES,
+        names=STEP_NAMES,
         states=STATE_NAMES,
         item=sample_catalogue().item(row.item_code, row.item_version),
     )
+
+
+def _visible(number: str) -> Application:
+    """The application, if this operator may see it: an agent only their own station's residents."""
+    row = Application.get_or_none(Application.number == number)
+    if row is None or not row.station.startswith(_node().identity.station.split("-")[0]):
+        abort(404)
+    if current_operator().role == "agent" and row.station != current_operator().station:
+        abort(403)
+    return row
+
+
+@bp.post("/a/<number>/materials")
+@requires("agent", "clerk", "admin")
+def upload(number: str):
+    node, upload = _node(), request.files.get("scan")
+    data = upload.read(MAX_SCAN_BYTES + 1) if upload else b""
+    attach_scan(
+        node.events,
+        node.identity,
+        node.keys,
+        node.blobs,
+        number,
+        request.form.get("material", ""),
+        data,
+        current_operator().username,
+    )
+    return redirect(url_for("workbench.application", number=number))
+
+
+@bp.get("/a/<number>/materials/<digest>")
+@requires("agent", "clerk", "admin")
+def scan(number: str, digest: str):
+    node = _node()
+    _visible(number)
+    content_type, data = read_scan(node.identity, node.keys, node.blobs, number, digest)
+    return Response(data, mimetype=content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @bp.post("/a/<number>/<event_type>")
