@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, next
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs
+TOKEN = re.compile(r"[0-9a-f]{32}")  # a request token as `new_request_token` makes it
+NOTE_LIMIT = 500  # a reason or a comment
+LIMITS = {"name": 50, "id_number": 30, "phone": 30, "address": 200}  # characters; events are replicated everywhere
 FILED = "application.filed"
 ATTACHED = "material.attached"
 STEP_NAMES = {**EVENT_NAMES, ATTACHED: "上传材料扫描件"}  # what a timeline calls each event
@@ -91,6 +95,9 @@ def intake_problems(catalogue: Catalogue, item_code: str, applicant: Applicant, 
             problems.append(problem)
     if not applicant.address.strip():
         problems.append("住址不能为空")
+    for field, label in (("name", "姓名"), ("address", "住址"), ("phone", "电话"), ("id_number", "身份证号")):
+        if len(getattr(applicant, field)) > LIMITS[field]:
+            problems.append(f"{label}不能超过 {LIMITS[field]} 个字")
     if not consent:
         problems.append("代办须记录申请人的同意")
     return item, problems
@@ -111,14 +118,18 @@ def file_application(
     now: dt.datetime,
 ) -> str:
     """File an application for a resident; a retried submit (same `request_token`) returns the first number."""
-    existing = Application.get_or_none(Application.request_token == request_token)
-    if existing is not None:
-        return existing.number
+    if not TOKEN.fullmatch(request_token or ""):
+        raise IntakeRefused(["表单已失效，请重新打开“代办”页面后填写"])
     today = now.astimezone(CHINA).date()
     item, problems = intake_problems(catalogue, item_code, applicant, consent, today)
     if problems:
         raise IntakeRefused(problems)
-    with events.transaction():
+    with events.transaction():  # the check and the write in one transaction: a double click files once
+        existing = Application.get_or_none(
+            (Application.station == identity.station) & (Application.request_token == request_token)
+        )
+        if existing is not None:
+            return existing.number
         number = _next_number(identity, today)
         data_key = new_data_key()
         fields = _clear_fields(applicant)
@@ -172,6 +183,9 @@ def transition(events: EventLog, number: str, event_type: str, payload: dict) ->
     row = Application.get_or_none(Application.number == number)
     if row is None:
         raise IntakeRefused([f"没有办件 {number}"])
+    too_long = [k for k in ("reason", "comment") if len(str(payload.get(k, ""))) > NOTE_LIMIT]
+    if too_long:
+        raise IntakeRefused([f"说明不能超过 {NOTE_LIMIT} 个字"])
     next_state(row.state, event_type, _outcome(payload))  # a clear refusal before anything is written
     events.append(event_type, entity(number), payload, stream=row.station)
 
@@ -291,6 +305,8 @@ class ApplicationProjection:
         row = Application.get_or_none(Application.number == event.entity.removeprefix("application:"))
         if row is None:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
+        if event.stream != row.station:  # trust lets only the station and the levels above it write there
+            raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
         day = _beijing_date(event)
         try:
             row.state = next_state(row.state, event.type, _outcome(payload))
@@ -308,8 +324,20 @@ class ApplicationProjection:
         row.save()
 
     def _filed(self, event: Event, payload: dict) -> None:
-        if payload["station"] != event.stream:
-            raise RuleViolation("办件只能在本站点的事件流中建立")
+        if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
+            raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
+        if (
+            Application.select()
+            .where(
+                (Application.number == payload["number"])
+                | (
+                    (Application.station == payload["station"])
+                    & (Application.request_token == payload["request_token"])
+                )
+            )
+            .exists()
+        ):
+            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）")
         Application.insert(
             number=payload["number"],
             station=payload["station"],

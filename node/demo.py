@@ -21,7 +21,7 @@ from provisioning.trust import issuer_recipients
 from storage.database import close as close_database
 
 from . import fleet
-from .applications import Applicant, file_application
+from .applications import Applicant, file_application, new_request_token
 from .config import NodeConfig
 from .data import sample_catalogue
 from .runtime import Node, initialise
@@ -150,7 +150,7 @@ def _demo_applications(village: NodeConfig) -> None:
     node = _open(village)
     catalogue = sample_catalogue()
     items = [i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0][:2]
-    for n, (resident, item) in enumerate(zip(DEMO_RESIDENTS, items, strict=True)):
+    for resident, item in zip(DEMO_RESIDENTS, items, strict=True):
         file_application(
             node.events,
             node.identity,
@@ -161,7 +161,7 @@ def _demo_applications(village: NodeConfig) -> None:
             applicant=resident,
             consent=True,
             operator="cun.agent",
-            request_token=f"demo-{n}",
+            request_token=new_request_token(),
             now=node.now(),
         )
 

@@ -141,3 +141,8 @@ def possible_actions(state: str | None, role: str, may_sign) -> list[str]:
     """The steps a person in `role` can take now: legal from `state` and signable here (`may_sign(type)`)."""
     offered = ROLE_ACTIONS.get(role) or ROLE_ACTIONS["clerk"] + ROLE_ACTIONS["agent"][:-1]
     return [t for t in dict.fromkeys(offered) if state in TRANSITIONS[t] and may_sign(t)]
+
+
+def role_may(role: str, event_type: str) -> bool:
+    """Whether a person in `role` may take this step at all (admins may take any)."""
+    return role == "admin" or event_type in ROLE_ACTIONS.get(role, ())

@@ -55,3 +55,8 @@ def contains(outer_region: str, inner_region: str) -> bool:
     if len(outer_region) == 6 and outer_region.endswith("00"):
         return inner_region.startswith(outer_region[:4])
     return inner_region.startswith(outer_region)
+
+
+def area_prefix(region: str) -> str:
+    """The prefix every division code inside `region` starts with (a city's counties share 4 digits)."""
+    return region[:4] if len(region) == 6 and region.endswith("00") else region

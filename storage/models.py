@@ -220,7 +220,7 @@ class Application(BaseModel):
     id_lookup = pw.CharField(max_length=64, index=True)
     name_lookup = pw.CharField(max_length=64, index=True)
     masked_id = pw.CharField(max_length=18)
-    request_token = pw.CharField(max_length=64, unique=True)  # a retried submit finds the first one
+    request_token = pw.CharField(max_length=64)  # a retried submit finds the first one (unique per station)
     filed_by = pw.CharField(max_length=64)
     filed_on = pw.DateField()
     accepted_on = pw.DateField(null=True)
@@ -231,6 +231,9 @@ class Application(BaseModel):
     decision_reason = pw.TextField(null=True)
     rating = pw.IntegerField(null=True)
     rating_comment = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("station", "request_token"), True),)
 
 
 class Attachment(BaseModel):

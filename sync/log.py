@@ -364,7 +364,7 @@ class EventLog:
         try:
             with savepoint():  # a refused event leaves no half-written rows
                 self.registry.projection_for(event.type).apply(event)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, SyncError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, SyncError, pw.IntegrityError) as exc:
             if isinstance(exc, RuleViolation):
                 raise
             raise RuleViolation(f"事件内容无法应用（{type(exc).__name__}: {exc}）") from exc

@@ -4,6 +4,7 @@ accepted and decided at the county with a working-day deadline."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
@@ -64,6 +65,7 @@ def proxy_item():
 
 
 def file(node, token="t-1", applicant=RESIDENT, consent=True):
+    token = hashlib.md5(token.encode()).hexdigest()  # a request token has the form new_request_token makes
     return file_application(
         node.events,
         node.identity,
@@ -149,3 +151,37 @@ def test_rebuild_reproduces_the_applications(nodes):
     before = [(a.number, a.state, a.sealed) for a in Application.select().order_by(Application.number)]
     village.events.rebuild()
     assert [(a.number, a.state, a.sealed) for a in Application.select().order_by(Application.number)] == before
+
+
+def test_an_event_about_an_application_outside_its_stations_stream_is_refused(nodes):
+    from node.applications import entity
+    from sync.projection import RuleViolation
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    village.events.sign_heads()
+    head = village.events.latest_head(village.identity.installation, village.identity.station)
+    batch = village.events.events_of(village.identity.installation, village.identity.station, 0, head.seq)
+    db.close()
+    county = open_node(nodes["county"])
+    county.events.ingest(batch, head)
+    with pytest.raises(RuleViolation):  # written into the county's own stream instead of the village's
+        county.events.append(
+            "application.withdrawn", entity(number), {"by": "x", "reason": "冒用"}, stream=county.identity.station
+        )
+    assert Application.get_by_id(number).state == "submitted"
+
+
+def test_a_second_filing_with_the_same_number_or_token_is_refused_not_a_crash(nodes):
+    from node.applications import FILED, entity
+    from sync.event import parse_event
+    from sync.projection import RuleViolation
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    payload = parse_event(bytes(EventRecord.get(EventRecord.type == FILED).body)).payload
+    with pytest.raises(RuleViolation):
+        village.events.append(
+            FILED, entity(number + "9"), {**payload, "number": number + "9"}, stream=village.identity.station
+        )
+    assert Application.select().count() == 1

@@ -99,7 +99,7 @@ def test_a_bad_intake_shows_every_problem_in_chinese_and_files_nothing(client):
         "/work/new",
         data={
             "csrf_token": token(client, f"/work/new?item={item.code}"),
-            "request_token": "x1",
+            "request_token": "0123456789abcdef" * 2,
             "item": item.code,
             "name": "张三",
             "id_number": "110105194912310021",
@@ -112,10 +112,45 @@ def test_a_bad_intake_shows_every_problem_in_chinese_and_files_nothing(client):
     assert not EventRecord.select().where(EventRecord.type == "application.filed").exists()
 
 
-def test_an_illegal_step_is_refused_in_plain_words(client):
+def test_an_illegal_step_is_refused_in_plain_words_and_an_agent_cannot_decide(client):
+    page, _ = file_one(client)
+    number = page.rsplit("/", 1)[1]
+    assert (
+        client.post(f"/work/a/{number}/application.accepted", data={"csrf_token": token(client, page)}).status_code
+        == 403
+    )  # li is an agent
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
     login(client, "zhou", "clerk-pass-1")
-    response = client.post("/work/a/nonexistent/application.accepted", data={"csrf_token": token(client, "/work/")})
-    assert response.status_code == 400 and "没有办件" in response.get_data(as_text=True)
+    response = client.post(
+        f"/work/a/{number}/application.decided", data={"csrf_token": token(client, page), "approved": "yes"}
+    )
+    assert response.status_code == 400 and "不能作出决定" in response.get_data(as_text=True)
+    assert (
+        client.post(
+            "/work/a/nonexistent/application.accepted", data={"csrf_token": token(client, "/work/")}
+        ).status_code
+        == 404
+    )
+
+
+def test_a_form_without_a_proper_request_token_files_nothing(client):
+    login(client, "li", "agent-pass-1")
+    item = an_item()
+    response = client.post(
+        "/work/new",
+        data={
+            "csrf_token": token(client, f"/work/new?item={item.code}"),
+            "request_token": "",
+            "item": item.code,
+            "name": "王一",
+            "id_number": "11010519491231002X",
+            "phone": "13800138000",
+            "address": "青山村",
+            "consent": "yes",
+        },
+    )
+    assert "表单已失效" in response.get_data(as_text=True)
+    assert Application.select().count() == 0
 
 
 def file_one(client):
@@ -125,7 +160,7 @@ def file_one(client):
         "/work/new",
         data={
             "csrf_token": token(client, f"/work/new?item={item.code}"),
-            "request_token": "scan-test",
+            "request_token": "5ca9" * 8,
             "item": item.code,
             "name": "张秀英",
             "id_number": "11010519491231002X",

@@ -20,8 +20,9 @@ from node.applications import (
 from node.data import read_seed_holidays, sample_catalogue
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
-from node.workflow import STATE_NAMES, TRANSITIONS, possible_actions
+from node.workflow import STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
+from provisioning.region import area_prefix
 from provisioning.trust import issuer_recipients
 from storage.models import Application, Attachment
 from sync.errors import SyncError
@@ -39,9 +40,9 @@ def _node():
 @bp.get("/")
 @requires("agent", "clerk", "admin")
 def queue():
-    node, page = _node(), max(1, request.args.get("page", 1, type=int))
+    node, page = _node(), min(max(1, request.args.get("page", 1, type=int)), 100_000)
     rows, total = search(
-        request.args.get("q", ""), node.identity.station.split("-")[0], node.keys.lookup, page=page, per_page=PAGE
+        request.args.get("q", ""), area_prefix(node.identity.region), node.keys.lookup, page=page, per_page=PAGE
     )
     today = node.now().astimezone(CHINA).date()
     marks = deadline_marks(rows, today, read_seed_holidays())
@@ -121,14 +122,22 @@ def application(number: str):
         actions=actions,
         names=STEP_NAMES,
         states=STATE_NAMES,
-        item=sample_catalogue().item(row.item_code, row.item_version),
+        item=_item(row),
     )
+
+
+def _item(row: Application):
+    """The catalogue version the application was filed under; None if this node's catalogue lacks it."""
+    try:
+        return sample_catalogue().item(row.item_code, row.item_version)
+    except KeyError:
+        return None
 
 
 def _visible(number: str) -> Application:
     """The application, if this operator may see it: an agent only their own station's residents."""
     row = Application.get_or_none(Application.number == number)
-    if row is None or not row.station.startswith(_node().identity.station.split("-")[0]):
+    if row is None or not row.station.startswith(area_prefix(_node().identity.region)):
         abort(404)
     if current_operator().role == "agent" and row.station != current_operator().station:
         abort(403)
@@ -158,6 +167,8 @@ def upload(number: str):
 def scan(number: str, digest: str):
     node = _node()
     _visible(number)
+    if not Attachment.select().where((Attachment.number == number) & (Attachment.blob == digest)).exists():
+        abort(404)
     content_type, data = read_scan(node.identity, node.keys, node.blobs, number, digest)
     return Response(data, mimetype=content_type, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -166,6 +177,11 @@ def scan(number: str, digest: str):
 @requires("agent", "clerk", "admin")
 def act(number: str, event_type: str):
     operator, form = current_operator(), request.form
+    _visible(number)
+    if event_type not in TRANSITIONS:
+        abort(404)
+    if not role_may(operator.role, event_type):
+        abort(403)
     payload = {"by": operator.username}
     if event_type == "application.decided":
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
@@ -173,7 +189,5 @@ def act(number: str, event_type: str):
         payload["reason"] = form.get("reason", "")
     elif event_type == "application.rated":
         payload.update(stars=form.get("stars", type=int) or 0, comment=form.get("comment", ""))
-    if event_type not in TRANSITIONS:
-        abort(404)
     transition(_node().events, number, event_type, payload)
     return redirect(url_for("workbench.application", number=number))
