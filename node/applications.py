@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.identity import Identity, Keys
 from storage.blobs import BlobStore
-from storage.models import Application, Attachment, EventRecord
+from storage.models import Application, Attachment, DataKey, EventRecord, upsert
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -290,9 +290,10 @@ def deadline_marks(rows: list[Application], today: dt.date, holidays: HolidayTab
 class ApplicationProjection:
     """Applies application events through the state machine; the deadline is counted at acceptance."""
 
-    def __init__(self, catalogue: Callable[[], Catalogue], holidays: Callable[[], HolidayTable]):
+    def __init__(self, catalogue: Callable[[], Catalogue], holidays: Callable[[], HolidayTable], installation: str):
         self.catalogue = catalogue
         self.holidays = holidays
+        self.installation = installation  # a data key wrapped to us in the event is kept, so we can read
 
     event_types = frozenset(TRANSITIONS) | {ATTACHED}
 
@@ -353,6 +354,13 @@ class ApplicationProjection:
             filed_by=payload["operator"],
             filed_on=_beijing_date(event),
         ).execute()
+        if wrapped := payload["keys"].get(self.installation):
+            upsert(
+                DataKey,
+                entity=entity(payload["number"]),
+                recipient=self.installation,
+                wrapped=base64.b64decode(wrapped),
+            )
 
     def _attached(self, event: Event, payload: dict) -> None:
         if not Application.select().where(Application.number == payload["number"]).exists():

@@ -5,6 +5,7 @@ The CLI and the admin pages call these; the rules live in `provisioning/`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 
@@ -29,7 +30,7 @@ from provisioning.enrolment import (
     trust_material,
 )
 from provisioning.errors import BadCode, EnrolmentRefused
-from provisioning.identity import Identity, save_identity
+from provisioning.identity import Identity, replace_lookup_key, save_identity
 from provisioning.operators import create_operator, first_admin_name
 from provisioning.registration import Registered, new_code_for, qr_text, register_station, replace_installation
 from provisioning.trust import (
@@ -120,6 +121,10 @@ def install_grant(
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys, node.now(), issuer)
     install_trust(node.events, grant_body)
+    if "lookup_key" in grant_body:
+        lookup = base64.b64decode(grant_body["lookup_key"])
+        replace_lookup_key(node.config.data_dir, lookup)
+        node.keys = dataclasses.replace(node.keys, lookup=lookup)
     identity = _become(
         node,
         grant_body["station"],

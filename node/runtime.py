@@ -96,7 +96,7 @@ class Node:
                     StationProjection(),
                     TrustProjection(trust),
                     OperatorProjection(trust),
-                    ApplicationProjection(sample_catalogue, read_seed_holidays),
+                    ApplicationProjection(sample_catalogue, read_seed_holidays, identity.installation),
                 )
             ),
             hlc,

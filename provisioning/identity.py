@@ -135,6 +135,15 @@ def save_identity(data_dir: Path, identity: Identity) -> None:
         os.close(fd)
 
 
+def replace_lookup_key(data_dir: Path, key: bytes) -> None:
+    """Adopt the county's search key at enrolment (secret: it came sealed to this installation)."""
+    path = Path(data_dir) / LOOKUP_KEY_FILE
+    staged = path.with_suffix(".new")
+    staged.unlink(missing_ok=True)
+    write_secret(staged, key)
+    os.replace(staged, path)
+
+
 def load_identity(data_dir: Path) -> tuple[Identity, Keys]:
     data_dir = Path(data_dir)
     try:

@@ -299,8 +299,9 @@ def publish_certificates(events, certs: dict[str, x509.Certificate]) -> None:
 
 
 def issuer_recipients(identity: Identity) -> dict[str, object]:
-    """The key-agreement keys of the hub that certified this installation (its county), by installation:
-    residents' data keys are wrapped to them as well as to the station. Empty before enrolment."""
+    """The key-agreement keys of the hub that certified this installation (its county) and of its parent
+    station (a village's township, which accepts and decides), by installation: residents' data keys
+    are wrapped to them as well as to the station. Empty before enrolment."""
     own = (
         Certificate.select()
         .where((Certificate.installation == identity.installation) & (Certificate.use == SIGNING))
@@ -311,6 +312,8 @@ def issuer_recipients(identity: Identity) -> dict[str, object]:
         return {}
     issuer = x509.load_der_x509_certificate(bytes(own.der)).issuer
     hubs = {binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer}
+    if identity.parent:
+        hubs.add(identity.parent)
     rows = Certificate.select().where((Certificate.station.in_(hubs)) & (Certificate.use == AGREEMENT))
     return {
         row.installation: x509.load_der_x509_certificate(bytes(row.der)).public_key()

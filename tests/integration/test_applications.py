@@ -185,3 +185,19 @@ def test_a_second_filing_with_the_same_number_or_token_is_refused_not_a_crash(no
             FILED, entity(number + "9"), {**payload, "number": number + "9"}, stream=village.identity.station
         )
     assert Application.select().count() == 1
+
+
+def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes):
+    from node.applications import search
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    village.events.sign_heads()
+    head = village.events.latest_head(village.identity.installation, village.identity.station)
+    batch = village.events.events_of(village.identity.installation, village.identity.station, 0, head.seq)
+    db.close()
+    county = open_node(nodes["county"])
+    county.events.ingest(batch, head)
+    found, total = search("11010519491231002x", "511302", county.keys.lookup, page=1, per_page=10)
+    assert total == 1 and found[0].number == number  # one search key across the county
+    assert read_applicant(number, county.identity, county.keys).name == "张秀英"
