@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import AuditEntry, EventRecord, Operator, Registration
 from tests.support.tree import provision_county
+from tests.support.web import login, token
 from web import create_app
 
 
@@ -43,16 +42,6 @@ def county(template, tmp_path):
 def client(county):
     app = create_app(node=county)
     return app.test_client()
-
-
-def token(client, path: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def login(client, username: str, password: str):
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token(client, "/login")}
-    )
 
 
 def test_a_wrong_password_is_refused_and_five_lock_the_account(client):

@@ -14,6 +14,7 @@ from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import Application, EventRecord
 from tests.support.tree import open_node, provision_county
+from tests.support.web import login, token
 from web import create_app
 
 
@@ -36,14 +37,6 @@ def client(template, tmp_path):
     )
     yield create_app(node=node).test_client()
     db.close()
-
-
-def token(client, path):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def login(client, username, password):
-    client.post("/login", data={"username": username, "password": password, "csrf_token": token(client, "/login")})
 
 
 def an_item():
