@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
@@ -116,6 +117,7 @@ def file_application(
     operator: str,
     request_token: str,
     now: dt.datetime,
+    bundle: str | None = None,
 ) -> str:
     """File an application for a resident; a retried submit (same `request_token`) returns the first number."""
     if not TOKEN.fullmatch(request_token or ""):
@@ -137,6 +139,7 @@ def file_application(
             "number": number,
             "station": identity.station,
             "item": {"code": item.code, "version": item.version},
+            "bundle": bundle,
             "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
             "keys": {
                 installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
@@ -154,6 +157,56 @@ def file_application(
         events.append(FILED, entity(number), payload, stream=identity.station)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
     return number
+
+
+def file_bundle(
+    events: EventLog,
+    identity: Identity,
+    keys: Keys,
+    catalogue: Catalogue,
+    recipients: dict[str, ec.EllipticCurvePublicKey],
+    *,
+    bundle_code: str,
+    applicant: Applicant,
+    consent: bool,
+    operator: str,
+    request_token: str,
+    now: dt.datetime,
+) -> list[str]:
+    """一件事: one application per item of the bundle, filed together (all or none) and marked with the
+    bundle, so the resident hands over each shared material once and the departments see them as one."""
+    bundle = catalogue.bundles.get(bundle_code)
+    if bundle is None:
+        raise IntakeRefused([f"一件事 {bundle_code} 不在本站的事项清单中"])
+    if not TOKEN.fullmatch(request_token or ""):
+        raise IntakeRefused(["表单已失效，请重新打开“代办”页面后填写"])
+    problems = []
+    for code in bundle.item_codes:
+        problems += [
+            p
+            for p in intake_problems(catalogue, code, applicant, consent, now.astimezone(CHINA).date())[1]
+            if p not in problems
+        ]
+    if problems:
+        raise IntakeRefused(problems)
+    with events.transaction():
+        return [
+            file_application(
+                events,
+                identity,
+                keys,
+                catalogue,
+                recipients,
+                item_code=code,
+                applicant=applicant,
+                consent=consent,
+                operator=operator,
+                now=now,
+                bundle=bundle.code,
+                request_token=hashlib.sha256(f"{request_token}/{code}".encode()).hexdigest()[:32],
+            )
+            for code in bundle.item_codes
+        ]
 
 
 def _clear_fields(applicant: Applicant) -> dict[str, str]:

@@ -211,3 +211,32 @@ def test_a_disguised_or_oversize_upload_is_refused_in_plain_words_and_keeps_noth
     node = client.application.extensions["onetrip"]
     assert Attachment.select().count() == 0
     assert not list(node.blobs.root.rglob("*")) or all(p.is_dir() for p in node.blobs.root.rglob("*"))
+
+
+def test_an_agent_files_a_bundle_once_with_shared_materials_asked_once(client):
+    catalogue = sample_catalogue()
+    bundle = next(
+        b for b in catalogue.bundles.values() if all(catalogue.item(code).proxy_allowed for code in b.item_codes)
+    )
+    login(client, "li", "agent-pass-1")
+    assert bundle.name in client.get("/work/catalogue").get_data(as_text=True)
+    page = client.get(f"/work/new?bundle={bundle.code}").get_data(as_text=True)
+    asked = [entry.material.name for entry in bundle.to_ask()]
+    assert all(page.count(f"<li>{name}（") == 1 for name in asked)  # each shared material once
+    request_token = re.search(r'name="request_token" value="([^"]+)"', page).group(1)
+    form = {
+        "csrf_token": token(client, f"/work/new?bundle={bundle.code}"),
+        "request_token": request_token,
+        "bundle": bundle.code,
+        "name": "张秀英",
+        "id_number": "11010519491231002X",
+        "phone": "13800138000",
+        "address": "青山村3组",
+        "consent": "yes",
+    }
+    client.post("/work/new", data=form)
+    client.post("/work/new", data=form)  # a double click
+    filed = list(Application.select())
+    assert len(filed) == len(bundle.item_codes)
+    assert {a.bundle for a in filed} == {bundle.code}
+    assert sorted(a.item_code for a in filed) == sorted(bundle.item_codes)

@@ -10,6 +10,7 @@ from node.applications import (
     attach_scan,
     deadline_marks,
     file_application,
+    file_bundle,
     new_request_token,
     read_applicant,
     read_scan,
@@ -64,41 +65,52 @@ def catalogue():
     query = request.args.get("q", "")
     catalogue = sample_catalogue()
     items = catalogue.search(query) if query.strip() else catalogue.current()
-    return render_template("work/catalogue.html", items=items, q=query)
+    bundles = catalogue.search_bundles(query) if query.strip() else list(catalogue.bundles.values())
+    return render_template("work/catalogue.html", items=items, bundles=bundles, q=query)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires("agent", "clerk", "admin")
 def new():
+    """Intake for one item (`item=`) or a 一件事 bundle (`bundle=`): one form, the materials asked once."""
     node, form, problems = _node(), request.form, []
-    item_code = request.values.get("item", "")
+    catalogue = sample_catalogue()
+    bundle = catalogue.bundles.get(request.values.get("bundle", ""))
     try:
-        item = sample_catalogue().item(item_code)
+        item = None if bundle else catalogue.item(request.values.get("item", ""))
     except KeyError:
         abort(404)
     if request.method == "POST":
         applicant = Applicant(
             form.get("name", ""), form.get("id_number", ""), form.get("phone", ""), form.get("address", "")
         )
+        common = dict(
+            applicant=applicant,
+            consent=form.get("consent") == "yes",
+            operator=current_operator().username,
+            request_token=form.get("request_token", ""),
+            now=node.now(),
+        )
+        recipients = issuer_recipients(node.identity)
         try:
-            number = file_application(
-                node.events,
-                node.identity,
-                node.keys,
-                sample_catalogue(),
-                issuer_recipients(node.identity),
-                item_code=item.code,
-                applicant=applicant,
-                consent=form.get("consent") == "yes",
-                operator=current_operator().username,
-                request_token=form.get("request_token", ""),
-                now=node.now(),
-            )
-            return redirect(url_for("workbench.application", number=number))
+            if bundle:
+                numbers = file_bundle(
+                    node.events, node.identity, node.keys, catalogue, recipients, bundle_code=bundle.code, **common
+                )
+            else:
+                numbers = [
+                    file_application(
+                        node.events, node.identity, node.keys, catalogue, recipients, item_code=item.code, **common
+                    )
+                ]
+            return redirect(url_for("workbench.application", number=numbers[0]))
         except IntakeRefused as exc:
             problems = exc.problems
     token = form.get("request_token") or new_request_token()
-    return render_template("work/new.html", item=item, form=form, problems=problems, token=token)
+    materials = [entry.material for entry in bundle.to_ask()] if bundle else list(item.materials)
+    return render_template(
+        "work/new.html", item=item, bundle=bundle, materials=materials, form=form, problems=problems, token=token
+    )
 
 
 @bp.get("/a/<number>")
