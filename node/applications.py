@@ -335,6 +335,16 @@ def search(query: str, station_prefix: str, lookup_key: bytes, *, page: int, per
     return list(found.paginate(page, per_page)), found.count()
 
 
+def access(row: Application | None, region_prefix: str, role: str, station: str) -> str:
+    """Who sees an application: "ok", "hidden" (not in this node's area: as if it did not exist), or
+    "forbidden" (an agent sees their own station's residents only)."""
+    if row is None or not row.station.startswith(region_prefix):
+        return "hidden"
+    if role == "agent" and row.station != station:
+        return "forbidden"
+    return "ok"
+
+
 def deadline_marks(rows: list[Application], today: dt.date, holidays: HolidayTable) -> dict[str, str]:
     """For a list: "overdue", "due_soon" or "" per application, while its clock runs."""
     return {row.number: status(row.due, today, holidays) if row.due and row.state in RUNNING else "" for row in rows}

@@ -7,6 +7,7 @@ from node.applications import (
     STEP_NAMES,
     Applicant,
     IntakeRefused,
+    access,
     attach_scan,
     deadline_marks,
     file_application,
@@ -147,12 +148,11 @@ def _item(row: Application):
 
 
 def _visible(number: str) -> Application:
-    """The application, if this operator may see it: an agent only their own station's residents."""
     row = Application.get_or_none(Application.number == number)
-    if row is None or not row.station.startswith(area_prefix(_node().identity.region)):
-        abort(404)
-    if current_operator().role == "agent" and row.station != current_operator().station:
-        abort(403)
+    operator = current_operator()
+    seen = access(row, area_prefix(_node().identity.region), operator.role, operator.station)
+    if seen != "ok":
+        abort(404 if seen == "hidden" else 403)
     return row
 
 

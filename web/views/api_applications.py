@@ -1,0 +1,139 @@
+"""The workbench's actions as JSON under /api/v1/, described by /api/v1/openapi.json.
+
+Same session login and roles as the pages; writes need the CSRF token in the `X-CSRFToken`
+header (from GET /api/v1/csrf), so a page on another site cannot post on a clerk's behalf.
+"""
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from flask_wtf.csrf import generate_csrf
+
+from node.applications import (
+    Applicant,
+    IntakeRefused,
+    access,
+    file_application,
+    file_bundle,
+    search,
+    timeline,
+    transition,
+)
+from node.data import sample_catalogue
+from node.workflow import TRANSITIONS, role_may
+from provisioning.region import area_prefix
+from provisioning.trust import issuer_recipients
+from storage.models import Application
+
+from ..auth import current_operator, requires
+from .openapi import DOCUMENT
+
+bp = Blueprint("api_applications", __name__, url_prefix="/api/v1")
+PAGE = 50
+
+
+def _node():
+    return current_app.extensions["onetrip"]
+
+
+def _summary(row: Application) -> dict:
+    return {
+        "number": row.number,
+        "station": row.station,
+        "item": row.item_code,
+        "bundle": row.bundle,
+        "state": row.state,
+        "masked_id": row.masked_id,
+        "filed_on": row.filed_on.isoformat(),
+        "due": row.due.isoformat() if row.due else None,
+        "due_provisional": row.due_provisional,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(DOCUMENT)
+
+
+@bp.get("/csrf")
+@requires("agent", "clerk", "admin")
+def csrf():
+    return jsonify(token=generate_csrf())
+
+
+@bp.get("/applications")
+@requires("agent", "clerk", "admin")
+def applications():
+    node, page = _node(), min(max(1, request.args.get("page", 1, type=int)), 100_000)
+    rows, total = search(
+        request.args.get("q", ""), area_prefix(node.identity.region), node.keys.lookup, page=page, per_page=PAGE
+    )
+    return jsonify(total=total, page=page, per_page=PAGE, items=[_summary(r) for r in rows])
+
+
+@bp.get("/applications/<number>")
+@requires("agent", "clerk", "admin")
+def application(number: str):
+    row = _visible(number)
+    steps = [{"event": s.event_type, "at": s.at.isoformat(), "by": s.by, "note": s.note} for s in timeline(number)]
+    return jsonify(**_summary(row), timeline=steps)
+
+
+@bp.post("/applications")
+@requires("agent", "clerk", "admin")
+def create():
+    node, body = _node(), request.get_json(silent=True) or {}
+    person = body.get("applicant") or {}
+    applicant = Applicant(*(str(person.get(k, "")) for k in ("name", "id_number", "phone", "address")))
+    common = dict(
+        applicant=applicant,
+        consent=body.get("consent") is True,
+        operator=current_operator().username,
+        request_token=str(body.get("request_token", "")),
+        now=node.now(),
+    )
+    catalogue, recipients = sample_catalogue(), issuer_recipients(node.identity)
+    try:
+        if body.get("bundle"):
+            numbers = file_bundle(
+                node.events, node.identity, node.keys, catalogue, recipients, bundle_code=str(body["bundle"]), **common
+            )
+        else:
+            numbers = [
+                file_application(
+                    node.events,
+                    node.identity,
+                    node.keys,
+                    catalogue,
+                    recipients,
+                    item_code=str(body.get("item", "")),
+                    **common,
+                )
+            ]
+    except IntakeRefused as exc:
+        return jsonify(error=exc.code, message=str(exc), problems=exc.problems), 400
+    return jsonify(numbers=numbers), 201
+
+
+@bp.post("/applications/<number>/<event_type>")
+@requires("agent", "clerk", "admin")
+def act(number: str, event_type: str):
+    _visible(number)
+    if event_type not in TRANSITIONS:
+        abort(404)
+    if not role_may(current_operator().role, event_type):
+        abort(403)
+    body = request.get_json(silent=True) or {}
+    payload = {
+        "by": current_operator().username,
+        **{k: body[k] for k in ("approved", "reason", "stars", "comment") if k in body},
+    }
+    transition(_node().events, number, event_type, payload)
+    return jsonify(_summary(Application.get_by_id(number)))
+
+
+def _visible(number: str) -> Application:
+    row = Application.get_or_none(Application.number == number)
+    operator = current_operator()
+    seen = access(row, area_prefix(_node().identity.region), operator.role, operator.station)
+    if seen != "ok":
+        abort(404 if seen == "hidden" else 403)
+    return row

@@ -1,0 +1,143 @@
+"""The OpenAPI 3.1 description of the JSON API: written by hand, checked by a test against the routes."""
+
+from node.workflow import TRANSITIONS
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_SUMMARY = {"$ref": "#/components/schemas/Application"}
+
+
+def _ok(schema: dict, description: str = "成功") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _ok(_ERROR, "请求有误，message 说明原因"),
+    "403": _ok(_ERROR, "无权操作"),
+    "404": _ok(_ERROR, "没有这个办件"),
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "OneTrip 一趟办 API", "version": "1"},
+    "paths": {
+        "/api/v1/status": {"get": {"summary": "节点状态", "responses": {"200": _ok({"type": "object"})}}},
+        "/api/v1/csrf": {
+            "get": {
+                "summary": "写操作所需的 CSRF 令牌（放在 X-CSRFToken 头里）",
+                "responses": {"200": _ok({"type": "object"})},
+            }
+        },
+        "/api/v1/applications": {
+            "get": {
+                "summary": "办件列表，可按办件编号、姓名或完整身份证号查找",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {"total": {"type": "integer"}, "items": {"type": "array", "items": _SUMMARY}},
+                        }
+                    )
+                },
+            },
+            "post": {
+                "summary": "代办：为居民提交一个事项（item）或一件事（bundle）",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Intake"}}},
+                },
+                "responses": {
+                    "201": _ok(
+                        {"type": "object", "properties": {"numbers": {"type": "array", "items": {"type": "string"}}}}
+                    ),
+                    **_ERRORS,
+                },
+            },
+        },
+        "/api/v1/applications/{number}": {
+            "get": {
+                "summary": "一个办件及其经过",
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _ok(_SUMMARY), **_ERRORS},
+            },
+        },
+        "/api/v1/applications/{number}/{event}": {
+            "post": {
+                "summary": "办理一步：受理、补正、决定、送达、评价、撤回……",
+                "parameters": [
+                    {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "event",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": sorted(TRANSITIONS)},
+                    },
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "approved": {"type": "boolean"},
+                                    "reason": {"type": "string", "maxLength": 500},
+                                    "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+                                    "comment": {"type": "string", "maxLength": 500},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": _ok(_SUMMARY), **_ERRORS},
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "message": {"type": "string"},
+                    "problems": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Application": {
+                "type": "object",
+                "properties": {
+                    "number": {"type": "string"},
+                    "station": {"type": "string"},
+                    "item": {"type": "string"},
+                    "bundle": {"type": ["string", "null"]},
+                    "state": {"type": "string"},
+                    "masked_id": {"type": "string"},
+                    "filed_on": {"type": "string", "format": "date"},
+                    "due": {"type": ["string", "null"], "format": "date"},
+                    "due_provisional": {"type": "boolean"},
+                },
+            },
+            "Intake": {
+                "type": "object",
+                "required": ["applicant", "consent", "request_token"],
+                "properties": {
+                    "item": {"type": "string"},
+                    "bundle": {"type": "string"},
+                    "applicant": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 50},
+                            "id_number": {"type": "string"},
+                            "phone": {"type": "string"},
+                            "address": {"type": "string", "maxLength": 200},
+                        },
+                    },
+                    "consent": {"type": "boolean"},
+                    "request_token": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                },
+            },
+        }
+    },
+}
