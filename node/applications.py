@@ -220,10 +220,16 @@ def _clear_fields(applicant: Applicant) -> dict[str, str]:
 
 def _next_number(identity: Identity, today: dt.date) -> str:
     """办件编号: station code, date, this installation's short id and a counter. The station code makes
-    it unique across the province, the installation id keeps a replaced PC from reusing a number."""
+    it unique across the province, the installation id keeps a replaced PC from reusing a number.
+    The last number of the day is found by a range on the primary key, not a scan."""
     prefix = f"{identity.station}-{today:%Y%m%d}-{identity.installation[2:6].upper()}"
-    taken = Application.select().where(Application.number.startswith(prefix)).count()
-    return f"{prefix}{taken + 1:03d}"
+    last = (
+        Application.select(Application.number)
+        .where((Application.number > prefix) & (Application.number < prefix + "~"))
+        .order_by(Application.number.desc())
+        .scalar()
+    )
+    return f"{prefix}{int(last[len(prefix):]) + 1 if last else 1:05d}"  # fixed width keeps the order
 
 
 def new_request_token() -> str:

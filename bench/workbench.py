@@ -1,0 +1,147 @@
+"""Issue 4's benchmark: the queue page and the search with 50,000 applications in a village's database,
+the serving node's memory when idle with its scheduler running, and its cold start.
+
+Applications are filed through the real intake (validation, encryption, events), 1,000 per transaction.
+Server time is measured around the Flask test client's request, three runs of 200 requests each.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from node.applications import Applicant, file_application, new_request_token
+from node.config import NodeConfig
+from node.data import sample_catalogue
+from node.runtime import Node, initialise
+from provisioning.operators import create_operator
+from storage.database import close
+from tests.support.servers import free_port
+from tests.support.web import login
+from web import create_app
+
+from .records import applications
+
+COUNT = int(os.environ.get("ONETRIP_BENCH_APPLICATIONS", 50_000))
+BATCH = 1_000
+REQUESTS = 200
+
+
+def _fill(node: Node) -> list[str]:
+    catalogue = sample_catalogue()
+    items = [i for i in catalogue.current() if i.proxy_allowed]
+    rng, ids = random.Random(42), []
+    records = applications(COUNT)
+    for start in range(0, COUNT, BATCH):
+        with node.events.transaction():
+            for record in records[start : start + BATCH]:
+                applicant = Applicant(record["applicant"], record["id_number"], record["phone"], record["address"])
+                file_application(
+                    node.events,
+                    node.identity,
+                    node.keys,
+                    catalogue,
+                    {},
+                    item_code=rng.choice(items).code,
+                    applicant=applicant,
+                    consent=True,
+                    operator="cun.agent",
+                    request_token=new_request_token(),
+                    now=node.now(),
+                )
+                ids.append(record["id_number"])
+    return ids
+
+
+def _timed(client, paths: list[str]) -> list[float]:
+    times = []
+    for path in paths:
+        started = time.perf_counter()
+        assert client.get(path).status_code == 200
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _serve_figures(data_dir: Path) -> tuple[float, float]:
+    """Cold start (process start → /healthz answers) and RSS after 10 idle seconds, in seconds and MB."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().parents[1] / "app.py"),
+            "serve",
+            "--data",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.02)
+        cold = time.perf_counter() - started
+        time.sleep(10)
+        rss_kb = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS")
+        )
+        return cold, rss_kb / 1024
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def report() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = NodeConfig(Path(tmp) / "village")
+        initialise(config, level="village", name="青山村", region="511302001001", algorithm="ecdsa-p256-sha256")
+        node = Node.from_config(config)
+        create_operator(
+            node.events, node.identity.station, username="li", name="李代办", role="agent", password="bench-pass-1"
+        )
+        started = time.perf_counter()
+        ids = _fill(node)
+        filled = time.perf_counter() - started
+        client = create_app(node=node).test_client()
+        login(client, "li", "bench-pass-1")
+        rng = random.Random(7)
+        queue, search = [], []
+        for _ in range(3):
+            queue += _timed(client, [f"/work/?page={rng.randint(1, COUNT // 30)}" for _ in range(REQUESTS)])
+            search += _timed(client, [f"/work/?q={rng.choice(ids)}" for _ in range(REQUESTS)])
+        close()
+        cold, rss = _serve_figures(config.data_dir)
+    lines = [
+        f"Workbench with {COUNT:,} applications (filed through intake in {filled:.0f} s, "
+        f"{COUNT / filled:,.0f}/s), {3 * REQUESTS} requests each: server ms p50 / p95 (target p95 < 100)"
+    ]
+    for label, values in (("queue page (random page)", queue), ("search by full ID number", search)):
+        lines.append(f"{label:<40} {statistics.median(values):6.1f} / {_percentile(values, 0.95):6.1f}")
+    lines.append(f"{'serve: cold start (target ≤ 1.5 s)':<40} {cold:6.2f} s")
+    lines.append(f"{'serve: RSS idle, scheduler on (≤ 80 MB)':<40} {rss:6.1f} MB")
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(report()))
