@@ -25,7 +25,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import provisioning
+from . import provisioning, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -122,6 +122,8 @@ def main() -> int:
         print(f"{workload:<38} {'not yet: needs sync (issue 5)':>30}")
     print()
     print("\n".join(provisioning.report()))
+    print()
+    print("\n".join(workbench.report()))
     return 0
 
 
