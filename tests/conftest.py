@@ -154,3 +154,34 @@ def app(node):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def county_template(tmp_path_factory):
+    """A city and a county enrolled to it, made once per run; tests get copies."""
+    from tests.support.tree import provision_county
+
+    tree = provision_county(tmp_path_factory.mktemp("tree"))
+    db.close()
+    return tree
+
+
+@pytest.fixture
+def county_node(county_template, tmp_path) -> Node:
+    """A fresh copy of the provisioned county hub, open, with an admin (wang), an agent (li) and a clerk (zhou)."""
+    import shutil
+
+    from provisioning.operators import create_operator
+    from tests.support.tree import open_node
+
+    shutil.copytree(county_template.county.data_dir, tmp_path / "county")
+    node = open_node(NodeConfig(tmp_path / "county"))
+    station = node.identity.station
+    for username, name, role, password in (
+        ("wang", "王主任", "admin", "county-admin-1"),
+        ("li", "李代办", "agent", "agent-pass-1"),
+        ("zhou", "周科员", "clerk", "clerk-pass-1"),
+    ):
+        create_operator(node.events, station, username=username, name=name, role=role, password=password)
+    yield node
+    db.close()

@@ -7,35 +7,13 @@ import pytest
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import AuditEntry, EventRecord, Operator, Registration
-from tests.support.tree import provision_county
 from tests.support.web import login, token
 from web import create_app
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    tree = provision_county(tmp_path_factory.mktemp("tree"))
-    db.close()
-    return tree
-
-
 @pytest.fixture
-def county(template, tmp_path):
-    import shutil
-
-    from node.config import NodeConfig
-    from tests.support.tree import open_node
-
-    shutil.copytree(template.county.data_dir, tmp_path / "county")
-    node = open_node(NodeConfig(tmp_path / "county"))
-    create_operator(
-        node.events, node.identity.station, username="wang", name="王主任", role="admin", password="county-admin-1"
-    )
-    create_operator(
-        node.events, node.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
-    )
-    yield node
-    db.close()
+def county(county_node):
+    return county_node
 
 
 @pytest.fixture

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from node.config import NodeConfig
 from node.data import sample_catalogue
-from provisioning.operators import create_operator
-from storage.database import db
 from storage.models import Application
-from tests.support.tree import open_node, provision_county
 from tests.support.web import login
 from web import create_app
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    tree = provision_county(tmp_path_factory.mktemp("tree"))
-    db.close()
-    return tree
-
-
 @pytest.fixture
-def app(template, tmp_path):
-    shutil.copytree(template.county.data_dir, tmp_path / "county")
-    node = open_node(NodeConfig(tmp_path / "county"))
-    create_operator(
-        node.events, node.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
-    )
-    create_operator(
-        node.events, node.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
-    )
-    yield create_app(node=node)
-    db.close()
+def app(county_node):
+    return create_app(node=county_node)
 
 
 def intake(item):

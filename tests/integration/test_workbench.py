@@ -4,39 +4,18 @@ an agent finds an item, files for a resident (once, however often the form is se
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from node.config import NodeConfig
 from node.data import sample_catalogue
-from provisioning.operators import create_operator
-from storage.database import db
 from storage.models import Application, EventRecord
-from tests.support.tree import open_node, provision_county
 from tests.support.web import login, token
 from web import create_app
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    tree = provision_county(tmp_path_factory.mktemp("tree"))
-    db.close()
-    return tree
-
-
 @pytest.fixture
-def client(template, tmp_path):
-    shutil.copytree(template.county.data_dir, tmp_path / "county")
-    node = open_node(NodeConfig(tmp_path / "county"))
-    create_operator(
-        node.events, node.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
-    )
-    create_operator(
-        node.events, node.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
-    )
-    yield create_app(node=node).test_client()
-    db.close()
+def client(county_node):
+    return create_app(node=county_node).test_client()
 
 
 def an_item():
