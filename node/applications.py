@@ -229,7 +229,7 @@ def _next_number(identity: Identity, today: dt.date) -> str:
         .order_by(Application.number.desc())
         .scalar()
     )
-    return f"{prefix}{int(last[len(prefix):]) + 1 if last else 1:05d}"  # fixed width keeps the order
+    return f"{prefix}{int(last[len(prefix) :]) + 1 if last else 1:05d}"  # fixed width keeps the order
 
 
 def new_request_token() -> str:
@@ -329,7 +329,10 @@ def search(query: str, station_prefix: str, lookup_key: bytes, *, page: int, per
     """Applications of a station (and those below it) by number, ID number or name; newest first.
 
     ID numbers and names are found by their keyed hash, so the search never decrypts anything."""
-    found = Application.select().where(Application.station.startswith(station_prefix))
+    # A range, not LIKE: it walks the (station, filed_on, number) index instead of every row.
+    found = Application.select().where(
+        (Application.station >= station_prefix) & (Application.station < station_prefix + "~")
+    )
     query = query.strip()
     if query:
         found = found.where(

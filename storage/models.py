@@ -33,7 +33,7 @@ class EventRecord(BaseModel):
     origin = pw.CharField(max_length=128)
     stream = pw.CharField(max_length=128)
     seq = pw.BigIntegerField()
-    hlc = pw.BigIntegerField()
+    hlc = pw.BigIntegerField()  # indexed with origin: a restart finds its own latest timestamp at once
     type = pw.CharField(max_length=128)
     entity = pw.CharField(max_length=128, index=True)
     body = pw.BlobField()
@@ -44,7 +44,7 @@ class EventRecord(BaseModel):
 
     class Meta:
         table_name = "event"
-        indexes = ((("origin", "stream", "seq"), True),)
+        indexes = ((("origin", "stream", "seq"), True), (("origin", "hlc"), False))
 
 
 class PendingDep(BaseModel):
@@ -233,7 +233,7 @@ class Application(BaseModel):
     rating_comment = pw.TextField(null=True)
 
     class Meta:
-        indexes = ((("station", "request_token"), True),)
+        indexes = ((("station", "request_token"), True), (("station", "filed_on", "number"), False))
 
 
 class Attachment(BaseModel):
