@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.identity import Identity, Keys
+from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
 from storage.models import Application, Attachment, DataKey, EventRecord, upsert
 from sync.datakeys import keep_data_key, load_data_key
@@ -207,6 +208,15 @@ def file_bundle(
             )
             for code in bundle.item_codes
         ]
+
+
+def file_for_resident(node, catalogue: Catalogue, *, item_code: str = "", bundle_code: str = "", **intake) -> list[str]:
+    """What the workbench and the API both do: file one item, or a 一件事 bundle, for a resident;
+    the data key is wrapped to this node's county and parent as well as kept here."""
+    args = (node.events, node.identity, node.keys, catalogue, issuer_recipients(node.identity))
+    if bundle_code:
+        return file_bundle(*args, bundle_code=bundle_code, **intake)
+    return [file_application(*args, item_code=item_code, **intake)]
 
 
 def _clear_fields(applicant: Applicant) -> dict[str, str]:

@@ -11,8 +11,7 @@ from node.applications import (
     Applicant,
     IntakeRefused,
     access,
-    file_application,
-    file_bundle,
+    file_for_resident,
     search,
     timeline,
     transition,
@@ -20,7 +19,6 @@ from node.applications import (
 from node.data import sample_catalogue
 from node.workflow import TRANSITIONS, role_may
 from provisioning.region import area_prefix
-from provisioning.trust import issuer_recipients
 from storage.models import Application
 
 from ..auth import current_operator, requires
@@ -90,24 +88,14 @@ def create():
         request_token=str(body.get("request_token", "")),
         now=node.now(),
     )
-    catalogue, recipients = sample_catalogue(), issuer_recipients(node.identity)
     try:
-        if body.get("bundle"):
-            numbers = file_bundle(
-                node.events, node.identity, node.keys, catalogue, recipients, bundle_code=str(body["bundle"]), **common
-            )
-        else:
-            numbers = [
-                file_application(
-                    node.events,
-                    node.identity,
-                    node.keys,
-                    catalogue,
-                    recipients,
-                    item_code=str(body.get("item", "")),
-                    **common,
-                )
-            ]
+        numbers = file_for_resident(
+            node,
+            sample_catalogue(),
+            item_code=str(body.get("item", "")),
+            bundle_code=str(body.get("bundle") or ""),
+            **common,
+        )
     except IntakeRefused as exc:
         return jsonify(error=exc.code, message=str(exc), problems=exc.problems), 400
     return jsonify(numbers=numbers), 201

@@ -10,8 +10,7 @@ from node.applications import (
     access,
     attach_scan,
     deadline_marks,
-    file_application,
-    file_bundle,
+    file_for_resident,
     new_request_token,
     read_applicant,
     read_scan,
@@ -25,7 +24,6 @@ from node.materials import MAX_SCAN_BYTES
 from node.workflow import STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
 from provisioning.region import area_prefix
-from provisioning.trust import issuer_recipients
 from storage.models import Application, Attachment
 from sync.errors import SyncError
 
@@ -92,18 +90,9 @@ def new():
             request_token=form.get("request_token", ""),
             now=node.now(),
         )
-        recipients = issuer_recipients(node.identity)
         try:
-            if bundle:
-                numbers = file_bundle(
-                    node.events, node.identity, node.keys, catalogue, recipients, bundle_code=bundle.code, **common
-                )
-            else:
-                numbers = [
-                    file_application(
-                        node.events, node.identity, node.keys, catalogue, recipients, item_code=item.code, **common
-                    )
-                ]
+            code = {"bundle_code": bundle.code} if bundle else {"item_code": item.code}
+            numbers = file_for_resident(node, catalogue, **code, **common)
             return redirect(url_for("workbench.application", number=numbers[0]))
         except IntakeRefused as exc:
             problems = exc.problems
