@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
-from storage.models import Application, Attachment, DataKey, EventRecord, upsert
+from storage.database import db
+from storage.models import Application, Attachment, DataKey, DeadlineMark, EventRecord, upsert
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -49,6 +50,7 @@ from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, next
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs
+MARK_HORIZON_DAYS = 21  # due further off than this cannot be 3 working days away, even across the Spring Festival
 TOKEN = re.compile(r"[0-9a-f]{32}")  # a request token as `new_request_token` makes it
 NOTE_LIMIT = 500  # a reason or a comment
 LIMITS = {"name": 50, "id_number": 30, "phone": 30, "address": 200}  # characters; events are replicated everywhere
@@ -255,7 +257,7 @@ def transition(events: EventLog, number: str, event_type: str, payload: dict) ->
     too_long = [k for k in ("reason", "comment") if len(str(payload.get(k, ""))) > NOTE_LIMIT]
     if too_long:
         raise IntakeRefused([f"说明不能超过 {NOTE_LIMIT} 个字"])
-    next_state(row.state, event_type, _outcome(payload))  # a clear refusal before anything is written
+    _next_state(row.state, event_type, payload)  # a clear refusal before anything is written
     events.append(event_type, entity(number), payload, stream=row.station)
 
 
@@ -364,9 +366,30 @@ def access(row: Application | None, region_prefix: str, role: str, station: str)
     return "ok"
 
 
-def deadline_marks(rows: list[Application], today: dt.date, holidays: HolidayTable) -> dict[str, str]:
-    """For a list: "overdue", "due_soon" or "" per application, while its clock runs."""
-    return {row.number: status(row.due, today, holidays) if row.due and row.state in RUNNING else "" for row in rows}
+def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
+    """The scheduler's job: mark each running application due soon or overdue (or neither), so that lists
+    colour and count them by a lookup. A mark keeps the day it first stood; the counts per status."""
+    horizon = today + dt.timedelta(days=MARK_HORIZON_DAYS)
+    running = Application.select(Application.number, Application.due).where(
+        Application.state.in_(RUNNING) & (Application.due <= horizon)
+    )
+    wanted = {row.number: status(row.due, today, holidays) for row in running}
+    wanted = {number: mark for number, mark in wanted.items() if mark != "on_time"}
+    with db.atomic():
+        known = {m.number: m for m in DeadlineMark.select()}
+        DeadlineMark.delete().where(DeadlineMark.number.not_in(list(wanted) or [""])).execute()
+        for number, mark in wanted.items():
+            if number not in known or known[number].status != mark:
+                upsert(DeadlineMark, number=number, status=mark, since=today)
+    return {mark: sum(1 for m in wanted.values() if m == mark) for mark in ("due_soon", "overdue")}
+
+
+def deadline_marks(rows: list[Application]) -> dict[str, str]:
+    """For a list: "overdue", "due_soon" or "" per application, as last marked, while its clock runs."""
+    numbers = [row.number for row in rows if row.state in RUNNING]
+    marks = DeadlineMark.select(DeadlineMark.number, DeadlineMark.status).where(DeadlineMark.number.in_(numbers))
+    marks = dict(marks.tuples())
+    return {row.number: marks.get(row.number, "") for row in rows}
 
 
 class ApplicationProjection:
@@ -392,12 +415,20 @@ class ApplicationProjection:
             raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
         day = _beijing_date(event)
         try:
-            row.state = next_state(row.state, event.type, _outcome(payload))
+            row.state = _next_state(row.state, event.type, payload)
         except IllegalTransition as exc:
             raise RuleViolation(str(exc)) from exc
         if event.type == "application.accepted":
             row.accepted_on = day
-            self._count_deadline(row)
+            self.count_deadline(row)
+        elif event.type == "application.suspended":
+            row.paused_since = day
+        elif event.type == "application.resumed":
+            if day > row.paused_since:  # the days the procedure took: from its first day to the day before resuming
+                last = day - dt.timedelta(days=1)
+                row.pauses = json.dumps(json.loads(row.pauses) + [[row.paused_since.isoformat(), last.isoformat()]])
+            row.paused_since = None
+            self.count_deadline(row)
         elif event.type == "application.decided":
             row.decision_reason = payload.get("reason") or None
         elif event.type == "application.rated":
@@ -456,10 +487,16 @@ class ApplicationProjection:
             by=payload["by"],
         ).on_conflict_ignore().execute()
 
-    def _count_deadline(self, row: Application) -> None:
-        item = self.catalogue().item(row.item_code, row.item_version)
-        limit = item.promised_limit
-        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit)
+    def count_deadline(self, row: Application) -> None:
+        """The promised deadline from the day of acceptance, skipping special procedures' days. Without the
+        item's version in this node's catalogue (it has not arrived yet) there is no due date until it does."""
+        try:
+            limit = self.catalogue().item(row.item_code, row.item_version).promised_limit
+        except KeyError:
+            row.due, row.due_provisional = None, False
+            return
+        pauses = [(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(row.pauses)]
+        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit, pauses)
         row.due, row.due_provisional = deadline.due, deadline.provisional
 
     def reset(self, entity_name: str | None) -> None:
@@ -470,8 +507,9 @@ class ApplicationProjection:
             query.execute()
 
 
-def _outcome(payload: dict) -> Outcome | None:
-    return Outcome(bool(payload["approved"]), payload.get("reason", "")) if "approved" in payload else None
+def _next_state(state: str | None, event_type: str, payload: dict) -> str:
+    outcome = Outcome(bool(payload["approved"]), payload.get("reason", "")) if "approved" in payload else None
+    return next_state(state, event_type, outcome, payload.get("procedure", ""))
 
 
 def _beijing_date(event: Event) -> dt.date:

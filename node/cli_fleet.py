@@ -12,6 +12,7 @@ from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
 
 from . import fleet
+from .reference import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
 from .runtime import Node
 
 
@@ -102,6 +103,17 @@ def _rotate_ca(node: Node, args: argparse.Namespace) -> None:
     print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
+def _publish(node: Node, args: argparse.Namespace) -> None:
+    kind, path = (CATALOGUE, args.catalogue) if args.catalogue else (HOLIDAYS, args.holidays)
+    if path is None:
+        raise PublicationRefused("请用 --catalogue 文件 或 --holidays 文件 指明要发布的内容")
+    bundles = args.bundles.read_bytes() if args.bundles else b""
+    document = read_document(kind, path.name, path.read_bytes(), bundles)
+    with node.events.transaction():
+        version = publish(node.events, node.identity, kind, document)
+    print(f"已发布{KIND_NAMES[kind]}第 {version} 版：下级站点同步后启用")
+
+
 def _ask_password() -> str:
     first = getpass.getpass("密码（至少 8 位）：")
     if first != getpass.getpass("再输一次："):
@@ -135,4 +147,5 @@ COMMANDS = {
     "rotate-ca": _rotate_ca,
     "trust-refresh": _trust_refresh,
     "add-operator": _add_operator,
+    "publish": _publish,
 }

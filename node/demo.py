@@ -23,7 +23,8 @@ from storage.database import close as close_database
 from . import fleet
 from .applications import Applicant, file_application, new_request_token
 from .config import NodeConfig
-from .data import sample_catalogue
+from .data import read_seed_holidays, sample_catalogue
+from .reference import CATALOGUE, HOLIDAYS, publish
 from .runtime import Node, initialise
 
 READY = "ready"
@@ -101,7 +102,7 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
     by_dir = {n.directory: n for n in TREE}
     city, county, township, village = (by_dir[d] for d in ("city", "county", "township", "village"))
     initialise(configs["city"], level="city", name=city.name, region=city.region, algorithm="ecdsa-p256-sha256")
-    close_database()
+    _publish(configs["city"], HOLIDAYS, read_seed_holidays())
     for child, hub, parent in ((county, city, None), (township, county, None), (village, county, township)):
         initialise(
             configs[child.directory],
@@ -123,6 +124,8 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
             actor="demo",
         )
         enrol_by_bundle(configs[hub.directory], configs[child.directory], done.code, hub_url)
+        if child is county:  # before the stations below enrol, so that their enrolment brings it
+            _publish(configs["county"], CATALOGUE, sample_catalogue())
     for node in TREE:
         opened = _open(configs[node.directory])
         for username, name, role in node.accounts:
@@ -139,6 +142,14 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
     close_database()
 
 
+def _publish(config: NodeConfig, kind: str, document) -> None:
+    node = _open(config)
+    with node.events.transaction():
+        publish(node.events, node.identity, kind, document)
+    node.events.sign_heads()
+    close_database()
+
+
 DEMO_RESIDENTS = (
     Applicant("张秀英", "11010519491231002X", "13800138000", "四川省南充市顺庆区搬罾街道青山村3组12号"),
     Applicant("李建国", "511302196503121232", "13908171234", "四川省南充市顺庆区搬罾街道青山村5组3号"),
@@ -148,7 +159,7 @@ DEMO_RESIDENTS = (
 def _demo_applications(village: NodeConfig) -> None:
     """A few applications filed by the village agent, so the queue shows what a working day looks like."""
     node = _open(village)
-    catalogue = sample_catalogue()
+    catalogue = node.reference.catalogue()
     items = [i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0][:2]
     for resident, item in zip(DEMO_RESIDENTS, items, strict=True):
         file_application(

@@ -42,14 +42,15 @@ from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
 
-from .applications import ApplicationProjection
+from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
-from .data import read_seed_holidays, sample_catalogue
+from .reference import Reference, ReferenceProjection
 
 log = logging.getLogger(__name__)
 
 HEAD_SIGNING_INTERVAL_S = 60
 CERTIFICATE_CHECK_H = 6
+DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,17 @@ def wall_time(hlc: HybridClock) -> datetime:
 
 
 class Node:
-    def __init__(self, config: NodeConfig, identity: Identity, keys: Keys, events: EventLog, blobs: BlobStore):
+    def __init__(
+        self,
+        config: NodeConfig,
+        identity: Identity,
+        keys: Keys,
+        events: EventLog,
+        blobs: BlobStore,
+        reference: Reference,
+    ):
         self.config = config
+        self.reference = reference
         self.identity = identity
         self.keys = keys
         self.events = events
@@ -88,6 +98,8 @@ class Node:
         require_current()
         hlc = HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000)
         trust = CertTrust(identity, keys.signing.verifying_key, lambda: wall_time(hlc))
+        reference = Reference(identity.region)
+        applications = ApplicationProjection(reference.catalogue, reference.holidays, identity.installation)
         events = EventLog(
             Author(identity.installation, keys.signing),
             trust,
@@ -96,7 +108,8 @@ class Node:
                     StationProjection(),
                     TrustProjection(trust),
                     OperatorProjection(trust),
-                    ApplicationProjection(sample_catalogue, read_seed_holidays, identity.installation),
+                    ReferenceProjection(trust, reference, applications.count_deadline),
+                    applications,
                 )
             ),
             hlc,
@@ -106,7 +119,7 @@ class Node:
         events.resume()
         if settled := events.apply_deferred():
             log.info("applied %d stored events of types this version now knows", settled)
-        return cls(config, identity, keys, events, BlobStore(Path(config.data_dir) / "blobs"))
+        return cls(config, identity, keys, events, BlobStore(Path(config.data_dir) / "blobs"), reference)
 
     def start(self) -> None:
         """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does."""
@@ -119,6 +132,14 @@ class Node:
             "interval",
             hours=CERTIFICATE_CHECK_H,
             id="watch_certificate",
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.add_job(
+            self.mark_deadlines,
+            "interval",
+            minutes=DEADLINE_MARKING_MIN,
+            id="mark_deadlines",
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
@@ -142,6 +163,13 @@ class Node:
             log.info("certificate renewed until %s", expiry.date())
         except (ProvisioningError, SyncError) as exc:  # offline or refused: try again at the next check
             log.warning("certificate renewal failed: %s", exc)
+
+    def mark_deadlines(self) -> dict[str, int]:
+        """Mark running applications due soon or overdue, by today's Beijing date and this node's holidays."""
+        counts = mark_deadlines(self.now().astimezone(CHINA).date(), self.reference.holidays())
+        if counts["overdue"]:
+            log.warning("applications overdue: %d, due soon: %d", counts["overdue"], counts["due_soon"])
+        return counts
 
     def now(self) -> datetime:
         return wall_time(self.events.clock)

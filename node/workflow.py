@@ -9,6 +9,7 @@ projection turns that into a quarantine (remote events) or an error (local ones)
                       │  └─not_accepted→ not_accepted (closed)                                  │
                       └─corrections_requested→ corrections_requested ─corrected→ submitted      │
     approved | denied ─delivered→ delivered ─rated→ rated                                    (办结)
+    accepted | in_review ─suspended→ suspended ─resumed→ in_review   (听证、检验、鉴定: the clock stops)
     withdrawn: from any state before a decision
 """
 
@@ -25,8 +26,9 @@ DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
     "corrections_requested",
     "not_accepted",
 )
-IN_REVIEW, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN = (
+IN_REVIEW, SUSPENDED, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN = (
     "in_review",
+    "suspended",
     "approved",
     "denied",
     "delivered",
@@ -41,6 +43,7 @@ STATE_NAMES = {
     CORRECTIONS: "待补正",
     NOT_ACCEPTED: "不予受理",
     IN_REVIEW: "审查中",
+    SUSPENDED: "特别程序中",
     APPROVED: "办结（准予）",
     DENIED: "办结（不予许可）",
     DELIVERED: "已送达",
@@ -48,7 +51,10 @@ STATE_NAMES = {
     WITHDRAWN: "已撤回",
 }
 
-BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW})
+BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW, SUSPENDED})
+
+# 特别程序: their time does not count towards the limit (行政许可法 第四十五条).
+PROCEDURES = {"hearing": "听证", "inspection": "检验检测", "appraisal": "鉴定", "expert_review": "专家评审"}
 
 # event type -> {state it may follow: state it leads to}; "decided" depends on the outcome.
 TRANSITIONS: dict[str, dict[str | None, str]] = {
@@ -59,6 +65,8 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "application.corrections_requested": {SUBMITTED: CORRECTIONS},
     "application.not_accepted": {SUBMITTED: NOT_ACCEPTED},
     "application.review_started": {ACCEPTED: IN_REVIEW},
+    "application.suspended": {ACCEPTED: SUSPENDED, IN_REVIEW: SUSPENDED},
+    "application.resumed": {SUSPENDED: IN_REVIEW},
     "application.decided": {ACCEPTED: APPROVED, IN_REVIEW: APPROVED},
     "application.delivered": {APPROVED: DELIVERED, DENIED: DELIVERED},
     "application.rated": {DELIVERED: RATED},
@@ -73,6 +81,8 @@ EVENT_NAMES = {
     "application.corrections_requested": "要求补正",
     "application.not_accepted": "不予受理",
     "application.review_started": "开始审查",
+    "application.suspended": "启动特别程序（暂停计时）",
+    "application.resumed": "特别程序结束（恢复计时）",
     "application.decided": "作出决定",
     "application.delivered": "送达",
     "application.rated": "评价",
@@ -92,7 +102,7 @@ class Outcome:
     reason: str = ""
 
 
-def next_state(state: str | None, event_type: str, outcome: Outcome | None = None) -> str:
+def next_state(state: str | None, event_type: str, outcome: Outcome | None = None, procedure: str = "") -> str:
     """The state after `event_type`, or IllegalTransition naming what may be done instead."""
     allowed = TRANSITIONS.get(event_type)
     if allowed is None:
@@ -107,6 +117,8 @@ def next_state(state: str | None, event_type: str, outcome: Outcome | None = Non
         if not outcome.approved and not outcome.reason.strip():
             raise IllegalTransition("不予许可须写明理由")
         return APPROVED if outcome.approved else DENIED
+    if event_type == "application.suspended" and procedure not in PROCEDURES:
+        raise IllegalTransition("暂停计时须选择特别程序：" + "、".join(PROCEDURES.values()))
     return allowed[state]
 
 
@@ -131,6 +143,8 @@ ROLE_ACTIONS = {
         "application.corrections_requested",
         "application.not_accepted",
         "application.review_started",
+        "application.suspended",
+        "application.resumed",
         "application.decided",
         "application.delivered",
     ),

@@ -27,6 +27,8 @@ DECIDING = (
     "application.corrections_requested",
     "application.not_accepted",
     "application.review_started",
+    "application.suspended",
+    "application.resumed",
     "application.decided",
 )
 HUB = ("trust.", "catalogue.", "holiday.", "seal.")

@@ -19,10 +19,12 @@ from .models import (
     Certificate,
     Credential,
     DataKey,
+    DeadlineMark,
     EventRecord,
     Installation,
     Operator,
     PendingDep,
+    ReferenceData,
     Registration,
     Replacement,
     Revocation,
@@ -54,12 +56,17 @@ def _applications() -> None:
     db.create_tables([Application, Attachment])
 
 
+def _reference_data() -> None:
+    db.create_tables([ReferenceData, DeadlineMark])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
+    (6, "published catalogues and holiday tables, deadline marks", _reference_data),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -250,6 +250,30 @@ class Attachment(BaseModel):
         primary_key = pw.CompositeKey("number", "blob")
 
 
+class DeadlineMark(BaseModel):
+    """Where a running deadline stands, as the scheduler last judged it: lists colour and count by it
+    without recounting working days for every row on every page."""
+
+    number = pw.CharField(max_length=64, primary_key=True)
+    status = pw.CharField(max_length=16, index=True)  # due_soon | overdue
+    since = pw.DateField()  # the Beijing date it first stood so
+
+
+class ReferenceData(BaseModel):
+    """Projection: each catalogue or holiday table a county or city published, every version kept
+    (applications keep the item version they were filed under)."""
+
+    kind = pw.CharField(max_length=16)  # catalogue | holidays
+    publisher = pw.CharField(max_length=64)  # the station whose `all` stream carries it
+    region = pw.CharField(max_length=12)  # the publisher's division: it applies to stations inside it
+    version = pw.IntegerField()
+    body = pw.TextField()  # the canonical JSON document
+    eid = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("kind", "publisher", "version")
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key

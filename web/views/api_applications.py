@@ -16,7 +16,6 @@ from node.applications import (
     timeline,
     transition,
 )
-from node.data import sample_catalogue
 from node.workflow import TRANSITIONS, role_may
 from provisioning.region import area_prefix
 from storage.models import Application
@@ -91,7 +90,7 @@ def create():
     try:
         numbers = file_for_resident(
             node,
-            sample_catalogue(),
+            node.reference.catalogue(),
             item_code=str(body.get("item", "")),
             bundle_code=str(body.get("bundle") or ""),
             **common,
@@ -112,7 +111,7 @@ def act(number: str, event_type: str):
     body = request.get_json(silent=True) or {}
     payload = {
         "by": current_operator().username,
-        **{k: body[k] for k in ("approved", "reason", "stars", "comment") if k in body},
+        **{k: body[k] for k in ("approved", "reason", "stars", "comment", "procedure") if k in body},
     }
     transition(_node().events, number, event_type, payload)
     return jsonify(_summary(Application.get_by_id(number)))

@@ -3,7 +3,6 @@
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.applications import (
-    CHINA,
     STEP_NAMES,
     Applicant,
     IntakeRefused,
@@ -18,10 +17,9 @@ from node.applications import (
     timeline,
     transition,
 )
-from node.data import read_seed_holidays, sample_catalogue
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
-from node.workflow import STATE_NAMES, TRANSITIONS, possible_actions, role_may
+from node.workflow import PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
 from provisioning.region import area_prefix
 from storage.models import Application, Attachment
@@ -44,8 +42,7 @@ def queue():
     rows, total = search(
         request.args.get("q", ""), area_prefix(node.identity.region), node.keys.lookup, page=page, per_page=PAGE
     )
-    today = node.now().astimezone(CHINA).date()
-    marks = deadline_marks(rows, today, read_seed_holidays())
+    marks = deadline_marks(rows)
     return render_template(
         "work/queue.html",
         rows=rows,
@@ -62,7 +59,7 @@ def queue():
 @requires("agent", "clerk", "admin")
 def catalogue():
     query = request.args.get("q", "")
-    catalogue = sample_catalogue()
+    catalogue = _node().reference.catalogue()
     items = catalogue.search(query) if query.strip() else catalogue.current()
     bundles = catalogue.search_bundles(query) if query.strip() else list(catalogue.bundles.values())
     return render_template("work/catalogue.html", items=items, bundles=bundles, q=query)
@@ -73,7 +70,7 @@ def catalogue():
 def new():
     """Intake for one item (`item=`) or a 一件事 bundle (`bundle=`): one form, the materials asked once."""
     node, form, problems = _node(), request.form, []
-    catalogue = sample_catalogue()
+    catalogue = node.reference.catalogue()
     bundle = catalogue.bundles.get(request.values.get("bundle", ""))
     try:
         item = None if bundle else catalogue.item(request.values.get("item", ""))
@@ -124,6 +121,7 @@ def application(number: str):
         actions=actions,
         names=STEP_NAMES,
         states=STATE_NAMES,
+        procedures=PROCEDURES,
         item=_item(row),
     )
 
@@ -131,7 +129,7 @@ def application(number: str):
 def _item(row: Application):
     """The catalogue version the application was filed under; None if this node's catalogue lacks it."""
     try:
-        return sample_catalogue().item(row.item_code, row.item_version)
+        return _node().reference.catalogue().item(row.item_code, row.item_version)
     except KeyError:
         return None
 
@@ -190,5 +188,7 @@ def act(number: str, event_type: str):
         payload["reason"] = form.get("reason", "")
     elif event_type == "application.rated":
         payload.update(stars=form.get("stars", type=int) or 0, comment=form.get("comment", ""))
+    elif event_type == "application.suspended":
+        payload.update(procedure=form.get("procedure", ""), reason=form.get("reason", ""))
     transition(_node().events, number, event_type, payload)
     return redirect(url_for("workbench.application", number=number))

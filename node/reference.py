@@ -1,0 +1,199 @@
+"""Reference data from above: the service catalogue and the holiday table a county or city publishes.
+
+Both are events in the publisher's `all` stream, so they reach a station only from its ancestors,
+signed, and every node holds every version. A node goes by what its own ancestors (or itself)
+published: the nearest publisher's newest catalogue, and the holiday table with the highest version.
+Until any arrives, the sample catalogue and the seed holiday table shipped with the code stand in,
+so a standalone station can still be shown.
+
+A new catalogue publication must keep every item version of the one before it unchanged:
+applications keep the version they were filed under, and their deadlines count by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from provisioning.identity import Identity
+from provisioning.region import contains
+from provisioning.trust import TRUST_STREAM, CertTrust
+from storage.models import Application, ReferenceData
+from sync.event import Event
+from sync.log import EventLog
+from sync.projection import RuleViolation
+
+from .catalogue import Catalogue, to_json
+from .catalogue_csv import load_csv
+from .catalogue_import import load_json
+from .data import read_seed_holidays, sample_catalogue
+from .errors import DomainError
+from .holidays import HolidayTable, table_from_json, table_to_json
+
+CATALOGUE, HOLIDAYS = "catalogue", "holidays"
+PUBLISHED = {CATALOGUE: "catalogue.published", HOLIDAYS: "holiday.published"}
+KIND_NAMES = {CATALOGUE: "事项清单", HOLIDAYS: "节假日表"}
+RUNNING = ("accepted", "in_review", "suspended")  # applications whose deadline a new table may move
+
+
+class PublicationRefused(DomainError):
+    code = "publication_refused"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a node's reference data comes from: a publisher's version, or what ships with the code."""
+
+    publisher: str | None  # None: the shipped sample or seed
+    version: int
+
+
+def dropped_versions(before: Catalogue, after: Catalogue) -> list[str]:
+    """Item versions `before` has that `after` lacks or changed: applications filed under them would be lost."""
+    dropped = []
+    for code, versions in before.versions.items():
+        kept = {item.version: item for item in after.versions.get(code, ())}
+        dropped += [f"{code} 第 {item.version} 版" for item in versions if kept.get(item.version) != item]
+    return dropped
+
+
+@lru_cache(maxsize=16)
+def _parse(kind: str, body: str) -> Catalogue | HolidayTable:
+    return load_json(body) if kind == CATALOGUE else table_from_json(body)
+
+
+class Reference:
+    """The catalogue and holiday table this node goes by, chosen afresh on each call (a handful of rows),
+    parsed once per version."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def catalogue(self) -> Catalogue:
+        row = self._chosen(CATALOGUE)
+        return sample_catalogue() if row is None else _parse(CATALOGUE, row.body)
+
+    def holidays(self) -> HolidayTable:
+        row = self._chosen(HOLIDAYS)
+        return read_seed_holidays() if row is None else _parse(HOLIDAYS, row.body)
+
+    def source(self, kind: str) -> Source:
+        row = self._chosen(kind)
+        if row is not None:
+            return Source(row.publisher, row.version)
+        return Source(None, read_seed_holidays().version if kind == HOLIDAYS else 0)
+
+    def _chosen(self, kind: str) -> ReferenceData | None:
+        """A catalogue from the nearest publisher (a county's over its city's), its newest; a holiday table
+        by the highest version (the calendar is national; whoever published the latest one is right)."""
+        rows = ReferenceData.select(ReferenceData.publisher, ReferenceData.region, ReferenceData.version).where(
+            ReferenceData.kind == kind
+        )
+        mine = [row for row in rows if contains(row.region, self.region)]
+        if not mine:
+            return None
+        rank = (lambda r: (len(r.region), r.version)) if kind == CATALOGUE else (lambda r: (r.version, len(r.region)))
+        best = max(mine, key=rank)
+        return ReferenceData.get_by_id((kind, best.publisher, best.version))
+
+
+def read_document(kind: str, filename: str, data: bytes, bundles: bytes = b"") -> Catalogue | HolidayTable:
+    """A catalogue from JSON, or from the CSV sheets counties keep (items, and bundles beside them), or a
+    holiday table from JSON; every mistake is reported at once by the importers."""
+    if kind == HOLIDAYS:
+        return table_from_json(data)
+    return load_csv(data, bundles) if filename.lower().endswith(".csv") else load_json(data)
+
+
+def publish(events: EventLog, identity: Identity, kind: str, document: Catalogue | HolidayTable) -> int:
+    """Publish a catalogue or holiday table in this hub's `all` stream; the version it was given.
+
+    Refused, with nothing written, if it would roll back or drop what applications depend on."""
+    if identity.level not in ("county", "city"):
+        raise PublicationRefused(f"只有县级、市级枢纽可以发布{KIND_NAMES[kind]}；本站点的上级发布后会同步到这里")
+    station = identity.station
+    latest = (
+        ReferenceData.select(ReferenceData)
+        .where((ReferenceData.kind == kind) & (ReferenceData.publisher == station))
+        .order_by(ReferenceData.version.desc())
+        .first()
+    )
+    if kind == CATALOGUE:
+        version, body = (latest.version + 1 if latest else 1), to_json(document)
+    else:
+        version, body = document.version, table_to_json(document)
+    if problem := _problem(kind, latest, version, body):
+        raise PublicationRefused(problem)
+    events.append(PUBLISHED[kind], f"{kind}:{station}", {"version": version, "document": body}, stream=TRUST_STREAM)
+    return version
+
+
+def _problem(kind: str, latest: ReferenceData | None, version: int, body: str) -> str | None:
+    """Why a publication may not follow `latest` of the same publisher, in Chinese; None if it may."""
+    if latest is None:
+        return None
+    if version <= latest.version:
+        return f"{KIND_NAMES[kind]}版本 {version} 不高于已发布的版本 {latest.version}：不能回退，请提高版本号"
+    if kind == CATALOGUE and (dropped := dropped_versions(_parse(kind, latest.body), _parse(kind, body))):
+        return "新的事项清单删除或改动了已有办件所依据的事项版本：" + "、".join(dropped[:10])
+    return None
+
+
+class ReferenceProjection:
+    """Keeps every publication; a new one for this node recounts the deadlines it may move."""
+
+    event_types = frozenset(PUBLISHED.values())
+
+    def __init__(self, trust: CertTrust, reference: Reference, recount: Callable[[Application], None]):
+        self.trust = trust
+        self.reference = reference
+        self.recount = recount
+
+    def apply(self, event: Event) -> None:
+        kind = CATALOGUE if event.type == PUBLISHED[CATALOGUE] else HOLIDAYS
+        author = self.trust.binding(event.origin)
+        if author is None or event.stream != TRUST_STREAM or event.entity != f"{kind}:{author.station}":
+            raise RuleViolation(f"{KIND_NAMES[kind]}只能由县级或市级在本级的 all 事件流中发布")
+        payload = event.payload
+        try:
+            document = _parse(kind, payload["document"])
+        except DomainError as exc:
+            raise RuleViolation(f"{KIND_NAMES[kind]}无效：{exc}") from exc
+        version = payload["version"]
+        if kind == HOLIDAYS and version != document.version:
+            raise RuleViolation("节假日表的发布版本与表内版本不一致")
+        latest = (
+            ReferenceData.select()
+            .where((ReferenceData.kind == kind) & (ReferenceData.publisher == author.station))
+            .order_by(ReferenceData.version.desc())
+            .first()
+        )
+        if problem := _problem(kind, latest, version, payload["document"]):
+            raise RuleViolation(problem)
+        ReferenceData.insert(
+            kind=kind,
+            publisher=author.station,
+            region=author.region,
+            version=version,
+            body=payload["document"],
+            eid=event.eid,
+        ).execute()
+        if contains(author.region, self.reference.region):
+            self._recount(kind)
+
+    def _recount(self, kind: str) -> None:
+        """A new holiday table may move any running deadline; a catalogue only fills those it lacked."""
+        running = Application.select().where(Application.state.in_(RUNNING) & Application.accepted_on.is_null(False))
+        if kind == CATALOGUE:
+            running = running.where(Application.due.is_null())
+        for row in running:
+            self.recount(row)
+            row.save()
+
+    def reset(self, entity_name: str | None) -> None:
+        query = ReferenceData.delete()
+        if entity_name is not None:
+            kind, _, publisher = entity_name.partition(":")
+            query = query.where((ReferenceData.kind == kind) & (ReferenceData.publisher == publisher))
+        query.execute()
