@@ -18,13 +18,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
 from storage.database import db
-from storage.models import Application, Attachment, DataKey, DeadlineMark, EventRecord, upsert
+from storage.models import Application, Attachment, DataKey, DeadlineMark, EventRecord, insert_row, upsert
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -130,11 +131,13 @@ def file_application(
     if problems:
         raise IntakeRefused(problems)
     with events.transaction():  # the check and the write in one transaction: a double click files once
-        existing = Application.get_or_none(
-            (Application.station == identity.station) & (Application.request_token == request_token)
+        existing = (
+            Application.select(Application.number)
+            .where((Application.station == identity.station) & (Application.request_token == request_token))
+            .scalar()
         )
         if existing is not None:
-            return existing.number
+            return existing
         number = _next_number(identity, today)
         data_key = new_data_key()
         fields = _clear_fields(applicant)
@@ -440,33 +443,27 @@ class ApplicationProjection:
     def _filed(self, event: Event, payload: dict) -> None:
         if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
             raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
-        if (
-            Application.select()
-            .where(
-                (Application.number == payload["number"])
-                | (
-                    (Application.station == payload["station"])
-                    & (Application.request_token == payload["request_token"])
-                )
+        try:  # the primary key and the unique (station, request token) refuse a second filing
+            insert_row(
+                Application,
+                number=payload["number"],
+                station=payload["station"],
+                item_code=payload["item"]["code"],
+                item_version=payload["item"]["version"],
+                bundle=payload.get("bundle"),
+                state=next_state(None, FILED),
+                sealed=json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
+                id_lookup=payload["lookups"]["id_number"],
+                name_lookup=payload["lookups"]["name"],
+                masked_id=payload["masked_id"],
+                request_token=payload["request_token"],
+                filed_by=payload["operator"],
+                filed_on=_beijing_date(event),
+                pauses="[]",
+                due_provisional=False,
             )
-            .exists()
-        ):
-            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）")
-        Application.insert(
-            number=payload["number"],
-            station=payload["station"],
-            item_code=payload["item"]["code"],
-            item_version=payload["item"]["version"],
-            bundle=payload.get("bundle"),
-            state=next_state(None, FILED),
-            sealed=json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
-            id_lookup=payload["lookups"]["id_number"],
-            name_lookup=payload["lookups"]["name"],
-            masked_id=payload["masked_id"],
-            request_token=payload["request_token"],
-            filed_by=payload["operator"],
-            filed_on=_beijing_date(event),
-        ).execute()
+        except pw.IntegrityError as exc:
+            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）") from exc
         if wrapped := payload["keys"].get(self.installation):
             upsert(
                 DataKey,

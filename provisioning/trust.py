@@ -62,10 +62,22 @@ class CertTrust:
         # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
         # and an entry past its certificate's expiry is looked up again.
         self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
+        # installation -> {stream or "*": last vouched seq}; every event asks, so it is read once, not per event
+        self._revoked: dict[str, dict[str, int]] | None = None
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
+        self._revoked = None
+
+    def revoked_after(self, installation: str, stream: str) -> int | None:
+        """The last seq still vouched for in this stream of a revoked installation; None if not revoked."""
+        if self._revoked is None:
+            self._revoked = {}
+            for row in Revocation.select(Revocation.installation, Revocation.stream, Revocation.last_seq):
+                self._revoked.setdefault(row.installation, {})[row.stream] = row.last_seq
+        streams = self._revoked.get(installation, {})
+        return streams.get(stream, streams.get("*"))
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -124,7 +136,7 @@ class CertTrust:
             return f"安装 {origin} 无权签发 {event_type} 类事件"
         if not may_write(author.level, author.region, author.station, origin, stream):
             return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
-        vouched = revoked_after(origin, stream)
+        vouched = self.revoked_after(origin, stream)
         if vouched is not None and seq > vouched:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
@@ -137,17 +149,6 @@ class CertTrust:
 
     def is_revoked(self, installation: str) -> bool:
         return Revocation.select().where(Revocation.installation == installation).exists()
-
-
-def revoked_after(installation: str, stream: str) -> int | None:
-    """The last seq still vouched for in this stream of a revoked installation; None if not revoked."""
-    rows = {
-        r.stream: r.last_seq
-        for r in Revocation.select().where(
-            (Revocation.installation == installation) & Revocation.stream.in_([stream, "*"])
-        )
-    }
-    return rows.get(stream, rows.get("*"))
 
 
 class TrustProjection:

@@ -17,6 +17,7 @@ from node.workflow import (
     NOT_ACCEPTED,
     RATED,
     SUBMITTED,
+    SUSPENDED,
     TRANSITIONS,
     WITHDRAWN,
     IllegalTransition,
@@ -52,10 +53,27 @@ YES, NO = Outcome(True), Outcome(False, "材料不符合法定条件")
         (CORRECTIONS, "application.withdrawn", None, WITHDRAWN),
         (ACCEPTED, "application.withdrawn", None, WITHDRAWN),
         (IN_REVIEW, "application.withdrawn", None, WITHDRAWN),
+        (SUSPENDED, "application.withdrawn", None, WITHDRAWN),
+        (SUSPENDED, "application.resumed", None, IN_REVIEW),
     ],
 )
 def test_every_legal_transition_leads_where_it_should(state, event_type, outcome, expected):
     assert next_state(state, event_type, outcome) == expected
+
+
+@pytest.mark.parametrize("state", [ACCEPTED, IN_REVIEW])
+def test_a_special_procedure_stops_the_clock_and_must_be_named(state):
+    assert next_state(state, "application.suspended", procedure="hearing") == SUSPENDED
+    with pytest.raises(IllegalTransition, match="听证"):
+        next_state(state, "application.suspended")
+
+
+@pytest.mark.parametrize("state", [SUBMITTED, SUSPENDED, APPROVED])
+def test_no_special_procedure_outside_review_and_no_decision_while_one_runs(state):
+    with pytest.raises(IllegalTransition):
+        next_state(state, "application.suspended", procedure="hearing")
+    with pytest.raises(IllegalTransition):
+        next_state(SUSPENDED, "application.decided", YES)
 
 
 @pytest.mark.parametrize(
