@@ -114,6 +114,7 @@ def application(number: str):
     authority = node.events.trust.binding(node.identity.installation).authority
     actions = possible_actions(row.state, operator.role, lambda event_type: allows(authority, event_type))
     attachments = list(Attachment.select().where(Attachment.number == number))
+    item = _item(row)
     return render_template(
         "work/application.html",
         attachments=attachments,
@@ -123,7 +124,8 @@ def application(number: str):
         actions=actions,
         names=STEP_NAMES,
         states=STATE_NAMES,
-        item=_item(row),
+        item=item,
+        material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
     )
 
