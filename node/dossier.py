@@ -7,6 +7,7 @@ what counts as received, missing or decided.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
@@ -16,10 +17,13 @@ from .catalogue import Catalogue, ServiceItem
 from .documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from .errors import DomainError
 
+if TYPE_CHECKING:
+    from .runtime import Node
+
 DECIDED = "application.decided"
 
 
-def paper_for(node, number: str, catalogue: Catalogue) -> Paper:
+def paper_for(node: Node, number: str, catalogue: Catalogue) -> Paper:
     """Everything the documents of application `number` print, as of now (Beijing time)."""
     row = Application.get_by_id(number)
     try:
