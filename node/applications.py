@@ -321,6 +321,7 @@ class Step:
     at: dt.datetime
     by: str
     note: str
+    approved: bool | None = None  # a decision's outcome
 
 
 def timeline(number: str) -> list[Step]:
@@ -335,6 +336,7 @@ def timeline(number: str) -> list[Step]:
             dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA),
             e.payload.get("operator") or e.payload.get("by", ""),
             e.payload.get("reason") or e.payload.get("comment", ""),
+            e.payload.get("approved"),
         )
         for e in events
     ]

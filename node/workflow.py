@@ -55,6 +55,7 @@ BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW,
 
 # 特别程序: their time does not count towards the limit (行政许可法 第四十五条).
 PROCEDURES = {"hearing": "听证", "inspection": "检验检测", "appraisal": "鉴定", "expert_review": "专家评审"}
+DECIDED = frozenset({APPROVED, DENIED, DELIVERED, RATED})  # a decision was made: its notice can be printed
 
 # event type -> {state it may follow: state it leads to}; "decided" depends on the outcome.
 TRANSITIONS: dict[str, dict[str | None, str]] = {
@@ -132,7 +133,7 @@ def replay(steps: list[tuple[str, Outcome | None]]) -> str | None:
 
 def is_closed(state: str | None) -> bool:
     """办结 or ended otherwise: no deadline runs any more."""
-    return state in {NOT_ACCEPTED, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN}
+    return state in DECIDED | {NOT_ACCEPTED, WITHDRAWN}
 
 
 # What each role does from an application's page; trust enforces the level's authority on top.

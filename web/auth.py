@@ -1,16 +1,19 @@
-"""Who is logged in, and the decorator that asks for a role. The account is read again on every
-request, so a disabled account stops working at once, not when its session expires."""
+"""Who is logged in, the decorator that asks for a role, and which applications they may see. The
+account is read again on every request, so a disabled account stops working at once, not when its
+session expires."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 
-from flask import g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden
 
+from node.applications import access
 from provisioning.operators import must_change_password
-from storage.models import Operator
+from provisioning.region import area_prefix
+from storage.models import Application, Operator
 
 
 def current_operator() -> Operator | None:
@@ -38,3 +41,16 @@ def requires(*roles: str) -> Callable:
         return wrapped
 
     return decorate
+
+
+def visible_application(number: str) -> Application:
+    """The application, if the person logged in may see it: every page, document and API answer about one
+    application asks here, so the rule cannot differ between them."""
+    row = Application.get_or_none(Application.number == number)
+    operator = current_operator()
+    seen = access(row, area_prefix(current_app.extensions["onetrip"].identity.region), operator.role, operator.station)
+    if seen == "hidden":
+        abort(404, f"没有办件 {number}")
+    if seen == "forbidden":
+        abort(403, "代办员只能查看本站点的办件")
+    return row

@@ -37,8 +37,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
+        # A view that says why (`abort(403, "…")`) is heard; werkzeug's English defaults are not shown.
+        said = exc.description if exc.description != type(exc).description else None
         return _respond(
-            status, (exc.name or "error").lower().replace(" ", "_"), _HTTP_MESSAGES.get(status, exc.description)
+            status,
+            (exc.name or "error").lower().replace(" ", "_"),
+            said or _HTTP_MESSAGES.get(status, exc.description),
         )
 
     @app.errorhandler(Exception)

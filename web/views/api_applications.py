@@ -10,7 +10,6 @@ from flask_wtf.csrf import generate_csrf
 from node.applications import (
     Applicant,
     IntakeRefused,
-    access,
     file_for_resident,
     search,
     timeline,
@@ -20,7 +19,7 @@ from node.workflow import TRANSITIONS, role_may
 from provisioning.region import area_prefix
 from storage.models import Application
 
-from ..auth import current_operator, requires
+from ..auth import current_operator, requires, visible_application
 from .openapi import DOCUMENT
 
 bp = Blueprint("api_applications", __name__, url_prefix="/api/v1")
@@ -69,7 +68,7 @@ def applications():
 @bp.get("/applications/<number>")
 @requires("agent", "clerk", "admin")
 def application(number: str):
-    row = _visible(number)
+    row = visible_application(number)
     steps = [{"event": s.event_type, "at": s.at.isoformat(), "by": s.by, "note": s.note} for s in timeline(number)]
     return jsonify(**_summary(row), timeline=steps)
 
@@ -103,7 +102,7 @@ def create():
 @bp.post("/applications/<number>/<event_type>")
 @requires("agent", "clerk", "admin")
 def act(number: str, event_type: str):
-    _visible(number)
+    visible_application(number)
     if event_type not in TRANSITIONS:
         abort(404)
     if not role_may(current_operator().role, event_type):
@@ -115,12 +114,3 @@ def act(number: str, event_type: str):
     }
     transition(_node().events, number, event_type, payload)
     return jsonify(_summary(Application.get_by_id(number)))
-
-
-def _visible(number: str) -> Application:
-    row = Application.get_or_none(Application.number == number)
-    operator = current_operator()
-    seen = access(row, area_prefix(_node().identity.region), operator.role, operator.station)
-    if seen != "ok":
-        abort(404 if seen == "hidden" else 403)
-    return row

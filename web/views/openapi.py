@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 description of the JSON API: written by hand, checked by a test against the routes."""
 
+from node.documents import KINDS, SIZES
 from node.workflow import TRANSITIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -63,6 +64,23 @@ DOCUMENT = {
                 "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _ok(_SUMMARY), **_ERRORS},
             },
+        },
+        "/api/v1/applications/{number}/documents/{doc}.pdf": {
+            "get": {
+                "summary": "打印文书（PDF）：receipt 受理回执或材料接收凭证，notice 一次性告知书，decision 办结通知书",
+                "parameters": [
+                    {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "doc", "in": "path", "required": True, "schema": {"type": "string", "enum": list(KINDS)}},
+                    {"name": "size", "in": "query", "schema": {"type": "string", "enum": list(SIZES), "default": "A4"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "PDF，嵌入所用字形的子集",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_ERRORS,
+                },
+            }
         },
         "/api/v1/applications/{number}/{event}": {
             "post": {

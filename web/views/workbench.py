@@ -6,7 +6,6 @@ from node.applications import (
     STEP_NAMES,
     Applicant,
     IntakeRefused,
-    access,
     attach_scan,
     deadline_marks,
     file_for_resident,
@@ -19,13 +18,13 @@ from node.applications import (
 )
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
-from node.workflow import PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
+from node.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
 from provisioning.region import area_prefix
 from storage.models import Application, Attachment
 from sync.errors import SyncError
 
-from ..auth import current_operator, requires
+from ..auth import current_operator, requires, visible_application
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
 PAGE = 30
@@ -104,7 +103,7 @@ def new():
 @requires("agent", "clerk", "admin")
 def application(number: str):
     node, operator = _node(), current_operator()
-    row = _visible(number)
+    row = visible_application(number)
     try:
         applicant = read_applicant(number, node.identity, node.keys)
     except (SyncError, DomainError):
@@ -112,6 +111,7 @@ def application(number: str):
     authority = node.events.trust.binding(node.identity.installation).authority
     actions = possible_actions(row.state, operator.role, lambda event_type: allows(authority, event_type))
     attachments = list(Attachment.select().where(Attachment.number == number))
+    item = _item(row)
     return render_template(
         "work/application.html",
         attachments=attachments,
@@ -122,7 +122,9 @@ def application(number: str):
         names=STEP_NAMES,
         states=STATE_NAMES,
         procedures=PROCEDURES,
-        item=_item(row),
+        item=item,
+        material_names={m.key: m.name for m in item.materials} if item else {},
+        decided=row.state in DECIDED,
     )
 
 
@@ -134,18 +136,10 @@ def _item(row: Application):
         return None
 
 
-def _visible(number: str) -> Application:
-    row = Application.get_or_none(Application.number == number)
-    operator = current_operator()
-    seen = access(row, area_prefix(_node().identity.region), operator.role, operator.station)
-    if seen != "ok":
-        abort(404 if seen == "hidden" else 403)
-    return row
-
-
 @bp.post("/a/<number>/materials")
 @requires("agent", "clerk", "admin")
 def upload(number: str):
+    visible_application(number)
     node, upload = _node(), request.files.get("scan")
     data = upload.read(MAX_SCAN_BYTES + 1) if upload else b""
     attach_scan(
@@ -165,7 +159,7 @@ def upload(number: str):
 @requires("agent", "clerk", "admin")
 def scan(number: str, digest: str):
     node = _node()
-    _visible(number)
+    visible_application(number)
     if not Attachment.select().where((Attachment.number == number) & (Attachment.blob == digest)).exists():
         abort(404)
     content_type, data = read_scan(node.identity, node.keys, node.blobs, number, digest)
@@ -176,7 +170,7 @@ def scan(number: str, digest: str):
 @requires("agent", "clerk", "admin")
 def act(number: str, event_type: str):
     operator, form = current_operator(), request.form
-    _visible(number)
+    visible_application(number)
     if event_type not in TRANSITIONS:
         abort(404)
     if not role_may(operator.role, event_type):

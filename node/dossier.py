@@ -1,0 +1,95 @@
+"""What a printed document says about an application, read from this node's rows; `node.documents` lays it out.
+
+Kept apart from the layout so that the layout stays pure and this stays the one place that decides
+what counts as received, missing or decided.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from storage.models import Application, Attachment, Operator
+from sync.errors import SyncError
+
+from .applications import CHINA, read_applicant, timeline
+from .catalogue import Catalogue, ServiceItem
+from .documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
+from .errors import DomainError
+
+if TYPE_CHECKING:
+    from .runtime import Node
+
+DECIDED = "application.decided"
+
+
+def paper_for(node: Node, number: str, catalogue: Catalogue) -> Paper:
+    """Everything the documents of application `number` print, as of now (Beijing time)."""
+    row = Application.get_by_id(number)
+    try:
+        item = catalogue.item(row.item_code, row.item_version)
+    except KeyError:
+        raise DocumentUnavailable(
+            f"本站的事项清单中没有事项 {row.item_code} 的第 {row.item_version} 版，无法打印这个办件的文书"
+        ) from None
+    try:
+        name = read_applicant(number, node.identity, node.keys).name
+    except (SyncError, DomainError):
+        name = "（本站未保存申请人信息）"  # purged here, or filed at a station whose key we lack
+    scans = Counter(a.material for a in Attachment.select(Attachment.material).where(Attachment.number == number))
+    names = {m.key: m.name for m in item.materials}
+    return Paper(
+        station_name=node.identity.name,
+        number=number,
+        item_name=item.name,
+        item_code=item.code,
+        item_version=item.version,
+        department=item.department,
+        applicant_name=name,
+        masked_id=row.masked_id,
+        filed_on=row.filed_on,
+        accepted_on=row.accepted_on,
+        due=row.due,
+        due_provisional=row.due_provisional,
+        promised_limit=str(item.promised_limit),
+        operator=_operator_name(row.filed_by),
+        received=tuple(Received(names.get(key, key), scans[key]) for key in sorted(scans, key=_in_order(names))),
+        missing=missing_materials(item, set(scans), _issued_within_bundle(catalogue, row.bundle)),
+        decision=_decision(number),
+        printed_at=node.now().astimezone(CHINA),
+    )
+
+
+def missing_materials(item: ServiceItem, received: set[str], issued: set[str]) -> tuple[MaterialLine, ...]:
+    """一次性告知: every material the item's version asks for that the station holds no scan of, less
+    those another item of the same 一件事 issues (the departments pass them on)."""
+    return tuple(
+        MaterialLine(m.name, m.form, m.count, m.note)
+        for m in item.materials
+        if m.key not in received and m.key not in issued
+    )
+
+
+def _in_order(names: dict[str, str]):
+    """Materials in the catalogue's order; a key the version does not know (a newer one's) last."""
+    order = {key: index for index, key in enumerate(names)}
+    return lambda key: (order.get(key, len(order)), key)
+
+
+def _decision(number: str) -> Decision | None:
+    decided = [step for step in timeline(number) if step.event_type == DECIDED]
+    if not decided:
+        return None
+    last = decided[-1]
+    return Decision(bool(last.approved), last.note, last.at.date(), _operator_name(last.by))
+
+
+def _issued_within_bundle(catalogue: Catalogue, bundle_code: str | None) -> set[str]:
+    bundle = catalogue.bundles.get(bundle_code or "")
+    return {entry.material.key for entry in bundle.checklist if entry.issued_by} if bundle else set()
+
+
+def _operator_name(username: str) -> str:
+    """The name people know; an operator of another station may not be known here, so their username."""
+    operator = Operator.get_or_none(Operator.username == username)
+    return operator.name if operator else username

@@ -1,0 +1,72 @@
+"""Document layout is pure: the same paper gives the same bytes, and text from people is printed as text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from node.data import sample_catalogue
+from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received, render
+from node.dossier import missing_materials
+
+PAPER = Paper(
+    station_name="青山村便民服务代办点",
+    number="511302001001-20260301-AB1200001",
+    item_name="城乡居民基本养老保险参保登记",
+    item_code="11511302MB10040469-0001",
+    item_version=2,
+    department="顺庆区社会保险事业管理局",
+    applicant_name="张秀堃",
+    masked_id="110***********002X",
+    filed_on=dt.date(2026, 3, 1),
+    accepted_on=dt.date(2026, 3, 2),
+    due=dt.date(2026, 3, 30),
+    due_provisional=True,
+    promised_limit="20个工作日",
+    operator="李代办",
+    received=(Received("居民身份证", 2),),
+    missing=(MaterialLine("户口簿", "original", 1, "首页及本人页"),),
+    decision=Decision(False, "年龄<16 周岁 & 不符合条件", dt.date(2026, 3, 10), "周科员"),
+    printed_at=dt.datetime(2026, 3, 10, 9, 30),
+)
+
+
+def text_of(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_same_paper_gives_the_same_bytes():
+    assert render("receipt", PAPER, "A5") == render("receipt", PAPER, "A5")
+
+
+def test_a_provisional_deadline_is_marked_and_a_reason_with_markup_characters_prints_as_written():
+    text = text_of(render("decision", PAPER))
+    assert "2026年03月30日（暂定）" in text and "年龄<16 周岁 & 不符合条件" in text and "不予许可" in text
+
+
+def test_a_decision_notice_before_a_decision_and_an_unknown_paper_size_are_refused_in_chinese():
+    undecided = Paper(**{**PAPER.__dict__, "decision": None})
+    with pytest.raises(DocumentUnavailable, match="尚未作出决定"):
+        render("decision", undecided)
+    with pytest.raises(DocumentUnavailable, match="A4 或 A5"):
+        render("notice", PAPER, "Letter")
+
+
+def test_a_long_list_of_missing_materials_runs_onto_a_second_page_with_the_number_on_each():
+    many = Paper(**{**PAPER.__dict__, "missing": tuple(MaterialLine(f"材料{n}", "copy", 1) for n in range(60))})
+    pages = PdfReader(io.BytesIO(render("notice", many, "A5"))).pages
+    assert len(pages) > 1 and all(PAPER.number in page.extract_text() for page in pages)
+
+
+def test_materials_another_item_of_the_bundle_issues_are_not_asked_of_the_applicant():
+    catalogue = sample_catalogue()
+    entry = next(e for b in catalogue.bundles.values() for e in b.checklist if e.issued_by)
+    asking = next(catalogue.item(code) for code in entry.item_codes)
+    keys = {m.key for m in asking.materials}
+    assert entry.material.key in keys
+    missing = missing_materials(asking, set(), {entry.material.key})
+    assert [m.name for m in missing] == [m.name for m in asking.materials if m.key != entry.material.key]
+    assert missing_materials(asking, keys, set()) == ()
