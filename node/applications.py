@@ -342,23 +342,92 @@ def timeline(number: str) -> list[Step]:
     ]
 
 
-def search(query: str, station_prefix: str, lookup_key: bytes, *, page: int, per_page: int):
-    """Applications of a station (and those below it) by number, ID number or name; newest first.
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, newest first, and the cursors of the pages either side (None at an end)."""
 
-    ID numbers and names are found by their keyed hash, so the search never decrypts anything."""
-    # A range, not LIKE: it walks the (station, filed_on, number) index instead of every row.
-    found = Application.select().where(
+    rows: list[Application]
+    total: int
+    newer: str | None
+    older: str | None
+
+
+def _cursor(row: Application) -> str:
+    return f"{row.filed_on.isoformat()}_{row.number}"
+
+
+def _position(cursor: str) -> tuple[dt.date, str] | None:
+    """A cursor back into (filed on, number); None for anything a person or a stale link made up."""
+    day, _, number = (cursor or "").partition("_")
+    try:
+        return dt.date.fromisoformat(day), number
+    except ValueError:
+        return None
+
+
+def search(
+    query: str,
+    station_prefix: str,
+    lookup_key: bytes,
+    *,
+    per_page: int,
+    older_than: str = "",
+    newer_than: str = "",
+    due: str = "",
+) -> Page:
+    """Applications of a station (and those below it), newest first, by keyset: a page after a cursor
+    costs the same at the 50,000th application as at the first, where an OFFSET walks every row before it.
+
+    The query is an ID number (found by its keyed hash), the start of an application number, or a name
+    (by its keyed hash): nothing is decrypted to search. `due` keeps those marked due_soon or overdue."""
+    # A prefix test the database cannot use an index for, on purpose: the (filed_on, number) index then
+    # serves the order and the page stops after `per_page` rows (with an index on station the planner sorts
+    # every matching row first).
+    found = Application.select().where(pw.fn.SUBSTR(Application.station, 1, len(station_prefix)) == station_prefix)
+    counted = Application.select().where(
         (Application.station >= station_prefix) & (Application.station < station_prefix + "~")
     )
-    query = query.strip()
-    if query:
-        found = found.where(
-            Application.number.contains(query)
-            | (Application.id_lookup == lookup_hash(lookup_key, "id_number", normalise_id_number(query)))
-            | (Application.name_lookup == lookup_hash(lookup_key, "name", query))
-        )
-    found = found.order_by(Application.filed_on.desc(), Application.number.desc())
-    return list(found.paginate(page, per_page)), found.count()
+    if condition := _matching(query.strip(), lookup_key):
+        found, counted = found.where(condition), counted.where(condition)
+    if due:
+        marked = DeadlineMark.select(DeadlineMark.number).where(DeadlineMark.status == due)
+        found = found.where(Application.number.in_(marked) & Application.state.in_(RUNNING))
+        counted = counted.where(Application.number.in_(marked) & Application.state.in_(RUNNING))
+    key = pw.Tuple(Application.filed_on, Application.number)
+    newer, older = _position(newer_than), _position(older_than)
+    if newer:  # the page above: walk upwards from the cursor, then show it newest first
+        rows = list(found.where(key > pw.Tuple(*newer)).order_by(*_key_order(asc=True)).limit(per_page + 1))
+        more_newer, rows = len(rows) > per_page, rows[:per_page][::-1]
+        more_older = True
+    else:
+        if older:
+            found = found.where(key < pw.Tuple(*older))
+        rows = list(found.order_by(*_key_order(asc=False)).limit(per_page + 1))
+        more_older, rows, more_newer = len(rows) > per_page, rows[:per_page], older is not None
+    return Page(
+        rows,
+        counted.count(),
+        _cursor(rows[0]) if rows and more_newer else None,
+        _cursor(rows[-1]) if rows and more_older else None,
+    )
+
+
+def _key_order(asc: bool) -> tuple:
+    if asc:
+        return Application.filed_on.asc(), Application.number.asc()
+    return Application.filed_on.desc(), Application.number.desc()
+
+
+def _matching(query: str, lookup_key: bytes):
+    """What a search box's text means: an ID number, the start of an application number, or a name."""
+    if not query:
+        return None
+    id_number = normalise_id_number(query)
+    if re.fullmatch(r"\d{17}[\dX]", id_number):
+        return Application.id_lookup == lookup_hash(lookup_key, "id_number", id_number)
+    if re.fullmatch(r"[0-9A-Za-z-]+", query):
+        return (Application.number >= query) & (Application.number < query + "~")
+    return Application.name_lookup == lookup_hash(lookup_key, "name", query)
 
 
 def access(row: Application | None, region_prefix: str, role: str, station: str) -> str:
@@ -387,6 +456,17 @@ def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
             if number not in known or known[number].status != mark:
                 upsert(DeadlineMark, number=number, status=mark, since=today)
     return {mark: sum(1 for m in wanted.values() if m == mark) for mark in ("due_soon", "overdue")}
+
+
+def deadline_counts() -> dict[str, int]:
+    """How many running applications are marked due soon and overdue, for the queue's filters."""
+    counts = (
+        DeadlineMark.select(DeadlineMark.status, pw.fn.COUNT(DeadlineMark.number))
+        .join(Application, on=(Application.number == DeadlineMark.number))
+        .where(Application.state.in_(RUNNING))
+        .group_by(DeadlineMark.status)
+    )
+    return {"due_soon": 0, "overdue": 0, **dict(counts.tuples())}
 
 
 def deadline_marks(rows: list[Application]) -> dict[str, str]:

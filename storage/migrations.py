@@ -58,6 +58,8 @@ def _applications() -> None:
 
 def _reference_data() -> None:
     db.create_tables([ReferenceData, DeadlineMark])
+    # The queue's order, newest first, walked page by page (`node.applications.search`).
+    db.execute_sql("CREATE INDEX IF NOT EXISTS application_filed_on_number ON application (filed_on, number)")
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
@@ -66,7 +68,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
-    (6, "published catalogues and holiday tables, deadline marks", _reference_data),
+    (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -193,6 +193,34 @@ def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes)
     village = open_node(nodes["village"])
     number = file(village)
     county = push_to_county(village, nodes)
-    found, total = search("11010519491231002x", "511302", county.keys.lookup, page=1, per_page=10)
-    assert total == 1 and found[0].number == number  # one search key across the county
+    found = search("11010519491231002x", "511302", county.keys.lookup, per_page=10)
+    assert found.total == 1 and found.rows[0].number == number  # one search key across the county
     assert read_applicant(number, county.identity, county.keys).name == "张秀英"
+
+
+def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_id(nodes):
+    from node.applications import search
+
+    village = open_node(nodes["village"])
+    numbers = [file(village, token=f"k-{i}") for i in range(65)]
+    station = village.identity.station
+    lookup = village.keys.lookup
+    pages, older = [], ""
+    while True:
+        page = search("", station, lookup, per_page=30, older_than=older)
+        pages.append([row.number for row in page.rows])
+        if page.older is None:
+            break
+        older = page.older
+    assert [len(p) for p in pages] == [30, 30, 5] and page.total == 65
+    assert sum(pages, []) == sorted(numbers, reverse=True)  # newest first, each once
+    back = search("", station, lookup, per_page=30, newer_than=page.newer)
+    assert [row.number for row in back.rows] == pages[1] and back.older and back.newer
+    first = search("", station, lookup, per_page=30, newer_than=back.newer)
+    assert [row.number for row in first.rows] == pages[0] and first.newer is None
+    assert search("", station, lookup, per_page=30, older_than="nonsense").rows[0].number == pages[0][0]
+
+    assert [r.number for r in search(numbers[7], station, lookup, per_page=30).rows] == [numbers[7]]
+    assert search(numbers[12][:-1], station, lookup, per_page=30).total == 10  # its start: 00010 to 00019
+    assert search("张秀英", station, lookup, per_page=30).total == 65
+    assert search("110105194912310021", station, lookup, per_page=30).total == 0

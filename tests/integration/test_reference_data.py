@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from node import fleet
-from node.applications import CHINA, Applicant, file_for_resident, transition
+from node.applications import CHINA, Applicant, deadline_counts, file_for_resident, search, transition
 from node.catalogue import Catalogue
 from node.config import NodeConfig
 from node.data import read_seed_holidays, sample_catalogue
@@ -209,6 +209,9 @@ def test_the_scheduler_job_marks_due_soon_then_overdue_and_forgets_a_decided_app
     assert county.mark_deadlines() == {"due_soon": 0, "overdue": 1}
     mark = DeadlineMark.get_by_id(number)
     assert (mark.status, mark.since) == ("overdue", due + dt.timedelta(days=1))
+    listed = search("", "511302", county.keys.lookup, per_page=30, due="overdue")
+    assert [row.number for row in listed.rows] == [number] and deadline_counts() == {"due_soon": 0, "overdue": 1}
     transition(county.events, number, "application.decided", {"by": "clerk", "approved": True})
+    assert deadline_counts()["overdue"] == 0  # decided: no longer listed, before the job even runs
     county.mark_deadlines()
     assert DeadlineMark.select().count() == 0

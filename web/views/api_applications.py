@@ -11,19 +11,17 @@ from node.applications import (
     Applicant,
     IntakeRefused,
     file_for_resident,
-    search,
     timeline,
     transition,
 )
 from node.workflow import TRANSITIONS, role_may
-from provisioning.region import area_prefix
 from storage.models import Application
 
 from ..auth import current_operator, requires, visible_application
+from ..listing import applications_page
 from .openapi import DOCUMENT
 
 bp = Blueprint("api_applications", __name__, url_prefix="/api/v1")
-PAGE = 50
 
 
 def _node():
@@ -58,11 +56,8 @@ def csrf():
 @bp.get("/applications")
 @requires("agent", "clerk", "admin")
 def applications():
-    node, page = _node(), min(max(1, request.args.get("page", 1, type=int)), 100_000)
-    rows, total = search(
-        request.args.get("q", ""), area_prefix(node.identity.region), node.keys.lookup, page=page, per_page=PAGE
-    )
-    return jsonify(total=total, page=page, per_page=PAGE, items=[_summary(r) for r in rows])
+    page = applications_page(_node(), request.args)
+    return jsonify(total=page.total, newer=page.newer, older=page.older, items=[_summary(r) for r in page.rows])
 
 
 @bp.get("/applications/<number>")

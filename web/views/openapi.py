@@ -33,13 +33,20 @@ DOCUMENT = {
                 "summary": "办件列表，可按办件编号、姓名或完整身份证号查找",
                 "parameters": [
                     {"name": "q", "in": "query", "schema": {"type": "string"}},
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "older", "in": "query", "schema": {"type": "string"}, "description": "下一页"},
+                    {"name": "newer", "in": "query", "schema": {"type": "string"}, "description": "上一页"},
+                    {"name": "due", "in": "query", "schema": {"type": "string", "enum": ["due_soon", "overdue"]}},
                 ],
                 "responses": {
                     "200": _ok(
                         {
                             "type": "object",
-                            "properties": {"total": {"type": "integer"}, "items": {"type": "array", "items": _SUMMARY}},
+                            "properties": {
+                                "total": {"type": "integer"},
+                                "newer": {"type": ["string", "null"]},
+                                "older": {"type": ["string", "null"]},
+                                "items": {"type": "array", "items": _SUMMARY},
+                            },
                         }
                     )
                 },

@@ -7,12 +7,12 @@ from node.applications import (
     Applicant,
     IntakeRefused,
     attach_scan,
+    deadline_counts,
     deadline_marks,
     file_for_resident,
     new_request_token,
     read_applicant,
     read_scan,
-    search,
     timeline,
     transition,
 )
@@ -20,14 +20,13 @@ from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
 from node.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
-from provisioning.region import area_prefix
 from storage.models import Application, Attachment
 from sync.errors import SyncError
 
 from ..auth import current_operator, requires, visible_application
+from ..listing import DUE_FILTERS, applications_page
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
-PAGE = 30
 
 
 def _node():
@@ -37,20 +36,16 @@ def _node():
 @bp.get("/")
 @requires("agent", "clerk", "admin")
 def queue():
-    node, page = _node(), min(max(1, request.args.get("page", 1, type=int)), 100_000)
-    rows, total = search(
-        request.args.get("q", ""), area_prefix(node.identity.region), node.keys.lookup, page=page, per_page=PAGE
-    )
-    marks = deadline_marks(rows)
+    page = applications_page(_node(), request.args)
     return render_template(
         "work/queue.html",
-        rows=rows,
-        total=total,
         page=page,
-        per_page=PAGE,
-        marks=marks,
+        marks=deadline_marks(page.rows),
+        counts=deadline_counts(),
+        filters=DUE_FILTERS,
         states=STATE_NAMES,
         q=request.args.get("q", ""),
+        due=request.args.get("due", ""),
     )
 
 
