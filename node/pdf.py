@@ -1,0 +1,186 @@
+"""The layout of the printed documents with reportlab: one TrueType CJK font, embedded as a subset.
+
+Kept apart from `node.documents` so that only printing loads reportlab.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from importlib import resources
+from typing import NamedTuple
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4, A5
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from .catalogue import FORMS
+from .documents import Paper, title
+
+FONT = "OneTripHei"
+FONT_FILE = "wqy-microhei-gbk.ttf"
+PAGES = {"A4": A4, "A5": A5}
+
+
+def layout(kind: str, paper: Paper, size: str) -> bytes:
+    small = size == "A5"
+    styles = _styles(9 if small else 11)
+    margin = (12 if small else 20) * mm
+    out = io.BytesIO()
+    document = SimpleDocTemplate(
+        out,
+        pagesize=PAGES[size],
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=f"{title(kind, paper)} {paper.number}",
+        author=paper.station_name,
+        invariant=True,  # no timestamp or random id: the same paper gives the same bytes
+        initialFontName=_font(),  # else the canvas lists Helvetica, a font not embedded, though unused
+    )
+    layout = _Layout(document.width, (22 if small else 28) * mm, styles)
+    body = [
+        Paragraph(escape(paper.station_name), styles["station"]),
+        Paragraph(title(kind, paper), styles["title"]),
+        _labelled(_facts(paper), layout),
+        Spacer(1, styles["body"].leading / 2),
+        *_SECTIONS[kind](paper, layout),
+        Spacer(1, styles["body"].leading),
+        Paragraph(f"经办人：{escape(paper.operator)}　　　　（盖章）", styles["body"]),
+        Paragraph(f"打印时间：{paper.printed_at:%Y年%m月%d日 %H:%M}", styles["body"]),
+    ]
+    footer = functools.partial(_footer, f"办件编号 {paper.number}", styles["small"], margin)
+    document.build(body, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+class _Layout(NamedTuple):
+    width: float  # of the text frame, in points
+    label: float  # of the label column
+    styles: dict[str, ParagraphStyle]
+
+
+def _facts(paper: Paper) -> list[tuple[str, str]]:
+    due = f"{paper.due:%Y年%m月%d日}{'（暂定）' if paper.due_provisional else ''}" if paper.due else ""
+    return [
+        ("办件编号", paper.number),
+        ("事项", f"{paper.item_name}（{paper.department}）"),
+        ("事项编码", f"{paper.item_code}（第 {paper.item_version} 版）"),
+        ("申请人", paper.applicant_name),
+        ("身份证号", paper.masked_id),
+        ("收件日期", f"{paper.filed_on:%Y年%m月%d日}"),
+        *([("受理日期", f"{paper.accepted_on:%Y年%m月%d日}")] if paper.accepted_on else []),
+        ("承诺办结", due or f"受理后{paper.promised_limit}内办结"),
+    ]
+
+
+def _receipt(paper: Paper, layout: _Layout) -> list:
+    rows = [(r.name, f"扫描件 {r.scans} 份") for r in paper.received] or [("（尚未收到材料）", "")]
+    note = (
+        "本站已受理上述申请，将在承诺时限内办结。"
+        if paper.accepted_on
+        else "本凭证证明本站已收到上列材料，是否受理以受理部门的决定为准。"
+    )
+    return [
+        Paragraph("已收材料", layout.styles["heading"]),
+        _grid([("材料", "份数"), *rows], _shares(layout, 0.7, 0.3), layout.styles, header=True),
+        Paragraph(note, layout.styles["body"]),
+    ]
+
+
+def _notice(paper: Paper, layout: _Layout) -> list:
+    if not paper.missing:
+        return [Paragraph("所需材料已经齐全，无须补充。", layout.styles["body"])]
+    rows = [(m.name, FORMS.get(m.form, m.form), str(m.count), m.note) for m in paper.missing]
+    return [
+        Paragraph("尚缺以下材料（一次性告知）", layout.styles["heading"]),
+        _grid(
+            [("材料", "形式", "份数", "说明"), *rows], _shares(layout, 0.36, 0.2, 0.1, 0.34), layout.styles, header=True
+        ),
+        Paragraph(
+            "以上为办理本事项尚缺的全部材料，本站一次性告知，不再另行要求其他材料。请补齐后携带本告知书到本站办理。",
+            layout.styles["body"],
+        ),
+    ]
+
+
+def _decision(paper: Paper, layout: _Layout) -> list:
+    decision = paper.decision
+    rows = [
+        ("决定", "准予许可" if decision.approved else "不予许可"),
+        *([("理由", decision.reason)] if decision.reason else []),
+        ("决定日期", f"{decision.decided_on:%Y年%m月%d日}"),
+        ("决定人", decision.by),
+    ]
+    note = (
+        "请凭本通知书和本人身份证件领取办理结果。"
+        if decision.approved
+        else "如对本决定不服，可以依法申请行政复议或者提起行政诉讼。"
+    )
+    return [_labelled(rows, layout), Paragraph(note, layout.styles["body"])]
+
+
+_SECTIONS = {"receipt": _receipt, "notice": _notice, "decision": _decision}
+
+
+def _shares(layout: _Layout, *shares: float) -> list[float]:
+    return [layout.width * share for share in shares]
+
+
+def _labelled(rows: list[tuple[str, str]], layout: _Layout) -> Table:
+    return _grid(rows, [layout.label, layout.width - layout.label], layout.styles, header=False)
+
+
+def _grid(rows: list[tuple[str, ...]], widths: list[float], styles: dict, *, header: bool) -> Table:
+    """A ruled table; the header row (repeated on every page) or else the label column is shaded."""
+    cells = [[Paragraph(escape(text), styles["cell"]) for text in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    shaded = ((0, 0), (-1, 0)) if header else ((0, 0), (0, -1))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), _font()),  # the cells' own font, though each holds a paragraph
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                ("BACKGROUND", *shaded, colors.HexColor("#f0eeea")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table
+
+
+def _footer(text: str, style: ParagraphStyle, margin: float, canvas: Canvas, document) -> None:
+    canvas.setFont(style.fontName, style.fontSize)
+    canvas.drawString(margin, margin / 2, f"{text} · 第 {document.page} 页")
+
+
+def _styles(base: float) -> dict[str, ParagraphStyle]:
+    font = _font()
+    body = ParagraphStyle("body", fontName=font, fontSize=base, leading=base * 1.6, wordWrap="CJK", spaceBefore=4)
+    return {
+        "body": body,
+        "cell": ParagraphStyle("cell", parent=body, spaceBefore=0, leading=base * 1.4),
+        "small": ParagraphStyle("small", parent=body, fontSize=base * 0.8),
+        "heading": ParagraphStyle("heading", parent=body, fontSize=base * 1.15, spaceBefore=8, spaceAfter=4),
+        "station": ParagraphStyle("station", parent=body, alignment=TA_CENTER),
+        "title": ParagraphStyle(
+            "title", parent=body, fontSize=base * 1.7, leading=base * 2.4, alignment=TA_CENTER, spaceAfter=6
+        ),
+    }
+
+
+@functools.cache
+def _font() -> str:
+    """Read and register the font on first use only: 3 MB that a node which never prints leaves alone."""
+    path = resources.files("node.data").joinpath("fonts", FONT_FILE)
+    with resources.as_file(path) as file:
+        pdfmetrics.registerFont(TTFont(FONT, str(file)))
+    return FONT
