@@ -419,12 +419,17 @@ def _key_order(asc: bool) -> tuple:
 
 
 def _matching(query: str, lookup_key: bytes):
-    """What a search box's text means: an ID number, the start of an application number, or a name."""
+    """What a search box's text means: an ID number, whole or masked as lists show it, or its last four
+    characters (what a resident reads out); the start of an application number; or a name."""
     if not query:
         return None
     id_number = normalise_id_number(query)
     if re.fullmatch(r"\d{17}[\dX]", id_number):
         return Application.id_lookup == lookup_hash(lookup_key, "id_number", id_number)
+    if re.fullmatch(r"\d{3}\*+\d{3}[\dX]", id_number):
+        return Application.masked_id == id_number
+    if re.fullmatch(r"\d{3}[\dX]", id_number):
+        return Application.masked_id.endswith(id_number)
     if re.fullmatch(r"[0-9A-Za-z-]+", query):
         return (Application.number >= query) & (Application.number < query + "~")
     return Application.name_lookup == lookup_hash(lookup_key, "name", query)

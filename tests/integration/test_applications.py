@@ -224,3 +224,6 @@ def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_
     assert search(numbers[12][:-1], station, lookup, per_page=30).total == 10  # its start: 00010 to 00019
     assert search("张秀英", station, lookup, per_page=30).total == 65
     assert search("110105194912310021", station, lookup, per_page=30).total == 0
+    assert search("110***********002X", station, lookup, per_page=30).total == 65  # as the list shows it
+    assert search("002x", station, lookup, per_page=30).total == 65  # the last four, read out by the resident
+    assert search("0021", station, lookup, per_page=30).total == 0
