@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from storage.models import Certificate, Replacement, Revocation, Station, TrustAnchor, upsert
@@ -321,3 +321,28 @@ def issuer_recipients(identity: Identity) -> dict[str, object]:
         if row.installation != identity.installation
         and not Revocation.select().where(Revocation.installation == row.installation).exists()
     }
+
+
+def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
+    """The key-agreement key certified for an installation (verified when its certificate was adopted)."""
+    row = (
+        Certificate.select()
+        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return x509.load_der_x509_certificate(bytes(row.der)).public_key() if row else None
+
+
+def serving_installation(station: str) -> str | None:
+    """The installation now serving a station: the newest certified one that is not revoked."""
+    revoked = Revocation.select(Revocation.installation)
+    row = (
+        Certificate.select(Certificate.installation)
+        .where(
+            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
+        )
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return row.installation if row else None

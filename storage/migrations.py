@@ -25,11 +25,13 @@ from .models import (
     PendingDep,
     Registration,
     Replacement,
+    RequestNonce,
     Revocation,
     SchemaVersion,
     SignedHeadRecord,
     Station,
     StreamHead,
+    SyncLink,
     TrustAnchor,
 )
 
@@ -54,12 +56,17 @@ def _applications() -> None:
     db.create_tables([Application, Attachment])
 
 
+def _sync_links() -> None:
+    db.create_tables([SyncLink, RequestNonce])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
     (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
+    (6, "sync links and request nonces", _sync_links),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -250,6 +250,30 @@ class Attachment(BaseModel):
         primary_key = pw.CompositeKey("number", "blob")
 
 
+class SyncLink(BaseModel):
+    """Child-local: this node's link to its parent. Both cursors are arrival numbers: `up_cursor`
+    in this node's log (sent and acknowledged up to there), `down_cursor` in the parent's."""
+
+    parent = pw.CharField(max_length=64, primary_key=True)  # the parent station's code
+    up_cursor = pw.BigIntegerField(default=0)
+    down_cursor = pw.BigIntegerField(default=0)
+    last_attempt_at = pw.DateTimeField(null=True)  # UTC
+    next_attempt_at = pw.DateTimeField(null=True)  # UTC: the interval, or the backoff after failures
+    last_success_at = pw.DateTimeField(null=True)  # UTC
+    last_error = pw.TextField(null=True)  # in plain Chinese, for the badge; cleared by a success
+    failures = pw.IntegerField(default=0)  # consecutive: the backoff grows with it
+
+
+class RequestNonce(BaseModel):
+    """Parent-local: nonces of accepted sync requests (a replay is refused), and those handed to a
+    requester whose clock is off (each redeemable once, whatever its clock says)."""
+
+    nonce = pw.CharField(max_length=64, primary_key=True)
+    installation = pw.CharField(max_length=64)
+    at_ms = pw.BigIntegerField(index=True)  # when seen or issued, by this node's clock
+    issued = pw.BooleanField(default=False)
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key

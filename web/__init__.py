@@ -12,7 +12,7 @@ from node.runtime import Node
 
 from . import errors
 from .auth import current_operator
-from .views import admin, api, api_applications, auth, enrol, health, station, workbench
+from .views import admin, api, api_applications, auth, enrol, health, station, sync, workbench
 
 SESSION_HOURS = 8
 
@@ -37,8 +37,10 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf = CSRFProtect(app)  # every form; the machine endpoints below authenticate otherwise
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
-    for blueprint in (health.bp, api.bp, api_applications.bp, enrol.bp, auth.bp, admin.bp, workbench.bp, station.bp):
-        app.register_blueprint(blueprint)
+    csrf.exempt(sync.bp)
+    blueprints = (health, api, api_applications, enrol, auth, admin, workbench, station, sync)
+    for module in blueprints:
+        app.register_blueprint(module.bp)
     app.context_processor(lambda: {"operator": current_operator(), "node_identity": node.identity})
     errors.init_app(app)
     return app
