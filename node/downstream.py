@@ -6,18 +6,22 @@ what the request says. A web view hands the raw body here and returns the sealed
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+
 from provisioning.authority import above
-from provisioning.certs import Binding
+from provisioning.certs import SIGNING, Binding, binding_of
+from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
-from provisioning.trust import agreement_key
+from provisioning.trust import adopt_certificate, agreement_key
 from sync import canonical, delta, nonces
 from sync.batch import decode_batch, encode_batch
-from sync.errors import ClockSkew, EncodingError, InstallationRevoked, RequestRefused
-from sync.request import SignedRequest, open_body, read_request, seal_body
+from sync.errors import ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
+from sync.request import CERTIFICATES, SignedRequest, open_body, read_request, seal_body
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -28,10 +32,15 @@ PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/
 def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:
     """The verified request and its sender as certified; a replay, a stranger or a revoked PC is refused."""
     request = read_request(headers, "POST", path, body)
+    if request.installation == node.identity.installation:
+        raise RequestRefused("请求自称来自本机：已拒绝")
     trust = node.events.trust
-    key = trust.verifying_key(request.installation) if request.installation != node.identity.installation else None
+    key = trust.verifying_key(request.installation)
+    if key is None and headers.get(CERTIFICATES):
+        _adopt_sent_certificates(node, headers[CERTIFICATES])
+        key = trust.verifying_key(request.installation)
     if key is None:
-        raise RequestRefused(f"安装 {request.installation} 没有本节点认可的有效证书：请先注册，或运行 trust-refresh")
+        raise UnknownInstallation(f"本节点还不认识安装 {request.installation} 的证书")
     request.verify(key)
     sender = trust.binding(request.installation)
     if sender.station != request.station:
@@ -43,6 +52,20 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
         raise RequestRefused(f"{sender.name} 不是 {ident.name} 的下级站点，不能在此同步")
     _check_freshness(node, request)
     return request, sender
+
+
+def _adopt_sent_certificates(node: Node, header: str) -> None:
+    """A child certified after our last pull sends its certificates: each must chain to our anchors,
+    within its issuer's division, as any certificate from a feed must (signing before agreement)."""
+    try:
+        certs = [x509.load_der_x509_certificate(base64.b64decode(part)) for part in header.split(",")[:4]]
+        with node.events.transaction():
+            for cert in sorted(certs, key=lambda c: binding_of(c).use != SIGNING):
+                adopt_certificate(cert)
+    except (ValueError, CertificateRefused) as exc:
+        raise RequestRefused(f"请求附带的证书不可信：{exc}") from exc
+    finally:
+        node.events.trust.forget()
 
 
 def _check_freshness(node: Node, request: SignedRequest) -> None:

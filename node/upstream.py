@@ -9,6 +9,7 @@ where the last acknowledged batch put them, so the next round resumes from there
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import random
@@ -23,11 +24,11 @@ from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import write_transaction
-from storage.models import EventRecord, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
 from sync import canonical, delta
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.errors import SyncError
-from sync.request import open_body, seal_body, sign_request
+from sync.request import CERTIFICATES, open_body, seal_body, sign_request
 from sync.transport import HttpTransport, Refused, Transport
 
 from .downstream import ANSWER_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
@@ -84,16 +85,22 @@ class _Parent:
         self.node = node
 
     def call(self, path: str, context: bytes, plaintext: bytes) -> bytes:
-        """Sign, seal and send; once, after a clock skew, again with the parent's time and nonce."""
-        try:
-            return self._send(path, context, plaintext, self.node.events.clock.clock.now_ms(), secrets.token_hex(16))
-        except Refused as exc:
-            if exc.code != "clock_skew":
-                raise
-            log.warning("clock skew with parent %s: %s", self.station, exc)
-            return self._send(path, context, plaintext, exc.details["server_time_ms"], exc.details["nonce"])
+        """Sign, seal and send. Once more with our certificates if the parent does not know us yet,
+        and once more with the parent's time and nonce if our clock is off."""
+        time_ms, nonce, extra, skewed = self.node.events.clock.clock.now_ms(), secrets.token_hex(16), {}, False
+        while True:
+            try:
+                return self._send(path, context, plaintext, time_ms, nonce, extra)
+            except Refused as exc:
+                if exc.code == "unknown_installation" and not extra:
+                    extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
+                elif exc.code == "clock_skew" and not skewed:
+                    log.warning("clock skew with parent %s: %s", self.station, exc)
+                    time_ms, nonce, skewed = exc.details["server_time_ms"], exc.details["nonce"], True
+                else:
+                    raise
 
-    def _send(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str) -> bytes:
+    def _send(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str, extra: dict) -> bytes:
         ident, keys = self.node.identity, self.node.keys
         body = seal_body(self.key, plaintext, context=context, nonce=nonce)
         headers = sign_request(
@@ -106,7 +113,13 @@ class _Parent:
             nonce=nonce,
             body=body,
         )
-        return open_body(keys.agreement, self.transport.post(path, headers, body), context=ANSWER_CONTEXT, nonce=nonce)
+        answer = self.transport.post(path, {**headers, **extra}, body)
+        return open_body(keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
+
+
+def _own_certificates(installation: str) -> str:
+    rows = Certificate.select(Certificate.der).where(Certificate.installation == installation)
+    return ",".join(base64.b64encode(bytes(row.der)).decode("ascii") for row in rows)
 
 
 def sync_once(node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS) -> RoundReport:

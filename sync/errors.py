@@ -74,5 +74,11 @@ class ClockSkew(ClockDrift):
         self.details = {"server_time_ms": server_time_ms, "nonce": nonce}
 
 
+class UnknownInstallation(RequestRefused):
+    """No certificate known here for the requester yet: it may send its own (they prove themselves)."""
+
+    code = "unknown_installation"
+
+
 class InstallationRevoked(RequestRefused):
     code = "installation_revoked"

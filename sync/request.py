@@ -24,6 +24,7 @@ from .keys import SigningKey, VerifyingKey
 REQUEST_DOMAIN = b"onetrip/request/v1\n"
 PREFIX = "X-OneTrip-"
 FIELDS = ("Station", "Installation", "Time", "Nonce", "Digest", "Signature")
+CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when the parent does not know us yet
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
 _HEX = re.compile(r"^[0-9a-f]+$")
 
