@@ -123,7 +123,20 @@ def _own_certificates(installation: str) -> str:
 
 
 def sync_once(node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS) -> RoundReport:
-    """One full round with the parent; raises on the first failure, leaving the cursors consistent."""
+    """One full round with the parent; a failure is recorded in plain words for the badge, then raised,
+    leaving the cursors where the last acknowledged batch put them."""
+    try:
+        return _round(node, transport, limits)
+    except (SyncError, ProvisioningError) as exc:
+        parent = node.identity.parent or "-"
+        link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
+        link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
+        _save(link)
+        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, exc)
+        raise
+
+
+def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundReport:
     parent = _Parent(node, transport)
     link = SyncLink.get_or_none(SyncLink.parent == parent.station) or SyncLink(parent=parent.station)
     node.events.sign_heads()
@@ -202,8 +215,7 @@ def backoff_s(failures: int, interval_s: int, cap_s: int, rng: random.Random) ->
 
 
 def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
-    """The scheduler's job: one round when the interval (or the backoff) has passed; a failure is
-    recorded in plain words for the badge."""
+    """The scheduler's job: one round when the interval (or, after failures, the backoff) has passed."""
     parent = node.identity.parent
     link = SyncLink.get_or_none(SyncLink.parent == parent)
     if link is not None and link.next_attempt_at is not None and utcnow() < link.next_attempt_at:
@@ -211,12 +223,9 @@ def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
     report = None
     try:
         report = sync_once(node)
-    except (SyncError, ProvisioningError) as exc:
-        link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
-        link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
-        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, exc)
-    else:
-        link = SyncLink.get_by_id(parent)
+    except (SyncError, ProvisioningError):
+        pass  # recorded for the badge; the backoff below waits longer
+    link = SyncLink.get_by_id(parent)
     wait = backoff_s(link.failures, node.config.sync_interval_s, node.config.sync_backoff_max_s, rng)
     link.next_attempt_at = utcnow() + dt.timedelta(seconds=wait)
     _save(link)

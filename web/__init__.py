@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from node import upstream
 from node.config import NodeConfig
 from node.runtime import Node
 
@@ -41,6 +42,12 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     blueprints = (health, api, api_applications, enrol, auth, admin, workbench, station, sync)
     for module in blueprints:
         app.register_blueprint(module.bp)
-    app.context_processor(lambda: {"operator": current_operator(), "node_identity": node.identity})
+    app.context_processor(
+        lambda: {
+            "operator": current_operator(),
+            "node_identity": node.identity,
+            "sync_link": upstream.link_status(node) if current_operator() else None,
+        }
+    )
     errors.init_app(app)
     return app
