@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from peewee import IntegrityError
 
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
-from storage.models import Application, Attachment, DataKey, EventRecord, upsert
+from storage.models import Application, Attachment, DataKey, EventRecord, insert_row
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -409,39 +410,36 @@ class ApplicationProjection:
     def _filed(self, event: Event, payload: dict) -> None:
         if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
             raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
-        if (
-            Application.select()
-            .where(
-                (Application.number == payload["number"])
-                | (
-                    (Application.station == payload["station"])
-                    & (Application.request_token == payload["request_token"])
-                )
-            )
-            .exists()
-        ):
-            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）")
-        Application.insert(
-            number=payload["number"],
-            station=payload["station"],
-            item_code=payload["item"]["code"],
-            item_version=payload["item"]["version"],
-            bundle=payload.get("bundle"),
-            state=next_state(None, FILED),
-            sealed=json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
-            id_lookup=payload["lookups"]["id_number"],
-            name_lookup=payload["lookups"]["name"],
-            masked_id=payload["masked_id"],
-            request_token=payload["request_token"],
-            filed_by=payload["operator"],
-            filed_on=_beijing_date(event),
-        ).execute()
+        row = {
+            "number": payload["number"],
+            "station": payload["station"],
+            "item_code": payload["item"]["code"],
+            "item_version": payload["item"]["version"],
+            "bundle": payload.get("bundle"),
+            "state": next_state(None, FILED),
+            "sealed": json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
+            "id_lookup": payload["lookups"]["id_number"],
+            "name_lookup": payload["lookups"]["name"],
+            "masked_id": payload["masked_id"],
+            "request_token": payload["request_token"],
+            "filed_by": payload["operator"],
+            "filed_on": _beijing_date(event),
+            "pauses": "[]",
+            "due_provisional": False,
+        }
+        try:  # the number and (station, request token) are unique: one insert checks both
+            insert_row(Application, row)
+        except IntegrityError as exc:
+            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）") from exc
         if wrapped := payload["keys"].get(self.installation):
-            upsert(
+            insert_row(
                 DataKey,
-                entity=entity(payload["number"]),
-                recipient=self.installation,
-                wrapped=base64.b64decode(wrapped),
+                {
+                    "entity": entity(payload["number"]),
+                    "recipient": self.installation,
+                    "wrapped": base64.b64decode(wrapped),
+                },
+                replace_on=("entity", "recipient"),
             )
 
     def _attached(self, event: Event, payload: dict) -> None:

@@ -62,10 +62,13 @@ class CertTrust:
         # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
         # and an entry past its certificate's expiry is looked up again.
         self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
+        # installation -> {stream: last vouched seq}, empty if not revoked: asked once per event applied.
+        self._revoked: dict[str, dict[str, int]] = {}
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
+        self._revoked.clear()
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -124,7 +127,9 @@ class CertTrust:
             return f"安装 {origin} 无权签发 {event_type} 类事件"
         if not may_write(author.level, author.region, author.station, origin, stream):
             return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
-        vouched = revoked_after(origin, stream)
+        if origin not in self._revoked:
+            self._revoked[origin] = revocations(origin)
+        vouched = self._revoked[origin].get(stream, self._revoked[origin].get("*"))
         if vouched is not None and seq > vouched:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
@@ -139,15 +144,13 @@ class CertTrust:
         return Revocation.select().where(Revocation.installation == installation).exists()
 
 
-def revoked_after(installation: str, stream: str) -> int | None:
-    """The last seq still vouched for in this stream of a revoked installation; None if not revoked."""
-    rows = {
-        r.stream: r.last_seq
-        for r in Revocation.select().where(
-            (Revocation.installation == installation) & Revocation.stream.in_([stream, "*"])
-        )
-    }
-    return rows.get(stream, rows.get("*"))
+def revocations(installation: str) -> dict[str, int]:
+    """Per stream ("*" for the others), the last seq still vouched for; empty if not revoked."""
+    return dict(
+        Revocation.select(Revocation.stream, Revocation.last_seq)
+        .where(Revocation.installation == installation)
+        .tuples()
+    )
 
 
 class TrustProjection:
