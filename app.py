@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     command("rebuild", "由事件日志重建所有投影表")
     command("check", "重新校验存储的哈希链与签名流头")
     command("status", "显示节点状态（JSON）")
+    command("sync", "立即与上级同步一次（推送本站和下级的新事件，拉取发给本站的事件）")
     register = command("register", "枢纽：登记一个下级站点，生成一次性注册码和二维码")
     register.add_argument("--name", required=True)
     register.add_argument("--level", required=True, choices=LEVELS)
@@ -132,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "serve":
         return _serve(config, banner="节点")
-    handler = {"rebuild": _rebuild, "check": _check, "status": _status, **FLEET_COMMANDS}[args.command]
+    handler = {"rebuild": _rebuild, "check": _check, "status": _status, "sync": _sync, **FLEET_COMMANDS}[args.command]
     return handler(Node.from_config(config), args) or 0
 
 
@@ -150,6 +151,11 @@ def _check(node: Node, args: argparse.Namespace) -> int:
 
 def _status(node: Node, args: argparse.Namespace) -> None:
     print(json.dumps(asdict(node.status()), ensure_ascii=False, indent=2))
+
+
+def _sync(node: Node, args: argparse.Namespace) -> None:
+    report = node.sync_once()
+    print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）")
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -1,7 +1,7 @@
 """`make bench`: the event-log benchmarks, each run three times; median and min–max printed.
 
-The sync workloads W1–W5 of ../shared/bench/WORKLOADS.md need the sync protocol
-(issue 5) and are listed as not yet measurable rather than estimated.
+W1–W4 of ../shared/bench/WORKLOADS.md are measured by `bench/sync.py`; W5 (blobs) is
+listed as not yet measurable rather than estimated.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import provisioning, workbench
+from . import provisioning, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -118,8 +118,9 @@ def main() -> int:
     print(f"{'benchmark':<38} {'events/s':>30}   target")
     for label, values, target in rows:
         print(f"{label:<38} {_summary(values):>30}   {target}")
-    for workload in ("W1 backlog", "W2 idle", "W3 small delta", "W4 pull", "W5 blobs"):
-        print(f"{workload:<38} {'not yet: needs sync (issue 5)':>30}")
+    print()
+    print("\n".join(sync.report()))
+    print(f"{'W5 blobs':<16} not yet: materials do not travel with sync yet")
     print()
     print("\n".join(provisioning.report()))
     print()

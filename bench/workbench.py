@@ -36,12 +36,12 @@ BATCH = 1_000
 REQUESTS = 200
 
 
-def _fill(node: Node) -> list[str]:
+def _fill(node: Node, count: int = COUNT) -> list[str]:
     catalogue = sample_catalogue()
     items = [i for i in catalogue.current() if i.proxy_allowed]
     rng, ids = random.Random(42), []
-    records = applications(COUNT)
-    for start in range(0, COUNT, BATCH):
+    records = applications(count)
+    for start in range(0, count, BATCH):
         with node.events.transaction():
             for record in records[start : start + BATCH]:
                 applicant = Applicant(record["applicant"], record["id_number"], record["phone"], record["address"])

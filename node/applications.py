@@ -530,33 +530,36 @@ class ApplicationProjection:
     def _filed(self, event: Event, payload: dict) -> None:
         if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
             raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
-        try:  # the primary key and the unique (station, request token) refuse a second filing
-            insert_row(
-                Application,
-                number=payload["number"],
-                station=payload["station"],
-                item_code=payload["item"]["code"],
-                item_version=payload["item"]["version"],
-                bundle=payload.get("bundle"),
-                state=next_state(None, FILED),
-                sealed=json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
-                id_lookup=payload["lookups"]["id_number"],
-                name_lookup=payload["lookups"]["name"],
-                masked_id=payload["masked_id"],
-                request_token=payload["request_token"],
-                filed_by=payload["operator"],
-                filed_on=_beijing_date(event),
-                pauses="[]",
-                due_provisional=False,
-            )
+        row = {
+            "number": payload["number"],
+            "station": payload["station"],
+            "item_code": payload["item"]["code"],
+            "item_version": payload["item"]["version"],
+            "bundle": payload.get("bundle"),
+            "state": next_state(None, FILED),
+            "sealed": json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
+            "id_lookup": payload["lookups"]["id_number"],
+            "name_lookup": payload["lookups"]["name"],
+            "masked_id": payload["masked_id"],
+            "request_token": payload["request_token"],
+            "filed_by": payload["operator"],
+            "filed_on": _beijing_date(event),
+            "pauses": "[]",
+            "due_provisional": False,
+        }
+        try:  # the number and (station, request token) are unique: one insert checks both
+            insert_row(Application, row)
         except pw.IntegrityError as exc:
             raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）") from exc
         if wrapped := payload["keys"].get(self.installation):
-            upsert(
+            insert_row(
                 DataKey,
-                entity=entity(payload["number"]),
-                recipient=self.installation,
-                wrapped=base64.b64decode(wrapped),
+                {
+                    "entity": entity(payload["number"]),
+                    "recipient": self.installation,
+                    "wrapped": base64.b64decode(wrapped),
+                },
+                replace_on=("entity", "recipient"),
             )
 
     def _attached(self, event: Event, payload: dict) -> None:

@@ -20,6 +20,7 @@ from .errors import ConfigError
 
 CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+POSITIVE = ("port", "head_interval", "head_ttl_s", "max_clock_drift_s", "sync_interval_s", "sync_backoff_max_s")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class NodeConfig:
     head_interval: int = 256  # sign a stream's head at least every this many events
     head_ttl_s: int = 7 * 24 * 3600  # a feed not re-signed for this long looks frozen
     max_clock_drift_s: int = 300
+    sync_interval_s: int = 30  # sync with the parent this often while the link works
+    sync_backoff_max_s: int = 900  # while it does not, wait longer each time, up to this
     log_level: str = "INFO"
 
     @property
@@ -52,7 +55,7 @@ class NodeConfig:
                 problems.append(f"配置项 {key} 的值 {raw!r} 不是有效的{_TYPE_NAMES[fields[key].type]}")
         if "data_dir" not in values:
             problems.append("缺少数据目录 data_dir")
-        for key in ("port", "head_interval", "head_ttl_s", "max_clock_drift_s"):
+        for key in POSITIVE:
             if isinstance(values.get(key), int) and values[key] <= 0:
                 problems.append(f"配置项 {key} 必须为正整数")
         if isinstance(values.get("port"), int) and values["port"] > 65535:

@@ -32,6 +32,7 @@ PASSWORD = "onetrip-demo"  # demo accounts only; shown on screen, never used out
 
 
 DEFAULT_BASE_PORT = 8701
+DEMO_SYNC_INTERVAL_S = 10  # a village's application reaches the city within a minute (three hops)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
     app = Path(__file__).resolve().parents[1] / "app.py"
     # Each node's port is in its own onetrip.toml; an ONETRIP_PORT meant for one node must not reach all four.
     env = {k: v for k, v in os.environ.items() if k not in ("ONETRIP_PORT", "ONETRIP_HOST", "ONETRIP_DATABASE")}
+    env.setdefault("ONETRIP_SYNC_INTERVAL_S", str(DEMO_SYNC_INTERVAL_S))
     children = []
     for config in configs:
         with open(config.data_dir / "serve.log", "ab") as log:

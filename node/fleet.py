@@ -11,7 +11,7 @@ import datetime as dt
 
 from cryptography import x509
 
-from provisioning import client, renewal
+from provisioning import client, enrolment, renewal
 from provisioning.audit import audit
 from provisioning.authority import manages
 from provisioning.bundle import read_bundle, write_bundle
@@ -171,7 +171,7 @@ def refresh_trust(node: Node, hub_url: str | None = None) -> None:
     url = hub_url or node.identity.parent_url
     if not url:
         raise EnrolmentRefused("本机还没有上级网址：请先注册，或用 --hub 指定")
-    install_trust(node.events, client.fetch_trust(url))
+    enrolment.refresh_trust(node.events, url)
 
 
 def trust_feed(node: Node) -> dict:

@@ -8,6 +8,7 @@ events of now-known types applied) → scheduler (only in `start`).
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
 
+from . import upstream
 from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
@@ -49,6 +51,7 @@ from .reference import Reference, ReferenceProjection
 log = logging.getLogger(__name__)
 
 HEAD_SIGNING_INTERVAL_S = 60
+SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backoff decides)
 CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
 
@@ -66,6 +69,7 @@ class NodeStatus:
     certificate_expires: str | None  # UTC date of this installation's signing certificate; None before enrolment
     certificate_warning: str | None  # set from 30 days before expiry
     trust_warning: str | None  # a parent's trust feed (revocations, certificates) has not been re-signed in time
+    sync: upstream.LinkStatus | None = None  # the link to the parent; None at the top of the tree
 
 
 def wall_time(hlc: HybridClock) -> datetime:
@@ -143,6 +147,17 @@ class Node:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        if self.identity.parent_url:
+            rng = random.Random()
+            self._scheduler.add_job(
+                lambda: upstream.sync_if_due(self, rng),
+                "interval",
+                seconds=min(self.config.sync_interval_s, SYNC_TICK_S),
+                id="sync",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC),
+            )
         self._scheduler.start()
         log.info("node started: %s %s", self.identity.level, self.identity.name)
 
@@ -170,6 +185,10 @@ class Node:
         if counts["overdue"]:
             log.warning("applications overdue: %d, due soon: %d", counts["overdue"], counts["due_soon"])
         return counts
+
+    def sync_once(self) -> upstream.RoundReport:
+        """One round with the parent now (the CLI's `onetrip sync`, the workbench's "sync now")."""
+        return upstream.sync_once(self)
 
     def now(self) -> datetime:
         return wall_time(self.events.clock)
@@ -210,6 +229,7 @@ class Node:
             expiry.date().isoformat() if expiry else None,
             warning,
             trust_warning,
+            upstream.link_status(self),
         )
 
 

@@ -25,6 +25,7 @@ from sync.chain import head_from_wire
 from sync.errors import CipherError, EncodingError, SyncError
 from sync.log import EventLog
 
+from . import client
 from .audit import audit
 from .authority import AUTHORITY
 from .ca import Authority
@@ -320,6 +321,11 @@ def install_trust(events: EventLog, material: dict) -> None:
             problems = "；".join(f"{cert.subject.rfc4514_string()}：{why}" for cert, why in refused)
             raise EnrolmentRefused(f"收到的证书不可信：{problems}")
         events.trust.forget()
+
+
+def refresh_trust(events: EventLog, hub_url: str) -> None:
+    """Fetch a hub's trust feed (public, like a CRL) and adopt what verifies against the anchors held."""
+    install_trust(events, client.fetch_trust(hub_url))
 
 
 def _adopt_certificates(certs: list[x509.Certificate]) -> list[tuple[x509.Certificate, str]]:

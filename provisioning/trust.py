@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from storage.models import Certificate, Replacement, Revocation, Station, TrustAnchor, upsert
@@ -62,22 +62,13 @@ class CertTrust:
         # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
         # and an entry past its certificate's expiry is looked up again.
         self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
-        # installation -> {stream or "*": last vouched seq}; every event asks, so it is read once, not per event
-        self._revoked: dict[str, dict[str, int]] | None = None
+        # installation -> {stream: last vouched seq}, empty if not revoked: asked once per event applied.
+        self._revoked: dict[str, dict[str, int]] = {}
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
-        self._revoked = None
-
-    def revoked_after(self, installation: str, stream: str) -> int | None:
-        """The last seq still vouched for in this stream of a revoked installation; None if not revoked."""
-        if self._revoked is None:
-            self._revoked = {}
-            for row in Revocation.select(Revocation.installation, Revocation.stream, Revocation.last_seq):
-                self._revoked.setdefault(row.installation, {})[row.stream] = row.last_seq
-        streams = self._revoked.get(installation, {})
-        return streams.get(stream, streams.get("*"))
+        self._revoked.clear()
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -136,7 +127,9 @@ class CertTrust:
             return f"安装 {origin} 无权签发 {event_type} 类事件"
         if not may_write(author.level, author.region, author.station, origin, stream):
             return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
-        vouched = self.revoked_after(origin, stream)
+        if origin not in self._revoked:
+            self._revoked[origin] = revocations(origin)
+        vouched = self._revoked[origin].get(stream, self._revoked[origin].get("*"))
         if vouched is not None and seq > vouched:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
@@ -149,6 +142,15 @@ class CertTrust:
 
     def is_revoked(self, installation: str) -> bool:
         return Revocation.select().where(Revocation.installation == installation).exists()
+
+
+def revocations(installation: str) -> dict[str, int]:
+    """Per stream ("*" for the others), the last seq still vouched for; empty if not revoked."""
+    return dict(
+        Revocation.select(Revocation.stream, Revocation.last_seq)
+        .where(Revocation.installation == installation)
+        .tuples()
+    )
 
 
 class TrustProjection:
@@ -322,3 +324,28 @@ def issuer_recipients(identity: Identity) -> dict[str, object]:
         if row.installation != identity.installation
         and not Revocation.select().where(Revocation.installation == row.installation).exists()
     }
+
+
+def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
+    """The key-agreement key certified for an installation (verified when its certificate was adopted)."""
+    row = (
+        Certificate.select()
+        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return x509.load_der_x509_certificate(bytes(row.der)).public_key() if row else None
+
+
+def serving_installation(station: str) -> str | None:
+    """The installation now serving a station: the newest certified one that is not revoked."""
+    revoked = Revocation.select(Revocation.installation)
+    row = (
+        Certificate.select(Certificate.installation)
+        .where(
+            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
+        )
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return row.installation if row else None

@@ -44,3 +44,35 @@ def insert_events(rows: Sequence[Sequence]) -> None:
 
 def entity_rows(entity: str) -> list[tuple[bytes, str]]:
     return [(bytes(body), status) for body, status in _execute("by_entity", (entity,)).fetchall()]
+
+
+_CHUNK = 500  # values per IN (...): below every engine's limit on bound parameters
+
+
+def _chunked(sql: str, values, *extra) -> list[tuple]:
+    """Run `sql` (with `{marks}` for the IN list) over the values in chunks; all rows."""
+    values, rows = list(values), []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        marks = ", ".join([db.param] * len(chunk))
+        cursor = db.cursor()
+        cursor.execute(sql.format(marks=marks, param=db.param), (*chunk, *extra))
+        rows.extend(cursor.fetchall())
+    return rows
+
+
+def entities_rows(entities) -> list[tuple[str, bytes, str]]:
+    """Every stored event of these entities, as (entity, body, status), in arrival order."""
+    sql = "SELECT entity, body, status FROM event WHERE entity IN ({marks}) ORDER BY arrival"
+    return [(entity, bytes(body), status) for entity, body, status in _chunked(sql, entities)]
+
+
+def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
+    """Which of these events are stored with one of two statuses."""
+    sql = "SELECT eid FROM event WHERE eid IN ({marks}) AND status IN ({param}, {param})"
+    return {eid for (eid,) in _chunked(sql, eids, *statuses)}
+
+
+def awaited_among(eids) -> set[str]:
+    """Which of these events some pending event waits for."""
+    return {dep for (dep,) in _chunked("SELECT DISTINCT dep FROM pending_dep WHERE dep IN ({marks})", eids)}

@@ -27,11 +27,13 @@ from .models import (
     ReferenceData,
     Registration,
     Replacement,
+    RequestNonce,
     Revocation,
     SchemaVersion,
     SignedHeadRecord,
     Station,
     StreamHead,
+    SyncLink,
     TrustAnchor,
 )
 
@@ -62,6 +64,10 @@ def _reference_data() -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS application_filed_on_number ON application (filed_on, number)")
 
 
+def _sync_links() -> None:
+    db.create_tables([SyncLink, RequestNonce])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -69,6 +75,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
+    (7, "sync links and request nonces", _sync_links),
 )
 LATEST = MIGRATIONS[-1][0]
 

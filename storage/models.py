@@ -275,18 +275,28 @@ class ReferenceData(BaseModel):
         primary_key = pw.CompositeKey("kind", "publisher", "version")
 
 
-@lru_cache(maxsize=64)
-def _insert_statement(model: type[BaseModel], columns: tuple[str, ...], param: str) -> tuple[str, list[pw.Field]]:
-    fields = [model._meta.fields[name] for name in columns]
-    names = ", ".join(f'"{field.column_name}"' for field in fields)
-    return f'INSERT INTO "{model._meta.table_name}" ({names}) VALUES ({", ".join([param] * len(fields))})', fields
+class SyncLink(BaseModel):
+    """Child-local: this node's link to its parent. Both cursors are arrival numbers: `up_cursor`
+    in this node's log (sent and acknowledged up to there), `down_cursor` in the parent's."""
+
+    parent = pw.CharField(max_length=64, primary_key=True)  # the parent station's code
+    up_cursor = pw.BigIntegerField(default=0)
+    down_cursor = pw.BigIntegerField(default=0)
+    last_attempt_at = pw.DateTimeField(null=True)  # UTC
+    next_attempt_at = pw.DateTimeField(null=True)  # UTC: the interval, or the backoff after failures
+    last_success_at = pw.DateTimeField(null=True)  # UTC
+    last_error = pw.TextField(null=True)  # in plain Chinese, for the badge; cleared by a success
+    failures = pw.IntegerField(default=0)  # consecutive: the backoff grows with it
 
 
-def insert_row(model: type[BaseModel], **values) -> None:
-    """`model.insert(**values).execute()` for the rows every replicated event writes: the statement is
-    built once per model and set of columns, since building it cost more than the INSERT itself."""
-    sql, fields = _insert_statement(model, tuple(values), db.param)
-    db.execute_sql(sql, [field.db_value(values[field.name]) for field in fields])  # driver errors as peewee's
+class RequestNonce(BaseModel):
+    """Parent-local: nonces of accepted sync requests (a replay is refused), and those handed to a
+    requester whose clock is off (each redeemable once, whatever its clock says)."""
+
+    nonce = pw.CharField(max_length=64, primary_key=True)
+    installation = pw.CharField(max_length=64)
+    at_ms = pw.BigIntegerField(index=True)  # when seen or issued, by this node's clock
+    issued = pw.BooleanField(default=False)
 
 
 def upsert(model: type[BaseModel], **values) -> None:
@@ -296,3 +306,23 @@ def upsert(model: type[BaseModel], **values) -> None:
     target = [model._meta.fields[n] for n in names]
     update = {model._meta.fields[n]: v for n, v in values.items() if n not in names}
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...], param: str, replace_on: tuple[str, ...]) -> str:
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([param] * len(columns))})"
+    if replace_on:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in replace_on)
+        sql += f" ON CONFLICT ({', '.join(replace_on)}) DO UPDATE SET {updates}"
+    return sql
+
+
+def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, ...] = ()) -> None:
+    """Insert one row through a prepared string, overwriting the row with the same `replace_on` key.
+
+    Projections insert a row per event applied; peewee's query builder cost several
+    times the INSERT itself when a hub applies a batch of thousands.
+    """
+    fields = model._meta.fields
+    sql = _insert_sql(model._meta.table_name, tuple(fields[n].column_name for n in values), db.param, replace_on)
+    db.execute_sql(sql, tuple(fields[n].db_value(v) for n, v in values.items()))

@@ -51,3 +51,34 @@ class KeyUnavailable(SyncError):
 class ClockDrift(SyncError):
     code = "clock_skew"
     retryable = True
+
+
+class RequestRefused(SyncError):
+    """A sync request that does not prove who sent it (signature, certificate, station, revocation)."""
+
+    code = "request_refused"
+    http_status = 403
+
+
+class ReplayedRequest(RequestRefused):
+    code = "replayed_request"
+
+
+class ClockSkew(ClockDrift):
+    """The requester's clock is too far from ours: it may sign our time and this nonce instead."""
+
+    http_status = 409
+
+    def __init__(self, message: str, *, server_time_ms: int, nonce: str):
+        super().__init__(message)
+        self.details = {"server_time_ms": server_time_ms, "nonce": nonce}
+
+
+class UnknownInstallation(RequestRefused):
+    """No certificate known here for the requester yet: it may send its own (they prove themselves)."""
+
+    code = "unknown_installation"
+
+
+class InstallationRevoked(RequestRefused):
+    code = "installation_revoked"

@@ -20,7 +20,7 @@ from typing import Any
 import peewee as pw
 
 from storage.database import savepoint, write_transaction
-from storage.events import entity_rows, insert_event, insert_events
+from storage.events import awaited_among, entities_rows, entity_rows, insert_event, insert_events, settled_among
 from storage.models import EventRecord, PendingDep, SignedHeadRecord, StreamHead, upsert
 
 from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
@@ -90,6 +90,10 @@ class _Txn:
     heads: dict[str, _Head] = field(default_factory=dict)
     rows: list[tuple] = field(default_factory=list)
     by_entity: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)
+    # Read ahead for a whole batch, so that applying it asks the database nothing per event:
+    stored: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)  # entity -> its stored events
+    settled: set[str] = field(default_factory=set)  # eids known applied or quarantined (never reverts)
+    awaited: set[str] = field(default_factory=set)  # eids some pending event waits for
 
 
 @dataclass(frozen=True)
@@ -193,12 +197,7 @@ class EventLog:
             if decision.status == QUARANTINED:  # our own event breaks a rule: refuse it, write nothing
                 raise RuleViolation(decision.reason)
             chain = link(head.chain, event.eid)
-            if decision.missing or decision.demoted:
-                self._flush()
-                self._store(event, chain, decision)
-            else:
-                self._txn.rows.append(_row(event, chain, decision))
-                self._txn.by_entity.setdefault(entity, []).append((event, decision.status))
+            self._keep(event, chain, decision)
             head.seq, head.chain = seq, chain  # only once the event is stored or held back
             if head.seq - head.signed_seq >= self.head_interval:
                 self._sign(stream, head)
@@ -258,6 +257,9 @@ class EventLog:
         if txn.rows:
             insert_events(txn.rows)
             txn.rows.clear()
+            for entity, kept in txn.by_entity.items():
+                if entity in txn.stored:
+                    txn.stored[entity].extend(kept)
             txn.by_entity.clear()
         for stream, head in txn.heads.items():
             if head.seq:
@@ -289,17 +291,35 @@ class EventLog:
                 return receipt
             verified = verify_chain(fresh, head, key, held_seq=held_seq, held_chain=held_chain)
             _check_vouched(self.trust.vouched(head.origin, head.stream), verified)
+            self._read_ahead([item.event for item in verified])
+            txn = self._txn
             for item in verified:
                 receipt.clock_ahead |= self._observe(item.event)
                 decision = self._decide(item.event, None)
-                self._store(item.event, item.chain, decision)
+                self._keep(item.event, item.chain, decision)
                 receipt.count(decision.status)
+                txn.awaited.update(decision.missing)
                 if decision.status in SETTLED:
-                    self._release(item.event.eid, receipt)
+                    txn.settled.add(item.event.eid)
+                    if item.event.eid in txn.awaited:
+                        self._release(item.event.eid, receipt)
             upsert(StreamHead, origin=head.origin, stream=head.stream, seq=head.seq, chain=head.chain)
             self._save_signed_head(head)
             receipt.held_seq = head.seq
         return receipt
+
+    def _read_ahead(self, events: list[Event]) -> None:
+        """What deciding these events needs from the database, in a few queries for the whole batch:
+        their entities' stored events, which of their deps are settled, which of them are awaited."""
+        txn = self._txn
+        entities = {e.entity for e in events} - txn.stored.keys()
+        for entity in entities:
+            txn.stored[entity] = []
+        for entity, body, status in entities_rows(entities):
+            txn.stored[entity].append((parse_event(body), status))
+        deps = {d for e in events for d in e.deps} - txn.settled
+        txn.settled.update(settled_among(deps, SETTLED))
+        txn.awaited.update(awaited_among({e.eid for e in events}))
 
     def _skip_replayed(
         self, events: list[Event], head: SignedHead, held_seq: int, receipt: IngestReceipt
@@ -387,17 +407,31 @@ class EventLog:
     def _missing_deps(self, event: Event) -> tuple[str, ...]:
         if not event.deps:
             return ()
-        query = EventRecord.select(EventRecord.eid).where(
-            EventRecord.eid.in_(event.deps) & EventRecord.status.in_(SETTLED)
-        )
-        settled = {eid for (eid,) in query.tuples()}
+        settled = self._txn.settled
+        unknown = [d for d in event.deps if d not in settled]
+        if unknown:
+            settled.update(settled_among(unknown, SETTLED))
         held_back = self._txn.by_entity.get(event.entity, ())  # appended in this transaction, not yet inserted
-        settled.update(e.eid for e, status in held_back if status in SETTLED)
-        return tuple(d for d in event.deps if d not in settled)
+        held = {e.eid for e, status in held_back if status in SETTLED}
+        return tuple(d for d in event.deps if d not in settled and d not in held)
 
     def _entity_events(self, entity: str) -> list[tuple[Event, str]]:
-        stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
+        stored = self._txn.stored.get(entity)
+        if stored is None:
+            stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
         return stored + self._txn.by_entity.get(entity, [])
+
+    def _keep(self, event: Event, chain: str, decision: _Decision) -> None:
+        """Hold the row back for one insert of many, unless its side effects need it stored now."""
+        txn = self._txn
+        if decision.missing or decision.demoted:
+            self._flush()
+            self._store(event, chain, decision)
+            if event.entity in txn.stored:
+                txn.stored[event.entity].append((event, decision.status))
+        else:
+            txn.rows.append(_row(event, chain, decision))
+            txn.by_entity.setdefault(event.entity, []).append((event, decision.status))
 
     def _store(self, event: Event, chain: str, decision: _Decision) -> None:
         self._record_side_effects(insert_event(_row(event, chain, decision)), decision)
@@ -409,12 +443,16 @@ class EventLog:
             ).execute()
         for eid, reason in decision.demoted:
             EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
+        if decision.demoted:
+            self._txn.stored.clear()  # statuses read ahead are stale now
 
     def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:
         """Settle the pending events that waited for `eid`, and those that waited for them."""
         queue = [eid]
         while queue:
             waiting = [row.event_id for row in PendingDep.select(PendingDep.event).where(PendingDep.dep == queue.pop())]
+            if waiting:
+                self._txn.stored.clear()  # statuses read ahead are stale now
             for arrival in waiting:
                 PendingDep.delete().where(PendingDep.event == arrival).execute()
                 record = EventRecord.get_by_id(arrival)

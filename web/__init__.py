@@ -7,12 +7,13 @@ import datetime as dt
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from node import upstream
 from node.config import NodeConfig
 from node.runtime import Node
 
 from . import errors
 from .auth import current_operator
-from .views import admin, api, api_applications, auth, enrol, health, printing, station, workbench
+from .views import admin, api, api_applications, auth, enrol, health, printing, station, sync, workbench
 
 SESSION_HOURS = 8
 
@@ -37,18 +38,16 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf = CSRFProtect(app)  # every form; the machine endpoints below authenticate otherwise
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
-    for blueprint in (
-        health.bp,
-        api.bp,
-        api_applications.bp,
-        enrol.bp,
-        auth.bp,
-        admin.bp,
-        workbench.bp,
-        printing.bp,
-        station.bp,
-    ):
-        app.register_blueprint(blueprint)
-    app.context_processor(lambda: {"operator": current_operator(), "node_identity": node.identity})
+    csrf.exempt(sync.bp)
+    blueprints = (health, api, api_applications, enrol, auth, admin, workbench, printing, station, sync)
+    for module in blueprints:
+        app.register_blueprint(module.bp)
+    app.context_processor(
+        lambda: {
+            "operator": current_operator(),
+            "node_identity": node.identity,
+            "sync_link": upstream.link_status(node) if current_operator() else None,
+        }
+    )
     errors.init_app(app)
     return app

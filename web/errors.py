@@ -23,9 +23,9 @@ _HTTP_MESSAGES = {
 }
 
 
-def _respond(status: int, code: str, message: str):
+def _respond(status: int, code: str, message: str, details: dict | None = None):
     if request.path.startswith("/api/"):
-        return jsonify(error=code, message=message), status
+        return jsonify(error=code, message=message, **(details or {})), status
     return render_template("error.html", status=status, message=message), status
 
 
@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
         code = getattr(exc, "code", None)
         if isinstance(code, str):  # one of ours: it carries a stable code and a message for people
             log.warning("refused: %s: %s", code, exc)
-            return _respond(400, code, str(exc))
+            # A sync refusal may carry what the sender needs to act on it (held seq, server time).
+            return _respond(getattr(exc, "http_status", 400), code, str(exc), getattr(exc, "details", None))
         log.exception("unexpected error on %s", request.path)
         return _respond(500, "internal_error", _HTTP_MESSAGES[500])

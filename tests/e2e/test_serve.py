@@ -54,12 +54,27 @@ def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
             assert all(s["provisional"] is False for s in statuses)
             village = requests.get(f"http://127.0.0.1:{base_port + 3}/", timeout=5).text
             assert "青山村便民服务代办点" in village
+            if run == 0:  # the village's two demo applications reach the city through the township and county
+                assert _wait_applications(tmp_path / "demo" / "city", 2, within_s=60)
         finally:
             out, _ = stop(demo)
         assert f"http://127.0.0.1:{base_port}/" in out and "cun.agent" in out and "onetrip-demo" in out
         if run == 0:
             first = (tmp_path / "demo" / "village" / "identity.json").read_text()
     assert (tmp_path / "demo" / "village" / "identity.json").read_text() == first, "the second run reuses the tree"
+
+
+def _wait_applications(data_dir, count: int, within_s: float) -> bool:
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with sqlite3.connect(data_dir / "onetrip.db") as conn:
+            if conn.execute("SELECT COUNT(*) FROM application").fetchone()[0] >= count:
+                return True
+        time.sleep(1)
+    return False
 
 
 def _wait_status(port: int) -> dict:

@@ -1,0 +1,253 @@
+"""The child's side of a link: push what the parent lacks, pull what is ours, keep both cursors.
+
+One round: sign the heads, push batches after the up-cursor until caught up (resending
+a stream from what the parent holds when it answers a gap), pull batches after the
+down-cursor until caught up (each applied with its new cursor in one transaction),
+then pass the up-cursor over what was pulled. A failed round leaves both cursors
+where the last acknowledged batch put them, so the next round resumes from there.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import random
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import peewee as pw
+
+from provisioning.enrolment import refresh_trust
+from provisioning.errors import ProvisioningError
+from provisioning.scope import Scope
+from provisioning.trust import agreement_key, serving_installation
+from storage.database import write_transaction
+from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
+from sync import canonical, delta
+from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
+from sync.errors import SyncError
+from sync.request import CERTIFICATES, open_body, seal_body, sign_request
+from sync.transport import HttpTransport, Refused, Transport
+
+from .downstream import ANSWER_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
+
+if TYPE_CHECKING:
+    from .runtime import Node
+
+log = logging.getLogger(__name__)
+
+PUSH_PATH, PULL_PATH = "/api/v1/sync/push", "/api/v1/sync/pull"
+MAX_REPAIRS = 8  # gaps answered in one round; more means something else is wrong
+
+
+class NoParent(SyncError):
+    code = "no_parent"
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    pushed: int
+    pulled: int
+    applied: int
+    up_cursor: int
+    down_cursor: int
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What the badge shows: plain numbers and plain words."""
+
+    parent: str
+    pending_events: int
+    oldest_unsent_s: int | None
+    last_success: str | None  # UTC, ISO 8601
+    last_error: str | None
+
+
+class _Parent:
+    """The parent as this round talks to it: its URL, serving installation and key-agreement key."""
+
+    def __init__(self, node: Node, transport: Transport | None):
+        ident = node.identity
+        if not ident.parent or not ident.parent_url:
+            raise NoParent("本机还没有上级：完成注册后才能同步")
+        self.station, self.url = ident.parent, ident.parent_url
+        self.installation = serving_installation(ident.parent)
+        if self.installation is None or agreement_key(self.installation) is None:
+            refresh_trust(node.events, ident.parent_url)  # a parent certified after our enrolment
+            self.installation = serving_installation(ident.parent)
+        self.key = agreement_key(self.installation) if self.installation else None
+        if self.key is None:
+            raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
+        self.transport = transport or HttpTransport(ident.parent_url)
+        self.node = node
+
+    def call(self, path: str, context: bytes, plaintext: bytes) -> bytes:
+        """Sign, seal and send. Once more with our certificates if the parent does not know us yet,
+        and once more with the parent's time and nonce if our clock is off."""
+        time_ms, nonce, extra, skewed = self.node.events.clock.clock.now_ms(), secrets.token_hex(16), {}, False
+        while True:
+            try:
+                return self._send(path, context, plaintext, time_ms, nonce, extra)
+            except Refused as exc:
+                if exc.code == "unknown_installation" and not extra:
+                    extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
+                elif exc.code == "clock_skew" and not skewed:
+                    log.warning("clock skew with parent %s: %s", self.station, exc)
+                    time_ms, nonce, skewed = exc.details["server_time_ms"], exc.details["nonce"], True
+                else:
+                    raise
+
+    def _send(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str, extra: dict) -> bytes:
+        ident, keys = self.node.identity, self.node.keys
+        body = seal_body(self.key, plaintext, context=context, nonce=nonce)
+        headers = sign_request(
+            keys.signing,
+            method="POST",
+            path=path,
+            station=ident.station,
+            installation=ident.installation,
+            time_ms=time_ms,
+            nonce=nonce,
+            body=body,
+        )
+        answer = self.transport.post(path, {**headers, **extra}, body)
+        return open_body(keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
+
+
+def _own_certificates(installation: str) -> str:
+    rows = Certificate.select(Certificate.der).where(Certificate.installation == installation)
+    return ",".join(base64.b64encode(bytes(row.der)).decode("ascii") for row in rows)
+
+
+def sync_once(node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS) -> RoundReport:
+    """One full round with the parent; a failure is recorded in plain words for the badge, then raised,
+    leaving the cursors where the last acknowledged batch put them."""
+    try:
+        return _round(node, transport, limits)
+    except (SyncError, ProvisioningError) as exc:
+        parent = node.identity.parent or "-"
+        link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
+        link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
+        _save(link)
+        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, exc)
+        raise
+
+
+def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundReport:
+    parent = _Parent(node, transport)
+    link = SyncLink.get_or_none(SyncLink.parent == parent.station) or SyncLink(parent=parent.station)
+    node.events.sign_heads()
+    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
+    pushed = _push(parent, link, scope, limits)
+    pulled, applied = _pull(parent, link, node)
+    _push(parent, link, scope, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    link.last_attempt_at = link.last_success_at = utcnow()
+    link.last_error, link.failures = None, 0
+    _save(link)
+    return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor)
+
+
+def _push(parent: _Parent, link: SyncLink, scope: Scope, limits: Limits) -> int:
+    pushed, repairs = 0, 0
+    while True:
+        batch = delta.outgoing(link.up_cursor, scope.sends_up, limits)
+        if batch.runs:
+            try:
+                parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
+            except Refused as exc:
+                if exc.code != "gap" or repairs >= MAX_REPAIRS:
+                    raise
+                repairs += 1
+                _repair(parent, exc.details, limits)
+                continue
+            pushed += batch.event_count
+        moved = batch.cursor != link.up_cursor
+        link.up_cursor = batch.cursor
+        _save(link)
+        if not batch.more or not (moved or batch.runs):
+            return pushed
+
+
+def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
+    """The parent holds less of a stream than our cursor says (restored from a backup, or a new PC):
+    resend that stream from what it holds."""
+    log.warning("parent holds %s/%s only up to %s: resending", gap["origin"], gap["stream"], gap["held_seq"])
+    while True:
+        batch = delta.repair(gap["origin"], gap["stream"], int(gap["held_seq"]), limits)
+        if not batch.runs:
+            return
+        parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
+        gap = {**gap, "held_seq": batch.runs[-1][0].seq}
+
+
+def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
+    pulled = applied = 0
+    while True:
+        asked = canonical.encode({"cursor": link.down_cursor})
+        batch: Batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
+        with node.events.transaction():  # the events and the cursor that follows them, together
+            receipt = delta.apply(node.events, batch)
+            link.down_cursor = batch.cursor
+            _save(link)
+        pulled += batch.event_count
+        applied += receipt.applied
+        if not batch.more:
+            return pulled, applied
+
+
+def _save(link: SyncLink) -> None:
+    with write_transaction():
+        upsert(SyncLink, **link.__data__)
+
+
+# -- the scheduler's side ----------------------------------------------------------------
+
+
+def backoff_s(failures: int, interval_s: int, cap_s: int, rng: random.Random) -> float:
+    """Seconds to wait before the next attempt: the interval while the link works; after failures,
+    doubling up to a cap, with jitter so that a hub coming back is not hit by every station at once."""
+    if failures == 0:
+        return interval_s
+    return min(cap_s, interval_s * 2 ** min(failures, 16)) * rng.uniform(0.5, 1.0)
+
+
+def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
+    """The scheduler's job: one round when the interval (or, after failures, the backoff) has passed."""
+    parent = node.identity.parent
+    link = SyncLink.get_or_none(SyncLink.parent == parent)
+    if link is not None and link.next_attempt_at is not None and utcnow() < link.next_attempt_at:
+        return None
+    report = None
+    try:
+        report = sync_once(node)
+    except (SyncError, ProvisioningError):
+        pass  # recorded for the badge; the backoff below waits longer
+    link = SyncLink.get_by_id(parent)
+    wait = backoff_s(link.failures, node.config.sync_interval_s, node.config.sync_backoff_max_s, rng)
+    link.next_attempt_at = utcnow() + dt.timedelta(seconds=wait)
+    _save(link)
+    return report
+
+
+def link_status(node: Node) -> LinkStatus | None:
+    """Pending events (stored here, not yet acknowledged by the parent), the oldest one's age, the last outcome."""
+    parent = node.identity.parent
+    if not parent:
+        return None
+    link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent, up_cursor=0)
+    after = EventRecord.arrival > link.up_cursor
+    pending, oldest = (
+        EventRecord.select(pw.fn.COUNT(EventRecord.arrival), pw.fn.MIN(EventRecord.received_at))
+        .where(after)
+        .scalar(as_tuple=True)
+    )
+    oldest_s = None
+    if oldest is not None:
+        if isinstance(oldest, str):  # SQLite's CURRENT_TIMESTAMP default comes back as text
+            oldest = dt.datetime.fromisoformat(oldest)
+        oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
+    success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
+    return LinkStatus(parent, pending, oldest_s, success, link.last_error)

@@ -1,0 +1,46 @@
+"""Invariant 7, as predicates over (origin, stream): what a link carries up, and what down.
+
+Up, a node sends its own events and, as a relay, those of the stations below it, never
+what it received from above. Down, a node receives the streams keyed to itself or to a
+station below it, and the `all` streams of the hubs above it: never another station's
+residents. Who an origin is comes from its certificate, never from the request.
+"""
+
+from __future__ import annotations
+
+from .authority import LEVEL_OF_CODE, above
+from .certs import Binding
+from .trust import TRUST_STREAM, CertTrust
+
+
+def below_or_same(top: Binding, other: Binding) -> bool:
+    return other.station == top.station or above(top.level, top.region, other.level, other.region)
+
+
+def keyed_below(stream: str, station: Binding) -> bool:
+    """A stream named for this station, or for a station whose division lies inside its own."""
+    if stream == station.station:
+        return True
+    code = stream.partition("-")[0]
+    level = LEVEL_OF_CODE.get(len(code)) if code.isdigit() else None
+    return level is not None and above(station.level, station.region, level, code)
+
+
+class Scope:
+    """The scope of one station's link to its parent, asked once per stored stream header."""
+
+    def __init__(self, trust: CertTrust, station: Binding):
+        self.trust = trust
+        self.station = station
+
+    def sends_up(self, origin: str, stream: str) -> bool:
+        author = self.trust.binding(origin)
+        return author is not None and below_or_same(self.station, author)
+
+    def receives(self, origin: str, stream: str) -> bool:
+        if origin == self.station.installation:
+            return False  # it wrote them
+        if stream == TRUST_STREAM:
+            author = self.trust.binding(origin)
+            return author is not None and above(author.level, author.region, self.station.level, self.station.region)
+        return keyed_below(stream, self.station)

@@ -1,0 +1,174 @@
+"""What one sync request carries: runs of events cut at signed heads, and their framing on the wire.
+
+Pure. A batch is bounded in count and bytes, but a run of one stream can only end at
+a signed head, so that whoever receives it (and whoever it relays to) verifies every
+event against its author's signature. A link's cursor is one arrival number: a batch
+moves it only as far as every event stored before the new value has been sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from . import canonical
+from .chain import SignedHead, head_from_wire
+from .errors import EncodingError, SyncError
+
+FRAME_VERSION = 1
+DEFAULT_MAX_EVENTS = 2000
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+
+
+class BatchError(SyncError):
+    """A batch whose framing does not read: refused whole, nothing applied."""
+
+    code = "bad_batch"
+
+
+class Stored(NamedTuple):
+    """A stored event's header as a cursor query returns it; `size` is its length in bytes."""
+
+    arrival: int
+    origin: str
+    stream: str
+    seq: int
+    size: int
+
+
+class Run(NamedTuple):
+    """Consecutive events of one (origin, stream), ending at the signed head at `last_seq`."""
+
+    origin: str
+    stream: str
+    last_seq: int
+    arrivals: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_events: int = DEFAULT_MAX_EVENTS
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+DEFAULT_LIMITS = Limits()
+_UNBOUNDED = Limits(max_events=2**62, max_bytes=2**62)
+
+
+def plan(
+    rows: Sequence[Stored],
+    signed: Mapping[tuple[str, str], Sequence[int]],
+    *,
+    cursor: int,
+    scanned_to: int,
+    limits: Limits,
+) -> tuple[list[Run], int]:
+    """Choose the runs to send after `cursor`, and the cursor they bring the receiver to.
+
+    `rows` are the wanted events stored after `cursor` up to `scanned_to` (unwanted ones
+    in between are passed over), in arrival order; `signed` gives each stream's signed
+    head seqs. The new cursor stops before the first event no signed head covers yet, so
+    nothing stored before it is ever skipped.
+    """
+    taken, size, end = [], 0, scanned_to
+    for row in rows:
+        if taken and (len(taken) >= limits.max_events or size + row.size > limits.max_bytes):
+            end = taken[-1].arrival
+            break
+        taken.append(row)
+        size += row.size
+    while True:
+        groups = _by_stream(taken)
+        cut = end
+        for key, group in groups.items():
+            covered = max((s for s in signed.get(key, ()) if s <= group[-1].seq), default=0)
+            uncovered = next((r.arrival for r in group if r.seq > covered), None)
+            if uncovered is not None:
+                cut = min(cut, uncovered - 1)
+        if cut == end:
+            break
+        end = cut
+        taken = [r for r in taken if r.arrival <= end]
+    if not taken and end == cursor and len(rows) > 0 and limits != _UNBOUNDED:
+        # The first stream's next signed head lies past the limits: exceed them rather than stall.
+        return plan(rows, signed, cursor=cursor, scanned_to=scanned_to, limits=_UNBOUNDED)
+    return _runs(_by_stream(taken), signed), end
+
+
+def _by_stream(rows: Sequence[Stored]) -> dict[tuple[str, str], list[Stored]]:
+    groups: dict[tuple[str, str], list[Stored]] = {}
+    for row in rows:
+        groups.setdefault((row.origin, row.stream), []).append(row)
+    return groups
+
+
+def _runs(groups: Mapping[tuple[str, str], list[Stored]], signed: Mapping[tuple[str, str], Sequence[int]]) -> list[Run]:
+    """Split each stream at every signed head inside it, so the receiver keeps the same cut points."""
+    runs = []
+    for (origin, stream), group in groups.items():
+        heads = set(signed.get((origin, stream), ()))
+        start = 0
+        for i, row in enumerate(group):
+            if row.seq in heads:
+                runs.append(Run(origin, stream, row.seq, tuple(r.arrival for r in group[start : i + 1])))
+                start = i + 1
+    return sorted(runs, key=lambda run: run.arrivals[0])  # trust events before the events they certify
+
+
+# -- on the wire ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs of raw events with their signed heads; `cursor` is where the receiver's link stands after it."""
+
+    cursor: int
+    runs: tuple[tuple[SignedHead, tuple[bytes, ...]], ...] = ()
+    more: bool = False  # the sender stopped at a limit: ask again
+
+    @property
+    def event_count(self) -> int:
+        return sum(len(raws) for _, raws in self.runs)
+
+
+def encode_batch(batch: Batch) -> bytes:
+    """A canonical JSON manifest, a newline, then the events' bytes exactly as stored, back to back.
+
+    Events travel as the bytes that were hashed and signed: never re-encoded, never escaped.
+    """
+    manifest = {
+        "v": FRAME_VERSION,
+        "cursor": batch.cursor,
+        "more": batch.more,
+        "runs": [{"head": head.to_wire(), "sizes": [len(raw) for raw in raws]} for head, raws in batch.runs],
+    }
+    return canonical.encode(manifest) + b"\n" + b"".join(raw for _, raws in batch.runs for raw in raws)
+
+
+def decode_batch(data: bytes) -> Batch:
+    newline = data.find(b"\n")
+    if newline < 0:
+        raise BatchError("同步数据不完整：缺少清单")
+    try:
+        manifest = canonical.decode(data[:newline])
+        if not isinstance(manifest, dict) or manifest.get("v") != FRAME_VERSION:
+            raise BatchError("同步数据的格式版本不受支持")
+        cursor, more, wire_runs = manifest["cursor"], manifest["more"], manifest["runs"]
+        if type(cursor) is not int or cursor < 0 or type(more) is not bool or not isinstance(wire_runs, list):
+            raise BatchError("同步数据的清单无效")
+        offset, runs = newline + 1, []
+        for wire in wire_runs:
+            sizes = wire["sizes"]
+            if not isinstance(sizes, list) or not all(type(s) is int and s > 0 for s in sizes):
+                raise BatchError("同步数据的清单无效")
+            raws = []
+            for size in sizes:
+                raws.append(data[offset : offset + size])
+                offset += size
+            runs.append((head_from_wire(wire["head"]), tuple(raws)))
+    except (EncodingError, KeyError, TypeError) as exc:
+        raise BatchError(f"同步数据的清单无法读取：{exc}") from exc
+    if offset != len(data):
+        raise BatchError("同步数据的长度与清单不符：可能在传输中被截断或改动")
+    return Batch(cursor, tuple(runs), more)

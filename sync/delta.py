@@ -1,0 +1,135 @@
+"""Deltas between two logs: read what to send after a cursor, apply what was received.
+
+The sender reads headers after its cursor, keeps those the link carries (its scope),
+plans runs cut at signed heads (`batch.plan`) and only then reads the bodies it sends.
+The receiver applies a whole batch in one transaction: a refused run refuses the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import peewee as pw
+
+from storage.models import EventRecord, SignedHeadRecord
+
+from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
+from .chain import parse_head
+from .errors import GapError, SyncError
+from .log import EventLog, IngestReceipt
+
+Wanted = Callable[[str, str], bool]  # (origin, stream) -> whether this link carries it
+_SCAN_FACTOR = 4  # headers read per batch, per event it may carry: unwanted ones are passed over
+_IN_CHUNK = 900  # ids per IN (...): below every engine's limit on bound parameters
+
+
+class OutOfScope(SyncError):
+    """A batch carries a stream the sender may not relay (not its own or its descendants')."""
+
+    code = "out_of_scope"
+
+
+def outgoing(cursor: int, wanted: Wanted, limits: Limits = DEFAULT_LIMITS) -> Batch:
+    """The next batch of wanted events stored after `cursor`, cut at signed heads."""
+    scan = limits.max_events * _SCAN_FACTOR
+    while True:
+        rows = _headers_after(cursor, scan)
+        scanned_to = rows[-1].arrival if rows else cursor
+        mine = [r for r in rows if wanted(r.origin, r.stream)]
+        heads = _signed_heads(mine)
+        runs, end = plan(
+            mine, {k: sorted(h) for k, h in heads.items()}, cursor=cursor, scanned_to=scanned_to, limits=limits
+        )
+        if runs or end > cursor or len(rows) < scan:
+            break
+        scan *= 4  # a stream's next signed head lies beyond what was read: read further
+    more = len(rows) == scan or end < scanned_to
+    return Batch(end, _with_bodies(runs, heads), more)
+
+
+def repair(origin: str, stream: str, held_seq: int, limits: Limits = DEFAULT_LIMITS) -> Batch:
+    """One stream from just after what the receiver holds (its answer to a gap), cut at signed heads."""
+    rows = [
+        Stored(*row)
+        for row in EventRecord.select(
+            EventRecord.arrival, EventRecord.origin, EventRecord.stream, EventRecord.seq, pw.fn.LENGTH(EventRecord.body)
+        )
+        .where((EventRecord.origin == origin) & (EventRecord.stream == stream) & (EventRecord.seq > held_seq))
+        .order_by(EventRecord.seq)
+        .limit(limits.max_events * _SCAN_FACTOR)
+        .tuples()
+    ]
+    heads = _signed_heads(rows)
+    runs, _ = plan(
+        rows,
+        {k: sorted(h) for k, h in heads.items()},
+        cursor=0,
+        scanned_to=rows[-1].arrival if rows else 0,
+        limits=limits,
+    )
+    return Batch(0, _with_bodies(runs, heads))
+
+
+def apply(log: EventLog, batch: Batch, allowed: Wanted | None = None) -> IngestReceipt:
+    """Verify and apply every run in one transaction; any refusal leaves the database as it was.
+
+    `allowed` refuses a run of a stream the sender may not relay (`OutOfScope`).
+    """
+    total = IngestReceipt()
+    with log.transaction():
+        for head, raws in batch.runs:
+            if allowed is not None and not allowed(head.origin, head.stream):
+                raise OutOfScope(f"对方无权转发 {head.origin}/{head.stream} 的事件：只能转发本站及下级站点的事件")
+            try:
+                receipt = log.ingest(raws, head)
+            except GapError as exc:  # the sender resends this stream from what we hold
+                exc.details = {"origin": head.origin, "stream": head.stream, "held_seq": exc.held_seq}
+                raise
+            for name in ("applied", "pending", "quarantined", "deferred", "replayed", "released"):
+                setattr(total, name, getattr(total, name) + getattr(receipt, name))
+            total.clock_ahead |= receipt.clock_ahead
+    return total
+
+
+def _headers_after(cursor: int, limit: int) -> list[Stored]:
+    query = (
+        EventRecord.select(
+            EventRecord.arrival, EventRecord.origin, EventRecord.stream, EventRecord.seq, pw.fn.LENGTH(EventRecord.body)
+        )
+        .where(EventRecord.arrival > cursor)
+        .order_by(EventRecord.arrival)
+        .limit(limit)
+    )
+    return [Stored(*row) for row in query.tuples()]
+
+
+def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, SignedHeadRecord]]:
+    """Each stream's signed heads within the seqs the rows span: one query per stream."""
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    for row in rows:
+        low, high = spans.get((row.origin, row.stream), (row.seq, row.seq))
+        spans[(row.origin, row.stream)] = (min(low, row.seq), max(high, row.seq))
+    heads = {}
+    for (origin, stream), (low, high) in spans.items():
+        query = SignedHeadRecord.select().where(
+            (SignedHeadRecord.origin == origin)
+            & (SignedHeadRecord.stream == stream)
+            & SignedHeadRecord.seq.between(low, high)
+        )
+        heads[(origin, stream)] = {row.seq: row for row in query}
+    return heads
+
+
+def _with_bodies(runs: list[Run], heads: dict[tuple[str, str], dict[int, SignedHeadRecord]]) -> tuple:
+    arrivals = [a for run in runs for a in run.arrivals]
+    bodies: dict[int, bytes] = {}
+    for start in range(0, len(arrivals), _IN_CHUNK):
+        chunk = arrivals[start : start + _IN_CHUNK]
+        query = EventRecord.select(EventRecord.arrival, EventRecord.body).where(EventRecord.arrival.in_(chunk))
+        bodies.update((arrival, bytes(body)) for arrival, body in query.tuples())
+    out = []
+    for run in runs:
+        record = heads[(run.origin, run.stream)][run.last_seq]
+        head = parse_head(bytes(record.body), bytes(record.signature))
+        out.append((head, tuple(bodies[a] for a in run.arrivals)))
+    return tuple(out)

@@ -1,0 +1,48 @@
+"""Request nonces a parent has seen or handed out, so that a recorded request cannot be played again.
+
+Kept in the database, not in memory: a restart inside the time window must not open it
+to replays. A nonce older than the window needs no memory, since its time is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from storage.database import write_transaction
+from storage.models import RequestNonce
+
+from .errors import ReplayedRequest
+
+ISSUED_TTL_MS = 2 * 60 * 1000  # a nonce handed to a skewed clock is good for one request, this long
+
+
+def remember(nonce: str, installation: str, now_ms: int, window_ms: int) -> None:
+    """Accept a nonce once; any second use inside the window is a replay."""
+    with write_transaction():
+        if RequestNonce.get_or_none(RequestNonce.nonce == nonce) is not None:
+            raise ReplayedRequest("这个请求已经收到过（重放）：已拒绝")
+        RequestNonce.delete().where((RequestNonce.at_ms < now_ms - 2 * window_ms) & ~RequestNonce.issued).execute()
+        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms)
+
+
+def issue(installation: str, now_ms: int) -> str:
+    """A nonce for a requester whose clock is off: it signs our time and this, once."""
+    nonce = secrets.token_hex(16)
+    with write_transaction():
+        RequestNonce.delete().where(RequestNonce.issued & (RequestNonce.at_ms < now_ms - ISSUED_TTL_MS)).execute()
+        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms, issued=True)
+    return nonce
+
+
+def redeem(nonce: str, installation: str, now_ms: int) -> bool:
+    """Whether this is a fresh nonce we issued to this installation; it is used up either way."""
+    with write_transaction():
+        row = RequestNonce.get_or_none((RequestNonce.nonce == nonce) & RequestNonce.issued)
+        if row is None:
+            return False
+        if row.installation != installation or row.at_ms < now_ms - ISSUED_TTL_MS:
+            raise ReplayedRequest("这个一次性随机数不是发给本安装的，或已过期")
+        row.issued = False  # from now on it is a seen nonce like any other: a second use is a replay
+        row.at_ms = now_ms
+        row.save()
+        return True

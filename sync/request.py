@@ -1,0 +1,119 @@
+"""Signed request headers and sealed bodies: who sent a sync request, and nothing readable on the wire.
+
+Pure. The signature covers the method, path, station, installation, time, a nonce and
+the body's digest, under a domain prefix of its own; the body is compressed, then
+sealed to the recipient's key-agreement key with the request's nonce as associated
+data, so a body cannot be moved to another request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from . import canonical, cipher
+from .errors import CipherError, RequestRefused, SignatureError
+from .event import is_name
+from .keys import SigningKey, VerifyingKey
+
+REQUEST_DOMAIN = b"onetrip/request/v1\n"
+PREFIX = "X-OneTrip-"
+FIELDS = ("Station", "Installation", "Time", "Nonce", "Digest", "Signature")
+CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when the parent does not know us yet
+MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    method: str
+    path: str
+    station: str
+    installation: str
+    time_ms: int
+    nonce: str
+    digest: str
+    signature: bytes
+
+    def message(self) -> bytes:
+        return REQUEST_DOMAIN + canonical.encode(
+            {
+                "method": self.method,
+                "path": self.path,
+                "station": self.station,
+                "installation": self.installation,
+                "time_ms": self.time_ms,
+                "nonce": self.nonce,
+                "digest": self.digest,
+            }
+        )
+
+    def verify(self, key: VerifyingKey) -> None:
+        try:
+            key.verify(self.signature, self.message())
+        except SignatureError as exc:
+            raise RequestRefused("请求签名无效：不是由该安装的密钥签署，或在途中被改动") from exc
+
+
+def sign_request(
+    key: SigningKey, *, method: str, path: str, station: str, installation: str, time_ms: int, nonce: str, body: bytes
+) -> dict[str, str]:
+    unsigned = SignedRequest(method, path, station, installation, time_ms, nonce, digest(body), b"")
+    signature = key.sign(unsigned.message())
+    return {
+        PREFIX + "Station": station,
+        PREFIX + "Installation": installation,
+        PREFIX + "Time": str(time_ms),
+        PREFIX + "Nonce": nonce,
+        PREFIX + "Digest": unsigned.digest,
+        PREFIX + "Signature": signature.hex(),
+    }
+
+
+def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes) -> SignedRequest:
+    """The request's claims, well formed and matching its body; the signature is checked by `verify`."""
+    values = {name: headers.get(PREFIX + name) for name in FIELDS}
+    if any(v is None for v in values.values()):
+        raise RequestRefused("请求缺少签名头：只接受 OneTrip 节点签署的同步请求")
+    time_text, nonce, signature = values["Time"], values["Nonce"], values["Signature"]
+    if not (is_name(values["Station"]) and is_name(values["Installation"]) and time_text.isdigit()):
+        raise RequestRefused("请求签名头格式无效")
+    if not (16 <= len(nonce) <= 64 and _HEX.match(nonce) and _HEX.match(signature) and len(signature) % 2 == 0):
+        raise RequestRefused("请求签名头格式无效")
+    if values["Digest"] != digest(body):
+        raise RequestRefused("请求内容与签名的摘要不符：可能在途中被截断或改动")
+    return SignedRequest(
+        method,
+        path,
+        values["Station"],
+        values["Installation"],
+        int(time_text),
+        nonce,
+        values["Digest"],
+        bytes.fromhex(signature),
+    )
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def seal_body(recipient: ec.EllipticCurvePublicKey, plaintext: bytes, *, context: bytes, nonce: str) -> bytes:
+    return cipher.seal(recipient, zlib.compress(plaintext, 6), context=context, aad=nonce.encode("ascii"))
+
+
+def open_body(key: ec.EllipticCurvePrivateKey, sealed: bytes, *, context: bytes, nonce: str) -> bytes:
+    compressed = cipher.open_sealed(key, sealed, context=context, aad=nonce.encode("ascii"))
+    inflater = zlib.decompressobj()
+    try:
+        plaintext = inflater.decompress(compressed, MAX_BODY_BYTES)
+    except zlib.error as exc:
+        raise CipherError("请求内容无法解压") from exc
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise CipherError("请求内容解压后过大或不完整")
+    return plaintext

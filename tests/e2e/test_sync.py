@@ -1,0 +1,275 @@
+"""Sync with real servers on loopback: village → township → county → city and back down.
+
+The demo tree (provisioned once per module, copied per test) is served by four real
+`onetrip serve` processes; the test drives each node's rounds itself with `onetrip sync`
+(the servers' own schedulers wait an hour between rounds).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import time
+
+import pytest
+import requests
+
+from app import main
+from node import demo, fleet, upstream
+from node.applications import file_for_resident, transition
+from node.config import NodeConfig
+from node.data import sample_catalogue
+from provisioning.trust import serving_installation
+from storage.database import db
+from storage.models import Application, EventRecord, SyncLink
+from sync.keys import SigningKey
+from sync.request import digest, sign_request
+from sync.transport import HttpTransport, Unreachable
+from tests.support.clock import FrozenClock
+from tests.support.servers import start, stop
+from tests.support.tree import open_node
+
+RESIDENT = demo.DEMO_RESIDENTS[0]
+LEVELS = ("city", "county", "township", "village")
+
+
+def _free_run(count: int) -> int:
+    """A base port with `count` free ports after it."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = sock.getsockname()[1]
+        if base + count < 65535 and all(_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no run of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def demo_tree(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tree") / "demo"
+    port = _free_run(4)
+    demo.prepare(base, port)
+    return base, port
+
+
+class Cluster:
+    def __init__(self, base, port):
+        self.configs = {level: NodeConfig.load(base / level) for level in LEVELS}
+        self.port = port
+        self.servers = {}
+
+    def serve(self, level: str) -> None:
+        os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"
+        try:
+            self.servers[level] = start(
+                ["serve", "--data", str(self.configs[level].data_dir)], self.configs[level].port
+            )
+        finally:
+            del os.environ["ONETRIP_SYNC_INTERVAL_S"]
+
+    def halt(self, level: str) -> None:
+        stop(self.servers.pop(level))
+
+    def sync(self, level: str) -> int:
+        code = main(["sync", "--data", str(self.configs[level].data_dir)])
+        db.close()
+        return code
+
+    def open(self, level: str):
+        return open_node(self.configs[level])
+
+
+@pytest.fixture
+def cluster(demo_tree, tmp_path):
+    base, port = demo_tree
+    shutil.copytree(base, tmp_path / "demo")
+    cluster = Cluster(tmp_path / "demo", port)
+    for level in ("city", "county", "township"):
+        cluster.serve(level)
+    yield cluster
+    db.close()
+    for level in list(cluster.servers):
+        cluster.halt(level)
+
+
+def file(node) -> str:
+    item = next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
+    (number,) = file_for_resident(
+        node,
+        sample_catalogue(),
+        item_code=item.code,
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=node.now(),
+    )
+    return number
+
+
+def state_at(cluster, level: str, number: str) -> str | None:
+    cluster.open(level)
+    row = Application.get_or_none(Application.number == number)
+    db.close()
+    return row.state if row else None
+
+
+def test_an_application_filed_at_the_village_reaches_every_level_and_its_acceptance_comes_back(cluster, capsys):
+    number = file(cluster.open("village"))
+    db.close()
+    for level in ("village", "township", "county"):
+        assert cluster.sync(level) == 0, capsys.readouterr().err
+    assert [state_at(cluster, level, number) for level in LEVELS] == ["submitted"] * 4
+
+    township = cluster.open("township")
+    transition(township.events, number, "application.accepted", {"by": "town.clerk"})
+    db.close()
+    assert cluster.sync("township") == 0, capsys.readouterr().err
+    assert cluster.sync("village") == 0, capsys.readouterr().err
+    assert state_at(cluster, "village", number) == "accepted"
+    assert cluster.sync("county") == 0, capsys.readouterr().err
+    assert state_at(cluster, "city", number) == "accepted"
+
+    # Nothing arrived twice, and an idle round changes nothing.
+    for level in LEVELS:
+        cluster.open(level)
+        assert EventRecord.select().where(EventRecord.entity == f"application:{number}").count() == 2
+        db.close()
+    status = requests.get(f"http://127.0.0.1:{cluster.port + 2}/api/v1/status", timeout=5).json()
+    assert status["sync"]["parent"] and status["sync"]["last_error"] is None
+
+
+def test_a_cut_link_is_reported_in_plain_words_and_resumes(cluster, capsys):
+    number = file(cluster.open("village"))
+    db.close()
+    cluster.halt("township")
+    assert cluster.sync("village") == 2
+    assert "连不上上级" in capsys.readouterr().err
+    cluster.serve("township")
+    assert cluster.sync("village") == 0
+    assert state_at(cluster, "township", number) == "submitted"
+    cluster.open("village")
+    link = SyncLink.get()
+    assert link.up_cursor == EventRecord.select().order_by(EventRecord.arrival.desc()).first().arrival
+    db.close()
+
+
+class Recording(HttpTransport):
+    """The real HTTP transport, keeping every request it sent so a test can replay or tamper with it."""
+
+    def __init__(self, base_url: str):
+        super().__init__(base_url)
+        self.sent: list[tuple[str, dict, bytes]] = []
+
+    def post(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        self.sent.append((path, dict(headers), body))
+        return super().post(path, headers, body)
+
+
+class Capture:
+    """A link that records the request and then fails as a cut cable would."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, dict, bytes]] = []
+
+    def post(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        self.sent.append((path, dict(headers), body))
+        raise Unreachable("cut")
+
+
+def events_from(cluster, level: str, origin: str) -> int:
+    """How many of `origin`'s events a node holds (its own scheduler may be syncing other streams meanwhile)."""
+    with sqlite3.connect(cluster.configs[level].data_dir / "onetrip.db") as conn:
+        return conn.execute("SELECT COUNT(*) FROM event WHERE origin = ?", (origin,)).fetchone()[0]
+
+
+def post(cluster, path: str, headers: dict, body: bytes) -> requests.Response:
+    url = f"http://127.0.0.1:{cluster.configs['township'].port}{path}"
+    return requests.post(url, data=body, headers=headers, timeout=10)
+
+
+def test_replayed_tampered_and_forged_requests_are_refused_and_change_nothing(cluster):
+    village = cluster.open("village")
+    upstream.sync_once(village)  # the township knows the village from here on
+    file(village)
+    capture = Capture()
+    with pytest.raises(Unreachable):
+        upstream.sync_once(village, capture)
+    path, headers, body = capture.sent[0]
+    before = events_from(cluster, "township", village.identity.installation)
+
+    fresh = {**headers, "X-OneTrip-Nonce": os.urandom(16).hex()}  # a new nonce the signature does not cover
+    assert post(cluster, path, fresh, body).json()["error"] == "request_refused"
+
+    tampered = body[:-1] + bytes([body[-1] ^ 1])
+    assert post(cluster, path, headers, tampered).json()["error"] == "request_refused"  # digest differs
+    resigned = {**headers, "X-OneTrip-Digest": digest(tampered)}
+    assert post(cluster, path, resigned, tampered).json()["error"] == "request_refused"  # signature differs
+
+    thief = SigningKey.generate()  # someone else's key, claiming the village's installation
+    forged = sign_request(
+        thief,
+        method="POST",
+        path=path,
+        station=village.identity.station,
+        installation=village.identity.installation,
+        time_ms=int(time.time() * 1000),
+        nonce=os.urandom(16).hex(),
+        body=body,
+    )
+    assert post(cluster, path, forged, body).json()["error"] == "request_refused"
+    unsigned = post(cluster, path, {}, body)
+    assert unsigned.status_code == 403 and "签名" in unsigned.json()["message"]
+    assert events_from(cluster, "township", village.identity.installation) == before
+
+    assert post(cluster, path, headers, body).ok  # the genuine request, once
+    assert events_from(cluster, "township", village.identity.installation) > before
+    replayed = post(cluster, path, headers, body)
+    assert replayed.status_code == 403 and replayed.json()["error"] == "replayed_request"
+
+
+def test_a_retried_push_applies_each_event_once(cluster):
+    village = cluster.open("village")
+    number = file(village)
+    upstream.sync_once(village)
+    SyncLink.update(up_cursor=0).execute()  # as if every acknowledgement had been lost
+    report = upstream.sync_once(village)
+    assert report.pushed > 0  # everything went again...
+    db.close()
+    cluster.open("township")
+    assert EventRecord.select().where(EventRecord.entity == f"application:{number}").count() == 1  # ...and applied once
+    db.close()
+
+
+def test_a_clock_far_off_is_answered_with_the_parents_time_and_the_round_completes(cluster):
+    config = cluster.configs["village"]
+    skewed = FrozenClock(int(time.time() * 1000) + 3 * 3600 * 1000)  # three hours ahead
+    village = open_node(config, clock=skewed)
+    number = file(village)
+    recorder = Recording(village.identity.parent_url)
+    upstream.sync_once(village, recorder)
+    signed_at = [int(headers["X-OneTrip-Time"]) for _, headers, _ in recorder.sent]
+    assert any(abs(t - time.time() * 1000) < 60_000 for t in signed_at)  # it signed the parent's time instead
+    assert state_at(cluster, "township", number) == "submitted"
+
+
+def test_a_revoked_installation_is_refused(cluster, capsys):
+    county = cluster.open("county")
+    township_installation = serving_installation(cluster.open("township").identity.station)
+    db.close()
+    county = cluster.open("county")
+    fleet.revoke(county, township_installation, "被盗")
+    db.close()
+    assert cluster.sync("township") == 2
+    assert "已被吊销" in capsys.readouterr().err
