@@ -128,38 +128,19 @@ class Node:
     def start(self) -> None:
         """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does."""
         self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._scheduler.add_job(
-            self.events.sign_heads, "interval", seconds=HEAD_SIGNING_INTERVAL_S, id="sign_heads", coalesce=True
-        )
-        self._scheduler.add_job(
-            self.watch_certificate,
-            "interval",
-            hours=CERTIFICATE_CHECK_H,
-            id="watch_certificate",
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
-        self._scheduler.add_job(
-            self.mark_deadlines,
-            "interval",
-            minutes=DEADLINE_MARKING_MIN,
-            id="mark_deadlines",
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
+        self._every("sign_heads", self.events.sign_heads, HEAD_SIGNING_INTERVAL_S, at_start=False)
+        self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
+        self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_MIN * 60)
         if self.identity.parent_url:
             rng = random.Random()
-            self._scheduler.add_job(
-                lambda: upstream.sync_if_due(self, rng),
-                "interval",
-                seconds=min(self.config.sync_interval_s, SYNC_TICK_S),
-                id="sync",
-                coalesce=True,
-                max_instances=1,
-                next_run_time=datetime.now(UTC),
-            )
+            self._every("sync", lambda: upstream.sync_if_due(self, rng), min(self.config.sync_interval_s, SYNC_TICK_S))
         self._scheduler.start()
         log.info("node started: %s %s", self.identity.level, self.identity.name)
+
+    def _every(self, name: str, job, seconds: int, at_start: bool = True) -> None:
+        """A periodic job; a run that is late or slow is neither repeated back to back nor overlapped."""
+        first = {"next_run_time": datetime.now(UTC)} if at_start else {}  # None would add it paused
+        self._scheduler.add_job(job, "interval", seconds=seconds, id=name, coalesce=True, max_instances=1, **first)
 
     def stop(self) -> None:
         if self._scheduler is not None:

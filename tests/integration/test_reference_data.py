@@ -98,7 +98,10 @@ def carry_all_stream(source: NodeConfig, target: NodeConfig, clock=None):
     return node
 
 
-def file_and_accept(node, on: dt.date) -> str:
+def file_and_accept(config: NodeConfig, on: dt.date):
+    """An application filed and accepted at the county on `on`; the county's clock, the county, the number."""
+    clock = FrozenClock(beijing_ms(on))
+    node = open_node(config, clock)
     (number,) = file_for_resident(
         node,
         node.reference.catalogue(),
@@ -110,7 +113,7 @@ def file_and_accept(node, on: dt.date) -> str:
         now=node.now(),
     )
     transition(node.events, number, "application.accepted", {"by": "clerk"})
-    return number
+    return clock, node, number
 
 
 def test_a_village_goes_by_its_countys_catalogue_and_its_citys_holiday_table(nodes):
@@ -150,9 +153,7 @@ def test_only_a_hub_publishes_and_a_rollback_or_a_lost_item_version_is_refused_w
 def test_a_new_holiday_table_from_the_city_recounts_a_provisional_deadline_into_2027(nodes):
     today = dt.datetime.now(CHINA).date()  # 28 December 2026 when run in 2026 (the issue's case)
     accepted = dt.date(today.year if today < dt.date(today.year, 12, 21) else today.year + 1, 12, 28)
-    clock = FrozenClock(beijing_ms(accepted))
-    county = open_node(nodes["county"], clock)
-    number = file_and_accept(county, accepted)
+    clock, county, number = file_and_accept(nodes["county"], accepted)
     row = Application.get_by_id(number)
     next_year = accepted.year + 1
     assert row.due.year == next_year and row.due_provisional  # no table for that year yet: weekdays stand in
@@ -172,9 +173,7 @@ def test_a_new_holiday_table_from_the_city_recounts_a_provisional_deadline_into_
 
 def test_a_special_procedure_stops_the_clock_for_the_days_it_takes(nodes):
     accepted = next_monday()
-    clock = FrozenClock(beijing_ms(accepted))
-    county = open_node(nodes["county"], clock)
-    number = file_and_accept(county, accepted)
+    clock, county, number = file_and_accept(nodes["county"], accepted)
     before = Application.get_by_id(number).due
     clock.advance(2 * DAY_MS)  # Wednesday: an appraisal starts
     with pytest.raises(Exception, match="须选择特别程序"):
@@ -198,9 +197,7 @@ def test_a_special_procedure_stops_the_clock_for_the_days_it_takes(nodes):
 
 def test_the_scheduler_job_marks_due_soon_then_overdue_and_forgets_a_decided_application(nodes):
     accepted = next_monday()
-    clock = FrozenClock(beijing_ms(accepted))
-    county = open_node(nodes["county"], clock)
-    number = file_and_accept(county, accepted)
+    clock, county, number = file_and_accept(nodes["county"], accepted)
     due = Application.get_by_id(number).due
     assert county.mark_deadlines() == {"due_soon": 0, "overdue": 0}
     clock.set_ms(beijing_ms(due - dt.timedelta(days=1)))
