@@ -44,6 +44,7 @@ from provisioning.trust import (
 )
 from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
 
+from .restore import grant_keys
 from .runtime import Node
 
 
@@ -78,9 +79,14 @@ def directory(node: Node) -> dict:
 
 
 def grant(node: Node, sealed_request: bytes) -> bytes:
-    return grant_enrolment(
+    """Enrol an installation; a replacement PC also gets the keys to its station's applications back."""
+    sealed = grant_enrolment(
         node.events, node.identity, node.keys, require_authority(node.config.data_dir), sealed_request, node.now()
     )
+    with node.events.transaction():
+        grant_keys(node.events, node.identity.installation, node.keys.agreement)
+    node.events.sign_heads()
+    return sealed
 
 
 def _request(node: Node, code: str, hub_agreement_pem: str) -> bytes:

@@ -47,6 +47,7 @@ from . import upstream
 from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
+from .restore import DataKeyGrantProjection
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Node:
                     OperatorProjection(trust),
                     ReferenceProjection(trust, reference, applications.count_deadline),
                     applications,
+                    DataKeyGrantProjection(identity.installation),
                 )
             ),
             hlc,

@@ -31,7 +31,7 @@ DECIDING = (
     "application.resumed",
     "application.decided",
 )
-HUB = ("trust.", "catalogue.", "holiday.", "seal.")
+HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.")
 
 AUTHORITY = {
     "village": STATION,

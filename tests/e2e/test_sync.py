@@ -273,3 +273,28 @@ def test_a_revoked_installation_is_refused(cluster, capsys):
     db.close()
     assert cluster.sync("township") == 2
     assert "已被吊销" in capsys.readouterr().err
+
+
+def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(cluster, tmp_path, capsys):
+    from node.applications import read_applicant
+    from node.runtime import initialise
+
+    numbers = [file(cluster.open("village")) for _ in range(2)]
+    village = cluster.open("village").identity
+    db.close()
+    for level in ("village", "township"):
+        assert cluster.sync(level) == 0, capsys.readouterr().err
+    county_url = f"http://127.0.0.1:{cluster.port + 1}"
+    issued = fleet.replace(cluster.open("county"), village.station, "电脑损坏", county_url)
+    db.close()
+
+    new = NodeConfig(tmp_path / "village-new")
+    initialise(new, level="village", name=village.name, region=village.region, algorithm="ecdsa-p256-sha256")
+    demo.enrol_by_bundle(cluster.configs["county"], new, issued.code, county_url)
+    cluster.configs["village"] = NodeConfig.load(new.data_dir)
+    assert cluster.sync("township") == 0, capsys.readouterr().err  # the county's key grant comes down
+    assert cluster.sync("village") == 0, capsys.readouterr().err
+    restored = cluster.open("village")
+    assert restored.identity.station == village.station and restored.identity.installation != village.installation
+    assert {row.number for row in Application.select()} >= set(numbers)
+    assert [read_applicant(n, restored.identity, restored.keys).name for n in numbers] == [RESIDENT.name] * 2
