@@ -266,13 +266,14 @@ class SyncLink(BaseModel):
 
 
 class RequestNonce(BaseModel):
-    """Parent-local: nonces of accepted sync requests (a replay is refused), and those handed to a
-    requester whose clock is off (each redeemable once, whatever its clock says)."""
+    """Parent-local: nonces of accepted sync requests (a replay is refused), those handed to a
+    requester whose clock is off (each redeemable once, whatever its clock says), and those of
+    imported bundles (kept: a bundle may be carried back days later)."""
 
     nonce = pw.CharField(max_length=64, primary_key=True)
-    installation = pw.CharField(max_length=64)
-    at_ms = pw.BigIntegerField(index=True)  # when seen or issued, by this node's clock
-    issued = pw.BooleanField(default=False)
+    installation = pw.CharField(max_length=64, index=True)
+    at_ms = pw.BigIntegerField(index=True)  # requests: when seen or issued, by our clock; bundles: when written
+    kind = pw.CharField(max_length=8, default="request")  # request | issued | bundle
 
 
 def upsert(model: type[BaseModel], **values) -> None:
