@@ -178,8 +178,9 @@ def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
         if batch.runs:
             _push_batch(parent, batch, limits)
             pushed += batch.event_count
-        link.up_cursor = batch.cursor
-        _save(link)
+        if batch.cursor != link.up_cursor:
+            link.up_cursor = batch.cursor
+            _save(link)
     return pushed
 
 
@@ -221,6 +222,8 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
 def _apply_pulled(node: Node, link: SyncLink, batches: list[Batch]) -> int:
     """Apply what came down and store the down-cursor that follows it, in one transaction."""
     applied = 0
+    if all(not b.runs and b.cursor == link.down_cursor for b in batches):
+        return 0  # an idle round writes nothing here
     with node.events.transaction():
         for batch in batches:
             applied += delta.apply(node.events, batch).applied
