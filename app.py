@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from node import downstream, upstream
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
 from node.config import NodeConfig
 from node.runtime import Node, initialise
@@ -41,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     command("check", "重新校验存储的哈希链与签名流头")
     command("status", "显示节点状态（JSON）")
     command("sync", "立即与上级同步一次（推送本站和下级的新事件，拉取发给本站的事件）")
+    export = command("export", "断网时：把上级缺少的事件写成同步包（加密，只有上级能打开），用U盘带去")
+    export.add_argument("--to", type=Path, required=True, help="同步包文件")
+    import_ = command("import", "导入同步包：上级导入下级的包并写出回执包；下级导入上级的回执包")
+    import_.add_argument("file", type=Path)
+    import_.add_argument("--out", type=Path, help="回执包写到哪里（默认：同步包旁边，加 .return）")
     register = command("register", "枢纽：登记一个下级站点，生成一次性注册码和二维码")
     register.add_argument("--name", required=True)
     register.add_argument("--level", required=True, choices=LEVELS)
@@ -133,7 +140,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "serve":
         return _serve(config, banner="节点")
-    handler = {"rebuild": _rebuild, "check": _check, "status": _status, "sync": _sync, **FLEET_COMMANDS}[args.command]
+    handler = {
+        "rebuild": _rebuild,
+        "check": _check,
+        "status": _status,
+        "sync": _sync,
+        "export": _export,
+        "import": _import,
+        **FLEET_COMMANDS,
+    }[args.command]
     return handler(Node.from_config(config), args) or 0
 
 
@@ -156,6 +171,29 @@ def _status(node: Node, args: argparse.Namespace) -> None:
 def _sync(node: Node, args: argparse.Namespace) -> None:
     report = node.sync_once()
     print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）")
+
+
+def _export(node: Node, args: argparse.Namespace) -> None:
+    _write_atomically(args.to, upstream.export_bundle(node))
+    print(f"同步包已写入 {args.to}：带到上级导入（onetrip import），再把回执包带回本机导入")
+
+
+def _import(node: Node, args: argparse.Namespace) -> None:
+    data = args.file.read_bytes()
+    if upstream.from_parent(node, data):
+        report = upstream.import_return(node, data)
+        print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
+        return
+    out = args.out or args.file.with_name(args.file.name + ".return")
+    _write_atomically(out, downstream.import_bundle(node, data))
+    print(f"同步包已导入；回执包已写入 {out}：带回下级导入")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A stick pulled out mid-write leaves the old file or none, never half a bundle under its name."""
+    staged = path.with_name(path.name + ".part")
+    staged.write_bytes(data)
+    os.replace(staged, path)
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

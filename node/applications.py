@@ -25,7 +25,17 @@ from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
 from storage.database import db
-from storage.models import Application, Attachment, DataKey, DeadlineMark, EventRecord, insert_row, upsert
+from storage.models import (
+    Application,
+    Attachment,
+    DataKey,
+    DeadlineMark,
+    EventRecord,
+    get_row,
+    insert_row,
+    update_row,
+    upsert,
+)
 from sync.datakeys import keep_data_key, load_data_key
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -498,7 +508,7 @@ class ApplicationProjection:
             return self._filed(event, payload)
         if event.type == ATTACHED:
             return self._attached(event, payload)
-        row = Application.get_or_none(Application.number == event.entity.removeprefix("application:"))
+        row = get_row(Application, event.entity.removeprefix("application:"))
         if row is None:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
         if event.stream != row.station:  # trust lets only the station and the levels above it write there
@@ -525,7 +535,7 @@ class ApplicationProjection:
             if not 1 <= int(payload["stars"]) <= 5:
                 raise RuleViolation("评价须为 1–5 星")
             row.rating, row.rating_comment = int(payload["stars"]), payload.get("comment") or None
-        row.save()
+        update_row(row)
 
     def _filed(self, event: Event, payload: dict) -> None:
         if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):

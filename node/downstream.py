@@ -7,6 +7,7 @@ what the request says. A web view hands the raw body here and returns the sealed
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -18,20 +19,28 @@ from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
 from provisioning.trust import adopt_certificate, agreement_key
-from sync import canonical, delta, nonces
-from sync.batch import decode_batch, encode_batch
-from sync.errors import ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
-from sync.request import CERTIFICATES, SignedRequest, open_body, read_request, seal_body
+from sync import canonical, delta, nonces, sneakernet
+from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
+from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
+from sync.request import CERTIFICATES, PREFIX, SignedRequest, open_body, read_request, seal_and_sign, seal_body
 
 if TYPE_CHECKING:
     from .runtime import Node
 
 PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/answer"
+BUNDLE_CONTEXT = b"sync/bundle"
 
 
 def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:
     """The verified request and its sender as certified; a replay, a stranger or a revoked PC is refused."""
     request = read_request(headers, "POST", path, body)
+    sender = _sender(node, request, headers)
+    _check_freshness(node, request)
+    return request, sender
+
+
+def _sender(node: Node, request: SignedRequest, headers: Mapping[str, str]) -> Binding:
+    """Who signed the request, as certified: a stranger, another station's claim or a revoked PC is refused."""
     if request.installation == node.identity.installation:
         raise RequestRefused("请求自称来自本机：已拒绝")
     trust = node.events.trust
@@ -50,8 +59,7 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     ident = node.identity
     if not above(ident.level, ident.region, sender.level, sender.region):
         raise RequestRefused(f"{sender.name} 不是 {ident.name} 的下级站点，不能在此同步")
-    _check_freshness(node, request)
-    return request, sender
+    return sender
 
 
 def _adopt_sent_certificates(node: Node, header: str) -> None:
@@ -87,24 +95,83 @@ def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
     batch = decode_batch(open_body(node.keys.agreement, body, context=PUSH_CONTEXT, nonce=request.nonce))
+    return _answer(child, canonical.encode(_applied(node, child, batch)), request)
+
+
+def _applied(node: Node, child: Binding, batch: Batch) -> dict:
     receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
-    return _answer(child, canonical.encode({"cursor": batch.cursor, **asdict(receipt)}), request)
+    return {"cursor": batch.cursor, **asdict(receipt)}
 
 
 def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """The events in the child's scope stored here after its down-cursor, cut at signed heads."""
     request, child = authenticate(node, headers, path, body)
     asked = canonical.decode(open_body(node.keys.agreement, body, context=PULL_CONTEXT, nonce=request.nonce))
-    cursor = asked.get("cursor") if isinstance(asked, dict) else None
-    if type(cursor) is not int or cursor < 0:
-        raise EncodingError("拉取请求缺少有效的游标")
+    cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
+    return _answer(child, encode_batch(_pulled(node, child, cursor)), request)
+
+
+def _cursor(value) -> int:
+    if type(value) is not int or value < 0:
+        raise EncodingError("请求缺少有效的拉取游标")
+    return value
+
+
+def _pulled(node: Node, child: Binding, cursor: int) -> Batch:
     node.events.sign_heads()  # our newest events go down signed, not held back until the next minute
-    batch = delta.outgoing(cursor, Scope(node.events.trust, child).receives)
-    return _answer(child, encode_batch(batch), request)
+    return delta.outgoing(cursor, Scope(node.events.trust, child).receives)
+
+
+def import_bundle(node: Node, data: bytes) -> bytes:
+    """A child's bundle from a USB stick: verify it, apply its pushes in one transaction, and write the
+    return bundle (the acknowledged cursor and everything in the child's scope after its down-cursor)."""
+    headers, body = sneakernet.unpack(data)
+    path = sneakernet.bundle_path(node.identity.installation)
+    if headers.get(PREFIX + "Installation") == node.identity.installation:
+        raise RequestRefused("这是本机自己导出的同步包：请在上级节点导入")
+    sneakernet.addressed_to(headers, node.identity.installation)
+    request = read_request(headers, "POST", path, body)  # a bundle for another node fails its signature here
+    child = _sender(node, request, headers)
+    try:
+        plaintext = open_body(node.keys.agreement, body, context=BUNDLE_CONTEXT, nonce=request.nonce)
+    except CipherError as exc:
+        raise RequestRefused("同步包无法解开：不是发给本机的，或已被改动") from exc
+    manifest, parts = unframed(plaintext)
+    down_from = cursor = _cursor(manifest.get("down_cursor"))
+    with node.events.transaction():
+        nonces.remember_bundle(request.nonce, request.installation, request.time_ms)
+        acked = [_applied(node, child, decode_batch(part)) for part in parts]
+    answers = []
+    while True:
+        batch = _pulled(node, child, cursor)
+        answers.append(encode_batch(batch))
+        cursor = batch.cursor
+        if not batch.more:
+            break
+    up = acked[-1]["cursor"] if acked else None
+    plain = framed(answers, {"v": 1, "up_cursor": up, "down_from": down_from})
+    return sneakernet.pack(
+        *seal_and_sign(
+            node.keys.signing,
+            _agreement_of(child),
+            plain,
+            path=sneakernet.bundle_path(child.installation),
+            context=BUNDLE_CONTEXT,
+            station=node.identity.station,
+            installation=node.identity.installation,
+            time_ms=node.events.clock.clock.now_ms(),
+            nonce=secrets.token_hex(16),
+        ),
+        to=child.installation,
+    )
 
 
 def _answer(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
+    return seal_body(_agreement_of(child), plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
+
+
+def _agreement_of(child: Binding):
     key = agreement_key(child.installation)
     if key is None:
         raise RequestRefused(f"本节点没有 {child.name} 的密钥协商证书，无法加密回答")
-    return seal_body(key, plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
+    return key

@@ -135,7 +135,7 @@ def install_grant(
         node,
         grant_body["station"],
         grant_body["parent"],
-        grant_body.get("parent_url") or hub_url,
+        grant_body.get("parent_url") or hub_url or node.identity.parent_url,  # a bundle named it already
         hub_url or node.identity.issuer_url,
     )
     _ensure_first_admin(node, grant_body.get("first_admin_hash"))

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,13 +26,13 @@ from provisioning.scope import Scope
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import write_transaction
 from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
-from sync import canonical, delta
-from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
-from sync.errors import SyncError
-from sync.request import CERTIFICATES, open_body, seal_body, sign_request
+from sync import canonical, delta, sneakernet
+from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
+from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
+from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign
 from sync.transport import HttpTransport, Refused, Transport
 
-from .downstream import ANSWER_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
+from .downstream import ANSWER_CONTEXT, BUNDLE_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -67,30 +68,49 @@ class LinkStatus:
 
 
 class _Parent:
-    """The parent as this round talks to it: its URL, serving installation and key-agreement key."""
+    """The parent as this node talks to it: its station, serving installation and key-agreement key.
 
-    def __init__(self, node: Node, transport: Transport | None):
+    Online, a parent certified after our enrolment is learnt from its trust feed; offline (a
+    USB bundle) it must already be known.
+    """
+
+    def __init__(self, node: Node, transport: Transport | None = None, *, online: bool = True):
         ident = node.identity
-        if not ident.parent or not ident.parent_url:
-            raise NoParent("本机还没有上级：完成注册后才能同步")
-        self.station, self.url = ident.parent, ident.parent_url
+        if not ident.parent or (online and not ident.parent_url):
+            raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
+        self.node, self.station = node, ident.parent
         self.installation = serving_installation(ident.parent)
-        if self.installation is None or agreement_key(self.installation) is None:
-            refresh_trust(node.events, ident.parent_url)  # a parent certified after our enrolment
+        if online and (self.installation is None or agreement_key(self.installation) is None):
+            refresh_trust(node.events, ident.parent_url)
             self.installation = serving_installation(ident.parent)
         self.key = agreement_key(self.installation) if self.installation else None
         if self.key is None:
             raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
-        self.transport = transport or HttpTransport(ident.parent_url)
-        self.node = node
+        self.transport = transport or HttpTransport(ident.parent_url or "")
+
+    def sealed(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str):
+        ident = self.node.identity
+        return seal_and_sign(
+            self.node.keys.signing,
+            self.key,
+            plaintext,
+            path=path,
+            context=context,
+            station=ident.station,
+            installation=ident.installation,
+            time_ms=time_ms,
+            nonce=nonce,
+        )
 
     def call(self, path: str, context: bytes, plaintext: bytes) -> bytes:
         """Sign, seal and send. Once more with our certificates if the parent does not know us yet,
         and once more with the parent's time and nonce if our clock is off."""
         time_ms, nonce, extra, skewed = self.node.events.clock.clock.now_ms(), secrets.token_hex(16), {}, False
         while True:
+            headers, body = self.sealed(path, context, plaintext, time_ms, nonce)
             try:
-                return self._send(path, context, plaintext, time_ms, nonce, extra)
+                answer = self.transport.post(path, {**headers, **extra}, body)
+                return open_body(self.node.keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
             except Refused as exc:
                 if exc.code == "unknown_installation" and not extra:
                     extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
@@ -99,22 +119,6 @@ class _Parent:
                     time_ms, nonce, skewed = exc.details["server_time_ms"], exc.details["nonce"], True
                 else:
                     raise
-
-    def _send(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str, extra: dict) -> bytes:
-        ident, keys = self.node.identity, self.node.keys
-        body = seal_body(self.key, plaintext, context=context, nonce=nonce)
-        headers = sign_request(
-            keys.signing,
-            method="POST",
-            path=path,
-            station=ident.station,
-            installation=ident.installation,
-            time_ms=time_ms,
-            nonce=nonce,
-            body=body,
-        )
-        answer = self.transport.post(path, {**headers, **extra}, body)
-        return open_body(keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
 
 
 def _own_certificates(installation: str) -> str:
@@ -129,7 +133,7 @@ def sync_once(node: Node, transport: Transport | None = None, limits: Limits = D
         return _round(node, transport, limits)
     except (SyncError, ProvisioningError) as exc:
         parent = node.identity.parent or "-"
-        link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
+        link = _link(parent)
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
         _save(link)
         log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, exc)
@@ -138,37 +142,58 @@ def sync_once(node: Node, transport: Transport | None = None, limits: Limits = D
 
 def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundReport:
     parent = _Parent(node, transport)
-    link = SyncLink.get_or_none(SyncLink.parent == parent.station) or SyncLink(parent=parent.station)
+    link = _link(parent.station)
     node.events.sign_heads()
-    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
-    pushed = _push(parent, link, scope, limits)
+    pushed = _push(parent, link, limits)
     pulled, applied = _pull(parent, link, node)
-    _push(parent, link, scope, limits)  # what was pulled is not ours to send: pass the up-cursor over it
-    link.last_attempt_at = link.last_success_at = utcnow()
-    link.last_error, link.failures = None, 0
-    _save(link)
+    _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    _succeeded(link)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor)
 
 
-def _push(parent: _Parent, link: SyncLink, scope: Scope, limits: Limits) -> int:
-    pushed, repairs = 0, 0
+def _link(parent: str) -> SyncLink:
+    return SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
+
+
+def _succeeded(link: SyncLink) -> None:
+    link.last_attempt_at = link.last_success_at = utcnow()
+    link.last_error, link.failures = None, 0
+    _save(link)
+
+
+def _batches_up(node: Node, cursor: int, limits: Limits) -> Iterator[Batch]:
+    """Batches of what is ours to send after `cursor` (own and descendants' streams), until caught up."""
+    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
     while True:
-        batch = delta.outgoing(link.up_cursor, scope.sends_up, limits)
+        batch = delta.outgoing(cursor, scope.sends_up, limits)
+        yield batch
+        if not batch.more or not (batch.cursor != cursor or batch.runs):
+            return
+        cursor = batch.cursor
+
+
+def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
+    pushed = 0
+    for batch in _batches_up(parent.node, link.up_cursor, limits):
         if batch.runs:
-            try:
-                parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
-            except Refused as exc:
-                if exc.code != "gap" or repairs >= MAX_REPAIRS:
-                    raise
-                repairs += 1
-                _repair(parent, exc.details, limits)
-                continue
+            _push_batch(parent, batch, limits)
             pushed += batch.event_count
-        moved = batch.cursor != link.up_cursor
-        link.up_cursor = batch.cursor
-        _save(link)
-        if not batch.more or not (moved or batch.runs):
-            return pushed
+        if batch.cursor != link.up_cursor:
+            link.up_cursor = batch.cursor
+            _save(link)
+    return pushed
+
+
+def _push_batch(parent: _Parent, batch: Batch, limits: Limits) -> None:
+    for _ in range(MAX_REPAIRS):
+        try:
+            parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
+            return
+        except Refused as exc:
+            if exc.code != "gap":
+                raise
+            _repair(parent, exc.details, limits)
+    parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
 
 
 def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
@@ -187,20 +212,82 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
     pulled = applied = 0
     while True:
         asked = canonical.encode({"cursor": link.down_cursor})
-        batch: Batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
-        with node.events.transaction():  # the events and the cursor that follows them, together
-            receipt = delta.apply(node.events, batch)
-            link.down_cursor = batch.cursor
-            _save(link)
+        batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
+        applied += _apply_pulled(node, link, [batch])
         pulled += batch.event_count
-        applied += receipt.applied
         if not batch.more:
             return pulled, applied
+
+
+def _apply_pulled(node: Node, link: SyncLink, batches: list[Batch]) -> int:
+    """Apply what came down and store the down-cursor that follows it, in one transaction."""
+    applied = 0
+    if all(not b.runs and b.cursor == link.down_cursor for b in batches):
+        return 0  # an idle round writes nothing here
+    with node.events.transaction():
+        for batch in batches:
+            applied += delta.apply(node.events, batch).applied
+            link.down_cursor = batch.cursor
+        _save(link)
+    return applied
 
 
 def _save(link: SyncLink) -> None:
     with write_transaction():
         upsert(SyncLink, **link.__data__)
+
+
+# -- by USB stick ------------------------------------------------------------------------
+
+
+def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Everything the parent lacks and our down-cursor, signed and sealed to the parent, for a USB stick.
+
+    The cursors move only when the return bundle is imported: a lost stick loses nothing.
+    """
+    parent = _Parent(node, online=False)
+    link = _link(parent.station)
+    node.events.sign_heads()
+    parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
+    plaintext = framed(parts, {"v": 1, "down_cursor": link.down_cursor})
+    time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
+    path = sneakernet.bundle_path(parent.installation)
+    return sneakernet.pack(*parent.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation)
+
+
+def from_parent(node: Node, data: bytes) -> bool:
+    """Whether a bundle was written by our parent (a return bundle) rather than by a child."""
+    headers, _ = sneakernet.unpack(data)
+    return bool(node.identity.parent) and headers.get(PREFIX + "Station") == node.identity.parent
+
+
+def import_return(node: Node, data: bytes) -> RoundReport:
+    """The parent's answer to our bundle: its acknowledgement and what came down. Refused, and nothing
+    changed, if it is not from our parent, was altered, or answers a state we have moved past."""
+    headers, body = sneakernet.unpack(data)
+    sneakernet.addressed_to(headers, node.identity.installation)
+    parent = _Parent(node, online=False)
+    request = read_request(headers, "POST", sneakernet.bundle_path(node.identity.installation), body)
+    key = node.events.trust.verifying_key(request.installation)
+    if request.installation != parent.installation or key is None:
+        raise RequestRefused(f"这个回执包不是上级 {parent.station} 写的")
+    request.verify(key)
+    try:
+        plaintext = open_body(node.keys.agreement, body, context=BUNDLE_CONTEXT, nonce=request.nonce)
+    except CipherError as exc:
+        raise RequestRefused("回执包无法解开：不是发给本机的，或已被改动") from exc
+    manifest, parts = unframed(plaintext)
+    link = _link(parent.station)
+    if manifest.get("down_from") != link.down_cursor:
+        raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
+    batches = [decode_batch(part) for part in parts]
+    up = manifest.get("up_cursor")
+    with node.events.transaction():
+        applied = _apply_pulled(node, link, batches)
+        if type(up) is int and up > link.up_cursor:
+            link.up_cursor = up
+        _succeeded(link)
+    return RoundReport(0, sum(b.event_count for b in batches), applied, link.up_cursor, link.down_cursor)
 
 
 # -- the scheduler's side ----------------------------------------------------------------

@@ -290,13 +290,14 @@ class SyncLink(BaseModel):
 
 
 class RequestNonce(BaseModel):
-    """Parent-local: nonces of accepted sync requests (a replay is refused), and those handed to a
-    requester whose clock is off (each redeemable once, whatever its clock says)."""
+    """Parent-local: nonces of accepted sync requests (a replay is refused), those handed to a
+    requester whose clock is off (each redeemable once, whatever its clock says), and those of
+    imported bundles (kept: a bundle may be carried back days later)."""
 
     nonce = pw.CharField(max_length=64, primary_key=True)
-    installation = pw.CharField(max_length=64)
-    at_ms = pw.BigIntegerField(index=True)  # when seen or issued, by this node's clock
-    issued = pw.BooleanField(default=False)
+    installation = pw.CharField(max_length=64, index=True)
+    at_ms = pw.BigIntegerField(index=True)  # requests: when seen or issued, by our clock; bundles: when written
+    kind = pw.CharField(max_length=8, default="request")  # request | issued | bundle
 
 
 def upsert(model: type[BaseModel], **values) -> None:
@@ -326,3 +327,41 @@ def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, .
     fields = model._meta.fields
     sql = _insert_sql(model._meta.table_name, tuple(fields[n].column_name for n in values), db.param, replace_on)
     db.execute_sql(sql, tuple(fields[n].db_value(v) for n, v in values.items()))
+
+
+@lru_cache(maxsize=64)
+def _select_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> str:
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = {param}"
+
+
+def get_row(model: type[BaseModel], key) -> BaseModel | None:
+    """The row with this primary key, read through a prepared string (see `insert_row`); its fields
+    are clean, so `update_row` writes only what is changed afterwards."""
+    fields = model._meta.sorted_fields
+    sql = _select_sql(
+        model._meta.table_name, tuple(f.column_name for f in fields), model._meta.primary_key.column_name, db.param
+    )
+    found = db.execute_sql(sql, (key,)).fetchone()
+    if found is None:
+        return None
+    row = model(**{f.name: f.python_value(v) for f, v in zip(fields, found, strict=True)})
+    row._dirty.clear()
+    return row
+
+
+@lru_cache(maxsize=64)
+def _update_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = {param}' for c in columns)} WHERE {key} = {param}"
+
+
+def update_row(row: BaseModel) -> None:
+    """Write the fields changed since `get_row`, through a prepared string."""
+    meta = row._meta
+    names = sorted(row._dirty)
+    if not names:
+        return
+    columns = tuple(meta.fields[n].column_name for n in names)
+    sql = _update_sql(meta.table_name, columns, meta.primary_key.column_name, db.param)
+    values = tuple(meta.fields[n].db_value(getattr(row, n)) for n in names)
+    db.execute_sql(sql, (*values, meta.primary_key.db_value(row._pk)))
+    row._dirty.clear()

@@ -132,43 +132,58 @@ class Batch:
         return sum(len(raws) for _, raws in self.runs)
 
 
-def encode_batch(batch: Batch) -> bytes:
-    """A canonical JSON manifest, a newline, then the events' bytes exactly as stored, back to back.
+def framed(parts: Sequence[bytes], manifest: dict) -> bytes:
+    """Payloads in one: a canonical JSON manifest with their sizes, a newline, then the payloads
+    back to back, exactly as given (events are never re-encoded or escaped)."""
+    return canonical.encode({**manifest, "sizes": [len(p) for p in parts]}) + b"\n" + b"".join(parts)
 
-    Events travel as the bytes that were hashed and signed: never re-encoded, never escaped.
-    """
+
+def unframed(data: bytes) -> tuple[dict, list[bytes]]:
+    """The manifest and the payloads; refused if the sizes do not add up (truncated or padded)."""
+    end = data.find(b"\n")
+    try:
+        manifest = canonical.decode(data[:end]) if end > 0 else None
+        sizes = manifest["sizes"]
+        if not isinstance(sizes, list) or not all(type(s) is int and s > 0 for s in sizes):
+            raise TypeError("sizes")
+    except (EncodingError, KeyError, TypeError) as exc:
+        raise BatchError("同步数据的清单无法读取：可能在传输中被截断或改动") from exc
+    parts, offset = [], end + 1
+    for size in sizes:
+        parts.append(data[offset : offset + size])
+        offset += size
+    if offset != len(data):
+        raise BatchError("同步数据的长度与清单不符：可能在传输中被截断或改动")
+    return manifest, parts
+
+
+def encode_batch(batch: Batch) -> bytes:
     manifest = {
         "v": FRAME_VERSION,
         "cursor": batch.cursor,
         "more": batch.more,
-        "runs": [{"head": head.to_wire(), "sizes": [len(raw) for raw in raws]} for head, raws in batch.runs],
+        "runs": [{"head": head.to_wire(), "count": len(raws)} for head, raws in batch.runs],
     }
-    return canonical.encode(manifest) + b"\n" + b"".join(raw for _, raws in batch.runs for raw in raws)
+    return framed([raw for _, raws in batch.runs for raw in raws], manifest)
 
 
 def decode_batch(data: bytes) -> Batch:
-    newline = data.find(b"\n")
-    if newline < 0:
-        raise BatchError("同步数据不完整：缺少清单")
+    manifest, raws = unframed(data)
     try:
-        manifest = canonical.decode(data[:newline])
-        if not isinstance(manifest, dict) or manifest.get("v") != FRAME_VERSION:
+        if manifest.get("v") != FRAME_VERSION:
             raise BatchError("同步数据的格式版本不受支持")
         cursor, more, wire_runs = manifest["cursor"], manifest["more"], manifest["runs"]
         if type(cursor) is not int or cursor < 0 or type(more) is not bool or not isinstance(wire_runs, list):
             raise BatchError("同步数据的清单无效")
-        offset, runs = newline + 1, []
+        runs, offset = [], 0
         for wire in wire_runs:
-            sizes = wire["sizes"]
-            if not isinstance(sizes, list) or not all(type(s) is int and s > 0 for s in sizes):
+            count = wire["count"]
+            if type(count) is not int or count < 1:
                 raise BatchError("同步数据的清单无效")
-            raws = []
-            for size in sizes:
-                raws.append(data[offset : offset + size])
-                offset += size
-            runs.append((head_from_wire(wire["head"]), tuple(raws)))
+            runs.append((head_from_wire(wire["head"]), tuple(raws[offset : offset + count])))
+            offset += count
     except (EncodingError, KeyError, TypeError) as exc:
         raise BatchError(f"同步数据的清单无法读取：{exc}") from exc
-    if offset != len(data):
-        raise BatchError("同步数据的长度与清单不符：可能在传输中被截断或改动")
+    if offset != len(raws):
+        raise BatchError("同步数据的事件数与清单不符")
     return Batch(cursor, tuple(runs), more)

@@ -13,6 +13,7 @@ from storage.models import RequestNonce
 
 from .errors import ReplayedRequest
 
+REQUEST, ISSUED, BUNDLE = "request", "issued", "bundle"
 ISSUED_TTL_MS = 2 * 60 * 1000  # a nonce handed to a skewed clock is good for one request, this long
 
 
@@ -21,28 +22,45 @@ def remember(nonce: str, installation: str, now_ms: int, window_ms: int) -> None
     with write_transaction():
         if RequestNonce.get_or_none(RequestNonce.nonce == nonce) is not None:
             raise ReplayedRequest("这个请求已经收到过（重放）：已拒绝")
-        RequestNonce.delete().where((RequestNonce.at_ms < now_ms - 2 * window_ms) & ~RequestNonce.issued).execute()
-        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms)
+        RequestNonce.delete().where(
+            (RequestNonce.at_ms < now_ms - 2 * window_ms) & (RequestNonce.kind == REQUEST)
+        ).execute()
+        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST)
 
 
 def issue(installation: str, now_ms: int) -> str:
     """A nonce for a requester whose clock is off: it signs our time and this, once."""
     nonce = secrets.token_hex(16)
     with write_transaction():
-        RequestNonce.delete().where(RequestNonce.issued & (RequestNonce.at_ms < now_ms - ISSUED_TTL_MS)).execute()
-        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms, issued=True)
+        RequestNonce.delete().where(
+            (RequestNonce.kind == ISSUED) & (RequestNonce.at_ms < now_ms - ISSUED_TTL_MS)
+        ).execute()
+        RequestNonce.create(nonce=nonce, installation=installation, at_ms=now_ms, kind=ISSUED)
     return nonce
 
 
 def redeem(nonce: str, installation: str, now_ms: int) -> bool:
     """Whether this is a fresh nonce we issued to this installation; it is used up either way."""
     with write_transaction():
-        row = RequestNonce.get_or_none((RequestNonce.nonce == nonce) & RequestNonce.issued)
+        row = RequestNonce.get_or_none((RequestNonce.nonce == nonce) & (RequestNonce.kind == ISSUED))
         if row is None:
             return False
         if row.installation != installation or row.at_ms < now_ms - ISSUED_TTL_MS:
             raise ReplayedRequest("这个一次性随机数不是发给本安装的，或已过期")
-        row.issued = False  # from now on it is a seen nonce like any other: a second use is a replay
+        row.kind = REQUEST  # from now on it is a seen nonce like any other: a second use is a replay
         row.at_ms = now_ms
         row.save()
         return True
+
+
+def remember_bundle(nonce: str, installation: str, written_ms: int) -> None:
+    """Accept a bundle once, and none older than one already imported from the same installation:
+    a stick carried back late must not replay an earlier state over a later one."""
+    if RequestNonce.get_or_none(RequestNonce.nonce == nonce) is not None:
+        raise ReplayedRequest("这个同步包已经导入过：已拒绝")
+    newer = RequestNonce.select().where(
+        (RequestNonce.installation == installation) & (RequestNonce.kind == BUNDLE) & (RequestNonce.at_ms > written_ms)
+    )
+    if newer.exists():
+        raise ReplayedRequest("这个同步包比已导入的同一站点的同步包更早：已过时，请重新导出")
+    RequestNonce.create(nonce=nonce, installation=installation, at_ms=written_ms, kind=BUNDLE)

@@ -117,3 +117,30 @@ def open_body(key: ec.EllipticCurvePrivateKey, sealed: bytes, *, context: bytes,
     if inflater.unconsumed_tail or not inflater.eof:
         raise CipherError("请求内容解压后过大或不完整")
     return plaintext
+
+
+def seal_and_sign(
+    key: SigningKey,
+    recipient: ec.EllipticCurvePublicKey,
+    plaintext: bytes,
+    *,
+    path: str,
+    context: bytes,
+    station: str,
+    installation: str,
+    time_ms: int,
+    nonce: str,
+) -> tuple[dict[str, str], bytes]:
+    """A request or bundle ready to travel: the sealed body and the headers that sign it."""
+    body = seal_body(recipient, plaintext, context=context, nonce=nonce)
+    headers = sign_request(
+        key,
+        method="POST",
+        path=path,
+        station=station,
+        installation=installation,
+        time_ms=time_ms,
+        nonce=nonce,
+        body=body,
+    )
+    return headers, body

@@ -40,6 +40,7 @@ class HttpTransport:
     def __init__(self, base_url: str, session: requests.Session | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()  # one connection kept alive across a round's requests
+        self.session.headers.clear()  # requests' defaults (user agent, accept…) are bytes an idle round need not send
 
     def post(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
         try:
