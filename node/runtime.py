@@ -45,6 +45,7 @@ from sync.projection import Registry
 from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
+from .seals import SealProjection
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class Node:
                     OperatorProjection(trust),
                     ReferenceProjection(trust, reference, applications.count_deadline),
                     applications,
+                    SealProjection(trust),
                 )
             ),
             hlc,

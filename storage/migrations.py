@@ -29,6 +29,9 @@ from .models import (
     Replacement,
     Revocation,
     SchemaVersion,
+    Seal,
+    SealOrder,
+    SealUse,
     SignedHeadRecord,
     Station,
     StreamHead,
@@ -62,6 +65,10 @@ def _reference_data() -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS application_filed_on_number ON application (filed_on, number)")
 
 
+def _seals() -> None:
+    db.create_tables([SealOrder, Seal, SealUse])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -69,6 +76,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
+    # 7 is taken by work being merged; migrations run in order of number, so a gap is harmless.
+    (8, "seal orders, seals and their uses", _seals),
 )
 LATEST = MIGRATIONS[-1][0]
 
