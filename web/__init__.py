@@ -12,7 +12,7 @@ from node.runtime import Node
 
 from . import errors
 from .auth import current_operator
-from .views import admin, api, api_applications, auth, enrol, health, printing, station, workbench
+from .views import admin, api, api_applications, auth, enrol, health, printing, seals, station, workbench
 
 SESSION_HOURS = 8
 
@@ -37,6 +37,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf = CSRFProtect(app)  # every form; the machine endpoints below authenticate otherwise
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(seals.api)
     for blueprint in (
         health.bp,
         api.bp,
@@ -47,6 +48,8 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         workbench.bp,
         printing.bp,
         station.bp,
+        seals.bp,
+        seals.api,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"operator": current_operator(), "node_identity": node.identity})
