@@ -12,6 +12,8 @@ from pathlib import Path
 
 from node import downstream, upstream
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
+from node.cli_seals import COMMANDS as SEAL_COMMANDS
+from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
@@ -93,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--catalogue", type=Path, help="事项清单文件：.json，或事项表 .csv")
     publish.add_argument("--bundles", type=Path, help="与 CSV 事项表配套的一件事表 .csv")
     publish.add_argument("--holidays", type=Path, help="节假日表 .json（格式见 node/holidays.py）")
+    add_seal_parsers(command)
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))
     demo.add_argument("--base-port", type=int, default=8701, help="市、县、街道、村依次使用此端口起的四个端口")
@@ -148,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         "export": _export,
         "import": _import,
         **FLEET_COMMANDS,
+        **SEAL_COMMANDS,
     }[args.command]
     return handler(Node.from_config(config), args) or 0
 

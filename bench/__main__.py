@@ -25,7 +25,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import provisioning, sync, workbench
+from . import provisioning, seals, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -125,6 +125,8 @@ def main() -> int:
     print("\n".join(provisioning.report()))
     print()
     print("\n".join(workbench.report()))
+    print()
+    print("\n".join(seals.report()))
     return 0
 
 

@@ -20,7 +20,7 @@ from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients
 from storage.database import close as close_database
 
-from . import fleet
+from . import fleet, seals
 from .applications import Applicant, file_application, new_request_token
 from .config import NodeConfig
 from .data import read_seed_holidays, sample_catalogue
@@ -29,6 +29,8 @@ from .runtime import Node, initialise
 
 READY = "ready"
 PASSWORD = "onetrip-demo"  # demo accounts only; shown on screen, never used outside the demo
+SEAL_PIN = "246810"  # the demo village seal's PIN, shown with the logins
+DEMO_CREDIT_CODE = "91511302MA6200010G"  # valid by GB 32100's check, made up for the demo
 
 
 DEFAULT_BASE_PORT = 8701
@@ -139,8 +141,27 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
                 password=PASSWORD,
                 actor="demo",
             )
+    _demo_seal(configs["county"], configs["village"], village.name)
     _demo_applications(configs["village"])
     close_database()
+
+
+def _demo_seal(county: NodeConfig, village: NodeConfig, owner: str) -> None:
+    """The village's 业务专用章, carried by USB files as in the field: order, request, grant, install."""
+    station = _open(village).identity.station
+    seal_id = seals.order_seal(
+        _open(county),
+        station=station,
+        kind="business",
+        name="业务专用章",
+        owner=owner,
+        credit_code=DEMO_CREDIT_CODE,
+        valid_days=3 * 365,
+        actor="demo",
+    )
+    request = seals.request_seal(_open(village), seal_id, SEAL_PIN)
+    grant = seals.grant_seal(_open(county), request)
+    seals.install_seal(_open(village), grant)
 
 
 def _publish(config: NodeConfig, kind: str, document) -> None:
@@ -200,6 +221,7 @@ def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
     for node, config in zip(TREE, configs, strict=True):
         logins = "，".join(f"{u}（{name}）" for u, name, _ in node.accounts)
         print(f"  {node.name:<14} {_url(config)}/    登录：{logins}")
+    print(f"  村代办点的电子印章（业务专用章）口令：{SEAL_PIN}    验证盖章文件：各节点的 /verify 页面")
     print(f"  所有演示账号的密码：{PASSWORD}    日志：{Path(base) / '*' / 'serve.log'}    按 Ctrl+C 停止", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .errors import DomainError
+from .seal_image import SealDrawing
 
 SIZES = ("A4", "A5")
 KINDS = ("receipt", "notice", "decision")
@@ -72,6 +73,14 @@ class Paper:
     printed_at: dt.datetime  # Beijing time
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """A seal put on a document: its image and the QR text of the signed claim (`node.seal_records`)."""
+
+    drawing: SealDrawing
+    qr_text: str
+
+
 def title(kind: str, paper: Paper) -> str:
     """Before acceptance a station has only taken materials in: its receipt says so."""
     if kind == "receipt":
@@ -83,12 +92,12 @@ def filename(kind: str, paper: Paper) -> str:
     return f"{title(kind, paper)}-{paper.number}.pdf"
 
 
-def render(kind: str, paper: Paper, size: str = "A4") -> bytes:
-    """The document as PDF bytes on A4 or A5 paper."""
+def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None) -> bytes:
+    """The document as PDF bytes on A4 or A5 paper; with `stamp`, the seal and its QR code under the text."""
     if size not in SIZES:
         raise DocumentUnavailable("纸张只能选 A4 或 A5")
     if kind == "decision" and paper.decision is None:
         raise DocumentUnavailable(f"办件 {paper.number} 尚未作出决定，还不能打印办结通知书")
     from . import pdf  # reportlab costs a tenth of a second and megabytes at start; only printing needs it
 
-    return pdf.layout(kind, paper, size)
+    return pdf.layout(kind, paper, size, stamp)

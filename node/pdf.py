@@ -11,6 +11,7 @@ from importlib import resources
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
+import segno
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, A5
@@ -19,17 +20,18 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from .catalogue import FORMS
-from .documents import Paper, title
+from .documents import Paper, Stamp, title
+from .seal_image import RED, SealDrawing
 
 FONT = "OneTripHei"
 FONT_FILE = "wqy-microhei-gbk.ttf"
 PAGES = {"A4": A4, "A5": A5}
 
 
-def layout(kind: str, paper: Paper, size: str) -> bytes:
+def layout(kind: str, paper: Paper, size: str, stamp: Stamp | None = None) -> bytes:
     small = size == "A5"
     styles = _styles(9 if small else 11)
     margin = (12 if small else 20) * mm
@@ -45,6 +47,7 @@ def layout(kind: str, paper: Paper, size: str) -> bytes:
         author=paper.station_name,
         invariant=True,  # no timestamp or random id: the same paper gives the same bytes
         initialFontName=_font(),  # else the canvas lists Helvetica, a font not embedded, though unused
+        subject=stamp.qr_text if stamp else "",  # a sealed document says what its QR code says
     )
     layout = _Layout(document.width, (22 if small else 28) * mm, styles)
     body = [
@@ -56,6 +59,7 @@ def layout(kind: str, paper: Paper, size: str) -> bytes:
         Spacer(1, styles["body"].leading),
         Paragraph(f"经办人：{escape(paper.operator)}　　　　（盖章）", styles["body"]),
         Paragraph(f"打印时间：{paper.printed_at:%Y年%m月%d日 %H:%M}", styles["body"]),
+        *([_SealBlock(stamp, document.width, styles["small"])] if stamp else []),
     ]
     footer = functools.partial(_footer, f"办件编号 {paper.number}", styles["small"], margin)
     document.build(body, onFirstPage=footer, onLaterPages=footer)
@@ -155,6 +159,70 @@ def _grid(rows: list[tuple[str, ...]], widths: list[float], styles: dict, *, hea
         )
     )
     return table
+
+
+class _SealBlock(Flowable):
+    """Under the signature lines: the QR code at the left, the seal at the right, over the （盖章） line
+    as a hand stamp would be."""
+
+    QR_MM, OVERLAP_MM = 26, 14
+
+    def __init__(self, stamp: Stamp, width: float, style: ParagraphStyle):
+        super().__init__()
+        self.stamp, self.width, self.style = stamp, width, style
+        self.height = (max(self.QR_MM, stamp.drawing.diameter - self.OVERLAP_MM) + 6) * mm
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canvas, qr = self.canv, self.QR_MM * mm
+        _draw_qr(canvas, self.stamp.qr_text, 0, self.height - qr, qr)
+        canvas.setFont(self.style.fontName, self.style.fontSize)
+        canvas.drawString(0, self.height - qr - self.style.fontSize * 1.3, "扫码核验电子印章")
+        radius = self.stamp.drawing.diameter / 2 * mm
+        _draw_seal(canvas, self.stamp.drawing, self.width * 0.62, self.height + self.OVERLAP_MM * mm - radius)
+
+
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
+    """Dark modules as filled runs, row by row: a few hundred rectangles rather than thousands."""
+    matrix = segno.make(text, error="m").matrix
+    module = size / len(matrix)
+    canvas.saveState()
+    canvas.setFillColor(colors.black)
+    for row, line in enumerate(matrix):
+        top = y + size - (row + 1) * module
+        start = None
+        for column, dark in enumerate([*line, 0]):
+            if dark and start is None:
+                start = column
+            elif not dark and start is not None:
+                canvas.rect(x + start * module, top, (column - start) * module, module, stroke=0, fill=1)
+                start = None
+    canvas.restoreState()
+
+
+def _draw_seal(canvas: Canvas, drawing: SealDrawing, cx: float, cy: float) -> None:
+    """The geometry of `node.seal_image` in millimetres, drawn at (cx, cy) in points, with our font."""
+    red = colors.HexColor(RED)
+    canvas.saveState()
+    canvas.setStrokeColor(red)
+    canvas.setFillColor(red)
+    canvas.setLineWidth(drawing.ring * mm)
+    canvas.circle(cx, cy, (drawing.diameter / 2 - drawing.ring / 2) * mm, stroke=1, fill=0)
+    star = canvas.beginPath()
+    for index, (x, y) in enumerate(drawing.star):
+        (star.lineTo if index else star.moveTo)(cx + x * mm, cy + y * mm)
+    star.close()
+    canvas.drawPath(star, stroke=0, fill=1)
+    for glyph in drawing.glyphs:
+        canvas.saveState()
+        canvas.translate(cx + glyph.x * mm, cy + glyph.y * mm)
+        canvas.rotate(-glyph.turn)
+        canvas.setFont(_font(), glyph.size * mm)
+        canvas.drawCentredString(0, -glyph.size * mm * 0.36, glyph.char)
+        canvas.restoreState()
+    canvas.restoreState()
 
 
 def _footer(text: str, style: ParagraphStyle, margin: float, canvas: Canvas, document) -> None:

@@ -48,6 +48,7 @@ from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
 from .restore import DataKeyGrantProjection
+from .seals import SealProjection
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class Node:
                     ReferenceProjection(trust, reference, applications.count_deadline),
                     applications,
                     DataKeyGrantProjection(identity.installation),
+                    SealProjection(trust),
                 )
             ),
             hlc,

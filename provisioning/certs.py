@@ -27,12 +27,14 @@ from .region import contains
 # An OID arc minted from a UUID (ITU-T X.667: `2.25.<uuid as integer>`), no registry needed.
 ONETRIP_ARC = "2.25.198374023475528618712371917203497561227"
 STATION_EXTENSION = x509.ObjectIdentifier(f"{ONETRIP_ARC}.1")
+# A seal certificate's seal: its id, kind, name and owner, so the PDF alone says which seal signed it.
+SEAL_EXTENSION = x509.ObjectIdentifier(f"{ONETRIP_ARC}.2")
 
 ROOT_YEARS, COUNTY_YEARS, INSTALLATION_DAYS = 20, 10, 730
 # Certificates start a day before they are issued, so that a PC whose clock is a little
 # behind its hub's still accepts them.
 BACKDATE = dt.timedelta(days=1)
-SIGNING, AGREEMENT, CA = "signing", "agreement", "ca"
+SIGNING, AGREEMENT, CA, SEAL = "signing", "agreement", "ca", "seal"
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ def issue(
     now: dt.datetime,
     days: int,
     path_length: int | None = None,
+    extensions: tuple[tuple[x509.ObjectIdentifier, bytes], ...] = (),
 ) -> x509.Certificate:
-    """Sign a certificate for `public_key`; `issuer_cert` None makes a self-signed root."""
+    """Sign a certificate for `public_key`; `issuer_cert` None makes a self-signed root.
+
+    `extensions` are further non-critical ones (a seal's attributes), opaque to every other tool.
+    """
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, f"{binding.name} {binding.use}"),
@@ -117,7 +123,7 @@ def issue(
     )
     if is_ca:
         usage.update(key_cert_sign=True, crl_sign=True, digital_signature=True)
-    elif binding.use == SIGNING:
+    elif binding.use in (SIGNING, SEAL):  # non-repudiation: what PDF validators ask of a document signer
         usage.update(digital_signature=True, content_commitment=True)
     else:
         usage.update(key_agreement=True)
@@ -138,6 +144,8 @@ def issue(
         )
         .add_extension(x509.UnrecognizedExtension(STATION_EXTENSION, binding.encode()), critical=False)
     )
+    for oid, value in extensions:
+        builder = builder.add_extension(x509.UnrecognizedExtension(oid, value), critical=False)
     if issuer_cert is not None:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False

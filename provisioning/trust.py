@@ -22,7 +22,19 @@ from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.projection import RuleViolation
 
 from .authority import AUTHORITY, allows, manages, may_write
-from .certs import AGREEMENT, CA, SIGNING, Binding, binding_of, find_path, fingerprint, from_pem, issued_at, verify_path
+from .certs import (
+    AGREEMENT,
+    CA,
+    SIGNING,
+    Binding,
+    binding_of,
+    find_path,
+    fingerprint,
+    from_pem,
+    issued_at,
+    issued_by,
+    verify_path,
+)
 from .errors import CertificateRefused
 from .identity import Identity
 
@@ -301,10 +313,8 @@ def publish_certificates(events, certs: dict[str, x509.Certificate]) -> None:
         )
 
 
-def issuer_recipients(identity: Identity) -> dict[str, object]:
-    """The key-agreement keys of the hub that certified this installation (its county) and of its parent
-    station (a village's township, which accepts and decides), by installation: residents' data keys
-    are wrapped to them as well as to the station. Empty before enrolment."""
+def issuer_station(identity: Identity) -> str | None:
+    """The hub whose CA certified this installation (its county); None before enrolment."""
     own = (
         Certificate.select()
         .where((Certificate.installation == identity.installation) & (Certificate.use == SIGNING))
@@ -312,12 +322,14 @@ def issuer_recipients(identity: Identity) -> dict[str, object]:
         .first()
     )
     if own is None:
-        return {}
+        return None
     issuer = x509.load_der_x509_certificate(bytes(own.der)).issuer
-    hubs = {binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer}
-    if identity.parent:
-        hubs.add(identity.parent)
-    rows = Certificate.select().where((Certificate.station.in_(hubs)) & (Certificate.use == AGREEMENT))
+    return next((binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer), None)
+
+
+def agreement_keys(stations: set[str], identity: Identity) -> dict[str, object]:
+    """The key-agreement keys of the stations' installations not revoked (and not this one), by installation."""
+    rows = Certificate.select().where((Certificate.station.in_(stations)) & (Certificate.use == AGREEMENT))
     return {
         row.installation: x509.load_der_x509_certificate(bytes(row.der)).public_key()
         for row in rows
@@ -349,3 +361,26 @@ def serving_installation(station: str) -> str | None:
         .first()
     )
     return row.installation if row else None
+
+
+def issuer_recipients(identity: Identity) -> dict[str, object]:
+    """The key-agreement keys of the hub that certified this installation (its county) and of its parent
+    station (a village's township, which accepts and decides), by installation: residents' data keys
+    are wrapped to them as well as to the station. Empty before enrolment."""
+    hub = issuer_station(identity)
+    if hub is None:
+        return {}
+    return agreement_keys({hub} | ({identity.parent} if identity.parent else set()), identity)
+
+
+def chain_of(cert: x509.Certificate) -> list[x509.Certificate]:
+    """The CA certificates from `cert`'s issuer up to a self-signed root, as this node knows them: what a
+    signed PDF embeds so that any validator holding the root can check it."""
+    known, chain, current = authorities() + anchors(), [], cert
+    while current.issuer != current.subject or not issued_by(current, current):
+        issuer = next((ca for ca in known if ca.subject == current.issuer and issued_by(current, ca)), None)
+        if issuer is None or issuer in chain:
+            break
+        chain.append(issuer)
+        current = issuer
+    return chain

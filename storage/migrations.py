@@ -30,6 +30,9 @@ from .models import (
     RequestNonce,
     Revocation,
     SchemaVersion,
+    Seal,
+    SealOrder,
+    SealUse,
     SignedHeadRecord,
     Station,
     StreamHead,
@@ -68,6 +71,10 @@ def _sync_links() -> None:
     db.create_tables([SyncLink, RequestNonce])
 
 
+def _seals() -> None:
+    db.create_tables([SealOrder, Seal, SealUse])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -76,6 +83,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (5, "applications and their material scans", _applications),
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
     (7, "sync links and request nonces", _sync_links),
+    (8, "seal orders, seals and their uses", _seals),
 )
 LATEST = MIGRATIONS[-1][0]
 

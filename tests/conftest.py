@@ -185,3 +185,26 @@ def county_node(county_template, tmp_path) -> Node:
         create_operator(node.events, station, username=username, name=name, role=role, password=password)
     yield node
     db.close()
+
+
+@pytest.fixture(scope="session")
+def seal_template(county_template, tmp_path_factory):
+    """The county tree with a village enrolled under it holding a seal (PIN `tests.support.seals.PIN`)."""
+    import shutil
+
+    from tests.support.seals import provision_seal
+
+    base = tmp_path_factory.mktemp("seal")
+    for name in ("city", "county"):
+        shutil.copytree(getattr(county_template, name).data_dir, base / name)
+    tree = provision_seal(NodeConfig(base / "city"), NodeConfig(base / "county"), base)
+    db.close()
+    return tree
+
+
+@pytest.fixture
+def seal_tree(seal_template, tmp_path):
+    """A fresh copy of the seal tree; open a node with `seal_tree.open("village")`."""
+    tree = seal_template.copy(tmp_path)
+    yield tree
+    db.close()

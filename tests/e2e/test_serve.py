@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import requests
 
 from app import main
+from node.demo import PASSWORD, SEAL_PIN
 from storage.database import db
 from tests.support.servers import free_port, start, stop
 
@@ -56,9 +59,11 @@ def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
             assert "青山村便民服务代办点" in village
             if run == 0:  # the village's two demo applications reach the city through the township and county
                 assert _wait_applications(tmp_path / "demo" / "city", 2, within_s=60)
+                _the_village_receipt_carries_the_seal_and_verifies_at_the_county(base_port)
         finally:
             out, _ = stop(demo)
         assert f"http://127.0.0.1:{base_port}/" in out and "cun.agent" in out and "onetrip-demo" in out
+        assert SEAL_PIN in out
         if run == 0:
             first = (tmp_path / "demo" / "village" / "identity.json").read_text()
     assert (tmp_path / "demo" / "village" / "identity.json").read_text() == first, "the second run reuses the tree"
@@ -86,3 +91,34 @@ def _wait_status(port: int) -> dict:
         except requests.ConnectionError:
             time.sleep(0.1)
     raise AssertionError(f"node on port {port} did not answer")
+
+
+def _csrf(session: requests.Session, url: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=5).text).group(1)
+
+
+def _the_village_receipt_carries_the_seal_and_verifies_at_the_county(base_port: int) -> None:
+    village, county = f"http://127.0.0.1:{base_port + 3}", f"http://127.0.0.1:{base_port + 1}"
+    agent = requests.Session()
+    agent.post(
+        f"{village}/login",
+        data={"username": "cun.agent", "password": PASSWORD, "csrf_token": _csrf(agent, f"{village}/login")},
+        timeout=5,
+    )
+    number = re.search(r'href="/work/a/([^"/]+)"', agent.get(f"{village}/work/", timeout=5).text).group(1)
+    page = agent.get(f"{village}/work/a/{number}", timeout=5).text
+    seal_id = re.search(r'<option value="([^"]+-S\d+)"', page).group(1)
+    sealed = agent.post(
+        f"{village}/work/a/{number}/seal/receipt.pdf",
+        data={"csrf_token": _csrf(agent, f"{village}/work/a/{number}"), "seal": seal_id, "pin": SEAL_PIN},
+        timeout=30,
+    )
+    assert sealed.status_code == 200 and sealed.content.startswith(b"%PDF-")
+    anyone = requests.Session()
+    answer = anyone.post(
+        f"{county}/verify",
+        data={"csrf_token": _csrf(anyone, f"{county}/verify")},
+        files={"pdf": ("receipt.pdf", sealed.content, "application/pdf")},
+        timeout=30,
+    )
+    assert "印章有效" in answer.text and "青山村便民服务代办点" in answer.text

@@ -18,6 +18,7 @@ from node.applications import (
 )
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
+from node.sealing import SEAL_ROLES, usable_seals
 from node.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
 from storage.models import Application, Attachment
@@ -120,6 +121,7 @@ def application(number: str):
         item=item,
         material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
+        seals=usable_seals(node) if operator.role in SEAL_ROLES else [],
     )
 
 

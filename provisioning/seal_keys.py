@@ -1,0 +1,94 @@
+"""Seal keys at rest: one file per seal in `keys/seals/`, 0600, its private key encrypted under a PIN.
+
+A seal key is made on the PC that holds the seal and never leaves it. Unlike the installation's
+keys it needs a person to unlock it, so a copied disk does not carry a usable seal: the PIN goes
+through scrypt (about 16 MB and 50 ms per try) into an AES-256-GCM key. The public key is kept in
+clear beside it, so a certificate can be matched to its key without the PIN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sync.keys import write_secret
+
+from .errors import ProvisioningError
+
+SEAL_KEYS = "keys/seals"
+PIN_MIN = 6
+_N, _R, _P = 2**14, 8, 1
+_AAD = b"onetrip/seal-key/v1|"
+
+
+class SealKeyRefused(ProvisioningError):
+    """A wrong PIN, a missing key file, or a PIN too short to set."""
+
+    code = "seal_key_refused"
+
+
+def key_path(data_dir: Path, seal_id: str) -> Path:
+    return Path(data_dir) / SEAL_KEYS / f"{seal_id}.json"
+
+
+def _derive(pin: str, kdf: dict) -> bytes:
+    """The file's own parameters, so that a later, costlier setting still opens older files."""
+    salt = bytes.fromhex(kdf["salt"])
+    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=kdf["n"], r=kdf["r"], p=kdf["p"], dklen=32)
+
+
+def _public_der(public: ec.EllipticCurvePublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def create_seal_key(data_dir: Path, seal_id: str, pin: str) -> ec.EllipticCurvePrivateKey:
+    """A new ECDSA P-256 key for a seal (PDF validators and poppler check P-256), written under `pin`."""
+    if len(pin) < PIN_MIN:
+        raise SealKeyRefused(f"印章口令至少 {PIN_MIN} 位")
+    path = key_path(data_dir, seal_id)
+    if path.exists():
+        raise SealKeyRefused(f"本机已有印章 {seal_id} 的密钥：一枚印章只申请一次")
+    key = ec.generate_private_key(ec.SECP256R1())
+    kdf = {"name": "scrypt", "n": _N, "r": _R, "p": _P, "salt": os.urandom(16).hex()}
+    nonce = os.urandom(12)
+    public = _public_der(key.public_key())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    sealed = AESGCM(_derive(pin, kdf)).encrypt(nonce, der, _AAD + seal_id.encode() + public)
+    document = {
+        "v": 1,
+        "kdf": kdf,
+        "nonce": nonce.hex(),
+        "public": public.hex(),
+        "ciphertext": sealed.hex(),
+    }
+    write_secret(path, json.dumps(document).encode("ascii"))
+    return key
+
+
+def _read(data_dir: Path, seal_id: str) -> dict:
+    try:
+        return json.loads(key_path(data_dir, seal_id).read_text("ascii"))
+    except FileNotFoundError as exc:
+        raise SealKeyRefused(f"本机没有印章 {seal_id} 的密钥：印章只能在申请它的电脑上使用") from exc
+
+
+def seal_public_key(data_dir: Path, seal_id: str) -> ec.EllipticCurvePublicKey:
+    return serialization.load_der_public_key(bytes.fromhex(_read(data_dir, seal_id)["public"]))
+
+
+def unlock_seal_key(data_dir: Path, seal_id: str, pin: str) -> ec.EllipticCurvePrivateKey:
+    document = _read(data_dir, seal_id)
+    key = _derive(pin, document["kdf"])
+    aad = _AAD + seal_id.encode() + bytes.fromhex(document["public"])
+    try:
+        der = AESGCM(key).decrypt(bytes.fromhex(document["nonce"]), bytes.fromhex(document["ciphertext"]), aad)
+    except InvalidTag as exc:
+        raise SealKeyRefused("印章口令不正确") from exc
+    return serialization.load_der_private_key(der, password=None)

@@ -1,0 +1,123 @@
+"""Seals end to end on a county and a village under it: issue, seal offline, verify anywhere, alter a
+byte, revoke; the signature checked by pyHanko's own validator against the city's root."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from node import seals
+from node.config import NodeConfig
+from node.runtime import initialise
+from node.seal_records import SealRefused
+from node.sealing import seal_document
+from node.verification import verify_claim, verify_pdf
+from provisioning.enrolment import install_trust, trust_material
+from provisioning.seal_keys import SealKeyRefused
+from provisioning.trust import anchors
+from storage.models import EventRecord, Operator, Seal, SealUse
+from tests.support.seals import PIN, SEAL_ID
+from tests.support.tree import open_node
+
+
+def seal_receipt(tree, pin=PIN, username="li"):
+    village = tree.open("village")
+    operator = Operator.get(Operator.username == username)
+    return village, seal_document(
+        village, operator=operator, pin=pin, seal_id=SEAL_ID, number=tree.number, kind="receipt"
+    )
+
+
+def test_a_sealed_receipt_verifies_and_one_byte_changed_after_sealing_does_not(seal_tree):
+    village, sealed = seal_receipt(seal_tree)
+    assert sealed.pdf.startswith(b"%PDF-") and sealed.claim.to_qr().startswith("onetrip:seal?")
+    use = SealUse.get(SealUse.use_id == sealed.use_id)
+    assert (use.seal_id, use.digest, use.number, use.operator) == (SEAL_ID, sealed.claim.digest, seal_tree.number, "li")
+    event = EventRecord.get(EventRecord.entity == f"seal-use:{sealed.use_id}")
+    assert event.type == "seal.used" and event.origin == village.identity.installation
+
+    verdict = verify_pdf(village, sealed.pdf)
+    assert verdict.valid, verdict.problems
+    assert verdict.seal_id == SEAL_ID and verdict.owner == "青山村便民服务代办点" and verdict.document == "受理回执"
+    assert "本节点已收到这次用印的记录" in verdict.notes[-1]
+
+    altered = bytearray(sealed.pdf)
+    at = len(altered) // 3
+    altered[at] ^= 0x01
+    verdict = verify_pdf(village, bytes(altered))
+    assert not verdict.valid and "被改动过" in verdict.headline
+
+    assert verify_claim(village, sealed.claim.to_qr()).valid
+    forged = sealed.claim.to_qr().replace(seal_tree.number, seal_tree.number[:-1] + "9")
+    verdict = verify_claim(village, forged)
+    assert not verdict.valid and "不是这枚印章签署的" in verdict.headline
+
+
+def test_pyhankos_validator_sees_an_intact_signature_chaining_to_the_county_and_the_city_root(seal_tree):
+    _, sealed = seal_receipt(seal_tree)
+    roots = [asn1_x509.Certificate.load(a.public_bytes(Encoding.DER)) for a in anchors()]
+    embedded = PdfFileReader(io.BytesIO(sealed.pdf)).embedded_signatures[0]
+    status = validate_pdf_signature(embedded, ValidationContext(trust_roots=roots, allow_fetching=False))
+    assert status.intact and status.valid and status.trusted and status.bottom_line
+    path = [cert.subject.human_friendly for cert in status.validation_path]
+    assert any("顺庆区政务服务中心" in name for name in path) and any("南充市政务服务中心" in name for name in path)
+    assert status.signer_reported_dt is not None
+
+
+def test_a_revoked_seal_is_refused_at_the_holder_and_what_it_sealed_before_still_verifies(seal_tree):
+    _, before = seal_receipt(seal_tree)
+    county = seal_tree.open("county")
+    seals.revoke_seal(county, SEAL_ID, "电脑遗失", actor="wang")
+    with pytest.raises(SealRefused, match="已于"):
+        seals.revoke_seal(county, SEAL_ID, "again", actor="wang")
+    material = trust_material(county.events)
+    village = seal_tree.open("village")
+    install_trust(village.events, material)  # what trust-refresh or sync brings down
+    assert Seal.get(Seal.seal_id == SEAL_ID).revoked_at is not None
+    uses = SealUse.select().count()
+    with pytest.raises(SealRefused, match="被县级吊销"):
+        seal_receipt(seal_tree)
+    assert SealUse.select().count() == uses
+
+    verdict = verify_pdf(seal_tree.open("village"), before.pdf)
+    assert verdict.valid, verdict.problems
+    assert any("吊销之前，盖章时有效" in note and "电脑遗失" in note for note in verdict.notes)
+
+
+def test_a_use_after_revocation_is_reported_as_such(seal_tree):
+    village = seal_tree.open("village")
+    county = seal_tree.open("county")
+    seals.revoke_seal(county, SEAL_ID, "站点撤并", actor="wang")
+    db_material = trust_material(county.events)
+    # The holder was offline: it sealed without knowing, and the verifier learns of the revocation later.
+    _, late = seal_receipt(seal_tree)
+    village = seal_tree.open("village")
+    install_trust(village.events, db_material)
+    verdict = verify_pdf(seal_tree.open("village"), late.pdf)
+    assert not verdict.valid and "吊销之后盖的章" in verdict.headline
+
+
+def test_a_wrong_pin_or_an_admin_cannot_seal_and_nothing_is_logged(seal_tree):
+    seal_tree.open("village")
+    with pytest.raises(SealKeyRefused, match="口令不正确"):
+        seal_receipt(seal_tree, pin="000000")
+    with pytest.raises(SealRefused, match="只有代办员和窗口人员"):
+        seal_receipt(seal_tree, username="cun")
+    assert SealUse.select().count() == 0
+
+
+def test_a_document_verified_at_a_node_of_another_chain_is_not_trusted(seal_tree, tmp_path):
+    _, sealed = seal_receipt(seal_tree)
+    other = NodeConfig(tmp_path / "other-city")
+    initialise(other, level="city", name="绵阳市政务服务中心", region="510700", algorithm="ecdsa-p256-sha256")
+    verdict = verify_pdf(open_node(other), sealed.pdf)
+    assert not verdict.valid and "其他县市的信任链" in verdict.headline
+    # The city above the county knows the chain, though not yet the seal's record (that comes with sync).
+    verdict = verify_pdf(seal_tree.open("city"), sealed.pdf)
+    assert verdict.valid and any("尚未收到这枚印章的登记" in note for note in verdict.notes)

@@ -1,0 +1,91 @@
+"""A county with a village enrolled under it that holds a seal, made once per run; tests get copies."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from node import fleet, seals
+from node.applications import Applicant, file_application, new_request_token
+from node.config import NodeConfig
+from node.demo import enrol_by_bundle
+from node.runtime import Node, initialise
+from provisioning.operators import create_operator
+from provisioning.trust import issuer_recipients
+from storage.database import db
+from tests.support.tree import open_node
+
+PIN = "135790"
+CREDIT_CODE = "91511302MA6200010G"
+SEAL_ID = "511302-S0001"
+
+
+@dataclass(frozen=True)
+class SealTree:
+    city: NodeConfig
+    county: NodeConfig
+    village: NodeConfig
+    number: str  # an application filed at the village
+
+    def open(self, which: str) -> Node:
+        return open_node(getattr(self, which))
+
+    def copy(self, base: Path) -> SealTree:
+        for name in ("city", "county", "village"):
+            shutil.copytree(getattr(self, name).data_dir, base / name)
+        return SealTree(
+            NodeConfig(base / "city"), NodeConfig(base / "county"), NodeConfig(base / "village"), self.number
+        )
+
+
+def provision_seal(city: NodeConfig, county: NodeConfig, base: Path) -> SealTree:
+    village = NodeConfig(base / "village")
+    initialise(
+        village, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
+    )
+    done = fleet.register(
+        open_node(county),
+        name="青山村便民服务代办点",
+        level="village",
+        region="511302001001",
+        hub_url="http://county.invalid",
+    )
+    enrol_by_bundle(county, village, done.code, "http://county.invalid")
+    seal_id = seals.order_seal(
+        open_node(county),
+        station=done.station,
+        kind="business",
+        name="业务专用章",
+        owner="青山村便民服务代办点",
+        credit_code=CREDIT_CODE,
+        valid_days=365,
+        actor="wang",
+    )
+    request = seals.request_seal(open_node(village), seal_id, PIN)
+    grant = seals.grant_seal(open_node(county), request)
+    holder = open_node(village)
+    seals.install_seal(holder, grant)
+    create_operator(
+        holder.events, holder.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
+    )
+    create_operator(
+        holder.events, holder.identity.station, username="cun", name="村管理员", role="admin", password="admin-pass-1"
+    )
+    catalogue = holder.reference.catalogue()
+    item = next(i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0)
+    number = file_application(
+        holder.events,
+        holder.identity,
+        holder.keys,
+        catalogue,
+        issuer_recipients(holder.identity),
+        item_code=item.code,
+        applicant=Applicant("张秀英", "11010519491231002X", "13800138000", "青山村3组"),
+        consent=True,
+        operator="li",
+        request_token=new_request_token(),
+        now=holder.now(),
+    )
+    db.close()
+    return SealTree(city, county, village, number)

@@ -1,0 +1,120 @@
+"""Seal pages: verify a document (open to anyone), seal a document, the seal's image, and the county's
+seal administration. The endpoint a holder's installation posts its sealed request to is in `seal_api`."""
+
+import io
+from importlib import resources
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
+
+from node import seals
+from node.documents import KINDS as DOCUMENTS
+from node.errors import DomainError
+from node.seal_image import FONT_URL, draw, to_svg
+from node.seal_records import KINDS, SealRefused
+from node.sealing import seal_document
+from node.verification import verify
+from provisioning.errors import ProvisioningError
+from storage.models import Seal, SealOrder, SealUse
+
+from ..auth import current_operator, requires, visible_application
+
+bp = Blueprint("seals", __name__)
+api = Blueprint("seal_api", __name__, url_prefix="/api/v1/seals")
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def _node():
+    return current_app.extensions["onetrip"]
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+def verify_page():
+    """No login: a resident, a bank or another office checks a document with this node's trust anchors."""
+    verdict, error = None, None
+    if request.method == "POST":
+        upload = request.files.get("pdf")
+        try:
+            verdict = verify(_node(), pdf=upload.read() if upload else None, text=request.form.get("qr"))
+        except (DomainError, ProvisioningError) as exc:  # said on the page, next to the form
+            error = str(exc)
+    return render_template("verify.html", verdict=verdict, error=error, form=request.form)
+
+
+@bp.post("/work/a/<number>/seal/<doc>.pdf")
+@requires("agent", "clerk")
+def seal(number: str, doc: str):
+    if doc not in DOCUMENTS:
+        return redirect(url_for("workbench.application", number=number))
+    visible_application(number)
+    sealed = seal_document(
+        _node(),
+        operator=current_operator(),
+        pin=request.form.get("pin", ""),
+        seal_id=request.form.get("seal", ""),
+        number=number,
+        kind=doc,
+        size=request.form.get("size", "A4"),
+    )
+    return send_file(io.BytesIO(sealed.pdf), mimetype="application/pdf", download_name=sealed.filename)
+
+
+@bp.get("/seals/<seal_id>.svg")
+def image(seal_id: str):
+    found = Seal.get_or_none(Seal.seal_id == seal_id)
+    if found is None:
+        return Response("没有这枚印章", status=404, mimetype="text/plain")
+    return Response(to_svg(draw(found.owner, found.name)), mimetype="image/svg+xml")
+
+
+@bp.get(FONT_URL)
+def font():
+    """The print font, so a seal's SVG shows its Chinese text on a PC without Chinese fonts."""
+    path = resources.files("node.data").joinpath("fonts", FONT_URL.rsplit("/", 1)[1])
+    return send_file(io.BytesIO(path.read_bytes()), mimetype="font/ttf", max_age=86400)
+
+
+@bp.route("/admin/seals", methods=["GET", "POST"])
+@requires("admin")
+def admin():
+    node, error, ordered = _node(), None, None
+    if request.method == "POST":
+        form = request.form
+        try:
+            ordered = seals.order_seal(
+                node,
+                station=form.get("station", "").strip(),
+                kind=form.get("kind", ""),
+                name=form.get("name", "") or KINDS.get(form.get("kind", ""), ""),
+                owner=form.get("owner", ""),
+                credit_code=form.get("credit_code", ""),
+                valid_days=form.get("days", 0, type=int),
+                actor=current_operator().username,
+            )
+        except SealRefused as exc:
+            error = str(exc)
+    return render_template(
+        "admin/seals.html",
+        seals=list(Seal.select().order_by(Seal.seal_id)),
+        orders=list(SealOrder.select().where(SealOrder.issued == False).order_by(SealOrder.seal_id)),  # noqa: E712
+        uses=list(SealUse.select().order_by(SealUse.used_at.desc()).limit(50)),
+        kinds=KINDS,
+        ordered=ordered,
+        error=error,
+        form=request.form,
+    )
+
+
+@bp.post("/admin/seals/<seal_id>/revoke")
+@requires("admin")
+def revoke(seal_id: str):
+    seals.revoke_seal(_node(), seal_id, request.form.get("reason") or "管理员吊销", actor=current_operator().username)
+    return redirect(url_for("seals.admin"))
+
+
+@api.post("/request")
+def request_seal():
+    """A holder's sealed request, signed by its installation key: the answer is sealed back to it."""
+    body = request.get_data(cache=False)
+    if len(body) > MAX_REQUEST_BYTES:
+        return {"error": "too_large", "message": "印章申请过大"}, 413
+    return Response(seals.grant_seal(_node(), body), mimetype="application/octet-stream")
