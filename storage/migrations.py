@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as alter
 
 from .database import db, write_transaction
 from .errors import PendingMigrations, SchemaTooNew
@@ -17,6 +19,7 @@ from .models import (
     Attachment,
     AuditEntry,
     Certificate,
+    Contact,
     Credential,
     DataKey,
     DeadlineMark,
@@ -32,6 +35,7 @@ from .models import (
     SchemaVersion,
     SignedHeadRecord,
     Station,
+    Statistic,
     StreamHead,
     SyncLink,
     TrustAnchor,
@@ -68,6 +72,21 @@ def _sync_links() -> None:
     db.create_tables([SyncLink, RequestNonce])
 
 
+def _statistics() -> None:
+    """Counters start empty: `onetrip rebuild` counts the applications a node held before this migration.
+    A database made since migration 5 read the current model already has the columns: only missing ones."""
+    table, fields = Application._meta.table_name, Application._meta.fields
+    present = {column.name for column in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db.obj)
+    names = ("decided_on", "delivered_on", "rated_on", "handling_days", "tally")
+    alter(*(migrator.add_column(table, name, fields[name]) for name in names if name not in present))
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS application_rating ON {table} (rating)")
+    db.create_tables([Statistic, Contact])
+
+
+STATISTICS = 9  # after 8 (seals, merged from another branch); renumbering is this line
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -76,6 +95,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (5, "applications and their material scans", _applications),
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
     (7, "sync links and request nonces", _sync_links),
+    (STATISTICS, "application statistics, dates and tallies; children's last contact", _statistics),
 )
 LATEST = MIGRATIONS[-1][0]
 
