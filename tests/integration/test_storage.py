@@ -28,7 +28,7 @@ def test_an_older_database_upgrades_and_keeps_its_data(any_database):
     StreamHead.create(origin="i-old", stream="s", seq=3, chain="ab" * 32)
     with pytest.raises(PendingMigrations):
         require_current()
-    assert migrate() == list(range(2, LATEST + 1))
+    assert migrate() == [version for version, _, _ in MIGRATIONS[1:]]
     assert StreamHead.get(origin="i-old", stream="s").seq == 3
     assert Station.select().count() == 0  # the new tables exist
 
