@@ -18,6 +18,7 @@ from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
 from provisioning.trust import adopt_certificate, agreement_key
+from storage.models import Contact, upsert
 from sync import canonical, delta, nonces
 from sync.batch import decode_batch, encode_batch
 from sync.errors import ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
@@ -51,6 +52,7 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     if not above(ident.level, ident.region, sender.level, sender.region):
         raise RequestRefused(f"{sender.name} 不是 {ident.name} 的下级站点，不能在此同步")
     _check_freshness(node, request)
+    upsert(Contact, station=sender.station, installation=request.installation, at=node.now().replace(tzinfo=None))
     return request, sender
 
 

@@ -13,7 +13,7 @@ from node.runtime import Node
 
 from . import errors
 from .auth import current_operator
-from .views import admin, api, api_applications, auth, enrol, health, printing, station, sync, workbench
+from .views import admin, api, api_applications, auth, dashboard, enrol, health, printing, station, sync, workbench
 
 SESSION_HOURS = 8
 
@@ -39,7 +39,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
     csrf.exempt(sync.bp)
-    blueprints = (health, api, api_applications, enrol, auth, admin, workbench, printing, station, sync)
+    blueprints = (health, api, api_applications, enrol, auth, admin, dashboard, workbench, printing, station, sync)
     for module in blueprints:
         app.register_blueprint(module.bp)
     app.context_processor(
