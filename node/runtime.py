@@ -47,6 +47,7 @@ from . import upstream
 from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
+from .retention import purge_personal_data
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ HEAD_SIGNING_INTERVAL_S = 60
 SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backoff decides)
 CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
+RETENTION_CHECK_H = 24
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,13 @@ class Node:
         return cls(config, identity, keys, events, BlobStore(Path(config.data_dir) / "blobs"), reference)
 
     def start(self) -> None:
-        """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does."""
+        """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does, and not
+        with `scheduler = "off"`: the extra processes of a hub serve requests only (docs/operations.md)."""
+        if self.config.scheduler == "off":
+            log.info(
+                "scheduler off in this process: %s %s serves requests only", self.identity.level, self.identity.name
+            )
+            return
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler.add_job(
             self.events.sign_heads, "interval", seconds=HEAD_SIGNING_INTERVAL_S, id="sign_heads", coalesce=True
@@ -147,6 +155,15 @@ class Node:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        if self.identity.level == "village":
+            self._scheduler.add_job(
+                self.purge_personal_data,
+                "interval",
+                hours=RETENTION_CHECK_H,
+                id="purge_personal_data",
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
         if self.identity.parent_url:
             rng = random.Random()
             self._scheduler.add_job(
@@ -185,6 +202,13 @@ class Node:
         if counts["overdue"]:
             log.warning("applications overdue: %d, due soon: %d", counts["overdue"], counts["due_soon"])
         return counts
+
+    def purge_personal_data(self) -> int:
+        """Purge residents' data of cases delivered more than `retention_days` ago (village stations only)."""
+        purged = purge_personal_data(self.blobs, self.now().astimezone(CHINA).date(), self.config.retention_days)
+        if purged:
+            log.info("personal data purged from %d closed applications", purged)
+        return purged
 
     def sync_once(self) -> upstream.RoundReport:
         """One round with the parent now (the CLI's `onetrip sync`, the workbench's "sync now")."""
