@@ -31,6 +31,7 @@ from storage.models import (
     DataKey,
     DeadlineMark,
     EventRecord,
+    Statistic,
     get_row,
     insert_row,
     update_row,
@@ -51,12 +52,14 @@ from sync.log import APPLIED, EventLog
 from sync.order import causal_order
 from sync.projection import RuleViolation
 
+from . import tally
 from .catalogue import Catalogue
-from .deadlines import add_working_days, status
+from .deadlines import add_working_days, status, working_days_between
 from .errors import DomainError
 from .holidays import HolidayTable
 from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
 from .materials import scan_problem, sniff
+from .statistics import add_counts
 from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
@@ -531,10 +534,16 @@ class ApplicationProjection:
             self.count_deadline(row)
         elif event.type == "application.decided":
             row.decision_reason = payload.get("reason") or None
+            row.decided_on = day
+            row.handling_days = working_days_between(row.accepted_on, day, self.holidays(), _pauses(row))
+        elif event.type == "application.delivered":
+            row.delivered_on = day
         elif event.type == "application.rated":
             if not 1 <= int(payload["stars"]) <= 5:
                 raise RuleViolation("评价须为 1–5 星")
             row.rating, row.rating_comment = int(payload["stars"]), payload.get("comment") or None
+            row.rated_on = day
+        row.tally = _recount(row.tally, row)
         update_row(row)
 
     def _filed(self, event: Event, payload: dict) -> None:
@@ -557,10 +566,13 @@ class ApplicationProjection:
             "pauses": "[]",
             "due_provisional": False,
         }
+        counts = tally.tally(tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"]))
+        row["tally"] = tally.encode(counts)
         try:  # the number and (station, request token) are unique: one insert checks both
             insert_row(Application, row)
         except pw.IntegrityError as exc:
             raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）") from exc
+        add_counts(counts)
         if wrapped := payload["keys"].get(self.installation):
             insert_row(
                 DataKey,
@@ -592,16 +604,46 @@ class ApplicationProjection:
         except KeyError:
             row.due, row.due_provisional = None, False
             return
-        pauses = [(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(row.pauses)]
-        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit, pauses)
+        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit, _pauses(row))
         row.due, row.due_provisional = deadline.due, deadline.provisional
 
     def reset(self, entity_name: str | None) -> None:
+        """Before a replay of one application, take back what it added to the statistics; before a
+        rebuild, drop them all (the replay counts everything again)."""
+        if entity_name is None:
+            Statistic.delete().execute()
+        else:
+            number = entity_name.removeprefix("application:")
+            counted = Application.select(Application.tally).where(Application.number == number).scalar()
+            add_counts(tally.difference({}, tally.decode(counted)))
         for model in (Attachment, Application):
             query = model.delete()
             if entity_name is not None:
                 query = query.where(model.number == entity_name.removeprefix("application:"))
             query.execute()
+
+
+def _pauses(row: Application) -> list[tuple[dt.date, dt.date]]:
+    return [(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(row.pauses)]
+
+
+def _recount(counted: str, row: Application) -> str:
+    """Add to the statistics what changed in this application's contribution; its new contribution."""
+    facts = tally.Facts(
+        row.station,
+        row.item_code,
+        row.bundle,
+        row.filed_on,
+        row.accepted_on,
+        row.decided_on,
+        row.due,
+        row.handling_days,
+        row.rated_on,
+        row.rating,
+    )
+    counts = tally.tally(facts)
+    add_counts(tally.difference(counts, tally.decode(counted)))
+    return tally.encode(counts)
 
 
 def _next_state(state: str | None, event_type: str, payload: dict) -> str:

@@ -20,7 +20,16 @@ from .errors import ConfigError
 
 CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-POSITIVE = ("port", "head_interval", "head_ttl_s", "max_clock_drift_s", "sync_interval_s", "sync_backoff_max_s")
+POSITIVE = (
+    "port",
+    "head_interval",
+    "head_ttl_s",
+    "max_clock_drift_s",
+    "sync_interval_s",
+    "sync_backoff_max_s",
+    "retention_days",
+)
+SWITCH = ("on", "off")
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class NodeConfig:
     sync_interval_s: int = 30  # sync with the parent this often while the link works
     sync_backoff_max_s: int = 900  # while it does not, wait longer each time, up to this
     log_level: str = "INFO"
+    retention_days: int = 365  # a village station purges residents' data this long after delivery
+    scheduler: str = "on"  # "off" in every hub process but one: the periodic jobs run once per hub
 
     @property
     def database_url(self) -> str:
@@ -62,6 +73,8 @@ class NodeConfig:
             problems.append("端口 port 必须在 1–65535 之间")
         if values.get("log_level", "INFO") not in LOG_LEVELS:
             problems.append(f"日志级别 log_level 应为 {' / '.join(LOG_LEVELS)} 之一")
+        if values.get("scheduler", "on") not in SWITCH:
+            problems.append("定时任务开关 scheduler 应为 on 或 off")
         database = values.get("database", "")
         if database and not database.startswith(("sqlite:///", "postgresql://", "postgres://")):
             problems.append("数据库地址 database 应以 sqlite:/// 或 postgresql:// 开头")

@@ -101,6 +101,17 @@ def _pause_days(pauses: Iterable[tuple[date, date]]) -> frozenset[date]:
     return frozenset(days)
 
 
+def working_days_between(start: date, end: date, table: HolidayTable, pauses: Iterable[tuple[date, date]] = ()) -> int:
+    """How long a case took in working days: those after `start` (the day of acceptance, day zero) up to and
+    including `end`, the clock's stopped days left out; the same count a deadline is promised in."""
+    stops = _pause_days(pauses)
+    days, day = 0, start
+    while day < end:
+        day += ONE_DAY
+        days += day not in stops and working_day(day, table)[0]
+    return days
+
+
 def working_days_left(due: date, today: date, table: HolidayTable) -> int:
     """How many working days remain after `today` up to and including `due` (0 on the due date)."""
     left, day = 0, today

@@ -19,6 +19,7 @@ from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
 from provisioning.trust import adopt_certificate, agreement_key
+from storage.models import Contact, upsert
 from sync import canonical, delta, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
@@ -36,6 +37,7 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     request = read_request(headers, "POST", path, body)
     sender = _sender(node, request, headers)
     _check_freshness(node, request)
+    upsert(Contact, station=sender.station, installation=request.installation, at=node.now().replace(tzinfo=None))
     return request, sender
 
 

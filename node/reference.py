@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import peewee as pw
+
 from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust
@@ -73,6 +75,17 @@ class Reference:
     def catalogue(self) -> Catalogue:
         row = self._chosen(CATALOGUE)
         return sample_catalogue() if row is None else _parse(CATALOGUE, row.body)
+
+    def catalogues(self) -> list[Catalogue]:
+        """The catalogue this node goes by, then every publisher's newest: a city names the items of its
+        counties' catalogues too."""
+        rows = (
+            ReferenceData.select(ReferenceData.publisher, pw.fn.MAX(ReferenceData.version))
+            .where(ReferenceData.kind == CATALOGUE)
+            .group_by(ReferenceData.publisher)
+        )
+        newest = (ReferenceData.get_by_id((CATALOGUE, publisher, version)) for publisher, version in rows.tuples())
+        return [self.catalogue(), *(_parse(CATALOGUE, row.body) for row in newest)]
 
     def holidays(self) -> HolidayTable:
         row = self._chosen(HOLIDAYS)

@@ -48,6 +48,7 @@ from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
 from .restore import DataKeyGrantProjection
+from .retention import purge_personal_data
 from .seals import SealProjection
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ HEAD_SIGNING_INTERVAL_S = 60
 SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backoff decides)
 CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
+RETENTION_CHECK_H = 24
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,19 @@ class Node:
         return cls(config, identity, keys, events, BlobStore(Path(config.data_dir) / "blobs"), reference)
 
     def start(self) -> None:
-        """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does."""
+        """Periodic jobs run in this process; `web.create_app` never starts them, only `serve` does, and not
+        with `scheduler = "off"`: the extra processes of a hub serve requests only (docs/operations.md)."""
+        if self.config.scheduler == "off":
+            log.info(
+                "scheduler off in this process: %s %s serves requests only", self.identity.level, self.identity.name
+            )
+            return
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._every("sign_heads", self.events.sign_heads, HEAD_SIGNING_INTERVAL_S, at_start=False)
         self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
         self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_MIN * 60)
+        if self.identity.level == "village":
+            self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: upstream.sync_if_due(self, rng), min(self.config.sync_interval_s, SYNC_TICK_S))
@@ -170,6 +180,13 @@ class Node:
         if counts["overdue"]:
             log.warning("applications overdue: %d, due soon: %d", counts["overdue"], counts["due_soon"])
         return counts
+
+    def purge_personal_data(self) -> int:
+        """Purge residents' data of cases delivered more than `retention_days` ago (village stations only)."""
+        purged = purge_personal_data(self.blobs, self.now().astimezone(CHINA).date(), self.config.retention_days)
+        if purged:
+            log.info("personal data purged from %d closed applications", purged)
+        return purged
 
     def sync_once(self) -> upstream.RoundReport:
         """One round with the parent now (the CLI's `onetrip sync`, the workbench's "sync now")."""

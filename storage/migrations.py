@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as alter
 
 from .database import db, write_transaction
 from .errors import PendingMigrations, SchemaTooNew
@@ -17,6 +19,7 @@ from .models import (
     Attachment,
     AuditEntry,
     Certificate,
+    Contact,
     Credential,
     DataKey,
     DeadlineMark,
@@ -35,6 +38,7 @@ from .models import (
     SealUse,
     SignedHeadRecord,
     Station,
+    Statistic,
     StreamHead,
     SyncLink,
     TrustAnchor,
@@ -75,6 +79,18 @@ def _seals() -> None:
     db.create_tables([SealOrder, Seal, SealUse])
 
 
+def _statistics() -> None:
+    """Counters start empty: `onetrip rebuild` counts the applications a node held before this migration.
+    A database made since migration 5 read the current model already has the columns: only missing ones."""
+    table, fields = Application._meta.table_name, Application._meta.fields
+    present = {column.name for column in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db.obj)
+    names = ("decided_on", "delivered_on", "rated_on", "handling_days", "tally")
+    alter(*(migrator.add_column(table, name, fields[name]) for name in names if name not in present))
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS application_rating ON {table} (rating)")
+    db.create_tables([Statistic, Contact])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -84,6 +100,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
     (7, "sync links and request nonces", _sync_links),
     (8, "seal orders, seals and their uses", _seals),
+    (9, "application statistics, dates and tallies; children's last contact", _statistics),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -230,11 +230,52 @@ class Application(BaseModel):
     due = pw.DateField(null=True, index=True)
     due_provisional = pw.BooleanField(default=False)
     decision_reason = pw.TextField(null=True)
-    rating = pw.IntegerField(null=True)
+    rating = pw.IntegerField(null=True, index=True)  # the dashboard lists the low ones
     rating_comment = pw.TextField(null=True)
+    decided_on = pw.DateField(null=True)  # Beijing dates of the steps the statistics and retention count
+    delivered_on = pw.DateField(null=True)
+    rated_on = pw.DateField(null=True)
+    handling_days = pw.IntegerField(null=True)  # working days from acceptance to decision, pauses left out
+    tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.tally), to take back
 
     class Meta:
         indexes = ((("station", "request_token"), True), (("station", "filed_on", "number"), False))
+
+
+class Statistic(BaseModel):
+    """Counters per Beijing day, station, item and bundle, kept by the application projection as events are
+    applied (node.tally): a dashboard sums a few rows per day instead of reading every application."""
+
+    day = pw.DateField()
+    station = pw.CharField(max_length=64)
+    item_code = pw.CharField(max_length=32)
+    bundle = pw.CharField(max_length=64)  # "" for an item filed alone
+    filed = pw.IntegerField(default=0)
+    accepted = pw.IntegerField(default=0)
+    decided = pw.IntegerField(default=0)
+    on_time = pw.IntegerField(default=0)
+    late = pw.IntegerField(default=0)
+    handling_days = pw.IntegerField(default=0)  # summed over the day's decisions
+    within_1 = pw.IntegerField(default=0)
+    within_3 = pw.IntegerField(default=0)
+    within_5 = pw.IntegerField(default=0)
+    within_10 = pw.IntegerField(default=0)
+    within_20 = pw.IntegerField(default=0)
+    over_20 = pw.IntegerField(default=0)
+    rated = pw.IntegerField(default=0)
+    stars = pw.IntegerField(default=0)
+    low_rated = pw.IntegerField(default=0)
+
+    class Meta:
+        primary_key = pw.CompositeKey("day", "station", "item_code", "bundle")
+
+
+class Contact(BaseModel):
+    """Parent-local: when each child station last reached this node with an authenticated sync request."""
+
+    station = pw.CharField(max_length=64, primary_key=True)
+    installation = pw.CharField(max_length=64)
+    at = pw.DateTimeField()  # UTC
 
 
 class Attachment(BaseModel):

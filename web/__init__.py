@@ -13,7 +13,20 @@ from node.runtime import Node
 
 from . import errors
 from .auth import current_operator
-from .views import admin, api, api_applications, auth, enrol, health, printing, seals, station, sync, workbench
+from .views import (
+    admin,
+    api,
+    api_applications,
+    auth,
+    dashboard,
+    enrol,
+    health,
+    printing,
+    seals,
+    station,
+    sync,
+    workbench,
+)
 
 SESSION_HOURS = 8
 
@@ -40,7 +53,20 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf.exempt(api.bp)
     csrf.exempt(sync.bp)
     csrf.exempt(seals.api)
-    blueprints = (health, api, api_applications, enrol, auth, admin, workbench, printing, station, sync, seals)
+    blueprints = (
+        health,
+        api,
+        api_applications,
+        enrol,
+        auth,
+        admin,
+        dashboard,
+        workbench,
+        printing,
+        station,
+        sync,
+        seals,
+    )
     for module in blueprints:
         app.register_blueprint(module.bp)
     app.register_blueprint(seals.api)

@@ -8,47 +8,23 @@ download here. `make test` installs the package; in CI a missing browser fails t
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import struct
 import zlib
 
 import pytest
-from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
 from node.data import sample_catalogue
 from storage.database import db
+from tests.support.browser import chromium
 from tests.support.servers import free_port, start, stop
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [  # headless comes from Playwright's `headless=True`
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def browser_context(tmp_path):
-    """A Chromium with a fresh profile; missing Chromium fails in CI and skips elsewhere."""
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; `make test` does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=CHROMIUM, headless=True, args=ARGS, locale="zh-CN"
-        )
-        context.set_default_timeout(10_000)
+    with chromium(tmp_path / "profile") as context:
         yield context
-        context.close()
 
 
 @pytest.fixture

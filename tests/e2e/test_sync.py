@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import time
 
@@ -28,37 +27,17 @@ from sync.keys import SigningKey
 from sync.request import digest, sign_request
 from sync.transport import HttpTransport, Unreachable
 from tests.support.clock import FrozenClock
-from tests.support.servers import start, stop
+from tests.support.servers import free_run, start, stop
 from tests.support.tree import open_node
 
 RESIDENT = demo.DEMO_RESIDENTS[0]
 LEVELS = ("city", "county", "township", "village")
 
 
-def _free_run(count: int) -> int:
-    """A base port with `count` free ports after it."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + count < 65535 and all(_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no run of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def demo_tree(tmp_path_factory):
     base = tmp_path_factory.mktemp("tree") / "demo"
-    port = _free_run(4)
+    port = free_run(4)
     demo.prepare(base, port)
     return base, port
 

@@ -17,7 +17,7 @@ from storage.models import DataKey, EventRecord, SchemaVersion, Station, StreamH
 
 def test_a_fresh_database_migrates_to_the_latest_schema(any_database):
     assert current_version() == 0
-    assert migrate() == [version for version, _, _ in MIGRATIONS]
+    assert migrate() == [version for version, _, _ in MIGRATIONS] and MIGRATIONS[-1][0] == LATEST
     assert current_version() == LATEST
     require_current()
     assert migrate() == []

@@ -21,6 +21,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_run(count: int) -> int:
+    """A base port with `count` free ports after it."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = sock.getsockname()[1]
+        if base + count < 65535 and all(_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no run of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def start(args: list[str], port: int) -> subprocess.Popen:
     """Run `python app.py ARGS` with ONETRIP_PORT set; return once /healthz answers."""
     process = subprocess.Popen(

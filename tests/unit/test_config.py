@@ -212,9 +212,16 @@ def test_every_field_can_be_set_from_the_environment(tmp_path):
     environ = {}
     for field in dataclasses.fields(NodeConfig):
         if field.name != "data_dir":
-            value = "ERROR" if field.name == "log_level" else samples[field.type]
+            value = {"log_level": "ERROR", "scheduler": "off"}.get(field.name) or samples[field.type]
             environ[f"ONETRIP_{field.name.upper()}"] = value
     config = NodeConfig.load(tmp_path, environ=environ)
     for field in dataclasses.fields(NodeConfig):
         if field.name != "data_dir":
             assert str(getattr(config, field.name)) == environ[f"ONETRIP_{field.name.upper()}"]
+
+
+def test_the_scheduler_switch_reads_on_or_off_only(tmp_path):
+    assert NodeConfig.load(tmp_path, environ={"ONETRIP_SCHEDULER": "off"}).scheduler == "off"
+    with pytest.raises(ConfigError) as refused:
+        NodeConfig.load(tmp_path, environ={"ONETRIP_SCHEDULER": "no", "ONETRIP_RETENTION_DAYS": "0"})
+    assert "scheduler" in str(refused.value) and "retention_days" in str(refused.value)

@@ -1,0 +1,440 @@
+"""A county's or city's dashboard: the statistics summed for an area and filters, the deadlines that are
+slipping, low ratings and the children's sync health, as tables a page shows and a CSV file carries.
+
+The sums read `statistic` (kept as events are applied); the lists read a bounded number of rows by index.
+A city receives its counties' events, so the same sums at the city are the roll-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import peewee as pw
+
+from provisioning.region import area_prefix
+from storage.models import Application, Contact, DeadlineMark, EventRecord, Installation, Operator, Station, Statistic
+
+from .applications import CHINA, RUNNING
+from .catalogue import Catalogue
+from .tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
+from .workflow import STATE_NAMES
+
+HUBS = ("county", "city")
+VIEWERS = ("admin", "clerk")
+OFFLINE_AFTER = dt.timedelta(hours=24)
+LIST_LIMIT = 200  # rows of a list on the page and in its CSV: the oldest overdue first
+HALL, STATIONS = "县级及以上大厅", "乡镇、村站点"
+
+
+@dataclass(frozen=True)
+class Filters:
+    station: str = ""
+    department: str = ""
+    item: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def as_args(self) -> dict[str, str]:
+        """As query-string arguments, for links that keep the filters (CSV, charts)."""
+        values = {
+            "station": self.station,
+            "department": self.department,
+            "item": self.item,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a page shows as one table and exports as one CSV file."""
+
+    name: str
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    as_of: dt.datetime  # Beijing time
+    area_name: str
+    filters: Filters
+    problems: list[str]
+    totals: dict[str, int]
+    due_soon: int
+    overdue: int
+    quarantined: int
+    offline: int
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    @property
+    def on_time_rate(self) -> str:
+        return percent(self.totals["on_time"], self.totals["on_time"] + self.totals["late"])
+
+    @property
+    def average_handling(self) -> str:
+        return average(self.totals["handling_days"], self.totals["decided"])
+
+    @property
+    def average_stars(self) -> str:
+        return average(self.totals["stars"], self.totals["rated"])
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def average(total: int, count: int) -> str:
+    return f"{total / count:.1f}" if count else "—"
+
+
+def area_for(level: str, region: str, operator: Operator) -> str | None:
+    """The prefix of the station codes a person may see on this hub's dashboard: their own station's
+    division (a county admin sees their county, the city's people the whole city), or None."""
+    if level not in HUBS or operator.role not in VIEWERS:
+        return None
+    station = Station.get_or_none(Station.code == operator.station)
+    own = area_prefix(station.region) if station is not None else ""
+    mine = area_prefix(region)
+    return own if own.startswith(mine) else None
+
+
+def read_filters(args: Mapping[str, str], area: str, items: Mapping[str, tuple[str, str, str]]) -> tuple[Filters, list]:
+    """The filters a query string asks for; anything that does not read, or lies outside the area, is left
+    out with a message saying so, so a mistyped link shows the whole area rather than an error."""
+    problems, values = [], {}
+    station = args.get("station", "").strip()
+    if station and not (station.startswith(area) and Station.get_or_none(Station.code == station)):
+        problems.append(f"站点 {station} 不在本辖区，已忽略")
+    elif station:
+        values["station"] = station
+    department = args.get("department", "").strip()
+    if department and department not in dict(departments(items)):
+        problems.append(f"部门 {department} 不在事项清单中，已忽略")
+    elif department:
+        values["department"] = department
+    item = args.get("item", "").strip()
+    if item and item not in items:
+        problems.append(f"事项 {item} 不在事项清单中，已忽略")
+    elif item:
+        values["item"] = item
+    for name, label in (("since", "起始日期"), ("until", "截止日期")):
+        text = args.get(name, "").strip()
+        try:
+            values[name] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            problems.append(f"{label} {text} 不是有效日期（应为 2026-01-31 的格式），已忽略")
+    filters = Filters(**values)
+    if filters.since and filters.until and filters.since > filters.until:
+        problems.append("起始日期晚于截止日期，已忽略日期")
+        filters = replace(filters, since=None, until=None)
+    return filters, problems
+
+
+def known_items(catalogues: list[Catalogue]) -> dict[str, tuple[str, str, str]]:
+    """Item code -> (name, department code, department name), the nearer catalogue's names first."""
+    items: dict[str, tuple[str, str, str]] = {}
+    for catalogue in reversed(catalogues):
+        for item in catalogue.current():
+            items[item.code] = (item.name, item.department_code, item.department)
+    return items
+
+
+def departments(items: Mapping[str, tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(department code, name) of every department that has an item, in code order."""
+    return sorted({(code, name) for _, code, name in items.values()})
+
+
+def bundle_names(catalogues: list[Catalogue]) -> dict[str, str]:
+    return {code: b.name for catalogue in reversed(catalogues) for code, b in catalogue.bundles.items()}
+
+
+def _in_area(column: pw.Field, area: str, filters: Filters):
+    """Station codes inside the area by a range an index serves (a station filter: that one)."""
+    if filters.station:
+        return column == filters.station
+    return (column >= area) & (column < area + "~")
+
+
+def _item_condition(column: pw.Field, filters: Filters):
+    if filters.item:
+        return column == filters.item
+    if filters.department:
+        return (column >= filters.department + "-") & (column < filters.department + "-~")
+    return None
+
+
+def _statistics(area: str, filters: Filters):
+    query = Statistic.select().where(_in_area(Statistic.station, area, filters))
+    if (condition := _item_condition(Statistic.item_code, filters)) is not None:
+        query = query.where(condition)
+    if filters.since:
+        query = query.where(Statistic.day >= filters.since)
+    if filters.until:
+        query = query.where(Statistic.day <= filters.until)
+    return query
+
+
+def _sums(area: str, filters: Filters, *group: pw.Field) -> list[tuple]:
+    """Rows of (group values…, every counter summed)."""
+    sums = [pw.fn.COALESCE(pw.fn.SUM(getattr(Statistic, c)), 0) for c in COUNTERS]
+    query = _statistics(area, filters).select(*group, *sums)
+    if group:
+        query = query.group_by(*group)
+    return list(query.tuples())
+
+
+def build(
+    area: str,
+    filters: Filters,
+    problems: list[str],
+    *,
+    now: dt.datetime,
+    own_station: str,
+    catalogues: list[Catalogue],
+) -> Dashboard:
+    """Every figure and table of the dashboard, as of `now`."""
+    items, bundles = known_items(catalogues), bundle_names(catalogues)
+    stations = {s.code: s for s in Station.select().where(_in_area(Station.code, area, Filters()))}
+    area_station = next((s for s in stations.values() if area_prefix(s.region) == area and s.level in HUBS), None)
+    totals = dict(zip(COUNTERS, _sums(area, filters)[0], strict=True))
+    marks = _marks(area, filters)
+    contacts = _contacts(own_station, stations, now)
+    offline = sum(1 for row in contacts.rows if row[-1] != "正常")
+    tables = [
+        _summary(totals, marks),
+        _by_station(_sums(area, filters, Statistic.station), stations),
+        _by_item(_sums(area, filters, Statistic.item_code), items),
+        _by_bundle(_sums(area, filters, Statistic.bundle), bundles),
+        _handling(totals),
+        _channels(_sums(area, filters, Statistic.station), stations),
+        _overdue(area, filters, stations, items),
+        _low_ratings(area, filters, stations, items),
+        contacts,
+    ]
+    return Dashboard(
+        as_of=now.astimezone(CHINA),
+        area_name=area_station.name if area_station else area,
+        filters=filters,
+        problems=problems,
+        totals=totals,
+        due_soon=marks.get("due_soon", 0),
+        overdue=marks.get("overdue", 0),
+        quarantined=EventRecord.select().where(EventRecord.status == "quarantined").count(),
+        offline=offline,
+        tables={table.name: table for table in tables},
+    )
+
+
+def _counted(row: tuple, offset: int) -> dict[str, int]:
+    return dict(zip(COUNTERS, row[offset:], strict=True))
+
+
+def _summary(totals: dict[str, int], marks: dict[str, int]) -> Table:
+    rows = [
+        ("申请件数", totals["filed"]),
+        ("受理件数", totals["accepted"]),
+        ("办结件数", totals["decided"]),
+        ("按时办结", totals["on_time"]),
+        ("超期办结", totals["late"]),
+        ("按时办结率", percent(totals["on_time"], totals["on_time"] + totals["late"])),
+        ("平均办理时长（工作日）", average(totals["handling_days"], totals["decided"])),
+        ("评价件数", totals["rated"]),
+        ("平均星级", average(totals["stars"], totals["rated"])),
+        ("差评件数", totals["low_rated"]),
+        ("当前临期件数", marks.get("due_soon", 0)),
+        ("当前超期件数", marks.get("overdue", 0)),
+    ]
+    return Table("summary", "总体情况", ("指标", "数值"), rows)
+
+
+def _performance(counts: dict[str, int]) -> tuple:
+    return (
+        counts["filed"],
+        counts["accepted"],
+        counts["decided"],
+        counts["on_time"],
+        counts["late"],
+        percent(counts["on_time"], counts["on_time"] + counts["late"]),
+        average(counts["handling_days"], counts["decided"]),
+        counts["rated"],
+        average(counts["stars"], counts["rated"]),
+    )
+
+
+PERFORMANCE = ("申请", "受理", "办结", "按时", "超期", "按时办结率", "平均工作日", "评价", "平均星级")
+
+
+def _by_station(rows: list[tuple], stations: dict[str, Station]) -> Table:
+    body = [(row[0], _station_name(stations, row[0]), *_performance(_counted(row, 1))) for row in sorted(rows)]
+    return Table("stations", "各站点", ("站点编码", "站点", *PERFORMANCE), body)
+
+
+def _by_item(rows: list[tuple], items: Mapping[str, tuple[str, str, str]]) -> Table:
+    body = []
+    for row in sorted(rows, key=lambda r: -r[1]):
+        name, _, department = items.get(row[0], ("（清单中无此事项）", "", ""))
+        body.append((row[0], name, department, *_performance(_counted(row, 1))))
+    return Table("items", "各事项", ("事项编码", "事项", "部门", *PERFORMANCE), body)
+
+
+def _by_bundle(rows: list[tuple], bundles: Mapping[str, str]) -> Table:
+    body = [
+        (row[0], bundles.get(row[0], row[0]), _counted(row, 1)["filed"])
+        for row in sorted(rows, key=lambda r: -r[1])
+        if row[0]
+    ]
+    return Table("bundles", "一件事", ("编码", "一件事", "申请件数"), body)
+
+
+def _handling(totals: dict[str, int]) -> Table:
+    labels, low = [], 0
+    for _, bound in BUCKETS:
+        labels.append(f"{low}–{bound} 个工作日")
+        low = bound + 1
+    labels.append(f"{BUCKETS[-1][1]} 个工作日以上")
+    rows = [(label, totals[name]) for label, name in zip(labels, HISTOGRAM, strict=True)]
+    return Table("handling", "办理时长分布", ("办理时长", "办结件数"), rows)
+
+
+def _channels(rows: list[tuple], stations: dict[str, Station]) -> Table:
+    """Filed at a township or village station, or at a hub's own hall."""
+    filed = {HALL: 0, STATIONS: 0}
+    for row in rows:
+        station = stations.get(row[0])
+        filed[HALL if station is not None and station.level in HUBS else STATIONS] += _counted(row, 1)["filed"]
+    whole = sum(filed.values())
+    return Table(
+        "channels", "申请渠道", ("渠道", "申请件数", "占比"), [(k, v, percent(v, whole)) for k, v in filed.items()]
+    )
+
+
+def _marks(area: str, filters: Filters) -> dict[str, int]:
+    query = (
+        DeadlineMark.select(DeadlineMark.status, pw.fn.COUNT(DeadlineMark.number))
+        .join(Application, on=(Application.number == DeadlineMark.number))
+        .where(Application.state.in_(RUNNING) & _in_area(Application.station, area, filters))
+        .group_by(DeadlineMark.status)
+    )
+    if (condition := _item_condition(Application.item_code, filters)) is not None:
+        query = query.where(condition)
+    return dict(query.tuples())
+
+
+def _overdue(area: str, filters: Filters, stations: dict[str, Station], items) -> Table:
+    """The running applications past their due date, oldest first, and who must act: the level that
+    accepted them (the origin of the acceptance event)."""
+    query = (
+        Application.select(Application, DeadlineMark.since)
+        .join(DeadlineMark, on=(Application.number == DeadlineMark.number))
+        .where(
+            (DeadlineMark.status == "overdue")
+            & Application.state.in_(RUNNING)
+            & _in_area(Application.station, area, filters)
+        )
+        .order_by(Application.due, Application.number)
+        .limit(LIST_LIMIT)
+    )
+    if (condition := _item_condition(Application.item_code, filters)) is not None:
+        query = query.where(condition)
+    rows = list(query)
+    holders = _holders([row.number for row in rows])
+    body = [
+        (
+            row.number,
+            _station_name(stations, row.station),
+            items.get(row.item_code, (row.item_code,))[0],
+            STATE_NAMES[row.state],
+            row.due.isoformat(),
+            _station_name(stations, holders.get(row.number, "")),
+        )
+        for row in rows
+    ]
+    return Table("overdue", "超期办件", ("办件编号", "申请站点", "事项", "状态", "应办结日", "承办单位"), body)
+
+
+def _holders(numbers: list[str]) -> dict[str, str]:
+    """Application number -> the station whose installation accepted it: two indexed queries for a list."""
+    if not numbers:
+        return {}
+    accepted = (
+        EventRecord.select(EventRecord.entity, EventRecord.origin)
+        .where(
+            EventRecord.entity.in_([f"application:{n}" for n in numbers])
+            & (EventRecord.type == "application.accepted")
+            & (EventRecord.status == "applied")
+        )
+        .tuples()
+    )
+    origins = {entity.removeprefix("application:"): origin for entity, origin in accepted}
+    station_of = dict(
+        Installation.select(Installation.id, Installation.station)
+        .where(Installation.id.in_(list(set(origins.values()))))
+        .tuples()
+    )
+    return {number: station_of.get(origin, "") for number, origin in origins.items()}
+
+
+def _station_name(stations: dict[str, Station], code: str) -> str:
+    if not code:
+        return "—"
+    station = stations.get(code) or Station.get_or_none(Station.code == code)
+    return station.name if station else code
+
+
+def _low_ratings(area: str, filters: Filters, stations: dict[str, Station], items) -> Table:
+    query = (
+        Application.select()
+        .where((Application.rating <= LOW_STARS) & _in_area(Application.station, area, filters))
+        .order_by(Application.rated_on.desc(), Application.number)
+        .limit(LIST_LIMIT)
+    )
+    if (condition := _item_condition(Application.item_code, filters)) is not None:
+        query = query.where(condition)
+    if filters.since:
+        query = query.where(Application.rated_on >= filters.since)
+    if filters.until:
+        query = query.where(Application.rated_on <= filters.until)
+    body = [
+        (
+            row.number,
+            _station_name(stations, row.station),
+            items.get(row.item_code, (row.item_code,))[0],
+            row.rating,
+            row.rating_comment or "",
+            row.rated_on.isoformat() if row.rated_on else "",
+        )
+        for row in query
+    ]
+    return Table("ratings", "差评（两星及以下）", ("办件编号", "站点", "事项", "星级", "评价内容", "评价日期"), body)
+
+
+def _contacts(own_station: str, stations: dict[str, Station], now: dt.datetime) -> Table:
+    """The stations that sync with this hub directly, and when each last reached it."""
+    children = [s for s in stations.values() if s.parent == own_station]
+    seen = dict(
+        Contact.select(Contact.station, Contact.at).where(Contact.station.in_([s.code for s in children])).tuples()
+    )
+    naive_now = now.astimezone(dt.UTC).replace(tzinfo=None)
+    body = []
+    for station in sorted(children, key=lambda s: s.code):
+        at = seen.get(station.code)
+        state = "从未联系" if at is None else "超过 24 小时未联系" if naive_now - at > OFFLINE_AFTER else "正常"
+        when = at.replace(tzinfo=dt.UTC).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if at else "—"
+        body.append((station.code, station.name, when, state))
+    return Table("contacts", "下级节点同步状况", ("站点编码", "站点", "最近联系（北京时间）", "状态"), body)
+
+
+def csv_bytes(table: Table) -> bytes:
+    """UTF-8 with a byte-order mark: Excel on a clerk's PC then reads the Chinese right."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.headers)
+    writer.writerows(table.rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

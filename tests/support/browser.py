@@ -1,0 +1,39 @@
+"""Debian's `chromium`, headless, through Playwright (`playwright install` cannot download here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [  # headless comes from Playwright's `headless=True`
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium(profile: Path):
+    """A browser context with a fresh profile; a missing Chromium fails in CI and skips elsewhere."""
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; `make test` does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=ARGS, locale="zh-CN"
+        )
+        context.set_default_timeout(10_000)
+        yield context
+        context.close()

@@ -1,0 +1,57 @@
+"""The hub's dashboard for its admins and clerks, and each of its tables as a CSV file."""
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from node import dashboard
+
+from .. import charts
+from ..auth import current_operator, requires
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+def _build() -> dashboard.Dashboard:
+    """The figures for the person logged in: their area only; filters outside it are left out."""
+    node = current_app.extensions["onetrip"]
+    area = dashboard.area_for(node.identity.level, node.identity.region, current_operator())
+    if area is None:
+        abort(403, "统计看板只对县级、市级枢纽本级的管理员和窗口人员开放")
+    catalogues = node.reference.catalogues()
+    filters, problems = dashboard.read_filters(request.args, area, dashboard.known_items(catalogues))
+    return dashboard.build(
+        area, filters, problems, now=node.now(), own_station=node.identity.station, catalogues=catalogues
+    )
+
+
+@bp.get("/")
+@requires("admin", "clerk")
+def show():
+    board = _build()
+    tables = board.tables
+    items = dashboard.known_items(current_app.extensions["onetrip"].reference.catalogues())
+    return render_template(
+        "dashboard.html",
+        board=board,
+        charts={
+            "handling": charts.handling(tables["handling"]),
+            "channels": charts.channels(tables["channels"]),
+            "volume": charts.items(tables["items"]),
+        },
+        items=items,
+        departments=dashboard.departments(items),
+    )
+
+
+@bp.get("/<name>.csv")
+@requires("admin", "clerk")
+def export(name: str):
+    board = _build()
+    table = board.tables.get(name)
+    if table is None:
+        abort(404, f"没有名为 {name} 的统计表")
+    filename = f"{name}-{board.as_of:%Y%m%d-%H%M}.csv"
+    return Response(
+        dashboard.csv_bytes(table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
