@@ -19,11 +19,12 @@ from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
 from provisioning.trust import adopt_certificate, agreement_key
-from storage.models import Contact, upsert
 from sync import canonical, delta, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
 from sync.request import CERTIFICATES, PREFIX, SignedRequest, open_body, read_request, seal_and_sign, seal_body
+
+from . import health
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -37,7 +38,7 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     request = read_request(headers, "POST", path, body)
     sender = _sender(node, request, headers)
     _check_freshness(node, request)
-    upsert(Contact, station=sender.station, installation=request.installation, at=node.now().replace(tzinfo=None))
+    health.contacted(node, sender, request)
     return request, sender
 
 
@@ -110,6 +111,7 @@ def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     request, child = authenticate(node, headers, path, body)
     asked = canonical.decode(open_body(node.keys.agreement, body, context=PULL_CONTEXT, nonce=request.nonce))
     cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
+    health.reported(node, child, asked.get("status"))
     return _answer(child, encode_batch(_pulled(node, child, cursor)), request)
 
 

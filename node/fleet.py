@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 
+import peewee as pw
 from cryptography import x509
 
 from provisioning import client, enrolment, renewal
@@ -42,8 +43,9 @@ from provisioning.trust import (
     publish_certificates,
     trust_entity,
 )
-from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
+from storage.models import Certificate, Contact, Operator, Registration, Revocation, Station, StreamHead
 
+from . import health
 from .restore import grant_keys
 from .runtime import Node
 
@@ -273,11 +275,12 @@ class FleetRow:
     parent: str | None
     installation: str | None
     certificate_expires: dt.date | None
-    status: str  # 未注册 | 正常 | 证书将到期 | 已吊销
+    status: str  # 未注册 | 已吊销 | 证书将到期 | 未联系 | 正常 | 滞后 (an hour) | 离线 (a day)
     managed: bool  # this hub may revoke or replace it
-    # Known only once sync reports them (issue 5): shown as "—" until then.
-    last_contact: str | None = None
+    # What the station last reported (itself or through its relay); None until it has.
+    last_contact: str | None = None  # UTC
     pending_events: int | None = None
+    oldest_unsent_s: int | None = None
     clock_offset_s: int | None = None
     version: str | None = None
 
@@ -290,50 +293,61 @@ def is_hub(node: Node) -> bool:
 
 
 def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], int]:
-    """Every station this node knows, with its installations' certificates and status."""
-    stations = Station.select().order_by(Station.code)
+    """Every registered station this node knows, with its installations' certificates, what it last
+    reported, and a status (an installation's own code from before registration is not a fleet station)."""
+    registered = pw.fn.LENGTH(Station.code) != pw.fn.LENGTH(Station.region) + 7  # "<region>-NN", not "-<hex6>"
+    stations = Station.select().where(registered).order_by(Station.code)
     rows = []
     now = node.now().replace(tzinfo=None)
     hub = node.identity
+    revoked = {r for (r,) in Revocation.select(Revocation.installation).tuples()}
     for station in stations.paginate(page, per_page):
         managed = manages(hub.level, hub.region, station.level, station.region)
-        certs = list(
+        contact = Contact.get_or_none(Contact.station == station.code)
+        certs = (
             Certificate.select()
             .where((Certificate.station == station.code) & (Certificate.use == SIGNING))
             .order_by(Certificate.not_after.desc())
         )
-        seen = set()
+        newest = {}
         for cert in certs:
-            if cert.installation in seen:
-                continue
-            seen.add(cert.installation)
-            revoked = Revocation.select().where(Revocation.installation == cert.installation).exists()
-            status = "已吊销" if revoked else "证书将到期" if cert.not_after - now < EXPIRY_WARNING else "正常"
+            newest.setdefault(cert.installation, cert)
+        fields = dict(station=station.code, name=station.name, level=station.level, region=station.region)
+        if not newest:
             rows.append(
                 FleetRow(
-                    station.code,
-                    station.name,
-                    station.level,
-                    station.region,
-                    station.parent,
-                    cert.installation,
-                    cert.not_after.date(),
-                    status,
-                    managed,
+                    **fields,
+                    parent=station.parent,
+                    installation=None,
+                    certificate_expires=None,
+                    status="未注册",
+                    managed=managed,
                 )
             )
-        if not seen:
-            rows.append(
-                FleetRow(
-                    station.code,
-                    station.name,
-                    station.level,
-                    station.region,
-                    station.parent,
-                    None,
-                    None,
-                    "未注册",
-                    managed,
-                )
-            )
+        for installation, cert in newest.items():
+            rows.append(_fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now))
     return rows, stations.count()
+
+
+def _fleet_row(fields, parent, cert, revoked, managed, contact, now) -> FleetRow:
+    """One installation's line: what it last reported counts only if it was this installation."""
+    if revoked:
+        status = "已吊销"
+    elif cert.not_after - now < EXPIRY_WARNING:
+        status = "证书将到期"
+    else:
+        status = health.state(contact, now)
+    heard = contact if contact is not None and contact.installation == cert.installation else None
+    return FleetRow(
+        **fields,
+        parent=parent,
+        installation=cert.installation,
+        certificate_expires=cert.not_after.date(),
+        status=status,
+        managed=managed,
+        last_contact=heard and f"{heard.at:%Y-%m-%d %H:%M}" + (f"（经 {heard.via}）" if heard.via else ""),
+        pending_events=heard and heard.pending_events,
+        oldest_unsent_s=heard and heard.oldest_unsent_s,
+        clock_offset_s=heard and heard.clock_offset_ms is not None and round(heard.clock_offset_ms / 1000),
+        version=heard and heard.version,
+    )

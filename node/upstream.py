@@ -32,6 +32,7 @@ from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
 from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign
 from sync.transport import HttpTransport, Refused, Transport
 
+from . import health
 from .downstream import ANSWER_CONTEXT, BUNDLE_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
 
 if TYPE_CHECKING:
@@ -210,8 +211,10 @@ def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
 
 def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
     pulled = applied = 0
+    mine = link_status(node)
+    status = health.report(node, mine.pending_events, mine.oldest_unsent_s)
     while True:
-        asked = canonical.encode({"cursor": link.down_cursor})
+        asked = canonical.encode({"cursor": link.down_cursor, "status": status})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
         applied += _apply_pulled(node, link, [batch])
         pulled += batch.event_count

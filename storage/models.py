@@ -271,11 +271,17 @@ class Statistic(BaseModel):
 
 
 class Contact(BaseModel):
-    """Parent-local: when each child station last reached this node with an authenticated sync request."""
+    """Hub-local: when each station below last reached this node with an authenticated sync request, or
+    (`via` a relay) last reached that relay, and the health it reported then."""
 
     station = pw.CharField(max_length=64, primary_key=True)
     installation = pw.CharField(max_length=64)
     at = pw.DateTimeField()  # UTC
+    clock_offset_ms = pw.BigIntegerField(null=True)  # its clock minus ours, from its signed request time
+    version = pw.CharField(max_length=32, null=True)
+    pending_events = pw.IntegerField(null=True)  # stored there, not yet acknowledged by its parent
+    oldest_unsent_s = pw.IntegerField(null=True)
+    via = pw.CharField(max_length=64, null=True)  # the relay that reported it; None: it came itself
 
 
 class Attachment(BaseModel):

@@ -277,3 +277,23 @@ def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(clus
     assert restored.identity.station == village.station and restored.identity.installation != village.installation
     assert {row.number for row in Application.select()} >= set(numbers)
     assert [read_applicant(n, restored.identity, restored.keys).name for n in numbers] == [RESIDENT.name] * 2
+
+
+def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_relay(cluster, capsys):
+    from node.health import VERSION
+
+    file(cluster.open("village"))
+    db.close()
+    for level in ("village", "township"):
+        assert cluster.sync(level) == 0, capsys.readouterr().err
+    county = cluster.open("county")
+    rows, _ = fleet.overview(county, page=1, per_page=50)
+    by_level = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
+    township, village = by_level["township"], by_level["village"]
+    assert township.status == village.status == "正常"
+    assert township.version == village.version == VERSION
+    assert township.pending_events == 0 and abs(township.clock_offset_s) <= 1
+    assert "经" in village.last_contact and village.pending_events == 0  # reported by its township
+    assert not any(
+        row.station.count("-") and len(row.station.split("-")[1]) == 6 for row in rows
+    )  # no provisional codes

@@ -2,14 +2,13 @@
 seal administration. The endpoint a holder's installation posts its sealed request to is in `seal_api`."""
 
 import io
-from importlib import resources
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
 
 from node import seals
 from node.documents import KINDS as DOCUMENTS
 from node.errors import DomainError
-from node.seal_image import FONT_URL, draw, to_svg
+from node.seal_image import draw, to_svg
 from node.seal_records import KINDS, SealRefused
 from node.sealing import seal_document
 from node.verification import verify
@@ -64,13 +63,6 @@ def image(seal_id: str):
     if found is None:
         return Response("没有这枚印章", status=404, mimetype="text/plain")
     return Response(to_svg(draw(found.owner, found.name)), mimetype="image/svg+xml")
-
-
-@bp.get(FONT_URL)
-def font():
-    """The print font, so a seal's SVG shows its Chinese text on a PC without Chinese fonts."""
-    path = resources.files("node.data").joinpath("fonts", FONT_URL.rsplit("/", 1)[1])
-    return send_file(io.BytesIO(path.read_bytes()), mimetype="font/ttf", max_age=86400)
 
 
 @bp.route("/admin/seals", methods=["GET", "POST"])
