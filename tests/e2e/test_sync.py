@@ -131,6 +131,9 @@ def test_an_application_filed_at_the_village_reaches_every_level_and_its_accepta
     for level in ("village", "township", "county"):
         assert cluster.sync(level) == 0, capsys.readouterr().err
     assert [state_at(cluster, level, number) for level in LEVELS] == ["submitted"] * 4
+    again = upstream.sync_once(cluster.open("township"))
+    db.close()
+    assert again.pushed == 0 and again.pulled == 0  # the relay gets nothing back of what it pushed up
 
     township = cluster.open("township")
     transition(township.events, number, "application.accepted", {"by": "town.clerk"})
