@@ -99,7 +99,8 @@ def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
 
 
 def _applied(node: Node, child: Binding, batch: Batch) -> dict:
-    receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
+    with delta.fork_evidence_kept(node.events):
+        receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
     return {"cursor": batch.cursor, **asdict(receipt)}
 
 
@@ -138,7 +139,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
         raise RequestRefused("同步包无法解开：不是发给本机的，或已被改动") from exc
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
-    with node.events.transaction():
+    with delta.fork_evidence_kept(node.events), node.events.transaction():
         nonces.remember_bundle(request.nonce, request.installation, request.time_ms)
         acked = [_applied(node, child, decode_batch(part)) for part in parts]
     answers = []

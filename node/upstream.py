@@ -25,7 +25,7 @@ from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import write_transaction
-from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
 from sync import canonical, delta, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
@@ -213,7 +213,8 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
     while True:
         asked = canonical.encode({"cursor": link.down_cursor})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
-        applied += _apply_pulled(node, link, [batch])
+        with delta.fork_evidence_kept(node.events):
+            applied += _apply_pulled(node, link, [batch])
         pulled += batch.event_count
         if not batch.more:
             return pulled, applied
@@ -282,7 +283,7 @@ def import_return(node: Node, data: bytes) -> RoundReport:
         raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
     batches = [decode_batch(part) for part in parts]
     up = manifest.get("up_cursor")
-    with node.events.transaction():
+    with delta.fork_evidence_kept(node.events), node.events.transaction():
         applied = _apply_pulled(node, link, batches)
         if type(up) is int and up > link.up_cursor:
             link.up_cursor = up
@@ -338,3 +339,14 @@ def link_status(node: Node) -> LinkStatus | None:
         oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
     success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
     return LinkStatus(parent, pending, oldest_s, success, link.last_error)
+
+
+def fork_warning() -> str | None:
+    """In plain words, for the status page: installations caught signing two histories."""
+    forked = sorted({row.origin for row in ForkEvidence.select(ForkEvidence.origin)})
+    if not forked:
+        return None
+    return (
+        f"发现 {len(forked)} 个安装签署了两份不同的事件历史（疑似电脑被克隆或密钥被盗用）：{'、'.join(forked)}。"
+        "已留存证据并停止应用其事件，请县级管理员核查并吊销"
+    )

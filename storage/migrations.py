@@ -20,6 +20,7 @@ from .models import (
     Credential,
     DataKey,
     EventRecord,
+    ForkEvidence,
     Installation,
     Operator,
     PendingDep,
@@ -60,6 +61,10 @@ def _sync_links() -> None:
     db.create_tables([SyncLink, RequestNonce])
 
 
+def _forks() -> None:
+    db.create_tables([ForkEvidence])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -67,6 +72,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (4, "operator accounts, local credentials, replaced installations", _operators),
     (5, "applications and their material scans", _applications),
     (6, "sync links and request nonces", _sync_links),
+    (7, "fork evidence", _forks),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -251,6 +251,24 @@ class Attachment(BaseModel):
         primary_key = pw.CompositeKey("number", "blob")
 
 
+class ForkEvidence(BaseModel):
+    """Two events one installation signed at the same (stream, seq): the one held, and the other with
+    the signed head that vouches for it. Kept for the county; the installation's events stop applying."""
+
+    origin = pw.CharField(max_length=128, index=True)
+    stream = pw.CharField(max_length=128)
+    seq = pw.BigIntegerField()
+    held_eid = pw.CharField(max_length=64)
+    other_eid = pw.CharField(max_length=64)
+    other_body = pw.BlobField()
+    head_body = pw.BlobField()
+    head_signature = pw.BlobField()
+    found_at = pw.DateTimeField(default=utcnow)  # UTC
+
+    class Meta:
+        primary_key = pw.CompositeKey("origin", "stream", "seq", "other_eid")
+
+
 class SyncLink(BaseModel):
     """Child-local: this node's link to its parent. Both cursors are arrival numbers: `up_cursor`
     in this node's log (sent and acknowledged up to there), `down_cursor` in the parent's."""
