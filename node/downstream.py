@@ -19,6 +19,8 @@ from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
 from provisioning.scope import Scope
 from provisioning.trust import adopt_certificate, agreement_key
+from storage.database import write_transaction
+from storage.models import ChildContact, upsert
 from sync import canonical, delta, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
@@ -109,7 +111,23 @@ def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     request, child = authenticate(node, headers, path, body)
     asked = canonical.decode(open_body(node.keys.agreement, body, context=PULL_CONTEXT, nonce=request.nonce))
     cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
+    pending = asked.get("pending")
+    _contacted(node, child, request, pending if type(pending) is int and pending >= 0 else None)
     return _answer(child, encode_batch(_pulled(node, child, cursor)), request)
+
+
+def _contacted(node: Node, child: Binding, request: SignedRequest, pending: int | None) -> None:
+    """What the fleet page shows of a child: its last contact, its clock's offset, its queue."""
+    now = node.now()
+    with write_transaction():
+        upsert(
+            ChildContact,
+            installation=child.installation,
+            station=child.station,
+            last_contact_at=now.replace(tzinfo=None),
+            clock_offset_ms=request.time_ms - int(now.timestamp() * 1000),
+            pending_events=pending,
+        )
 
 
 def _cursor(value) -> int:

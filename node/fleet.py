@@ -42,7 +42,7 @@ from provisioning.trust import (
     publish_certificates,
     trust_entity,
 )
-from storage.models import Certificate, Operator, Registration, Revocation, Station, StreamHead
+from storage.models import Certificate, ChildContact, Operator, Registration, Revocation, Station, StreamHead
 
 from .runtime import Node
 
@@ -269,7 +269,7 @@ class FleetRow:
     certificate_expires: dt.date | None
     status: str  # 未注册 | 正常 | 证书将到期 | 已吊销
     managed: bool  # this hub may revoke or replace it
-    # Known only once sync reports them (issue 5): shown as "—" until then.
+    # Known once the installation has synced with this node (its children only): "—" until then.
     last_contact: str | None = None
     pending_events: int | None = None
     clock_offset_s: int | None = None
@@ -303,6 +303,7 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
             seen.add(cert.installation)
             revoked = Revocation.select().where(Revocation.installation == cert.installation).exists()
             status = "已吊销" if revoked else "证书将到期" if cert.not_after - now < EXPIRY_WARNING else "正常"
+            contact = ChildContact.get_or_none(ChildContact.installation == cert.installation)
             rows.append(
                 FleetRow(
                     station.code,
@@ -314,6 +315,9 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
                     cert.not_after.date(),
                     status,
                     managed,
+                    last_contact=contact and f"{contact.last_contact_at:%Y-%m-%d %H:%M} UTC",
+                    pending_events=contact and contact.pending_events,
+                    clock_offset_s=contact and round(contact.clock_offset_ms / 1000),
                 )
             )
         if not seen:

@@ -211,7 +211,8 @@ def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
 def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
     pulled = applied = 0
     while True:
-        asked = canonical.encode({"cursor": link.down_cursor})
+        pending = EventRecord.select().where(EventRecord.arrival > link.up_cursor).count()
+        asked = canonical.encode({"cursor": link.down_cursor, "pending": pending})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
         with delta.fork_evidence_kept(node.events):
             applied += _apply_pulled(node, link, [batch])

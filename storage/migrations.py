@@ -17,6 +17,7 @@ from .models import (
     Attachment,
     AuditEntry,
     Certificate,
+    ChildContact,
     Credential,
     DataKey,
     EventRecord,
@@ -65,6 +66,10 @@ def _forks() -> None:
     db.create_tables([ForkEvidence])
 
 
+def _contacts() -> None:
+    db.create_tables([ChildContact])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -73,6 +78,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (5, "applications and their material scans", _applications),
     (6, "sync links and request nonces", _sync_links),
     (7, "fork evidence", _forks),
+    (8, "children's last contact", _contacts),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -269,6 +269,17 @@ class ForkEvidence(BaseModel):
         primary_key = pw.CompositeKey("origin", "stream", "seq", "other_eid")
 
 
+class ChildContact(BaseModel):
+    """Parent-local: when each child installation last synced here, how far its clock was from ours,
+    and how many events it said it still had to send (the fleet page's columns)."""
+
+    installation = pw.CharField(max_length=64, primary_key=True)
+    station = pw.CharField(max_length=64, index=True)
+    last_contact_at = pw.DateTimeField()  # UTC, by our clock
+    clock_offset_ms = pw.BigIntegerField()  # its clock minus ours
+    pending_events = pw.BigIntegerField(null=True)
+
+
 class SyncLink(BaseModel):
     """Child-local: this node's link to its parent. Both cursors are arrival numbers: `up_cursor`
     in this node's log (sent and acknowledged up to there), `down_cursor` in the parent's."""

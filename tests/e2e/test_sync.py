@@ -158,6 +158,9 @@ def test_an_application_filed_at_the_village_reaches_every_level_and_its_accepta
         db.close()
     status = requests.get(f"http://127.0.0.1:{cluster.port + 2}/api/v1/status", timeout=5).json()
     assert status["sync"]["parent"] and status["sync"]["last_error"] is None
+    with sqlite3.connect(cluster.configs["township"].data_dir / "onetrip.db") as conn:  # the fleet page's columns
+        (contact,) = conn.execute("SELECT station, pending_events, clock_offset_ms FROM child_contact").fetchall()
+    assert contact[0].startswith("511302001001") and contact[1] == 0 and abs(contact[2]) < 60_000
 
 
 def test_a_cut_link_is_reported_in_plain_words_and_resumes(cluster, capsys):
