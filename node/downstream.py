@@ -97,12 +97,13 @@ def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
     batch = decode_batch(open_body(node.keys.agreement, body, context=PUSH_CONTEXT, nonce=request.nonce))
-    return _answer(child, canonical.encode(_applied(node, child, batch)), request)
+    with delta.fork_evidence_kept(node.events):
+        applied = _applied(node, child, batch)
+    return _answer(child, canonical.encode(applied), request)
 
 
 def _applied(node: Node, child: Binding, batch: Batch) -> dict:
-    with delta.fork_evidence_kept(node.events):
-        receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
+    receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
     return {"cursor": batch.cursor, **asdict(receipt)}
 
 
