@@ -201,12 +201,16 @@ def _sealed_ahead(parent: _Parent, cursor: int, limits: Limits) -> Iterator[tupl
             return None
         return batch, parent.seal(PUSH_CONTEXT, encode_batch(batch)) if batch.runs else None
 
+    item = prepare()
+    if item is None or not item[0].more:  # nothing or one batch (an idle round): no worker needed
+        yield from [item] if item else []
+        return
     with ThreadPoolExecutor(max_workers=1) as worker:
         try:
-            ahead = worker.submit(prepare)
-            while (item := ahead.result()) is not None:
+            while item is not None:
                 ahead = worker.submit(prepare)
                 yield item
+                item = ahead.result()
         finally:
             worker.submit(close_database).result()  # the worker thread's own connection
 
