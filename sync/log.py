@@ -27,6 +27,7 @@ from storage.models import (
     PendingDep,
     SignedHeadRecord,
     StreamHead,
+    deferred_inserts,
     insert_row,
     upsert,
     utcnow,
@@ -324,9 +325,9 @@ class EventLog:
         before = (set(txn.settled), set(txn.awaited), {k: list(v) for k, v in txn.stored.items()}, vars(receipt).copy())
         try:
             txn.optimistic = True
-            with savepoint("onetrip_run"):
+            with savepoint("onetrip_run"), deferred_inserts():
                 self._settle(verified, receipt)
-        except _Redo:
+        except (_Redo, pw.IntegrityError):  # a projection refused, or a held row broke a constraint
             txn.rows.clear()  # held back since the flush that began this ingest: undone with the savepoint
             txn.by_entity.clear()
             txn.settled, txn.awaited, txn.stored = before[0], before[1], before[2]

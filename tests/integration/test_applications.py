@@ -196,3 +196,35 @@ def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes)
     found, total = search("11010519491231002x", "511302", county.keys.lookup, page=1, per_page=10)
     assert total == 1 and found[0].number == number  # one search key across the county
     assert read_applicant(number, county.identity, county.keys).name == "张秀英"
+
+
+def test_a_batch_whose_second_filing_repeats_a_request_token_applies_the_first_and_quarantines_the_second(nodes):
+    from node.applications import FILED, entity
+    from sync.chain import link, sign_head
+    from sync.event import make_event, parse_event
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    village.events.sign_heads()
+    origin, stream = village.identity.installation, village.identity.station
+    head = village.events.latest_head(origin, stream)
+    raws = village.events.events_of(origin, stream, 0, head.seq)
+    payload = parse_event(raws[-1]).payload
+    twin = make_event(
+        origin=origin,
+        stream=stream,
+        seq=head.seq + 1,
+        hlc=parse_event(raws[-1]).hlc + 1,
+        type=FILED,
+        entity=entity(number + "9"),
+        payload={**payload, "number": number + "9"},  # the same request token: the unique index refuses it
+    )
+    chain = link(head.chain, twin.eid)
+    twin_head = sign_head(
+        village.keys.signing, origin=origin, stream=stream, seq=twin.seq, chain=chain, signed_at=1, expires_at_ms=2**42
+    )
+    db.close()
+    county = open_node(nodes["county"])
+    receipt = county.events.ingest([*raws, twin.raw], twin_head)
+    assert receipt.quarantined == 1 and Application.select().count() == 1
+    assert EventRecord.get(EventRecord.eid == twin.eid).status == "quarantined"
