@@ -1,5 +1,6 @@
 """Issue 5's benchmark: W1–W4 of ../shared/bench/WORKLOADS.md between a village station and its county
-hub (SQLite), through a counting TCP proxy, each run three times on a fresh copy of the same state.
+hub, through a counting TCP proxy, each run three times on a fresh copy of the same state, with the
+hub on SQLite and then on PostgreSQL (the same county, its rows copied into a fresh database).
 
 The hub is a real `onetrip serve` process; each sync round runs in its own process, so that the
 peak RSS of each side is its own. Applications are filed through the real intake (validation,
@@ -19,9 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import orjson
+import psycopg2
 
 from node import fleet
 from node.applications import transition
@@ -29,8 +32,9 @@ from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import Node, initialise
 from provisioning.identity import load_identity, save_identity
-from storage.database import close
-from storage.models import Application
+from storage.database import bind, close, db, open_database, sqlite_url
+from storage.migrations import migrate
+from storage.models import Application, BaseModel, SchemaVersion
 from tests.support.servers import free_port, start, stop
 from tests.support.tree import provision_county
 
@@ -38,6 +42,7 @@ from .proxy import CountingProxy
 from .records import applications
 from .workbench import _fill
 
+POSTGRES_BASE = "postgresql://postgres@127.0.0.1:5432"
 COUNT = int(os.environ.get("ONETRIP_BENCH_SYNC_APPLICATIONS", 10_000))
 RUNS = 3
 CHANGED, DECIDED = 100, 1_000
@@ -94,7 +99,7 @@ def _change_at_village(village: Path) -> None:
 
 def _decide_at_hub(county: Path) -> None:
     """W4: the hub records DECIDED decisions (acceptances) on the station's applications."""
-    node = Node.from_config(NodeConfig(county))
+    node = Node.from_config(NodeConfig.load(county))
     rows = Application.select(Application.number).where(Application.state == "submitted").order_by(Application.number)
     numbers = [a.number for a in rows.limit(DECIDED)]
     with node.events.transaction():
@@ -104,9 +109,28 @@ def _decide_at_hub(county: Path) -> None:
     close()
 
 
-def _one_run(template: Path, work: Path) -> dict[str, dict]:
+def _move_hub_to_postgres(county: Path, url: str) -> None:
+    """The same county on PostgreSQL: every row copied from its SQLite file, the URL in its settings."""
+    bind(open_database(sqlite_url(county)))
+    tables = [m for m in BaseModel.__subclasses__() if m is not SchemaVersion and m.table_exists()]
+    rows = {model: list(model.select().dicts()) for model in tables}
+    close()
+    bind(open_database(url))
+    migrate()
+    with db.atomic():
+        for model, values in rows.items():
+            for start_at in range(0, len(values), 1000):
+                model.insert_many(values[start_at : start_at + 1000]).execute()
+        db.execute_sql("SELECT setval(pg_get_serial_sequence('event', 'arrival'), (SELECT MAX(arrival) FROM event))")
+    close()
+    (county / "onetrip.toml").write_text(f'database = "{url}"\n', "utf-8")
+
+
+def _one_run(template: Path, work: Path, postgres_url: str | None = None) -> dict[str, dict]:
     shutil.copytree(template, work)
     county, village = work / "county", work / "village"
+    if postgres_url:
+        _move_hub_to_postgres(county, postgres_url)
     port = free_port()
     server = start(["serve", "--data", str(county)], port)
     proxy = CountingProxy(port)
@@ -144,12 +168,37 @@ def report() -> list[str]:
         started = time.perf_counter()
         _template(template)
         made = time.perf_counter() - started
+        lines = [
+            f"Sync, village → county hub through a counting proxy, {COUNT:,} applications filed offline "
+            f"(setup {made:.0f} s), {RUNS} runs: median (min–max)"
+        ]
         runs = [_one_run(template, Path(tmp) / f"run{i}") for i in range(RUNS)]
-    lines = [
-        f"Sync, village → county hub on SQLite through a counting proxy, {COUNT:,} applications filed offline "
-        f"(setup {made:.0f} s), {RUNS} runs: median (min–max)",
-        f"{'workload':<16} {'seconds':>24} {'bytes up':>12} {'bytes down':>12} {'RSS child/hub MB':>18}",
-    ]
+        lines += _table("hub on SQLite", runs, gzipped)
+        admin = _postgres_admin()
+        if admin is not None:
+            pg_runs = []
+            for i in range(RUNS):
+                name = f"onetrip_bench_{uuid.uuid4().hex[:10]}"
+                admin.cursor().execute(f'CREATE DATABASE "{name}"')
+                try:
+                    pg_runs.append(_one_run(template, Path(tmp) / f"pg{i}", f"{POSTGRES_BASE}/{name}"))
+                finally:
+                    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            lines += _table("hub on PostgreSQL", pg_runs, gzipped)
+    return lines
+
+
+def _postgres_admin():
+    try:
+        admin = psycopg2.connect(f"{POSTGRES_BASE}/postgres", connect_timeout=3)
+    except psycopg2.OperationalError:
+        return None
+    admin.autocommit = True
+    return admin
+
+
+def _table(title: str, runs: list[dict], gzipped: int) -> list[str]:
+    lines = [f"{title:<16} {'seconds':>24} {'bytes up':>12} {'bytes down':>12} {'RSS child/hub MB':>18}"]
     for name in runs[0]:
         rows = [run[name] for run in runs]
         up, down, child, hub = (statistics.median(r[k] for r in rows) for k in ("up", "down", "child_mb", "hub_mb"))

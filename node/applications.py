@@ -585,7 +585,7 @@ class ApplicationProjection:
             )
 
     def _attached(self, event: Event, payload: dict) -> None:
-        if not Application.select().where(Application.number == payload["number"]).exists():
+        if get_row(Application, payload["number"]) is None:
             raise RuleViolation(f"办件 {payload['number']} 尚未建立")
         Attachment.insert(
             number=payload["number"],

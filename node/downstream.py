@@ -98,7 +98,9 @@ def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
     batch = decode_batch(open_body(node.keys.agreement, body, context=PUSH_CONTEXT, nonce=request.nonce))
-    return _answer(child, canonical.encode(_applied(node, child, batch)), request)
+    with delta.fork_evidence_kept(node.events):
+        applied = _applied(node, child, batch)
+    return _answer(child, canonical.encode(applied), request)
 
 
 def _applied(node: Node, child: Binding, batch: Batch) -> dict:
@@ -142,7 +144,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
         raise RequestRefused("同步包无法解开：不是发给本机的，或已被改动") from exc
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
-    with node.events.transaction():
+    with delta.fork_evidence_kept(node.events), node.events.transaction():
         nonces.remember_bundle(request.nonce, request.installation, request.time_ms)
         acked = [_applied(node, child, decode_batch(part)) for part in parts]
     answers = []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from provisioning.authority import above
 from provisioning.certs import Binding
+from storage.database import write_transaction
 from storage.models import Contact, Station, upsert
 from sync.request import SignedRequest
 
@@ -46,20 +47,25 @@ def contacted(node: Node, sender: Binding, request: SignedRequest) -> None:
     """An authenticated request arrived: when, and how far the sender's clock is from ours."""
     now = node.now()
     offset = request.time_ms - int(now.timestamp() * 1000)
-    upsert(
-        Contact,
-        station=sender.station,
-        installation=request.installation,
-        at=now.replace(tzinfo=None),
-        clock_offset_ms=offset,
-        via=None,
-    )
+    with write_transaction():
+        upsert(
+            Contact,
+            station=sender.station,
+            installation=request.installation,
+            at=now.replace(tzinfo=None),
+            clock_offset_ms=offset,
+            via=None,
+        )
 
 
 def reported(node: Node, sender: Binding, status: object) -> None:
     """Keep what a child reported of itself and of the stations behind it (only those below it)."""
-    if not isinstance(status, dict):
-        return
+    if isinstance(status, dict):
+        with write_transaction():
+            _keep(sender, status)
+
+
+def _keep(sender: Binding, status: dict) -> None:
     Contact.update(
         version=_text(status.get("version")),
         pending_events=_count(status.get("pending_events")),

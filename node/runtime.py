@@ -74,6 +74,7 @@ class NodeStatus:
     certificate_warning: str | None  # set from 30 days before expiry
     trust_warning: str | None  # a parent's trust feed (revocations, certificates) has not been re-signed in time
     sync: upstream.LinkStatus | None = None  # the link to the parent; None at the top of the tree
+    fork_warning: str | None = None  # an installation proven cloned: the county must look
 
 
 def wall_time(hlc: HybridClock) -> datetime:
@@ -232,6 +233,7 @@ class Node:
             warning,
             trust_warning,
             upstream.link_status(self),
+            upstream.fork_warning(),
         )
 
 

@@ -15,6 +15,7 @@ import logging
 import random
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,12 +25,13 @@ from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
 from provisioning.trust import agreement_key, serving_installation
+from storage.database import close as close_database
 from storage.database import write_transaction
-from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
 from sync import canonical, delta, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
-from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign
+from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign, seal_body, sign_request
 from sync.transport import HttpTransport, Refused, Transport
 
 from . import health
@@ -89,26 +91,28 @@ class _Parent:
             raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
         self.transport = transport or HttpTransport(ident.parent_url or "")
 
-    def sealed(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str):
-        ident = self.node.identity
-        return seal_and_sign(
-            self.node.keys.signing,
-            self.key,
-            plaintext,
-            path=path,
-            context=context,
-            station=ident.station,
-            installation=ident.installation,
-            time_ms=time_ms,
-            nonce=nonce,
-        )
+    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
+        """Compress and encrypt a body to the parent (the costly part, done ahead on a worker)."""
+        nonce = nonce or secrets.token_hex(16)
+        return nonce, seal_body(self.key, plaintext, context=context, nonce=nonce)
 
-    def call(self, path: str, context: bytes, plaintext: bytes) -> bytes:
-        """Sign, seal and send. Once more with our certificates if the parent does not know us yet,
-        and once more with the parent's time and nonce if our clock is off."""
-        time_ms, nonce, extra, skewed = self.node.events.clock.clock.now_ms(), secrets.token_hex(16), {}, False
+    def call(self, path: str, context: bytes, plaintext: bytes, sealed: tuple[str, bytes] | None = None) -> bytes:
+        """Sign and send (`sealed` ahead of time, or sealed now). Once more with our certificates if the
+        parent does not know us yet, and once more with the parent's time and nonce if our clock is off."""
+        ident = self.node.identity
+        time_ms, extra, skewed = self.node.events.clock.clock.now_ms(), {}, False
+        nonce, body = sealed or self.seal(context, plaintext)
         while True:
-            headers, body = self.sealed(path, context, plaintext, time_ms, nonce)
+            headers = sign_request(
+                self.node.keys.signing,
+                method="POST",
+                path=path,
+                station=ident.station,
+                installation=ident.installation,
+                time_ms=time_ms,
+                nonce=nonce,
+                body=body,
+            )
             try:
                 answer = self.transport.post(path, {**headers, **extra}, body)
                 return open_body(self.node.keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
@@ -117,7 +121,8 @@ class _Parent:
                     extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
                 elif exc.code == "clock_skew" and not skewed:
                     log.warning("clock skew with parent %s: %s", self.station, exc)
-                    time_ms, nonce, skewed = exc.details["server_time_ms"], exc.details["nonce"], True
+                    time_ms, skewed = exc.details["server_time_ms"], True
+                    nonce, body = self.seal(context, plaintext, exc.details["nonce"])
                 else:
                     raise
 
@@ -175,9 +180,9 @@ def _batches_up(node: Node, cursor: int, limits: Limits) -> Iterator[Batch]:
 
 def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
     pushed = 0
-    for batch in _batches_up(parent.node, link.up_cursor, limits):
+    for batch, sealed in _sealed_ahead(parent, link.up_cursor, limits):
         if batch.runs:
-            _push_batch(parent, batch, limits)
+            _push_batch(parent, batch, sealed, limits)
             pushed += batch.event_count
         if batch.cursor != link.up_cursor:
             link.up_cursor = batch.cursor
@@ -185,15 +190,42 @@ def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
     return pushed
 
 
-def _push_batch(parent: _Parent, batch: Batch, limits: Limits) -> None:
+def _sealed_ahead(parent: _Parent, cursor: int, limits: Limits) -> Iterator[tuple[Batch, tuple | None]]:
+    """Each batch to push with its sealed body; the next one is read, encoded and sealed on a worker
+    thread while this one travels and the parent applies it (a backlog then costs little more than
+    the parent's work)."""
+    batches = _batches_up(parent.node, cursor, limits)
+
+    def prepare():
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        return batch, parent.seal(PUSH_CONTEXT, encode_batch(batch)) if batch.runs else None
+
+    item = prepare()
+    if item is None or not item[0].more:  # nothing or one batch (an idle round): no worker needed
+        yield from [item] if item else []
+        return
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        try:
+            while item is not None:
+                ahead = worker.submit(prepare)
+                yield item
+                item = ahead.result()
+        finally:
+            worker.submit(close_database).result()  # the worker thread's own connection
+
+
+def _push_batch(parent: _Parent, batch: Batch, sealed: tuple | None, limits: Limits) -> None:
     for _ in range(MAX_REPAIRS):
         try:
-            parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
+            parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch), sealed)
             return
         except Refused as exc:
             if exc.code != "gap":
                 raise
             _repair(parent, exc.details, limits)
+            sealed = None  # its nonce is spent: seal again
     parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
 
 
@@ -216,7 +248,8 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
     while True:
         asked = canonical.encode({"cursor": link.down_cursor, "status": status})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
-        applied += _apply_pulled(node, link, [batch])
+        with delta.fork_evidence_kept(node.events):
+            applied += _apply_pulled(node, link, [batch])
         pulled += batch.event_count
         if not batch.more:
             return pulled, applied
@@ -253,9 +286,18 @@ def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
     node.events.sign_heads()
     parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
     plaintext = framed(parts, {"v": 1, "down_cursor": link.down_cursor})
-    time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
-    path = sneakernet.bundle_path(parent.installation)
-    return sneakernet.pack(*parent.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation)
+    sealed = seal_and_sign(
+        node.keys.signing,
+        parent.key,
+        plaintext,
+        path=sneakernet.bundle_path(parent.installation),
+        context=BUNDLE_CONTEXT,
+        station=node.identity.station,
+        installation=node.identity.installation,
+        time_ms=node.events.clock.clock.now_ms(),
+        nonce=secrets.token_hex(16),
+    )
+    return sneakernet.pack(*sealed, to=parent.installation)
 
 
 def from_parent(node: Node, data: bytes) -> bool:
@@ -285,7 +327,7 @@ def import_return(node: Node, data: bytes) -> RoundReport:
         raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
     batches = [decode_batch(part) for part in parts]
     up = manifest.get("up_cursor")
-    with node.events.transaction():
+    with delta.fork_evidence_kept(node.events), node.events.transaction():
         applied = _apply_pulled(node, link, batches)
         if type(up) is int and up > link.up_cursor:
             link.up_cursor = up
@@ -341,3 +383,14 @@ def link_status(node: Node) -> LinkStatus | None:
         oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
     success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
     return LinkStatus(parent, pending, oldest_s, success, link.last_error)
+
+
+def fork_warning() -> str | None:
+    """In plain words, for the status page: installations caught signing two histories."""
+    forked = sorted({row.origin for row in ForkEvidence.select(ForkEvidence.origin)})
+    if not forked:
+        return None
+    return (
+        f"发现 {len(forked)} 个安装签署了两份不同的事件历史（疑似电脑被克隆或密钥被盗用）：{'、'.join(forked)}。"
+        "已留存证据并停止应用其事件，请县级管理员核查并吊销"
+    )

@@ -1,9 +1,10 @@
 """Invariant 7, as predicates over (origin, stream): what a link carries up, and what down.
 
 Up, a node sends its own events and, as a relay, those of the stations below it, never
-what it received from above. Down, a node receives the streams keyed to itself or to a
-station below it, and the `all` streams of the hubs above it: never another station's
-residents. Who an origin is comes from its certificate, never from the request.
+what it received from above. Down, a node receives what others wrote in the streams keyed
+to itself or to a station below it, and the `all` streams of the hubs above it: never
+another station's residents, and never back what went up. Who an origin is comes from
+its certificate, never from the request.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ class Scope:
         return author is not None and below_or_same(self.station, author)
 
     def receives(self, origin: str, stream: str) -> bool:
-        if origin == self.station.installation:
-            return False  # it wrote them
+        """What others wrote about this station or those below it. Not what this station or a station
+        below it wrote: it has those already, or they reach it through its own link below (each link
+        has its own cursors), so a relay never gets back what it pushed up."""
+        author = self.trust.binding(origin)
+        if author is None or below_or_same(self.station, author):
+            return False
         if stream == TRUST_STREAM:
-            author = self.trust.binding(origin)
-            return author is not None and above(author.level, author.region, self.station.level, self.station.region)
+            return above(author.level, author.region, self.station.level, self.station.region)
         return keyed_below(stream, self.station)

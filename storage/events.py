@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .database import db
+from psycopg2.extras import execute_values
+
+from .database import db, is_postgres
 
 _COLUMNS = ("eid", "origin", "stream", "seq", "hlc", "type", "entity", "body", "chain", "status", "reason")
 
@@ -38,8 +40,12 @@ def insert_event(values: Sequence) -> int:
 
 
 def insert_events(rows: Sequence[Sequence]) -> None:
-    """Insert many event rows in one round trip, in order (so arrival numbers follow it)."""
-    db.cursor().executemany(_statements(db.param)["insert_many"], rows)
+    """Insert many event rows, in order (so arrival numbers follow it): one `executemany` on SQLite;
+    on PostgreSQL, psycopg2's `executemany` is a round trip per row, so multi-row VALUES pages."""
+    if is_postgres():
+        execute_values(db.cursor(), f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES %s", rows, page_size=500)
+    else:
+        db.cursor().executemany(_statements(db.param)["insert_many"], rows)
 
 
 def entity_rows(entity: str) -> list[tuple[bytes, str]]:

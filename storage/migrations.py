@@ -24,6 +24,7 @@ from .models import (
     DataKey,
     DeadlineMark,
     EventRecord,
+    ForkEvidence,
     Installation,
     Operator,
     PendingDep,
@@ -91,6 +92,10 @@ def _statistics() -> None:
     db.create_tables([Statistic, Contact])
 
 
+def _forks() -> None:
+    db.create_tables([ForkEvidence])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -101,6 +106,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (7, "sync links and request nonces", _sync_links),
     (8, "seal orders, seals and their uses", _seals),
     (9, "application statistics, dates and tallies; children's last contact", _statistics),
+    (10, "fork evidence", _forks),
 )
 LATEST = MIGRATIONS[-1][0]
 

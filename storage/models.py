@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import peewee as pw
+from psycopg2.extras import execute_batch
 
-from .database import db
+from .database import db, is_postgres
 
 
 def utcnow() -> datetime:
@@ -322,6 +326,24 @@ class ReferenceData(BaseModel):
         primary_key = pw.CompositeKey("kind", "publisher", "version")
 
 
+class ForkEvidence(BaseModel):
+    """Two events one installation signed at the same (stream, seq): the one held, and the other with
+    the signed head that vouches for it. Kept for the county; the installation's events stop applying."""
+
+    origin = pw.CharField(max_length=128, index=True)
+    stream = pw.CharField(max_length=128)
+    seq = pw.BigIntegerField()
+    held_eid = pw.CharField(max_length=64)
+    other_eid = pw.CharField(max_length=64)
+    other_body = pw.BlobField()
+    head_body = pw.BlobField()
+    head_signature = pw.BlobField()
+    found_at = pw.DateTimeField(default=utcnow)  # UTC
+
+    class Meta:
+        primary_key = pw.CompositeKey("origin", "stream", "seq", "other_eid")
+
+
 class SyncLink(BaseModel):
     """Child-local: this node's link to its parent. Both cursors are arrival numbers: `up_cursor`
     in this node's log (sent and acknowledged up to there), `down_cursor` in the parent's."""
@@ -405,6 +427,37 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
+_deferred = threading.local()  # rows `insert_row` holds back inside `deferred_inserts`, by statement
+
+
+@contextmanager
+def deferred_inserts() -> Iterator[None]:
+    """Inside, `insert_row` holds rows back and writes them at the end, many per round trip (before
+    that if `get_row` reads). A constraint a held row breaks is raised at the end, as IntegrityError:
+    whoever asked for it must be ready to undo the whole block."""
+    _deferred.rows = {}
+    try:
+        yield
+        flush_inserts()
+    finally:
+        _deferred.rows = None
+
+
+def flush_inserts() -> None:
+    held = getattr(_deferred, "rows", None)
+    if not held:
+        return
+    batches = list(held.items())
+    held.clear()
+    with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
+        cursor = db.cursor()
+        for sql, params in batches:
+            if is_postgres():
+                execute_batch(cursor, sql, params, page_size=500)  # psycopg2's executemany: a round trip a row
+            else:
+                cursor.executemany(sql, params)
+
+
 @lru_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple[str, ...], param: str, replace_on: tuple[str, ...]) -> str:
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([param] * len(columns))})"
@@ -422,7 +475,12 @@ def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, .
     """
     fields = model._meta.fields
     sql = _insert_sql(model._meta.table_name, tuple(fields[n].column_name for n in values), db.param, replace_on)
-    db.execute_sql(sql, tuple(fields[n].db_value(v) for n, v in values.items()))
+    params = tuple(fields[n].db_value(v) for n, v in values.items())
+    held = getattr(_deferred, "rows", None)
+    if held is not None:
+        held.setdefault(sql, []).append(params)
+    else:
+        db.execute_sql(sql, params)
 
 
 @lru_cache(maxsize=64)
@@ -433,6 +491,7 @@ def _select_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> s
 def get_row(model: type[BaseModel], key) -> BaseModel | None:
     """The row with this primary key, read through a prepared string (see `insert_row`); its fields
     are clean, so `update_row` writes only what is changed afterwards."""
+    flush_inserts()  # a row held back must be found
     fields = model._meta.sorted_fields
     sql = _select_sql(
         model._meta.table_name, tuple(f.column_name for f in fields), model._meta.primary_key.column_name, db.param

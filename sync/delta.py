@@ -7,7 +7,8 @@ The receiver applies a whole batch in one transaction: a refused run refuses the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import peewee as pw
 
@@ -15,7 +16,7 @@ from storage.models import EventRecord, SignedHeadRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
 from .chain import parse_head
-from .errors import GapError, SyncError
+from .errors import ForkError, GapError, SyncError
 from .log import EventLog, IngestReceipt
 
 Wanted = Callable[[str, str], bool]  # (origin, stream) -> whether this link carries it
@@ -89,6 +90,17 @@ def apply(log: EventLog, batch: Batch, allowed: Wanted | None = None) -> IngestR
                 setattr(total, name, getattr(total, name) + getattr(receipt, name))
             total.clock_ahead |= receipt.clock_ahead
     return total
+
+
+@contextmanager
+def fork_evidence_kept(log: EventLog) -> Iterator[None]:
+    """Around the outermost transaction that applies received batches: a fork refuses the batch,
+    and its proof is then kept in a transaction of its own."""
+    try:
+        yield
+    except ForkError as exc:
+        log.keep_fork_evidence(exc)
+        raise
 
 
 def _headers_after(cursor: int, limit: int) -> list[Stored]:

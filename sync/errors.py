@@ -38,6 +38,15 @@ class GapError(ChainError):
         super().__init__("gap", message, held_seq=held_seq)
 
 
+class ForkError(ChainError):
+    """The origin's own key signed another event at a seq we hold: proof of a cloned or stolen
+    installation. Carries that event and the head vouching for it, to be kept as evidence."""
+
+    def __init__(self, message: str, *, held_eid: str, other: bytes, head):
+        super().__init__("fork", message)
+        self.held_eid, self.other, self.head = held_eid, other, head
+
+
 class CipherError(SyncError):
     code = "bad_ciphertext"
 

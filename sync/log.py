@@ -21,10 +21,20 @@ import peewee as pw
 
 from storage.database import savepoint, write_transaction
 from storage.events import awaited_among, entities_rows, entity_rows, insert_event, insert_events, settled_among
-from storage.models import EventRecord, PendingDep, SignedHeadRecord, StreamHead, upsert
+from storage.models import (
+    EventRecord,
+    ForkEvidence,
+    PendingDep,
+    SignedHeadRecord,
+    StreamHead,
+    deferred_inserts,
+    insert_row,
+    upsert,
+    utcnow,
+)
 
 from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
-from .errors import ChainError, ClockDrift, EncodingError, SyncError
+from .errors import ChainError, ClockDrift, EncodingError, ForkError, SyncError
 from .event import Event, make_event, parse_event
 from .hlc import HybridClock, unpack
 from .keys import SigningKey
@@ -128,6 +138,7 @@ class EventLog:
         self.head_interval = head_interval
         self.head_ttl_ms = head_ttl_ms
         self._local = threading.local()  # per-thread: waitress serves requests on several
+        self._forked: frozenset[str] | None = None  # origins proven to have signed two histories
 
     # -- transactions -------------------------------------------------------
 
@@ -292,7 +303,7 @@ class EventLog:
             self._flush()
             held = StreamHead.get_or_none(origin=head.origin, stream=head.stream)
             held_seq, held_chain = (held.seq, held.chain) if held else (0, GENESIS)
-            fresh = self._skip_replayed(events, head, held_seq, receipt)
+            fresh = self._skip_replayed(events, head, key, held_seq, receipt)
             receipt.held_seq = held_seq
             if not fresh and head.seq <= held_seq:
                 return receipt
@@ -314,9 +325,9 @@ class EventLog:
         before = (set(txn.settled), set(txn.awaited), {k: list(v) for k, v in txn.stored.items()}, vars(receipt).copy())
         try:
             txn.optimistic = True
-            with savepoint("onetrip_run"):
+            with savepoint("onetrip_run"), deferred_inserts():
                 self._settle(verified, receipt)
-        except _Redo:
+        except (_Redo, pw.IntegrityError):  # a projection refused, or a held row broke a constraint
             txn.rows.clear()  # held back since the flush that began this ingest: undone with the savepoint
             txn.by_entity.clear()
             txn.settled, txn.awaited, txn.stored = before[0], before[1], before[2]
@@ -353,7 +364,7 @@ class EventLog:
         txn.awaited.update(awaited_among({e.eid for e in events}))
 
     def _skip_replayed(
-        self, events: list[Event], head: SignedHead, held_seq: int, receipt: IngestReceipt
+        self, events: list[Event], head: SignedHead, key, held_seq: int, receipt: IngestReceipt
     ) -> list[Event]:
         replayed = [e for e in events if e.seq <= held_seq]
         if replayed:
@@ -368,12 +379,62 @@ class EventLog:
             )
             for event in replayed:
                 if stored.get(event.seq) != event.eid:
-                    raise ChainError(
-                        "fork",
-                        f"{event.origin}/{event.stream} 第 {event.seq} 号事件与已收到的不同：疑似克隆或被盗用的安装",
-                    )
+                    self._prove_fork(events, head, key, stored[event.seq], event)
             receipt.replayed = len(replayed)
         return events[len(replayed) :]
+
+    def _prove_fork(self, events: list[Event], head: SignedHead, key, held_eid: str, other: Event) -> None:
+        """A different event at a seq we hold. Only if the origin's key signed the other history is it a
+        fork (`ForkError`, with the evidence); otherwise the batch was tampered with and says so."""
+        first = events[0].seq
+        before = GENESIS
+        if first > 1:
+            before = (
+                EventRecord.select(EventRecord.chain)
+                .where(
+                    (EventRecord.origin == head.origin)
+                    & (EventRecord.stream == head.stream)
+                    & (EventRecord.seq == first - 1)
+                )
+                .scalar()
+            )
+        verify_chain(events, head, key, held_seq=first - 1, held_chain=before or GENESIS)
+        raise ForkError(
+            f"{other.origin}/{other.stream} 第 {other.seq} 号事件与已收到的不同，且都由该安装签署："
+            "疑似电脑被克隆或密钥被盗用。已留存证据，停止应用该安装的事件，请县级管理员核查并吊销",
+            held_eid=held_eid,
+            other=other.raw,
+            head=head,
+        )
+
+    def keep_fork_evidence(self, fork: ForkError) -> None:
+        """In a transaction of its own: the refused batch was rolled back, the proof stays."""
+        other = parse_event(fork.other)
+        with self.transaction():
+            insert_row(
+                ForkEvidence,
+                {
+                    "origin": other.origin,
+                    "stream": other.stream,
+                    "seq": other.seq,
+                    "held_eid": fork.held_eid,
+                    "other_eid": other.eid,
+                    "other_body": fork.other,
+                    "head_body": fork.head.body,
+                    "head_signature": fork.head.signature,
+                    "found_at": utcnow(),
+                },
+                replace_on=("origin", "stream", "seq", "other_eid"),
+            )
+        self._forked = None
+
+    def _forked_reason(self, origin: str) -> str | None:
+        """An installation caught signing two histories: its events are kept, quarantined, never applied."""
+        if self._forked is None:
+            self._forked = frozenset(row.origin for row in ForkEvidence.select(ForkEvidence.origin).distinct())
+        if origin in self._forked:
+            return f"安装 {origin} 签署过两份不同的事件历史（疑似克隆）：其事件暂停应用，等待县级核查"
+        return None
 
     def _observe(self, event: Event) -> bool:
         try:
@@ -389,7 +450,9 @@ class EventLog:
 
     def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
         """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
-        reason = self.trust.authorize(event.origin, event.stream, event.seq, event.type)
+        reason = self._forked_reason(event.origin) or self.trust.authorize(
+            event.origin, event.stream, event.seq, event.type
+        )
         if reason:
             return _Decision(QUARANTINED, reason)
         missing = self._missing_deps(event)
@@ -547,7 +610,9 @@ class EventLog:
         return counts
 
     def _rebuild_one(self, event: Event) -> tuple[str, str | None]:
-        reason = self.trust.authorize(event.origin, event.stream, event.seq, event.type)
+        reason = self._forked_reason(event.origin) or self.trust.authorize(
+            event.origin, event.stream, event.seq, event.type
+        )
         if reason:
             return QUARANTINED, reason
         if not self.registry.knows(event.type):

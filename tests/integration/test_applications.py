@@ -227,3 +227,35 @@ def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_
     assert search("110***********002X", station, lookup, per_page=30).total == 65  # as the list shows it
     assert search("002x", station, lookup, per_page=30).total == 65  # the last four, read out by the resident
     assert search("0021", station, lookup, per_page=30).total == 0
+
+
+def test_a_batch_whose_second_filing_repeats_a_request_token_applies_the_first_and_quarantines_the_second(nodes):
+    from node.applications import FILED, entity
+    from sync.chain import link, sign_head
+    from sync.event import make_event, parse_event
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    village.events.sign_heads()
+    origin, stream = village.identity.installation, village.identity.station
+    head = village.events.latest_head(origin, stream)
+    raws = village.events.events_of(origin, stream, 0, head.seq)
+    payload = parse_event(raws[-1]).payload
+    twin = make_event(
+        origin=origin,
+        stream=stream,
+        seq=head.seq + 1,
+        hlc=parse_event(raws[-1]).hlc + 1,
+        type=FILED,
+        entity=entity(number + "9"),
+        payload={**payload, "number": number + "9"},  # the same request token: the unique index refuses it
+    )
+    chain = link(head.chain, twin.eid)
+    twin_head = sign_head(
+        village.keys.signing, origin=origin, stream=stream, seq=twin.seq, chain=chain, signed_at=1, expires_at_ms=2**42
+    )
+    db.close()
+    county = open_node(nodes["county"])
+    receipt = county.events.ingest([*raws, twin.raw], twin_head)
+    assert receipt.quarantined == 1 and Application.select().count() == 1
+    assert EventRecord.get(EventRecord.eid == twin.eid).status == "quarantined"

@@ -29,7 +29,7 @@ def remote_key() -> SigningKey:
 
 
 @pytest.fixture
-def hub(migrated_sqlite, make_log, signing_key, remote_key):
+def hub(migrated, make_log, signing_key, remote_key):
     return make_log("i-hub", signing_key, {REMOTE: remote_key.verifying_key})
 
 

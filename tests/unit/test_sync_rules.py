@@ -1,0 +1,72 @@
+"""Pure rules of a link: which streams it carries, how a request is signed, how long to wait after failures."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from node.upstream import backoff_s
+from provisioning.certs import Binding
+from provisioning.scope import below_or_same, keyed_below
+from sync.errors import RequestRefused
+from sync.keys import SigningKey, generate_agreement_key
+from sync.request import open_body, read_request, seal_and_sign
+
+
+def station(level: str, region: str, code: str) -> Binding:
+    return Binding(code, "i-x", level, code, region, None, "signing", ())
+
+
+TOWN = station("township", "511302001", "511302001-01")
+VILLAGE = station("village", "511302001001", "511302001001-01")
+OTHER_VILLAGE = station("village", "511302002001", "511302002001-01")
+COUNTY = station("county", "511302", "511302-01")
+
+
+def test_a_township_receives_its_own_and_its_villages_streams_and_no_one_elses():
+    assert keyed_below("511302001-01", TOWN)
+    assert keyed_below("511302001001-01", TOWN)  # its village's
+    assert not keyed_below("511302002001-01", TOWN)  # another township's village
+    assert not keyed_below("511302-01", TOWN)  # its county's own
+    assert not keyed_below("all", TOWN)
+
+
+def test_a_node_relays_only_for_itself_and_the_stations_below_it():
+    assert below_or_same(TOWN, VILLAGE) and below_or_same(TOWN, TOWN)
+    assert not below_or_same(TOWN, OTHER_VILLAGE) and not below_or_same(TOWN, COUNTY)
+    assert not below_or_same(VILLAGE, TOWN)
+
+
+def test_a_signed_request_reads_back_and_any_change_is_refused():
+    key, recipient = SigningKey.generate(), generate_agreement_key()
+    headers, body = seal_and_sign(
+        key,
+        recipient.public_key(),
+        b'{"cursor":0}',
+        path="/api/v1/sync/pull",
+        context=b"sync/pull",
+        station="511302001001-01",
+        installation="i-abc",
+        time_ms=1,
+        nonce="0" * 32,
+    )
+    request = read_request(headers, "POST", "/api/v1/sync/pull", body)
+    request.verify(key.verifying_key)
+    assert open_body(recipient, body, context=b"sync/pull", nonce="0" * 32) == b'{"cursor":0}'
+    with pytest.raises(RequestRefused):  # the same signature on another path
+        read_request(headers, "POST", "/api/v1/sync/push", body).verify(key.verifying_key)
+    with pytest.raises(RequestRefused):
+        read_request({**headers, "X-OneTrip-Station": "511302002001-01"}, "POST", "/api/v1/sync/pull", body).verify(
+            key.verifying_key
+        )
+    with pytest.raises(RequestRefused):
+        read_request(headers, "POST", "/api/v1/sync/pull", body + b"x")
+
+
+def test_the_wait_doubles_after_each_failure_up_to_the_cap_with_jitter():
+    rng = random.Random(1)
+    assert backoff_s(0, 30, 900, rng) == 30
+    waits = [backoff_s(n, 30, 900, rng) for n in range(1, 8)]
+    assert all(30 * 2**n * 0.5 <= w <= 30 * 2**n or w <= 900 for n, w in enumerate(waits, start=1))
+    assert max(waits) <= 900 and waits[0] < waits[3]
