@@ -227,6 +227,11 @@ def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        for config, child in zip(configs, children, strict=True):
+            if child.poll() is not None:
+                tail = (config.data_dir / "serve.log").read_text("utf-8", errors="replace").splitlines()[-15:]
+                said = f"演示节点 {config.data_dir.name} 已退出（{child.returncode}）："
+                print(said, *tail, sep="\n", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

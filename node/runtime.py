@@ -49,7 +49,7 @@ from .config import NodeConfig, write_config
 from .reference import Reference, ReferenceProjection
 from .restore import DataKeyGrantProjection
 from .retention import purge_personal_data
-from .seals import SealProjection
+from .seals import SealProjection, countersign
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backo
 CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
 RETENTION_CHECK_H = 24
+COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class Node:
         self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_MIN * 60)
         if self.identity.level == "village":
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
+        if self.identity.level == "county":
+            self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: upstream.sync_if_due(self, rng), min(self.config.sync_interval_s, SYNC_TICK_S))

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .runtime import Node
 
 SEAL_ISSUED, SEAL_REVOKED, SEAL_USED = "seal.issued", "seal.revoked", "seal.used"
+SEAL_RECEIVED = "seal.received"  # the county's countersignature: when it first held a use
 REQUEST_CONTEXT, GRANT_CONTEXT = b"seal/request", b"seal/grant"
 REQUEST_DOMAIN = b"onetrip/seal-request/v1\n"
 REQUEST_PATH = "/api/v1/seals/request"
@@ -237,6 +238,29 @@ def request_online(node: Node, seal_id: str, pin: str, hub_url: str | None = Non
 # -- the projection -----------------------------------------------------------------------
 
 
+def countersign(node: Node) -> int:
+    """At a county: sign, for each use of a seal it manages that it holds and has not yet signed for,
+    the time it received it, so that "sealed before the revocation" does not rest on the station's clock."""
+    hub = node.identity
+    waiting = (
+        SealUse.select(SealUse, Seal.station)
+        .join(Seal, on=(Seal.seal_id == SealUse.seal_id))
+        .where(SealUse.received_at.is_null())
+        .objects()
+    )
+    signed = 0
+    with node.events.transaction():
+        for use in waiting:
+            station = Station.get_or_none(Station.code == use.station)
+            if station is None or not manages(hub.level, hub.region, station.level, station.region):
+                continue
+            node.events.append(
+                SEAL_RECEIVED, f"seal-use:{use.use_id}", {"use": use.use_id, "eid": use.eid}, stream=use.station
+            )
+            signed += 1
+    return signed
+
+
 def _wall(event: Event) -> dt.datetime:
     return dt.datetime.fromtimestamp(unpack(event.hlc)[0] / 1000, dt.UTC).replace(tzinfo=None)
 
@@ -244,7 +268,7 @@ def _wall(event: Event) -> dt.datetime:
 class SealProjection:
     """Seals as the county published them, each checked as a trust event is; and every use."""
 
-    event_types = frozenset({SEAL_ISSUED, SEAL_REVOKED, SEAL_USED})
+    event_types = frozenset({SEAL_ISSUED, SEAL_REVOKED, SEAL_USED, SEAL_RECEIVED})
 
     def __init__(self, trust):
         self.trust = trust  # a CertTrust: only a hub above the holder may issue or revoke its seals
@@ -253,6 +277,9 @@ class SealProjection:
         payload = event.payload
         if event.type == SEAL_ISSUED:
             self._issued(event, payload)
+            return
+        if event.type == SEAL_RECEIVED:
+            self._received(event, payload)
             return
         seal = Seal.get_or_none(Seal.seal_id == payload["seal"])
         if seal is None:
@@ -280,6 +307,20 @@ class SealProjection:
             used_at=dt.datetime.fromtimestamp(payload["at_ms"] / 1000, dt.UTC).replace(tzinfo=None),
             eid=event.eid,
         )
+
+    def _received(self, event: Event, payload: dict) -> None:
+        """The earliest countersignature stands: it is what proves a use came before a revocation."""
+        use = SealUse.get_or_none(SealUse.use_id == payload["use"])
+        if use is None or event.entity != f"seal-use:{use.use_id}" or payload["eid"] != use.eid:
+            raise RuleViolation("县级的用印回执与用印记录不符")
+        seal = Seal.get_by_id(use.seal_id)
+        station = Station.get_or_none(Station.code == seal.station)
+        self.trust.require_jurisdiction(event.origin, station.level, station.region)
+        received = _wall(event)
+        if use.received_at is None or received < use.received_at:
+            SealUse.update(received_at=received, received_by=self.trust.binding(event.origin).station).where(
+                SealUse.use_id == use.use_id
+            ).execute()
 
     def _issued(self, event: Event, payload: dict) -> None:
         try:

@@ -55,6 +55,8 @@ class Facts:
     pdf_whole: bool | None = None
     pdf_signer_matches: bool | None = None  # the PDF was signed by the certificate of the seal it claims
     logged: bool = False
+    received_at: dt.datetime | None = None  # UTC: the county's countersigned time of receipt of the use
+    received_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def judge(facts: Facts) -> Verdict:
                 problems.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}，这份文件是吊销之后盖的章")
             else:
                 notes.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}；这份文件盖章在吊销之前，盖章时有效")
+                if facts.received_at is None or facts.received_at >= seal.revoked_at:
+                    notes.append("盖章时间以盖章电脑的时钟为准：县级在吊销之前未收到这次用印的记录，无法独立证明")
         if not seal.recorded:
             notes.append("本节点尚未收到这枚印章的登记：无法确认它此后是否被吊销，同步后再查")
         notes.append(
@@ -117,6 +121,8 @@ def judge(facts: Facts) -> Verdict:
             if facts.logged
             else "用印记录：本节点尚未收到这次用印的记录（同步后可查）"
         )
+        if facts.received_at is not None:
+            notes.append(f"县级枢纽（{facts.received_by}）于 {_local(facts.received_at)} 签收了这次用印的记录")
     valid = not problems
     headline = "印章有效：文件自盖章后未被改动" if valid else "印章无效：" + problems[0]
     if valid and facts.pdf_intact is None:
@@ -185,8 +191,10 @@ def _facts(node: Node, claim: SealClaim, cert: x509.Certificate | None, **pdf) -
             signed = True
         except SignatureError:
             signed = False
-    logged = SealUse.select().where((SealUse.seal_id == claim.seal_id) & (SealUse.digest == claim.digest)).exists()
-    return Facts(node.now(), claim, _seal_facts(cert, claim.seal_id), signed, chain_problem, logged=logged, **pdf)
+    use = SealUse.get_or_none((SealUse.seal_id == claim.seal_id) & (SealUse.digest == claim.digest))
+    received = {"received_at": _utc(use.received_at), "received_by": use.received_by} if use and use.received_at else {}
+    facts = _seal_facts(cert, claim.seal_id)
+    return Facts(node.now(), claim, facts, signed, chain_problem, logged=use is not None, **received, **pdf)
 
 
 def verify_claim(node: Node, text: str) -> Verdict:

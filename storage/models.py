@@ -405,6 +405,8 @@ class SealUse(BaseModel):
     installation = pw.CharField(max_length=64)
     used_at = pw.DateTimeField()  # UTC, the node's clock when sealing
     eid = pw.CharField(max_length=64)
+    received_at = pw.DateTimeField(null=True)  # UTC, when the county first held the use, as it signed
+    received_by = pw.CharField(max_length=64, null=True)  # that county's station
 
 
 class RequestNonce(BaseModel):

@@ -88,6 +88,7 @@ def test_a_revoked_seal_is_refused_at_the_holder_and_what_it_sealed_before_still
     verdict = verify_pdf(seal_tree.open("village"), before.pdf)
     assert verdict.valid, verdict.problems
     assert any("吊销之前，盖章时有效" in note and "电脑遗失" in note for note in verdict.notes)
+    assert any("无法独立证明" in note for note in verdict.notes)  # the county never countersigned this use
 
 
 def test_a_use_after_revocation_is_reported_as_such(seal_tree):
@@ -121,3 +122,24 @@ def test_a_document_verified_at_a_node_of_another_chain_is_not_trusted(seal_tree
     # The city above the county knows the chain, though not yet the seal's record (that comes with sync).
     verdict = verify_pdf(seal_tree.open("city"), sealed.pdf)
     assert verdict.valid and any("尚未收到这枚印章的登记" in note for note in verdict.notes)
+
+
+def test_the_county_countersigns_a_use_so_sealed_before_revocation_does_not_rest_on_the_stations_clock(seal_tree):
+    village, sealed = seal_receipt(seal_tree)
+    village.events.sign_heads()
+    origin, stream = village.identity.installation, village.identity.station
+    head = village.events.latest_head(origin, stream)
+    batch = village.events.events_of(origin, stream, 0, head.seq)
+    county = seal_tree.open("county")
+    county.events.ingest(batch, head)  # what the village's push brings
+    assert seals.countersign(county) == 1 and seals.countersign(county) == 0  # once per use
+    use = SealUse.get(SealUse.use_id == sealed.use_id)
+    assert use.received_at is not None and use.received_by == county.identity.station
+    receipt = EventRecord.get((EventRecord.type == "seal.received") & (EventRecord.stream == stream))
+    assert receipt.origin == county.identity.installation  # signed by the county, in the station's stream
+
+    seals.revoke_seal(county, SEAL_ID, "电脑遗失", actor="wang")
+    verdict = verify_pdf(seal_tree.open("county"), sealed.pdf)
+    assert verdict.valid, verdict.problems
+    assert any("签收了这次用印的记录" in note for note in verdict.notes)
+    assert not any("无法独立证明" in note for note in verdict.notes)

@@ -41,7 +41,7 @@ def _free(port: int) -> bool:
     return True
 
 
-def start(args: list[str], port: int) -> subprocess.Popen:
+def start(args: list[str], port: int, within_s: float = 20) -> subprocess.Popen:
     """Run `python app.py ARGS` with ONETRIP_PORT set; return once /healthz answers."""
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), *args],
@@ -50,7 +50,7 @@ def start(args: list[str], port: int) -> subprocess.Popen:
         text=True,
         env={**os.environ, "ONETRIP_PORT": str(port)},
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
