@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import requests
+from pypdf import PdfReader
 
 from app import main
 from node.demo import PASSWORD, SEAL_PIN
@@ -61,7 +63,7 @@ def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
             assert "青山村便民服务代办点" in village
             if run == 0:  # the village's two demo applications reach the city through the township and county
                 assert _wait_applications(tmp_path / "demo" / "city", 2, within_s=60)
-                _the_village_receipt_carries_the_seal_and_verifies_at_the_county(base_port)
+                _the_village_receipt_carries_the_seal_verified_at_the_county_and_by_its_qr_at_the_city(base_port)
         finally:
             out, _ = stop(demo)
         assert f"http://127.0.0.1:{base_port}/" in out and "cun.agent" in out and "onetrip-demo" in out
@@ -99,7 +101,7 @@ def _csrf(session: requests.Session, url: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=5).text).group(1)
 
 
-def _the_village_receipt_carries_the_seal_and_verifies_at_the_county(base_port: int) -> None:
+def _the_village_receipt_carries_the_seal_verified_at_the_county_and_by_its_qr_at_the_city(base_port: int) -> None:
     village, county = f"http://127.0.0.1:{base_port + 3}", f"http://127.0.0.1:{base_port + 1}"
     agent = requests.Session()
     agent.post(
@@ -124,3 +126,7 @@ def _the_village_receipt_carries_the_seal_and_verifies_at_the_county(base_port: 
         timeout=30,
     )
     assert "印章有效" in answer.text and "青山村便民服务代办点" in answer.text
+    qr = PdfReader(io.BytesIO(sealed.content)).metadata.subject  # the QR code's text, as the PDF carries it
+    city = f"http://127.0.0.1:{base_port}"
+    answer = anyone.post(f"{city}/verify", data={"csrf_token": _csrf(anyone, f"{city}/verify"), "qr": qr}, timeout=30)
+    assert "二维码有效" in answer.text and "青山村便民服务代办点" in answer.text  # the seal's record came up by sync
