@@ -91,6 +91,8 @@ def _replace(node: Node, args: argparse.Namespace) -> None:
     issued = fleet.replace(node, args.station, args.reason, _hub_url(node, args.hub_url))
     print(f"旧安装已吊销。新电脑的注册码 {issued.code}（72 小时内有效）；新安装注册后将与旧安装关联")
     print(f"二维码内容：{issued.qr_text}")
+    if issued.seals:
+        print(f"旧电脑的印章已吊销并重新下单：{'、'.join(issued.seals)}；新电脑注册后用 onetrip seal-request 申领")
 
 
 def _trust_refresh(node: Node, args: argparse.Namespace) -> None:

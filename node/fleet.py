@@ -48,6 +48,7 @@ from storage.models import Certificate, Contact, Operator, Registration, Revocat
 from . import health
 from .restore import grant_keys
 from .runtime import Node
+from .seals import reissue_for
 
 
 def register(
@@ -201,6 +202,7 @@ class NewCode:
     station: str
     code: str
     qr_text: str
+    seals: tuple[str, ...] = ()  # seals ordered again for the new PC (a replacement's)
 
 
 def new_code(node: Node, station: str, hub_url: str, actor: str = "admin") -> NewCode:
@@ -210,13 +212,15 @@ def new_code(node: Node, station: str, hub_url: str, actor: str = "admin") -> Ne
 
 
 def replace(node: Node, station: str, reason: str, hub_url: str, actor: str = "admin") -> NewCode:
-    """A station's PC was lost, broken or restored: revoke its installation, give a code for the new one."""
+    """A station's PC was lost, broken or restored: revoke its installation and its seals, order the seals
+    again for the new PC, and give a code for it."""
     registration = Registration.get_or_none(Registration.station == station)
     if registration is None or registration.enrolled_installation is None:
         raise EnrolmentRefused(f"站点 {station} 没有已注册的安装可以更换")
     revoke(node, registration.enrolled_installation, reason, actor)
+    seals = reissue_for(node, registration.enrolled_installation, reason, actor)
     code = replace_installation(node.events, station, node.now(), actor)
-    return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)))
+    return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)), tuple(seals))
 
 
 def bundle_for(node: Node, code: str, hub_url: str) -> bytes:

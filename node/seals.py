@@ -195,6 +195,30 @@ def revoke_seal(node: Node, seal_id: str, reason: str, actor: str) -> None:
     node.events.sign_heads()
 
 
+def reissue_for(node: Node, installation: str, reason: str, actor: str) -> list[str]:
+    """A station's PC is replaced: its seals die with its keys (a seal key never leaves its installation),
+    so each is revoked and ordered again, the same seal for the same station, for the new PC to request.
+    The new orders' ids, to tell the station."""
+    reordered = []
+    held = Seal.select().where((Seal.installation == installation) & Seal.revoked_at.is_null())
+    for seal in list(held):
+        revoke_seal(node, seal.seal_id, f"更换电脑：{reason}", actor)
+        days = (seal.valid_to - seal.valid_from).days
+        reordered.append(
+            order_seal(
+                node,
+                station=seal.station,
+                kind=seal.kind,
+                name=seal.name,
+                owner=seal.owner,
+                credit_code=seal.credit_code,
+                valid_days=days,
+                actor=actor,
+            )
+        )
+    return reordered
+
+
 # -- the holder ---------------------------------------------------------------------------
 
 

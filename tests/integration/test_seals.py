@@ -143,3 +143,23 @@ def test_the_county_countersigns_a_use_so_sealed_before_revocation_does_not_rest
     assert verdict.valid, verdict.problems
     assert any("签收了这次用印的记录" in note for note in verdict.notes)
     assert not any("无法独立证明" in note for note in verdict.notes)
+
+
+def test_replacing_a_pc_revokes_its_seals_and_orders_them_again_for_the_new_one(seal_tree):
+    from node import fleet
+    from storage.models import SealOrder
+
+    county = seal_tree.open("county")
+    old = Seal.get(Seal.seal_id == SEAL_ID)
+    issued = fleet.replace(county, old.station, "硬盘损坏", "http://county.invalid")
+    assert Seal.get(Seal.seal_id == SEAL_ID).revoked_at is not None
+    assert "更换电脑" in Seal.get(Seal.seal_id == SEAL_ID).revoke_reason
+    (again,) = issued.seals
+    order = SealOrder.get(SealOrder.seal_id == again)
+    assert (order.station, order.kind, order.name, order.owner, order.issued) == (
+        old.station,
+        old.kind,
+        old.name,
+        old.owner,
+        False,
+    )

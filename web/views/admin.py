@@ -80,7 +80,8 @@ def replace(station: str):
         request.host_url.rstrip("/"),
         actor=current_operator().username,
     )
-    return _show_code(issued.station, issued.code, issued.qr_text, "旧安装已吊销；新电脑的注册码")
+    seals = f"；旧电脑的印章已吊销并重新下单（{'、'.join(issued.seals)}），新电脑注册后申领" if issued.seals else ""
+    return _show_code(issued.station, issued.code, issued.qr_text, f"旧安装已吊销{seals}；新电脑的注册码")
 
 
 def _show_code(station: str, code: str, qr: str, title: str):
