@@ -79,7 +79,7 @@ def seal_document(
     cert = x509.load_der_x509_certificate(bytes(seal.certificate))
     if fingerprint(cert) not in SealRecord.decode(bytes(seal.record)).signers:
         raise SealRefused(f"印章 {seal_id} 的记录没有列出本机的印章证书")
-    key = unlock_seal_key(node.config.data_dir, seal_id, pin)
+    key = unlock_seal_key(node.config.data_dir, seal_id, pin, node.now())
     paper = paper_for(node, number, node.reference.catalogue())
     plain = render(kind, paper, size)
     at = node.now()

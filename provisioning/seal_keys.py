@@ -3,11 +3,13 @@
 A seal key is made on the PC that holds the seal and never leaves it. Unlike the installation's
 keys it needs a person to unlock it, so a copied disk does not carry a usable seal: the PIN goes
 through scrypt (about 16 MB and 50 ms per try) into an AES-256-GCM key. The public key is kept in
-clear beside it, so a certificate can be matched to its key without the PIN.
+clear beside it, so a certificate can be matched to its key without the PIN. Five wrong PINs in a
+row lock the seal for a quarter of an hour: guessing a six-digit PIN at the window takes years.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -18,12 +20,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from storage.database import write_transaction
+from storage.models import SealLock, upsert
 from sync.keys import write_secret
 
 from .errors import ProvisioningError
 
 SEAL_KEYS = "keys/seals"
 PIN_MIN = 6
+PIN_TRIES = 5
+PIN_LOCK = dt.timedelta(minutes=15)
 _N, _R, _P = 2**14, 8, 1
 _AAD = b"onetrip/seal-key/v1|"
 
@@ -83,12 +89,26 @@ def seal_public_key(data_dir: Path, seal_id: str) -> ec.EllipticCurvePublicKey:
     return serialization.load_der_public_key(bytes.fromhex(_read(data_dir, seal_id)["public"]))
 
 
-def unlock_seal_key(data_dir: Path, seal_id: str, pin: str) -> ec.EllipticCurvePrivateKey:
+def unlock_seal_key(data_dir: Path, seal_id: str, pin: str, now: dt.datetime) -> ec.EllipticCurvePrivateKey:
+    """The seal's private key, if `pin` opens it and the seal is not locked by wrong PINs (`now`: UTC)."""
+    now = now.replace(tzinfo=None)
+    lock = SealLock.get_or_none(SealLock.seal_id == seal_id)
+    if lock is not None and lock.locked_until is not None and now < lock.locked_until:
+        minutes = -(-(lock.locked_until - now).seconds // 60)
+        raise SealKeyRefused(f"印章口令连续输错 {PIN_TRIES} 次，已锁定：请 {minutes} 分钟后再试")
     document = _read(data_dir, seal_id)
     key = _derive(pin, document["kdf"])
     aad = _AAD + seal_id.encode() + bytes.fromhex(document["public"])
     try:
         der = AESGCM(key).decrypt(bytes.fromhex(document["nonce"]), bytes.fromhex(document["ciphertext"]), aad)
     except InvalidTag as exc:
-        raise SealKeyRefused("印章口令不正确") from exc
+        failures = (lock.failures if lock is not None and lock.locked_until is None else 0) + 1
+        locked = failures >= PIN_TRIES
+        with write_transaction():
+            upsert(SealLock, seal_id=seal_id, failures=failures, locked_until=now + PIN_LOCK if locked else None)
+        left = f"已锁定 {PIN_LOCK.seconds // 60} 分钟" if locked else f"再错 {PIN_TRIES - failures} 次将锁定"
+        raise SealKeyRefused(f"印章口令不正确（{left}）") from exc
+    if lock is not None:
+        with write_transaction():
+            SealLock.delete().where(SealLock.seal_id == seal_id).execute()
     return serialization.load_der_private_key(der, password=None)

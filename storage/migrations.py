@@ -35,6 +35,7 @@ from .models import (
     Revocation,
     SchemaVersion,
     Seal,
+    SealLock,
     SealOrder,
     SealUse,
     SignedHeadRecord,
@@ -77,7 +78,7 @@ def _sync_links() -> None:
 
 
 def _seals() -> None:
-    db.create_tables([SealOrder, Seal, SealUse])
+    db.create_tables([SealOrder, Seal, SealUse, SealLock])
 
 
 def _statistics() -> None:
@@ -104,7 +105,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (5, "applications and their material scans", _applications),
     (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
     (7, "sync links and request nonces", _sync_links),
-    (8, "seal orders, seals and their uses", _seals),
+    (8, "seal orders, seals, their uses and PIN locks", _seals),
     (9, "application statistics, dates and tallies; children's last contact", _statistics),
     (10, "fork evidence", _forks),
 )

@@ -358,6 +358,14 @@ class SyncLink(BaseModel):
     failures = pw.IntegerField(default=0)  # consecutive: the backoff grows with it
 
 
+class SealLock(BaseModel):
+    """Local: wrong PINs in a row for a seal held here, and until when it is locked after too many."""
+
+    seal_id = pw.CharField(max_length=64, primary_key=True)
+    failures = pw.IntegerField()
+    locked_until = pw.DateTimeField(null=True)  # UTC
+
+
 class SealOrder(BaseModel):
     """At the county: a seal ordered for a station, waiting for the holder's key (its request)."""
 

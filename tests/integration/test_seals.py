@@ -163,3 +163,22 @@ def test_replacing_a_pc_revokes_its_seals_and_orders_them_again_for_the_new_one(
         old.owner,
         False,
     )
+
+
+def test_five_wrong_pins_lock_the_seal_for_a_quarter_of_an_hour(seal_tree):
+    import datetime as dt
+
+    from provisioning.seal_keys import unlock_seal_key
+    from storage.models import SealLock
+
+    village = seal_tree.open("village")
+    data_dir, start = village.config.data_dir, dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    for attempt in range(1, 5):
+        with pytest.raises(SealKeyRefused, match=f"再错 {5 - attempt} 次将锁定"):
+            unlock_seal_key(data_dir, SEAL_ID, "000000", start)
+    with pytest.raises(SealKeyRefused, match="已锁定 15 分钟"):
+        unlock_seal_key(data_dir, SEAL_ID, "000000", start)
+    with pytest.raises(SealKeyRefused, match="请 14 分钟后再试"):  # even the right PIN, while locked
+        unlock_seal_key(data_dir, SEAL_ID, PIN, start + dt.timedelta(seconds=61))
+    assert unlock_seal_key(data_dir, SEAL_ID, PIN, start + dt.timedelta(minutes=16)) is not None
+    assert SealLock.select().count() == 0
