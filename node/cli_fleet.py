@@ -95,6 +95,11 @@ def _replace(node: Node, args: argparse.Namespace) -> None:
         print(f"旧电脑的印章已吊销并重新下单：{'、'.join(issued.seals)}；新电脑注册后用 onetrip seal-request 申领")
 
 
+def _release(node: Node, args: argparse.Namespace) -> None:
+    applied = fleet.release(node, args.installation, args.stream, args.upto, args.reason)
+    print(f"已担保 {args.installation} 在 {args.stream} 流至第 {args.upto} 号；本枢纽应用了 {applied} 个隔离的事件")
+
+
 def _trust_refresh(node: Node, args: argparse.Namespace) -> None:
     fleet.refresh_trust(node, args.hub)
     print("信任数据已更新")
@@ -145,6 +150,7 @@ COMMANDS = {
     "install-grant": _install_grant,
     "revoke": _revoke,
     "replace": _replace,
+    "release": _release,
     "renew": _renew,
     "rotate-ca": _rotate_ca,
     "trust-refresh": _trust_refresh,

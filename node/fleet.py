@@ -43,7 +43,16 @@ from provisioning.trust import (
     publish_certificates,
     trust_entity,
 )
-from storage.models import Certificate, Contact, Operator, Registration, Revocation, Station, StreamHead
+from storage.models import (
+    Certificate,
+    Contact,
+    EventRecord,
+    Operator,
+    Registration,
+    Revocation,
+    Station,
+    StreamHead,
+)
 
 from . import health
 from .restore import grant_keys
@@ -246,6 +255,40 @@ def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> 
         audit(actor, "revoke", installation, "ok", reason)
     node.events.sign_heads()
     return held
+
+
+def release(node: Node, installation: str, stream: str, upto_seq: int, reason: str, actor: str = "admin") -> int:
+    """Vouch for more of a revoked installation's work: honest events it queued offline before it was
+    stolen, up to `upto_seq` of `stream`, as the county has them. A second revocation event with the
+    higher seq travels like the first; every node then applies what it had quarantined up to there.
+    Returns how many events this hub applied."""
+    require_authority(node.config.data_dir)
+    target = newest_binding(installation)
+    if target is None or not manages(node.identity.level, node.identity.region, target.level, target.region):
+        raise EnrolmentRefused(f"安装 {installation} 不在本枢纽辖区内，无权放行")
+    rows = {r.stream: r for r in Revocation.select().where(Revocation.installation == installation)}
+    if not rows:
+        raise EnrolmentRefused(f"安装 {installation} 没有被吊销，它的事件无须放行")
+    held = rows.get(stream) or rows["*"]
+    if upto_seq <= held.last_seq:
+        raise EnrolmentRefused(f"{stream} 流已担保至第 {held.last_seq} 号，无须放行")
+    last = EventRecord.get_or_none(
+        (EventRecord.origin == installation) & (EventRecord.stream == stream) & (EventRecord.seq == upto_seq)
+    )
+    if last is None:
+        raise EnrolmentRefused(f"本枢纽没有安装 {installation} 在 {stream} 流的第 {upto_seq} 号事件：先同步再放行")
+    vouched = {s: r for s, r in rows.items() if s != "*"}
+    payload = {
+        "installation": installation,
+        "last_seq": {**{s: r.last_seq for s, r in vouched.items()}, stream: upto_seq},
+        "last_chain": {**{s: r.last_chain for s, r in vouched.items() if r.last_chain}, stream: last.chain},
+        "reason": f"放行：{reason}",
+    }
+    with node.events.transaction():
+        node.events.append(REVOKED, trust_entity("revocation", installation), payload, stream=TRUST_STREAM)
+        audit(actor, "release", installation, "ok", f"{stream} 至第 {upto_seq} 号：{reason}")
+    node.events.sign_heads()
+    return node.events.readmit_vouched()
 
 
 def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:

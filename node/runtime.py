@@ -145,6 +145,7 @@ class Node:
         self._every("sign_heads", self.events.sign_heads, HEAD_SIGNING_INTERVAL_S, at_start=False)
         self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
         self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_MIN * 60)
+        self._every("readmit_vouched", self.events.readmit_vouched, HEAD_SIGNING_INTERVAL_S)
         if self.identity.level == "village":
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.level == "county":

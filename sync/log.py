@@ -571,12 +571,38 @@ class EventLog:
 
     def apply_deferred(self) -> int:
         """Apply stored events whose type this version now knows; returns how many were settled."""
+        return self._decide_again(EventRecord.status == DEFERRED, lambda kind, origin, stream, seq: True)
+
+    def readmit_vouched(self) -> int:
+        """Decide again the quarantined events that trust now vouches for (a county that revoked an
+        installation can vouch for honest work it queued offline before the theft); returns how many."""
+        vouched = {}
+
+        def wanted(kind: str, origin: str, stream: str, seq: int) -> bool:
+            if (origin, stream) not in vouched:
+                vouched[origin, stream] = self.trust.vouched(origin, stream)
+            held = vouched[origin, stream]
+            return held is not None and seq <= held[0]
+
+        return self._decide_again(EventRecord.status == QUARANTINED, wanted)
+
+    def _decide_again(self, where, wanted) -> int:
         with self.transaction():
             self._flush()
-            rows = EventRecord.select(EventRecord.arrival, EventRecord.type, EventRecord.body).where(
-                EventRecord.status == DEFERRED
+            rows = EventRecord.select(
+                EventRecord.arrival,
+                EventRecord.type,
+                EventRecord.origin,
+                EventRecord.stream,
+                EventRecord.seq,
+                EventRecord.body,
+            ).where(where)
+            chosen = (
+                (arrival, body)
+                for arrival, kind, origin, stream, seq, body in rows.tuples()
+                if self.registry.knows(kind) and wanted(kind, origin, stream, seq)
             )
-            events, arrival_of = _parse_rows((a, body) for a, kind, body in rows.tuples() if self.registry.knows(kind))
+            events, arrival_of = _parse_rows(chosen)
             for event in causal_order(events):
                 arrival = arrival_of[event.eid]
                 decision = self._decide(event, None)

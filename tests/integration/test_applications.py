@@ -259,3 +259,27 @@ def test_a_batch_whose_second_filing_repeats_a_request_token_applies_the_first_a
     receipt = county.events.ingest([*raws, twin.raw], twin_head)
     assert receipt.quarantined == 1 and Application.select().count() == 1
     assert EventRecord.get(EventRecord.eid == twin.eid).status == "quarantined"
+
+
+def test_a_county_releases_honest_work_a_revoked_pc_queued_offline_before_the_theft(nodes):
+    village = open_node(nodes["village"])
+    first = file(village, token="before")
+    county = push_to_county(village, nodes)
+    installation = open_node(nodes["village"]).identity.installation
+    db.close()
+    county = open_node(nodes["county"])
+    fleet.revoke(county, installation, "电脑被盗")
+    db.close()
+    village = open_node(nodes["village"])
+    second = file(village, token="offline")  # filed before the theft, synced only now
+    county = push_to_county(village, nodes)
+    assert Application.get_or_none(Application.number == second) is None  # quarantined: past what is vouched
+    queued = EventRecord.get(EventRecord.entity == f"application:{second}")
+    assert queued.status == "quarantined" and "吊销" in queued.reason
+
+    with pytest.raises(Exception, match="已担保至第"):
+        fleet.release(county, installation, queued.stream, queued.seq - 1, "核实")
+    assert fleet.release(county, installation, queued.stream, queued.seq, "经核实为被盗前的办件") == 1
+    assert Application.get_by_id(second).state == "submitted" and Application.get_by_id(first)
+    assert EventRecord.get(EventRecord.eid == queued.eid).status == "applied"
+    assert county.events.readmit_vouched() == 0  # nothing else waits
