@@ -49,6 +49,7 @@ def start(args: list[str], port: int, within_s: float = 20) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "ONETRIP_PORT": str(port)},
+        start_new_session=True,  # its own process group: `demo`'s servers go down with it on a timeout
     )
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -59,7 +60,8 @@ def start(args: list[str], port: int, within_s: float = 20) -> subprocess.Popen:
             if process.poll() is not None:
                 raise AssertionError(process.stderr.read()) from None
             time.sleep(0.1)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     raise AssertionError("server did not come up")
 
 
