@@ -28,11 +28,10 @@ from storage.database import write_transaction
 from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
 from sync import canonical, delta, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
+from sync.channel import Channel
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
-from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign
+from sync.request import BUNDLE_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport
-
-from .downstream import ANSWER_CONTEXT, BUNDLE_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -68,7 +67,7 @@ class LinkStatus:
 
 
 class _Parent:
-    """The parent as this node talks to it: its station, serving installation and key-agreement key.
+    """The parent as this node talks to it: its station, serving installation and the channel to it.
 
     Online, a parent certified after our enrolment is learnt from its trust feed; offline (a
     USB bundle) it must already be known.
@@ -83,42 +82,22 @@ class _Parent:
         if online and (self.installation is None or agreement_key(self.installation) is None):
             refresh_trust(node.events, ident.parent_url)
             self.installation = serving_installation(ident.parent)
-        self.key = agreement_key(self.installation) if self.installation else None
-        if self.key is None:
+        key = agreement_key(self.installation) if self.installation else None
+        if key is None:
             raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
-        self.transport = transport or HttpTransport(ident.parent_url or "")
-
-    def sealed(self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str):
-        ident = self.node.identity
-        return seal_and_sign(
-            self.node.keys.signing,
-            self.key,
-            plaintext,
-            path=path,
-            context=context,
-            station=ident.station,
-            installation=ident.installation,
-            time_ms=time_ms,
-            nonce=nonce,
+        self.channel = Channel(
+            transport or HttpTransport(ident.parent_url or ""),
+            node.keys.signing,
+            node.keys.agreement,
+            key,
+            ident.station,
+            ident.installation,
+            node.events.clock.clock.now_ms,
+            lambda: _own_certificates(ident.installation),
         )
 
     def call(self, path: str, context: bytes, plaintext: bytes) -> bytes:
-        """Sign, seal and send. Once more with our certificates if the parent does not know us yet,
-        and once more with the parent's time and nonce if our clock is off."""
-        time_ms, nonce, extra, skewed = self.node.events.clock.clock.now_ms(), secrets.token_hex(16), {}, False
-        while True:
-            headers, body = self.sealed(path, context, plaintext, time_ms, nonce)
-            try:
-                answer = self.transport.post(path, {**headers, **extra}, body)
-                return open_body(self.node.keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
-            except Refused as exc:
-                if exc.code == "unknown_installation" and not extra:
-                    extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
-                elif exc.code == "clock_skew" and not skewed:
-                    log.warning("clock skew with parent %s: %s", self.station, exc)
-                    time_ms, nonce, skewed = exc.details["server_time_ms"], exc.details["nonce"], True
-                else:
-                    raise
+        return self.channel.call(path, context, plaintext)
 
 
 def _own_certificates(installation: str) -> str:
@@ -252,7 +231,9 @@ def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
     plaintext = framed(parts, {"v": 1, "down_cursor": link.down_cursor})
     time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
     path = sneakernet.bundle_path(parent.installation)
-    return sneakernet.pack(*parent.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation)
+    return sneakernet.pack(
+        *parent.channel.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation
+    )
 
 
 def from_parent(node: Node, data: bytes) -> bool:
