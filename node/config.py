@@ -20,7 +20,15 @@ from .errors import ConfigError
 
 CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-POSITIVE = ("port", "head_interval", "head_ttl_s", "max_clock_drift_s", "sync_interval_s", "sync_backoff_max_s")
+POSITIVE = (
+    "port",
+    "head_interval",
+    "head_ttl_s",
+    "max_clock_drift_s",
+    "sync_interval_s",
+    "sync_backoff_max_s",
+    "sync_max_in_flight",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class NodeConfig:
     max_clock_drift_s: int = 300
     sync_interval_s: int = 30  # sync with the parent this often while the link works
     sync_backoff_max_s: int = 900  # while it does not, wait longer each time, up to this
+    sync_max_in_flight: int = 4  # sync requests a hub serves at once; more are told to come back (503)
     log_level: str = "INFO"
 
     @property
