@@ -28,12 +28,11 @@ from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_or
 from .fleet_station import Stats
 
 SHAPES = {
-    "tiny": Shape(1, 5, storm_applications=3, steady_window_s=5),
+    "tiny": Shape(1, 5, storm_applications=3, steady_period_s=3, steady_window_s=3),  # the test's: every part once
     "small": Shape(2, 10, steady_window_s=20),
     "county": Shape(1, 600),
     "city": Shape(10, 60),  # 5,561 stations in 10 counties scaled to 600 in 10: the relays' shape, not their load
 }
-PERIOD_S = 300  # a station's sync interval in the steady state
 STEADY_WORKERS = 32
 RELAY_TIMEOUT_S = 1800
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -99,10 +98,11 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
 
 
 def steady(fleet: Fleet, shape: Shape) -> Phase:
-    """Each station syncs every PERIOD_S, its rounds spread uniformly over the period: the first
+    """Each station syncs every `steady_period_s`, its rounds spread uniformly over the period: the first
     `steady_window_s` of it are run in real time, so the hub sees the real rate of requests."""
     rng = random.Random(7)
-    due = sorted((at, s) for s in fleet.stations if (at := rng.uniform(0, PERIOD_S)) < shape.steady_window_s)
+    period = shape.steady_period_s
+    due = sorted((at, s) for s in fleet.stations if (at := rng.uniform(0, period)) < shape.steady_window_s)
 
     def work(stats: Stats) -> int:
         start = time.perf_counter()
@@ -233,8 +233,8 @@ def run(name: str) -> list[str]:
         f"Fleet '{name}': {shape.counties} count{'y' if shape.counties == 1 else 'ies'} × {shape.stations} stations "
         f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s (provisioned in {result.provisioned_s:.0f} s); "
         f"storm: {stations} stations at once, {apps} applications up and 2 decisions on each of {apps} earlier ones "
-        f"down; steady: a round every {PERIOD_S} s per station with {shape.steady_events} new applications, "
-        f"the first {shape.steady_window_s:.0f} s of the period in real time",
+        f"down; steady: a round every {shape.steady_period_s:.0f} s per station with {shape.steady_events} new "
+        f"applications, the first {shape.steady_window_s:.0f} s of the period in real time",
         f"{'phase':<8} {'county s':>8} {'city s':>8} {'events':>8} {'ev/s':>8} {'requests':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'busy':>6} {'errors':>6} {'sim cpu':>7} {'hub cpu':>7}",
         *(phase.row() for phase in result.phases),

@@ -46,7 +46,8 @@ class Shape:
     counties: int
     stations: int  # per county
     storm_applications: int = 20  # filed at each station during the outage; each had 2 decisions waiting
-    steady_window_s: float = 150  # real seconds of steady state; rounds every 300 s, spread uniformly
+    steady_period_s: float = 300  # each station syncs this often in the steady state
+    steady_window_s: float = 150  # real seconds of it run, the stations' rounds spread uniformly over the period
     steady_events: int = 2  # new applications per steady round
 
 
