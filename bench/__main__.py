@@ -1,7 +1,8 @@
 """`make bench`: the event-log benchmarks, each run three times; median and min–max printed.
 
 W1–W4 of ../shared/bench/WORKLOADS.md are measured by `bench/sync.py`; W5 (blobs) is
-listed as not yet measurable rather than estimated.
+listed as not yet measurable rather than estimated. The fleet (`bench/fleet.py`, issue 7)
+needs PostgreSQL and runs at the size `ONETRIP_FLEET` names.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import provisioning, seals, sync, workbench
+from . import fleet, provisioning, seals, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -127,6 +128,8 @@ def main() -> int:
     print("\n".join(workbench.report()))
     print()
     print("\n".join(seals.report()))
+    if admin is not None:
+        print("\n".join(fleet.report()))
     return 0
 
 

@@ -53,7 +53,7 @@ from sync.order import causal_order
 from sync.projection import RuleViolation
 
 from . import tally
-from .catalogue import Catalogue
+from .catalogue import Catalogue, ServiceItem
 from .deadlines import add_working_days, status, working_days_between
 from .errors import DomainError
 from .holidays import HolidayTable
@@ -153,29 +153,59 @@ def file_application(
             return existing
         number = _next_number(identity, today)
         data_key = new_data_key()
-        fields = _clear_fields(applicant)
-        payload = {
-            "number": number,
-            "station": identity.station,
-            "item": {"code": item.code, "version": item.version},
-            "bundle": bundle,
-            "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
-            "keys": {
-                installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
-                for installation, public in recipients.items()
-            },
-            "lookups": {
-                "id_number": lookup_hash(keys.lookup, "id_number", fields["id_number"]),
-                "name": lookup_hash(keys.lookup, "name", fields["name"]),
-            },
-            "masked_id": mask_id_number(fields["id_number"]),
-            "consent": {"recorded_by": operator},
-            "request_token": request_token,
-            "operator": operator,
-        }
+        payload = filed_payload(
+            identity.station,
+            number,
+            item,
+            applicant,
+            data_key,
+            recipients,
+            keys.lookup,
+            operator=operator,
+            request_token=request_token,
+            bundle=bundle,
+        )
         events.append(FILED, entity(number), payload, stream=identity.station)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
     return number
+
+
+def filed_payload(
+    station: str,
+    number: str,
+    item: ServiceItem,
+    applicant: Applicant,
+    data_key: bytes,
+    recipients: dict[str, ec.EllipticCurvePublicKey],
+    lookup_key: bytes,
+    *,
+    operator: str,
+    request_token: str,
+    bundle: str | None = None,
+) -> dict:
+    """What an `application.filed` event carries: the resident's fields sealed under the data key, that key
+    wrapped to each recipient, keyed hashes for search. Pure, so that a simulated station files the very
+    payload a real one does."""
+    fields = _clear_fields(applicant)
+    return {
+        "number": number,
+        "station": station,
+        "item": {"code": item.code, "version": item.version},
+        "bundle": bundle,
+        "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
+        "keys": {
+            installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
+            for installation, public in recipients.items()
+        },
+        "lookups": {
+            "id_number": lookup_hash(lookup_key, "id_number", fields["id_number"]),
+            "name": lookup_hash(lookup_key, "name", fields["name"]),
+        },
+        "masked_id": mask_id_number(fields["id_number"]),
+        "consent": {"recorded_by": operator},
+        "request_token": request_token,
+        "operator": operator,
+    }
 
 
 def file_bundle(

@@ -22,15 +22,24 @@ from provisioning.trust import adopt_certificate, agreement_key
 from sync import canonical, delta, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
-from sync.request import CERTIFICATES, PREFIX, SignedRequest, open_body, read_request, seal_and_sign, seal_body
+from sync.request import (
+    ANSWER_CONTEXT,
+    BUNDLE_CONTEXT,
+    CERTIFICATES,
+    PREFIX,
+    PULL_CONTEXT,
+    PUSH_CONTEXT,
+    SignedRequest,
+    open_body,
+    read_request,
+    seal_and_sign,
+    seal_body,
+)
 
 from . import health
 
 if TYPE_CHECKING:
     from .runtime import Node
-
-PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/answer"
-BUNDLE_CONTEXT = b"sync/bundle"
 
 
 def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:

@@ -30,12 +30,12 @@ from storage.database import write_transaction
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
 from sync import canonical, delta, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
+from sync.channel import Channel
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
-from sync.request import CERTIFICATES, PREFIX, open_body, read_request, seal_and_sign, seal_body, sign_request
+from sync.request import BUNDLE_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport
 
 from . import health
-from .downstream import ANSWER_CONTEXT, BUNDLE_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -71,7 +71,7 @@ class LinkStatus:
 
 
 class _Parent:
-    """The parent as this node talks to it: its station, serving installation and key-agreement key.
+    """The parent as this node talks to it: its station, serving installation and the channel to it.
 
     Online, a parent certified after our enrolment is learnt from its trust feed; offline (a
     USB bundle) it must already be known.
@@ -86,45 +86,25 @@ class _Parent:
         if online and (self.installation is None or agreement_key(self.installation) is None):
             refresh_trust(node.events, ident.parent_url)
             self.installation = serving_installation(ident.parent)
-        self.key = agreement_key(self.installation) if self.installation else None
-        if self.key is None:
+        key = agreement_key(self.installation) if self.installation else None
+        if key is None:
             raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
-        self.transport = transport or HttpTransport(ident.parent_url or "")
+        self.channel = Channel(
+            transport or HttpTransport(ident.parent_url or ""),
+            node.keys.signing,
+            node.keys.agreement,
+            key,
+            ident.station,
+            ident.installation,
+            node.events.clock.clock.now_ms,
+            lambda: _own_certificates(ident.installation),
+        )
 
     def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
-        """Compress and encrypt a body to the parent (the costly part, done ahead on a worker)."""
-        nonce = nonce or secrets.token_hex(16)
-        return nonce, seal_body(self.key, plaintext, context=context, nonce=nonce)
+        return self.channel.seal(context, plaintext, nonce)
 
     def call(self, path: str, context: bytes, plaintext: bytes, sealed: tuple[str, bytes] | None = None) -> bytes:
-        """Sign and send (`sealed` ahead of time, or sealed now). Once more with our certificates if the
-        parent does not know us yet, and once more with the parent's time and nonce if our clock is off."""
-        ident = self.node.identity
-        time_ms, extra, skewed = self.node.events.clock.clock.now_ms(), {}, False
-        nonce, body = sealed or self.seal(context, plaintext)
-        while True:
-            headers = sign_request(
-                self.node.keys.signing,
-                method="POST",
-                path=path,
-                station=ident.station,
-                installation=ident.installation,
-                time_ms=time_ms,
-                nonce=nonce,
-                body=body,
-            )
-            try:
-                answer = self.transport.post(path, {**headers, **extra}, body)
-                return open_body(self.node.keys.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
-            except Refused as exc:
-                if exc.code == "unknown_installation" and not extra:
-                    extra = {CERTIFICATES: _own_certificates(self.node.identity.installation)}
-                elif exc.code == "clock_skew" and not skewed:
-                    log.warning("clock skew with parent %s: %s", self.station, exc)
-                    time_ms, skewed = exc.details["server_time_ms"], True
-                    nonce, body = self.seal(context, plaintext, exc.details["nonce"])
-                else:
-                    raise
+        return self.channel.call(path, context, plaintext, sealed)
 
 
 def _own_certificates(installation: str) -> str:
@@ -286,18 +266,11 @@ def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
     node.events.sign_heads()
     parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
     plaintext = framed(parts, {"v": 1, "down_cursor": link.down_cursor})
-    sealed = seal_and_sign(
-        node.keys.signing,
-        parent.key,
-        plaintext,
-        path=sneakernet.bundle_path(parent.installation),
-        context=BUNDLE_CONTEXT,
-        station=node.identity.station,
-        installation=node.identity.installation,
-        time_ms=node.events.clock.clock.now_ms(),
-        nonce=secrets.token_hex(16),
+    time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
+    path = sneakernet.bundle_path(parent.installation)
+    return sneakernet.pack(
+        *parent.channel.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation
     )
-    return sneakernet.pack(*sealed, to=parent.installation)
 
 
 def from_parent(node: Node, data: bytes) -> bool:

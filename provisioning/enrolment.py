@@ -197,11 +197,52 @@ def _grant(
     agreement_key_of_csr = agreement_csr.public_key()
     if not isinstance(agreement_key_of_csr, ec.EllipticCurvePublicKey):
         raise EnrolmentRefused("密钥协商请求必须是 P-256 密钥")
+    ca_public = None
+    if registration.level == "county":
+        if not request.get("ca_csr"):
+            raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
+        ca_public = load_csr(request["ca_csr"]).public_key()
+    certs = enrol_installation(
+        events,
+        authority,
+        registration,
+        request["installation"],
+        signing_csr.public_key(),
+        agreement_key_of_csr,
+        ca_public,
+        now,
+    )
+    events.sign_heads()
+    grant = {
+        **registration_fields(registration),
+        "certificates": {use: to_pem(cert) for use, cert in certs.items()},
+        **trust_material(events),
+    }
+    if hub.level == "county":  # one search key across the county, so its hub finds residents by ID number
+        grant["lookup_key"] = base64.b64encode(hub_keys.lookup).decode("ascii")
+    return cipher.seal(agreement_key_of_csr, canonical.encode(grant), context=GRANT_CONTEXT)
+
+
+def enrol_installation(
+    events: EventLog,
+    authority: Authority,
+    registration: Registration,
+    installation: str,
+    signing_public,
+    agreement_public: ec.EllipticCurvePublicKey,
+    ca_public: ec.EllipticCurvePublicKey | None,
+    now: dt.datetime,
+) -> dict[str, x509.Certificate]:
+    """Certify a registered station's installation and publish its certificates in the trust stream.
+
+    The checked request's keys in; the grant is built by the caller. Apart from the request's
+    sealing and checks, so that the fleet simulator enrols its stations the way a hub does.
+    """
 
     def binding(use: str) -> Binding:
         return Binding(
             registration.station,
-            registration.station if use == CA else request["installation"],
+            registration.station if use == CA else installation,
             registration.level,
             registration.name,
             registration.region,
@@ -213,20 +254,18 @@ def _grant(
     certs = {
         use: issue(
             binding=binding(use),
-            public_key=csr.public_key(),
+            public_key=public,
             issuer_key=authority.key,
             issuer_cert=authority.cert,
             now=now,
             days=INSTALLATION_DAYS,
         )
-        for use, csr in ((SIGNING, signing_csr), (AGREEMENT, agreement_csr))
+        for use, public in ((SIGNING, signing_public), (AGREEMENT, agreement_public))
     }
-    if registration.level == "county":
-        if not request.get("ca_csr"):
-            raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
+    if ca_public is not None:
         certs[CA] = issue(
             binding=binding(CA),
-            public_key=load_csr(request["ca_csr"]).public_key(),
+            public_key=ca_public,
             issuer_key=authority.key,
             issuer_cert=authority.cert,
             now=now,
@@ -236,7 +275,7 @@ def _grant(
     with events.transaction():
         # Claim the code first, conditionally: of two requests racing with one code, one wins.
         claimed = (
-            Registration.update(enrolled_installation=request["installation"], first_admin_hash=None)
+            Registration.update(enrolled_installation=installation, first_admin_hash=None)
             .where((Registration.station == registration.station) & Registration.enrolled_installation.is_null())
             .execute()
         )
@@ -246,24 +285,16 @@ def _grant(
         if registration.previous_installation:
             events.append(
                 REPLACED,
-                trust_entity("replacement", request["installation"]),
+                trust_entity("replacement", installation),
                 {
-                    "installation": request["installation"],
+                    "installation": installation,
                     "replaces": registration.previous_installation,
                     "station": registration.station,
                 },
                 stream=TRUST_STREAM,
             )
-        audit("enrolment", "enrol", registration.station, "ok", request["installation"])
-    events.sign_heads()
-    grant = {
-        **registration_fields(registration),
-        "certificates": {use: to_pem(cert) for use, cert in certs.items()},
-        **trust_material(events),
-    }
-    if hub.level == "county":  # one search key across the county, so its hub finds residents by ID number
-        grant["lookup_key"] = base64.b64encode(hub_keys.lookup).decode("ascii")
-    return cipher.seal(agreement_key_of_csr, canonical.encode(grant), context=GRANT_CONTEXT)
+        audit("enrolment", "enrol", registration.station, "ok", installation)
+    return certs
 
 
 def problem_of(request: dict) -> str | None:

@@ -62,6 +62,18 @@ class ClockDrift(SyncError):
     retryable = True
 
 
+class Busy(SyncError):
+    """The parent is applying as many requests as it allows at once: backpressure, not a failure."""
+
+    code = "busy"
+    retryable = True
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message)
+        self.details = {"retry_after_s": retry_after_s}
+
+
 class RequestRefused(SyncError):
     """A sync request that does not prove who sent it (signature, certificate, station, revocation)."""
 

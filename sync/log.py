@@ -225,15 +225,38 @@ class EventLog:
         one whose newest head is past half its lifetime: a quiet feed stays fresh, a frozen one shows."""
         with self.transaction():
             self._flush()
-            own = StreamHead.select(StreamHead.stream).where(StreamHead.origin == self.author.origin)
-            signed = []
+            latest = self._latest_own_heads()
             refresh_before = self.clock.clock.now_ms() + self.head_ttl_ms // 2
-            for row in own:
-                head = self._own_head(row.stream)
-                latest = self.latest_head(self.author.origin, row.stream) if head.seq == head.signed_seq else None
-                if head.seq > head.signed_seq or (latest is not None and latest.expires_at_ms < refresh_before):
-                    signed.append(self._sign(row.stream, head))
+            signed = []
+            for stream, seq, chain in (
+                StreamHead.select(StreamHead.stream, StreamHead.seq, StreamHead.chain)
+                .where(StreamHead.origin == self.author.origin)
+                .tuples()
+            ):
+                if stream not in self._txn.heads:
+                    self._txn.heads[stream] = _Head(seq, chain, latest[stream].seq if stream in latest else 0, seq)
+                head = self._txn.heads[stream]
+                stale = stream in latest and latest[stream].expires_at_ms < refresh_before
+                if head.seq > head.signed_seq or stale:
+                    signed.append(self._sign(stream, head))
             return signed
+
+    def _latest_own_heads(self) -> dict[str, SignedHead]:
+        """The newest signed head of each own stream, in one query: a hub signs before every pull it
+        answers, and it has a stream per station below it."""
+        me = self.author.origin
+        newest = (
+            SignedHeadRecord.select(SignedHeadRecord.stream, pw.fn.MAX(SignedHeadRecord.seq).alias("top"))
+            .where(SignedHeadRecord.origin == me)
+            .group_by(SignedHeadRecord.stream)
+        )
+        rows = (
+            SignedHeadRecord.select(SignedHeadRecord.stream, SignedHeadRecord.body, SignedHeadRecord.signature)
+            .join(newest, on=(SignedHeadRecord.stream == newest.c.stream) & (SignedHeadRecord.seq == newest.c.top))
+            .where(SignedHeadRecord.origin == me)
+            .tuples()
+        )
+        return {stream: parse_head(bytes(body), bytes(signature)) for stream, body, signature in rows}
 
     def stale_feeds(self) -> list[SignedHead]:
         """Other origins' `all` streams whose newest signed head has expired: a feed that stopped."""

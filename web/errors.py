@@ -25,7 +25,10 @@ _HTTP_MESSAGES = {
 
 def _respond(status: int, code: str, message: str, details: dict | None = None):
     if request.path.startswith("/api/"):
-        return jsonify(error=code, message=message, **(details or {})), status
+        response = jsonify(error=code, message=message, **(details or {}))
+        if details and "retry_after_s" in details:  # backpressure: HTTP clients and proxies read the header
+            response.headers["Retry-After"] = str(details["retry_after_s"])
+        return response, status
     return render_template("error.html", status=status, message=message), status
 
 

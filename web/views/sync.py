@@ -1,13 +1,27 @@
 """Sync endpoints: take the raw body, hand it to the node, return its sealed answer.
 
-Exempt from CSRF: every request is signed by an installation's key instead.
+Exempt from CSRF: every request is signed by an installation's key instead. At most
+`sync_max_in_flight` requests are served at once; the others are answered 503 with
+`Retry-After` at once, so that a storm of reconnecting stations queues at the stations,
+not in the hub's threads (where it would hold every thread and time requests out).
 """
+
+import threading
 
 from flask import Blueprint, Response, current_app, request
 
 from node import downstream
+from sync.errors import Busy
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
+SLOTS = "onetrip.sync_slots"
+RETRY_AFTER_S = 5
+
+
+@bp.record_once
+def _make_slots(state) -> None:
+    node = state.app.extensions["onetrip"]
+    state.app.extensions[SLOTS] = threading.BoundedSemaphore(node.config.sync_max_in_flight)
 
 
 @bp.post("/push")
@@ -21,5 +35,11 @@ def pull():
 
 
 def _sealed(handler) -> Response:
-    answer = handler(current_app.extensions["onetrip"], request.headers, request.path, request.get_data())
+    slots = current_app.extensions[SLOTS]
+    if not slots.acquire(blocking=False):
+        raise Busy("上级正忙：请稍后再同步", retry_after_s=RETRY_AFTER_S)
+    try:
+        answer = handler(current_app.extensions["onetrip"], request.headers, request.path, request.get_data())
+    finally:
+        slots.release()
     return Response(answer, mimetype="application/octet-stream")

@@ -1,0 +1,256 @@
+"""Issue 7's fleet simulator: a city's counties on PostgreSQL, their village stations simulated in this process.
+
+The storm: every station reconnects at once after a 24-hour outage, pushing the applications
+it filed meanwhile and pulling the two decisions on each earlier one. Then the steady state:
+each station syncs every 5 minutes with a few new applications. Stations talk to their
+county; counties relay to the city. `ONETRIP_FLEET` picks the shape (`SHAPES`; `full` runs
+`county`, then `city`); `make bench` runs `small`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_origin, provision, serve, stop
+from .fleet_station import Stats
+
+SHAPES = {
+    "tiny": Shape(1, 5, storm_applications=3, steady_period_s=3, steady_window_s=3),  # the test's: every part once
+    "small": Shape(2, 10, steady_window_s=20),
+    "county": Shape(1, 600),
+    "city": Shape(10, 60),  # 5,561 stations in 10 counties scaled to 600 in 10: the relays' shape, not their load
+}
+STEADY_WORKERS = 32
+RELAY_TIMEOUT_S = 1800
+PY_SPY = Path(sys.executable).with_name("py-spy")
+TICKS = os.sysconf("SC_CLK_TCK")
+OURS = re.compile(r"\((sync|node|storage|provisioning|web)/")  # py-spy names frames "function (path:line)"
+LINE = re.compile(r":\d+\)$")
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
+    events: int  # moved between stations and their counties
+    stats: Stats
+    simulator_cpu_s: float
+    hub_cpu_s: float  # the county processes together
+    started: float  # perf_counter
+    city_s: float | None = None  # until the city held every station's events
+    profile: list[str] = field(default_factory=list)
+
+    def row(self) -> str:
+        lat = sorted(self.stats.latencies_s)
+        p50, p99 = (statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]) if lat else (0.0, 0.0)
+        city = f"{self.city_s:8.1f}" if self.city_s is not None else f"{'—':>8}"
+        return (
+            f"{self.name:<8} {self.seconds:8.1f} {city} {self.events:>8,} {self.events / self.seconds:>8,.0f} "
+            f"{len(lat):>8,} {p50 * 1000:>7.0f} {p99 * 1000:>7.0f} {self.stats.busy:>6,} {len(self.stats.errors):>6,} "
+            f"{self.simulator_cpu_s:>7.1f} {self.hub_cpu_s:>7.1f}"
+        )
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def _measured(fleet: Fleet, name: str, work: Callable[[Stats], int]) -> Phase:
+    stats, pids = Stats(), [c.process.pid for c in fleet.counties]
+    hub_before, sim_before, started = sum(map(_cpu_s, pids)), time.process_time(), time.perf_counter()
+    events = work(stats)
+    seconds = time.perf_counter() - started
+    hub_cpu_s = sum(map(_cpu_s, pids)) - hub_before
+    return Phase(name, seconds, events, stats, time.process_time() - sim_before, hub_cpu_s, started)
+
+
+def storm(fleet: Fleet, shape: Shape) -> Phase:
+    """All at once, each station with its outage's applications to push and their decisions to pull."""
+    stations = fleet.stations
+    for station in stations:
+        station.file(shape.storm_applications)  # offline, before the clock starts
+    profiler = _profile(fleet.counties[0].process.pid, fleet.base / "storm.prof")
+
+    def work(stats: Stats) -> int:
+        with ThreadPoolExecutor(max_workers=len(stations)) as pool:
+            finished = list(pool.map(lambda s: s.sync_round(stats), stations))
+        stats.errors += [f"{s.station}: gave up" for s, ok in zip(stations, finished, strict=True) if not ok]
+        return len(stations) * shape.storm_applications * 3  # each filed up, accepted and decided down
+
+    phase = _measured(fleet, "storm", work)
+    phase.profile = _profile_summary(profiler, fleet.base / "storm.prof")
+    phase.city_s = _wait_relayed(fleet) - phase.started
+    return phase
+
+
+def steady(fleet: Fleet, shape: Shape) -> Phase:
+    """Each station syncs every `steady_period_s`, its rounds spread uniformly over the period: the first
+    `steady_window_s` of it are run in real time, so the hub sees the real rate of requests."""
+    rng = random.Random(7)
+    period = shape.steady_period_s
+    due = sorted((at, s) for s in fleet.stations if (at := rng.uniform(0, period)) < shape.steady_window_s)
+
+    def work(stats: Stats) -> int:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=STEADY_WORKERS) as pool:
+            futures = []
+            for at, station in due:
+                time.sleep(max(0.0, start + at - time.perf_counter()))
+                station.file(shape.steady_events)
+                futures.append(pool.submit(station.sync_round, stats))
+            time.sleep(max(0.0, start + shape.steady_window_s - time.perf_counter()))
+            stats.errors += [f"{s.station}: gave up" for (_, s), f in zip(due, futures, strict=True) if not f.result()]
+        return len(due) * shape.steady_events
+
+    return _measured(fleet, "steady", work)
+
+
+def _wait_relayed(fleet: Fleet) -> float:
+    """When the city held every event its counties hold from below it (not what came from the city)."""
+    deadline = time.monotonic() + RELAY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        at = time.perf_counter()
+        if not _missing_at_city(fleet):
+            return at
+        time.sleep(1)
+    raise RuntimeError("the city did not catch up with its counties")
+
+
+def _missing_at_city(fleet: Fleet) -> int:
+    city = events_by_origin(fleet.databases[0])
+    below = Counter()
+    for county in fleet.counties:
+        below.update({o: n for o, n in events_by_origin(county.config.database).items() if o not in fleet.city_origins})
+    return sum(n - city.get(origin, 0) for origin, n in below.items() if city.get(origin, 0) < n)
+
+
+@dataclass(frozen=True)
+class Checked:
+    sent: int  # events the stations made
+    lost: int  # missing at a county or at the city
+    duplicated: int
+    short: int  # stations that did not pull exactly their decisions
+
+    def line(self, decisions: int) -> str:
+        return (
+            f"check: {self.sent:,} station events sent; at the counties and the city: {self.lost} lost, "
+            f"{self.duplicated} duplicated; stations not pulling exactly their {decisions} decisions: {self.short}"
+        )
+
+
+def check(fleet: Fleet, shape: Shape) -> Checked:
+    """Per station: what it sent against what its county and the city hold, and what it pulled."""
+    city = events_by_origin(fleet.databases[0])
+    lost = duplicated = 0
+    for county in fleet.counties:
+        held = events_by_origin(county.config.database)
+        for station in county.stations:
+            for count in (held.get(station.installation, 0), city.get(station.installation, 0)):
+                lost += max(0, station.seq - count)
+                duplicated += max(0, count - station.seq)
+    short = sum(1 for s in fleet.stations if s.received != 2 * shape.storm_applications)
+    return Checked(sum(s.seq for s in fleet.stations), lost, duplicated, short)
+
+
+def _profile(pid: int, out: Path) -> subprocess.Popen | None:
+    if not PY_SPY.exists():
+        return None
+    return subprocess.Popen(
+        [str(PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _profile_summary(profiler: subprocess.Popen | None, out: Path, top: int = 10) -> list[str]:
+    """Where the county hub spent its CPU during the storm: the share of samples in each of our
+    functions (inclusive), and the hottest leaf functions."""
+    if profiler is None:
+        return ["profile: py-spy not installed in the venv (pip install py-spy)"]
+    profiler.send_signal(signal.SIGINT)
+    profiler.wait(timeout=60)
+    inclusive, leaf, total = Counter(), Counter(), 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, n = stack.split(";"), int(count)
+        total += n
+        leaf[frames[-1]] += n
+        for function in {LINE.sub(")", frame) for frame in frames if OURS.search(frame)}:
+            inclusive[function] += n
+    lines = [f"profile of the county hub during the storm (py-spy, {total:,} samples on CPU):"]
+    lines += [f"  {n / total:6.1%} incl.  {frame}" for frame, n in inclusive.most_common(top)]
+    lines += [f"  {n / total:6.1%} self   {frame}" for frame, n in leaf.most_common(top)]
+    return lines
+
+
+@dataclass(frozen=True)
+class Result:
+    provisioned_s: float
+    phases: list[Phase]
+    checked: Checked
+
+
+def simulate(shape: Shape) -> Result:
+    """Provision, serve, storm, steady state, check; the databases and servers are gone afterwards."""
+    with tempfile.TemporaryDirectory() as tmp, databases(shape.counties + 1) as urls:
+        base = Path(tmp)
+        started = time.perf_counter()
+        fleet = provision(base, shape, urls)
+        made = time.perf_counter() - started
+        city = serve(fleet.city, base / "city.log")
+        for county in fleet.counties:
+            log = base / f"{county.config.data_dir.name}.log"
+            county.process = serve(county.config, log, sync_interval_s=str(RELAY_INTERVAL_S))
+        try:
+            _wait_relayed(fleet)  # what the counties held before the storm reaches the city first
+            phases = [storm(fleet, shape), steady(fleet, shape)]
+            _wait_relayed(fleet)
+            return Result(made, phases, check(fleet, shape))
+        finally:
+            for process in [c.process for c in fleet.counties] + [city]:
+                stop(process)
+
+
+def run(name: str) -> list[str]:
+    shape = SHAPES[name]
+    result = simulate(shape)
+    stations, apps = shape.counties * shape.stations, shape.storm_applications
+    return [
+        f"Fleet '{name}': {shape.counties} count{'y' if shape.counties == 1 else 'ies'} × {shape.stations} stations "
+        f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s (provisioned in {result.provisioned_s:.0f} s); "
+        f"storm: {stations} stations at once, {apps} applications up and 2 decisions on each of {apps} earlier ones "
+        f"down; steady: a round every {shape.steady_period_s:.0f} s per station with {shape.steady_events} new "
+        f"applications, the first {shape.steady_window_s:.0f} s of the period in real time",
+        f"{'phase':<8} {'county s':>8} {'city s':>8} {'events':>8} {'ev/s':>8} {'requests':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'busy':>6} {'errors':>6} {'sim cpu':>7} {'hub cpu':>7}",
+        *(phase.row() for phase in result.phases),
+        result.checked.line(2 * apps),
+        *(error for phase in result.phases for error in phase.stats.errors[:5]),
+        *result.phases[0].profile,
+    ]
+
+
+def report() -> list[str]:
+    name = os.environ.get("ONETRIP_FLEET", "small")
+    lines = []
+    for shape in ("county", "city") if name == "full" else (name,):
+        lines += [*run(shape), ""]
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(report()))

@@ -1,0 +1,203 @@
+"""A simulated village station: its own keys, certificates, hash chain and signed heads, no database.
+
+One process binds one database, so the fleet simulator cannot run hundreds of `Node`s; a
+`SimStation` keeps what a station's sync needs in memory (its stream, the two cursors, what
+it holds of the streams it receives) and speaks the real protocol through `sync.channel`:
+signed requests, sealed bodies, batches cut at signed heads, pulled runs verified against
+their authors' signatures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.records import application as record
+from node.applications import FILED, Applicant, entity, filed_payload
+from node.catalogue import ServiceItem
+from node.upstream import PULL_PATH, PUSH_PATH
+from provisioning.identity import installation_id
+from sync import canonical
+from sync.batch import Batch, decode_batch, encode_batch
+from sync.chain import GENESIS, link, sign_head, verify_batch
+from sync.channel import Channel
+from sync.errors import SyncError
+from sync.event import make_event
+from sync.fields import new_data_key
+from sync.hlc import HybridClock, SystemClock
+from sync.keys import SigningKey, VerifyingKey, generate_agreement_key
+from sync.request import PULL_CONTEXT, PUSH_CONTEXT
+from sync.transport import HttpTransport, Refused
+
+HEAD_TTL_MS = 7 * 24 * 3600 * 1000
+MAX_TRIES = 200  # busy answers and failures in one round before the station gives up on it
+
+
+@dataclass
+class Stats:
+    """What every station's requests came to, shared by all of them (threads)."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    busy: int = 0  # 503 + Retry-After: backpressure, not an error
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def took(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies_s.append(seconds)
+
+    def backed_off(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def failed(self, what: str) -> None:
+        with self.lock:
+            self.errors.append(what)
+
+
+@dataclass(frozen=True)
+class Hub:
+    """What a station knows of its county hub: where it is, its keys, the search key it shares."""
+
+    url: str
+    station: str
+    installation: str
+    agreement: ec.EllipticCurvePublicKey
+    verifying: dict[str, VerifyingKey]  # origin -> key, for what comes down (the county's, the city's)
+    lookup: bytes
+    held: dict[tuple[str, str], tuple[int, str]]  # streams the station holds already (the trust streams)
+
+
+class SimStation:
+    def __init__(self, name: str, region: str, items: list[ServiceItem], seed: int):
+        self.name, self.region, self.items = name, region, items
+        self.signing = SigningKey.generate()
+        self.agreement = generate_agreement_key()
+        self.installation = installation_id(self.signing.verifying_key.public_key)
+        self.station = ""  # the code its county gives it at registration
+        self.hub: Hub | None = None
+        self.clock = HybridClock(SystemClock())
+        self.rng = random.Random(seed)
+        self.seq, self.chain, self.raws = 0, GENESIS, []  # own stream: raws[i] is seq i + 1
+        self.up = 0  # own seq the hub acknowledged
+        self.down = 0  # the hub's arrival number everything of ours up to is held here
+        self.held: dict[tuple[str, str], tuple[int, str]] = {}
+        self.received = 0
+        self.filed = 0
+
+    def enrolled(self, station: str, hub: Hub, down_cursor: int) -> None:
+        self.station, self.hub, self.down, self.held = station, hub, down_cursor, dict(hub.held)
+
+    def file(self, count: int) -> None:
+        """`count` applications filed for residents, offline: events appended to the station's own stream."""
+        recipients = {self.hub.installation: self.hub.agreement, self.installation: self.agreement.public_key()}
+        today = dt.datetime.now(dt.UTC).date()
+        for _ in range(count):
+            self.filed += 1
+            resident = record(self.rng, self.filed, self.region)
+            number = f"{self.station}-{today:%Y%m%d}-{self.installation[2:6].upper()}{self.filed:05d}"
+            payload = filed_payload(
+                self.station,
+                number,
+                self.rng.choice(self.items),
+                Applicant(resident["applicant"], resident["id_number"], resident["phone"], resident["address"]),
+                new_data_key(),
+                recipients,
+                self.hub.lookup,
+                operator="cun.agent",
+                request_token=secrets.token_hex(16),
+            )
+            self.seq += 1
+            event = make_event(
+                origin=self.installation,
+                stream=self.station,
+                seq=self.seq,
+                hlc=self.clock.now(),
+                type=FILED,
+                entity=entity(number),
+                payload=payload,
+            )
+            self.chain = link(self.chain, event.eid)
+            self.raws.append(event.raw)
+
+    def unsent(self) -> Batch:
+        """Everything the hub has not acknowledged, as one run ending at a head signed now."""
+        head = sign_head(
+            self.signing,
+            origin=self.installation,
+            stream=self.station,
+            seq=self.seq,
+            chain=self.chain,
+            signed_at=self.clock.now(),
+            expires_at_ms=self.clock.clock.now_ms() + HEAD_TTL_MS,
+        )
+        return Batch(self.seq, ((head, tuple(self.raws[self.up : self.seq])),))
+
+    def sync_round(self, stats: Stats) -> bool:
+        """Push what is unsent, pull until caught up; after a failure, try the round again a little later."""
+        for _ in range(MAX_TRIES):
+            transport = HttpTransport(self.hub.url)
+            try:
+                self._round(self._channel(transport), stats)
+                return True
+            except SyncError as exc:
+                stats.failed(f"{self.station}: {exc.code}: {exc}")
+                time.sleep(self.rng.uniform(2, 6))
+            finally:
+                transport.session.close()  # a hub's connections are for stations syncing now, not idle ones
+        return False
+
+    def _channel(self, transport: HttpTransport) -> Channel:
+        return Channel(
+            transport,
+            self.signing,
+            self.agreement,
+            self.hub.agreement,
+            self.station,
+            self.installation,
+            self.clock.clock.now_ms,
+            lambda: "",  # the county published our certificates at enrolment: it always knows us
+        )
+
+    def _round(self, channel: Channel, stats: Stats) -> None:
+        if self.seq > self.up:
+            self._call(channel, stats, PUSH_PATH, PUSH_CONTEXT, encode_batch(self.unsent()))
+            self.up = self.seq
+        while True:
+            asked = canonical.encode({"cursor": self.down})
+            batch = decode_batch(self._call(channel, stats, PULL_PATH, PULL_CONTEXT, asked))
+            for head, raws in batch.runs:
+                self._keep(head, raws)
+            self.down = batch.cursor
+            if not batch.more:
+                return
+
+    def _call(self, channel: Channel, stats: Stats, path: str, context: bytes, plaintext: bytes) -> bytes:
+        """One request; a busy hub is asked again after its Retry-After (with jitter), which is not an error."""
+        while True:
+            started = time.perf_counter()
+            try:
+                answer = channel.call(path, context, plaintext)
+            except Refused as exc:
+                if exc.code != "busy":
+                    raise
+                stats.backed_off()
+                channel.transport.session.close()
+                time.sleep(float(exc.details["retry_after_s"]) * self.rng.uniform(0.5, 1.5))
+                continue
+            stats.took(time.perf_counter() - started)
+            return answer
+
+    def _keep(self, head, raws: tuple[bytes, ...]) -> None:
+        """Verify a pulled run against its author's signature and what is held, as a station's ingest does."""
+        key = (head.origin, head.stream)
+        held_seq, held_chain = self.held.get(key, (0, GENESIS))
+        verified = verify_batch(raws, head, self.hub.verifying[head.origin], held_seq=held_seq, held_chain=held_chain)
+        self.held[key] = (head.seq, verified[-1].chain)
+        self.received += len(verified)

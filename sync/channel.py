@@ -1,0 +1,82 @@
+"""A child's signed, sealed requests to its parent, with the two retries the protocol allows.
+
+Once more with its certificates when the parent does not know it yet, once more with the
+parent's time and nonce when the clocks disagree (protocol §9.5). It needs keys, not a
+database: a node's sync round and the fleet simulator's stations both talk through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .keys import SigningKey
+from .request import ANSWER_CONTEXT, CERTIFICATES, open_body, seal_and_sign, seal_body, sign_request
+from .transport import Refused, Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Channel:
+    transport: Transport
+    signing: SigningKey
+    agreement: ec.EllipticCurvePrivateKey  # opens the answers
+    recipient: ec.EllipticCurvePublicKey  # the parent's certified key-agreement key
+    station: str
+    installation: str
+    now_ms: Callable[[], int]
+    certificates: Callable[[], str]  # our certificates as the header carries them, asked for only when needed
+
+    def sealed(
+        self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str
+    ) -> tuple[dict[str, str], bytes]:
+        return seal_and_sign(
+            self.signing,
+            self.recipient,
+            plaintext,
+            path=path,
+            context=context,
+            station=self.station,
+            installation=self.installation,
+            time_ms=time_ms,
+            nonce=nonce,
+        )
+
+    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
+        """Compress and encrypt a body to the parent: the costly part, which a push does ahead on a worker."""
+        nonce = nonce or secrets.token_hex(16)
+        return nonce, seal_body(self.recipient, plaintext, context=context, nonce=nonce)
+
+    def call(self, path: str, context: bytes, plaintext: bytes, sealed: tuple[str, bytes] | None = None) -> bytes:
+        """Sign at send time (`sealed` ahead, or sealed now), send, open the answer; `Refused` and
+        `Unreachable` pass through. A retry after a clock skew seals again with the parent's nonce."""
+        time_ms, extra, skewed = self.now_ms(), {}, False
+        nonce, body = sealed or self.seal(context, plaintext)
+        while True:
+            headers = sign_request(
+                self.signing,
+                method="POST",
+                path=path,
+                station=self.station,
+                installation=self.installation,
+                time_ms=time_ms,
+                nonce=nonce,
+                body=body,
+            )
+            try:
+                answer = self.transport.post(path, {**headers, **extra}, body)
+                return open_body(self.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
+            except Refused as exc:
+                if exc.code == "unknown_installation" and not extra:
+                    extra = {CERTIFICATES: self.certificates()}
+                elif exc.code == "clock_skew" and not skewed:
+                    log.warning("clock skew with the parent: %s", exc)
+                    time_ms, skewed = exc.details["server_time_ms"], True
+                    nonce, body = self.seal(context, plaintext, exc.details["nonce"])
+                else:
+                    raise
