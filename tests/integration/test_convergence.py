@@ -5,6 +5,7 @@ scope, each event once. (A short run in `make test`, a long one in `make soak`.)
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -32,6 +33,7 @@ VILLAGES = {"v1": "511302001001", "v2": "511302001002"}
 @functools.cache
 def template() -> Path:
     base = Path(tempfile.mkdtemp(prefix="onetrip-converge-"))
+    atexit.register(shutil.rmtree, base, True)
     tree = provision_county(base)
     for name, region in VILLAGES.items():
         done = fleet.register(
