@@ -41,6 +41,8 @@ def issue(installation: str, now_ms: int) -> str:
 
 def redeem(nonce: str, installation: str, now_ms: int) -> bool:
     """Whether this is a fresh nonce we issued to this installation; it is used up either way."""
+    if not RequestNonce.select().where((RequestNonce.nonce == nonce) & (RequestNonce.kind == ISSUED)).exists():
+        return False  # the usual case, answered without taking the write lock
     with write_transaction():
         row = RequestNonce.get_or_none((RequestNonce.nonce == nonce) & (RequestNonce.kind == ISSUED))
         if row is None:
