@@ -106,7 +106,7 @@ def _check_freshness(node: Node, request: SignedRequest) -> None:
 def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
-    batch = decode_batch(open_body(node.keys.agreement, body, context=PUSH_CONTEXT, nonce=request.nonce))
+    batch = decode_batch(_opened(node, body, PUSH_CONTEXT, request))
     with delta.fork_evidence_kept(node.events):
         applied = _applied(node, child, batch)
     return _answer(child, canonical.encode(applied), request)
@@ -120,10 +120,20 @@ def _applied(node: Node, child: Binding, batch: Batch) -> dict:
 def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """The events in the child's scope stored here after its down-cursor, cut at signed heads."""
     request, child = authenticate(node, headers, path, body)
-    asked = canonical.decode(open_body(node.keys.agreement, body, context=PULL_CONTEXT, nonce=request.nonce))
+    try:
+        asked = canonical.decode(_opened(node, body, PULL_CONTEXT, request))
+    except EncodingError as exc:
+        raise EncodingError("拉取请求无法读取") from exc
     cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
     health.reported(node, child, asked.get("status"))
     return _answer(child, encode_batch(_pulled(node, child, cursor)), request)
+
+
+def _opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
+    try:
+        return open_body(node.keys.agreement, body, context=context, nonce=request.nonce)
+    except CipherError as exc:
+        raise CipherError("请求内容无法解开：不是加密给本节点当前密钥的（对方可能用了旧证书），或已被改动") from exc
 
 
 def _cursor(value) -> int:
@@ -147,10 +157,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
     sneakernet.addressed_to(headers, node.identity.installation)
     request = read_request(headers, "POST", path, body)  # a bundle for another node fails its signature here
     child = _sender(node, request, headers)
-    try:
-        plaintext = open_body(node.keys.agreement, body, context=BUNDLE_CONTEXT, nonce=request.nonce)
-    except CipherError as exc:
-        raise RequestRefused("同步包无法解开：不是发给本机的，或已被改动") from exc
+    plaintext = _opened(node, body, BUNDLE_CONTEXT, request)
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
     with delta.fork_evidence_kept(node.events), node.events.transaction():

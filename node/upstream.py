@@ -107,6 +107,13 @@ class _Parent:
         return self.channel.call(path, context, plaintext, sealed)
 
 
+def _opened(node: Node, sealed: bytes, context: bytes, nonce: str) -> bytes:
+    try:
+        return open_body(node.keys.agreement, sealed, context=context, nonce=nonce)
+    except CipherError as exc:
+        raise CipherError("上级的回答无法解开：不是加密给本机的，或在途中被改动") from exc
+
+
 def _own_certificates(installation: str) -> str:
     rows = Certificate.select(Certificate.der).where(Certificate.installation == installation)
     return ",".join(base64.b64encode(bytes(row.der)).decode("ascii") for row in rows)
@@ -290,10 +297,7 @@ def import_return(node: Node, data: bytes) -> RoundReport:
     if request.installation != parent.installation or key is None:
         raise RequestRefused(f"这个回执包不是上级 {parent.station} 写的")
     request.verify(key)
-    try:
-        plaintext = open_body(node.keys.agreement, body, context=BUNDLE_CONTEXT, nonce=request.nonce)
-    except CipherError as exc:
-        raise RequestRefused("回执包无法解开：不是发给本机的，或已被改动") from exc
+    plaintext = _opened(node, body, BUNDLE_CONTEXT, request.nonce)
     manifest, parts = unframed(plaintext)
     link = _link(parent.station)
     if manifest.get("down_from") != link.down_cursor:

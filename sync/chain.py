@@ -95,7 +95,10 @@ def verify_head(head: SignedHead, key: VerifyingKey) -> None:
     try:
         key.verify(head.signature, HEAD_DOMAIN + head.body)
     except SignatureError as exc:
-        raise ChainError("bad_signature", f"head of {head.origin}/{head.stream} at {head.seq}: {exc}") from exc
+        raise ChainError(
+            "bad_signature",
+            f"{head.origin}/{head.stream} 第 {head.seq} 号的签名流头验证失败：不是该安装签署的，或已被改动",
+        ) from exc
 
 
 class VerifiedEvent(NamedTuple):
@@ -115,7 +118,7 @@ def verify_batch(
     try:
         events = [parse_event(raw) for raw in raws]
     except EncodingError as exc:
-        raise ChainError("bad_event", str(exc)) from exc
+        raise ChainError("bad_event", f"收到的数据不是有效的事件（{exc}）") from exc
     return verify_chain(events, head, key, held_seq=held_seq, held_chain=held_chain)
 
 
@@ -137,7 +140,8 @@ def verify_chain(
     verify_head(head, key)
     if not events and head.seq > held_seq:
         raise GapError(
-            f"{head.origin}/{head.stream}: head at {head.seq} but no events after {held_seq}", held_seq=held_seq
+            f"{head.origin}/{head.stream}：签名流头在第 {head.seq} 号，却没有第 {held_seq} 号之后的事件",
+            held_seq=held_seq,
         )
     verified: list[VerifiedEvent] = []
     chain = held_chain
@@ -145,24 +149,24 @@ def verify_chain(
     for event in events:
         if (event.origin, event.stream) != (head.origin, head.stream):
             raise ChainError(
-                "wrong_stream", f"event {event.origin}/{event.stream} in a batch of {head.origin}/{head.stream}"
+                "wrong_stream", f"{head.origin}/{head.stream} 的批次中混有 {event.origin}/{event.stream} 的事件"
             )
         if event.seq != expected:
             if not verified and event.seq > expected:
                 raise GapError(
-                    f"{event.origin}/{event.stream}: batch starts at {event.seq}, receiver holds {held_seq}",
+                    f"{event.origin}/{event.stream}：批次从第 {event.seq} 号开始，本节点只有到第 {held_seq} 号",
                     held_seq=held_seq,
                 )
             raise ChainError(
-                "out_of_order", f"{event.origin}/{event.stream}: expected seq {expected}, found {event.seq}"
+                "out_of_order", f"{event.origin}/{event.stream}：应为第 {expected} 号事件，收到第 {event.seq} 号"
             )
         chain = link(chain, event.eid)
         verified.append(VerifiedEvent(event, chain))
         expected += 1
     if head.seq != expected - 1:
-        raise ChainError("head_mismatch", f"signed head is at seq {head.seq}, batch ends at {expected - 1}")
+        raise ChainError("head_mismatch", f"签名流头在第 {head.seq} 号，批次却止于第 {expected - 1} 号")
     if head.chain != chain:
         raise ChainError(
-            "broken_chain", f"{head.origin}/{head.stream}: chain hash at {head.seq} differs from the signed head"
+            "broken_chain", f"{head.origin}/{head.stream} 第 {head.seq} 号的哈希链与签名流头不符：事件被改动过"
         )
     return verified

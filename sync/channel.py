@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .errors import CipherError
 from .keys import SigningKey
 from .request import ANSWER_CONTEXT, CERTIFICATES, open_body, seal_and_sign, seal_body, sign_request
 from .transport import Refused, Transport
@@ -70,7 +71,6 @@ class Channel:
             )
             try:
                 answer = self.transport.post(path, {**headers, **extra}, body)
-                return open_body(self.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
             except Refused as exc:
                 if exc.code == "unknown_installation" and not extra:
                     extra = {CERTIFICATES: self.certificates()}
@@ -80,3 +80,8 @@ class Channel:
                     nonce, body = self.seal(context, plaintext, exc.details["nonce"])
                 else:
                     raise
+                continue
+            try:
+                return open_body(self.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
+            except CipherError as exc:
+                raise CipherError("上级的回答无法解开：不是加密给本机的，或在途中被改动") from exc

@@ -320,7 +320,7 @@ class EventLog:
         try:
             events = [parse_event(raw) for raw in raws]
         except EncodingError as exc:
-            raise ChainError("bad_event", str(exc)) from exc
+            raise ChainError("bad_event", f"收到的数据不是有效的事件（{exc}）") from exc
         receipt = IngestReceipt()
         with self.transaction():
             self._flush()

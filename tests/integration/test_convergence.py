@@ -1,0 +1,106 @@
+"""Random interleavings of offline work at two village stations and their county — filings, the
+county's acceptances, sync rounds by USB stick, return bundles lost on the way back — always
+converge: after a last round each, every node holds the same state of every application in its
+scope, each event once. (A short run in `make test`, a long one in `make soak`.)"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from node import downstream, fleet, upstream
+from node.applications import transition
+from node.config import NodeConfig
+from node.demo import enrol_by_bundle
+from node.runtime import initialise
+from storage.database import db
+from storage.models import Application, EventRecord, StreamHead
+from tests.support.tree import open_node, provision_county
+
+from .test_applications import file
+
+VILLAGES = {"v1": "511302001001", "v2": "511302001002"}
+
+
+@functools.cache
+def template() -> Path:
+    base = Path(tempfile.mkdtemp(prefix="onetrip-converge-"))
+    atexit.register(shutil.rmtree, base, True)
+    tree = provision_county(base)
+    for name, region in VILLAGES.items():
+        done = fleet.register(
+            open_node(tree.county), name=f"{name}村", level="village", region=region, hub_url="http://x.invalid"
+        )
+        db.close()
+        config = NodeConfig(base / name)
+        initialise(
+            config, level="village", name=f"{name}村便民服务代办点", region=region, algorithm="ecdsa-p256-sha256"
+        )
+        enrol_by_bundle(tree.county, config, done.code, "http://x.invalid")
+    db.close()
+    return base
+
+
+class Convergence(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.base = Path(tempfile.mkdtemp(prefix="onetrip-run-"))
+        for name in ("city", "county", *VILLAGES):
+            shutil.copytree(template() / name, self.base / name)
+
+    def node(self, name: str):
+        return open_node(NodeConfig(self.base / name))
+
+    @rule(village=st.sampled_from(sorted(VILLAGES)))
+    def file_offline(self, village):
+        file(self.node(village), token=os.urandom(8).hex())
+
+    @rule(nth=st.integers(0, 50))
+    def county_accepts(self, nth):
+        county = self.node("county")
+        waiting = [a.number for a in Application.select().where(Application.state == "submitted")]
+        if waiting:
+            transition(county.events, waiting[nth % len(waiting)], "application.accepted", {"by": "county.clerk"})
+
+    @rule(village=st.sampled_from(sorted(VILLAGES)), comes_back=st.booleans())
+    def sync_by_stick(self, village, comes_back):
+        """A round by USB stick; when the return bundle is lost, nothing moves at the village."""
+        bundle = upstream.export_bundle(self.node(village))
+        answer = downstream.import_bundle(self.node("county"), bundle)
+        if comes_back:
+            upstream.import_return(self.node(village), answer)
+
+    def teardown(self):
+        try:
+            for village in VILLAGES:
+                self.sync_by_stick(village, True)
+            self.node("county")
+            held = {a.number: a.state for a in Application.select()}
+            for head in StreamHead.select():  # every stream held whole, each event once
+                held_events = EventRecord.select().where(
+                    (EventRecord.origin == head.origin) & (EventRecord.stream == head.stream)
+                )
+                assert held_events.count() == head.seq
+            for village in VILLAGES:
+                self.node(village)
+                mine = {a.number: a.state for a in Application.select()}
+                assert mine == {n: s for n, s in held.items() if n in mine}  # the same state on both sides
+                assert all(number in held for number in mine)  # everything filed reached the county
+        finally:
+            db.close()
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
+Convergence.TestCase.settings = settings(
+    max_examples=200 if SOAK else 8, stateful_step_count=12 if SOAK else 8, deadline=None
+)
+test_random_offline_work_and_sticks_converge = Convergence.TestCase
