@@ -70,7 +70,13 @@ NOTE_LIMIT = 500  # a reason or a comment
 LIMITS = {"name": 50, "id_number": 30, "phone": 30, "address": 200}  # characters; events are replicated everywhere
 FILED = "application.filed"
 ATTACHED = "material.attached"
-STEP_NAMES = {**EVENT_NAMES, ATTACHED: "上传材料扫描件"}  # what a timeline calls each event
+CONFLICT_SETTLED = "application.conflict_settled"
+CONFLICT = "冲突："  # how a held-back transition's reason starts: `node.conflicts` lists them
+STEP_NAMES = {
+    **EVENT_NAMES,
+    ATTACHED: "上传材料扫描件",
+    CONFLICT_SETTLED: "处理冲突",
+}  # what a timeline calls each event
 PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
 
 
@@ -378,7 +384,7 @@ def timeline(number: str) -> list[Step]:
             e.type,
             dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA),
             e.payload.get("operator") or e.payload.get("by", ""),
-            e.payload.get("reason") or e.payload.get("comment", ""),
+            e.payload.get("reason") or e.payload.get("comment") or e.payload.get("note", ""),
             e.payload.get("approved"),
         )
         for e in events
@@ -533,7 +539,7 @@ class ApplicationProjection:
         self.holidays = holidays
         self.installation = installation  # a data key wrapped to us in the event is kept, so we can read
 
-    event_types = frozenset(TRANSITIONS) | {ATTACHED}
+    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED}
 
     def apply(self, event: Event) -> None:
         payload = event.payload
@@ -546,11 +552,13 @@ class ApplicationProjection:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
         if event.stream != row.station:  # trust lets only the station and the levels above it write there
             raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
+        if event.type == CONFLICT_SETTLED:
+            return  # a clerk's note on a conflict: the state stays what the deterministic order made it
         day = _beijing_date(event)
         try:
             row.state = _next_state(row.state, event.type, payload)
-        except IllegalTransition as exc:
-            raise RuleViolation(str(exc)) from exc
+        except IllegalTransition as exc:  # two levels acted at once: the later in causal order is held back
+            raise RuleViolation(CONFLICT + str(exc)) from exc
         if event.type == "application.accepted":
             row.accepted_on = day
             self.count_deadline(row)

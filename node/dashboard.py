@@ -20,6 +20,7 @@ from storage.models import Application, Contact, DeadlineMark, EventRecord, Inst
 
 from .applications import CHINA, RUNNING
 from .catalogue import Catalogue
+from .conflicts import open_conflicts
 from .tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from .workflow import STATE_NAMES
 
@@ -70,6 +71,7 @@ class Dashboard:
     due_soon: int
     overdue: int
     quarantined: int
+    conflicts: int  # steps two levels took at once, held back and not yet settled by a clerk
     offline: int
     tables: dict[str, Table] = field(default_factory=dict)
 
@@ -227,6 +229,7 @@ def build(
         due_soon=marks.get("due_soon", 0),
         overdue=marks.get("overdue", 0),
         quarantined=EventRecord.select().where(EventRecord.status == "quarantined").count(),
+        conflicts=len(open_conflicts(area)),
         offline=offline,
         tables={table.name: table for table in tables},
     )

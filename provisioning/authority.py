@@ -30,6 +30,7 @@ DECIDING = (
     "application.suspended",
     "application.resumed",
     "application.decided",
+    "application.conflict_settled",
 )
 HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.")
 

@@ -14,6 +14,7 @@ from node.applications import (
     IntakeRefused,
     file_application,
     read_applicant,
+    timeline,
     transition,
 )
 from node.config import NodeConfig
@@ -283,3 +284,37 @@ def test_a_county_releases_honest_work_a_revoked_pc_queued_offline_before_the_th
     assert Application.get_by_id(second).state == "submitted" and Application.get_by_id(first)
     assert EventRecord.get(EventRecord.eid == queued.eid).status == "applied"
     assert county.events.readmit_vouched() == 0  # nothing else waits
+
+
+def test_a_withdrawal_offline_while_the_county_decided_is_kept_held_back_and_settled_by_a_clerk(nodes):
+    from node.conflicts import open_conflicts, settle
+    from node.workflow import APPROVED
+
+    village = open_node(nodes["village"])
+    number = file(village)
+    county = push_to_county(village, nodes)
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    transition(county.events, number, "application.decided", {"approved": True, "by": "county.clerk"})
+    db.close()
+    village = open_node(nodes["village"])  # has not heard of the decision: the resident withdraws
+    transition(village.events, number, "application.withdrawn", {"by": "cun.agent", "reason": "不办了"})
+    county = push_to_county(village, nodes)
+
+    assert Application.get_by_id(number).state == APPROVED  # the deterministic order keeps the decision
+    (conflict,) = open_conflicts("511302")
+    assert conflict.number == number and conflict.step == "撤回" and "不能撤回" in conflict.reason
+    assert EventRecord.get(EventRecord.eid == conflict.eid).status == "quarantined"  # kept, not dropped
+    with pytest.raises(IntakeRefused):
+        settle(county.events, number, "0" * 64, "无此冲突", "county.clerk")
+    settle(county.events, number, conflict.eid, "已电话告知申请人，以县级决定为准", "county.clerk")
+    assert open_conflicts("511302") == [] and Application.get_by_id(number).state == APPROVED
+    assert any(step.note == "已电话告知申请人，以县级决定为准" for step in timeline(number))
+    db.close()
+    village = open_node(nodes["village"])
+    with pytest.raises(NotAuthorized):  # a village station does not settle what its county decided
+        village.events.append(
+            "application.conflict_settled",
+            f"application:{number}",
+            {"eid": conflict.eid, "note": "x", "by": "x"},
+            stream=village.identity.station,
+        )

@@ -219,3 +219,18 @@ def test_an_agent_files_a_bundle_once_with_shared_materials_asked_once(client):
     assert len(filed) == len(bundle.item_codes)
     assert {a.bundle for a in filed} == {bundle.code}
     assert sorted(a.item_code for a in filed) == sorted(bundle.item_codes)
+
+
+def test_the_conflicts_page_is_for_clerks_and_refuses_to_settle_what_is_not_a_conflict(client):
+    page, _ = file_one(client)  # as the agent li
+    number = page.rsplit("/", 1)[1]
+    assert client.get("/work/conflicts").status_code == 403
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
+    login(client, "zhou", "clerk-pass-1")
+    assert "没有待处理的冲突" in client.get("/work/conflicts").get_data(as_text=True)
+    before = EventRecord.select().count()
+    answer = client.post(
+        "/work/conflicts",
+        data={"csrf_token": token(client, "/work/conflicts"), "number": number, "eid": "0" * 64, "note": "x"},
+    )
+    assert "没有待处理的这项冲突" in answer.get_data(as_text=True) and EventRecord.select().count() == before

@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.applications import (
+    CONFLICT_SETTLED,
     STEP_NAMES,
     Applicant,
     IntakeRefused,
@@ -16,11 +17,13 @@ from node.applications import (
     timeline,
     transition,
 )
+from node.conflicts import open_conflicts, settle
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
 from node.sealing import SEAL_ROLES, usable_seals
 from node.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
 from provisioning.authority import allows
+from provisioning.region import area_prefix
 from storage.models import Application, Attachment
 from sync.errors import SyncError
 
@@ -43,11 +46,31 @@ def queue():
         page=page,
         marks=deadline_marks(page.rows),
         counts=deadline_counts(),
+        conflicts=len(open_conflicts(area_prefix(_node().identity.region))),
         filters=DUE_FILTERS,
         states=STATE_NAMES,
         q=request.args.get("q", ""),
         due=request.args.get("due", ""),
     )
+
+
+@bp.route("/conflicts", methods=["GET", "POST"])
+@requires("clerk", "admin")
+def conflicts():
+    """Steps two levels took at once, one held back: the deciding level settles each with the resident."""
+    node, problems = _node(), []
+    if request.method == "POST":
+        number, eid = request.form.get("number", ""), request.form.get("eid", "")
+        visible_application(number)
+        if not allows(node.events.trust.binding(node.identity.installation).authority, CONFLICT_SETTLED):
+            abort(403)
+        try:
+            settle(node.events, number, eid, request.form.get("note", ""), current_operator().username)
+            return redirect(url_for("workbench.conflicts"))
+        except IntakeRefused as exc:
+            problems = exc.problems
+    found = open_conflicts(area_prefix(node.identity.region))
+    return render_template("work/conflicts.html", conflicts=found, states=STATE_NAMES, problems=problems)
 
 
 @bp.get("/catalogue")

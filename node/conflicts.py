@@ -1,0 +1,68 @@
+"""Conflicts: two levels acted on one application at once (a station withdrew it while the county
+approved it). Both events are kept; the causal order decides deterministically which applies, and the
+other is held back (quarantined) with a reason that starts with `CONFLICT`. A clerk of the deciding
+level reads both and records how it was settled with the resident; nothing is overwritten silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from storage.models import Application, EventRecord
+from sync.event import parse_event
+from sync.log import QUARANTINED, EventLog
+
+from .applications import CHINA, CONFLICT, CONFLICT_SETTLED, NOTE_LIMIT, STEP_NAMES, IntakeRefused, entity
+
+
+@dataclass(frozen=True)
+class Conflict:
+    number: str
+    eid: str  # the event held back
+    step: str  # what it would have done, in words
+    by: str
+    at: dt.datetime  # Beijing time, by its author's clock
+    reason: str  # why it could not apply, in words
+    state: str  # where the application stands now
+
+
+def open_conflicts(station_prefix: str, number: str | None = None) -> list[Conflict]:
+    """Held-back steps of the applications of a station (and those below it) not yet settled, oldest first."""
+    held = EventRecord.select(EventRecord.eid, EventRecord.body, EventRecord.reason).where(
+        (EventRecord.status == QUARANTINED)
+        & EventRecord.reason.startswith(CONFLICT)
+        & (EventRecord.entity == entity(number) if number else EventRecord.entity.startswith(entity(station_prefix)))
+    )
+    settled = {
+        parse_event(bytes(body)).payload["eid"]
+        for (body,) in EventRecord.select(EventRecord.body).where(EventRecord.type == CONFLICT_SETTLED).tuples()
+    }
+    found = []
+    for eid, body, reason in held.tuples():
+        if eid in settled:
+            continue
+        event = parse_event(bytes(body))
+        row = Application.get_or_none(Application.number == event.entity.removeprefix("application:"))
+        found.append(
+            Conflict(
+                event.entity.removeprefix("application:"),
+                eid,
+                STEP_NAMES.get(event.type, event.type),
+                event.payload.get("by") or event.payload.get("operator", ""),
+                dt.datetime.fromtimestamp((event.hlc >> 16) / 1000, CHINA),
+                reason.removeprefix(CONFLICT),
+                row.state if row else "",
+            )
+        )
+    return sorted(found, key=lambda c: c.at)
+
+
+def settle(events: EventLog, number: str, eid: str, note: str, by: str) -> None:
+    """Record how a conflict was settled (what the resident was told, what was done); it stays in the timeline."""
+    if not any(c.eid == eid for c in open_conflicts("", number)):
+        raise IntakeRefused([f"办件 {number} 没有待处理的这项冲突"])
+    if not note.strip() or len(note) > NOTE_LIMIT:
+        raise IntakeRefused([f"请写明处理结果（不超过 {NOTE_LIMIT} 字）"])
+    station = Application.get_by_id(number).station
+    events.append(CONFLICT_SETTLED, entity(number), {"eid": eid, "note": note.strip(), "by": by}, stream=station)
