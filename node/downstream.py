@@ -106,10 +106,10 @@ def _check_freshness(node: Node, request: SignedRequest) -> None:
 def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
-    batch = decode_batch(_opened(node, body, PUSH_CONTEXT, request))
+    batch = decode_batch(opened(node, body, PUSH_CONTEXT, request))
     with delta.fork_evidence_kept(node.events):
         applied = _applied(node, child, batch)
-    return _answer(child, canonical.encode(applied), request)
+    return answer_to(child, canonical.encode(applied), request)
 
 
 def _applied(node: Node, child: Binding, batch: Batch) -> dict:
@@ -121,15 +121,15 @@ def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     """The events in the child's scope stored here after its down-cursor, cut at signed heads."""
     request, child = authenticate(node, headers, path, body)
     try:
-        asked = canonical.decode(_opened(node, body, PULL_CONTEXT, request))
+        asked = canonical.decode(opened(node, body, PULL_CONTEXT, request))
     except EncodingError as exc:
         raise EncodingError("拉取请求无法读取") from exc
     cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
     health.reported(node, child, asked.get("status"))
-    return _answer(child, encode_batch(_pulled(node, child, cursor)), request)
+    return answer_to(child, encode_batch(_pulled(node, child, cursor)), request)
 
 
-def _opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
+def opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
     try:
         return open_body(node.keys.agreement, body, context=context, nonce=request.nonce)
     except CipherError as exc:
@@ -157,7 +157,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
     sneakernet.addressed_to(headers, node.identity.installation)
     request = read_request(headers, "POST", path, body)  # a bundle for another node fails its signature here
     child = _sender(node, request, headers)
-    plaintext = _opened(node, body, BUNDLE_CONTEXT, request)
+    plaintext = opened(node, body, BUNDLE_CONTEXT, request)
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
     with delta.fork_evidence_kept(node.events), node.events.transaction():
@@ -188,7 +188,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
     )
 
 
-def _answer(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
+def answer_to(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
     return seal_body(_agreement_of(child), plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
 
 

@@ -35,7 +35,7 @@ from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
 from sync.request import BUNDLE_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport
 
-from . import health
+from . import health, scans
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -140,6 +140,7 @@ def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundRepo
     pushed = _push(parent, link, limits)
     pulled, applied = _pull(parent, link, node)
     _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
     _succeeded(link)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor)
 

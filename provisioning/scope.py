@@ -39,11 +39,14 @@ class Scope:
         return author is not None and below_or_same(self.station, author)
 
     def receives(self, origin: str, stream: str) -> bool:
-        """What others wrote about this station or those below it. Not what this station or a station
+        """What others wrote about this station or those below it. Not what this installation or a station
         below it wrote: it has those already, or they reach it through its own link below (each link
-        has its own cursors), so a relay never gets back what it pushed up."""
+        has its own cursors), so a relay never gets back what it pushed up. What an earlier installation
+        of this station wrote does come down: that is how a replaced PC gets its station's work back."""
         author = self.trust.binding(origin)
-        if author is None or below_or_same(self.station, author):
+        if author is None or author.installation == self.station.installation:
+            return False
+        if author.station != self.station.station and below_or_same(self.station, author):
             return False
         if stream == TRUST_STREAM:
             return above(author.level, author.region, self.station.level, self.station.region)

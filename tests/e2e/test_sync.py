@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -20,14 +23,18 @@ from node import demo, fleet, upstream
 from node.applications import file_for_resident, transition
 from node.config import NodeConfig
 from node.data import sample_catalogue
+from provisioning.identity import save_identity
 from provisioning.trust import serving_installation
 from storage.database import db
 from storage.models import Application, EventRecord, SyncLink
+from sync.batch import Limits
+from sync.errors import SyncError
 from sync.keys import SigningKey
 from sync.request import digest, sign_request
 from sync.transport import HttpTransport, Unreachable
 from tests.support.clock import FrozenClock
-from tests.support.servers import free_run, start, stop
+from tests.support.flaky import FlakyProxy
+from tests.support.servers import ROOT, free_run, start, stop
 from tests.support.tree import open_node
 
 RESIDENT = demo.DEMO_RESIDENTS[0]
@@ -258,3 +265,108 @@ def test_a_revoked_installation_is_refused(cluster, capsys):
     db.close()
     assert cluster.sync("township") == 2
     assert "已被吊销" in capsys.readouterr().err
+
+
+def test_a_link_that_keeps_cutting_connections_still_delivers_everything_exactly_once(cluster):
+    village = cluster.open("village")
+    numbers = [file(village) for _ in range(12)]
+    proxy = FlakyProxy(cluster.configs["township"].port, cuts=8, max_bytes=6000)
+    try:
+        save_identity(village.config.data_dir, replace(village.identity, parent_url=f"http://127.0.0.1:{proxy.port}"))
+        village.identity = replace(village.identity, parent_url=f"http://127.0.0.1:{proxy.port}")
+        for _attempt in range(30):
+            try:
+                upstream.sync_once(village, limits=Limits(max_events=4))
+                break
+            except SyncError:
+                continue  # a cut: the next round resumes from the acknowledged cursors
+        else:
+            raise AssertionError("never completed")
+    finally:
+        proxy.close()
+    assert proxy.cut > 0
+    db.close()
+    with sqlite3.connect(cluster.configs["township"].data_dir / "onetrip.db") as conn:
+        for number in numbers:
+            assert conn.execute("SELECT state FROM application WHERE number = ?", (number,)).fetchone() == (
+                "submitted",
+            )
+        duplicates = conn.execute("SELECT origin, stream, seq FROM event GROUP BY 1, 2, 3 HAVING COUNT(*) > 1")
+        assert duplicates.fetchall() == []
+
+
+@pytest.mark.parametrize("victim", ["child", "parent"])
+def test_a_process_killed_mid_sync_loses_and_duplicates_nothing(cluster, victim):
+    village = cluster.open("village")
+    numbers = [file(village) for _ in range(150)]
+    db.close()
+    child = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(cluster.configs["village"].data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.6)  # inside the round: building, sending or applying the push
+    if victim == "child":
+        child.kill()
+    else:
+        server = cluster.servers.pop("township")
+        server.kill()
+        server.wait()
+        cluster.serve("township")
+    child.wait(timeout=60)
+    assert cluster.sync("village") == 0
+    with sqlite3.connect(cluster.configs["township"].data_dir / "onetrip.db") as conn:
+        states = conn.execute("SELECT number, state FROM application").fetchall()
+    assert sorted(n for n, s in states if n in set(numbers)) == sorted(numbers)
+
+
+def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(cluster, tmp_path, capsys):
+    from node.applications import attach_scan, read_applicant, read_scan
+    from node.runtime import initialise
+
+    numbers = [file(cluster.open("village")) for _ in range(2)]
+    village = cluster.open("village")
+    scan = b"\xff\xd8\xff\xe0" + "身份证正面".encode() * 40_000  # a JPEG of about 600 KB: three chunks
+    digest = attach_scan(village.events, village.identity, village.keys, village.blobs, numbers[0], "id", scan, "li")
+    village = village.identity
+    db.close()
+    for level in ("village", "township"):
+        assert cluster.sync(level) == 0, capsys.readouterr().err
+    county = cluster.open("county")  # the scan came up through the township, after its event
+    assert read_scan(county.identity, county.keys, county.blobs, numbers[0], digest) == ("image/jpeg", scan)
+    db.close()
+    county_url = f"http://127.0.0.1:{cluster.port + 1}"
+    issued = fleet.replace(cluster.open("county"), village.station, "电脑损坏", county_url)
+    db.close()
+
+    new = NodeConfig(tmp_path / "village-new")
+    initialise(new, level="village", name=village.name, region=village.region, algorithm="ecdsa-p256-sha256")
+    demo.enrol_by_bundle(cluster.configs["county"], new, issued.code, county_url)
+    cluster.configs["village"] = NodeConfig.load(new.data_dir)
+    assert cluster.sync("township") == 0, capsys.readouterr().err  # the county's key grant comes down
+    assert cluster.sync("village") == 0, capsys.readouterr().err
+    restored = cluster.open("village")
+    assert restored.identity.station == village.station and restored.identity.installation != village.installation
+    assert {row.number for row in Application.select()} >= set(numbers)
+    assert [read_applicant(n, restored.identity, restored.keys).name for n in numbers] == [RESIDENT.name] * 2
+    assert read_scan(restored.identity, restored.keys, restored.blobs, numbers[0], digest) == ("image/jpeg", scan)
+
+
+def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_relay(cluster, capsys):
+    from node.health import VERSION
+
+    file(cluster.open("village"))
+    db.close()
+    for level in ("village", "township"):
+        assert cluster.sync(level) == 0, capsys.readouterr().err
+    county = cluster.open("county")
+    rows, _ = fleet.overview(county, page=1, per_page=50)
+    by_level = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
+    township, village = by_level["township"], by_level["village"]
+    assert township.status == village.status == "正常"
+    assert township.version == village.version == VERSION
+    assert township.pending_events == 0 and abs(township.clock_offset_s) <= 1
+    assert "经" in village.last_contact and village.pending_events == 0  # reported by its township
+    assert not any(
+        row.station.count("-") and len(row.station.split("-")[1]) == 6 for row in rows
+    )  # no provisional codes

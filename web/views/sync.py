@@ -10,7 +10,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, request
 
-from node import downstream
+from node import downstream, scans
 from sync.errors import Busy
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
@@ -32,6 +32,11 @@ def push():
 @bp.post("/pull")
 def pull():
     return _sealed(downstream.pull)
+
+
+@bp.post("/blobs")
+def blobs():
+    return _sealed(scans.serve)
 
 
 def _sealed(handler) -> Response:
