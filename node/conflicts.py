@@ -29,17 +29,20 @@ class Conflict:
 
 def open_conflicts(station_prefix: str, number: str | None = None) -> list[Conflict]:
     """Held-back steps of the applications of a station (and those below it) not yet settled, oldest first."""
-    held = EventRecord.select(EventRecord.eid, EventRecord.body, EventRecord.reason).where(
-        (EventRecord.status == QUARANTINED)
+    held = EventRecord.select(EventRecord.eid, EventRecord.entity, EventRecord.body, EventRecord.reason).where(
+        (EventRecord.status == QUARANTINED)  # by the status index: quarantined events are few
         & EventRecord.reason.startswith(CONFLICT)
         & (EventRecord.entity == entity(number) if number else EventRecord.entity.startswith(entity(station_prefix)))
     )
-    settled = {
-        parse_event(bytes(body)).payload["eid"]
-        for (body,) in EventRecord.select(EventRecord.body).where(EventRecord.type == CONFLICT_SETTLED).tuples()
-    }
+    held = list(held.tuples())
+    if not held:
+        return []
+    notes = EventRecord.select(EventRecord.body).where(
+        EventRecord.entity.in_({name for _, name, _, _ in held}) & (EventRecord.type == CONFLICT_SETTLED)
+    )
+    settled = {parse_event(bytes(body)).payload["eid"] for (body,) in notes.tuples()}
     found = []
-    for eid, body, reason in held.tuples():
+    for eid, _, body, reason in held:
         if eid in settled:
             continue
         event = parse_event(bytes(body))
