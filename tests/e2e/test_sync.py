@@ -370,3 +370,11 @@ def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_re
     assert not any(
         row.station.count("-") and len(row.station.split("-")[1]) == 6 for row in rows
     )  # no provisional codes
+    db.close()
+    assert cluster.sync("county") == 0, capsys.readouterr().err  # the city hears of every station through it
+    rows, _ = fleet.overview(cluster.open("city"), page=1, per_page=50)
+    at_city = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
+    assert {level: at_city[level].status for level in ("county", "township", "village")} == dict.fromkeys(
+        ("county", "township", "village"), "正常"
+    )
+    assert "经" in at_city["village"].last_contact and at_city["county"].version == VERSION
