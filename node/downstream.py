@@ -17,8 +17,9 @@ from cryptography import x509
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
+from provisioning.region import area_prefix
 from provisioning.scope import Scope
-from provisioning.trust import adopt_certificate, agreement_key
+from provisioning.trust import TRUST_STREAM, adopt_certificate, agreement_key
 from sync import canonical, delta, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
@@ -144,7 +145,8 @@ def _cursor(value) -> int:
 
 def _pulled(node: Node, child: Binding, cursor: int) -> Batch:
     node.events.sign_heads()  # our newest events go down signed, not held back until the next minute
-    return delta.outgoing(cursor, Scope(node.events.trust, child).receives)
+    streams = (TRUST_STREAM, area_prefix(child.region))  # what can be in its scope; the scope decides
+    return delta.outgoing(cursor, Scope(node.events.trust, child).receives, streams=streams)
 
 
 def import_bundle(node: Node, data: bytes) -> bytes:

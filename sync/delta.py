@@ -7,6 +7,8 @@ The receiver applies a whole batch in one transaction: a refused run refuses the
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -30,12 +32,19 @@ class OutOfScope(SyncError):
     code = "out_of_scope"
 
 
-def outgoing(cursor: int, wanted: Wanted, limits: Limits = DEFAULT_LIMITS) -> Batch:
-    """The next batch of wanted events stored after `cursor`, cut at signed heads."""
+def outgoing(
+    cursor: int, wanted: Wanted, limits: Limits = DEFAULT_LIMITS, streams: tuple[str, ...] | None = None
+) -> Batch:
+    """The next batch of wanted events stored after `cursor`, cut at signed heads.
+
+    `streams`, when given, narrows the read in the database to streams named exactly so or starting
+    with one of them (a child's division code, `all`): `wanted` still decides, but a village's pull no
+    longer reads every neighbour's events to throw them away in Python."""
     scan = limits.max_events * _SCAN_FACTOR
+    top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
     while True:
-        rows = _headers_after(cursor, scan)
-        scanned_to = rows[-1].arrival if rows else cursor
+        rows = _headers_after(cursor, scan, top, streams)
+        scanned_to = rows[-1].arrival if len(rows) == scan else max(top, cursor)
         mine = [r for r in rows if wanted(r.origin, r.stream)]
         heads = _signed_heads(mine)
         runs, end = plan(
@@ -103,12 +112,16 @@ def fork_evidence_kept(log: EventLog) -> Iterator[None]:
         raise
 
 
-def _headers_after(cursor: int, limit: int) -> list[Stored]:
+def _headers_after(cursor: int, limit: int, top: int, streams: tuple[str, ...] | None) -> list[Stored]:
+    where = (EventRecord.arrival > cursor) & (EventRecord.arrival <= top)
+    if streams is not None:
+        named = [(EventRecord.stream == s) | EventRecord.stream.startswith(s) for s in streams]
+        where &= functools.reduce(operator.or_, named)
     query = (
         EventRecord.select(
             EventRecord.arrival, EventRecord.origin, EventRecord.stream, EventRecord.seq, pw.fn.LENGTH(EventRecord.body)
         )
-        .where(EventRecord.arrival > cursor)
+        .where(where)
         .order_by(EventRecord.arrival)
         .limit(limit)
     )
