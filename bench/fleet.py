@@ -27,6 +27,7 @@ from pathlib import Path
 from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_origin, provision, serve, stop
 from .fleet_station import Stats
 
+HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × 4 connections stay under its 100
 SHAPES = {
     "tiny": Shape(1, 5, storm_applications=3, steady_period_s=3, steady_window_s=3),  # the test's: every part once
     "small": Shape(2, 10, steady_window_s=20),
@@ -211,10 +212,10 @@ def simulate(shape: Shape) -> Result:
         started = time.perf_counter()
         fleet = provision(base, shape, urls)
         made = time.perf_counter() - started
-        city = serve(fleet.city, base / "city.log")
+        city = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
         for county in fleet.counties:
             log = base / f"{county.config.data_dir.name}.log"
-            county.process = serve(county.config, log, sync_interval_s=str(RELAY_INTERVAL_S))
+            county.process = serve(county.config, log, sync_interval_s=str(RELAY_INTERVAL_S), threads=str(HUB_THREADS))
         try:
             _wait_relayed(fleet)  # what the counties held before the storm reaches the city first
             phases = [storm(fleet, shape), steady(fleet, shape)]
