@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 HEAD_SIGNING_INTERVAL_S = 60
 SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backoff decides)
 CERTIFICATE_CHECK_H = 6
-DEADLINE_MARKING_MIN = 30  # a deadline turns due-soon or overdue at midnight; half an hour late is soon enough
+DEADLINE_MARKING_S = 60  # dashboards' figures are never more than a minute old (an acceptance moves them too)
 RETENTION_CHECK_H = 24
 COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
 
@@ -144,7 +144,7 @@ class Node:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._every("sign_heads", self.events.sign_heads, HEAD_SIGNING_INTERVAL_S, at_start=False)
         self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
-        self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_MIN * 60)
+        self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_S)
         self._every("readmit_vouched", self.events.readmit_vouched, HEAD_SIGNING_INTERVAL_S)
         if self.identity.level == "village":
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
