@@ -29,3 +29,5 @@ def configure_logging(station: str, installation: str, level: str = "INFO") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Every run of every periodic job (a sync tick every few seconds) would be a line: only its failures are.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
