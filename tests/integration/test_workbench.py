@@ -67,18 +67,15 @@ def test_an_agent_files_once_however_often_the_form_is_sent_and_a_clerk_accepts(
 def test_a_bad_intake_shows_every_problem_in_chinese_and_files_nothing(client):
     login(client, "li", "agent-pass-1")
     item = an_item()
-    page = client.post(
-        "/work/new",
-        data={
-            "csrf_token": token(client, f"/work/new?item={item.code}"),
-            "request_token": "0123456789abcdef" * 2,
-            "item": item.code,
-            "name": "张三",
-            "id_number": "110105194912310021",
-            "phone": "12",
-            "address": "",
-            "consent": "",
-        },
+    page = post_intake(
+        client,
+        item,
+        "0123456789abcdef" * 2,
+        name="张三",
+        id_number="110105194912310021",
+        phone="12",
+        address="",
+        consent="",
     ).get_data(as_text=True)
     assert "校验位" in page and "同意" in page and "住址" in page
     assert not EventRecord.select().where(EventRecord.type == "application.filed").exists()
@@ -125,23 +122,25 @@ def test_a_form_without_a_proper_request_token_files_nothing(client):
     assert Application.select().count() == 0
 
 
+RESIDENT_FORM = {
+    "name": "张秀英",
+    "id_number": "11010519491231002X",
+    "phone": "13800138000",
+    "address": "青山村3组",
+    "consent": "yes",
+}
+
+
+def post_intake(client, item, request_token: str = "5ca9" * 8, **fields):
+    """The intake form for `item`, filled for our resident unless `fields` say otherwise."""
+    form = {"csrf_token": token(client, f"/work/new?item={item.code}"), "request_token": request_token}
+    return client.post("/work/new", data={**form, "item": item.code, **RESIDENT_FORM, **fields})
+
+
 def file_one(client):
     login(client, "li", "agent-pass-1")
     item = an_item()
-    response = client.post(
-        "/work/new",
-        data={
-            "csrf_token": token(client, f"/work/new?item={item.code}"),
-            "request_token": "5ca9" * 8,
-            "item": item.code,
-            "name": "张秀英",
-            "id_number": "11010519491231002X",
-            "phone": "13800138000",
-            "address": "青山村3组",
-            "consent": "yes",
-        },
-    )
-    return response.headers["Location"], item
+    return post_intake(client, item).headers["Location"], item
 
 
 def test_a_scan_is_checked_by_content_kept_encrypted_and_read_back(client):
