@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +20,8 @@ from node.sealing import seal_document, usable_seals
 from storage.database import close
 from storage.models import Application, Operator
 from tests.support.servers import free_port
+
+from .serving import IDLE_S, rss_mb, served
 
 SEALS = 20
 
@@ -40,34 +40,15 @@ def _timed_seals(node: Node) -> tuple[list[float], int]:
     return times, size
 
 
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
-
-
 def _csrf(session: requests.Session, url: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=10).text).group(1)
 
 
 def _serving_rss(data_dir: Path) -> tuple[float, float]:
-    """RSS (MB) of `onetrip serve` 10 s after start, then after five receipts sealed through the page."""
-    port = free_port()
-    app = Path(__file__).resolve().parents[1] / "app.py"
-    process = subprocess.Popen(
-        [sys.executable, str(app), "serve", "--data", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        time.sleep(10)
-        idle = _rss_mb(process.pid)
+    """The serving node's RSS when idle, and after five receipts were sealed over HTTP, in MB."""
+    with served(data_dir) as (process, base, _):
+        time.sleep(IDLE_S)
+        idle = rss_mb(process.pid)
         agent = requests.Session()
         login = {"username": "cun.agent", "password": PASSWORD, "csrf_token": _csrf(agent, f"{base}/login")}
         agent.post(f"{base}/login", data=login, timeout=10)
@@ -77,10 +58,7 @@ def _serving_rss(data_dir: Path) -> tuple[float, float]:
         for _ in range(5):
             form = {"csrf_token": _csrf(agent, f"{base}/work/a/{number}"), "seal": seal_id, "pin": SEAL_PIN}
             assert agent.post(f"{base}/work/a/{number}/seal/receipt.pdf", data=form, timeout=60).ok
-        return idle, _rss_mb(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        return idle, rss_mb(process.pid)
 
 
 def report() -> list[str]:

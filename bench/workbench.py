@@ -10,13 +10,9 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-import requests
 
 from node.applications import Applicant, file_application, new_request_token
 from node.config import NodeConfig
@@ -25,11 +21,11 @@ from node.runtime import Node, initialise
 from provisioning.operators import create_operator
 from storage.database import close
 from storage.models import Application
-from tests.support.servers import free_port
 from tests.support.web import login
 from web import create_app
 
 from .records import applications
+from .serving import IDLE_S, rss_mb, served
 
 COUNT = int(os.environ.get("ONETRIP_BENCH_APPLICATIONS", 50_000))
 BATCH = 1_000
@@ -77,40 +73,10 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _serve_figures(data_dir: Path) -> tuple[float, float]:
-    """Cold start (process start → /healthz answers) and RSS after 10 idle seconds, in seconds and MB."""
-    port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).resolve().parents[1] / "app.py"),
-            "serve",
-            "--data",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.02)
-        cold = time.perf_counter() - started
-        time.sleep(10)
-        rss_kb = next(
-            int(line.split()[1])
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS")
-        )
-        return cold, rss_kb / 1024
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    """Cold start (process start → /healthz answers) and RSS after the idle wait, in seconds and MB."""
+    with served(data_dir) as (process, _, cold):
+        time.sleep(IDLE_S)
+        return cold, rss_mb(process.pid)
 
 
 def report() -> list[str]:
