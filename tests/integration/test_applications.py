@@ -19,14 +19,12 @@ from node.applications import (
 )
 from node.config import NodeConfig
 from node.data import sample_catalogue
-from node.demo import enrol_by_bundle
-from node.runtime import initialise
 from provisioning.trust import issuer_recipients
 from storage.database import db
 from storage.models import Application, EventRecord
 from sync.fields import decrypt_field, unwrap_data_key
 from sync.log import NotAuthorized
-from tests.support.tree import open_node, provision_county
+from tests.support.tree import open_node, provision_county, provision_village
 
 RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")
 
@@ -35,15 +33,7 @@ RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川
 def template(tmp_path_factory):
     base = tmp_path_factory.mktemp("apps")
     tree = provision_county(base)
-    done = fleet.register(
-        open_node(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
-    )
-    db.close()
-    village = NodeConfig(base / "village")
-    initialise(
-        village, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
-    )
-    enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
+    village = provision_village(base, tree)
     return tree, village
 
 

@@ -10,13 +10,10 @@ import sqlite3
 import pytest
 
 from app import main
-from node import fleet
 from node.applications import transition
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
-from node.runtime import initialise
 from storage.database import db
-from tests.support.tree import open_node, provision_county
+from tests.support.tree import open_node, provision_village
 
 from .test_applications import file
 
@@ -24,16 +21,7 @@ from .test_applications import file
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     base = tmp_path_factory.mktemp("bundles")
-    tree = provision_county(base)
-    done = fleet.register(
-        open_node(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
-    )
-    db.close()
-    village = NodeConfig(base / "village")
-    initialise(
-        village, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
-    )
-    enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
+    provision_village(base)
     return base
 
 

@@ -48,3 +48,20 @@ def provision_county(base: Path) -> Tree:
     fleet.install_grant(open_node(county), grant)
     db.close()
     return Tree(city, county)
+
+
+def provision_village(base: Path, tree: Tree | None = None) -> NodeConfig:
+    """A village station registered at the county (of `tree`, or a new one) and enrolled by USB bundle."""
+    from node.demo import enrol_by_bundle
+
+    tree = tree or provision_county(base)
+    done = fleet.register(
+        open_node(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
+    )
+    db.close()
+    village = NodeConfig(base / "village")
+    initialise(
+        village, level="village", name="青山村便民服务代办点", region="511302001001", algorithm="ecdsa-p256-sha256"
+    )
+    enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
+    return village
