@@ -7,6 +7,7 @@ what the request says. A web view hands the raw body here and returns the sealed
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -17,16 +18,16 @@ from cryptography import x509
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
-from provisioning.region import area_prefix
 from provisioning.scope import Scope
-from provisioning.trust import TRUST_STREAM, adopt_certificate, agreement_key
-from sync import canonical, delta, nonces, sneakernet
+from provisioning.trust import adopt_certificate, agreement_key
+from sync import canonical, delta, digest, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
 from sync.request import (
     ANSWER_CONTEXT,
     BUNDLE_CONTEXT,
     CERTIFICATES,
+    DIGEST_CONTEXT,
     PREFIX,
     PULL_CONTEXT,
     PUSH_CONTEXT,
@@ -119,15 +120,51 @@ def _applied(node: Node, child: Binding, batch: Batch) -> dict:
 
 
 def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
-    """The events in the child's scope stored here after its down-cursor, cut at signed heads."""
+    """The events in the child's scope stored here after its down-cursor, cut at signed heads; or, asked for
+    a `repair` after the digests differed, one stream of its scope from what it holds."""
     request, child = authenticate(node, headers, path, body)
-    try:
-        asked = canonical.decode(opened(node, body, PULL_CONTEXT, request))
-    except EncodingError as exc:
-        raise EncodingError("拉取请求无法读取") from exc
-    cursor = _cursor(asked.get("cursor") if isinstance(asked, dict) else None)
+    asked = _asked(node, body, PULL_CONTEXT, request, "拉取请求无法读取")
+    if "repair" in asked:
+        return answer_to(child, encode_batch(_repair(node, child, asked["repair"])), request)
+    cursor = _cursor(asked.get("cursor"))
     health.reported(node, child, asked.get("status"))
-    return answer_to(child, encode_batch(_pulled(node, child, cursor)), request)
+    return answer_to(child, encode_batch(_pulled(node, child, cursor, request.protocol)), request)
+
+
+def compare(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+    """Protocol 2, after a round whose fingerprints differed: the child's heads against ours, and which
+    streams each side resends (`digest.differences`)."""
+    request, child = authenticate(node, headers, path, body)
+    asked = _asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取")
+    try:
+        held = digest.from_wire(asked.get("heads"))
+    except (TypeError, ValueError) as exc:
+        raise EncodingError("摘要比对请求无法读取") from exc
+    scope = Scope(node.events.trust, child)
+    repairs = digest.differences(held, digest.heads(scope.holds, scope.streams), scope.sends_up)
+    return answer_to(child, canonical.encode({"up": list(repairs.up), "down": list(repairs.down)}), request)
+
+
+def _asked(node: Node, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:
+    try:
+        asked = canonical.decode(opened(node, body, context, request))
+    except EncodingError as exc:
+        raise EncodingError(unreadable) from exc
+    if not isinstance(asked, dict):
+        raise EncodingError(unreadable)
+    return asked
+
+
+def _repair(node: Node, child: Binding, asked) -> Batch:
+    try:
+        origin, stream, held_seq = asked
+        if not (isinstance(origin, str) and isinstance(stream, str) and type(held_seq) is int and held_seq >= 0):
+            raise TypeError
+    except (TypeError, ValueError) as exc:
+        raise EncodingError("修复请求无效") from exc
+    if not Scope(node.events.trust, child).holds(origin, stream):
+        raise RequestRefused(f"{origin}/{stream} 不在 {child.name} 的同步范围内：不予提供")
+    return delta.repair(origin, stream, held_seq)
 
 
 def opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
@@ -143,10 +180,15 @@ def _cursor(value) -> int:
     return value
 
 
-def _pulled(node: Node, child: Binding, cursor: int) -> Batch:
+def _pulled(node: Node, child: Binding, cursor: int, protocol: int) -> Batch:
+    """The next batch; the last one (protocol 2) carries our fingerprint of the child's scope, which the
+    child compares with its own once it has applied it."""
     node.events.sign_heads()  # our newest events go down signed, not held back until the next minute
-    streams = (TRUST_STREAM, area_prefix(child.region))  # what can be in its scope; the scope decides
-    return delta.outgoing(cursor, Scope(node.events.trust, child).receives, streams=streams)
+    scope = Scope(node.events.trust, child)
+    batch = delta.outgoing(cursor, scope.receives, streams=scope.streams)
+    if batch.more or protocol < 2:
+        return batch
+    return dataclasses.replace(batch, digest=digest.fingerprint(digest.heads(scope.holds, scope.streams)))
 
 
 def import_bundle(node: Node, data: bytes) -> bytes:
@@ -167,7 +209,7 @@ def import_bundle(node: Node, data: bytes) -> bytes:
         acked = [_applied(node, child, decode_batch(part)) for part in parts]
     answers = []
     while True:
-        batch = _pulled(node, child, cursor)
+        batch = _pulled(node, child, cursor, protocol=1)  # no digest: a bundle has no second exchange to repair in
         answers.append(encode_batch(batch))
         cursor = batch.cursor
         if not batch.more:

@@ -28,11 +28,11 @@ from provisioning.trust import agreement_key, serving_installation
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
-from sync import canonical, delta, sneakernet
+from sync import canonical, delta, digest, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.channel import Channel
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
-from sync.request import BUNDLE_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
+from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport
 
 from . import health, scans
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PUSH_PATH, PULL_PATH = "/api/v1/sync/push", "/api/v1/sync/pull"
+PUSH_PATH, PULL_PATH, DIGEST_PATH = "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/sync/digest"
 MAX_REPAIRS = 8  # gaps answered in one round; more means something else is wrong
 
 
@@ -57,6 +57,7 @@ class RoundReport:
     applied: int
     up_cursor: int
     down_cursor: int
+    repaired: int = 0  # streams the anti-entropy check found out of step, resent either way
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,12 @@ def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundRepo
     link = _link(parent.station)
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
-    pulled, applied = _pull(parent, link, node)
+    pulled, applied, theirs = _pull(parent, link, node)
     _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
     _succeeded(link)
-    return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor)
+    return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
 
 
 def _link(parent: str) -> SyncLink:
@@ -229,7 +231,9 @@ def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
         gap = {**gap, "held_seq": batch.runs[-1][0].seq}
 
 
-def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
+def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int, str | None]:
+    """Pull until caught up: (events pulled, applied, the parent's fingerprint of our scope if it speaks
+    protocol 2)."""
     pulled = applied = 0
     mine = link_status(node)
     status = health.report(node, mine.pending_events, mine.oldest_unsent_s)
@@ -240,7 +244,44 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int]:
             applied += _apply_pulled(node, link, [batch])
         pulled += batch.event_count
         if not batch.more:
-            return pulled, applied
+            return pulled, applied, batch.digest
+
+
+def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) -> int:
+    """Anti-entropy: compare our fingerprint of the link's scope with the parent's; when they differ,
+    compare the heads and resend each stream from what the other side holds. How many streams were out
+    of step (0 after a normal round)."""
+    if theirs is None:
+        return 0  # a parent on protocol 1
+    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
+    held = digest.heads(scope.holds, scope.streams)
+    if digest.fingerprint(held) == theirs:
+        return 0
+    answer = canonical.decode(
+        parent.call(DIGEST_PATH, DIGEST_CONTEXT, canonical.encode({"heads": digest.to_wire(held)}))
+    )
+    up, down = answer.get("up", []), answer.get("down", [])
+    for origin, stream, held_seq in up:
+        _repair(parent, {"origin": origin, "stream": stream, "held_seq": held_seq}, limits)
+    for origin, stream, held_seq in down:
+        _repair_here(parent, node, origin, stream, held_seq)
+    if up or down:
+        log.warning("anti-entropy with %s: %d stream(s) resent up, %d down", parent.station, len(up), len(down))
+    return len(up) + len(down)
+
+
+def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:
+    """We hold less of a stream than the parent (this PC was restored from an old copy, say): fetch it from
+    what we hold. The down-cursor stays: what a normal pull brings again is a replay, a no-op."""
+    while True:
+        batch = decode_batch(
+            parent.call(PULL_PATH, PULL_CONTEXT, canonical.encode({"repair": [origin, stream, held_seq]}))
+        )
+        if not batch.runs:
+            return
+        with delta.fork_evidence_kept(node.events):
+            delta.apply(node.events, batch)
+        held_seq = batch.runs[-1][0].seq
 
 
 def _apply_pulled(node: Node, link: SyncLink, batches: list[Batch]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .authority import LEVEL_OF_CODE, above
 from .certs import Binding
+from .region import area_prefix
 from .trust import TRUST_STREAM, CertTrust
 
 
@@ -33,6 +34,15 @@ class Scope:
     def __init__(self, trust: CertTrust, station: Binding):
         self.trust = trust
         self.station = station
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every stream the link carries is named so or starts so: reads narrow to these in the database."""
+        return (TRUST_STREAM, area_prefix(self.station.region))
+
+    def holds(self, origin: str, stream: str) -> bool:
+        """The link's scope both ways: what anti-entropy compares."""
+        return self.sends_up(origin, stream) or self.receives(origin, stream)
 
     def sends_up(self, origin: str, stream: str) -> bool:
         author = self.trust.binding(origin)

@@ -126,6 +126,7 @@ class Batch:
     cursor: int
     runs: tuple[tuple[SignedHead, tuple[bytes, ...]], ...] = ()
     more: bool = False  # the sender stopped at a limit: ask again
+    digest: str | None = None  # a pull's last answer (protocol 2): the parent's fingerprint of the child's scope
 
     @property
     def event_count(self) -> int:
@@ -164,6 +165,8 @@ def encode_batch(batch: Batch) -> bytes:
         "more": batch.more,
         "runs": [{"head": head.to_wire(), "count": len(raws)} for head, raws in batch.runs],
     }
+    if batch.digest is not None:
+        manifest["digest"] = batch.digest
     return framed([raw for _, raws in batch.runs for raw in raws], manifest)
 
 
@@ -173,7 +176,14 @@ def decode_batch(data: bytes) -> Batch:
         if manifest.get("v") != FRAME_VERSION:
             raise BatchError("同步数据的格式版本不受支持")
         cursor, more, wire_runs = manifest["cursor"], manifest["more"], manifest["runs"]
-        if type(cursor) is not int or cursor < 0 or type(more) is not bool or not isinstance(wire_runs, list):
+        digest = manifest.get("digest")
+        if (
+            type(cursor) is not int
+            or cursor < 0
+            or type(more) is not bool
+            or not isinstance(wire_runs, list)
+            or not isinstance(digest, str | None)
+        ):
             raise BatchError("同步数据的清单无效")
         runs, offset = [], 0
         for wire in wire_runs:
@@ -186,4 +196,4 @@ def decode_batch(data: bytes) -> Batch:
         raise BatchError(f"同步数据的清单无法读取：{exc}") from exc
     if offset != len(raws):
         raise BatchError("同步数据的事件数与清单不符")
-    return Batch(cursor, tuple(runs), more)
+    return Batch(cursor, tuple(runs), more, digest)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .errors import CipherError
 from .keys import SigningKey
-from .request import ANSWER_CONTEXT, CERTIFICATES, open_body, seal_and_sign, seal_body, sign_request
+from .request import ANSWER_CONTEXT, CERTIFICATES, PROTOCOL, open_body, seal_and_sign, seal_body, sign_request
 from .transport import Refused, Transport
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class Channel:
     installation: str
     now_ms: Callable[[], int]
     certificates: Callable[[], str]  # our certificates as the header carries them, asked for only when needed
+    protocol: int = PROTOCOL  # an older one only to show that hubs still answer it
 
     def sealed(
         self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str
@@ -68,6 +69,7 @@ class Channel:
                 time_ms=time_ms,
                 nonce=nonce,
                 body=body,
+                protocol=self.protocol,
             )
             try:
                 answer = self.transport.post(path, {**headers, **extra}, body)

@@ -81,6 +81,13 @@ class RequestRefused(SyncError):
     http_status = 403
 
 
+class UnsupportedProtocol(RequestRefused):
+    """A request in a protocol version this node does not speak (neither the current nor the one before)."""
+
+    code = "protocol_version"
+    http_status = 400
+
+
 class ReplayedRequest(RequestRefused):
     code = "replayed_request"
 

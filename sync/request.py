@@ -17,18 +17,23 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import canonical, cipher
-from .errors import CipherError, RequestRefused, SignatureError
+from .errors import CipherError, RequestRefused, SignatureError, UnsupportedProtocol
 from .event import is_name
 from .keys import SigningKey, VerifyingKey
 
 REQUEST_DOMAIN = b"onetrip/request/v1\n"
 PREFIX = "X-OneTrip-"
+# The protocol a request speaks. 2 adds the anti-entropy digest (docs/protocol.md §9.8); a request without the
+# header speaks 1. Hubs answer both, so that a fleet upgrades station by station.
+PROTOCOL, PROTOCOLS = 2, (1, 2)
+PROTOCOL_HEADER = PREFIX + "Protocol"
 FIELDS = ("Station", "Installation", "Time", "Nonce", "Digest", "Signature")
 CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when the parent does not know us yet
 # What a sealed body is for: a body opens only under the context it was sealed with.
 PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/answer"
 BUNDLE_CONTEXT = b"sync/bundle"
 BLOB_CONTEXT = b"sync/blob"
+DIGEST_CONTEXT = b"sync/digest"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -43,19 +48,21 @@ class SignedRequest:
     nonce: str
     digest: str
     signature: bytes
+    protocol: int = PROTOCOL
 
     def message(self) -> bytes:
-        return REQUEST_DOMAIN + canonical.encode(
-            {
-                "method": self.method,
-                "path": self.path,
-                "station": self.station,
-                "installation": self.installation,
-                "time_ms": self.time_ms,
-                "nonce": self.nonce,
-                "digest": self.digest,
-            }
-        )
+        claims = {
+            "method": self.method,
+            "path": self.path,
+            "station": self.station,
+            "installation": self.installation,
+            "time_ms": self.time_ms,
+            "nonce": self.nonce,
+            "digest": self.digest,
+        }
+        if self.protocol > 1:  # signed from 2 on: a request cannot be downgraded on the way
+            claims["protocol"] = self.protocol
+        return REQUEST_DOMAIN + canonical.encode(claims)
 
     def verify(self, key: VerifyingKey) -> None:
         try:
@@ -65,11 +72,20 @@ class SignedRequest:
 
 
 def sign_request(
-    key: SigningKey, *, method: str, path: str, station: str, installation: str, time_ms: int, nonce: str, body: bytes
+    key: SigningKey,
+    *,
+    method: str,
+    path: str,
+    station: str,
+    installation: str,
+    time_ms: int,
+    nonce: str,
+    body: bytes,
+    protocol: int = PROTOCOL,
 ) -> dict[str, str]:
-    unsigned = SignedRequest(method, path, station, installation, time_ms, nonce, digest(body), b"")
+    unsigned = SignedRequest(method, path, station, installation, time_ms, nonce, digest(body), b"", protocol)
     signature = key.sign(unsigned.message())
-    return {
+    headers = {
         PREFIX + "Station": station,
         PREFIX + "Installation": installation,
         PREFIX + "Time": str(time_ms),
@@ -77,6 +93,9 @@ def sign_request(
         PREFIX + "Digest": unsigned.digest,
         PREFIX + "Signature": signature.hex(),
     }
+    if protocol > 1:
+        headers[PROTOCOL_HEADER] = str(protocol)
+    return headers
 
 
 def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes) -> SignedRequest:
@@ -91,6 +110,7 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
         raise RequestRefused("请求签名头格式无效")
     if values["Digest"] != digest(body):
         raise RequestRefused("请求内容与签名的摘要不符：可能在途中被截断或改动")
+    protocol = _protocol(headers.get(PROTOCOL_HEADER, "1"))
     return SignedRequest(
         method,
         path,
@@ -100,7 +120,17 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
         nonce,
         values["Digest"],
         bytes.fromhex(signature),
+        protocol,
     )
+
+
+def _protocol(text: str) -> int:
+    if not (text.isdigit() and int(text) in PROTOCOLS):
+        supported = "、".join(str(p) for p in PROTOCOLS)
+        raise UnsupportedProtocol(
+            f"对方使用同步协议第 {text[:8]} 版，本节点只支持第 {supported} 版：请把版本较旧的一方升级到同一版 OneTrip"
+        )
+    return int(text)
 
 
 def digest(body: bytes) -> str:

@@ -8,7 +8,6 @@ The demo tree (provisioned once per module, copied per test) is served by four r
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,11 +17,9 @@ from dataclasses import replace
 import pytest
 import requests
 
-from app import main
 from node import demo, fleet, upstream
-from node.applications import file_for_resident, transition
+from node.applications import transition
 from node.config import NodeConfig
-from node.data import sample_catalogue
 from provisioning.identity import save_identity
 from provisioning.trust import serving_installation
 from storage.database import db
@@ -33,82 +30,10 @@ from sync.keys import SigningKey
 from sync.request import digest, sign_request
 from sync.transport import HttpTransport, Unreachable
 from tests.support.clock import FrozenClock
+from tests.support.cluster import LEVELS, RESIDENT, file, state_at
 from tests.support.flaky import FlakyProxy
-from tests.support.servers import ROOT, free_run, start, stop
+from tests.support.servers import ROOT
 from tests.support.tree import open_node
-
-RESIDENT = demo.DEMO_RESIDENTS[0]
-LEVELS = ("city", "county", "township", "village")
-
-
-@pytest.fixture(scope="module")
-def demo_tree(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tree") / "demo"
-    port = free_run(4)
-    demo.prepare(base, port)
-    return base, port
-
-
-class Cluster:
-    def __init__(self, base, port):
-        self.configs = {level: NodeConfig.load(base / level) for level in LEVELS}
-        self.port = port
-        self.servers = {}
-
-    def serve(self, level: str) -> None:
-        os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"
-        try:
-            self.servers[level] = start(
-                ["serve", "--data", str(self.configs[level].data_dir)], self.configs[level].port
-            )
-        finally:
-            del os.environ["ONETRIP_SYNC_INTERVAL_S"]
-
-    def halt(self, level: str) -> None:
-        stop(self.servers.pop(level))
-
-    def sync(self, level: str) -> int:
-        code = main(["sync", "--data", str(self.configs[level].data_dir)])
-        db.close()
-        return code
-
-    def open(self, level: str):
-        return open_node(self.configs[level])
-
-
-@pytest.fixture
-def cluster(demo_tree, tmp_path):
-    base, port = demo_tree
-    shutil.copytree(base, tmp_path / "demo")
-    cluster = Cluster(tmp_path / "demo", port)
-    for level in ("city", "county", "township"):
-        cluster.serve(level)
-    yield cluster
-    db.close()
-    for level in list(cluster.servers):
-        cluster.halt(level)
-
-
-def file(node) -> str:
-    item = next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
-    (number,) = file_for_resident(
-        node,
-        sample_catalogue(),
-        item_code=item.code,
-        applicant=RESIDENT,
-        consent=True,
-        operator="cun.agent",
-        request_token=os.urandom(16).hex(),
-        now=node.now(),
-    )
-    return number
-
-
-def state_at(cluster, level: str, number: str) -> str | None:
-    cluster.open(level)
-    row = Application.get_or_none(Application.number == number)
-    db.close()
-    return row.state if row else None
 
 
 def test_an_application_filed_at_the_village_reaches_every_level_and_its_acceptance_comes_back(cluster, capsys):

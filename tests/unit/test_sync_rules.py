@@ -9,9 +9,10 @@ import pytest
 from node.upstream import backoff_s
 from provisioning.certs import Binding
 from provisioning.scope import below_or_same, keyed_below
-from sync.errors import RequestRefused
+from sync.digest import Repairs, differences, fingerprint
+from sync.errors import RequestRefused, UnsupportedProtocol
 from sync.keys import SigningKey, generate_agreement_key
-from sync.request import open_body, read_request, seal_and_sign
+from sync.request import PROTOCOL_HEADER, open_body, read_request, seal_and_sign, sign_request
 
 
 def station(level: str, region: str, code: str) -> Binding:
@@ -62,6 +63,60 @@ def test_a_signed_request_reads_back_and_any_change_is_refused():
         )
     with pytest.raises(RequestRefused):
         read_request(headers, "POST", "/api/v1/sync/pull", body + b"x")
+
+
+def _signed(protocol: int) -> dict[str, str]:
+    return sign_request(
+        KEY,
+        method="POST",
+        path="/p",
+        station="s-1",
+        installation="i-abc",
+        time_ms=1,
+        nonce="0" * 32,
+        body=b"",
+        protocol=protocol,
+    )
+
+
+KEY = SigningKey.generate()
+
+
+def test_the_previous_protocol_is_still_read_a_downgrade_breaks_the_signature_and_others_are_refused():
+    old, new = _signed(1), _signed(2)
+    assert PROTOCOL_HEADER not in old  # protocol 1 had no such header
+    read_request(old, "POST", "/p", b"").verify(KEY.verifying_key)
+    assert read_request(new, "POST", "/p", b"").protocol == 2
+    read_request(new, "POST", "/p", b"").verify(KEY.verifying_key)
+    downgraded = {k: v for k, v in new.items() if k != PROTOCOL_HEADER}
+    with pytest.raises(RequestRefused):
+        read_request(downgraded, "POST", "/p", b"").verify(KEY.verifying_key)
+    for version in ("3", "0", "x"):
+        with pytest.raises(UnsupportedProtocol, match="请把版本较旧的一方升级"):
+            read_request({**new, PROTOCOL_HEADER: version}, "POST", "/p", b"")
+
+
+def ours(origin: str, stream: str) -> bool:
+    return origin == "i-village"
+
+
+def test_digests_differ_only_when_a_head_does_and_each_side_resends_what_the_other_lacks():
+    both = [("i-county", "511302001001-01", 4, "c4"), ("i-village", "511302001001-01", 9, "v9")]
+    assert fingerprint(both) == fingerprint(list(both)) and not differences(both, both, ours)
+    assert fingerprint(both) != fingerprint([both[0], ("i-village", "511302001001-01", 9, "v9'")])
+    parent_lost = [both[0], ("i-village", "511302001001-01", 5, "v5")]
+    assert differences(both, parent_lost, ours) == Repairs(up=(("i-village", "511302001001-01", 5),))
+    child_lost = [("i-county", "511302001001-01", 2, "c2"), ("i-village", "511302001001-01", 5, "v5")]
+    assert differences(child_lost, both, ours) == Repairs(
+        down=(("i-county", "511302001001-01", 2), ("i-village", "511302001001-01", 5))
+    )
+    assert differences([], both, ours) == Repairs(
+        down=(("i-county", "511302001001-01", 0), ("i-village", "511302001001-01", 0))
+    )
+    # the child holds more of a stream from above: not its to hand up
+    assert not differences(both, [("i-county", "511302001001-01", 3, "c3"), both[1]], ours)
+    forked = [both[0], ("i-village", "511302001001-01", 9, "other")]
+    assert differences(both, forked, ours) == Repairs(up=(("i-village", "511302001001-01", 0),))
 
 
 def test_the_wait_doubles_after_each_failure_up_to_the_cap_with_jitter():

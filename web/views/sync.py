@@ -34,6 +34,11 @@ def pull():
     return _sealed(downstream.pull)
 
 
+@bp.post("/digest")
+def digest():
+    return _sealed(downstream.compare)
+
+
 @bp.post("/blobs")
 def blobs():
     return _sealed(scans.serve)

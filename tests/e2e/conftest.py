@@ -1,0 +1,33 @@
+"""The demo tree, provisioned once per session and copied per test, with its hubs served on loopback."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from node import demo
+from storage.database import db
+from tests.support.cluster import Cluster
+from tests.support.servers import free_run
+
+
+@pytest.fixture(scope="session")
+def demo_tree(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tree") / "demo"
+    port = free_run(4)
+    demo.prepare(base, port)
+    return base, port
+
+
+@pytest.fixture
+def cluster(demo_tree, tmp_path):
+    base, port = demo_tree
+    shutil.copytree(base, tmp_path / "demo")
+    cluster = Cluster(tmp_path / "demo", port)
+    for level in ("city", "county", "township"):
+        cluster.serve(level)
+    yield cluster
+    db.close()
+    for level in list(cluster.servers):
+        cluster.halt(level)
