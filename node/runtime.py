@@ -7,6 +7,7 @@ events of now-known types applied) → scheduler (only in `start`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import shutil
@@ -43,9 +44,10 @@ from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
 
-from . import upstream
+from . import forks, upstream
 from .applications import CHINA, ApplicationProjection, mark_deadlines
 from .config import NodeConfig, write_config
+from .forks import ForkReportProjection
 from .reference import Reference, ReferenceProjection
 from .restore import DataKeyGrantProjection
 from .retention import purge_personal_data
@@ -122,12 +124,14 @@ class Node:
                     applications,
                     DataKeyGrantProjection(identity.installation),
                     SealProjection(trust),
+                    ForkReportProjection(identity.installation, trust),
                 )
             ),
             hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,
         )
+        events.on_fork = functools.partial(forks.report, events, identity.station)
         events.resume()
         if settled := events.apply_deferred():
             log.info("applied %d stored events of types this version now knows", settled)
@@ -237,7 +241,7 @@ class Node:
             warning,
             trust_warning,
             upstream.link_status(self),
-            upstream.fork_warning(),
+            forks.warning(),
         )
 
 

@@ -27,7 +27,7 @@ from provisioning.scope import Scope
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import close as close_database
 from storage.database import write_transaction
-from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
 from sync import canonical, delta, digest, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.channel import Channel
@@ -402,14 +402,3 @@ def link_status(node: Node) -> LinkStatus | None:
         oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
     success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
     return LinkStatus(parent, pending, oldest_s, success, link.last_error)
-
-
-def fork_warning() -> str | None:
-    """In plain words, for the status page: installations caught signing two histories."""
-    forked = sorted({row.origin for row in ForkEvidence.select(ForkEvidence.origin)})
-    if not forked:
-        return None
-    return (
-        f"发现 {len(forked)} 个安装签署了两份不同的事件历史（疑似电脑被克隆或密钥被盗用）：{'、'.join(forked)}。"
-        "已留存证据并停止应用其事件，请县级管理员核查并吊销"
-    )

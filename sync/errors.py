@@ -40,11 +40,16 @@ class GapError(ChainError):
 
 class ForkError(ChainError):
     """The origin's own key signed another event at a seq we hold: proof of a cloned or stolen
-    installation. Carries that event and the head vouching for it, to be kept as evidence."""
+    installation. Carries the other history from that event to the head vouching for it (`run`),
+    to be kept as evidence and reported up."""
 
-    def __init__(self, message: str, *, held_eid: str, other: bytes, head):
+    def __init__(self, message: str, *, held_eid: str, run: tuple[bytes, ...], head):
         super().__init__("fork", message)
-        self.held_eid, self.other, self.head = held_eid, other, head
+        self.held_eid, self.run, self.head = held_eid, run, head
+
+    @property
+    def other(self) -> bytes:
+        return self.run[0]
 
 
 class CipherError(SyncError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +139,7 @@ class EventLog:
         self.head_ttl_ms = head_ttl_ms
         self._local = threading.local()  # per-thread: waitress serves requests on several
         self._forked: frozenset[str] | None = None  # origins proven to have signed two histories
+        self.on_fork: Callable[[ForkError], None] | None = None  # the domain reports a fork it keeps
 
     # -- transactions -------------------------------------------------------
 
@@ -322,6 +323,7 @@ class EventLog:
         except EncodingError as exc:
             raise ChainError("bad_event", f"收到的数据不是有效的事件（{exc}）") from exc
         receipt = IngestReceipt()
+        self._forked = None  # a fork reported from below may have been proven here since
         with self.transaction():
             self._flush()
             held = StreamHead.get_or_none(origin=head.origin, stream=head.stream)
@@ -426,7 +428,7 @@ class EventLog:
             f"{other.origin}/{other.stream} 第 {other.seq} 号事件与已收到的不同，且都由该安装签署："
             "疑似电脑被克隆或密钥被盗用。已留存证据，停止应用该安装的事件，请县级管理员核查并吊销",
             held_eid=held_eid,
-            other=other.raw,
+            run=tuple(e.raw for e in events if e.seq >= other.seq),
             head=head,
         )
 
@@ -449,6 +451,8 @@ class EventLog:
                 },
                 replace_on=("origin", "stream", "seq", "other_eid"),
             )
+            if self.on_fork is not None:
+                self.on_fork(fork)
         self._forked = None
 
     def _forked_reason(self, origin: str) -> str | None:

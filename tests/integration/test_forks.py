@@ -4,8 +4,11 @@ applying. A batch merely tampered with is no proof and leaves none."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from node.forks import _proven_here
 from storage.models import EventRecord, ForkEvidence
 from sync import delta
 from sync.batch import Batch
@@ -58,3 +61,37 @@ def test_a_tampered_batch_at_a_held_seq_is_no_proof_of_a_fork(hub, remote_key):
     with pytest.raises(ChainError) as refused:
         apply(hub, other, forged_head)
     assert refused.value.code == "bad_signature" and ForkEvidence.select().count() == 0
+
+
+def test_a_reported_fork_is_kept_only_where_what_is_held_proves_it(hub, remote_key):
+    raws, head, _ = remote_batch(remote_key, ["a", "b"])
+    apply(hub, raws, head)
+    other, other_head, _ = remote_batch(remote_key, ["a", "X"])
+    trust = hub.trust
+
+    def reported(run, signed_by_head):
+        return {
+            "origin": REMOTE,
+            "stream": "s",
+            "seq": 2,
+            "held_eid": "?",
+            "run": [base64.b64encode(r).decode("ascii") for r in run],
+            "head": signed_by_head.to_wire(),
+        }
+
+    assert (
+        _proven_here(reported(other[1:], other_head), trust)["other_eid"]
+        != _proven_here(reported(other[1:], other_head), trust)["held_eid"]
+    )
+    forged = sign_head(
+        SigningKey.generate(),
+        origin=REMOTE,
+        stream="s",
+        seq=2,
+        chain=other_head.chain,
+        signed_at=1,
+        expires_at_ms=2**40,
+    )
+    assert _proven_here(reported(other[1:], forged), trust) is None  # a stolen PC's accusation proves nothing
+    assert _proven_here(reported(raws[1:], head), trust) is None  # the history held here: no fork
+    assert _proven_here({"run": "junk"}, trust) is None
