@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from storage.models import Certificate, Replacement, Revocation, Station, TrustAnchor, upsert
 from sync.event import Event
 from sync.keys import ECDSA_P256, ED25519, VerifyingKey
+from sync.log import FEED, FEED_RENEWED
 from sync.projection import RuleViolation
 
 from .authority import AUTHORITY, allows, manages, may_write
@@ -38,7 +39,7 @@ from .certs import (
 from .errors import CertificateRefused
 from .identity import Identity
 
-TRUST_STREAM = "all"  # a hub's stream for everything below it
+TRUST_STREAM = FEED  # a hub's stream for everything below it
 REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
 REPLACED = "trust.replaced"
 
@@ -166,7 +167,7 @@ def revocations(installation: str) -> dict[str, int]:
 
 
 class TrustProjection:
-    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR, REPLACED})
+    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR, REPLACED, FEED_RENEWED})
 
     def __init__(self, trust: CertTrust):
         self.trust = trust
@@ -174,6 +175,8 @@ class TrustProjection:
     def apply(self, event: Event) -> None:
         payload = event.payload
         self.trust.forget()
+        if event.type == FEED_RENEWED:
+            return  # it only carries a fresh signature on the feed's head
         if event.type == REGISTERED:
             author = self.trust.binding(event.origin)
             if author is None or payload["station"] != author.station:  # the city registers itself

@@ -50,6 +50,10 @@ SETTLED = (APPLIED, QUARANTINED)
 
 DEFAULT_HEAD_INTERVAL = 256
 DEFAULT_HEAD_TTL_MS = 7 * 24 * 3600 * 1000
+FEED = "all"  # a hub's stream for everything below it: its signed head's expiry shows a frozen feed
+# Appended to a quiet feed before its head is re-signed: a head at a seq the receivers hold already would
+# never travel (a delta carries events), so the fresh signature rides on one small event.
+FEED_RENEWED = "trust.feed_renewed"
 
 
 class NotAuthorized(SyncError):
@@ -238,6 +242,8 @@ class EventLog:
                     self._txn.heads[stream] = _Head(seq, chain, latest[stream].seq if stream in latest else 0, seq)
                 head = self._txn.heads[stream]
                 stale = stream in latest and latest[stream].expires_at_ms < refresh_before
+                if stale and stream == FEED and head.seq == head.signed_seq:
+                    self.append(FEED_RENEWED, f"feed:{self.author.origin}", {}, stream=stream)
                 if head.seq > head.signed_seq or stale:
                     signed.append(self._sign(stream, head))
             return signed
@@ -262,7 +268,7 @@ class EventLog:
     def stale_feeds(self) -> list[SignedHead]:
         """Other origins' `all` streams whose newest signed head has expired: a feed that stopped."""
         now_ms = self.clock.clock.now_ms()
-        feeds = StreamHead.select().where((StreamHead.stream == "all") & (StreamHead.origin != self.author.origin))
+        feeds = StreamHead.select().where((StreamHead.stream == FEED) & (StreamHead.origin != self.author.origin))
         heads = (self.latest_head(f.origin, f.stream) for f in feeds)
         return [h for h in heads if h is not None and h.expires_at_ms < now_ms]
 

@@ -30,11 +30,13 @@ class Cluster:
         self.port = port
         self.servers = {}
 
-    def serve(self, level: str) -> None:
+    def serve(self, level: str, clock_shift_s: int = 0) -> None:
         os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"
         try:
             self.servers[level] = start(
-                ["serve", "--data", str(self.configs[level].data_dir)], self.configs[level].port
+                ["serve", "--data", str(self.configs[level].data_dir)],
+                self.configs[level].port,
+                clock_shift_s=clock_shift_s,
             )
         finally:
             del os.environ["ONETRIP_SYNC_INTERVAL_S"]

@@ -41,10 +41,13 @@ def _free(port: int) -> bool:
     return True
 
 
-def start(args: list[str], port: int, within_s: float = 20) -> subprocess.Popen:
-    """Run `python app.py ARGS` with ONETRIP_PORT set; return once /healthz answers."""
+def start(args: list[str], port: int, within_s: float = 20, clock_shift_s: int = 0) -> subprocess.Popen:
+    """Run `python app.py ARGS` with ONETRIP_PORT set, its clock `clock_shift_s` ahead if given
+    (`tests/support/shifted.py`); return once /healthz answers."""
+    entry = ["-m", "tests.support.shifted", str(clock_shift_s)] if clock_shift_s else [str(ROOT / "app.py")]
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), *args],
+        [sys.executable, *entry, *args],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
