@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     command("rebuild", "由事件日志重建所有投影表")
     command("check", "重新校验存储的哈希链与签名流头")
     command("status", "显示节点状态（JSON）")
-    command("sync", "立即与上级同步一次（推送本站和下级的新事件，拉取发给本站的事件）")
+    sync = command("sync", "立即与上级同步一次（推送本站和下级的新事件，拉取发给本站的事件）")
+    sync.add_argument("--county", action="store_true", help="不经上级乡镇，直接与县级枢纽同步（上级长时间不通时）")
     export = command("export", "断网时：把上级缺少的事件写成同步包（加密，只有上级能打开），用U盘带去")
     export.add_argument("--to", type=Path, required=True, help="同步包文件")
     import_ = command("import", "导入同步包：上级导入下级的包并写出回执包；下级导入上级的回执包")
@@ -178,7 +179,10 @@ def _status(node: Node, args: argparse.Namespace) -> None:
 
 
 def _sync(node: Node, args: argparse.Namespace) -> None:
-    report = node.sync_once()
+    hub = upstream.county_of(node) if args.county else None
+    if args.county and hub is None:
+        raise upstream.NoParent("本机的上级就是县级枢纽（或还不知道县级的网址）：直接运行 onetrip sync")
+    report = upstream.sync_once(node, hub=hub)
     print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）")
 
 

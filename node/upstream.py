@@ -24,7 +24,7 @@ import peewee as pw
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
-from provisioning.trust import agreement_key, serving_installation
+from provisioning.trust import agreement_key, issuer_station, serving_installation
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
@@ -33,7 +33,7 @@ from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.channel import Channel
 from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
 from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
-from sync.transport import HttpTransport, Refused, Transport
+from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
 from . import health, scans
 
@@ -71,27 +71,49 @@ class LinkStatus:
     last_error: str | None
 
 
-class _Parent:
-    """The parent as this node talks to it: its station, serving installation and the channel to it.
+@dataclass(frozen=True)
+class Hub:
+    """A station this node syncs with: its parent, or, while the parent cannot be reached, straight
+    its county (the hub that certified it). Each has its own link and cursors; an event that reaches
+    the county both ways is applied there once."""
 
-    Online, a parent certified after our enrolment is learnt from its trust feed; offline (a
+    station: str | None
+    url: str | None
+
+
+def parent_of(node: Node) -> Hub:
+    return Hub(node.identity.parent, node.identity.parent_url)
+
+
+def county_of(node: Node) -> Hub | None:
+    """The county, when it is not the parent already and its address is known."""
+    station = issuer_station(node.identity)
+    if station is None or station == node.identity.parent or not node.identity.issuer_url:
+        return None
+    return Hub(station, node.identity.issuer_url)
+
+
+class _Parent:
+    """The hub as this node talks to it: its station, serving installation and the channel to it.
+
+    Online, a hub certified after our enrolment is learnt from its trust feed; offline (a
     USB bundle) it must already be known.
     """
 
-    def __init__(self, node: Node, transport: Transport | None = None, *, online: bool = True):
-        ident = node.identity
-        if not ident.parent or (online and not ident.parent_url):
+    def __init__(self, node: Node, transport: Transport | None = None, *, online: bool = True, hub: Hub | None = None):
+        ident, hub = node.identity, hub or parent_of(node)
+        if not hub.station or (online and not hub.url):
             raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
-        self.node, self.station = node, ident.parent
-        self.installation = serving_installation(ident.parent)
+        self.node, self.station = node, hub.station
+        self.installation = serving_installation(hub.station)
         if online and (self.installation is None or agreement_key(self.installation) is None):
-            refresh_trust(node.events, ident.parent_url)
-            self.installation = serving_installation(ident.parent)
+            refresh_trust(node.events, hub.url)
+            self.installation = serving_installation(hub.station)
         key = agreement_key(self.installation) if self.installation else None
         if key is None:
-            raise NoParent(f"还不认识上级 {ident.parent} 的证书：请运行 onetrip trust-refresh")
+            raise NoParent(f"还不认识上级 {hub.station} 的证书：请运行 onetrip trust-refresh")
         self.channel = Channel(
-            transport or HttpTransport(ident.parent_url or ""),
+            transport or HttpTransport(hub.url or ""),
             node.keys.signing,
             node.keys.agreement,
             key,
@@ -120,13 +142,15 @@ def _own_certificates(installation: str) -> str:
     return ",".join(base64.b64encode(bytes(row.der)).decode("ascii") for row in rows)
 
 
-def sync_once(node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS) -> RoundReport:
-    """One full round with the parent; a failure is recorded in plain words for the badge, then raised,
-    leaving the cursors where the last acknowledged batch put them."""
+def sync_once(
+    node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS, hub: Hub | None = None
+) -> RoundReport:
+    """One full round with the parent (or `hub`); a failure is recorded in plain words for the badge, then
+    raised, leaving the cursors where the last acknowledged batch put them."""
     try:
-        return _round(node, transport, limits)
+        return _round(node, transport, limits, hub)
     except (SyncError, ProvisioningError) as exc:
-        parent = node.identity.parent or "-"
+        parent = (hub or parent_of(node)).station or "-"
         link = _link(parent)
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
         _save(link)
@@ -134,8 +158,8 @@ def sync_once(node: Node, transport: Transport | None = None, limits: Limits = D
         raise
 
 
-def _round(node: Node, transport: Transport | None, limits: Limits) -> RoundReport:
-    parent = _Parent(node, transport)
+def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | None) -> RoundReport:
+    parent = _Parent(node, transport, hub=hub)
     link = _link(parent.station)
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
@@ -374,12 +398,28 @@ def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
     report = None
     try:
         report = sync_once(node)
+    except Unreachable:
+        report = _straight_to_county(node)
     except (SyncError, ProvisioningError):
         pass  # recorded for the badge; the backoff below waits longer
     link = SyncLink.get_by_id(parent)
     wait = backoff_s(link.failures, node.config.sync_interval_s, node.config.sync_backoff_max_s, rng)
     link.next_attempt_at = utcnow() + dt.timedelta(seconds=wait)
     _save(link)
+    return report
+
+
+def _straight_to_county(node: Node) -> RoundReport | None:
+    """The parent cannot be reached (a township centre closed for days): the work goes straight to the
+    county, so that it is not held back; the parent gets it when its own link works again."""
+    county = county_of(node)
+    if county is None:
+        return None
+    try:
+        report = sync_once(node, hub=county)
+    except (SyncError, ProvisioningError):
+        return None
+    log.info("parent unreachable: synced straight with the county %s", county.station)
     return report
 
 
