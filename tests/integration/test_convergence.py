@@ -1,7 +1,8 @@
 """Random interleavings of offline work at two village stations and their county — filings, the
-county's acceptances, sync rounds by USB stick, return bundles lost on the way back — always
-converge: after a last round each, every node holds the same state of every application in its
-scope, each event once. (A short run in `make test`, a long one in `make soak`.)"""
+county's acceptances, sync rounds by USB stick (return bundles lost on the way back) and over HTTP
+to the county served on loopback (links cut after any request, its answer lost) — always converge:
+after a last round each, every node holds the same state of every application in its scope, each
+event once. (A short run in `make test`, a long one in `make soak`.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import functools
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import settings
@@ -21,8 +23,12 @@ from node.applications import transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import initialise
+from provisioning.identity import load_identity, save_identity
 from storage.database import db
 from storage.models import Application, EventRecord, StreamHead
+from sync.errors import SyncError
+from sync.transport import HttpTransport, Unreachable
+from tests.support.servers import free_port, start, stop
 from tests.support.tree import open_node, provision_county
 
 from .test_applications import file
@@ -55,6 +61,15 @@ class Convergence(RuleBasedStateMachine):
         self.base = Path(tempfile.mkdtemp(prefix="onetrip-run-"))
         for name in ("city", "county", *VILLAGES):
             shutil.copytree(template() / name, self.base / name)
+        port = free_port()
+        for village in VILLAGES:
+            identity, _ = load_identity(self.base / village)
+            save_identity(self.base / village, replace(identity, parent_url=f"http://127.0.0.1:{port}"))
+        os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"  # the county's own rounds stay out of the way
+        try:
+            self.server = start(["serve", "--data", str(self.base / "county")], port)
+        finally:
+            del os.environ["ONETRIP_SYNC_INTERVAL_S"]
 
     def node(self, name: str):
         return open_node(NodeConfig(self.base / name))
@@ -78,9 +93,19 @@ class Convergence(RuleBasedStateMachine):
         if comes_back:
             upstream.import_return(self.node(village), answer)
 
+    @rule(village=st.sampled_from(sorted(VILLAGES)), cut_after=st.one_of(st.none(), st.integers(0, 6)))
+    def sync_online(self, village, cut_after):
+        """A round over HTTP; when the link is cut, the request that was cut reached the county, its answer did not."""
+        node = self.node(village)
+        try:
+            upstream.sync_once(node, CutAfter(node.identity.parent_url, cut_after))
+        except SyncError:
+            assert cut_after is not None
+
     def teardown(self):
         try:
             for village in VILLAGES:
+                self.sync_online(village, None)
                 self.sync_by_stick(village, True)
             self.node("county")
             held = {a.number: a.state for a in Application.select()}
@@ -96,7 +121,24 @@ class Convergence(RuleBasedStateMachine):
                 assert all(number in held for number in mine)  # everything filed reached the county
         finally:
             db.close()
+            stop(self.server)
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+class CutAfter(HttpTransport):
+    """The real HTTP link, cut after `requests` requests: the last one is delivered and its answer lost."""
+
+    def __init__(self, base_url: str, requests: int | None):
+        super().__init__(base_url)
+        self.left = requests
+
+    def post(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        answer = super().post(path, headers, body)
+        if self.left is not None:
+            if self.left == 0:
+                raise Unreachable("连接中断")
+            self.left -= 1
+        return answer
 
 
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
