@@ -66,6 +66,7 @@ class LinkStatus:
 
     parent: str
     pending_events: int
+    pending_bytes: int  # of those events as stored (material scans travel after them)
     oldest_unsent_s: int | None
     last_success: str | None  # UTC, ISO 8601
     last_error: str | None
@@ -430,8 +431,12 @@ def link_status(node: Node) -> LinkStatus | None:
         return None
     link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent, up_cursor=0)
     after = EventRecord.arrival > link.up_cursor
-    pending, oldest = (
-        EventRecord.select(pw.fn.COUNT(EventRecord.arrival), pw.fn.MIN(EventRecord.received_at))
+    pending, size, oldest = (
+        EventRecord.select(
+            pw.fn.COUNT(EventRecord.arrival),
+            pw.fn.SUM(pw.fn.LENGTH(EventRecord.body)),
+            pw.fn.MIN(EventRecord.received_at),
+        )
         .where(after)
         .scalar(as_tuple=True)
     )
@@ -441,4 +446,4 @@ def link_status(node: Node) -> LinkStatus | None:
             oldest = dt.datetime.fromisoformat(oldest)
         oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
     success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
-    return LinkStatus(parent, pending, oldest_s, success, link.last_error)
+    return LinkStatus(parent, pending, int(size or 0), oldest_s, success, link.last_error)

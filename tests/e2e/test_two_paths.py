@@ -48,4 +48,3 @@ def test_with_the_township_down_the_village_goes_straight_to_the_county_and_noth
     cluster.open("village")
     assert {link.parent for link in SyncLink.select()} == {"511302001-01", "511302-01"}  # a link each
     db.close()
-

@@ -42,7 +42,9 @@ def test_a_week_offline_then_one_round_brings_everything_up_and_the_trust_feed_b
             upstream.sync_once(node)
     node = open_node(village, clock)
     assert node.status().trust_warning and "未再更新" in node.status().trust_warning  # a frozen feed shows
-    assert node.status().sync.pending_events >= len(numbers) and node.status().sync.last_error
+    badge = node.status().sync
+    assert badge.pending_events >= len(numbers) and badge.pending_bytes > 1000 * len(numbers) and badge.last_error
+    assert badge.oldest_unsent_s is not None
     db.close()
 
     clock.advance(3600 * 1000)
@@ -55,7 +57,8 @@ def test_a_week_offline_then_one_round_brings_everything_up_and_the_trust_feed_b
     report = upstream.sync_once(open_node(village, clock))
     assert report.pushed >= len(numbers) and report.repaired == 0
     node = open_node(village, clock)
-    assert node.status().sync.pending_events == 0 and node.status().sync.last_error is None
+    badge = node.status().sync
+    assert (badge.pending_events, badge.pending_bytes, badge.last_error) == (0, 0, None)
     db.close()
     # The relays' rounds, as their schedulers would run them: up to the city, then the hubs' renewed
     # feeds (a quiet feed's head is re-signed on one small event) come down to the village.
