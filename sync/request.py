@@ -28,6 +28,7 @@ CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when
 # What a sealed body is for: a body opens only under the context it was sealed with.
 PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/answer"
 BUNDLE_CONTEXT = b"sync/bundle"
+BUNDLE_SCAN_CONTEXT = b"sync/bundle-scan"  # each scan after a bundle's body
 BLOB_CONTEXT = b"sync/blob"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
 _HEX = re.compile(r"^[0-9a-f]+$")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import io
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from node.demo import enrol_by_bundle
 from node.runtime import initialise
 from storage.database import db
 from storage.models import Application, EventRecord, StreamHead
+from sync import sneakernet
 from tests.support.tree import open_node, provision_county
 
 from .test_applications import file
@@ -73,10 +75,11 @@ class Convergence(RuleBasedStateMachine):
     @rule(village=st.sampled_from(sorted(VILLAGES)), comes_back=st.booleans())
     def sync_by_stick(self, village, comes_back):
         """A round by USB stick; when the return bundle is lost, nothing moves at the village."""
-        bundle = upstream.export_bundle(self.node(village))
-        answer = downstream.import_bundle(self.node("county"), bundle)
+        bundle, answer = io.BytesIO(), io.BytesIO()
+        upstream.export_bundle(self.node(village), bundle)
+        downstream.import_bundle(self.node("county"), sneakernet.read(io.BytesIO(bundle.getvalue())), answer)
         if comes_back:
-            upstream.import_return(self.node(village), answer)
+            upstream.import_return(self.node(village), sneakernet.read(io.BytesIO(answer.getvalue())))
 
     def teardown(self):
         try:
