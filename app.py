@@ -7,8 +7,11 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import BinaryIO
 
 from node import downstream, upstream
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
@@ -17,6 +20,7 @@ from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
+from sync import sneakernet
 from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM
 
 
@@ -46,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     command("status", "显示节点状态（JSON）")
     sync = command("sync", "立即与上级同步一次（推送本站和下级的新事件，拉取发给本站的事件）")
     sync.add_argument("--county", action="store_true", help="不经上级乡镇，直接与县级枢纽同步（上级长时间不通时）")
-    export = command("export", "断网时：把上级缺少的事件写成同步包（加密，只有上级能打开），用U盘带去")
+    export = command("export", "断网时：把上级缺少的事件和扫描件写成同步包（加密，只有上级能打开），用U盘带去")
     export.add_argument("--to", type=Path, required=True, help="同步包文件")
     import_ = command("import", "导入同步包：上级导入下级的包并写出回执包；下级导入上级的回执包")
     import_.add_argument("file", type=Path)
@@ -187,26 +191,37 @@ def _sync(node: Node, args: argparse.Namespace) -> None:
 
 
 def _export(node: Node, args: argparse.Namespace) -> None:
-    _write_atomically(args.to, upstream.export_bundle(node))
+    with _written_atomically(args.to) as out:
+        upstream.export_bundle(node, out)
     print(f"同步包已写入 {args.to}：带到上级导入（onetrip import），再把回执包带回本机导入")
 
 
 def _import(node: Node, args: argparse.Namespace) -> None:
-    data = args.file.read_bytes()
-    if upstream.from_parent(node, data):
-        report = upstream.import_return(node, data)
-        print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
-        return
-    out = args.out or args.file.with_name(args.file.name + ".return")
-    _write_atomically(out, downstream.import_bundle(node, data))
+    with args.file.open("rb") as source:
+        bundle = sneakernet.read(source)
+        if upstream.from_parent(node, bundle):
+            report = upstream.import_return(node, bundle)
+            print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
+            return
+        out = args.out or args.file.with_name(args.file.name + ".return")
+        with _written_atomically(out) as sink:
+            downstream.import_bundle(node, bundle, sink)
     print(f"同步包已导入；回执包已写入 {out}：带回下级导入")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """A stick pulled out mid-write leaves the old file or none, never half a bundle under its name."""
+@contextmanager
+def _written_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A stick pulled out mid-write leaves the old file or none, never half a bundle under its name;
+    the bundle is written as it is made (its scans one at a time), and on the stick before it is named."""
     staged = path.with_name(path.name + ".part")
-    staged.write_bytes(data)
-    os.replace(staged, path)
+    try:
+        with staged.open("wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:

@@ -1,7 +1,6 @@
 """`make bench`: the event-log benchmarks, each run three times; median and min–max printed.
 
-W1–W4 of ../shared/bench/WORKLOADS.md are measured by `bench/sync.py`; W5 (blobs) is
-listed as not yet measured rather than estimated. The fleet (`bench/fleet.py`, issue 7)
+W1–W5 of ../shared/bench/WORKLOADS.md are measured by `bench/sync.py`. The fleet (`bench/fleet.py`, issue 7)
 needs PostgreSQL and runs at the size `ONETRIP_FLEET` names.
 """
 
@@ -121,7 +120,6 @@ def main() -> int:
         print(f"{label:<38} {_summary(values):>30}   {target}")
     print()
     print("\n".join(sync.report()))
-    print(f"{'W5 blobs':<16} not measured yet: scans travel with sync, resumable by offset (tested)")
     print()
     print("\n".join(provisioning.report()))
     print()

@@ -1,5 +1,6 @@
 """A TCP proxy on loopback that counts the bytes going each way: what a sync costs on the wire,
-measured rather than estimated."""
+measured rather than estimated. It can also cut the link once a number of bytes have gone up, as a
+line that drops mid-transfer does: every connection is closed and new ones refused until restored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ class CountingProxy:
     def __init__(self, target_port: int):
         self.target_port = target_port
         self.up = self.down = 0  # bytes client → server, server → client
+        self._cut_at: int | None = None  # bytes up (since the last reset) after which the link goes down
+        self._down = False
+        self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -20,13 +24,26 @@ class CountingProxy:
         with self._lock:
             self.up = self.down = 0
 
+    def cut_after(self, up_bytes: int) -> None:
+        with self._lock:
+            self._cut_at = up_bytes
+
+    def restore(self) -> None:
+        with self._lock:
+            self._cut_at, self._down = None, False
+
     def _accept(self) -> None:
         while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._down:
+                client.close()  # the line is down: the connection fails at once
+                continue
             server = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._open |= {client, server}
             threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
 
@@ -34,16 +51,35 @@ class CountingProxy:
         try:
             while data := source.recv(65536):
                 with self._lock:
+                    if self._down:
+                        break
+                    if direction == "up" and self._cut_at is not None and self.up + len(data) >= self._cut_at:
+                        data, self._down = data[: self._cut_at - self.up], True
                     setattr(self, direction, getattr(self, direction) + len(data))
                 sink.sendall(data)
+                if self._down:
+                    self._close_all()
+                    break
         except OSError:
             pass
         finally:
+            with self._lock:
+                self._open -= {source, sink}
             for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                _shut(sock)
+
+    def _close_all(self) -> None:
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            _shut(sock)
 
     def close(self) -> None:
         self._listener.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -1,4 +1,4 @@
-"""Issue 5's benchmark: W1–W4 of ../shared/bench/WORKLOADS.md between a village station and its county
+"""Issue 5's benchmark: W1–W5 of ../shared/bench/WORKLOADS.md between a village station and its county
 hub, through a counting TCP proxy, each run three times on a fresh copy of the same state, with the
 hub on SQLite and then on PostgreSQL (the same county, its rows copied into a fresh database).
 
@@ -6,6 +6,10 @@ The hub is a real `onetrip serve` process; each sync round runs in its own proce
 peak RSS of each side is its own. Applications are filed through the real intake (validation,
 field encryption, events). W2–W4 start from the W1 state (`ONETRIP_BENCH_SYNC_APPLICATIONS`
 applications, 10,000 by default) rather than 100,000: filing 100,000 through intake takes minutes.
+W5 has a state of its own: 200 applications, each with a 200 KB scan of random bytes; it syncs it
+once, then on a fresh copy cuts the link when about half the scans' bytes have gone up and syncs
+again. `ONETRIP_BENCH_WORKLOADS` (say `W5`, or `W1,W4`) chooses what runs; W1–W4 share one state,
+so choosing one of them runs the chain up to it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -21,13 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import psycopg2
 
 from node import fleet
-from node.applications import transition
+from node.applications import attach_scan, transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import Node, initialise
@@ -35,6 +41,7 @@ from provisioning.identity import load_identity, save_identity
 from storage.database import bind, close, db, open_database, sqlite_url
 from storage.migrations import migrate
 from storage.models import Application, BaseModel, SchemaVersion
+from sync.errors import SyncError
 from tests.support.servers import free_port, start, stop
 from tests.support.tree import provision_county
 
@@ -46,12 +53,15 @@ POSTGRES_BASE = "postgresql://postgres@127.0.0.1:5432"
 COUNT = int(os.environ.get("ONETRIP_BENCH_SYNC_APPLICATIONS", 10_000))
 RUNS = 3
 CHANGED, DECIDED = 100, 1_000
+SCANNED, SCAN_BYTES = 200, 200 * 1024
+CHAIN = ("W1 backlog", "W2 idle", "W3 small delta", "W4 pull")  # each starts from the state the one before left
+WORKLOADS = {w.strip().upper() for w in os.environ.get("ONETRIP_BENCH_WORKLOADS", "W1,W2,W3,W4,W5").split(",")}
 ALGORITHM = "ecdsa-p256-sha256"
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
-def _template(base: Path) -> tuple[NodeConfig, NodeConfig]:
-    """A county with a village enrolled by bundle, the village holding COUNT applications filed offline."""
+def _template(base: Path, count: int) -> tuple[NodeConfig, NodeConfig]:
+    """A county with a village enrolled by bundle, the village holding `count` applications filed offline."""
     tree = provision_county(base)
     done = fleet.register(
         Node.from_config(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
@@ -63,10 +73,23 @@ def _template(base: Path) -> tuple[NodeConfig, NodeConfig]:
     )
     enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
     node = Node.from_config(village)
-    _fill(node, COUNT)
+    _fill(node, count)
     node.events.sign_heads()
     close()
     return tree.county, village
+
+
+def _scanned_template(base: Path) -> None:
+    """W5: SCANNED applications filed offline, each with one scan of SCAN_BYTES random bytes (behind a
+    JPEG's first bytes, which intake checks for)."""
+    _, village = _template(base, SCANNED)
+    node = Node.from_config(village)
+    rng = random.Random(42)
+    for (number,) in Application.select(Application.number).order_by(Application.number).tuples():
+        data = b"\xff\xd8\xff\xe0" + rng.randbytes(SCAN_BYTES - 4)
+        attach_scan(node.events, node.identity, node.keys, node.blobs, number, "身份证", data, "cun.agent")
+    node.events.sign_heads()
+    close()
 
 
 def _round(village: Path) -> dict:
@@ -126,7 +149,10 @@ def _move_hub_to_postgres(county: Path, url: str) -> None:
     (county / "onetrip.toml").write_text(f'database = "{url}"\n', "utf-8")
 
 
-def _one_run(template: Path, work: Path, postgres_url: str | None = None) -> dict[str, dict]:
+@contextmanager
+def _linked(template: Path, work: Path, postgres_url: str | None):
+    """A fresh copy of the state: the county served (on PostgreSQL if a URL is given), the village's
+    parent behind a counting proxy. Yields the county's and village's dirs, the server and the proxy."""
     shutil.copytree(template, work)
     county, village = work / "county", work / "village"
     if postgres_url:
@@ -136,24 +162,53 @@ def _one_run(template: Path, work: Path, postgres_url: str | None = None) -> dic
     proxy = CountingProxy(port)
     identity, _ = load_identity(village)
     save_identity(village, identity.__class__(**{**identity.__dict__, "parent_url": f"http://127.0.0.1:{proxy.port}"}))
-    results = {}
     try:
-        for name, before in (
-            ("W1 backlog", None),
-            ("W2 idle", None),
-            ("W3 small delta", lambda: _change_at_village(village)),
-            ("W4 pull", lambda: _decide_at_hub(county)),
-        ):
-            if before:
-                before()
-            proxy.reset()
-            figures = _round(village)
-            time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
-            results[name] = {**figures, "up": proxy.up, "down": proxy.down, "hub_mb": _server_peak_mb(server)}
+        yield county, village, server, proxy
     finally:
         proxy.close()
         stop(server)
+
+
+def _measured(village: Path, server: subprocess.Popen, proxy: CountingProxy) -> dict:
+    proxy.reset()
+    figures = _round(village)
+    time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
+    return {**figures, "up": proxy.up, "down": proxy.down, "hub_mb": _server_peak_mb(server)}
+
+
+def _chain(template: Path, work: Path, database) -> dict[str, dict]:
+    """W1–W4 on one state, up to the last one chosen; the chosen ones' figures."""
+    county, village = work / "county", work / "village"
+    steps = {
+        "W1 backlog": None,
+        "W2 idle": None,
+        "W3 small delta": lambda: _change_at_village(village),
+        "W4 pull": lambda: _decide_at_hub(county),
+    }
+    last = max(i for i, name in enumerate(CHAIN) if name[:2] in WORKLOADS)
+    results = {}
+    with _linked(template, work, database()) as (_, _, server, proxy):
+        for name in CHAIN[: last + 1]:
+            if steps[name]:
+                steps[name]()
+            figures = _measured(village, server, proxy)
+            if name[:2] in WORKLOADS:
+                results[name] = figures
     return results
+
+
+def _scans(template: Path, work: Path, database) -> dict[str, dict]:
+    """W5: one full sync; then, on a fresh copy, the link cut at half the full sync's bytes up and a
+    second sync, which should send only what had not arrived."""
+    with _linked(template, work / "full", database()) as (_, village, server, proxy):
+        full = _measured(village, server, proxy)
+    with _linked(template, work / "cut", database()) as (county, village, server, proxy):
+        proxy.cut_after(full["up"] // 2)
+        cut = _measured(village, server, proxy)
+        arrived = sum(1 for path in (county / "blobs").glob("??/*"))
+        proxy.restore()
+        after = _measured(village, server, proxy)
+    return {"W5 scans": full, "W5 cut at 50%": {**cut, "arrived": arrived}, "W5 after the cut": after}
 
 
 def _median(values: list[float]) -> str:
@@ -161,31 +216,59 @@ def _median(values: list[float]) -> str:
 
 
 def report() -> list[str]:
-    records = applications(COUNT)
-    gzipped = len(gzip.compress(b"\n".join(orjson.dumps(r) for r in records)))
     with tempfile.TemporaryDirectory() as tmp:
-        template = Path(tmp) / "template"
-        started = time.perf_counter()
-        _template(template)
-        made = time.perf_counter() - started
-        lines = [
-            f"Sync, village → county hub through a counting proxy, {COUNT:,} applications filed offline "
-            f"(setup {made:.0f} s), {RUNS} runs: median (min–max)"
-        ]
-        runs = [_one_run(template, Path(tmp) / f"run{i}") for i in range(RUNS)]
-        lines += _table("hub on SQLite", runs, gzipped)
+        tmp = Path(tmp)
+        lines, runs, gzipped = [], [], None
+        if WORKLOADS & {name[:2] for name in CHAIN}:
+            records = applications(COUNT)
+            gzipped = len(gzip.compress(b"\n".join(orjson.dumps(r) for r in records)))
+            started = time.perf_counter()
+            _template(tmp / "chain", COUNT)
+            lines.append(
+                f"Sync, village → county hub through a counting proxy, {COUNT:,} applications filed offline "
+                f"(setup {time.perf_counter() - started:.0f} s), {RUNS} runs: median (min–max)"
+            )
+            runs.append(lambda work, database: _chain(tmp / "chain", work, database))
+        if "W5" in WORKLOADS:
+            started = time.perf_counter()
+            _scanned_template(tmp / "scans")
+            lines.append(
+                f"W5: {SCANNED} applications filed offline, each with a {SCAN_BYTES // 1024} KB scan of random bytes "
+                f"(setup {time.perf_counter() - started:.0f} s), {RUNS} runs: median (min–max)"
+            )
+            runs.append(lambda work, database: _scans(tmp / "scans", work, database))
         admin = _postgres_admin()
-        if admin is not None:
-            pg_runs = []
+        for title, maker in (("hub on SQLite", None), ("hub on PostgreSQL", admin)):
+            if title.endswith("PostgreSQL") and admin is None:
+                lines.append("hub on PostgreSQL: not measured, no server at " + POSTGRES_BASE)
+                continue
+            results = []
             for i in range(RUNS):
-                name = f"onetrip_bench_{uuid.uuid4().hex[:10]}"
-                admin.cursor().execute(f'CREATE DATABASE "{name}"')
-                try:
-                    pg_runs.append(_one_run(template, Path(tmp) / f"pg{i}", f"{POSTGRES_BASE}/{name}"))
-                finally:
-                    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            lines += _table("hub on PostgreSQL", pg_runs, gzipped)
+                with _databases(maker) as database:
+                    results.append({k: v for run in runs for k, v in run(tmp / f"{title[7:]}{i}", database).items()})
+            lines += _table(title, results, gzipped)
     return lines
+
+
+@contextmanager
+def _databases(admin):
+    """A maker of fresh PostgreSQL databases for the hub, each dropped afterwards; without `admin`,
+    the hub stays on SQLite (the maker gives None)."""
+    made = []
+
+    def make() -> str | None:
+        if admin is None:
+            return None
+        name = f"onetrip_bench_{uuid.uuid4().hex[:10]}"
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"{POSTGRES_BASE}/{name}"
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _postgres_admin():
@@ -197,25 +280,48 @@ def _postgres_admin():
     return admin
 
 
-def _table(title: str, runs: list[dict], gzipped: int) -> list[str]:
+def _table(title: str, runs: list[dict], gzipped: int | None) -> list[str]:
     lines = [f"{title:<16} {'seconds':>24} {'bytes up':>12} {'bytes down':>12} {'RSS child/hub MB':>18}"]
     for name in runs[0]:
         rows = [run[name] for run in runs]
         up, down, child, hub = (statistics.median(r[k] for r in rows) for k in ("up", "down", "child_mb", "hub_mb"))
         seconds = _median([r["seconds"] for r in rows])
         lines.append(f"{name:<16} {seconds:>24} {up:>12,.0f} {down:>12,.0f} {child:>8.0f}/{hub:<8.0f}")
-    w1 = statistics.median(run["W1 backlog"]["up"] + run["W1 backlog"]["down"] for run in runs)
-    lines.append(f"W1 bytes on the wire / gzip of the records as JSON lines ({gzipped:,} B): {w1 / gzipped:.2f}")
+    if gzipped is not None:
+        w1 = statistics.median(run["W1 backlog"]["up"] + run["W1 backlog"]["down"] for run in runs)
+        lines.append(f"W1 bytes on the wire / gzip of the records as JSON lines ({gzipped:,} B): {w1 / gzipped:.2f}")
+    if "W5 scans" in runs[0]:
+        lines.append(_resumed(runs))
     return lines
 
 
+def _resumed(runs: list[dict]) -> str:
+    """Whether the sync after the cut sent only what had not arrived: its bytes up against the full sync's."""
+    full, cut, after = (
+        statistics.median(run[name]["up"] for run in runs) for name in ("W5 scans", "W5 cut at 50%", "W5 after the cut")
+    )
+    arrived = statistics.median(run["W5 cut at 50%"]["arrived"] for run in runs)
+    failed = sum(1 for run in runs if run["W5 cut at 50%"].get("error"))
+    return (
+        f"W5 bytes up / the scans' bytes ({SCANNED * SCAN_BYTES:,} B): {full / (SCANNED * SCAN_BYTES):.2f}; "
+        f"cut: {arrived:.0f} of {SCANNED} scans had arrived when the link went down ({failed}/{len(runs)} rounds "
+        f"failed there); the sync after it sent {after / full:.0%} of the full sync's bytes up, "
+        f"cut + after = {(cut + after) / full:.0%}"
+    )
+
+
 def _round_main(village: str) -> None:
+    """One round; a round the link cut (W5) reports its error instead of failing the benchmark."""
     node = Node.from_config(NodeConfig.load(Path(village)))
     started = time.perf_counter()
-    report = node.sync_once()
+    try:
+        report, error = node.sync_once(), None
+    except SyncError as exc:
+        report, error = None, exc.code
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "pushed": report.pushed, "pulled": report.pulled, "child_mb": peak_mb}))
+    pushed, pulled = (report.pushed, report.pulled) if report else (None, None)
+    print(json.dumps({"seconds": seconds, "pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error}))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from cryptography import x509
 
@@ -25,6 +25,7 @@ from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
 from sync.request import (
     ANSWER_CONTEXT,
+    BLOB_CONTEXT,
     BUNDLE_CONTEXT,
     CERTIFICATES,
     DIGEST_CONTEXT,
@@ -38,7 +39,7 @@ from sync.request import (
     seal_body,
 )
 
-from . import health
+from . import health, scans
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -167,6 +168,13 @@ def _repair(node: Node, child: Binding, asked) -> Batch:
     return delta.repair(origin, stream, held_seq)
 
 
+def blobs(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+    """A child's scan request (`node.scans`): which it lacks, a chunk of one, or a chunk of ours."""
+    request, child = authenticate(node, headers, path, body)
+    asked = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
+    return answer_to(child, canonical.encode(scans.answer(node, child, asked)), request)
+
+
 def opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
     try:
         return open_body(node.keys.agreement, body, context=context, nonce=request.nonce)
@@ -191,10 +199,11 @@ def _pulled(node: Node, child: Binding, cursor: int, protocol: int) -> Batch:
     return dataclasses.replace(batch, digest=digest.fingerprint(digest.heads(scope.holds, scope.streams)))
 
 
-def import_bundle(node: Node, data: bytes) -> bytes:
-    """A child's bundle from a USB stick: verify it, apply its pushes in one transaction, and write the
-    return bundle (the acknowledged cursor and everything in the child's scope after its down-cursor)."""
-    headers, body = sneakernet.unpack(data)
+def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
+    """A child's bundle from a USB stick: verify it whole (its scans too), apply its pushes and keep its
+    scans in one transaction, and write the return bundle to `out`: the acknowledged cursor, the scans
+    now held, everything in the child's scope after its down-cursor and the scans of it the child lacks."""
+    headers, body = bundle.headers, bundle.body
     path = sneakernet.bundle_path(node.identity.installation)
     if headers.get(PREFIX + "Installation") == node.identity.installation:
         raise RequestRefused("这是本机自己导出的同步包：请在上级节点导入")
@@ -204,32 +213,43 @@ def import_bundle(node: Node, data: bytes) -> bytes:
     plaintext = opened(node, body, BUNDLE_CONTEXT, request)
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
-    with delta.fork_evidence_kept(node.events), node.events.transaction():
-        nonces.remember_bundle(request.nonce, request.installation, request.time_ms)
-        acked = [_applied(node, child, decode_batch(part)) for part in parts]
-    answers = []
+    with node.blobs.staged() as staging:
+        carried = scans.stage_carried(node, staging, bundle, request.nonce, manifest)
+        with delta.fork_evidence_kept(node.events), node.events.transaction():
+            nonces.remember_bundle(request.nonce, request.installation, request.time_ms)
+            acked = [_applied(node, child, decode_batch(part)) for part in parts]
+            # Placed before the commit, so a scan's bytes never lag its event. Should the commit fail, they
+            # stay unnamed by any attachment: harmless, as a blob is named by its hash and served only for one.
+            scans.keep_in_scope(staging, child)
+    batches = []
     while True:
         batch = _pulled(node, child, cursor, protocol=1)  # no digest: a bundle has no second exchange to repair in
-        answers.append(encode_batch(batch))
+        batches.append(batch)
         cursor = batch.cursor
         if not batch.more:
             break
-    up = acked[-1]["cursor"] if acked else None
-    plain = framed(answers, {"v": 1, "up_cursor": up, "down_from": down_from})
-    return sneakernet.pack(
-        *seal_and_sign(
-            node.keys.signing,
-            _agreement_of(child),
-            plain,
-            path=sneakernet.bundle_path(child.installation),
-            context=BUNDLE_CONTEXT,
-            station=node.identity.station,
-            installation=node.identity.installation,
-            time_ms=node.events.clock.clock.now_ms(),
-            nonce=secrets.token_hex(16),
-        ),
-        to=child.installation,
+    down = scans.for_child(node, child, manifest.get("lacking"), batches)
+    manifest = {
+        "v": 2,
+        "up_cursor": acked[-1]["cursor"] if acked else None,
+        "down_from": down_from,
+        "held": [digest for digest in carried if node.blobs.has(digest)],
+        "scans": scans.listing(node, down),
+    }
+    nonce = secrets.token_hex(16)
+    headers, sealed = seal_and_sign(
+        node.keys.signing,
+        _agreement_of(child),
+        framed([encode_batch(b) for b in batches], manifest),
+        path=sneakernet.bundle_path(child.installation),
+        context=BUNDLE_CONTEXT,
+        station=node.identity.station,
+        installation=node.identity.installation,
+        time_ms=node.events.clock.clock.now_ms(),
+        nonce=nonce,
     )
+    sneakernet.write(out, headers, sealed, to=child.installation)
+    scans.write_carried(node, out, _agreement_of(child), nonce, down)
 
 
 def answer_to(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:

@@ -6,25 +6,33 @@ keeps a blob only when its bytes hash to its name. Down, a node fetches, the sam
 attachments it has the events of but not the bytes (a township deciding, a replaced PC restored). A
 blob is accepted or served only for an attachment of an application of the requester's station or a
 station below it. Scans travel as they are stored: encrypted under their application's data key.
+By USB stick, the same rules choose what a bundle and its return bundle carry after their events.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+
+import peewee as pw
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.authority import above
 from provisioning.certs import Binding
+from storage.blobs import Staging
 from storage.errors import StorageError
 from storage.models import Application, Attachment, Station
-from sync import canonical
+from sync import canonical, sneakernet
+from sync.batch import Batch
 from sync.errors import RequestRefused
+from sync.event import parse_event
 from sync.request import BLOB_CONTEXT
 
-from . import downstream
+from .applications import ATTACHED
 from .materials import MAX_SCAN_BYTES
+from .retention import PURGED
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -38,21 +46,17 @@ LARGEST = MAX_SCAN_BYTES + 4096  # a scan as stored: the limit plus the envelope
 # -- the parent's side ---------------------------------------------------------------------
 
 
-def serve(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
-    """Answer a child's `want` (which of these do you lack), `put` (a chunk at an offset) or `get`."""
-    request, child = downstream.authenticate(node, headers, path, body)
-    asked = canonical.decode(downstream.opened(node, body, BLOB_CONTEXT, request))
+def answer(node: Node, child: Binding, asked) -> dict:
+    """The answer to a child's `want` (which of these do you lack), `put` (a chunk at an offset) or `get`."""
     op = asked.get("op") if isinstance(asked, dict) else None
     if op == "want":
         digests = [d for d in asked.get("digests", [])[:ASK_AT_ONCE] if isinstance(d, str)]
-        answer = {"missing": [d for d in digests if _named(d) and not node.blobs.has(d)]}
-    elif op == "put":
-        answer = {"have": _receive(node, child, asked)}
-    elif op == "get":
-        answer = _send(node, child, asked)
-    else:
-        raise RequestRefused("不认识的扫描件请求")
-    return downstream.answer_to(child, canonical.encode(answer), request)
+        return {"missing": [d for d in digests if _named(d) and not node.blobs.has(d)]}
+    if op == "put":
+        return {"have": _receive(node, child, asked)}
+    if op == "get":
+        return _send(node, child, asked)
+    raise RequestRefused("不认识的扫描件请求")
 
 
 def _named(digest: str) -> bool:
@@ -124,19 +128,32 @@ def _partial(node: Node, digest: str) -> Path:
 
 def exchange(node: Node, parent) -> tuple[int, int]:
     """Send the parent the scans it lacks and fetch those we lack; (sent, fetched)."""
-    referenced = {d for (d,) in Attachment.select(Attachment.blob).distinct().tuples()}
-    held = {d for d in referenced if node.blobs.has(d)}
-    unsent = sorted(d for d in held if not _sent_mark(node, d).exists())
+    unsent, lacking = inventory(node)
     sent = 0
     for start in range(0, len(unsent), ASK_AT_ONCE):
         batch = unsent[start : start + ASK_AT_ONCE]
         for digest in _call(parent, {"op": "want", "digests": batch})["missing"]:
             _upload(node, parent, digest)
             sent += 1
-        for digest in batch:
-            _sent_mark(node, digest).touch()
-    fetched = sum(_download(node, parent, digest) for digest in sorted(referenced - held))
+        mark_sent(node, batch)
+    fetched = sum(_download(node, parent, digest) for digest in lacking)
     return sent, fetched
+
+
+def inventory(node: Node) -> tuple[list[str], list[str]]:
+    """The scans our attachments name that the parent may lack (held here, not marked sent), and those we
+    lack. A scan purged with its application's personal data is not lacking: it is never fetched again."""
+    referenced = {d for (d,) in Attachment.select(Attachment.blob).distinct().tuples()}
+    held = {d for d in referenced if node.blobs.has(d)}
+    wanted = {d for (d,) in _unpurged(Attachment.select(Attachment.blob).distinct()).tuples()}
+    return sorted(d for d in held if not _sent_mark(node, d).exists()), sorted(wanted - held)
+
+
+def _unpurged(query):
+    """Attachments of applications whose personal data this node has not purged (or not yet seen)."""
+    return query.join(Application, pw.JOIN.LEFT_OUTER, on=(Attachment.number == Application.number)).where(
+        Application.sealed.is_null() | (Application.sealed != PURGED)
+    )
 
 
 def _call(parent, body: dict) -> dict:
@@ -169,11 +186,79 @@ def _download(node: Node, parent, digest: str) -> bool:
             node.blobs.put_stream(source, expected=digest)
     finally:
         partial.unlink(missing_ok=True)
-    _sent_mark(node, digest).touch()  # the parent has it: no need to offer it back
+    mark_sent(node, [digest])  # the parent has it: no need to offer it back
     return True
+
+
+def mark_sent(node: Node, digests) -> None:
+    """Remember that the parent holds these (names from a return bundle included, hence the check)."""
+    for digest in digests:
+        if isinstance(digest, str) and _named(digest):
+            _sent_mark(node, digest).touch()
 
 
 def _sent_mark(node: Node, digest: str) -> Path:
     folder = node.blobs.root / "sent"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / digest
+
+
+# -- by USB stick --------------------------------------------------------------------------
+# The rules are those above: a bundle carries up the scans not marked sent, and the parent keeps
+# one only for an attachment in the sender's scope, once the bundle's events are applied; the
+# return bundle brings down, from the child's scope, those it lacks. Each is checked against the
+# name the signed manifest gives it.
+
+
+def listing(node: Node, digests: list[str]) -> list[list]:
+    """The manifest's entries for the scans that follow a bundle's body: name and size as stored."""
+    return [[digest, node.blobs.path(digest).stat().st_size] for digest in digests]
+
+
+def write_carried(node: Node, out: BinaryIO, recipient: ec.EllipticCurvePublicKey, nonce: str, digests) -> None:
+    """The scans after the body, one at a time: a stick's worth is never in memory at once."""
+    for digest in digests:
+        sneakernet.write_scan(out, recipient, node.blobs.get(digest), nonce=nonce, digest=digest)
+
+
+def stage_carried(node: Node, staging: Staging, bundle: sneakernet.Bundle, nonce: str, manifest: dict) -> list[str]:
+    """Open every scan a bundle carries and check it against its name before anything is applied (one
+    altered byte refuses the whole bundle); stage those not held here. The names carried."""
+    listed = manifest.get("scans", [])
+    if not isinstance(listed, list) or not all(_entry(e) for e in listed):
+        raise RequestRefused("同步包的扫描件清单无效")
+    entries = [(digest, size) for digest, size in listed]
+    for digest, data in sneakernet.read_scans(bundle, node.keys.agreement, nonce, entries):
+        if not node.blobs.has(digest):
+            staging.add(io.BytesIO(data), expected=digest)
+    return [digest for digest, _ in entries]
+
+
+def _entry(entry) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], str)
+        and _named(entry[0])
+        and type(entry[1]) is int
+        and 0 < entry[1] <= LARGEST
+    )
+
+
+def keep_in_scope(staging: Staging, child: Binding) -> None:
+    """Place the staged scans of attachments in the child's scope, as `put` would take them; the rest go."""
+    staging.place([digest for digest in staging.digests if _in_scope(child, digest)])
+
+
+def for_child(node: Node, child: Binding, lacking, batches: list[Batch]) -> list[str]:
+    """The scans a return bundle brings down: those the child said it lacks and those the attachments
+    going down to it name, held here, and only within its scope, as `get` would serve them."""
+    named = set(lacking) if isinstance(lacking, list) else set()
+    for batch in batches:
+        for _, raws in batch.runs:
+            for raw in raws:
+                event = parse_event(raw)
+                if event.type == ATTACHED:
+                    named.add(event.payload.get("blob"))
+    wanted = (d for d in named if isinstance(d, str) and _named(d))
+    return sorted(d for d in wanted if node.blobs.has(d) and _in_scope(child, d))

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import peewee as pw
 
@@ -330,8 +330,9 @@ def _save(link: SyncLink) -> None:
 # -- by USB stick ------------------------------------------------------------------------
 
 
-def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """Everything the parent lacks and our down-cursor, signed and sealed to the parent, for a USB stick.
+def export_bundle(node: Node, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Everything the parent lacks (events, signed heads, the scans not yet acknowledged) and our
+    down-cursor and missing scans, signed and sealed to the parent, written to `out` for a USB stick.
 
     The cursors move only when the return bundle is imported: a lost stick loses nothing.
     """
@@ -339,24 +340,25 @@ def export_bundle(node: Node, limits: Limits = DEFAULT_LIMITS) -> bytes:
     link = _link(parent.station)
     node.events.sign_heads()
     parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
-    plaintext = framed(parts, {"v": 1, "down_cursor": link.down_cursor})
+    unsent, lacking = scans.inventory(node)
+    manifest = {"v": 2, "down_cursor": link.down_cursor, "scans": scans.listing(node, unsent), "lacking": lacking}
     time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
     path = sneakernet.bundle_path(parent.installation)
-    return sneakernet.pack(
-        *parent.channel.sealed(path, BUNDLE_CONTEXT, plaintext, time_ms, nonce), to=parent.installation
-    )
+    headers, body = parent.channel.sealed(path, BUNDLE_CONTEXT, framed(parts, manifest), time_ms, nonce)
+    sneakernet.write(out, headers, body, to=parent.installation)
+    scans.write_carried(node, out, parent.channel.recipient, nonce, unsent)
 
 
-def from_parent(node: Node, data: bytes) -> bool:
+def from_parent(node: Node, bundle: sneakernet.Bundle) -> bool:
     """Whether a bundle was written by our parent (a return bundle) rather than by a child."""
-    headers, _ = sneakernet.unpack(data)
-    return bool(node.identity.parent) and headers.get(PREFIX + "Station") == node.identity.parent
+    return bool(node.identity.parent) and bundle.headers.get(PREFIX + "Station") == node.identity.parent
 
 
-def import_return(node: Node, data: bytes) -> RoundReport:
-    """The parent's answer to our bundle: its acknowledgement and what came down. Refused, and nothing
-    changed, if it is not from our parent, was altered, or answers a state we have moved past."""
-    headers, body = sneakernet.unpack(data)
+def import_return(node: Node, bundle: sneakernet.Bundle) -> RoundReport:
+    """The parent's answer to our bundle: its acknowledgement, what came down and the scans we lacked.
+    Refused, and nothing changed, if it is not from our parent, was altered (a scan included), or
+    answers a state we have moved past."""
+    headers, body = bundle.headers, bundle.body
     sneakernet.addressed_to(headers, node.identity.installation)
     parent = _Parent(node, online=False)
     request = read_request(headers, "POST", sneakernet.bundle_path(node.identity.installation), body)
@@ -371,11 +373,16 @@ def import_return(node: Node, data: bytes) -> RoundReport:
         raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
     batches = [decode_batch(part) for part in parts]
     up = manifest.get("up_cursor")
-    with delta.fork_evidence_kept(node.events), node.events.transaction():
-        applied = _apply_pulled(node, link, batches)
-        if type(up) is int and up > link.up_cursor:
-            link.up_cursor = up
-        _succeeded(link)
+    with node.blobs.staged() as staging:
+        fetched = scans.stage_carried(node, staging, bundle, request.nonce, manifest)
+        with delta.fork_evidence_kept(node.events), node.events.transaction():
+            applied = _apply_pulled(node, link, batches)
+            if type(up) is int and up > link.up_cursor:
+                link.up_cursor = up
+            staging.place(staging.digests)  # our parent serves only our scope, each scan checked against its name
+            _succeeded(link)
+    held = manifest.get("held")
+    scans.mark_sent(node, fetched + (held if isinstance(held, list) else []))  # the parent holds these now
     return RoundReport(0, sum(b.event_count for b in batches), applied, link.up_cursor, link.down_cursor)
 
 

@@ -3,6 +3,8 @@
 Writes go to a temporary file in the same directory, are fsynced, then renamed,
 so a crash leaves either the whole blob or none. Reads re-hash, so a blob whose
 bytes no longer match its name (a bad disk sector, a hand edit) is detected.
+Several blobs can be staged (written and verified) and placed only once all of
+them are good, as a bundle needs: a refused one leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,27 +42,19 @@ class BlobStore:
 
     def put_stream(self, source: BinaryIO, expected: str | None = None) -> str:
         """Store what `source` yields; if `expected` is given, refuse bytes that do not hash to it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        hasher = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
+        with self.staged() as staging:
+            digest = staging.add(source, expected)
+            staging.place([digest])
+        return digest
+
+    @contextmanager
+    def staged(self) -> Iterator[Staging]:
+        """Blobs written and verified but not yet in the store; whatever is not placed is discarded."""
+        staging = Staging(self)
         try:
-            with os.fdopen(fd, "wb") as tmp:
-                while chunk := source.read(_CHUNK):
-                    hasher.update(chunk)
-                    tmp.write(chunk)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            digest = hasher.hexdigest()
-            if expected is not None and digest != expected:
-                raise BlobCorrupt(f"received bytes hash to {digest}, not {expected}")
-            target = self.path(digest)
-            target.parent.mkdir(exist_ok=True)
-            os.replace(tmp_name, target)
-            _fsync_dir(target.parent)
-            return digest
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+            yield staging
+        finally:
+            staging.discard()
 
     def get(self, digest: str) -> bytes:
         try:
@@ -71,6 +67,53 @@ class BlobStore:
 
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+
+class Staging:
+    """Temporary files beside the store, each fsynced and hashed; `place` renames them into it."""
+
+    def __init__(self, store: BlobStore):
+        self.store = store
+        self._files: dict[str, Path] = {}
+
+    @property
+    def digests(self) -> list[str]:
+        return list(self._files)
+
+    def add(self, source: BinaryIO, expected: str | None = None) -> str:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.store.root)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while chunk := source.read(_CHUNK):
+                    hasher.update(chunk)
+                    tmp.write(chunk)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            digest = hasher.hexdigest()
+            if expected is not None and digest != expected:
+                raise BlobCorrupt(f"received bytes hash to {digest}, not {expected}")
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        if digest in self._files:
+            Path(tmp_name).unlink()
+        else:
+            self._files[digest] = Path(tmp_name)
+        return digest
+
+    def place(self, digests: Iterable[str]) -> None:
+        for digest in digests:
+            target = self.store.path(digest)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(self._files.pop(digest), target)
+            _fsync_dir(target.parent)
+
+    def discard(self) -> None:
+        for path in self._files.values():
+            path.unlink(missing_ok=True)
+        self._files.clear()
 
 
 def _fsync_dir(path: Path) -> None:

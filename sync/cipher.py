@@ -21,6 +21,7 @@ MAGIC = b"OTE1"
 _POINT = 65
 _NONCE = 12
 _HEADER = len(MAGIC) + _POINT + _NONCE
+OVERHEAD = _HEADER + 16  # what sealing adds to a plaintext: the header and the GCM tag
 
 
 def point_bytes(public_key: ec.EllipticCurvePublicKey) -> bytes:

@@ -23,7 +23,7 @@ from .keys import SigningKey, VerifyingKey
 
 REQUEST_DOMAIN = b"onetrip/request/v1\n"
 PREFIX = "X-OneTrip-"
-# The protocol a request speaks. 2 adds the anti-entropy digest (docs/protocol.md §9.8); a request without the
+# The protocol a request speaks. 2 adds the anti-entropy digest (docs/protocol.md §9.9); a request without the
 # header speaks 1. Hubs answer both, so that a fleet upgrades station by station.
 PROTOCOL, PROTOCOLS = 2, (1, 2)
 PROTOCOL_HEADER = PREFIX + "Protocol"
@@ -32,6 +32,7 @@ CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when
 # What a sealed body is for: a body opens only under the context it was sealed with.
 PUSH_CONTEXT, PULL_CONTEXT, ANSWER_CONTEXT = b"sync/push", b"sync/pull", b"sync/answer"
 BUNDLE_CONTEXT = b"sync/bundle"
+BUNDLE_SCAN_CONTEXT = b"sync/bundle-scan"  # each scan after a bundle's body
 BLOB_CONTEXT = b"sync/blob"
 DIGEST_CONTEXT = b"sync/digest"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not

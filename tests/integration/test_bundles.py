@@ -1,16 +1,18 @@
 """Sync by USB stick: a village exports what its county lacks, the county imports it and writes a
-return bundle, the village imports that. A truncated, altered, replayed, stale or wrongly addressed
-bundle is refused with a clear message and changes nothing."""
+return bundle, the village imports that. Material scans travel in both. A truncated, altered,
+replayed, stale or wrongly addressed bundle is refused with a clear message and changes nothing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 
 import pytest
 
 from app import main
-from node.applications import transition
+from node import scans
+from node.applications import attach_scan, read_scan, transition
 from node.config import NodeConfig
 from storage.database import db
 from tests.support.tree import open_node, provision_village
@@ -95,3 +97,72 @@ def test_bad_bundles_are_refused_and_change_nothing(dirs, capsys):
     assert onetrip(capsys, "import", "--data", village, dirs / "up.otb.return")[0] == 0
     code, out = onetrip(capsys, "import", "--data", village, dirs / "up.otb.return")
     assert code == 2 and "已过时" in out
+
+
+def scan_at(data_dir, number: str, material: str) -> tuple[str, bytes]:
+    """A 200 KB photo of a material attached to an application at that node; its blob name and bytes."""
+    node = open_node(NodeConfig(data_dir))
+    data = b"\xff\xd8\xff\xe0" + os.urandom(200_000)
+    digest = attach_scan(node.events, node.identity, node.keys, node.blobs, number, material, data, "agent")
+    node.events.sign_heads()
+    db.close()
+    return digest, data
+
+
+def stick_round(capsys, dirs, name: str) -> int:
+    """Export at the village, import at the county, import the return at the village; the bundle's size."""
+    village, county, bundle = dirs / "village", dirs / "county", dirs / name
+    for args in (("export", "--data", village, "--to", bundle), ("import", "--data", county, bundle)):
+        code, out = onetrip(capsys, *args)
+        assert code == 0, out
+    code, out = onetrip(capsys, "import", "--data", village, dirs / f"{name}.return")
+    assert code == 0, out
+    return bundle.stat().st_size
+
+
+def test_a_scan_filed_offline_goes_up_by_usb_stick_and_the_countys_scans_come_down(dirs, capsys):
+    village, county = dirs / "village", dirs / "county"
+    number = file(open_node(NodeConfig(village)))
+    digest, data = scan_at(village, number, "id_card")
+    assert stick_round(capsys, dirs, "up.otb") > len(data)
+    assert data not in (dirs / "up.otb").read_bytes()
+
+    node = open_node(NodeConfig(county))  # the county holds the scan, reads it and serves it to the village
+    assert read_scan(node.identity, node.keys, node.blobs, number, digest) == ("image/jpeg", data)
+    asker = node.events.trust.binding(open_node(NodeConfig(village)).identity.installation)
+    node = open_node(NodeConfig(county))
+    assert scans.answer(node, asker, {"op": "get", "digest": digest, "offset": 0})["total"] > len(data)
+    db.close()
+
+    county_digest, county_data = scan_at(county, number, "correction")  # received at the county's window
+    assert stick_round(capsys, dirs, "up2.otb") < len(data)  # the village's scan is not carried again
+    node = open_node(NodeConfig(village))
+    assert read_scan(node.identity, node.keys, node.blobs, number, county_digest) == ("image/jpeg", county_data)
+
+    node.blobs.delete(digest)  # a disk that lost a file: the next round by stick brings the county's copy
+    db.close()
+    stick_round(capsys, dirs, "up3.otb")
+    node = open_node(NodeConfig(village))
+    assert read_scan(node.identity, node.keys, node.blobs, number, digest) == ("image/jpeg", data)
+    db.close()
+
+
+def test_a_bundle_with_an_altered_or_cut_scan_is_refused_and_applies_nothing(dirs, capsys):
+    village, county = dirs / "village", dirs / "county"
+    number = file(open_node(NodeConfig(village)))
+    scan_at(village, number, "id_card")
+    onetrip(capsys, "export", "--data", village, "--to", dirs / "up.otb")
+    data = (dirs / "up.otb").read_bytes()
+    before = rows(county, "SELECT COUNT(*) FROM event")
+    at = len(data) - 1000  # inside the scan, after the signed body
+    (dirs / "bent.otb").write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    (dirs / "cut.otb").write_bytes(data[:at])
+    (dirs / "long.otb").write_bytes(data + b"\0")
+    for bad, expected in (("bent.otb", "已被改动"), ("cut.otb", "截断"), ("long.otb", "多余")):
+        code, out = onetrip(capsys, "import", "--data", county, dirs / bad)
+        assert code == 2 and expected in out, out
+        assert not (dirs / f"{bad}.return").exists()
+    assert rows(county, "SELECT COUNT(*) FROM event") == before
+    assert rows(county, "SELECT COUNT(*) FROM attachment") == [(0,)]
+    assert not [p for p in (county / "blobs").rglob("*") if p.is_file()]  # nothing stored, nothing staged left
+    assert onetrip(capsys, "import", "--data", county, dirs / "up.otb")[0] == 0  # the stick as written is fine

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import io
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from node.runtime import initialise
 from provisioning.identity import load_identity, save_identity
 from storage.database import db
 from storage.models import Application, EventRecord, StreamHead
+from sync import sneakernet
 from sync.errors import SyncError
 from sync.transport import HttpTransport, Unreachable
 from tests.support.servers import free_port, start, stop
@@ -88,10 +90,11 @@ class Convergence(RuleBasedStateMachine):
     @rule(village=st.sampled_from(sorted(VILLAGES)), comes_back=st.booleans())
     def sync_by_stick(self, village, comes_back):
         """A round by USB stick; when the return bundle is lost, nothing moves at the village."""
-        bundle = upstream.export_bundle(self.node(village))
-        answer = downstream.import_bundle(self.node("county"), bundle)
+        bundle, answer = io.BytesIO(), io.BytesIO()
+        upstream.export_bundle(self.node(village), bundle)
+        downstream.import_bundle(self.node("county"), sneakernet.read(io.BytesIO(bundle.getvalue())), answer)
         if comes_back:
-            upstream.import_return(self.node(village), answer)
+            upstream.import_return(self.node(village), sneakernet.read(io.BytesIO(answer.getvalue())))
 
     @rule(village=st.sampled_from(sorted(VILLAGES)), cut_after=st.one_of(st.none(), st.integers(0, 6)))
     def sync_online(self, village, cut_after):

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
 from node.retention import PURGED, purge_personal_data
+from node.scans import inventory
 from storage.blobs import BlobStore
 from storage.models import Application, Attachment, DataKey, Statistic
 from tests.support.cases import STATION, a_case, case_log
@@ -46,13 +48,15 @@ def test_cases_delivered_longer_ago_than_the_retention_lose_their_personal_data_
         assert not blobs.has(digest) and Attachment.get(Attachment.number == number).material == "户口簿"
     assert sorted(Statistic.select().tuples()) == statistics
     assert purge_personal_data(blobs, DELIVERED_ON + dt.timedelta(days=800), 365) == 0  # once only
+    assert inventory(SimpleNamespace(blobs=blobs)) == ([], [])  # a purged scan is never fetched again
 
 
-def test_an_open_case_is_never_purged(village):
-    blobs, numbers, _ = village
+def test_an_open_case_is_never_purged_nor_the_scan_it_shares_with_a_purged_one(village):
+    blobs, numbers, digests = village
     Application.update(state="in_review", delivered_on=None).where(Application.number == numbers[0]).execute()
+    Attachment.update(blob=digests[0]).where(Attachment.number == numbers[1]).execute()  # the same page twice
     assert purge_personal_data(blobs, DELIVERED_ON + dt.timedelta(days=5000), 30) == 1
-    assert Application.get_by_id(numbers[0]).sealed != PURGED
+    assert Application.get_by_id(numbers[0]).sealed != PURGED and blobs.has(digests[0])
 
 
 def test_only_a_village_station_schedules_the_purge_and_scheduler_off_runs_no_job(node):

@@ -131,3 +131,19 @@ def test_blob_writes_are_fsynced_then_renamed(tmp_path, monkeypatch):
     BlobStore(tmp_path / "blobs").put(b"x" * 10)
     assert renamed and renamed[0][0] >= 1, "the file was fsynced before the rename"
     assert len(synced) >= 2, "and the directory after it"
+
+
+def test_staged_blobs_reach_the_store_only_when_placed_and_the_rest_leave_nothing(tmp_path):
+    import io
+
+    store = BlobStore(tmp_path / "blobs")
+    with store.staged() as staging:
+        kept = staging.add(io.BytesIO(b"in scope"))
+        dropped = staging.add(io.BytesIO(b"out of scope"))
+        assert not store.has(kept)
+        staging.place([kept])
+    assert store.get(kept) == b"in scope" and not store.has(dropped)
+    with pytest.raises(BlobCorrupt), store.staged() as staging:
+        staging.add(io.BytesIO(b"good"))
+        staging.add(io.BytesIO(b"bad"), expected="0" * 64)
+    assert [p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == [kept]

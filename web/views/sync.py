@@ -10,7 +10,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, request
 
-from node import downstream, scans
+from node import downstream
 from sync.errors import Busy
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
@@ -41,7 +41,7 @@ def digest():
 
 @bp.post("/blobs")
 def blobs():
-    return _sealed(scans.serve)
+    return _sealed(downstream.blobs)
 
 
 def _sealed(handler) -> Response:
