@@ -42,11 +42,16 @@ def purge_personal_data(blobs: BlobStore, today: dt.date, retention_days: int) -
         Application.update(sealed=PURGED, id_lookup="", name_lookup="", masked_id="").where(
             Application.number.in_(numbers)
         ).execute()
-        kept = Attachment.select(Attachment.blob).where(Attachment.number.not_in(numbers)).join(
-            Application, on=(Attachment.number == Application.number)
-        ).where(Application.sealed != PURGED)  # the same scan filed again for an open case stays
-        for (digest,) in Attachment.select(Attachment.blob).where(
-            Attachment.number.in_(numbers) & Attachment.blob.not_in(kept)
-        ).tuples():
+        kept = (
+            Attachment.select(Attachment.blob)
+            .where(Attachment.number.not_in(numbers))
+            .join(Application, on=(Attachment.number == Application.number))
+            .where(Application.sealed != PURGED)
+        )  # the same scan filed again for an open case stays
+        for (digest,) in (
+            Attachment.select(Attachment.blob)
+            .where(Attachment.number.in_(numbers) & Attachment.blob.not_in(kept))
+            .tuples()
+        ):
             blobs.delete(digest)
     return len(numbers)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from node import dashboard
+from node import dashboard, forks
 
 from .. import charts
 from ..auth import current_operator, requires
@@ -39,6 +39,7 @@ def show():
         },
         items=items,
         departments=dashboard.departments(items),
+        fork_warning=forks.warning(),
     )
 
 
