@@ -136,14 +136,10 @@ def compare(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> b
     """Protocol 2, after a round whose fingerprints differed: the child's heads against ours, and which
     streams each side resends (`digest.differences`)."""
     request, child = authenticate(node, headers, path, body)
-    asked = _asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取")
-    try:
-        held = digest.from_wire(asked.get("heads"))
-    except (TypeError, ValueError) as exc:
-        raise EncodingError("摘要比对请求无法读取") from exc
+    held = digest.from_wire(_asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取").get("heads"))
     scope = Scope(node.events.trust, child)
     repairs = digest.differences(held, digest.heads(scope.holds, scope.streams), scope.sends_up)
-    return answer_to(child, canonical.encode({"up": list(repairs.up), "down": list(repairs.down)}), request)
+    return answer_to(child, canonical.encode(digest.repairs_to_wire(repairs)), request)
 
 
 def _asked(node: Node, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:

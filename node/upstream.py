@@ -282,17 +282,17 @@ def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) 
     held = digest.heads(scope.holds, scope.streams)
     if digest.fingerprint(held) == theirs:
         return 0
-    answer = canonical.decode(
-        parent.call(DIGEST_PATH, DIGEST_CONTEXT, canonical.encode({"heads": digest.to_wire(held)}))
-    )
-    up, down = answer.get("up", []), answer.get("down", [])
-    for origin, stream, held_seq in up:
+    asked = canonical.encode({"heads": digest.to_wire(held)})
+    repairs = digest.repairs_from_wire(canonical.decode(parent.call(DIGEST_PATH, DIGEST_CONTEXT, asked)))
+    for origin, stream, held_seq in repairs.up:
         _repair(parent, {"origin": origin, "stream": stream, "held_seq": held_seq}, limits)
-    for origin, stream, held_seq in down:
+    for origin, stream, held_seq in repairs.down:
         _repair_here(parent, node, origin, stream, held_seq)
-    if up or down:
-        log.warning("anti-entropy with %s: %d stream(s) resent up, %d down", parent.station, len(up), len(down))
-    return len(up) + len(down)
+    if repairs:
+        log.warning(
+            "anti-entropy with %s: %d stream(s) resent up, %d down", parent.station, len(repairs.up), len(repairs.down)
+        )
+    return len(repairs.up) + len(repairs.down)
 
 
 def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from storage.models import StreamHead
 
 from . import canonical
+from .errors import EncodingError
 
 Wanted = Callable[[str, str], bool]  # (origin, stream) -> whether the link's scope holds it
 Head = tuple[str, str, int, str]  # origin, stream, seq, chain
@@ -83,13 +84,30 @@ def to_wire(held: Iterable[Head]) -> list[list]:
 
 
 def from_wire(value) -> list[Head]:
-    """Heads as a peer sent them; anything malformed raises `TypeError`/`ValueError` for the caller to refuse."""
-    if not isinstance(value, list):
-        raise TypeError("heads")
-    out = []
-    for item in value:
-        origin, stream, seq, chain = item
-        if not (isinstance(origin, str) and isinstance(stream, str) and type(seq) is int and isinstance(chain, str)):
-            raise TypeError("head")
-        out.append((origin, stream, seq, chain))
-    return out
+    """Heads as a peer sent them: `(origin, stream, seq, chain)` each, or `EncodingError`."""
+    return [(o, s, q, c) for o, s, q, c in _rows(value, (str, str, int, str))]
+
+
+def repairs_to_wire(repairs: Repairs) -> dict:
+    return {"up": [list(r) for r in repairs.up], "down": [list(r) for r in repairs.down]}
+
+
+def repairs_from_wire(value) -> Repairs:
+    """A parent's answer to a digest comparison, or `EncodingError`."""
+    if not isinstance(value, dict):
+        raise EncodingError("摘要比对的回答无法读取")
+    kinds = (str, str, int)
+    return Repairs(*(tuple((o, s, q) for o, s, q in _rows(value.get(k, []), kinds)) for k in ("up", "down")))
+
+
+def _rows(value, kinds: tuple[type, ...]) -> list[list]:
+    """Lists of exactly these kinds (ints not negative), or `EncodingError`."""
+    well_formed = isinstance(value, list) and all(
+        isinstance(row, list)
+        and len(row) == len(kinds)
+        and all(type(v) is k and (k is not int or v >= 0) for v, k in zip(row, kinds, strict=True))
+        for row in value
+    )
+    if not well_formed:
+        raise EncodingError("摘要比对的数据无法读取")
+    return value

@@ -9,8 +9,16 @@ import pytest
 from node.upstream import backoff_s
 from provisioning.certs import Binding
 from provisioning.scope import below_or_same, keyed_below
-from sync.digest import Repairs, differences, fingerprint
-from sync.errors import RequestRefused, UnsupportedProtocol
+from sync.digest import (
+    Repairs,
+    differences,
+    fingerprint,
+    from_wire,
+    repairs_from_wire,
+    repairs_to_wire,
+    to_wire,
+)
+from sync.errors import EncodingError, RequestRefused, UnsupportedProtocol
 from sync.keys import SigningKey, generate_agreement_key
 from sync.request import PROTOCOL_HEADER, open_body, read_request, seal_and_sign, sign_request
 
@@ -125,3 +133,15 @@ def test_the_wait_doubles_after_each_failure_up_to_the_cap_with_jitter():
     waits = [backoff_s(n, 30, 900, rng) for n in range(1, 8)]
     assert all(30 * 2**n * 0.5 <= w <= 30 * 2**n or w <= 900 for n, w in enumerate(waits, start=1))
     assert max(waits) <= 900 and waits[0] < waits[3]
+
+
+def test_heads_and_repairs_that_do_not_read_are_refused_in_plain_words():
+    heads = [("i-a", "s", 3, "c")]
+    assert from_wire(to_wire(heads)) == heads
+    repairs = Repairs(up=(("i-a", "s", 2),), down=(("i-b", "all", 0),))
+    assert repairs_from_wire(repairs_to_wire(repairs)) == repairs
+    for bad in ([["i-a", "s", "3", "c"]], [["i-a", "s", 3]], [["i-a", "s", -1, "c"]], {"heads": []}, None):
+        with pytest.raises(EncodingError, match="无法读取"):
+            from_wire(bad)
+    with pytest.raises(EncodingError):
+        repairs_from_wire({"up": [["i-a", "s", True]]})
