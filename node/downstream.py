@@ -23,6 +23,7 @@ from provisioning.trust import adopt_certificate, agreement_key
 from sync import canonical, delta, digest, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation
+from sync.event import parse_event
 from sync.request import (
     ANSWER_CONTEXT,
     BLOB_CONTEXT,
@@ -224,6 +225,7 @@ def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
         cursor = batch.cursor
         if not batch.more:
             break
+    resend, repairs = _bundle_repairs(node, child, manifest.get("heads"), batches)
     down = scans.for_child(node, child, manifest.get("lacking"), batches)
     manifest = {
         "v": 2,
@@ -231,12 +233,14 @@ def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
         "down_from": down_from,
         "held": [digest for digest in carried if node.blobs.has(digest)],
         "scans": scans.listing(node, down),
+        "resend": [list(r) for r in resend],
+        "repairs": len(repairs),  # the first parts: applied before the pull, moving no cursor
     }
     nonce = secrets.token_hex(16)
     headers, sealed = seal_and_sign(
         node.keys.signing,
         _agreement_of(child),
-        framed([encode_batch(b) for b in batches], manifest),
+        framed([encode_batch(b) for b in repairs + batches], manifest),
         path=sneakernet.bundle_path(child.installation),
         context=BUNDLE_CONTEXT,
         station=node.identity.station,
@@ -246,6 +250,22 @@ def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
     )
     sneakernet.write(out, headers, sealed, to=child.installation)
     scans.write_carried(node, out, _agreement_of(child), nonce, down)
+
+
+def _bundle_repairs(node: Node, child: Binding, heads, pulled: list[Batch]) -> tuple[tuple, list[Batch]]:
+    """Anti-entropy by USB stick: the child's heads as it exported them against ours once its pushes are
+    applied. What it must carry again (we lack it: restored from a backup), and, for the streams it lacks,
+    a repair from what it holds, unless the pull brings that stream from there already."""
+    if heads is None:
+        return (), []  # a bundle from a node without anti-entropy
+    scope = Scope(node.events.trust, child)
+    repairs = digest.differences(digest.from_wire(heads), digest.heads(scope.holds, scope.streams), scope.sends_up)
+    starts: dict[tuple[str, str], int] = {}
+    for batch in pulled:
+        for head, raws in batch.runs:
+            starts.setdefault((head.origin, head.stream), parse_event(raws[0]).seq)
+    down = [delta.repair(o, s, seq) for o, s, seq in repairs.down if starts.get((o, s)) != seq + 1]
+    return repairs.up, [batch for batch in down if batch.runs]
 
 
 def answer_to(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:

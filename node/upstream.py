@@ -278,8 +278,7 @@ def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) 
     of step (0 after a normal round)."""
     if theirs is None:
         return 0  # a parent on protocol 1
-    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
-    held = digest.heads(scope.holds, scope.streams)
+    held = _scope_heads(node)
     if digest.fingerprint(held) == theirs:
         return 0
     asked = canonical.encode({"heads": digest.to_wire(held)})
@@ -293,6 +292,25 @@ def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) 
             "anti-entropy with %s: %d stream(s) resent up, %d down", parent.station, len(repairs.up), len(repairs.down)
         )
     return len(repairs.up) + len(repairs.down)
+
+
+def _scope_heads(node: Node) -> list[digest.Head]:
+    scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
+    return digest.heads(scope.holds, scope.streams)
+
+
+def _resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> None:
+    """By USB stick, the parent lacks part of a stream we had sent (restored from a backup): move the
+    up-cursor back to just before the first event it lacks, so the next bundle carries it again (what
+    else comes again is a replay there)."""
+    for origin, stream, held_seq in resend:
+        arrival = (
+            EventRecord.select(EventRecord.arrival)
+            .where((EventRecord.origin == origin) & (EventRecord.stream == stream) & (EventRecord.seq == held_seq + 1))
+            .scalar()
+        )
+        if arrival is not None:
+            link.up_cursor = min(link.up_cursor, arrival - 1)
 
 
 def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:
@@ -341,7 +359,13 @@ def export_bundle(node: Node, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) ->
     node.events.sign_heads()
     parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
     unsent, lacking = scans.inventory(node)
-    manifest = {"v": 2, "down_cursor": link.down_cursor, "scans": scans.listing(node, unsent), "lacking": lacking}
+    manifest = {
+        "v": 2,
+        "down_cursor": link.down_cursor,
+        "scans": scans.listing(node, unsent),
+        "lacking": lacking,
+        "heads": digest.to_wire(_scope_heads(node)),  # anti-entropy: the parent answers what either side lacks
+    }
     time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
     path = sneakernet.bundle_path(parent.installation)
     headers, body = parent.channel.sealed(path, BUNDLE_CONTEXT, framed(parts, manifest), time_ms, nonce)
@@ -371,19 +395,29 @@ def import_return(node: Node, bundle: sneakernet.Bundle) -> RoundReport:
     link = _link(parent.station)
     if manifest.get("down_from") != link.down_cursor:
         raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
+    repairing = manifest.get("repairs", 0)
+    if type(repairing) is not int or not 0 <= repairing <= len(parts):
+        raise RequestRefused("回执包的清单无效")
     batches = [decode_batch(part) for part in parts]
+    repairs, batches = batches[:repairing], batches[repairing:]
+    resend = digest.repairs_from_wire({"up": manifest.get("resend", [])}).up
     up = manifest.get("up_cursor")
     with node.blobs.staged() as staging:
         fetched = scans.stage_carried(node, staging, bundle, request.nonce, manifest)
         with delta.fork_evidence_kept(node.events), node.events.transaction():
-            applied = _apply_pulled(node, link, batches)
+            # The repairs first: what the pull brings may continue what they restore.
+            applied = sum(delta.apply(node.events, batch).applied for batch in repairs)
+            applied += _apply_pulled(node, link, batches)
             if type(up) is int and up > link.up_cursor:
                 link.up_cursor = up
+            _resend_from(link, resend)
             staging.place(staging.digests)  # our parent serves only our scope, each scan checked against its name
             _succeeded(link)
     held = manifest.get("held")
     scans.mark_sent(node, fetched + (held if isinstance(held, list) else []))  # the parent holds these now
-    return RoundReport(0, sum(b.event_count for b in batches), applied, link.up_cursor, link.down_cursor)
+    repaired = len({(head.origin, head.stream) for batch in repairs for head, _ in batch.runs}) + len(resend)
+    pulled = sum(b.event_count for b in batches + repairs)
+    return RoundReport(0, pulled, applied, link.up_cursor, link.down_cursor, repaired)
 
 
 # -- the scheduler's side ----------------------------------------------------------------

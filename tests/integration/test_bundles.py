@@ -166,3 +166,36 @@ def test_a_bundle_with_an_altered_or_cut_scan_is_refused_and_applies_nothing(dir
     assert rows(county, "SELECT COUNT(*) FROM attachment") == [(0,)]
     assert not [p for p in (county / "blobs").rglob("*") if p.is_file()]  # nothing stored, nothing staged left
     assert onetrip(capsys, "import", "--data", county, dirs / "up.otb")[0] == 0  # the stick as written is fine
+
+
+def test_by_stick_a_county_restored_from_a_backup_gets_back_what_it_had_acknowledged(dirs, capsys):
+    village, county = dirs / "village", dirs / "county"
+    stick_round(capsys, dirs, "first.otb")
+    shutil.copy(county / "onetrip.db", dirs / "backup.db")
+    lost = file(open_node(NodeConfig(village)))
+    db.close()
+    stick_round(capsys, dirs, "second.otb")
+    shutil.copy(dirs / "backup.db", county / "onetrip.db")  # the county's disk died; last night's backup
+    assert rows(county, f"SELECT COUNT(*) FROM application WHERE number = '{lost}'") == [(0,)]
+
+    stick_round(capsys, dirs, "third.otb")  # nothing new at the village: its heads show what the county lacks
+    stick_round(capsys, dirs, "fourth.otb")  # which this bundle carries again
+    assert rows(county, f"SELECT state FROM application WHERE number = '{lost}'") == [("submitted",)]
+    assert rows(county, f"SELECT COUNT(*) FROM event WHERE entity = 'application:{lost}'") == [(1,)]
+
+
+def test_by_stick_a_village_restored_from_an_old_copy_gets_its_own_work_back(dirs, capsys):
+    village, county = dirs / "village", dirs / "county"
+    stick_round(capsys, dirs, "first.otb")
+    shutil.copy(village / "onetrip.db", dirs / "backup.db")
+    lost = file(open_node(NodeConfig(village)))
+    db.close()
+    stick_round(capsys, dirs, "second.otb")
+    shutil.copy(dirs / "backup.db", village / "onetrip.db")
+
+    stick_round(capsys, dirs, "third.otb")
+    assert rows(village, f"SELECT state FROM application WHERE number = '{lost}'") == [("submitted",)]
+    after = file(open_node(NodeConfig(village)))  # and it goes on where its stream stood, without a fork
+    db.close()
+    stick_round(capsys, dirs, "fourth.otb")
+    assert rows(county, f"SELECT state FROM application WHERE number = '{after}'") == [("submitted",)]
