@@ -63,6 +63,7 @@ def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
             assert "青山村便民服务代办点" in village
             if run == 0:  # the village's two demo applications reach the city through the township and county
                 assert _wait_applications(tmp_path / "demo" / "city", 2, within_s=60)
+                _an_acceptance_at_the_township_reaches_the_village_within_a_minute(base_port, tmp_path / "demo")
                 _the_village_receipt_carries_the_seal_verified_at_the_county_and_by_its_qr_at_the_city(base_port)
         finally:
             out, _ = stop(demo)
@@ -84,6 +85,34 @@ def _wait_applications(data_dir, count: int, within_s: float) -> bool:
                 return True
         time.sleep(1)
     return False
+
+
+def _an_acceptance_at_the_township_reaches_the_village_within_a_minute(base_port: int, demo) -> None:
+    import sqlite3
+    import time
+
+    township = f"http://127.0.0.1:{base_port + 2}"
+    clerk = requests.Session()
+    clerk.post(
+        f"{township}/login",
+        data={"username": "town.clerk", "password": PASSWORD, "csrf_token": _csrf(clerk, f"{township}/login")},
+        timeout=5,
+    )
+    number = re.search(r'href="/work/a/([^"/]+)"', clerk.get(f"{township}/work/", timeout=5).text).group(1)
+    accepted = clerk.post(
+        f"{township}/work/a/{number}/application.accepted",
+        data={"csrf_token": _csrf(clerk, f"{township}/work/a/{number}")},
+        timeout=10,
+    )
+    assert accepted.ok
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with sqlite3.connect(demo / "village" / "onetrip.db") as conn:
+            (state,) = conn.execute("SELECT state FROM application WHERE number = ?", (number,)).fetchone()
+        if state == "accepted":
+            return
+        time.sleep(1)
+    raise AssertionError(f"the township's acceptance of {number} did not reach the village within a minute")
 
 
 def _wait_status(port: int) -> dict:
