@@ -437,28 +437,44 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
-_deferred = threading.local()  # rows `insert_row` holds back inside `deferred_inserts`, by statement
+_deferred = threading.local()  # inside `deferred_inserts`: rows held back, and amounts summed, by statement
 
 
 @contextmanager
 def deferred_inserts() -> Iterator[None]:
-    """Inside, `insert_row` holds rows back and writes them at the end, many per round trip (before
-    that if `get_row` reads). A constraint a held row breaks is raised at the end, as IntegrityError:
-    whoever asked for it must be ready to undo the whole block."""
-    _deferred.rows = {}
+    """Inside, `insert_row` holds rows back and `add_amounts` sums amounts per row; both are written at
+    the end, many per round trip (before that if `get_row` reads). A constraint a held row breaks is
+    raised at the end, as IntegrityError: whoever asked for it must be ready to undo the whole block."""
+    _deferred.rows, _deferred.sums = {}, {}
     try:
         yield
         flush_inserts()
     finally:
-        _deferred.rows = None
+        _deferred.rows = _deferred.sums = None
+
+
+def add_amounts(sql: str, key: tuple, amounts: tuple[int, ...]) -> None:
+    """Run an additive upsert, `sql` taking `(*key, *amounts)`. Inside `deferred_inserts` the amounts for
+    one statement and key are summed and written once: adding commutes, and a batch of ten thousand
+    filings then writes a few dozen counter rows instead of a statement (a round trip) each."""
+    held = getattr(_deferred, "sums", None)
+    if held is None:
+        db.execute_sql(sql, (*key, *amounts))
+        return
+    rows = held.setdefault(sql, {})
+    before = rows.get(key)
+    rows[key] = amounts if before is None else tuple(a + b for a, b in zip(before, amounts, strict=True))
 
 
 def flush_inserts() -> None:
-    held = getattr(_deferred, "rows", None)
-    if not held:
+    held, sums = getattr(_deferred, "rows", None), getattr(_deferred, "sums", None)
+    if not held and not sums:
         return
-    batches = list(held.items())
+    batches = list(held.items()) + [
+        (sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()
+    ]
     held.clear()
+    sums.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
         for sql, params in batches:
