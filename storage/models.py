@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import peewee as pw
-from psycopg2.extras import execute_batch
+from psycopg2.extras import execute_values
 
 from .database import db, is_postgres
 
@@ -437,7 +437,7 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
-_deferred = threading.local()  # inside `deferred_inserts`: rows held back, and amounts summed, by statement
+_deferred = threading.local()  # inside `deferred_inserts`: rows held back, and amounts summed, by statement and key
 
 
 @contextmanager
@@ -470,16 +470,16 @@ def flush_inserts() -> None:
     held, sums = getattr(_deferred, "rows", None), getattr(_deferred, "sums", None)
     if not held and not sums:
         return
-    batches = list(held.items()) + [
-        (sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()
-    ]
+    batches = [(sql, list(rows.values())) for sql, rows in held.items()]
+    batches += [(sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
     held.clear()
     sums.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
         for sql, params in batches:
-            if is_postgres():
-                execute_batch(cursor, sql, params, page_size=500)  # psycopg2's executemany: a round trip a row
+            if is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
+                single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
+                execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
             else:
                 cursor.executemany(sql, params)
 
@@ -500,13 +500,19 @@ def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, .
     times the INSERT itself when a hub applies a batch of thousands.
     """
     fields = model._meta.fields
-    sql = _insert_sql(model._meta.table_name, tuple(fields[n].column_name for n in values), db.param, replace_on)
+    columns = tuple(fields[n].column_name for n in values)
+    sql = _insert_sql(model._meta.table_name, columns, db.param, replace_on)
     params = tuple(fields[n].db_value(v) for n, v in values.items())
     held = getattr(_deferred, "rows", None)
-    if held is not None:
-        held.setdefault(sql, []).append(params)
-    else:
+    if held is None:
         db.execute_sql(sql, params)
+        return
+    rows = held.setdefault(sql, {})
+    # An overwrite held back replaces one held for the same key (the last one wins either way), so that
+    # no statement carries a key twice; a plain insert is kept as is, duplicate and all, to be refused.
+    key = tuple(params[columns.index(c)] for c in replace_on) if replace_on else len(rows)
+    rows.pop(key, None)
+    rows[key] = params
 
 
 @lru_cache(maxsize=64)
