@@ -21,6 +21,7 @@ import peewee as pw
 from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust
+from storage.database import forget_memo, transaction_memo
 from storage.models import Application, ReferenceData
 from sync.event import Event
 from sync.log import EventLog
@@ -67,7 +68,8 @@ def _parse(kind: str, body: str) -> Catalogue | HolidayTable:
 
 class Reference:
     """The catalogue and holiday table this node goes by, chosen afresh on each call (a handful of rows),
-    parsed once per version."""
+    parsed once per version. Inside a write transaction the choice is memoised: applying a thousand
+    acceptances counts a thousand deadlines, and choosing cost more than counting (four queries each)."""
 
     def __init__(self, region: str):
         self.region = region
@@ -98,6 +100,15 @@ class Reference:
         return Source(None, read_seed_holidays().version if kind == HOLIDAYS else 0)
 
     def _chosen(self, kind: str) -> ReferenceData | None:
+        memo = transaction_memo()
+        if memo is None:
+            return self._choose(kind)
+        key = ("reference", self.region, kind)  # forgotten by ReferenceProjection when it changes the rows
+        if key not in memo:
+            memo[key] = self._choose(kind)
+        return memo[key]
+
+    def _choose(self, kind: str) -> ReferenceData | None:
         """A catalogue from the nearest publisher (a county's over its city's), its newest; a holiday table
         by the highest version (the calendar is national; whoever published the latest one is right)."""
         rows = ReferenceData.select(ReferenceData.publisher, ReferenceData.region, ReferenceData.version).where(
@@ -164,6 +175,7 @@ class ReferenceProjection:
         self.recount = recount
 
     def apply(self, event: Event) -> None:
+        forget_memo()  # the reference chosen in this transaction may change
         kind = CATALOGUE if event.type == PUBLISHED[CATALOGUE] else HOLIDAYS
         author = self.trust.binding(event.origin)
         if author is None or event.stream != TRUST_STREAM or event.entity != f"{kind}:{author.station}":
@@ -205,6 +217,7 @@ class ReferenceProjection:
             row.save()
 
     def reset(self, entity_name: str | None) -> None:
+        forget_memo()
         query = ReferenceData.delete()
         if entity_name is not None:
             kind, _, publisher = entity_name.partition(":")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from storage.database import db
-from storage.models import Statistic
+from storage.models import Statistic, add_amounts
 
 from .tally import COUNTERS, Tally
 
@@ -28,7 +28,8 @@ def _add_sql(param: str) -> str:
 
 
 def add_counts(changes: Tally) -> None:
-    """Add each key's counters (negative ones take back); a prepared statement per key, no read first."""
+    """Add each key's counters (negative ones take back); a prepared statement per key, no read first,
+    summed over a run of events when it is applied at once (`add_amounts`)."""
     sql = _add_sql(db.param)
     for key, counts in changes.items():
-        db.execute_sql(sql, (*key, *(counts.get(name, 0) for name in COUNTERS)))
+        add_amounts(sql, key, tuple(counts.get(name, 0) for name in COUNTERS))

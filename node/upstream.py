@@ -177,7 +177,14 @@ def _link(parent: str) -> SyncLink:
 
 
 def _succeeded(link: SyncLink) -> None:
-    link.last_attempt_at = link.last_success_at = utcnow()
+    """Record the success for the badge; after a success less than a minute old (and no failure since),
+    nothing: the badge shows it to the minute, and an idle round then writes nothing here (an fsync less).
+    The cursors were saved as they moved."""
+    now = utcnow()
+    recent = link.last_success_at is not None and now - link.last_success_at < health.RESOLUTION
+    if recent and link.failures == 0 and link.last_error is None:
+        return
+    link.last_attempt_at = link.last_success_at = now
     link.last_error, link.failures = None, 0
     _save(link)
 
@@ -411,6 +418,7 @@ def import_return(node: Node, bundle: sneakernet.Bundle) -> RoundReport:
             if type(up) is int and up > link.up_cursor:
                 link.up_cursor = up
             _resend_from(link, resend)
+            _save(link)  # the up-cursor moved here, not as a push acknowledged it
             staging.place(staging.digests)  # our parent serves only our scope, each scan checked against its name
             _succeeded(link)
     held = manifest.get("held")

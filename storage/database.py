@@ -6,6 +6,7 @@ SQLite by default (a file in the data dir), PostgreSQL for hubs when given a
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +33,8 @@ SQLITE_PRAGMAS = {
 # All writers of the event log serialise on this PostgreSQL advisory lock, so that
 # arrival numbers are committed in order and a cursor never skips a late commit.
 _WRITER_LOCK = 0x0E7E_1065
+
+_memo = threading.local()  # this thread's write transaction's memo (`transaction_memo`)
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -61,16 +64,41 @@ def is_postgres() -> bool:
 def write_transaction():
     """One transaction in which this process is the only writer of the event log."""
     outermost = db.transaction_depth() == 0
-    if is_postgres() or not outermost:
-        with db.atomic() as txn:
-            if outermost:
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
-            yield txn
-    else:
-        # IMMEDIATE takes SQLite's write lock at BEGIN: two processes that both read
-        # and then write cannot deadlock, the second one waits (busy_timeout).
-        with db.atomic("IMMEDIATE") as txn:
-            yield txn
+    if outermost:
+        _memo.values = {}
+    try:
+        if is_postgres() or not outermost:
+            with db.atomic() as txn:
+                if outermost:
+                    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
+                yield txn
+        else:
+            # IMMEDIATE takes SQLite's write lock at BEGIN: two processes that both read
+            # and then write cannot deadlock, the second one waits (busy_timeout).
+            with db.atomic("IMMEDIATE") as txn:
+                yield txn
+    except BaseException:
+        forget_memo()  # what was memoised may have been rolled back with a savepoint
+        raise
+    finally:
+        if outermost:
+            _memo.values = None
+
+
+def transaction_memo() -> dict | None:
+    """A dict that lives as long as this thread's write transaction (None outside one).
+
+    For what a hot path reads again and again and nobody else can change meanwhile: writers
+    are serialised, so only this transaction can, and whoever changes it calls `forget_memo`.
+    A rolled-back savepoint empties it too.
+    """
+    return getattr(_memo, "values", None)
+
+
+def forget_memo() -> None:
+    values = transaction_memo()
+    if values is not None:
+        values.clear()
 
 
 @contextmanager
@@ -86,6 +114,7 @@ def savepoint(name: str = "onetrip_apply"):
     except BaseException:
         db.execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
         db.execute_sql(f"RELEASE SAVEPOINT {name}")
+        forget_memo()
         raise
     db.execute_sql(f"RELEASE SAVEPOINT {name}")
 

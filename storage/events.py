@@ -74,9 +74,12 @@ def entities_rows(entities) -> list[tuple[str, bytes, str]]:
 
 
 def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
-    """Which of these events are stored with one of two statuses."""
-    sql = "SELECT eid FROM event WHERE eid IN ({marks}) AND status IN ({param}, {param})"
-    return {eid for (eid,) in _chunked(sql, eids, *statuses)}
+    """Which of these events are stored with one of two statuses.
+
+    The status is checked here, not in SQL: given both, SQLite's planner walks the status index
+    (every applied event) rather than the eid index, ten times slower for a batch of decisions."""
+    rows = _chunked("SELECT eid, status FROM event WHERE eid IN ({marks})", eids)
+    return {eid for eid, status in rows if status in statuses}
 
 
 def awaited_among(eids) -> set[str]:

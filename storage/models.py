@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import peewee as pw
-from psycopg2.extras import execute_batch
+from psycopg2.extras import execute_values
 
 from .database import db, is_postgres
 
@@ -437,33 +437,49 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
-_deferred = threading.local()  # rows `insert_row` holds back inside `deferred_inserts`, by statement
+_deferred = threading.local()  # inside `deferred_inserts`: rows held back, and amounts summed, by statement and key
 
 
 @contextmanager
 def deferred_inserts() -> Iterator[None]:
-    """Inside, `insert_row` holds rows back and writes them at the end, many per round trip (before
-    that if `get_row` reads). A constraint a held row breaks is raised at the end, as IntegrityError:
-    whoever asked for it must be ready to undo the whole block."""
-    _deferred.rows = {}
+    """Inside, `insert_row` holds rows back and `add_amounts` sums amounts per row; both are written at
+    the end, many per round trip (before that if `get_row` reads). A constraint a held row breaks is
+    raised at the end, as IntegrityError: whoever asked for it must be ready to undo the whole block."""
+    _deferred.rows, _deferred.sums = {}, {}
     try:
         yield
         flush_inserts()
     finally:
-        _deferred.rows = None
+        _deferred.rows = _deferred.sums = None
+
+
+def add_amounts(sql: str, key: tuple, amounts: tuple[int, ...]) -> None:
+    """Run an additive upsert, `sql` taking `(*key, *amounts)`. Inside `deferred_inserts` the amounts for
+    one statement and key are summed and written once: adding commutes, and a batch of ten thousand
+    filings then writes a few dozen counter rows instead of a statement (a round trip) each."""
+    held = getattr(_deferred, "sums", None)
+    if held is None:
+        db.execute_sql(sql, (*key, *amounts))
+        return
+    rows = held.setdefault(sql, {})
+    before = rows.get(key)
+    rows[key] = amounts if before is None else tuple(a + b for a, b in zip(before, amounts, strict=True))
 
 
 def flush_inserts() -> None:
-    held = getattr(_deferred, "rows", None)
-    if not held:
+    held, sums = getattr(_deferred, "rows", None), getattr(_deferred, "sums", None)
+    if not held and not sums:
         return
-    batches = list(held.items())
+    batches = [(sql, list(rows.values())) for sql, rows in held.items()]
+    batches += [(sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
     held.clear()
+    sums.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
         for sql, params in batches:
-            if is_postgres():
-                execute_batch(cursor, sql, params, page_size=500)  # psycopg2's executemany: a round trip a row
+            if is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
+                single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
+                execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
             else:
                 cursor.executemany(sql, params)
 
@@ -484,13 +500,19 @@ def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, .
     times the INSERT itself when a hub applies a batch of thousands.
     """
     fields = model._meta.fields
-    sql = _insert_sql(model._meta.table_name, tuple(fields[n].column_name for n in values), db.param, replace_on)
+    columns = tuple(fields[n].column_name for n in values)
+    sql = _insert_sql(model._meta.table_name, columns, db.param, replace_on)
     params = tuple(fields[n].db_value(v) for n, v in values.items())
     held = getattr(_deferred, "rows", None)
-    if held is not None:
-        held.setdefault(sql, []).append(params)
-    else:
+    if held is None:
         db.execute_sql(sql, params)
+        return
+    rows = held.setdefault(sql, {})
+    # An overwrite held back replaces one held for the same key (the last one wins either way), so that
+    # no statement carries a key twice; a plain insert is kept as is, duplicate and all, to be refused.
+    key = tuple(params[columns.index(c)] for c in replace_on) if replace_on else len(rows)
+    rows.pop(key, None)
+    rows[key] = params
 
 
 @lru_cache(maxsize=64)

@@ -10,10 +10,15 @@ from __future__ import annotations
 from typing import Protocol
 
 import requests
+from urllib3.util import SKIP_HEADER
 
 from .errors import SyncError
 
 TIMEOUT_S = (5, 120)  # connect, read: applying a large batch at a busy hub takes a while
+# An idle round is one request that must stay under 1 KB both ways: urllib3's default user agent and
+# accept-encoding are not sent, nor a Content-Type (without one, RFC 9110 §8.3 lets the recipient take
+# the body for application/octet-stream, which a sealed body is).
+_BARE = {"User-Agent": SKIP_HEADER, "Accept-Encoding": SKIP_HEADER}
 
 
 class Unreachable(SyncError):
@@ -47,7 +52,7 @@ class HttpTransport:
             response = self.session.post(
                 self.base_url + path,
                 data=body,
-                headers={**headers, "Content-Type": "application/octet-stream"},
+                headers={**headers, **_BARE},
                 timeout=TIMEOUT_S,
             )
         except requests.RequestException as exc:

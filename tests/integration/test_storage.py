@@ -12,7 +12,18 @@ from storage.blobs import BlobStore
 from storage.database import db, open_database, write_transaction
 from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
-from storage.models import DataKey, EventRecord, SchemaVersion, Station, StreamHead, upsert
+from storage.models import (
+    DataKey,
+    EventRecord,
+    SchemaVersion,
+    Station,
+    StreamHead,
+    deferred_inserts,
+    insert_row,
+    upsert,
+)
+
+KEY = ("entity", "recipient")  # DataKey's primary key
 
 
 def test_a_fresh_database_migrates_to_the_latest_schema(any_database):
@@ -63,6 +74,22 @@ def test_upsert_inserts_then_overwrites_by_primary_key(migrated):
     upsert(DataKey, entity="app-1", recipient="station", wrapped=b"one")
     upsert(DataKey, entity="app-1", recipient="station", wrapped=b"two")
     assert [bytes(r.wrapped) for r in DataKey.select()] == [b"two"]
+
+
+def test_rows_held_back_are_written_at_the_end_the_last_overwrite_winning(migrated):
+    with write_transaction(), deferred_inserts():
+        for wrapped in (b"one", b"two", b"three"):
+            insert_row(DataKey, {"entity": "app-1", "recipient": "station", "wrapped": wrapped}, replace_on=KEY)
+        insert_row(DataKey, {"entity": "app-2", "recipient": "station", "wrapped": b"x"}, replace_on=KEY)
+        assert DataKey.select().count() == 0
+    assert {r.entity: bytes(r.wrapped) for r in DataKey.select()} == {"app-1": b"three", "app-2": b"x"}
+
+
+def test_a_plain_insert_held_back_twice_is_refused_at_the_end(migrated):
+    with pytest.raises(peewee.IntegrityError), write_transaction(), deferred_inserts():
+        for _ in range(2):
+            insert_row(DataKey, {"entity": "app-1", "recipient": "station", "wrapped": b"one"})
+    assert DataKey.select().count() == 0
 
 
 def test_binary_payloads_come_back_byte_for_byte(migrated):
