@@ -1,5 +1,5 @@
 """A county hub on PostgreSQL served by real `onetrip serve` processes: the connections a process holds
-stay within its pool's bound under load.
+stay within its pool's bound under load, and several processes on one database apply every event once.
 
 The hub is provisioned as the fleet simulator does it (`bench/fleet_setup.py`), with simulated stations
 that speak the real protocol.
@@ -11,14 +11,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 import psycopg2
 import pytest
 import requests
 
-from bench.fleet_setup import POSTGRES, Shape, databases, provision, serve, stop
+from bench.fleet_setup import POSTGRES, Shape, databases, events_by_origin, provision, serve, stop
 from bench.fleet_station import SimStation, Stats
 from node.runtime import database_connections
+from node.upstream import PUSH_PATH
+from sync import canonical
+from sync.batch import encode_batch
+from sync.request import PUSH_CONTEXT
+from sync.transport import HttpTransport
+from tests.support.servers import free_port
 
 HUB = "onetrip-hub-under-test"  # the served processes' application_name in pg_stat_activity
 LOAD_S = 6
@@ -86,3 +93,50 @@ def _get_for(url: str, seconds: float) -> bool:
             if not session.get(url, timeout=30).ok:
                 return False
     return True
+
+
+def test_the_same_batch_pushed_at_once_to_two_processes_of_a_hub_is_applied_once(fleet, tmp_path):
+    county = fleet.counties[0]
+    other = free_port()
+    first = serve(county.config, tmp_path / "first.log")
+    second = serve(replace(county.config, port=other), tmp_path / "second.log", port=str(other), scheduler="off")
+    urls = (county.url, f"http://127.0.0.1:{other}")
+    try:
+        for station in county.stations:
+            station.file(3)
+            batch = encode_batch(station.unsent())
+            sent = station.seq - station.up
+            receipts = _at_once([partial(_push, station, url, batch) for url in urls])
+            assert sorted((r["applied"], r["replayed"]) for r in receipts) == [(0, sent), (sent, 0)]
+            station.up = station.seq
+        for station in county.stations:  # then every station at once, each to either process
+            station.file(2)
+        pushes = [partial(_push, s, urls[k % 2], encode_batch(s.unsent())) for k, s in enumerate(county.stations)]
+        assert [r["applied"] for r in _at_once(pushes)] == [2] * len(county.stations)
+    finally:
+        stop(second)
+        stop(first)
+    held = events_by_origin(county.config.database)
+    assert {s.installation: held.get(s.installation) for s in county.stations} == {
+        s.installation: s.seq for s in county.stations
+    }
+
+
+def _push(station: SimStation, url: str, body: bytes) -> dict:
+    transport = HttpTransport(url)
+    try:
+        return canonical.decode(station._channel(transport).call(PUSH_PATH, PUSH_CONTEXT, body))
+    finally:
+        transport.session.close()
+
+
+def _at_once(calls: list) -> list:
+    """Every call started together (a barrier), so the processes race for the same writes."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
