@@ -180,7 +180,15 @@ class Node:
                 release()
 
         self._scheduler.add_job(
-            run, "interval", seconds=seconds, id=name, coalesce=True, max_instances=1, misfire_grace_time=None, **first
+            run,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,  # logs name the job, not the wrapper
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            **first,
         )
 
     def stop(self) -> None:
