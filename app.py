@@ -228,12 +228,14 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     import waitress
 
     from node.logs import configure_logging
+    from storage.database import release
     from web import create_app
 
     node = Node.from_config(config)
     configure_logging(node.identity.station, node.identity.installation, config.log_level)
     app = create_app(node=node)
     node.start()
+    release()  # from here this thread only waits in waitress: its connection goes back to the pool
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler
     print(f"{banner} {node.identity.name} 已启动：http://{config.host}:{config.port}/   （Ctrl+C 停止）", flush=True)
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_origin, provision, serve, stop
 from .fleet_station import Stats
 
-HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × 4 connections stay under its 100
+HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × (4 + 4) pooled connections stay under its 100
 SHAPES = {
     "tiny": Shape(1, 5, storm_applications=3, steady_period_s=3, steady_window_s=3),  # the test's: every part once
     "small": Shape(2, 10, steady_window_s=20),

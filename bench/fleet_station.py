@@ -88,7 +88,7 @@ class SimStation:
         self.up = 0  # own seq the hub acknowledged
         self.down = 0  # the hub's arrival number everything of ours up to is held here
         self.held: dict[tuple[str, str], tuple[int, str]] = {}
-        self.received = 0
+        self.received = 0  # events pulled in the station's own stream: its county's decisions
         self.filed = 0
 
     def enrolled(self, station: str, hub: Hub, down_cursor: int) -> None:
@@ -200,4 +200,5 @@ class SimStation:
         held_seq, held_chain = self.held.get(key, (0, GENESIS))
         verified = verify_batch(raws, head, self.hub.verifying[head.origin], held_seq=held_seq, held_chain=held_chain)
         self.held[key] = (head.seq, verified[-1].chain)
-        self.received += len(verified)
+        if head.stream == self.station:  # not the trust streams: the city's `all` grows as counties enrol
+            self.received += len(verified)

@@ -46,7 +46,7 @@ class NodeConfig:
     sync_interval_s: int = 30  # sync with the parent this often while the link works
     sync_backoff_max_s: int = 900  # while it does not, wait longer each time, up to this
     sync_max_in_flight: int = 4  # sync requests a hub serves at once; more are told to come back (503)
-    threads: int = 8  # waitress's; each holds a database connection: processes × threads < PostgreSQL's limit
+    threads: int = 8  # waitress's; a process holds at most threads + 4 PostgreSQL connections (its pool)
     log_level: str = "INFO"
     retention_days: int = 365  # a village station purges residents' data this long after delivery
     scheduler: str = "on"  # "off" in every hub process but one: the periodic jobs run once per hub

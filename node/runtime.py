@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import peewee as pw
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from provisioning.ca import create_ca_key, create_root
@@ -33,7 +34,7 @@ from provisioning.stations import (
 )
 from provisioning.trust import CertTrust, TrustProjection
 from storage.blobs import BlobStore
-from storage.database import bind, open_database
+from storage.database import bind, open_database, release
 from storage.database import close as close_database
 from storage.migrations import migrate, require_current
 from storage.models import EventRecord
@@ -61,6 +62,15 @@ CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_S = 60  # dashboards' figures are never more than a minute old (an acceptance moves them too)
 RETENTION_CHECK_H = 24
 COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
+# Jobs' threads: a sync round (minutes, at a county relaying a storm) and the short jobs one after
+# another beside it. Each thread may hold a database connection, so fewer is cheaper on a hub.
+SCHEDULER_WORKERS = 2
+
+
+def database_connections(config: NodeConfig) -> int:
+    """The most connections a process needs at once: one per thread that may query (waitress's, the
+    scheduler's, the main one, a sync round's read-ahead), so none ever waits for another's."""
+    return config.threads + SCHEDULER_WORKERS + 2
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class Node:
     @classmethod
     def from_config(cls, config: NodeConfig, *, clock: Clock | None = None) -> Node:
         identity, keys = load_identity(config.data_dir)
-        bind(open_database(config.database_url))
+        bind(open_database(config.database_url, database_connections(config)))
         require_current()
         hlc = HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000)
         trust = CertTrust(identity, keys.signing.verifying_key, lambda: wall_time(hlc))
@@ -145,7 +155,8 @@ class Node:
                 "scheduler off in this process: %s %s serves requests only", self.identity.level, self.identity.name
             )
             return
-        self._scheduler = BackgroundScheduler(timezone=UTC)
+        workers = ThreadPoolExecutor(SCHEDULER_WORKERS)
+        self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": workers})
         self._every("sign_heads", self.events.sign_heads, HEAD_SIGNING_INTERVAL_S, at_start=False)
         self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
         self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_S)
@@ -161,9 +172,28 @@ class Node:
         log.info("node started: %s %s", self.identity.level, self.identity.name)
 
     def _every(self, name: str, job, seconds: int, at_start: bool = True) -> None:
-        """A periodic job; a run that is late or slow is neither repeated back to back nor overlapped."""
+        """A periodic job; a run that is late or slow is neither repeated back to back nor overlapped, and a
+        run waiting for a free worker still runs (`misfire_grace_time=None`) however late. Its connection
+        goes back to the pool when it ends."""
         first = {"next_run_time": datetime.now(UTC)} if at_start else {}  # None would add it paused
-        self._scheduler.add_job(job, "interval", seconds=seconds, id=name, coalesce=True, max_instances=1, **first)
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                release()
+
+        self._scheduler.add_job(
+            run,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,  # logs name the job, not the wrapper
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            **first,
+        )
 
     def stop(self) -> None:
         if self._scheduler is not None:

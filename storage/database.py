@@ -1,7 +1,7 @@
 """The one place that binds the peewee database of a process.
 
 SQLite by default (a file in the data dir), PostgreSQL for hubs when given a
-`postgresql://` URL. Models point at `db`, a proxy bound at run time.
+`postgresql://` URL, through a bounded pool. Models point at `db`, a proxy bound at run time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import peewee
 from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledDatabase
 
 from .errors import UnsupportedDatabase
 
@@ -35,19 +36,32 @@ SQLITE_PRAGMAS = {
 _WRITER_LOCK = 0x0E7E_1065
 
 _memo = threading.local()  # this thread's write transaction's memo (`transaction_memo`)
+# A hub's threads (waitress's, the scheduler's) take a PostgreSQL connection for a unit of work
+# and give it back (`release`), so a process holds at most its pool's size however long it runs:
+# several hubs and their processes share one server's `max_connections`. A thread finding the pool
+# empty waits this long for a connection rather than fail at once.
+POOL_WAIT_S = 30
+# A connection idle this long is closed at its next check-out instead of reused: one the server or a
+# firewall dropped meanwhile is not handed out, and a burst's extra connections do not stay forever.
+POOL_STALE_S = 300
+COMMAND_CONNECTIONS = 2  # a command's own thread and a sync round's read-ahead worker
 
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'onetrip.db'}"
 
 
-def open_database(url: str) -> peewee.Database:
-    """Open (without binding) the database a URL names."""
+def open_database(url: str, connections: int = COMMAND_CONNECTIONS) -> peewee.Database:
+    """Open (without binding) the database a URL names; PostgreSQL as a pool of at most `connections`.
+
+    SQLite keeps one connection per thread: it is a file, with no server to run short of connections.
+    """
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         return connect_url(url, pragmas=SQLITE_PRAGMAS)
     if scheme in ("postgresql", "postgres"):
-        return connect_url(url.replace("postgres://", "postgresql://", 1))
+        pooled = "postgresql+pool://" + url.split("://", 1)[1]
+        return connect_url(pooled, max_connections=connections, stale_timeout=POOL_STALE_S, timeout=POOL_WAIT_S)
     raise UnsupportedDatabase(f"不支持的数据库地址 {url!r}：请使用 sqlite:///路径 或 postgresql://用户@主机/库名")
 
 
@@ -117,6 +131,17 @@ def savepoint(name: str = "onetrip_apply"):
         forget_memo()
         raise
     db.execute_sql(f"RELEASE SAVEPOINT {name}")
+
+
+def release() -> None:
+    """At the end of a unit of work (a request, a scheduled job), give this thread's pooled connection back.
+
+    Never inside a transaction: whoever opened it still holds its rows and the writer lock, and peewee
+    refuses to close it. SQLite's per-thread connection stays open: reopening it would drop its page
+    cache and checkpoint the WAL at every request.
+    """
+    if isinstance(db.obj, PooledDatabase) and not db.in_transaction():
+        db.close()
 
 
 def close() -> None:

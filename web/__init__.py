@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from node import upstream
 from node.config import NodeConfig
 from node.runtime import Node
+from storage.database import release
 
 from . import errors
 from .auth import current_operator
@@ -78,4 +79,5 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         }
     )
     errors.init_app(app)
+    app.teardown_appcontext(lambda _exc: release())  # the request's connection back to the pool
     return app

@@ -4,12 +4,13 @@ plus the SQLite safety pragmas and the blob store."""
 from __future__ import annotations
 
 import os
+import threading
 
 import peewee
 import pytest
 
 from storage.blobs import BlobStore
-from storage.database import db, open_database, write_transaction
+from storage.database import bind, db, open_database, release, write_transaction
 from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
@@ -116,6 +117,40 @@ def test_sqlite_is_opened_with_the_safety_pragmas(sqlite_database):
     assert pragma("synchronous") == 2  # FULL
     assert pragma("foreign_keys") == 1
     assert pragma("busy_timeout") == 10_000
+
+
+def test_a_thread_finding_the_postgresql_pool_empty_waits_for_a_connection_instead_of_failing(postgres_database):
+    bind(open_database(postgres_database, connections=1))
+    db.execute_sql("SELECT 1")  # this thread holds the only connection
+    answered = []
+
+    def query():
+        answered.append(db.execute_sql("SELECT 2").fetchone()[0])
+        release()
+
+    waiting = threading.Thread(target=query)
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and answered == []
+    release()
+    waiting.join(10)
+    assert answered == [2]
+
+
+def test_a_pooled_connection_goes_back_only_outside_a_transaction(postgres_database):
+    bind(open_database(postgres_database, connections=1))
+    with write_transaction():  # holds the writer lock: the connection stays with its owner
+        release()
+        assert not db.is_closed()
+        db.execute_sql("SELECT 1")
+    release()
+    assert db.is_closed()
+
+
+def test_sqlite_keeps_each_thread_s_connection_after_a_unit_of_work(sqlite_database):
+    db.execute_sql("SELECT 1")
+    release()  # reopening would drop the page cache and checkpoint the WAL at every request
+    assert not db.is_closed()
 
 
 def test_an_unknown_database_scheme_is_refused():
