@@ -9,6 +9,7 @@ county; counties relay to the city. `ONETRIP_FLEET` picks the shape (`SHAPES`; `
 
 from __future__ import annotations
 
+import bisect
 import os
 import random
 import re
@@ -17,12 +18,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psycopg2
 
 from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_origin, provision, serve, stop
 from .fleet_station import Stats
@@ -52,6 +56,7 @@ class Phase:
     hub_cpu_s: float  # the county processes together
     started: float  # perf_counter
     city_s: float | None = None  # until the city held every station's events
+    dashboard_lag_s: float | None = None  # the longest a filing waited to be counted on the city's dashboard
     profile: list[str] = field(default_factory=list)
 
     def row(self) -> str:
@@ -92,10 +97,55 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
         stats.errors += [f"{s.station}: gave up" for s, ok in zip(stations, finished, strict=True) if not ok]
         return len(stations) * shape.storm_applications * 3  # each filed up, accepted and decided down
 
-    phase = _measured(fleet, "storm", work)
-    phase.profile = _profile_summary(profiler, fleet.base / "storm.prof")
-    phase.city_s = _wait_relayed(fleet) - phase.started
+    with DashboardWatch(fleet.databases[0]) as watch:
+        phase = _measured(fleet, "storm", work)
+        phase.profile = _profile_summary(profiler, fleet.base / "storm.prof")
+        phase.city_s = _wait_relayed(fleet) - phase.started
+    phase.dashboard_lag_s = watch.worst_lag_s(phase.stats.pushed_at)
     return phase
+
+
+class DashboardWatch:
+    """Dashboard freshness at the city during the storm. Its figures are counters the projection keeps as
+    events are applied (`statistic`, read by `node.dashboard`), so a filing counts there once the city has
+    applied it: sampling the city's `filed` total every second, against when each filing was acknowledged
+    by its county, gives how long the oldest acknowledged filing waited to be counted. A county's own
+    dashboard counts a filing in the transaction that acknowledges it: no lag there."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> DashboardWatch:
+        self.baseline = _filed(self.url)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.perf_counter(), _filed(self.url)))
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            self.samples.append((time.perf_counter(), _filed(self.url)))
+
+    def worst_lag_s(self, pushed_at: list[float]) -> float:
+        acknowledged = sorted(pushed_at)
+        worst = 0.0
+        for at, filed in self.samples:
+            shown = filed - self.baseline
+            if shown < bisect.bisect_right(acknowledged, at):  # some acknowledged filing is not counted yet
+                worst = max(worst, at - acknowledged[shown])
+        return worst
+
+
+def _filed(url: str) -> int:
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(SUM(filed), 0) FROM statistic")
+        return int(cursor.fetchone()[0])
 
 
 def steady(fleet: Fleet, shape: Shape) -> Phase:
@@ -240,6 +290,8 @@ def run(name: str) -> list[str]:
         f"{'p99 ms':>7} {'busy':>6} {'errors':>6} {'sim cpu':>7} {'hub cpu':>7}",
         *(phase.row() for phase in result.phases),
         result.checked.line(2 * apps),
+        f"dashboard lag at the city during the storm: worst {result.phases[0].dashboard_lag_s:.1f} s from a "
+        "county acknowledging a filing to the city's dashboard counting it (a county's own counts it at once)",
         *(error for phase in result.phases for error in phase.stats.errors[:5]),
         *result.phases[0].profile,
     ]

@@ -44,6 +44,7 @@ class Stats:
     """What every station's requests came to, shared by all of them (threads)."""
 
     latencies_s: list[float] = field(default_factory=list)
+    pushed_at: list[float] = field(default_factory=list)  # perf_counter when its county acknowledged each filing
     busy: int = 0  # 503 + Retry-After: backpressure, not an error
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,6 +52,11 @@ class Stats:
     def took(self, seconds: float) -> None:
         with self.lock:
             self.latencies_s.append(seconds)
+
+    def acknowledged(self, filings: int) -> None:
+        at = time.perf_counter()
+        with self.lock:
+            self.pushed_at += [at] * filings
 
     def backed_off(self) -> None:
         with self.lock:
@@ -168,6 +174,7 @@ class SimStation:
     def _round(self, channel: Channel, stats: Stats) -> None:
         if self.seq > self.up:
             self._call(channel, stats, PUSH_PATH, PUSH_CONTEXT, encode_batch(self.unsent()))
+            stats.acknowledged(self.seq - self.up)  # every event a station makes is a filing
             self.up = self.seq
         while True:
             asked = canonical.encode({"cursor": self.down})

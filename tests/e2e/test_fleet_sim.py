@@ -13,3 +13,5 @@ def test_a_tiny_fleet_loses_and_duplicates_nothing_through_a_storm_and_the_stead
     assert result.checked.sent == stations * (2 * shape.storm_applications + shape.steady_events)
     assert (result.checked.lost, result.checked.duplicated, result.checked.short) == (0, 0, 0)
     assert storm.city_s is not None and storm.city_s >= storm.seconds
+    assert len(storm.stats.pushed_at) == stations * shape.storm_applications  # each filing acknowledged once
+    assert storm.dashboard_lag_s is not None and 0 <= storm.dashboard_lag_s <= storm.city_s
