@@ -3,11 +3,9 @@ proves it itself, with real servers on loopback."""
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
-import requests
 
 from node import demo, forks, upstream
 from node.config import NodeConfig
@@ -16,6 +14,7 @@ from storage.models import EventRecord, ForkEvidence
 from sync.transport import Refused
 from tests.support.cluster import file
 from tests.support.tree import open_node
+from tests.support.web import logged_in
 
 
 def test_a_fork_found_at_the_township_is_reported_to_the_county_which_proves_it(cluster, tmp_path):
@@ -47,18 +46,6 @@ def test_a_fork_found_at_the_township_is_reported_to_the_county_which_proves_it(
     assert (proven.origin, proven.seq, proven.other_eid) == (kept.origin, kept.seq, kept.other_eid)
     assert kept.origin in forks.warning() and "停止应用" in forks.warning()
     db.close()
-    dashboard = login_and_get(cluster, "county", "/dashboard/")
+    county = f"http://127.0.0.1:{cluster.configs['county'].port}"
+    dashboard = logged_in(county, "county.admin", demo.PASSWORD).get(f"{county}/dashboard/", timeout=10).text
     assert "签署了两份不同的事件历史" in dashboard and kept.origin in dashboard
-
-
-def login_and_get(cluster, level: str, path: str) -> str:
-    """A page of a served node, as its admin sees it after logging in through the form."""
-    base = f"http://127.0.0.1:{cluster.configs[level].port}"
-    with requests.Session() as session:
-        form = session.get(f"{base}/login", timeout=10).text
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-        credentials = {"username": f"{level}.admin", "password": demo.PASSWORD, "csrf_token": csrf}
-        session.post(f"{base}/login", data=credentials, timeout=10).raise_for_status()
-        page = session.get(f"{base}{path}", timeout=10)
-        page.raise_for_status()
-        return page.text

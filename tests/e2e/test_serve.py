@@ -12,6 +12,7 @@ from app import main
 from node.demo import PASSWORD, SEAL_PIN
 from storage.database import db
 from tests.support.servers import free_port, free_run, start, stop
+from tests.support.web import csrf, logged_in
 
 
 def test_serve_answers_health_status_and_the_page_and_logs_structured_lines(tmp_path):
@@ -92,16 +93,11 @@ def _an_acceptance_at_the_township_reaches_the_village_within_a_minute(base_port
     import time
 
     township = f"http://127.0.0.1:{base_port + 2}"
-    clerk = requests.Session()
-    clerk.post(
-        f"{township}/login",
-        data={"username": "town.clerk", "password": PASSWORD, "csrf_token": _csrf(clerk, f"{township}/login")},
-        timeout=5,
-    )
+    clerk = logged_in(township, "town.clerk", PASSWORD)
     number = re.search(r'href="/work/a/([^"/]+)"', clerk.get(f"{township}/work/", timeout=5).text).group(1)
     accepted = clerk.post(
         f"{township}/work/a/{number}/application.accepted",
-        data={"csrf_token": _csrf(clerk, f"{township}/work/a/{number}")},
+        data={"csrf_token": csrf(clerk, f"{township}/work/a/{number}")},
         timeout=10,
     )
     assert accepted.ok
@@ -126,36 +122,27 @@ def _wait_status(port: int) -> dict:
     raise AssertionError(f"node on port {port} did not answer")
 
 
-def _csrf(session: requests.Session, url: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', session.get(url, timeout=5).text).group(1)
-
-
 def _the_village_receipt_carries_the_seal_verified_at_the_county_and_by_its_qr_at_the_city(base_port: int) -> None:
     village, county = f"http://127.0.0.1:{base_port + 3}", f"http://127.0.0.1:{base_port + 1}"
-    agent = requests.Session()
-    agent.post(
-        f"{village}/login",
-        data={"username": "cun.agent", "password": PASSWORD, "csrf_token": _csrf(agent, f"{village}/login")},
-        timeout=5,
-    )
+    agent = logged_in(village, "cun.agent", PASSWORD)
     number = re.search(r'href="/work/a/([^"/]+)"', agent.get(f"{village}/work/", timeout=5).text).group(1)
     page = agent.get(f"{village}/work/a/{number}", timeout=5).text
     seal_id = re.search(r'<option value="([^"]+-S\d+)"', page).group(1)
     sealed = agent.post(
         f"{village}/work/a/{number}/seal/receipt.pdf",
-        data={"csrf_token": _csrf(agent, f"{village}/work/a/{number}"), "seal": seal_id, "pin": SEAL_PIN},
+        data={"csrf_token": csrf(agent, f"{village}/work/a/{number}"), "seal": seal_id, "pin": SEAL_PIN},
         timeout=30,
     )
     assert sealed.status_code == 200 and sealed.content.startswith(b"%PDF-")
     anyone = requests.Session()
     answer = anyone.post(
         f"{county}/verify",
-        data={"csrf_token": _csrf(anyone, f"{county}/verify")},
+        data={"csrf_token": csrf(anyone, f"{county}/verify")},
         files={"pdf": ("receipt.pdf", sealed.content, "application/pdf")},
         timeout=30,
     )
     assert "印章有效" in answer.text and "青山村便民服务代办点" in answer.text
     qr = PdfReader(io.BytesIO(sealed.content)).metadata.subject  # the QR code's text, as the PDF carries it
     city = f"http://127.0.0.1:{base_port}"
-    answer = anyone.post(f"{city}/verify", data={"csrf_token": _csrf(anyone, f"{city}/verify"), "qr": qr}, timeout=30)
+    answer = anyone.post(f"{city}/verify", data={"csrf_token": csrf(anyone, f"{city}/verify"), "qr": qr}, timeout=30)
     assert "二维码有效" in answer.text and "青山村便民服务代办点" in answer.text  # the seal's record came up by sync

@@ -168,15 +168,22 @@ def test_a_bundle_with_an_altered_or_cut_scan_is_refused_and_applies_nothing(dir
     assert onetrip(capsys, "import", "--data", county, dirs / "up.otb")[0] == 0  # the stick as written is fine
 
 
-def test_by_stick_a_county_restored_from_a_backup_gets_back_what_it_had_acknowledged(dirs, capsys):
-    village, county = dirs / "village", dirs / "county"
+def lost_to_a_restore(capsys, dirs, restored: str) -> str:
+    """A round by stick, a backup of one side's database, an application filed at the village and carried up
+    in a second round, then the backup put back (the disk died): the application that side lost."""
     stick_round(capsys, dirs, "first.otb")
-    shutil.copy(county / "onetrip.db", dirs / "backup.db")
-    lost = file(open_node(NodeConfig(village)))
+    shutil.copy(dirs / restored / "onetrip.db", dirs / "backup.db")
+    lost = file(open_node(NodeConfig(dirs / "village")))
     db.close()
     stick_round(capsys, dirs, "second.otb")
-    shutil.copy(dirs / "backup.db", county / "onetrip.db")  # the county's disk died; last night's backup
-    assert rows(county, f"SELECT COUNT(*) FROM application WHERE number = '{lost}'") == [(0,)]
+    shutil.copy(dirs / "backup.db", dirs / restored / "onetrip.db")
+    assert rows(dirs / restored, f"SELECT COUNT(*) FROM application WHERE number = '{lost}'") == [(0,)]
+    return lost
+
+
+def test_by_stick_a_county_restored_from_a_backup_gets_back_what_it_had_acknowledged(dirs, capsys):
+    county = dirs / "county"
+    lost = lost_to_a_restore(capsys, dirs, "county")
 
     stick_round(capsys, dirs, "third.otb")  # nothing new at the village: its heads show what the county lacks
     stick_round(capsys, dirs, "fourth.otb")  # which this bundle carries again
@@ -186,13 +193,7 @@ def test_by_stick_a_county_restored_from_a_backup_gets_back_what_it_had_acknowle
 
 def test_by_stick_a_village_restored_from_an_old_copy_gets_its_own_work_back(dirs, capsys):
     village, county = dirs / "village", dirs / "county"
-    stick_round(capsys, dirs, "first.otb")
-    shutil.copy(village / "onetrip.db", dirs / "backup.db")
-    lost = file(open_node(NodeConfig(village)))
-    db.close()
-    stick_round(capsys, dirs, "second.otb")
-    shutil.copy(dirs / "backup.db", village / "onetrip.db")
-
+    lost = lost_to_a_restore(capsys, dirs, "village")
     stick_round(capsys, dirs, "third.otb")
     assert rows(village, f"SELECT state FROM application WHERE number = '{lost}'") == [("submitted",)]
     after = file(open_node(NodeConfig(village)))  # and it goes on where its stream stood, without a fork

@@ -1,16 +1,34 @@
-"""Driving the Flask test client as a person would: read the form's CSRF token, log in."""
+"""Driving a node's pages as a person would, through the Flask test client or over HTTP to a served node:
+read the form's CSRF token, log in."""
 
 from __future__ import annotations
 
 import re
 
+import requests
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
 
 def token(client, path: str) -> str:
     """The CSRF token of the form on the page at `path`."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
 
 
 def login(client, username: str, password: str):
     return client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token(client, "/login")}
     )
+
+
+def csrf(session: requests.Session, url: str) -> str:
+    """The CSRF token of the form on a served node's page."""
+    return CSRF.search(session.get(url, timeout=5).text).group(1)
+
+
+def logged_in(base_url: str, username: str, password: str) -> requests.Session:
+    """A session logged in to a served node through its login form."""
+    session = requests.Session()
+    credentials = {"username": username, "password": password, "csrf_token": csrf(session, f"{base_url}/login")}
+    session.post(f"{base_url}/login", data=credentials, timeout=5).raise_for_status()
+    return session
