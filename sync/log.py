@@ -357,6 +357,7 @@ class EventLog:
         try:
             txn.optimistic = True
             with savepoint("onetrip_run"), deferred_inserts():
+                self.registry.read_ahead([item.event for item in verified])  # rows read here live as long as the block
                 self._settle(verified, receipt)
         except (_Redo, pw.IntegrityError):  # a projection refused, or a held row broke a constraint
             txn.rows.clear()  # held back since the flush that began this ingest: undone with the savepoint

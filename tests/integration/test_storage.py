@@ -15,11 +15,16 @@ from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, req
 from storage.models import (
     DataKey,
     EventRecord,
+    Operator,
     SchemaVersion,
     Station,
     StreamHead,
     deferred_inserts,
+    forget_rows,
+    get_row,
     insert_row,
+    read_rows,
+    update_row,
     upsert,
 )
 
@@ -90,6 +95,56 @@ def test_a_plain_insert_held_back_twice_is_refused_at_the_end(migrated):
         for _ in range(2):
             insert_row(DataKey, {"entity": "app-1", "recipient": "station", "wrapped": b"one"})
     assert DataKey.select().count() == 0
+
+
+def _operator(username: str, name: str) -> dict:
+    return {"username": username, "station": "511302", "name": name, "role": "clerk", "disabled": False}
+
+
+def test_rows_read_ahead_and_changed_are_written_once_at_the_end_as_last_changed(migrated):
+    for username in ("a", "b", "c"):
+        insert_row(Operator, _operator(username, "old"))
+    with write_transaction(), deferred_inserts():
+        read_rows(Operator, ["a", "b", "missing"])
+        row = get_row(Operator, "a")
+        assert get_row(Operator, "a") is row and get_row(Operator, "missing") is None
+        for name in ("first", "second"):
+            row.name = name
+            update_row(row)
+        assert get_row(Operator, "a").name == "second"
+        assert Operator.get_by_id("a").name == "old"  # held back until the end
+        get_row(Operator, "c").disabled = True  # changed but never handed to update_row: not written
+    assert {o.username: (o.name, o.disabled) for o in Operator.select()} == {
+        "a": ("second", False),
+        "b": ("old", False),
+        "c": ("old", False),
+    }
+
+
+def test_after_forget_rows_a_row_deleted_and_filed_again_is_read_afresh_not_from_what_was_held(migrated):
+    insert_row(Operator, _operator("a", "old"))
+    with write_transaction(), deferred_inserts():
+        stale = get_row(Operator, "a")
+        stale.name, stale.disabled = "changed", True
+        update_row(stale)
+        forget_rows()  # what a replay's reset does before it deletes an entity's rows
+        assert Operator.get_by_id("a").name == "changed"
+        Operator.delete().where(Operator.username == "a").execute()
+        insert_row(Operator, _operator("a", "again"))
+        fresh = get_row(Operator, "a")
+        assert fresh is not stale and (fresh.name, fresh.disabled) == ("again", False)
+    assert (Operator.get_by_id("a").name, Operator.get_by_id("a").disabled) == ("again", False)
+
+
+def test_a_row_changed_and_held_back_is_undone_with_the_block(migrated):
+    insert_row(Operator, _operator("a", "old"))
+    with pytest.raises(RuntimeError), write_transaction(), deferred_inserts():
+        row = get_row(Operator, "a")
+        row.name = "changed"
+        update_row(row)
+        raise RuntimeError
+    with write_transaction(), deferred_inserts():
+        assert get_row(Operator, "a").name == "old"
 
 
 def test_binary_payloads_come_back_byte_for_byte(migrated):
