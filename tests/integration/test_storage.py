@@ -13,6 +13,7 @@ from storage.database import db, open_database, write_transaction
 from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
+    Application,
     DataKey,
     EventRecord,
     Operator,
@@ -24,6 +25,7 @@ from storage.models import (
     get_row,
     insert_row,
     read_rows,
+    unsettled,
     update_row,
     upsert,
 )
@@ -57,6 +59,29 @@ def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(any_dat
     assert "更新版本" in str(refused.value)
     with pytest.raises(SchemaTooNew):
         require_current()
+
+
+def test_an_upgraded_database_has_exactly_the_indexes_the_models_declare(any_database):
+    migrate(target=10)
+    db.execute_sql("CREATE INDEX IF NOT EXISTS application_station ON application (station)")  # as made before 11
+    db.execute_sql("CREATE INDEX IF NOT EXISTS event_status ON event (status)")
+    migrate()
+    for model in (EventRecord, Application):
+        found = {i.name: i.sql for i in db.get_indexes(model._meta.table_name)}
+        keys = {name for name in found if name.endswith("_pkey") or name.startswith("sqlite_autoindex")}
+        assert set(found) - keys == {index._name for index in model._meta.fields_to_index()}
+    assert "applied" in {i.name: i.sql for i in db.get_indexes("event")}["event_unsettled"]
+
+
+def test_queries_by_a_status_other_than_applied_use_the_partial_index(migrated):
+    query = EventRecord.select().where(unsettled("quarantined"))
+    sql, params = query.sql()
+    if db.param == "?":
+        plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+    else:
+        db.execute_sql("SET enable_seqscan = off")  # an empty table: the planner would scan it whatever the indexes
+        plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN " + sql, params).fetchall())
+    assert "event_unsettled" in plan
 
 
 def test_origin_stream_seq_is_unique(migrated):
