@@ -287,7 +287,7 @@ def _table(title: str, runs: list[dict], gzipped: int | None) -> list[str]:
         up, down, child, hub = (statistics.median(r[k] for r in rows) for k in ("up", "down", "child_mb", "hub_mb"))
         seconds = _median([r["seconds"] for r in rows])
         lines.append(f"{name:<16} {seconds:>24} {up:>12,.0f} {down:>12,.0f} {child:>8.0f}/{hub:<8.0f}")
-    if gzipped is not None:
+    if gzipped is not None and "W1 backlog" in runs[0]:
         w1 = statistics.median(run["W1 backlog"]["up"] + run["W1 backlog"]["down"] for run in runs)
         lines.append(f"W1 bytes on the wire / gzip of the records as JSON lines ({gzipped:,} B): {w1 / gzipped:.2f}")
     if "W5 scans" in runs[0]:

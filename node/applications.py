@@ -32,8 +32,10 @@ from storage.models import (
     DeadlineMark,
     EventRecord,
     Statistic,
+    forget_rows,
     get_row,
     insert_row,
+    read_rows,
     update_row,
     upsert,
 )
@@ -584,6 +586,11 @@ class ApplicationProjection:
         row.tally = _recount(row.tally, row)
         update_row(row)
 
+    def read_ahead(self, events: list[Event]) -> None:
+        """The rows a run's transitions and scans change, in a few queries (a filing's row is not there yet);
+        each is then written once, however many of the run's events change it (`deferred_inserts`)."""
+        read_rows(Application, {e.entity.removeprefix("application:") for e in events if e.type != FILED})
+
     def _filed(self, event: Event, payload: dict) -> None:
         if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
             raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
@@ -647,7 +654,9 @@ class ApplicationProjection:
 
     def reset(self, entity_name: str | None) -> None:
         """Before a replay of one application, take back what it added to the statistics; before a
-        rebuild, drop them all (the replay counts everything again)."""
+        rebuild, drop them all (the replay counts everything again). What a run holds back is written first,
+        so that the rows read and deleted here are the rows as they stand."""
+        forget_rows()
         if entity_name is None:
             Statistic.delete().execute()
         else:

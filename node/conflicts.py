@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from storage.models import Application, EventRecord
+from storage.models import Application, EventRecord, unsettled
 from sync.event import parse_event
 from sync.log import QUARANTINED, EventLog
 
@@ -30,7 +30,7 @@ class Conflict:
 def open_conflicts(station_prefix: str, number: str | None = None) -> list[Conflict]:
     """Held-back steps of the applications of a station (and those below it) not yet settled, oldest first."""
     held = EventRecord.select(EventRecord.eid, EventRecord.entity, EventRecord.body, EventRecord.reason).where(
-        (EventRecord.status == QUARANTINED)  # by the status index: quarantined events are few
+        unsettled(QUARANTINED)  # by the partial status index: quarantined events are few
         & EventRecord.reason.startswith(CONFLICT)
         & (EventRecord.entity == entity(number) if number else EventRecord.entity.startswith(entity(station_prefix)))
     )

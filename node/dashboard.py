@@ -16,7 +16,17 @@ from dataclasses import dataclass, field, replace
 import peewee as pw
 
 from provisioning.region import area_prefix
-from storage.models import Application, Contact, DeadlineMark, EventRecord, Installation, Operator, Station, Statistic
+from storage.models import (
+    Application,
+    Contact,
+    DeadlineMark,
+    EventRecord,
+    Installation,
+    Operator,
+    Station,
+    Statistic,
+    unsettled,
+)
 
 from .applications import CHINA, RUNNING
 from .catalogue import Catalogue
@@ -228,7 +238,7 @@ def build(
         totals=totals,
         due_soon=marks.get("due_soon", 0),
         overdue=marks.get("overdue", 0),
-        quarantined=EventRecord.select().where(EventRecord.status == "quarantined").count(),
+        quarantined=EventRecord.select().where(unsettled("quarantined")).count(),
         conflicts=len(open_conflicts(area)),
         offline=offline,
         tables={table.name: table for table in tables},

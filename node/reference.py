@@ -22,7 +22,7 @@ from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust
 from storage.database import forget_memo, transaction_memo
-from storage.models import Application, ReferenceData
+from storage.models import Application, ReferenceData, forget_rows
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
@@ -209,6 +209,7 @@ class ReferenceProjection:
 
     def _recount(self, kind: str) -> None:
         """A new holiday table may move any running deadline; a catalogue only fills those it lacked."""
+        forget_rows()  # what a run of events holds back of the rows, written before they are read here
         running = Application.select().where(Application.state.in_(RUNNING) & Application.accepted_on.is_null(False))
         if kind == CATALOGUE:
             running = running.where(Application.due.is_null())

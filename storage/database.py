@@ -144,6 +144,21 @@ def release() -> None:
         db.close()
 
 
+_CHUNK = 500  # values per IN (...): below every engine's limit on bound parameters
+
+
+def select_in(sql: str, values, *extra) -> list[tuple]:
+    """Run `sql` (with `{marks}` for the IN list) over the values in chunks; all rows."""
+    values, rows = list(values), []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        marks = ", ".join([db.param] * len(chunk))
+        cursor = db.cursor()
+        cursor.execute(sql.format(marks=marks, param=db.param), (*chunk, *extra))
+        rows.extend(cursor.fetchall())
+    return rows
+
+
 def close() -> None:
     """Close this thread's connection, if a database is bound at all."""
     if db.obj is not None:

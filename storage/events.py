@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from psycopg2.extras import execute_values
 
-from .database import db, is_postgres
+from .database import db, is_postgres, select_in
 
 _COLUMNS = ("eid", "origin", "stream", "seq", "hlc", "type", "entity", "body", "chain", "status", "reason")
 
@@ -52,25 +52,10 @@ def entity_rows(entity: str) -> list[tuple[bytes, str]]:
     return [(bytes(body), status) for body, status in _execute("by_entity", (entity,)).fetchall()]
 
 
-_CHUNK = 500  # values per IN (...): below every engine's limit on bound parameters
-
-
-def _chunked(sql: str, values, *extra) -> list[tuple]:
-    """Run `sql` (with `{marks}` for the IN list) over the values in chunks; all rows."""
-    values, rows = list(values), []
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        marks = ", ".join([db.param] * len(chunk))
-        cursor = db.cursor()
-        cursor.execute(sql.format(marks=marks, param=db.param), (*chunk, *extra))
-        rows.extend(cursor.fetchall())
-    return rows
-
-
 def entities_rows(entities) -> list[tuple[str, bytes, str]]:
     """Every stored event of these entities, as (entity, body, status), in arrival order."""
     sql = "SELECT entity, body, status FROM event WHERE entity IN ({marks}) ORDER BY arrival"
-    return [(entity, bytes(body), status) for entity, body, status in _chunked(sql, entities)]
+    return [(entity, bytes(body), status) for entity, body, status in select_in(sql, entities)]
 
 
 def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
@@ -78,10 +63,10 @@ def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
 
     The status is checked here, not in SQL: given both, SQLite's planner walks the status index
     (every applied event) rather than the eid index, ten times slower for a batch of decisions."""
-    rows = _chunked("SELECT eid, status FROM event WHERE eid IN ({marks})", eids)
+    rows = select_in("SELECT eid, status FROM event WHERE eid IN ({marks})", eids)
     return {eid for eid, status in rows if status in statuses}
 
 
 def awaited_among(eids) -> set[str]:
     """Which of these events some pending event waits for."""
-    return {dep for (dep,) in _chunked("SELECT DISTINCT dep FROM pending_dep WHERE dep IN ({marks})", eids)}
+    return {dep for (dep,) in select_in("SELECT DISTINCT dep FROM pending_dep WHERE dep IN ({marks})", eids)}

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import peewee as pw
-from psycopg2.extras import execute_values
+from psycopg2.extras import execute_batch, execute_values
 
-from .database import db, is_postgres
+from .database import db, is_postgres, select_in
 
 
 def utcnow() -> datetime:
@@ -43,13 +43,27 @@ class EventRecord(BaseModel):
     entity = pw.CharField(max_length=128, index=True)
     body = pw.BlobField()
     chain = pw.CharField(max_length=64)
-    status = pw.CharField(max_length=16, index=True)
+    status = pw.CharField(max_length=16)  # indexed only where it is not `applied` (`unsettled`)
     reason = pw.TextField(null=True)
     received_at = pw.DateTimeField(default=utcnow, constraints=[pw.SQL("DEFAULT CURRENT_TIMESTAMP")])
 
     class Meta:
         table_name = "event"
         indexes = ((("origin", "stream", "seq"), True), (("origin", "hlc"), False))
+
+
+APPLIED = "applied"  # sync.log's name for it; storage cannot import sync
+# Almost every event is applied: an index of every status cost each insert its upkeep and served no query
+# (one by status `applied` goes by entity). The few others are what queries look for by status.
+EventRecord.add_index(
+    EventRecord.index(EventRecord.status, name="event_unsettled").where(EventRecord.status != APPLIED)
+)
+
+
+def unsettled(status: str) -> pw.Expression:
+    """`event.status = status` for a status other than applied, in words that let SQLite use `event_unsettled`:
+    it takes a partial index only for a query that repeats the index's condition."""
+    return (EventRecord.status != APPLIED) & (EventRecord.status == status)
 
 
 class PendingDep(BaseModel):
@@ -216,7 +230,7 @@ class Application(BaseModel):
     exactly as in the event; only keyed hashes (for search) and a masked ID number are in clear."""
 
     number = pw.CharField(max_length=64, primary_key=True)
-    station = pw.CharField(max_length=64, index=True)
+    station = pw.CharField(max_length=64)  # indexed first in (station, request_token) and (station, filed_on, number)
     item_code = pw.CharField(max_length=32)
     item_version = pw.IntegerField()
     bundle = pw.CharField(max_length=64, null=True)
@@ -243,7 +257,11 @@ class Application(BaseModel):
     tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.tally), to take back
 
     class Meta:
-        indexes = ((("station", "request_token"), True), (("station", "filed_on", "number"), False))
+        indexes = (
+            (("station", "request_token"), True),
+            (("station", "filed_on", "number"), False),
+            (("filed_on", "number"), False),  # the queue's order, newest first, walked page by page
+        )
 
 
 class Statistic(BaseModel):
@@ -437,20 +455,22 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
-_deferred = threading.local()  # inside `deferred_inserts`: rows held back, and amounts summed, by statement and key
+_deferred = threading.local()  # inside `deferred_inserts`: what is held back (see there), by statement and key
 
 
 @contextmanager
 def deferred_inserts() -> Iterator[None]:
-    """Inside, `insert_row` holds rows back and `add_amounts` sums amounts per row; both are written at
-    the end, many per round trip (before that if `get_row` reads). A constraint a held row breaks is
-    raised at the end, as IntegrityError: whoever asked for it must be ready to undo the whole block."""
-    _deferred.rows, _deferred.sums = {}, {}
+    """Inside, `insert_row` holds rows back, `add_amounts` sums amounts per row and `update_row` holds
+    changed rows; all are written at the end, many per round trip. `get_row` finds a row it read before
+    (or `read_rows` read ahead) as it was last changed, and writes what is held before it reads one it
+    has not. A constraint a held row breaks is raised at the end, as IntegrityError: whoever asked for
+    it must be ready to undo the whole block."""
+    _deferred.rows, _deferred.sums, _deferred.read, _deferred.changed = {}, {}, {}, {}
     try:
         yield
         flush_inserts()
     finally:
-        _deferred.rows = _deferred.sums = None
+        _deferred.rows = _deferred.sums = _deferred.read = _deferred.changed = None
 
 
 def add_amounts(sql: str, key: tuple, amounts: tuple[int, ...]) -> None:
@@ -467,19 +487,29 @@ def add_amounts(sql: str, key: tuple, amounts: tuple[int, ...]) -> None:
 
 
 def flush_inserts() -> None:
-    held, sums = getattr(_deferred, "rows", None), getattr(_deferred, "sums", None)
-    if not held and not sums:
+    held, sums, changed = (getattr(_deferred, name, None) for name in ("rows", "sums", "changed"))
+    if not held and not sums and not changed:
         return
     batches = [(sql, list(rows.values())) for sql, rows in held.items()]
     batches += [(sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
+    updates: dict[str, list[tuple]] = {}  # by the columns changed: the same statement for rows changed alike
+    for row, names in changed.values():
+        sql, params = _update(row, names)
+        updates.setdefault(sql, []).append(params)
     held.clear()
     sums.clear()
+    changed.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
         for sql, params in batches:
             if is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
                 single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
                 execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
+            else:
+                cursor.executemany(sql, params)
+        for sql, params in updates.items():
+            if is_postgres():  # UPDATEs joined by ";", a page per round trip
+                execute_batch(cursor, sql, params, page_size=500)
             else:
                 cursor.executemany(sql, params)
 
@@ -522,7 +552,11 @@ def _select_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> s
 
 def get_row(model: type[BaseModel], key) -> BaseModel | None:
     """The row with this primary key, read through a prepared string (see `insert_row`); its fields
-    are clean, so `update_row` writes only what is changed afterwards."""
+    are clean, so `update_row` writes only what is changed afterwards. Inside `deferred_inserts`, the
+    same row object again until the block ends (or `forget_rows`)."""
+    read = getattr(_deferred, "read", None)
+    if read is not None and (model, key) in read:
+        return read[model, key]
     flush_inserts()  # a row held back must be found
     fields = model._meta.sorted_fields
     sql = _select_sql(
@@ -531,8 +565,37 @@ def get_row(model: type[BaseModel], key) -> BaseModel | None:
     found = db.execute_sql(sql, (key,)).fetchone()
     if found is None:
         return None
-    row = model(**{f.name: f.python_value(v) for f, v in zip(fields, found, strict=True)})
-    row._dirty.clear()
+    row = _clean_row(model, fields, found)
+    if read is not None:
+        read[model, key] = row
+    return row
+
+
+def read_rows(model: type[BaseModel], keys) -> None:
+    """Inside `deferred_inserts`, read the rows with these primary keys (those there are) in a few queries,
+    for `get_row` to find: a run of events that each change a row then reads none of them one by one."""
+    read = _deferred.read
+    fields = model._meta.sorted_fields
+    columns = ", ".join(f.column_name for f in fields)
+    key = model._meta.primary_key
+    sql = f"SELECT {columns} FROM {model._meta.table_name} WHERE {key.column_name} IN ({{marks}})"
+    for found in select_in(sql, [k for k in set(keys) if (model, k) not in read]):
+        row = _clean_row(model, fields, found)
+        read[model, row._pk] = row
+
+
+def forget_rows() -> None:
+    """Write what is held and forget the rows read: for code that goes on to read or write their tables
+    by other means than `get_row` and `update_row` (a replay deletes an entity's rows)."""
+    flush_inserts()
+    read = getattr(_deferred, "read", None)
+    if read is not None:
+        read.clear()
+
+
+def _clean_row(model: type[BaseModel], fields: list, found: tuple) -> BaseModel:
+    row = model(__no_default__=1)  # values straight into its data: through each field's setter cost twice the read
+    row.__data__.update((f.name, f.python_value(v)) for f, v in zip(fields, found, strict=True))
     return row
 
 
@@ -541,14 +604,25 @@ def _update_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> s
     return f"UPDATE {table} SET {', '.join(f'{c} = {param}' for c in columns)} WHERE {key} = {param}"
 
 
-def update_row(row: BaseModel) -> None:
-    """Write the fields changed since `get_row`, through a prepared string."""
+def _update(row: BaseModel, names) -> tuple[str, tuple]:
+    """The statement writing these fields of a row, and its parameters."""
     meta = row._meta
-    names = sorted(row._dirty)
-    if not names:
-        return
+    names = sorted(names)
     columns = tuple(meta.fields[n].column_name for n in names)
     sql = _update_sql(meta.table_name, columns, meta.primary_key.column_name, db.param)
     values = tuple(meta.fields[n].db_value(getattr(row, n)) for n in names)
-    db.execute_sql(sql, (*values, meta.primary_key.db_value(row._pk)))
+    return sql, (*values, meta.primary_key.db_value(row._pk))
+
+
+def update_row(row: BaseModel) -> None:
+    """Write the fields changed since `get_row`, through a prepared string; inside `deferred_inserts`,
+    hold the row back to write it once at the end, however many times it changes meanwhile."""
+    if not row._dirty:
+        return
+    changed = getattr(_deferred, "changed", None)
+    if changed is not None:
+        _, before = changed.get((type(row), row._pk), (row, set()))
+        changed[type(row), row._pk] = (row, before | row._dirty)
+    else:
+        db.execute_sql(*_update(row, row._dirty))
     row._dirty.clear()

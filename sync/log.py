@@ -29,6 +29,7 @@ from storage.models import (
     StreamHead,
     deferred_inserts,
     insert_row,
+    unsettled,
     upsert,
     utcnow,
 )
@@ -357,6 +358,7 @@ class EventLog:
         try:
             txn.optimistic = True
             with savepoint("onetrip_run"), deferred_inserts():
+                self.registry.read_ahead([item.event for item in verified])  # rows read here live as long as the block
                 self._settle(verified, receipt)
         except (_Redo, pw.IntegrityError):  # a projection refused, or a held row broke a constraint
             txn.rows.clear()  # held back since the flush that began this ingest: undone with the savepoint
@@ -604,7 +606,7 @@ class EventLog:
 
     def apply_deferred(self) -> int:
         """Apply stored events whose type this version now knows; returns how many were settled."""
-        return self._decide_again(EventRecord.status == DEFERRED, lambda kind, origin, stream, seq: True)
+        return self._decide_again(unsettled(DEFERRED), lambda kind, origin, stream, seq: True)
 
     def readmit_vouched(self) -> int:
         """Decide again the quarantined events that trust now vouches for (a county that revoked an
@@ -617,7 +619,7 @@ class EventLog:
             held = vouched[origin, stream]
             return held is not None and seq <= held[0]
 
-        return self._decide_again(EventRecord.status == QUARANTINED, wanted)
+        return self._decide_again(unsettled(QUARANTINED), wanted)
 
     def _decide_again(self, where, wanted) -> int:
         with self.transaction():

@@ -10,7 +10,7 @@ import secrets
 
 import peewee as pw
 
-from storage.database import write_transaction
+from storage.database import db, write_transaction
 from storage.models import RequestNonce
 
 from .errors import ReplayedRequest
@@ -23,15 +23,17 @@ def remember(nonce: str, installation: str, now_ms: int, window_ms: int) -> None
     """Accept a nonce once; any second use inside the window is a replay.
 
     The nonce is the primary key, so the insert itself refuses a second use: no writer lock
-    is taken, and authenticating a request never waits for a batch being applied.
+    is taken, and authenticating a request never waits for a batch being applied. Nonces past
+    the window are pruned in the same commit: a commit (an fsync on SQLite) per request, not two.
     """
     try:
-        RequestNonce.insert(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST).execute()
+        with db.atomic():
+            RequestNonce.insert(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST).execute()
+            RequestNonce.delete().where(
+                (RequestNonce.at_ms < now_ms - 2 * window_ms) & (RequestNonce.kind == REQUEST)
+            ).execute()
     except pw.IntegrityError as exc:
         raise ReplayedRequest("这个请求已经收到过（重放）：已拒绝") from exc
-    RequestNonce.delete().where(
-        (RequestNonce.at_ms < now_ms - 2 * window_ms) & (RequestNonce.kind == REQUEST)
-    ).execute()
 
 
 def issue(installation: str, now_ms: int) -> str:

@@ -20,6 +20,9 @@ class RuleViolation(SyncError):
 
 
 class Projection(Protocol):
+    """What the engine calls. A projection may also have `read_ahead(events)`: before a run of events is
+    applied in one go, read what applying them will need in a few queries instead of one or more each."""
+
     event_types: frozenset[str]
 
     def apply(self, event: Event) -> None:
@@ -48,6 +51,16 @@ class Registry:
 
     def projection_for(self, event_type: str) -> Projection:
         return self._by_type[event_type]
+
+    def read_ahead(self, events: list[Event]) -> None:
+        """Let each projection that reads ahead read what applying its share of these events will need."""
+        shares: dict[int, tuple[Projection, list[Event]]] = {}
+        for event in events:
+            projection = self._by_type.get(event.type)
+            if hasattr(projection, "read_ahead"):
+                shares.setdefault(id(projection), (projection, []))[1].append(event)
+        for projection, share in shares.values():
+            projection.read_ahead(share)
 
     @property
     def projections(self) -> tuple[Projection, ...]:

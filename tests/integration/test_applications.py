@@ -12,6 +12,7 @@ from node import fleet
 from node.applications import (
     Applicant,
     IntakeRefused,
+    attach_scan,
     file_application,
     read_applicant,
     timeline,
@@ -21,7 +22,7 @@ from node.config import NodeConfig
 from node.data import sample_catalogue
 from provisioning.trust import issuer_recipients
 from storage.database import db
-from storage.models import Application, EventRecord
+from storage.models import Application, Attachment, EventRecord
 from sync.fields import decrypt_field, unwrap_data_key
 from sync.log import NotAuthorized
 from tests.support.tree import open_node, provision_county, provision_village
@@ -308,3 +309,58 @@ def test_a_withdrawal_offline_while_the_county_decided_is_kept_held_back_and_set
             {"eid": conflict.eid, "note": "x", "by": "x"},
             stream=village.identity.station,
         )
+
+
+def _projected() -> tuple[list, list]:
+    """The application rows and the non-zero statistics, to compare with what a rebuild makes."""
+    from storage.models import Statistic
+
+    rows = [tuple(a.__data__.values()) for a in Application.select().order_by(Application.number)]
+    stats = [tuple(s.__data__.values()) for s in Statistic.select().order_by(Statistic.day, Statistic.item_code)]
+    return rows, [s for s in stats if any(isinstance(v, int) and v for v in s)]
+
+
+def test_a_refused_event_in_the_middle_of_a_run_leaves_the_other_rows_as_their_events_make_them(nodes):
+    from node.workflow import APPROVED, WITHDRAWN
+
+    village = open_node(nodes["village"])
+    numbers = [file(village, token=t) for t in ("a", "b", "c")]
+    county = push_to_county(village, nodes)
+    transition(county.events, numbers[1], "application.accepted", {"by": "county.clerk"})
+    transition(county.events, numbers[1], "application.decided", {"approved": True, "by": "county.clerk"})
+    db.close()
+    village = open_node(nodes["village"])  # has not heard of the decision: all three are withdrawn in one run
+    for number in numbers:
+        transition(village.events, number, "application.withdrawn", {"by": "cun.agent", "reason": "不办了"})
+    county = push_to_county(village, nodes)
+
+    states = {a.number: a.state for a in Application.select()}
+    assert states == {numbers[0]: WITHDRAWN, numbers[1]: APPROVED, numbers[2]: WITHDRAWN}
+    refused = EventRecord.select().where(EventRecord.status == "quarantined")
+    assert [r.entity for r in refused] == [f"application:{numbers[1]}"]
+    before = _projected()
+    county.events.rebuild()
+    assert _projected() == before
+
+
+def test_an_entity_replayed_twice_in_one_run_ends_as_a_rebuild_makes_it(nodes):
+    village = open_node(nodes["village"])
+    number = file(village)
+    county = push_to_county(village, nodes)
+    db.close()
+    village = open_node(nodes["village"])  # two scans offline, before the county accepts
+    for material, data in (("身份证", b"\xff\xd8\xff\xe0one"), ("户口簿", b"\xff\xd8\xff\xe0two")):
+        attach_scan(village.events, village.identity, village.keys, village.blobs, number, material, data, "cun.agent")
+    db.close()
+    county = open_node(nodes["county"])
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    db.close()
+    county = push_to_county(open_node(nodes["village"]), nodes)  # each scan sorts before the acceptance
+
+    row = Application.get_by_id(number)
+    assert row.state == "accepted" and row.due is not None
+    assert Attachment.select().where(Attachment.number == number).count() == 2
+    assert EventRecord.select().where(EventRecord.status != "applied").count() == 0
+    before = _projected()
+    county.events.rebuild()
+    assert _projected() == before

@@ -14,13 +14,20 @@ from storage.database import bind, db, open_database, release, write_transaction
 from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
+    Application,
     DataKey,
     EventRecord,
+    Operator,
     SchemaVersion,
     Station,
     StreamHead,
     deferred_inserts,
+    forget_rows,
+    get_row,
     insert_row,
+    read_rows,
+    unsettled,
+    update_row,
     upsert,
 )
 
@@ -53,6 +60,29 @@ def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(any_dat
     assert "更新版本" in str(refused.value)
     with pytest.raises(SchemaTooNew):
         require_current()
+
+
+def test_an_upgraded_database_has_exactly_the_indexes_the_models_declare(any_database):
+    migrate(target=10)
+    db.execute_sql("CREATE INDEX IF NOT EXISTS application_station ON application (station)")  # as made before 11
+    db.execute_sql("CREATE INDEX IF NOT EXISTS event_status ON event (status)")
+    migrate()
+    for model in (EventRecord, Application):
+        found = {i.name: i.sql for i in db.get_indexes(model._meta.table_name)}
+        keys = {name for name in found if name.endswith("_pkey") or name.startswith("sqlite_autoindex")}
+        assert set(found) - keys == {index._name for index in model._meta.fields_to_index()}
+    assert "applied" in {i.name: i.sql for i in db.get_indexes("event")}["event_unsettled"]
+
+
+def test_queries_by_a_status_other_than_applied_use_the_partial_index(migrated):
+    query = EventRecord.select().where(unsettled("quarantined"))
+    sql, params = query.sql()
+    if db.param == "?":
+        plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+    else:
+        db.execute_sql("SET enable_seqscan = off")  # an empty table: the planner would scan it whatever the indexes
+        plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN " + sql, params).fetchall())
+    assert "event_unsettled" in plan
 
 
 def test_origin_stream_seq_is_unique(migrated):
@@ -91,6 +121,56 @@ def test_a_plain_insert_held_back_twice_is_refused_at_the_end(migrated):
         for _ in range(2):
             insert_row(DataKey, {"entity": "app-1", "recipient": "station", "wrapped": b"one"})
     assert DataKey.select().count() == 0
+
+
+def _operator(username: str, name: str) -> dict:
+    return {"username": username, "station": "511302", "name": name, "role": "clerk", "disabled": False}
+
+
+def test_rows_read_ahead_and_changed_are_written_once_at_the_end_as_last_changed(migrated):
+    for username in ("a", "b", "c"):
+        insert_row(Operator, _operator(username, "old"))
+    with write_transaction(), deferred_inserts():
+        read_rows(Operator, ["a", "b", "missing"])
+        row = get_row(Operator, "a")
+        assert get_row(Operator, "a") is row and get_row(Operator, "missing") is None
+        for name in ("first", "second"):
+            row.name = name
+            update_row(row)
+        assert get_row(Operator, "a").name == "second"
+        assert Operator.get_by_id("a").name == "old"  # held back until the end
+        get_row(Operator, "c").disabled = True  # changed but never handed to update_row: not written
+    assert {o.username: (o.name, o.disabled) for o in Operator.select()} == {
+        "a": ("second", False),
+        "b": ("old", False),
+        "c": ("old", False),
+    }
+
+
+def test_after_forget_rows_a_row_deleted_and_filed_again_is_read_afresh_not_from_what_was_held(migrated):
+    insert_row(Operator, _operator("a", "old"))
+    with write_transaction(), deferred_inserts():
+        stale = get_row(Operator, "a")
+        stale.name, stale.disabled = "changed", True
+        update_row(stale)
+        forget_rows()  # what a replay's reset does before it deletes an entity's rows
+        assert Operator.get_by_id("a").name == "changed"
+        Operator.delete().where(Operator.username == "a").execute()
+        insert_row(Operator, _operator("a", "again"))
+        fresh = get_row(Operator, "a")
+        assert fresh is not stale and (fresh.name, fresh.disabled) == ("again", False)
+    assert (Operator.get_by_id("a").name, Operator.get_by_id("a").disabled) == ("again", False)
+
+
+def test_a_row_changed_and_held_back_is_undone_with_the_block(migrated):
+    insert_row(Operator, _operator("a", "old"))
+    with pytest.raises(RuntimeError), write_transaction(), deferred_inserts():
+        row = get_row(Operator, "a")
+        row.name = "changed"
+        update_row(row)
+        raise RuntimeError
+    with write_transaction(), deferred_inserts():
+        assert get_row(Operator, "a").name == "old"
 
 
 def test_binary_payloads_come_back_byte_for_byte(migrated):
