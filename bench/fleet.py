@@ -37,7 +37,9 @@ SHAPES = {
     "small": Shape(2, 10, steady_window_s=20),
     "county": Shape(1, 600),
     "city": Shape(10, 60),  # 5,561 stations in 10 counties scaled to 600 in 10: the relays' shape, not their load
+    "metro": Shape(10, 556),  # the whole city of our sources: 5,560 stations in 10 counties
 }
+STORM_WORKERS = 1000  # connections the simulator holds open at once: every station is started, 1,000 at a time
 STEADY_WORKERS = 32
 RELAY_TIMEOUT_S = 1800
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -92,7 +94,7 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
     profiler = _profile(fleet.counties[0].process.pid, fleet.base / "storm.prof")
 
     def work(stats: Stats) -> int:
-        with ThreadPoolExecutor(max_workers=len(stations)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(stations), STORM_WORKERS)) as pool:
             finished = list(pool.map(lambda s: s.sync_round(stats), stations))
         stats.errors += [f"{s.station}: gave up" for s, ok in zip(stations, finished, strict=True) if not ok]
         return len(stations) * shape.storm_applications * 3  # each filed up, accepted and decided down
