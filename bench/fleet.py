@@ -10,6 +10,7 @@ county; counties relay to the city. `ONETRIP_FLEET` picks the shape (`SHAPES`; `
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 import random
 import re
@@ -280,6 +281,8 @@ def simulate(shape: Shape) -> Result:
 
 def run(name: str) -> list[str]:
     shape = SHAPES[name]
+    if per_county := os.environ.get("ONETRIP_FLEET_STATIONS"):  # a shape's counties at another size
+        shape = dataclasses.replace(shape, stations=int(per_county))
     result = simulate(shape)
     stations, apps = shape.counties * shape.stations, shape.storm_applications
     return [
