@@ -7,18 +7,16 @@ from __future__ import annotations
 import socket
 import threading
 
+from tests.support.loopback import LoopbackProxy, shut
 
-class CountingProxy:
+
+class CountingProxy(LoopbackProxy):
     def __init__(self, target_port: int):
-        self.target_port = target_port
         self.up = self.down = 0  # bytes client → server, server → client
         self._cut_at: int | None = None  # bytes up (since the last reset) after which the link goes down
         self._down = False
         self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target_port)
 
     def reset(self) -> None:
         with self._lock:
@@ -32,20 +30,15 @@ class CountingProxy:
         with self._lock:
             self._cut_at, self._down = None, False
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if self._down:
-                client.close()  # the line is down: the connection fails at once
-                continue
-            server = socket.create_connection(("127.0.0.1", self.target_port))
-            with self._lock:
-                self._open |= {client, server}
-            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
+    def _connect(self, client: socket.socket) -> None:
+        if self._down:
+            client.close()  # the line is down: the connection fails at once
+            return
+        server = self._dial()
+        with self._lock:
+            self._open |= {client, server}
+        threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, direction: str) -> None:
         try:
@@ -66,20 +59,10 @@ class CountingProxy:
             with self._lock:
                 self._open -= {source, sink}
             for sock in (source, sink):
-                _shut(sock)
+                shut(sock)
 
     def _close_all(self) -> None:
         with self._lock:
             sockets, self._open = self._open, set()
         for sock in sockets:
-            _shut(sock)
-
-    def close(self) -> None:
-        self._listener.close()
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+            shut(sock)

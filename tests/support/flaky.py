@@ -5,35 +5,27 @@ in either direction; later ones pass untouched."""
 from __future__ import annotations
 
 import random
-import socket
 import threading
 
+from .loopback import LoopbackProxy, shut
 
-class FlakyProxy:
+
+class FlakyProxy(LoopbackProxy):
     def __init__(self, target_port: int, *, cuts: int, max_bytes: int, seed: int = 5):
-        self.target_port = target_port
         self.cuts_left = cuts
         self.max_bytes = max_bytes
         self.rng = random.Random(seed)
         self.cut = 0  # connections cut so far
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target_port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                budget = self.rng.randint(1, self.max_bytes) if self.cuts_left > 0 else None
-                self.cuts_left -= 1
-            server = socket.create_connection(("127.0.0.1", self.target_port))
-            state = {"left": budget}
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink, state, client, server), daemon=True).start()
+    def _connect(self, client) -> None:
+        with self._lock:
+            budget = self.rng.randint(1, self.max_bytes) if self.cuts_left > 0 else None
+            self.cuts_left -= 1
+        server = self._dial()
+        state = {"left": budget}
+        for source, sink in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(source, sink, state, client, server), daemon=True).start()
 
     def _pump(self, source, sink, state, client, server) -> None:
         try:
@@ -50,10 +42,4 @@ class FlakyProxy:
             pass
         finally:
             for sock in (client, server):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._listener.close()
+                shut(sock)
