@@ -174,23 +174,22 @@ def _in_area(column: pw.Field, area: str, filters: Filters):
     return (column >= area) & (column < area + "~")
 
 
-def _item_condition(column: pw.Field, filters: Filters):
+def _narrowed(query, filters: Filters, item: pw.Field, day: pw.Field | None = None):
+    """The query kept to the filters' item or department and, on `day`, to their period."""
     if filters.item:
-        return column == filters.item
-    if filters.department:
-        return (column >= filters.department + "-") & (column < filters.department + "-~")
-    return None
+        query = query.where(item == filters.item)
+    elif filters.department:
+        query = query.where((item >= filters.department + "-") & (item < filters.department + "-~"))
+    if day is not None and filters.since:
+        query = query.where(day >= filters.since)
+    if day is not None and filters.until:
+        query = query.where(day <= filters.until)
+    return query
 
 
 def _statistics(area: str, filters: Filters):
     query = Statistic.select().where(_in_area(Statistic.station, area, filters))
-    if (condition := _item_condition(Statistic.item_code, filters)) is not None:
-        query = query.where(condition)
-    if filters.since:
-        query = query.where(Statistic.day >= filters.since)
-    if filters.until:
-        query = query.where(Statistic.day <= filters.until)
-    return query
+    return _narrowed(query, filters, Statistic.item_code, Statistic.day)
 
 
 def _sums(area: str, filters: Filters, *group: pw.Field) -> list[tuple]:
@@ -335,8 +334,7 @@ def _marks(area: str, filters: Filters) -> dict[str, int]:
         .where(Application.state.in_(RUNNING) & _in_area(Application.station, area, filters))
         .group_by(DeadlineMark.status)
     )
-    if (condition := _item_condition(Application.item_code, filters)) is not None:
-        query = query.where(condition)
+    query = _narrowed(query, filters, Application.item_code)
     return dict(query.tuples())
 
 
@@ -354,8 +352,7 @@ def _overdue(area: str, filters: Filters, stations: dict[str, Station], items) -
         .order_by(Application.due, Application.number)
         .limit(LIST_LIMIT)
     )
-    if (condition := _item_condition(Application.item_code, filters)) is not None:
-        query = query.where(condition)
+    query = _narrowed(query, filters, Application.item_code)
     rows = list(query)
     holders = _holders([row.number for row in rows])
     body = [
@@ -408,12 +405,7 @@ def _low_ratings(area: str, filters: Filters, stations: dict[str, Station], item
         .order_by(Application.rated_on.desc(), Application.number)
         .limit(LIST_LIMIT)
     )
-    if (condition := _item_condition(Application.item_code, filters)) is not None:
-        query = query.where(condition)
-    if filters.since:
-        query = query.where(Application.rated_on >= filters.since)
-    if filters.until:
-        query = query.where(Application.rated_on <= filters.until)
+    query = _narrowed(query, filters, Application.item_code, Application.rated_on)
     body = [
         (
             row.number,
