@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from provisioning.authority import DECIDING
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
@@ -62,7 +63,7 @@ from .holidays import HolidayTable
 from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
 from .materials import scan_problem, sniff
 from .statistics import add_counts
-from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, next_state
+from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs
@@ -536,10 +537,20 @@ def deadline_marks(rows: list[Application]) -> dict[str, str]:
 class ApplicationProjection:
     """Applies application events through the state machine; the deadline is counted at acceptance."""
 
-    def __init__(self, catalogue: Callable[[], Catalogue], holidays: Callable[[], HolidayTable], installation: str):
+    def __init__(
+        self,
+        catalogue: Callable[[], Catalogue],
+        holidays: Callable[[], HolidayTable],
+        installation: str,
+        *,
+        deciding_level: Callable[[str, int, str], str | None],
+        signer_level: Callable[[str], str],
+    ):
         self.catalogue = catalogue
         self.holidays = holidays
         self.installation = installation  # a data key wrapped to us in the event is kept, so we can read
+        self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
+        self.signer_level = signer_level  # origin -> the level its certificate binds
 
     event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED}
 
@@ -554,6 +565,10 @@ class ApplicationProjection:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
         if event.stream != row.station:  # trust lets only the station and the levels above it write there
             raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
+        if event.type in DECIDING:  # a certificate's authority covers the step, the catalogue says on which items
+            level = self.deciding_level(row.item_code, row.item_version, row.station)
+            if problem := level_problem(event.type, level, self.signer_level(event.origin)):
+                raise RuleViolation(problem)
         if event.type == CONFLICT_SETTLED:
             return  # a clerk's note on a conflict: the state stays what the deterministic order made it
         day = _beijing_date(event)

@@ -89,6 +89,35 @@ class Reference:
         newest = (ReferenceData.get_by_id((CATALOGUE, publisher, version)) for publisher, version in rows.tuples())
         return [self.catalogue(), *(_parse(CATALOGUE, row.body) for row in newest)]
 
+    def deciding_level(self, code: str, version: int, station: str) -> str | None:
+        """Who decides an item version an application of `station` was filed under: as the catalogues of
+        the station's own publishers say, the nearest and newest first (versions are never dropped), or
+        the shipped sample before any arrived; None if no catalogue here holds that version."""
+        for catalogue in self._catalogues_over(station.partition("-")[0]):
+            try:
+                return catalogue.item(code, version).level
+            except KeyError:
+                continue
+        return None
+
+    def _catalogues_over(self, region: str):
+        memo = transaction_memo()
+        key = ("catalogues over", region)  # forgotten by ReferenceProjection when it changes the rows
+        if memo is not None and key in memo:
+            return memo[key]
+        rows = (
+            ReferenceData.select(ReferenceData.publisher, ReferenceData.region, pw.fn.MAX(ReferenceData.version))
+            .where(ReferenceData.kind == CATALOGUE)
+            .group_by(ReferenceData.publisher, ReferenceData.region)
+            .tuples()
+        )
+        nearest = sorted((r for r in rows if contains(r[1], region)), key=lambda r: -len(r[1]))
+        found = [_parse(CATALOGUE, ReferenceData.get_by_id((CATALOGUE, p, v)).body) for p, _, v in nearest]
+        found = found or [sample_catalogue()]
+        if memo is not None:
+            memo[key] = found
+        return found
+
     def holidays(self) -> HolidayTable:
         row = self._chosen(HOLIDAYS)
         return read_seed_holidays() if row is None else _parse(HOLIDAYS, row.body)

@@ -121,7 +121,13 @@ class Node:
         hlc = HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000)
         trust = CertTrust(identity, keys.signing.verifying_key, lambda: wall_time(hlc))
         reference = Reference(identity.region)
-        applications = ApplicationProjection(reference.catalogue, reference.holidays, identity.installation)
+        applications = ApplicationProjection(
+            reference.catalogue,
+            reference.holidays,
+            identity.installation,
+            deciding_level=reference.deciding_level,
+            signer_level=lambda origin: getattr(trust.binding(origin), "level", ""),
+        )
         events = EventLog(
             Author(identity.installation, keys.signing),
             trust,

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from node.catalogue import LEVELS as DECIDING_LEVELS
 from node.errors import DomainError
+from provisioning.authority import DECIDING
+from provisioning.region import LEVEL_NAMES, LEVELS
 
 DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
     "draft",
@@ -121,6 +124,22 @@ def next_state(state: str | None, event_type: str, outcome: Outcome | None = Non
     if event_type == "application.suspended" and procedure not in PROCEDURES:
         raise IllegalTransition("暂停计时须选择特别程序：" + "、".join(PROCEDURES.values()))
     return allowed[state]
+
+
+def level_problem(event_type: str, item_level: str | None, signer_level: str) -> str | None:
+    """Why a signer may not take a deciding step on an application, in Chinese; None if it may.
+
+    The catalogue names who decides each item version (决定层级); a township's certificate may sign
+    acceptances and decisions, but only on the items given to townships. Anyone at or above the item's
+    level may (a county decides a township's item when it must). An item version this node's catalogues
+    lack (`None`) cannot be checked here; the publishing hub, which holds it, does."""
+    if event_type not in DECIDING or item_level not in DECIDING_LEVELS:
+        return None
+    if signer_level in LEVELS and LEVELS.index(signer_level) >= LEVELS.index(item_level):
+        return None
+    who = LEVEL_NAMES.get(signer_level, "未知层级的站点")
+    step = EVENT_NAMES.get(event_type, "处理冲突")
+    return f"此事项由{DECIDING_LEVELS[item_level]}决定，{who}不能{step}；请转{DECIDING_LEVELS[item_level]}办理"
 
 
 def replay(steps: list[tuple[str, Outcome | None]]) -> str | None:

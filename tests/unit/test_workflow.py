@@ -147,3 +147,23 @@ def test_any_sequence_either_reaches_a_known_state_or_is_refused_with_a_message(
         assert str(refused)
     else:
         assert state is None or state in {s for targets in TRANSITIONS.values() for s in targets.values()} | {DENIED}
+
+
+DECISIONS = sorted(set(TRANSITIONS) | {"application.conflict_settled"})
+
+
+@given(
+    st.sampled_from(DECISIONS),
+    st.sampled_from(["township", "county", None]),
+    st.sampled_from(["village", "township", "county", "city", ""]),
+)
+def test_a_deciding_step_needs_a_signer_at_or_above_the_items_deciding_level(event_type, item_level, signer):
+    from node.workflow import level_problem
+    from provisioning.authority import DECIDING
+    from provisioning.region import LEVELS
+
+    problem = level_problem(event_type, item_level, signer)
+    below = signer not in LEVELS or (item_level is not None and LEVELS.index(signer) < LEVELS.index(item_level))
+    assert (problem is not None) == (event_type in DECIDING and item_level is not None and below)
+    if problem:
+        assert {"township": "乡镇", "county": "县级"}[item_level] in problem and problem.isprintable()

@@ -21,7 +21,15 @@ from node.conflicts import open_conflicts, settle
 from node.errors import DomainError
 from node.materials import MAX_SCAN_BYTES
 from node.sealing import SEAL_ROLES, usable_seals
-from node.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, possible_actions, role_may
+from node.workflow import (
+    DECIDED,
+    PROCEDURES,
+    STATE_NAMES,
+    TRANSITIONS,
+    level_problem,
+    possible_actions,
+    role_may,
+)
 from provisioning.authority import allows
 from provisioning.region import area_prefix
 from storage.models import Application, Attachment
@@ -128,7 +136,12 @@ def application(number: str):
     except (SyncError, DomainError):
         applicant = None  # purged here, or filed elsewhere: the masked number is all this node shows
     authority = node.events.trust.binding(node.identity.installation).authority
-    actions = possible_actions(row.state, operator.role, lambda event_type: allows(authority, event_type))
+    level = node.reference.deciding_level(row.item_code, row.item_version, row.station)
+    actions = possible_actions(
+        row.state,
+        operator.role,
+        lambda step: allows(authority, step) and not level_problem(step, level, node.identity.level),
+    )
     attachments = list(Attachment.select().where(Attachment.number == number))
     item = _item(row)
     return render_template(
