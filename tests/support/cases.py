@@ -66,7 +66,13 @@ def item():
 def case_log(make_log):
     """A log applying applications (the `make_log` fixture's), trusting a village and a county installation."""
     village, county = Stream("i-village"), Stream("i-county")
-    projection = ApplicationProjection(sample_catalogue, read_seed_holidays, "i-hub")
+    projection = ApplicationProjection(
+        sample_catalogue,
+        read_seed_holidays,
+        "i-hub",
+        deciding_level=lambda code, version, station: sample_catalogue().item(code, version).level,
+        signer_level={"i-village": "village", "i-county": "county"}.get,
+    )
     log = make_log(
         "i-hub",
         SigningKey.generate(),
