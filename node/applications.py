@@ -269,7 +269,8 @@ def file_bundle(
 
 def file_for_resident(node, catalogue: Catalogue, *, item_code: str = "", bundle_code: str = "", **intake) -> list[str]:
     """What the workbench and the API both do: file one item, or a 一件事 bundle, for a resident;
-    the data key is wrapped to this node's county and parent as well as kept here."""
+    the data key is kept here and wrapped to the levels that handle the case (its township and county),
+    never to the city."""
     args = (node.events, node.identity, node.keys, catalogue, issuer_recipients(node.identity))
     if bundle_code:
         return file_bundle(*args, bundle_code=bundle_code, **intake)

@@ -8,6 +8,8 @@ of problems (in Chinese, for the person typing them) out.
 from __future__ import annotations
 
 LEVELS = ("village", "township", "county", "city")
+# Where a resident's case is handled and their data may be read (DESIGN invariant 12): not the city.
+HANDLING_LEVELS = ("village", "township", "county")
 LEVEL_NAMES = {"village": "村便民服务代办点", "township": "乡镇便民服务中心", "county": "县级枢纽", "city": "市级枢纽"}
 DIGITS = {"city": 6, "county": 6, "township": 9, "village": 12}
 

@@ -38,6 +38,7 @@ from .certs import (
 )
 from .errors import CertificateRefused
 from .identity import Identity
+from .region import HANDLING_LEVELS, LEVELS
 
 TRUST_STREAM = FEED  # a hub's stream for everything below it
 REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
@@ -330,14 +331,17 @@ def issuer_station(identity: Identity) -> str | None:
     return next((binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer), None)
 
 
-def agreement_keys(stations: set[str], identity: Identity) -> dict[str, object]:
-    """The key-agreement keys of the stations' installations not revoked (and not this one), by installation."""
+def agreement_keys(stations: set[str], identity: Identity, levels: tuple[str, ...] = LEVELS) -> dict[str, object]:
+    """The key-agreement keys of the stations' installations not revoked (and not this one), by installation;
+    only of installations certified at one of `levels`."""
     rows = Certificate.select().where((Certificate.station.in_(stations)) & (Certificate.use == AGREEMENT))
+    certs = ((row.installation, x509.load_der_x509_certificate(bytes(row.der))) for row in rows)
     return {
-        row.installation: x509.load_der_x509_certificate(bytes(row.der)).public_key()
-        for row in rows
-        if row.installation != identity.installation
-        and not Revocation.select().where(Revocation.installation == row.installation).exists()
+        installation: cert.public_key()
+        for installation, cert in certs
+        if installation != identity.installation
+        and binding_of(cert).level in levels
+        and not Revocation.select().where(Revocation.installation == installation).exists()
     }
 
 
@@ -369,11 +373,14 @@ def serving_installation(station: str) -> str | None:
 def issuer_recipients(identity: Identity) -> dict[str, object]:
     """The key-agreement keys of the hub that certified this installation (its county) and of its parent
     station (a village's township, which accepts and decides), by installation: residents' data keys
-    are wrapped to them as well as to the station. Empty before enrolment."""
+    are wrapped to them as well as to the station. Never the city's (DESIGN invariant 12): it oversees
+    by figures, and a county hall's issuer and parent is the city, so a county keeps its residents' keys
+    to itself. Empty before enrolment."""
     hub = issuer_station(identity)
     if hub is None:
         return {}
-    return agreement_keys({hub} | ({identity.parent} if identity.parent else set()), identity)
+    stations = {hub} | ({identity.parent} if identity.parent else set())
+    return agreement_keys(stations, identity, levels=HANDLING_LEVELS)
 
 
 def chain_of(cert: x509.Certificate) -> list[x509.Certificate]:
