@@ -63,6 +63,7 @@ from .holidays import HolidayTable
 from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
 from .materials import scan_problem, sniff
 from .statistics import add_counts
+from .visibility import Viewer, visible
 from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
@@ -420,7 +421,7 @@ def _position(cursor: str) -> tuple[dt.date, str] | None:
 
 def search(
     query: str,
-    station_prefix: str,
+    viewer: Viewer,
     lookup_key: bytes,
     *,
     per_page: int,
@@ -428,18 +429,13 @@ def search(
     newer_than: str = "",
     due: str = "",
 ) -> Page:
-    """Applications of a station (and those below it), newest first, by keyset: a page after a cursor
-    costs the same at the 50,000th application as at the first, where an OFFSET walks every row before it.
+    """The applications `viewer` may see, newest first, by keyset: a page after a cursor costs the same at
+    the 50,000th application as at the first, where an OFFSET walks every row before it.
 
     The query is an ID number (found by its keyed hash), the start of an application number, or a name
     (by its keyed hash): nothing is decrypted to search. `due` keeps those marked due_soon or overdue."""
-    # A prefix test the database cannot use an index for, on purpose: the (filed_on, number) index then
-    # serves the order and the page stops after `per_page` rows (with an index on station the planner sorts
-    # every matching row first).
-    found = Application.select().where(pw.fn.SUBSTR(Application.station, 1, len(station_prefix)) == station_prefix)
-    counted = Application.select().where(
-        (Application.station >= station_prefix) & (Application.station < station_prefix + "~")
-    )
+    found = Application.select().where(visible(viewer, walked=True))  # the page walks the order's index
+    counted = Application.select().where(visible(viewer))
     if condition := _matching(query.strip(), lookup_key):
         found, counted = found.where(condition), counted.where(condition)
     if due:
@@ -488,16 +484,6 @@ def _matching(query: str, lookup_key: bytes):
     return Application.name_lookup == lookup_hash(lookup_key, "name", query)
 
 
-def access(row: Application | None, region_prefix: str, role: str, station: str) -> str:
-    """Who sees an application: "ok", "hidden" (not in this node's area: as if it did not exist), or
-    "forbidden" (an agent sees their own station's residents only)."""
-    if row is None or not row.station.startswith(region_prefix):
-        return "hidden"
-    if role == "agent" and row.station != station:
-        return "forbidden"
-    return "ok"
-
-
 def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
     """The scheduler's job: mark each running application due soon or overdue (or neither), so that lists
     colour and count them by a lookup. A mark keeps the day it first stood; the counts per status."""
@@ -516,12 +502,12 @@ def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
     return {mark: sum(1 for m in wanted.values() if m == mark) for mark in ("due_soon", "overdue")}
 
 
-def deadline_counts() -> dict[str, int]:
-    """How many running applications are marked due soon and overdue, for the queue's filters."""
+def deadline_counts(viewer: Viewer) -> dict[str, int]:
+    """How many running applications `viewer` sees are marked due soon and overdue, for the queue's filters."""
     counts = (
         DeadlineMark.select(DeadlineMark.status, pw.fn.COUNT(DeadlineMark.number))
         .join(Application, on=(Application.number == DeadlineMark.number))
-        .where(Application.state.in_(RUNNING))
+        .where(Application.state.in_(RUNNING) & visible(viewer))
         .group_by(DeadlineMark.status)
     )
     return {"due_soon": 0, "overdue": 0, **dict(counts.tuples())}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden
 
-from node.applications import access
+from node.visibility import Viewer, access
 from provisioning.operators import must_change_password
 from provisioning.region import area_prefix
 from storage.models import Application, Operator
@@ -43,12 +43,16 @@ def requires(*roles: str) -> Callable:
     return decorate
 
 
+def current_viewer() -> Viewer:
+    """The person logged in, as `node.visibility`'s rule of who sees which applications knows them."""
+    operator = current_operator()
+    return Viewer(area_prefix(current_app.extensions["onetrip"].identity.region), operator.role, operator.station)
+
+
 def visible_application(number: str) -> Application:
     """The application, if the person logged in may see it: every page, document and API answer about one
-    application asks here, so the rule cannot differ between them."""
-    row = Application.get_or_none(Application.number == number)
-    operator = current_operator()
-    seen = access(row, area_prefix(current_app.extensions["onetrip"].identity.region), operator.role, operator.station)
+    application asks here, and every list, search and count adds the same rule's condition."""
+    seen, row = access(number, current_viewer())
     if seen == "hidden":
         abort(404, f"没有办件 {number}")
     if seen == "forbidden":

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from node.applications import Page, search
-from provisioning.region import area_prefix
+
+from .auth import current_viewer
 
 PER_PAGE = 30
 DUE_FILTERS = {"due_soon": "即将到期", "overdue": "已超期"}
 
 
 def applications_page(node, args: Mapping[str, str]) -> Page:
-    """`q`, `older`/`newer` (cursors of the previous page's ends) and `due` from a query string."""
+    """What the person logged in may see, by `q`, `older`/`newer` (cursors of the previous page's ends)
+    and `due` from a query string."""
     due = args.get("due", "")
     return search(
         args.get("q", ""),
-        area_prefix(node.identity.region),
+        current_viewer(),
         node.keys.lookup,
         per_page=PER_PAGE,
         older_than=args.get("older", ""),

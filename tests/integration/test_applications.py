@@ -20,6 +20,7 @@ from node.applications import (
 )
 from node.config import NodeConfig
 from node.data import sample_catalogue
+from node.visibility import Viewer
 from provisioning.trust import issuer_recipients
 from storage.database import db
 from storage.models import Application, Attachment, EventRecord
@@ -185,7 +186,9 @@ def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes)
     village = open_node(nodes["village"])
     number = file(village)
     county = push_to_county(village, nodes)
-    found = search("11010519491231002x", "511302", county.keys.lookup, per_page=10)
+    found = search(
+        "11010519491231002x", Viewer("511302", "clerk", county.identity.station), county.keys.lookup, per_page=10
+    )
     assert found.total == 1 and found.rows[0].number == number  # one search key across the county
     assert read_applicant(number, county.identity, county.keys).name == "张秀英"
 
@@ -195,7 +198,7 @@ def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_
 
     village = open_node(nodes["village"])
     numbers = [file(village, token=f"k-{i}") for i in range(65)]
-    station = village.identity.station
+    station = Viewer(village.identity.region, "agent", village.identity.station)
     lookup = village.keys.lookup
     pages, older = [], ""
     while True:

@@ -35,7 +35,7 @@ from provisioning.region import area_prefix
 from storage.models import Application, Attachment
 from sync.errors import SyncError
 
-from ..auth import current_operator, requires, visible_application
+from ..auth import current_operator, current_viewer, requires, visible_application
 from ..listing import DUE_FILTERS, applications_page
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
@@ -53,7 +53,7 @@ def queue():
         "work/queue.html",
         page=page,
         marks=deadline_marks(page.rows),
-        counts=deadline_counts(),
+        counts=deadline_counts(current_viewer()),
         conflicts=len(open_conflicts(area_prefix(_node().identity.region))),
         filters=DUE_FILTERS,
         states=STATE_NAMES,
