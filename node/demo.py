@@ -179,10 +179,12 @@ DEMO_RESIDENTS = (
 
 
 def _demo_applications(village: NodeConfig) -> None:
-    """A few applications filed by the village agent, so the queue shows what a working day looks like."""
+    """A few applications filed by the village agent, so the queue shows what a working day looks like;
+    of items the township decides, so that the demo's window clerk (at the township) can take them on."""
     node = _open(village)
     catalogue = node.reference.catalogue()
-    items = [i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0][:2]
+    items = [i for i in catalogue.current() if i.proxy_allowed and i.promised_limit.days > 0 and i.level == "township"]
+    items = items[:2]
     for resident, item in zip(DEMO_RESIDENTS, items, strict=True):
         file_application(
             node.events,

@@ -19,6 +19,7 @@ from node.demo import enrol_by_bundle
 from node.holidays import build_table
 from node.reference import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
 from node.runtime import initialise
+from node.visibility import Viewer
 from storage.database import db
 from storage.models import Application, DeadlineMark, EventRecord
 from tests.support.clock import FrozenClock
@@ -206,9 +207,10 @@ def test_the_scheduler_job_marks_due_soon_then_overdue_and_forgets_a_decided_app
     assert county.mark_deadlines() == {"due_soon": 0, "overdue": 1}
     mark = DeadlineMark.get_by_id(number)
     assert (mark.status, mark.since) == ("overdue", due + dt.timedelta(days=1))
-    listed = search("", "511302", county.keys.lookup, per_page=30, due="overdue")
-    assert [row.number for row in listed.rows] == [number] and deadline_counts() == {"due_soon": 0, "overdue": 1}
+    clerk = Viewer("511302", "clerk", county.identity.station)
+    listed = search("", clerk, county.keys.lookup, per_page=30, due="overdue")
+    assert [row.number for row in listed.rows] == [number] and deadline_counts(clerk) == {"due_soon": 0, "overdue": 1}
     transition(county.events, number, "application.decided", {"by": "clerk", "approved": True})
-    assert deadline_counts()["overdue"] == 0  # decided: no longer listed, before the job even runs
+    assert deadline_counts(clerk)["overdue"] == 0  # decided: no longer listed, before the job even runs
     county.mark_deadlines()
     assert DeadlineMark.select().count() == 0
