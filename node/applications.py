@@ -307,7 +307,8 @@ def new_request_token() -> str:
 
 
 def transition(events: EventLog, number: str, event_type: str, payload: dict) -> None:
-    """Record one step of an application; refused in plain words if its state does not allow it."""
+    """Record one step of an application; refused in plain words, nothing written, if its state does not
+    allow it or (the projection's rule, `workflow.level_problem`) the catalogue gives it to a higher level."""
     row = Application.get_or_none(Application.number == number)
     if row is None:
         raise IntakeRefused([f"没有办件 {number}"])
