@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 
+from storage.database import write_transaction
 from storage.models import Credential, Operator, Station, upsert
 from sync.event import Event
 from sync.log import EventLog
@@ -23,6 +24,7 @@ from sync.projection import RuleViolation
 
 from .audit import audit
 from .errors import ProvisioningError
+from .lockout import Attempt, count_attempt
 
 ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
 CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
@@ -34,10 +36,15 @@ CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
 COUNTY_PREFIX = "county:"  # disabled_by of an account a county disabled
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
+UNKNOWN_KEPT = 1000  # lockout counters of names with no account (`_forget_unknown_names`)
+REFUSED = "用户名或密码错误"  # the one answer to a wrong password, an unknown name and a disabled account
+LOCKED_OUT = f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试"
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 # scrypt at n=2^14, r=8: about 16 MB and 50 ms per check on an old PC; slow enough for guessing.
 _N, _R, _P = 2**14, 8, 1
+# The hash of a random password nobody kept: a name with no account is checked against it, for the same time.
+_DUMMY_HASH = "scrypt$16384$8$1$9IvcM3hYgLwECLcx11CZhw==$agBhwss+ypm0A4wt8kqm8DahNHPtDqsZH8zLLzkJcGM="
 
 
 class LoginRefused(ProvisioningError):
@@ -55,6 +62,7 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
 
 
 def password_matches(password: str, stored: str) -> bool:
+    """Whether `password` is the one `stored` hashes; takes scrypt's time whatever the answer."""
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(
         password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
@@ -147,24 +155,49 @@ def county_disable(events: EventLog, username: str, *, by: str, reason: str) -> 
 
 
 def authenticate(username: str, password: str, now: dt.datetime) -> Operator:
-    """The operator, if the password is right and the account usable; one vague message otherwise."""
+    """The operator, if the password is right and the account usable; one vague message otherwise.
+
+    The try is counted before the password is checked, and an unknown or disabled name costs the same
+    scrypt and locks the same way as a usable one: neither the answer nor its time says which names exist.
+    """
     now = now.astimezone(dt.UTC).replace(tzinfo=None)
-    credential = Credential.get_or_none(Credential.username == username)
-    operator = Operator.get_or_none(Operator.username == username)
-    if credential and credential.locked_until and credential.locked_until > now:
-        raise LoginRefused(f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试")
-    if credential is None or operator is None or not password_matches(password, credential.password_hash):
-        if credential is not None:
-            failures = credential.failed_attempts + 1
-            Credential.update(
-                failed_attempts=0 if failures >= MAX_FAILURES else failures,
-                locked_until=now + LOCKOUT if failures >= MAX_FAILURES else None,
-            ).where(Credential.username == username).execute()
-        raise LoginRefused("用户名或密码错误")
-    if operator.disabled:
-        raise LoginRefused("账号已停用，请联系管理员")
+    counted = _USERNAME.match(username) is not None  # other names can never be accounts: nothing to count
+    if counted and not _count_login(username, now).allowed:
+        raise LoginRefused(LOCKED_OUT)
+    credential = Credential.get_or_none(Credential.username == username) if counted else None
+    stored = credential.password_hash if credential is not None and credential.password_hash else None
+    matches = password_matches(password, stored or _DUMMY_HASH)
+    operator = Operator.get_or_none(Operator.username == username) if counted else None
+    if stored is None or not matches or operator is None or operator.disabled:
+        raise LoginRefused(REFUSED)
     Credential.update(failed_attempts=0, locked_until=None).where(Credential.username == username).execute()
     return operator
+
+
+def _count_login(username: str, now: dt.datetime) -> Attempt:
+    """Count one login try of `username` (known or not), in a write transaction of its own."""
+    with write_transaction():
+        row = Credential.get_or_none(Credential.username == username)
+        if row is None:
+            _forget_unknown_names(now)
+            row = Credential(username=username, password_hash="", failed_attempts=0, locked_until=None)
+            row.save(force_insert=True)
+        attempt = count_attempt(row.failed_attempts, row.locked_until, now, limit=MAX_FAILURES, lock=LOCKOUT)
+        if attempt.allowed:
+            Credential.update(failed_attempts=attempt.failures, locked_until=attempt.locked_until).where(
+                Credential.username == username
+            ).execute()
+    return attempt
+
+
+def _forget_unknown_names(now: dt.datetime) -> None:
+    """Keep at most `UNKNOWN_KEPT` counters of names with no account: when full, forget those not locked now.
+    Locked ones stay for their quarter of an hour; at scrypt's pace they cannot fill a disk meanwhile."""
+    unknown = Credential.password_hash == ""
+    if Credential.select().where(unknown).count() >= UNKNOWN_KEPT:
+        Credential.delete().where(
+            unknown & (Credential.locked_until.is_null() | (Credential.locked_until <= now))
+        ).execute()
 
 
 def must_change_password(username: str) -> bool:
