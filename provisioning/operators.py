@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
 import re
 import secrets
+from pathlib import Path
 
 from storage.database import write_transaction
 from storage.models import Credential, Operator, Station, upsert
@@ -39,7 +41,7 @@ LOCKOUT = dt.timedelta(minutes=15)
 UNKNOWN_KEPT = 1000  # lockout counters of names with no account (`_forget_unknown_names`)
 REFUSED = "用户名或密码错误"  # the one answer to a wrong password, an unknown name and a disabled account
 LOCKED_OUT = f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试"
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 # scrypt at n=2^14, r=8: about 16 MB and 50 ms per check on an old PC; slow enough for guessing.
 _N, _R, _P = 2**14, 8, 1
@@ -78,9 +80,30 @@ def account_problems(username: str, name: str, role: str, password: str | None) 
         problems.append("姓名不能为空")
     if role not in ROLES:
         problems.append(f"角色应为 {' / '.join(ROLES)} 之一")
-    if password is not None and len(password) < MIN_PASSWORD:
-        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    if password is not None:
+        problems.extend(password_problems(password, username=username))
     return problems
+
+
+def password_problems(password: str, *, username: str, old: str | None = None) -> list[str]:
+    """What is wrong with a password someone chooses: too short, the account's own name, the password it
+    replaces, or one of the passwords guessed first (`data/common-passwords.txt`)."""
+    problems = []
+    if len(password) < MIN_PASSWORD:
+        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    if password.casefold() == username.casefold():
+        problems.append("密码不能与用户名相同")
+    if old is not None and password == old:
+        problems.append("新密码不能与原密码相同")
+    if password.casefold() in _common_passwords():
+        problems.append("这个密码太常见，容易被猜中，请换一个")
+    return problems
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "data" / "common-passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().casefold() for line in text.splitlines() if line.strip() and line[0] != "#")
 
 
 def entity(username: str) -> str:
@@ -205,15 +228,31 @@ def must_change_password(username: str) -> bool:
     return credential is not None and credential.must_change
 
 
-def change_password(username: str, old: str, new: str) -> None:
+def change_password(username: str, old: str, new: str) -> int:
+    """Set a new password and end every session of the account; the new session epoch, for the one that asked."""
     credential = Credential.get_or_none(Credential.username == username)
-    if credential is None or not password_matches(old, credential.password_hash):
+    if credential is None or not credential.password_hash or not password_matches(old, credential.password_hash):
         raise AccountRefused("原密码不正确")
-    if len(new) < MIN_PASSWORD:
-        raise AccountRefused(f"新密码至少 {MIN_PASSWORD} 位")
-    Credential.update(password_hash=hash_password(new), must_change=False).where(
-        Credential.username == username
-    ).execute()
+    problems = password_problems(new, username=username, old=old)
+    if problems:
+        raise AccountRefused("；".join(problems), problems)
+    with write_transaction():
+        Credential.update(
+            password_hash=hash_password(new), must_change=False, session_epoch=Credential.session_epoch + 1
+        ).where(Credential.username == username).execute()
+    return session_epoch(username)
+
+
+def session_epoch(username: str) -> int | None:
+    """The account's current session epoch: a session made under an older one has ended (None: no account)."""
+    credential = Credential.get_or_none(Credential.username == username)
+    return credential.session_epoch if credential is not None and credential.password_hash else None
+
+
+def end_sessions(username: str) -> None:
+    """Every session of the account ends, on every browser, whoever holds a copy of its cookie."""
+    with write_transaction():
+        Credential.update(session_epoch=Credential.session_epoch + 1).where(Credential.username == username).execute()
 
 
 def _station_of(username: str) -> str | None:
