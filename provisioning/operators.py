@@ -184,7 +184,7 @@ def authenticate(username: str, password: str, now: dt.datetime) -> Operator:
     scrypt and locks the same way as a usable one: neither the answer nor its time says which names exist.
     """
     now = now.astimezone(dt.UTC).replace(tzinfo=None)
-    counted = _USERNAME.match(username) is not None  # other names can never be accounts: nothing to count
+    counted = 0 < len(username) <= 64 and username.isprintable()  # others cannot be a name the table keeps
     if counted and not _count_login(username, now).allowed:
         raise LoginRefused(LOCKED_OUT)
     credential = Credential.get_or_none(Credential.username == username) if counted else None

@@ -30,10 +30,13 @@ def _login_answer(app, username: str, password: str) -> str:
     return login(app.test_client(), username, password).get_data(as_text=True)
 
 
-def test_forty_parallel_wrong_passwords_have_at_most_five_checked_and_then_the_right_one_is_refused(county_node):
+def test_forty_parallel_wrong_passwords_have_at_most_five_checked_and_then_the_right_one_is_refused(
+    county_node, record_property
+):
     app = create_app(node=county_node)
     answers = _in_parallel(40, lambda: _login_answer(app, "li", "wrong-guess-1"))
     checked = sum(REFUSED in answer for answer in answers)
+    record_property("checked_of_40", checked)
     assert 1 <= checked <= MAX_FAILURES, f"{checked} of 40 parallel wrong passwords were checked"
     assert sum("已锁定" in answer for answer in answers) == 40 - checked
     assert "已锁定" in _login_answer(app, "li", "agent-pass-1")
@@ -74,7 +77,7 @@ def test_a_disabled_account_gets_the_same_vague_refusal_even_with_its_right_pass
     assert str(refused.value) == REFUSED
 
 
-def test_thirty_parallel_wrong_pins_lock_the_seal(seal_tree):
+def test_thirty_parallel_wrong_pins_lock_the_seal(seal_tree, record_property):
     village = seal_tree.open("village")
 
     def attempt() -> str:
@@ -86,6 +89,15 @@ def test_thirty_parallel_wrong_pins_lock_the_seal(seal_tree):
 
     answers = _in_parallel(30, attempt)
     checked = sum("口令不正确" in answer for answer in answers)
+    record_property("checked_of_30", checked)
     assert 1 <= checked <= 5, f"{checked} of 30 parallel wrong PINs were checked"
     with pytest.raises(SealKeyRefused, match="已锁定"):
         unlock_seal_key(village.config.data_dir, SEAL_ID, PIN, NOW + dt.timedelta(minutes=1))
+
+
+@pytest.mark.parametrize("username", ["x" * 65, "li\x00", ""])
+def test_a_name_no_account_can_have_is_refused_like_any_other_and_leaves_no_row(county_node, username):
+    with pytest.raises(LoginRefused) as refused:
+        authenticate(username, "wrong-guess-1", NOW)
+    assert str(refused.value) == REFUSED
+    assert Credential.get_or_none(Credential.username == username) is None
