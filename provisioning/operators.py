@@ -228,8 +228,12 @@ def must_change_password(username: str) -> bool:
     return credential is not None and credential.must_change
 
 
-def change_password(username: str, old: str, new: str) -> int:
-    """Set a new password and end every session of the account; the new session epoch, for the one that asked."""
+def change_password(username: str, old: str, new: str, now: dt.datetime) -> int:
+    """Set a new password and end every session of the account; the new session epoch, for the one that asked.
+    The old password is a guess like a login's, counted against the same lockout: a stolen session cannot
+    try passwords here at scrypt's pace."""
+    if not _count_login(username, now.astimezone(dt.UTC).replace(tzinfo=None)).allowed:
+        raise AccountRefused(LOCKED_OUT)
     credential = Credential.get_or_none(Credential.username == username)
     if credential is None or not credential.password_hash or not password_matches(old, credential.password_hash):
         raise AccountRefused("原密码不正确")
@@ -238,7 +242,11 @@ def change_password(username: str, old: str, new: str) -> int:
         raise AccountRefused("；".join(problems), problems)
     with write_transaction():
         Credential.update(
-            password_hash=hash_password(new), must_change=False, session_epoch=Credential.session_epoch + 1
+            password_hash=hash_password(new),
+            must_change=False,
+            session_epoch=Credential.session_epoch + 1,
+            failed_attempts=0,
+            locked_until=None,
         ).where(Credential.username == username).execute()
     return session_epoch(username)
 

@@ -100,3 +100,11 @@ def test_a_database_of_version_11_keeps_its_credentials_through_the_session_migr
     )
     migrate()
     assert Credential.get_by_id("li").password_hash == "h" and Credential.get_by_id("li").session_epoch == 0
+
+
+def test_wrong_old_passwords_on_the_change_page_count_towards_the_lockout(app):
+    client = _logged_in(app)
+    for _ in range(5):
+        assert "原密码不正确" in _change(client, "not-my-password", "a-fresh-secret-7")
+    assert "已锁定" in _change(client, "agent-pass-1", "a-fresh-secret-7")
+    assert "已锁定" in login(app.test_client(), "li", "agent-pass-1").get_data(as_text=True)

@@ -69,7 +69,12 @@ def password():
             error = "两次输入的新密码不一致"
         else:
             try:
-                session["epoch"] = change_password(current_operator().username, request.form.get("old", ""), new)
+                session["epoch"] = change_password(
+                    current_operator().username,
+                    request.form.get("old", ""),
+                    new,
+                    current_app.extensions["onetrip"].now(),
+                )
                 return redirect(url_for("station.index"))
             except ProvisioningError as exc:
                 error = str(exc)
