@@ -39,7 +39,8 @@ COUNTY_PREFIX = "county:"  # disabled_by of an account a county disabled
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 UNKNOWN_KEPT = 1000  # lockout counters of names with no account (`_forget_unknown_names`)
-REFUSED = "用户名或密码错误"  # the one answer to a wrong password, an unknown name and a disabled account
+# The one answer to a wrong password, an unknown name and a disabled account: only the county's pages say which.
+REFUSED = "用户名或密码错误，或账号已停用（如有疑问请联系管理员）"
 LOCKED_OUT = f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试"
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
