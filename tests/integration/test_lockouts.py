@@ -101,3 +101,14 @@ def test_a_name_no_account_can_have_is_refused_like_any_other_and_leaves_no_row(
         authenticate(username, "wrong-guess-1", NOW)
     assert str(refused.value) == REFUSED
     assert Credential.get_or_none(Credential.username == username) is None
+
+
+def test_an_unknown_name_locks_after_five_tries_on_both_engines(migrated):
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(LoginRefused, match=REFUSED):
+            authenticate("nobody.here", "wrong-guess-1", NOW)
+    with pytest.raises(LoginRefused, match="已锁定"):
+        authenticate("nobody.here", "wrong-guess-1", NOW)
+    with pytest.raises(LoginRefused) as refused:  # the lock runs out: a new run of five
+        authenticate("nobody.here", "wrong-guess-1", NOW + dt.timedelta(minutes=16))
+    assert str(refused.value) == REFUSED
