@@ -341,19 +341,23 @@ def attach_scan(
         raise IntakeRefused([problem])
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     digest = blobs.put(encrypt_bytes(data_key, entity(number), material, data))
-    events.append(
-        ATTACHED,
-        entity(number),
-        {
-            "number": number,
-            "material": material,
-            "blob": digest,
-            "content_type": sniff(data),
-            "size": len(data),
-            "by": operator,
-        },
-        stream=row.station,
-    )
+    try:
+        events.append(
+            ATTACHED,
+            entity(number),
+            {
+                "number": number,
+                "material": material,
+                "blob": digest,
+                "content_type": sniff(data),
+                "size": len(data),
+                "by": operator,
+            },
+            stream=row.station,
+        )
+    except BaseException:
+        blobs.delete(digest)  # a fresh ciphertext (a new nonce): no other attachment can name it
+        raise
     return digest
 
 
