@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
-from storage.database import db
+from storage.database import write_transaction
 from storage.models import (
     Application,
     Attachment,
@@ -509,7 +509,9 @@ def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
     )
     wanted = {row.number: status(row.due, today, holidays) for row in running}
     wanted = {number: mark for number, mark in wanted.items() if mark != "on_time"}
-    with db.atomic():
+    # The writer lock from the start: a deferred transaction that reads first and writes later cannot wait
+    # for a push's commit (SQLite refuses the upgrade at once, "database is locked", whatever busy_timeout).
+    with write_transaction():
         known = {m.number: m for m in DeadlineMark.select()}
         DeadlineMark.delete().where(DeadlineMark.number.not_in(list(wanted) or [""])).execute()
         for number, mark in wanted.items():

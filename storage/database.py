@@ -7,8 +7,11 @@ SQLite by default (a file in the data dir), PostgreSQL for hubs when given a
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import peewee
@@ -16,9 +19,10 @@ from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parseresult_to_dict
 from playhouse.pool import PooledDatabase
 
-from .errors import UnsupportedDatabase, disk_full_translated
+from .errors import DatabaseBusy, UnsupportedDatabase, disk_full_translated, is_busy
 
 db = peewee.DatabaseProxy()
+T = TypeVar("T")
 
 # Chosen for safety first; each value is why a committed event survives a power cut.
 SQLITE_PRAGMAS = {
@@ -121,6 +125,27 @@ def write_transaction():
     finally:
         if outermost:
             _memo.values = None
+
+
+# A scheduled job that still finds SQLite locked after `busy_timeout` (a long batch holding the writer
+# lock on an old PC) tries again this many times, this far apart, then waits for its next run.
+BUSY_ATTEMPTS = 3
+BUSY_PAUSE_S = 5.0
+
+
+def retried_when_busy(work: Callable[[], T], attempts: int = BUSY_ATTEMPTS, pause_s: float = BUSY_PAUSE_S) -> T:
+    """Run `work` (outside any transaction); if SQLite stayed locked, again after a pause, a bounded number
+    of times; then `DatabaseBusy`. For background work only: a person's request is not held this long."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(pause_s)
+        try:
+            return work()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            busy = exc
+    raise DatabaseBusy(f"数据库正忙（另一写入一直占用），{attempts} 次尝试均未成功：留待下次运行") from busy
 
 
 def transaction_memo() -> dict | None:

@@ -35,9 +35,16 @@ class BlobMissing(StorageError):
     code = "blob_missing"
 
 
+class DatabaseBusy(StorageError):
+    """SQLite stayed locked by another writer through every retry: the job is put off, nothing is lost."""
+
+    code = "database_busy"
+
+
 # What a step may need on top of the bytes it writes: the database's write-ahead log grows with a large
 # sync batch until the next checkpoint. Asked for whenever the disk fills, so one clean-up is enough.
 HEADROOM_BYTES = 32 << 20
+_SQLITE_BUSY = 5
 _SQLITE_FULL = 13
 
 
@@ -60,6 +67,11 @@ class DiskFull(StorageError):
             f"磁盘已满：{self.where} 所在的磁盘只剩 {_megabytes(self.free_bytes)}，这一步至少需要"
             f" {_megabytes(self.needed_bytes)} 空闲空间。请清理磁盘（或换用更大的磁盘）后重试；这一步没有保存任何内容"
         )
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether SQLite refused because another connection holds its lock ("database is locked")."""
+    return getattr(getattr(exc, "orig", exc), "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
 
 
 def is_disk_full(exc: BaseException) -> bool:
