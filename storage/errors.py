@@ -65,7 +65,8 @@ class DiskFull(StorageError):
         self.details = {"free_bytes": self.free_bytes, "needed_bytes": self.needed_bytes}
         super().__init__(
             f"磁盘已满：{self.where} 所在的磁盘只剩 {_megabytes(self.free_bytes)}，这一步至少需要"
-            f" {_megabytes(self.needed_bytes)} 空闲空间。请清理磁盘（或换用更大的磁盘）后重试；这一步没有保存任何内容"
+            f" {_megabytes(self.needed_bytes)} 空闲空间。请清理磁盘（或换用更大的磁盘）后重试；"
+            "没有留下任何写了一半的内容"
         )
 
 

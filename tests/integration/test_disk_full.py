@@ -119,3 +119,18 @@ def test_importing_a_bundle_on_a_full_disk_prints_one_chinese_line_and_exits_2(d
     code, out = onetrip(capsys, "import", "--data", county, dirs / "up.otb", "--out", dirs / "back.otb")
     assert code == 0, out
     assert rows(county, f"SELECT count(*) FROM application WHERE number = '{number}'") == [(1,)]
+
+
+def test_exporting_to_a_full_stick_prints_one_chinese_line_and_leaves_no_file(dirs, disk, capsys):  # noqa: F811
+    from .test_applications import file
+
+    file(open_node(NodeConfig(dirs / "village")))
+    db.close()
+    filler = fill(disk)
+
+    code, out = onetrip(capsys, "export", "--data", dirs / "village", "--to", disk / "up.otb")
+    assert code == 2 and len(out.strip().splitlines()) == 1 and "磁盘已满" in out, out
+    assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no bundle, whole or partial
+
+    filler.unlink()
+    assert onetrip(capsys, "export", "--data", dirs / "village", "--to", disk / "up.otb")[0] == 0
