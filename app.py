@@ -20,6 +20,7 @@ from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
+from storage.errors import disk_full_translated
 from sync import sneakernet
 from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM
 
@@ -215,7 +216,7 @@ def _written_atomically(path: Path) -> Iterator[BinaryIO]:
     the bundle is written as it is made (its scans one at a time), and on the stick before it is named."""
     staged = path.with_name(path.name + ".part")
     try:
-        with staged.open("wb") as out:
+        with disk_full_translated(path.parent), staged.open("wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())

@@ -18,6 +18,7 @@ from storage.models import EventRecord, StreamHead
 
 WRITER = textwrap.dedent(
     """
+    import os
     import sys
     from pathlib import Path
     from node.config import NodeConfig
@@ -28,12 +29,28 @@ WRITER = textwrap.dedent(
     while True:  # alternate single appends and batches, so the kill lands anywhere
         with node.events.transaction():
             for _ in range(1 + n % 5):
-                node.events.append("station.created", f"station:s{n}", {
+                node.events.append("station.created", f"station:{os.getpid()}-{n}", {
                     "code": f"s{n}", "name": "测试站" * 20, "level": "village", "region": "511302001001",
                 }, stream=node.identity.station)
                 n += 1
+            if sys.argv[2:] == ["hold"] and n > 20:  # stop inside a transaction, its events appended
+                print(f"holding station:{os.getpid()}-{n - 1}", flush=True)
+                sys.stdin.readline()
     """
 )
+
+
+def writer(data_dir: Path, *args: str) -> subprocess.Popen:
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data_dir), *args],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert child.stdout.readline().strip() == b"ready"
+    return child
 
 
 def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_path: Path):
@@ -42,18 +59,15 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
         NodeConfig(data_dir), level="village", name="崩溃测试", region="511302001001", algorithm="ecdsa-p256-sha256"
     )
     db.close()
-    root = Path(__file__).resolve().parents[2]
-    for delay in (0.4, 0.9, 1.3):
-        child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(data_dir)],
-            cwd=root,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(root)},
-        )
-        assert child.stdout.readline().strip() == b"ready"
+    for delay in (0.4, 0.9, 1.3):  # anywhere in the writing: between, inside or committing transactions
+        child = writer(data_dir)
         time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+    child = writer(data_dir, "hold")  # and once provably inside one, its events appended, not committed
+    held = child.stdout.readline().split()[-1].decode()
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
 
     node = Node.from_config(NodeConfig(data_dir))
     assert node.check() == []
@@ -63,6 +77,7 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
     ]
     assert seqs == list(range(1, head.seq + 1)), "no event is missing, half-written or duplicated"
     assert head.seq > 10, "the writer made progress before each kill"
+    assert not EventRecord.select().where(EventRecord.entity == held).exists(), "uncommitted: gone"
     # The node goes on writing after the crashes, on the same chain.
     node.events.append(
         "station.created",
