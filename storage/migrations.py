@@ -105,6 +105,13 @@ def _leaner_indexes() -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS event_unsettled ON event (status) WHERE status <> 'applied'")
 
 
+def _link_clock_offset() -> None:
+    """A database made since migration 7 read the current model already has the column."""
+    table = SyncLink._meta.table_name
+    if "clock_offset_ms" not in {column.name for column in db.get_columns(table)}:
+        alter(SchemaMigrator.from_database(db.obj).add_column(table, "clock_offset_ms", SyncLink.clock_offset_ms))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -117,6 +124,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (9, "application statistics, dates and tallies; children's last contact", _statistics),
     (10, "fork evidence", _forks),
     (11, "no index of applications by station alone; event statuses indexed where not applied", _leaner_indexes),
+    (12, "how far the parent's clock is from ours, as it last told us", _link_clock_offset),
 )
 LATEST = MIGRATIONS[-1][0]
 
