@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
 
-from node import downstream, upstream
+from node import downstream, files, upstream
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
 from node.cli_seals import COMMANDS as SEAL_COMMANDS
 from node.cli_seals import add_parsers as add_seal_parsers
@@ -134,9 +130,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from node import demo
 
+        files.check_folder(args.dir)
         return demo.run(args.dir, args.base_port)
     config = _config(args)
     if args.command == "init":
+        files.check_folder(config.data_dir)
         identity = initialise(config, level=args.level, name=args.name, region=args.region, algorithm=args.algorithm)
         print(
             f"已创建 {identity.name}（{identity.level}），站点编码 {identity.station}，安装编号 {identity.installation}"
@@ -191,37 +189,22 @@ def _sync(node: Node, args: argparse.Namespace) -> None:
 
 
 def _export(node: Node, args: argparse.Namespace) -> None:
-    with _written_atomically(args.to) as out:
+    with files.written_atomically(args.to) as out:
         upstream.export_bundle(node, out)
     print(f"同步包已写入 {args.to}：带到上级导入（onetrip import），再把回执包带回本机导入")
 
 
 def _import(node: Node, args: argparse.Namespace) -> None:
-    with args.file.open("rb") as source:
+    with files.open_for_reading(args.file) as source:
         bundle = sneakernet.read(source)
         if upstream.from_parent(node, bundle):
             report = upstream.import_return(node, bundle)
             print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
             return
         out = args.out or args.file.with_name(args.file.name + ".return")
-        with _written_atomically(out) as sink:
+        with files.written_atomically(out) as sink:
             downstream.import_bundle(node, bundle, sink)
     print(f"同步包已导入；回执包已写入 {out}：带回下级导入")
-
-
-@contextmanager
-def _written_atomically(path: Path) -> Iterator[BinaryIO]:
-    """A stick pulled out mid-write leaves the old file or none, never half a bundle under its name;
-    the bundle is written as it is made (its scans one at a time), and on the stick before it is named."""
-    staged = path.with_name(path.name + ".part")
-    try:
-        with staged.open("wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:
