@@ -123,7 +123,7 @@ class _Parent:
         if key is None:
             raise NoParent(f"还不认识上级 {hub.station} 的证书：请运行 onetrip trust-refresh")
         self.channel = Channel(
-            transport or HttpTransport(hub.url or ""),
+            transport or HttpTransport(hub.url or "", answer_timeout_s=node.config.sync_answer_timeout_s),
             node.keys.signing,
             node.keys.agreement,
             key,
