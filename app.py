@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -184,8 +187,24 @@ def _sync(node: Node, args: argparse.Namespace) -> None:
     hub = upstream.county_of(node) if args.county else None
     if args.county and hub is None:
         raise upstream.NoParent("本机的上级就是县级枢纽（或还不知道县级的网址）：直接运行 onetrip sync")
-    report = upstream.sync_once(node, hub=hub)
-    print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）")
+    with _outcome_only():
+        report = upstream.sync_once(node, hub=hub)
+    link = upstream.link_status(node)
+    clock = f"；{link.clock_warning}" if link and link.clock_warning and hub is None else ""
+    print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）{clock}")
+
+
+@contextmanager
+def _outcome_only() -> Iterator[None]:
+    """A command prints its outcome once, in words: the log lines written for a served node's log (a
+    failure, a clock skew, in English) are not repeated on the terminal, which Python does when no
+    handler is configured."""
+    root, quiet = logging.getLogger(), logging.NullHandler()
+    root.addHandler(quiet)
+    try:
+        yield
+    finally:
+        root.removeHandler(quiet)
 
 
 def _export(node: Node, args: argparse.Namespace) -> None:
