@@ -145,9 +145,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"数据目录：{config.data_dir}    启动：onetrip serve --data {config.data_dir}")
         return 0
     if args.command == "migrate":
+        from provisioning.identity import load_identity
         from storage.database import bind, open_database
         from storage.migrations import migrate
 
+        load_identity(config.data_dir)  # a folder that is not a node's is named, not opened as a database
         bind(open_database(config.database_url))
         applied = migrate()
         print(f"已应用迁移 {applied}" if applied else "数据库结构已是最新")

@@ -129,3 +129,12 @@ def test_the_real_command_exits_2_with_one_line_and_no_traceback(place):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "无法写入" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["status"], ["check"], ["sync"], ["export", "--to", "x.otb"]])
+@pytest.mark.parametrize("where", ["missing", "a-file", "a-file/node"])
+def test_a_data_folder_that_is_not_a_nodes_is_named(command, where, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x")
+    assert main([command[0], "--data", str(tmp_path / where), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / where} 不是 OneTrip 数据目录" in err
