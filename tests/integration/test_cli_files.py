@@ -61,7 +61,7 @@ UNWRITABLE = {
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("cli") / "node"
-    assert main(["init", "--data", str(data), "--level", "county", "--name", "顺庆区", "--region", "511302"]) == 0
+    assert main(["init", "--data", str(data), "--level", "city", "--name", "南充市", "--region", "511300"]) == 0
     db.close()
     return data
 
@@ -138,3 +138,11 @@ def test_a_data_folder_that_is_not_a_nodes_is_named(command, where, tmp_path, ca
     assert main([command[0], "--data", str(tmp_path / where), *command[1:]]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{tmp_path / where} 不是 OneTrip 数据目录" in err
+
+
+def test_a_writable_file_is_written_whole_under_its_name(place, capsys):
+    svg = Path(place["ok"]).with_suffix(".svg")
+    argv = ["register", "--data", place["data"], "--name", "顺庆区", "--level", "county", "--region", "511302"]
+    assert main([*argv, "--qr-svg", str(svg)]) == 0
+    assert svg.read_bytes().startswith(b"<?xml") and b"<svg" in svg.read_bytes()
+    assert not svg.with_name(svg.name + ".part").exists()
