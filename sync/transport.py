@@ -71,7 +71,7 @@ class HttpTransport:
             # request under it), so a slow link that keeps taking bytes is not cut for being slow.
             response = self.session.post(
                 self.base_url + path,
-                data=io.BytesIO(body),
+                data=io.BytesIO(body) if body else body,  # an empty stream would go chunked
                 headers={**headers, **_BARE},
                 timeout=(CONNECT_S, silence_s),
             )
