@@ -74,7 +74,7 @@ def test_a_station_whose_parent_froze_hears_it_within_seconds_and_keeps_its_work
     started = time.monotonic()
     with pytest.raises(Unreachable, match="没有回应"):
         upstream.sync_once(village)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 5
     assert "没有回应" in village.status().sync.last_error and village.status().sync.pending_events > 0
     db.close()
 
