@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import logging
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
 
-from node import downstream, upstream
+from node import downstream, files, upstream
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
 from node.cli_seals import COMMANDS as SEAL_COMMANDS
 from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
-from storage.errors import disk_full_translated
 from sync import sneakernet
 from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM
 
@@ -135,9 +133,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from node import demo
 
+        files.check_folder(args.dir)
         return demo.run(args.dir, args.base_port)
     config = _config(args)
     if args.command == "init":
+        files.check_folder(config.data_dir)
         identity = initialise(config, level=args.level, name=args.name, region=args.region, algorithm=args.algorithm)
         print(
             f"已创建 {identity.name}（{identity.level}），站点编码 {identity.station}，安装编号 {identity.installation}"
@@ -145,9 +145,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"数据目录：{config.data_dir}    启动：onetrip serve --data {config.data_dir}")
         return 0
     if args.command == "migrate":
+        from provisioning.identity import load_identity
         from storage.database import bind, open_database
         from storage.migrations import migrate
 
+        load_identity(config.data_dir)  # a folder that is not a node's is named, not opened as a database
         bind(open_database(config.database_url))
         applied = migrate()
         print(f"已应用迁移 {applied}" if applied else "数据库结构已是最新")
@@ -187,42 +189,43 @@ def _sync(node: Node, args: argparse.Namespace) -> None:
     hub = upstream.county_of(node) if args.county else None
     if args.county and hub is None:
         raise upstream.NoParent("本机的上级就是县级枢纽（或还不知道县级的网址）：直接运行 onetrip sync")
-    report = upstream.sync_once(node, hub=hub)
-    print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）")
+    with _outcome_only():
+        report = upstream.sync_once(node, hub=hub)
+    link = upstream.link_status(node)
+    clock = f"；{link.clock_warning}" if link and link.clock_warning and hub is None else ""
+    print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）{clock}")
+
+
+@contextmanager
+def _outcome_only() -> Iterator[None]:
+    """A command prints its outcome once, in words: the log lines written for a served node's log (a
+    failure, a clock skew, in English) are not repeated on the terminal, which Python does when no
+    handler is configured."""
+    root, quiet = logging.getLogger(), logging.NullHandler()
+    root.addHandler(quiet)
+    try:
+        yield
+    finally:
+        root.removeHandler(quiet)
 
 
 def _export(node: Node, args: argparse.Namespace) -> None:
-    with _written_atomically(args.to) as out:
+    with files.written_atomically(args.to) as out:
         upstream.export_bundle(node, out)
     print(f"同步包已写入 {args.to}：带到上级导入（onetrip import），再把回执包带回本机导入")
 
 
 def _import(node: Node, args: argparse.Namespace) -> None:
-    with args.file.open("rb") as source:
+    with files.open_for_reading(args.file) as source:
         bundle = sneakernet.read(source)
         if upstream.from_parent(node, bundle):
             report = upstream.import_return(node, bundle)
             print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
             return
         out = args.out or args.file.with_name(args.file.name + ".return")
-        with _written_atomically(out) as sink:
+        with files.written_atomically(out) as sink:
             downstream.import_bundle(node, bundle, sink)
     print(f"同步包已导入；回执包已写入 {out}：带回下级导入")
-
-
-@contextmanager
-def _written_atomically(path: Path) -> Iterator[BinaryIO]:
-    """A stick pulled out mid-write leaves the old file or none, never half a bundle under its name;
-    the bundle is written as it is made (its scans one at a time), and on the stick before it is named."""
-    staged = path.with_name(path.name + ".part")
-    try:
-        with disk_full_translated(path.parent), staged.open("wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
 
 
 # Idle or half-sent connections must not stop a hub (waitress keeps only 100 by default, and drops an idle

@@ -51,6 +51,7 @@ from sync.fields import (
     new_data_key,
     wrap_data_key,
 )
+from sync.hlc import unpack
 from sync.log import APPLIED, EventLog
 from sync.order import causal_order
 from sync.projection import RuleViolation
@@ -161,7 +162,8 @@ def file_application(
         )
         if existing is not None:
             return existing
-        number = _next_number(identity, today)
+        hlc = events.clock.now()  # one reading for the number's date and the event's (`filed_on`)
+        number = _next_number(identity, _beijing_date(hlc))
         data_key = new_data_key()
         payload = filed_payload(
             identity.station,
@@ -175,7 +177,7 @@ def file_application(
             request_token=request_token,
             bundle=bundle,
         )
-        events.append(FILED, entity(number), payload, stream=identity.station)
+        events.append(FILED, entity(number), payload, stream=identity.station, hlc=hlc)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
     return number
 
@@ -565,7 +567,7 @@ class ApplicationProjection:
                 raise RuleViolation(problem)
         if event.type == CONFLICT_SETTLED:
             return  # a clerk's note on a conflict: the state stays what the deterministic order made it
-        day = _beijing_date(event)
+        day = _beijing_date(event.hlc)
         try:
             row.state = _next_state(row.state, event.type, payload)
         except IllegalTransition as exc:  # two levels acted at once: the later in causal order is held back
@@ -616,7 +618,7 @@ class ApplicationProjection:
             "masked_id": payload["masked_id"],
             "request_token": payload["request_token"],
             "filed_by": payload["operator"],
-            "filed_on": _beijing_date(event),
+            "filed_on": _beijing_date(event.hlc),
             "pauses": "[]",
             "due_provisional": False,
         }
@@ -707,5 +709,6 @@ def _next_state(state: str | None, event_type: str, payload: dict) -> str:
     return next_state(state, event_type, outcome, payload.get("procedure", ""))
 
 
-def _beijing_date(event: Event) -> dt.date:
-    return dt.datetime.fromtimestamp((event.hlc >> 16) / 1000, CHINA).date()
+def _beijing_date(hlc: int) -> dt.date:
+    """The Beijing day of an HLC timestamp: an event's day everywhere it is replayed."""
+    return dt.datetime.fromtimestamp(unpack(hlc)[0] / 1000, CHINA).date()

@@ -11,7 +11,7 @@ import segno
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
 
-from . import fleet
+from . import files, fleet
 from .reference import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
 from .runtime import Node
 
@@ -30,6 +30,8 @@ def parse_qr(text: str) -> tuple[str, str, str]:
 
 
 def _register(node: Node, args: argparse.Namespace) -> None:
+    if args.qr_svg:
+        files.check_writable(args.qr_svg)
     done = fleet.register(
         node,
         name=args.name,
@@ -45,22 +47,26 @@ def _register(node: Node, args: argparse.Namespace) -> None:
     print(f"二维码内容：{done.qr_text}")
     print(f"站点首个管理员：{done.admin_username}  初始密码：{done.admin_password}（首次登录须修改）")
     if args.qr_svg:
-        segno.make(done.qr_text, error="m").save(str(args.qr_svg), scale=6)
+        with files.written_atomically(args.qr_svg) as out:
+            segno.make(done.qr_text, error="m").save(out, kind="svg", scale=6)
         print(f"二维码已写入 {args.qr_svg}")
 
 
 def _bundle(node: Node, args: argparse.Namespace) -> None:
-    args.out.write_bytes(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
+    with files.written_atomically(args.out) as out:
+        out.write(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
     print(f"注册包已写入 {args.out}：请连同注册码交给站点")
 
 
 def _accept(node: Node, args: argparse.Namespace) -> None:
-    args.out.write_bytes(fleet.grant(node, args.request.read_bytes()))
+    request = files.read_bytes(args.request)
+    with files.written_atomically(args.out) as out:
+        out.write(fleet.grant(node, request))
     print(f"证书回执已写入 {args.out}：请带回站点，运行 onetrip install-grant")
 
 
 def _install_grant(node: Node, args: argparse.Namespace) -> None:
-    identity = fleet.install_grant(node, args.grant.read_bytes())
+    identity = fleet.install_grant(node, files.read_bytes(args.grant))
     print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
 
 
@@ -70,7 +76,7 @@ def _revoke(node: Node, args: argparse.Namespace) -> None:
 
 
 def _add_operator(node: Node, args: argparse.Namespace) -> None:
-    password = args.password_file.read_text("utf-8").strip() if args.password_file else _ask_password()
+    password = files.read_text(args.password_file) if args.password_file else _ask_password()
     create_operator(
         node.events,
         node.identity.station,
@@ -114,8 +120,8 @@ def _publish(node: Node, args: argparse.Namespace) -> None:
     kind, path = (CATALOGUE, args.catalogue) if args.catalogue else (HOLIDAYS, args.holidays)
     if path is None:
         raise PublicationRefused("请用 --catalogue 文件 或 --holidays 文件 指明要发布的内容")
-    bundles = args.bundles.read_bytes() if args.bundles else b""
-    document = read_document(kind, path.name, path.read_bytes(), bundles)
+    bundles = files.read_bytes(args.bundles) if args.bundles else b""
+    document = read_document(kind, path.name, files.read_bytes(path), bundles)
     with node.events.transaction():
         version = publish(node.events, node.identity, kind, document)
     print(f"已发布{KIND_NAMES[kind]}第 {version} 版：下级站点同步后启用")
@@ -132,7 +138,9 @@ def _enroll(node: Node, args: argparse.Namespace) -> None:
     if args.bundle:
         if not (args.code and args.out):
             raise EnrolmentRefused("离线注册需要 --bundle、--code 和 --out")
-        args.out.write_bytes(fleet.enrol_from_bundle(node, args.bundle.read_bytes(), args.code))
+        bundle = files.read_bytes(args.bundle)
+        with files.written_atomically(args.out) as out:
+            out.write(fleet.enrol_from_bundle(node, bundle, args.code))
         print(f"已采用注册包中的信任数据；证书请求已写入 {args.out}，请带回枢纽运行 onetrip accept")
         return
     hub, code, fingerprint = parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)

@@ -6,14 +6,14 @@ import argparse
 import getpass
 from pathlib import Path
 
-from . import seals
+from . import files, seals
 from .runtime import Node
 from .seal_records import KINDS, SealRefused
 from .verification import Verdict, verify
 
 
 def _pin(path: Path | None) -> str:
-    return path.read_text("utf-8").strip() if path else getpass.getpass("印章口令：")
+    return files.read_text(path) if path else getpass.getpass("印章口令：")
 
 
 def _order(node: Node, args: argparse.Namespace) -> None:
@@ -32,7 +32,9 @@ def _order(node: Node, args: argparse.Namespace) -> None:
 
 def _request(node: Node, args: argparse.Namespace) -> None:
     if args.out:
-        args.out.write_bytes(seals.request_seal(node, args.seal, _pin(args.pin_file)))
+        pin = _pin(args.pin_file)
+        with files.written_atomically(args.out) as out:
+            out.write(seals.request_seal(node, args.seal, pin))
         print(f"印章密钥已在本机生成；申请已写入 {args.out}，请带到县级枢纽运行 onetrip seal-accept")
         return
     seal = seals.request_online(node, args.seal, _pin(args.pin_file), args.hub)
@@ -40,12 +42,14 @@ def _request(node: Node, args: argparse.Namespace) -> None:
 
 
 def _accept(node: Node, args: argparse.Namespace) -> None:
-    args.out.write_bytes(seals.grant_seal(node, args.request.read_bytes()))
+    request = files.read_bytes(args.request)
+    with files.written_atomically(args.out) as out:
+        out.write(seals.grant_seal(node, request))
     print(f"印章证书回执已写入 {args.out}：请带回持章站点运行 onetrip seal-install")
 
 
 def _install(node: Node, args: argparse.Namespace) -> None:
-    seal = seals.install_seal(node, args.grant.read_bytes())
+    seal = seals.install_seal(node, files.read_bytes(args.grant))
     print(f"印章 {seal.seal_id}（{seal.owner} {seal.name}）已安装，有效期至 {seal.valid_to:%Y-%m-%d}")
 
 
@@ -57,7 +61,7 @@ def _revoke(node: Node, args: argparse.Namespace) -> None:
 def _verify(node: Node, args: argparse.Namespace) -> int:
     if args.file is None and not args.qr:
         raise SealRefused("请给出要验证的 PDF 文件，或用 --qr 给出二维码的文字内容")
-    verdict = verify(node, pdf=args.file.read_bytes() if args.file else None, text=args.qr)
+    verdict = verify(node, pdf=files.read_bytes(args.file) if args.file else None, text=args.qr)
     print("\n".join(describe(verdict)))
     return 0 if verdict.valid else 1
 

@@ -27,6 +27,7 @@ POSITIVE = (
     "max_clock_drift_s",
     "sync_interval_s",
     "sync_backoff_max_s",
+    "sync_answer_timeout_s",
     "retention_days",
     "sync_max_in_flight",
     "threads",
@@ -45,6 +46,7 @@ class NodeConfig:
     max_clock_drift_s: int = 300
     sync_interval_s: int = 30  # sync with the parent this often while the link works
     sync_backoff_max_s: int = 900  # while it does not, wait longer each time, up to this
+    sync_answer_timeout_s: int = 10  # a parent silent this long (more for a large batch) is reported
     sync_max_in_flight: int = 4  # sync requests a hub serves at once; more are told to come back (503)
     threads: int = 8  # waitress's; a process holds at most threads + 4 PostgreSQL connections (its pool)
     log_level: str = "INFO"

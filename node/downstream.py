@@ -50,8 +50,12 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     """The verified request and its sender as certified; a replay, a stranger or a revoked PC is refused."""
     request = read_request(headers, "POST", path, body)
     sender = _sender(node, request, headers)
-    _check_freshness(node, request)
-    health.contacted(node, sender, request)
+    try:
+        own_time = _check_freshness(node, request)
+    except ClockSkew:
+        health.contacted(node, sender, request)  # the one request that shows how wrong its clock is
+        raise
+    health.contacted(node, sender, request, own_time=own_time)
     return request, sender
 
 
@@ -92,19 +96,20 @@ def _adopt_sent_certificates(node: Node, header: str) -> None:
         node.events.trust.forget()
 
 
-def _check_freshness(node: Node, request: SignedRequest) -> None:
+def _check_freshness(node: Node, request: SignedRequest) -> bool:
+    """Whether the request was signed with the sender's own time (rather than the time we gave it)."""
     now_ms = node.events.clock.clock.now_ms()
     if nonces.redeem(request.nonce, request.installation, now_ms):
-        return  # it signed the time and nonce we gave it after a clock skew
+        return False  # it signed the time and nonce we gave it after a clock skew
     window_ms = node.config.max_clock_drift_s * 1000
     if abs(request.time_ms - now_ms) > window_ms:
-        minutes = round((request.time_ms - now_ms) / 60000)
         raise ClockSkew(
-            f"本机时钟与上级相差约 {minutes} 分钟：请校正电脑时间（本次已按上级时间重试）",
+            f"本机时钟比上级{health.offset_words(request.time_ms - now_ms)}：请校准电脑时间（本次已按上级时间重试）",
             server_time_ms=now_ms,
             nonce=nonces.issue(request.installation, now_ms),
         )
     nonces.remember(request.nonce, request.installation, now_ms, window_ms)
+    return True
 
 
 def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:

@@ -329,6 +329,7 @@ class FleetRow:
     pending_events: int | None = None
     oldest_unsent_s: int | None = None
     clock_offset_s: int | None = None
+    clock_offset: str | None = None  # in words: 快 3 天, 慢 12 分钟
     version: str | None = None
 
 
@@ -348,6 +349,7 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
     now = node.now().replace(tzinfo=None)
     hub = node.identity
     revoked = {r for (r,) in Revocation.select(Revocation.installation).tuples()}
+    drift_s = node.config.max_clock_drift_s
     for station in stations.paginate(page, per_page):
         managed = manages(hub.level, hub.region, station.level, station.region)
         contact = Contact.get_or_none(Contact.station == station.code)
@@ -372,19 +374,22 @@ def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], i
                 )
             )
         for installation, cert in newest.items():
-            rows.append(_fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now))
+            rows.append(
+                _fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now, drift_s)
+            )
     return rows, stations.count()
 
 
-def _fleet_row(fields, parent, cert, revoked, managed, contact, now) -> FleetRow:
+def _fleet_row(fields, parent, cert, revoked, managed, contact, now, drift_s) -> FleetRow:
     """One installation's line: what it last reported counts only if it was this installation."""
     if revoked:
         status = "已吊销"
     elif cert.not_after - now < EXPIRY_WARNING:
         status = "证书将到期"
     else:
-        status = health.state(contact, now)
+        status = health.state(contact, now, drift_s)
     heard = contact if contact is not None and contact.installation == cert.installation else None
+    offset_ms = heard.clock_offset_ms if heard else None
     return FleetRow(
         **fields,
         parent=parent,
@@ -395,6 +400,7 @@ def _fleet_row(fields, parent, cert, revoked, managed, contact, now) -> FleetRow
         last_contact=heard and f"{heard.at:%Y-%m-%d %H:%M}" + (f"（经 {heard.via}）" if heard.via else ""),
         pending_events=heard and heard.pending_events,
         oldest_unsent_s=heard and heard.oldest_unsent_s,
-        clock_offset_s=heard and heard.clock_offset_ms is not None and round(heard.clock_offset_ms / 1000),
+        clock_offset_s=None if offset_ms is None else round(offset_ms / 1000),
+        clock_offset=None if offset_ms is None else health.offset_words(offset_ms),
         version=heard and heard.version,
     )

@@ -24,6 +24,7 @@ VERSION = metadata.version("onetrip")
 STALE = dt.timedelta(hours=1)
 OFFLINE = dt.timedelta(hours=24)
 RESOLUTION = dt.timedelta(minutes=1)  # how fresh "last contact" needs to be on a fleet page
+OFFSET_RESOLUTION_MS = 5_000  # a clock offset that moved more than this is written at once
 RELAYED_LIMIT = 5_000  # a township's villages, with room to spare; a pull body stays small
 
 
@@ -44,14 +45,20 @@ def report(node: Node, pending_events: int, oldest_unsent_s: int | None) -> dict
     return {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s, "below": below}
 
 
-def contacted(node: Node, sender: Binding, request: SignedRequest) -> None:
-    """An authenticated request arrived: when, and how far the sender's clock is from ours. Written at
-    most once a minute per station, so that an idle round costs the hub no extra commit."""
+def contacted(node: Node, sender: Binding, request: SignedRequest, *, own_time: bool = True) -> None:
+    """An authenticated request arrived: when, and how far the sender's clock is from ours. Only a request
+    signed with its own time (`own_time`) measures that: a retry after a clock skew carries our time, and
+    the offset its first request showed stays. Written at most once a minute per station unless the
+    offset moved, so that an idle round costs the hub no extra commit."""
     now = node.now()
-    offset = request.time_ms - int(now.timestamp() * 1000)
+    offset = request.time_ms - int(now.timestamp() * 1000) if own_time else None
     known = Contact.get_or_none(Contact.station == sender.station)
-    if known is not None and known.via is None and now.replace(tzinfo=None) - known.at < RESOLUTION:
-        return
+    if known is not None and known.via is None and known.installation == request.installation:
+        recent = now.replace(tzinfo=None) - known.at < RESOLUTION
+        if recent and (offset is None or not offset_moved(known.clock_offset_ms, offset)):
+            return
+        if offset is None:
+            offset = known.clock_offset_ms
     with write_transaction():
         upsert(
             Contact,
@@ -61,6 +68,13 @@ def contacted(node: Node, sender: Binding, request: SignedRequest) -> None:
             clock_offset_ms=offset,
             via=None,
         )
+
+
+def offset_moved(before_ms: int | None, after_ms: int | None) -> bool:
+    """Whether a clock offset changed enough to be written (None: not measured, or within the window)."""
+    if before_ms is None or after_ms is None:
+        return before_ms != after_ms
+    return abs(after_ms - before_ms) >= OFFSET_RESOLUTION_MS
 
 
 def reported(node: Node, sender: Binding, status: object) -> None:
@@ -100,12 +114,52 @@ def _keep(sender: Binding, status: dict) -> None:
         )
 
 
-def state(contact: Contact | None, now: dt.datetime) -> str:
-    """正常, 滞后 (not heard from for an hour) or 离线 (a day): for a station that is enrolled and not revoked."""
+def state(contact: Contact | None, now: dt.datetime, max_clock_drift_s: int) -> str:
+    """正常, 时钟不准 (its clock is off by more than the drift allowed), 滞后 (not heard from for an hour) or
+    离线 (a day): for a station that is enrolled and not revoked."""
     if contact is None:
         return "未联系"
     silent = now - contact.at
-    return "离线" if silent > OFFLINE else "滞后" if silent > STALE else "正常"
+    if silent > OFFLINE:
+        return "离线"
+    if silent > STALE:
+        return "滞后"
+    return "时钟不准" if clock_wrong(contact.clock_offset_ms, max_clock_drift_s) else "正常"
+
+
+def clock_wrong(offset_ms: int | None, max_clock_drift_s: int) -> bool:
+    return offset_ms is not None and abs(offset_ms) > max_clock_drift_s * 1000
+
+
+def offset_words(offset_ms: int) -> str:
+    """A clock offset (theirs minus ours) as a person says it: 快 3 天, 慢 365 天, 快 12 分钟, 0 秒."""
+    seconds = round(abs(offset_ms) / 1000)
+    for unit_s, unit in ((86_400, "天"), (3_600, "小时"), (60, "分钟"), (1, "秒")):
+        if seconds >= 2 * unit_s or unit_s == 1:
+            amount = f"{round(seconds / unit_s)} {unit}"
+            break
+    if seconds == 0:
+        return amount
+    return ("快 " if offset_ms > 0 else "慢 ") + amount
+
+
+def clock_warning(max_clock_drift_s: int) -> str | None:
+    """For a hub's admins: the stations below whose clock was last seen off by more than the drift allowed."""
+    window_ms = max_clock_drift_s * 1000
+    wrong = (
+        Contact.select(Station.name, Contact.clock_offset_ms)
+        .join(Station, on=Station.code == Contact.station)
+        .where((Contact.clock_offset_ms > window_ms) | (Contact.clock_offset_ms < -window_ms))
+        .order_by(Contact.station)
+        .tuples()
+    )
+    named = [f"{name}（{offset_words(offset_ms)}）" for name, offset_ms in wrong]
+    if not named:
+        return None
+    return (
+        f"{len(named)} 个站点的电脑时钟与本机相差超过 {max_clock_drift_s // 60} 分钟：{'、'.join(named[:20])}"
+        f"{' 等' if len(named) > 20 else ''}。时间不准会使办件日期和期限出错，请通知站点校准电脑时间"
+    )
 
 
 def _text(value: object) -> str | None:

@@ -11,6 +11,7 @@ import functools
 import logging
 import random
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +114,7 @@ class Node:
         self.events = events
         self.blobs = blobs
         self._scheduler: BackgroundScheduler | None = None
+        self.syncing = threading.Lock()  # held by the round under way: the scheduler's, or one "sync now" started
 
     @classmethod
     def from_config(cls, config: NodeConfig, *, clock: Clock | None = None) -> Node:
@@ -174,7 +176,7 @@ class Node:
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
         if self.identity.parent_url:
             rng = random.Random()
-            self._every("sync", lambda: upstream.sync_if_due(self, rng), min(self.config.sync_interval_s, SYNC_TICK_S))
+            self._every("sync", lambda: self._sync_if_due(rng), min(self.config.sync_interval_s, SYNC_TICK_S))
         self._scheduler.start()
         log.info("node started: %s %s", self.identity.level, self.identity.name)
 
@@ -240,8 +242,35 @@ class Node:
         return purged
 
     def sync_once(self) -> upstream.RoundReport:
-        """One round with the parent now (the CLI's `onetrip sync`, the workbench's "sync now")."""
+        """One round with the parent now (the CLI's `onetrip sync`)."""
         return upstream.sync_once(self)
+
+    def _sync_if_due(self, rng: random.Random) -> None:
+        if self.syncing.acquire(blocking=False):  # else a round "sync now" started is under way
+            try:
+                upstream.sync_if_due(self, rng)
+            finally:
+                self.syncing.release()
+
+    def sync_in_background(self) -> bool:
+        """ "Sync now": a round on a thread of its own, so that the page returns at once whatever the parent
+        does; its outcome is recorded on the link, for the page to show. False if a round is under way."""
+        if not self.syncing.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                upstream.sync_once(self)
+            except (SyncError, ProvisioningError):
+                pass  # recorded on the link, in words, for the page
+            except Exception:
+                log.exception("sync now failed")
+            finally:
+                release()
+                self.syncing.release()
+
+        threading.Thread(target=run, name="sync-now", daemon=True).start()
+        return True
 
     def now(self) -> datetime:
         return wall_time(self.events.clock)

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -31,7 +31,7 @@ from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
 from sync import canonical, delta, digest, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.channel import Channel
-from sync.errors import CipherError, ReplayedRequest, RequestRefused, SyncError
+from sync.errors import CipherError, ClockDrift, ReplayedRequest, RequestRefused, SyncError
 from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
@@ -70,6 +70,7 @@ class LinkStatus:
     oldest_unsent_s: int | None
     last_success: str | None  # UTC, ISO 8601
     last_error: str | None
+    clock_warning: str | None = None  # this PC's clock, as the parent last found it, is off
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,15 @@ class _Parent:
     USB bundle) it must already be known.
     """
 
-    def __init__(self, node: Node, transport: Transport | None = None, *, online: bool = True, hub: Hub | None = None):
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport | None = None,
+        *,
+        online: bool = True,
+        hub: Hub | None = None,
+        skewed_by: Callable[[int], None] | None = None,
+    ):
         ident, hub = node.identity, hub or parent_of(node)
         if not hub.station or (online and not hub.url):
             raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
@@ -114,7 +123,7 @@ class _Parent:
         if key is None:
             raise NoParent(f"还不认识上级 {hub.station} 的证书：请运行 onetrip trust-refresh")
         self.channel = Channel(
-            transport or HttpTransport(hub.url or ""),
+            transport or HttpTransport(hub.url or "", answer_timeout_s=node.config.sync_answer_timeout_s),
             node.keys.signing,
             node.keys.agreement,
             key,
@@ -122,6 +131,7 @@ class _Parent:
             ident.installation,
             node.events.clock.clock.now_ms,
             lambda: _own_certificates(ident.installation),
+            skewed_by=skewed_by,
         )
 
     def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
@@ -147,20 +157,34 @@ def sync_once(
     node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS, hub: Hub | None = None
 ) -> RoundReport:
     """One full round with the parent (or `hub`); a failure is recorded in plain words for the badge, then
-    raised, leaving the cursors where the last acknowledged batch put them."""
+    raised, leaving the cursors where the last acknowledged batch put them. The parent's clock minus ours,
+    when it refused our time, is kept for the badge; a round that failed while our clock was off says so
+    first, since a wrong clock makes certificates look not yet (or no longer) valid."""
+    skews: list[int] = []
     try:
-        return _round(node, transport, limits, hub)
+        return _round(node, transport, limits, hub, skews)
     except (SyncError, ProvisioningError) as exc:
         parent = (hub or parent_of(node)).station or "-"
         link = _link(parent)
-        link.last_attempt_at, link.last_error, link.failures = utcnow(), str(exc), link.failures + 1
+        failure = exc
+        if skews:
+            link.clock_offset_ms = skews[-1]
+            if not isinstance(exc, Unreachable):
+                failure = ClockDrift(f"{_clock_words(skews[-1])}：上级发来的数据因此无法核验（{exc}）")
+        link.last_attempt_at, link.last_error, link.failures = utcnow(), str(failure), link.failures + 1
         _save(link)
-        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, exc)
-        raise
+        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, failure)
+        if failure is exc:
+            raise
+        raise failure from exc
 
 
-def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | None) -> RoundReport:
-    parent = _Parent(node, transport, hub=hub)
+def _clock_words(parent_minus_ours_ms: int) -> str:
+    return f"本机时钟比上级服务器{health.offset_words(-parent_minus_ours_ms)}，请校准电脑时间"
+
+
+def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | None, skews: list[int]) -> RoundReport:
+    parent = _Parent(node, transport, hub=hub, skewed_by=skews.append)
     link = _link(parent.station)
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
@@ -168,7 +192,7 @@ def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | N
     _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
     repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
-    _succeeded(link)
+    _succeeded(link, skews[-1] if skews else None)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
 
 
@@ -176,16 +200,21 @@ def _link(parent: str) -> SyncLink:
     return SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
 
 
-def _succeeded(link: SyncLink) -> None:
-    """Record the success for the badge; after a success less than a minute old (and no failure since),
-    nothing: the badge shows it to the minute, and an idle round then writes nothing here (an fsync less).
-    The cursors were saved as they moved."""
+def _succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
+    """Record the success for the badge; after a success less than a minute old (and no failure since,
+    and the clock as it was), nothing: the badge shows it to the minute, and an idle round then writes
+    nothing here (an fsync less). The cursors were saved as they moved."""
     now = utcnow()
     recent = link.last_success_at is not None and now - link.last_success_at < health.RESOLUTION
-    if recent and link.failures == 0 and link.last_error is None:
+    if (
+        recent
+        and not health.offset_moved(link.clock_offset_ms, clock_offset_ms)
+        and link.failures == 0
+        and link.last_error is None
+    ):
         return
     link.last_attempt_at = link.last_success_at = now
-    link.last_error, link.failures = None, 0
+    link.last_error, link.failures, link.clock_offset_ms = None, 0, clock_offset_ms
     _save(link)
 
 
@@ -420,7 +449,7 @@ def import_return(node: Node, bundle: sneakernet.Bundle) -> RoundReport:
             _resend_from(link, resend)
             _save(link)  # the up-cursor moved here, not as a push acknowledged it
             staging.place(staging.digests)  # our parent serves only our scope, each scan checked against its name
-            _succeeded(link)
+            _succeeded(link, link.clock_offset_ms)  # a bundle says nothing of the clocks
     held = manifest.get("held")
     scans.mark_sent(node, fetched + (held if isinstance(held, list) else []))  # the parent holds these now
     repaired = len({(head.origin, head.stream) for batch in repairs for head, _ in batch.runs}) + len(resend)
@@ -495,4 +524,5 @@ def link_status(node: Node) -> LinkStatus | None:
             oldest = dt.datetime.fromisoformat(oldest)
         oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
     success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
-    return LinkStatus(parent, pending, int(size or 0), oldest_s, success, link.last_error)
+    clock = None if link.clock_offset_ms is None else _clock_words(link.clock_offset_ms)
+    return LinkStatus(parent, pending, int(size or 0), oldest_s, success, link.last_error, clock)

@@ -152,8 +152,10 @@ def load_identity(data_dir: Path) -> tuple[Identity, Keys]:
         agreement = serialization.load_pem_private_key((data_dir / AGREEMENT_KEY_FILE).read_bytes(), password=None)
         lookup = (data_dir / LOOKUP_KEY_FILE).read_bytes()
         session = (data_dir / SESSION_KEY_FILE).read_bytes()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise IdentityMissing(
             f"{data_dir} 不是 OneTrip 数据目录（缺少 {Path(exc.filename).name}）：请先运行 onetrip init"
         ) from exc
+    except PermissionError as exc:
+        raise IdentityMissing(f"没有权限读取 {exc.filename}：请用安装 OneTrip 的账号运行") from exc
     return identity, Keys(signing, agreement, lookup, session)

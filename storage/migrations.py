@@ -112,6 +112,13 @@ def _session_epochs() -> None:
         alter(SchemaMigrator.from_database(db.obj).add_column("credential", "session_epoch", Credential.session_epoch))
 
 
+def _link_clock_offset() -> None:
+    """A database made since migration 7 read the current model already has the column."""
+    table = SyncLink._meta.table_name
+    if "clock_offset_ms" not in {column.name for column in db.get_columns(table)}:
+        alter(SchemaMigrator.from_database(db.obj).add_column(table, "clock_offset_ms", SyncLink.clock_offset_ms))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -125,6 +132,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (10, "fork evidence", _forks),
     (11, "no index of applications by station alone; event statuses indexed where not applied", _leaner_indexes),
     (12, "session epochs of local credentials", _session_epochs),
+    (13, "how far the parent's clock is from ours, as it last told us", _link_clock_offset),
 )
 LATEST = MIGRATIONS[-1][0]
 

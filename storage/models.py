@@ -376,6 +376,8 @@ class SyncLink(BaseModel):
     last_success_at = pw.DateTimeField(null=True)  # UTC
     last_error = pw.TextField(null=True)  # in plain Chinese, for the badge; cleared by a success
     failures = pw.IntegerField(default=0)  # consecutive: the backoff grows with it
+    # The parent's clock minus ours when it last refused our time (protocol §9.5); None while it accepts it.
+    clock_offset_ms = pw.BigIntegerField(null=True)
 
 
 class SealLock(BaseModel):

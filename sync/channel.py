@@ -33,6 +33,9 @@ class Channel:
     now_ms: Callable[[], int]
     certificates: Callable[[], str]  # our certificates as the header carries them, asked for only when needed
     protocol: int = PROTOCOL  # an older one only to show that hubs still answer it
+    # Told the parent's clock minus ours when the parent refuses our time: the retry is signed with the
+    # parent's time, so this is the only moment the node learns how wrong its own clock is.
+    skewed_by: Callable[[int], None] | None = None
 
     def sealed(
         self, path: str, context: bytes, plaintext: bytes, time_ms: int, nonce: str
@@ -78,6 +81,8 @@ class Channel:
                     extra = {CERTIFICATES: self.certificates()}
                 elif exc.code == "clock_skew" and not skewed:
                     log.warning("clock skew with the parent: %s", exc)
+                    if self.skewed_by is not None and type(exc.details["server_time_ms"]) is int:
+                        self.skewed_by(exc.details["server_time_ms"] - time_ms)
                     time_ms, skewed = exc.details["server_time_ms"], True
                     nonce, body = self.seal(context, plaintext, exc.details["nonce"])
                 else:

@@ -191,11 +191,14 @@ class EventLog:
         *,
         stream: str,
         deps: Sequence[str] | None = None,
+        hlc: int | None = None,
     ) -> Event:
         """Write one local event and, through its projection, the rows it changes.
 
         An event this installation may not make raises `NotAuthorized`, one its
         projection refuses raises `RuleViolation`; either way nothing is written.
+        `hlc` is a timestamp this log's clock issued inside the same transaction, for a caller
+        whose payload must agree with it (an application number carries the day it is filed on).
         """
         with self.transaction():
             head = self._own_head(stream)
@@ -210,7 +213,7 @@ class EventLog:
                 origin=self.author.origin,
                 stream=stream,
                 seq=seq,
-                hlc=self.clock.now(),
+                hlc=self.clock.now() if hlc is None else hlc,
                 type=type,
                 entity=entity,
                 payload=payload,

@@ -200,3 +200,15 @@ def test_by_stick_a_village_restored_from_an_old_copy_gets_its_own_work_back(dir
     db.close()
     stick_round(capsys, dirs, "fourth.otb")
     assert rows(county, f"SELECT state FROM application WHERE number = '{after}'") == [("submitted",)]
+
+
+def test_a_return_bundle_that_cannot_be_written_is_named_before_anything_is_imported(dirs, capsys):
+    village, county = dirs / "village", dirs / "county"
+    number = file(open_node(NodeConfig(village)))
+    db.close()
+    assert onetrip(capsys, "export", "--data", village, "--to", dirs / "up.otb")[0] == 0
+    before = rows(county, "SELECT COUNT(*) FROM event")
+    code, out = onetrip(capsys, "import", "--data", county, dirs / "up.otb", "--out", dirs / "gone" / "back.otb")
+    assert code == 2 and out == f"onetrip: 无法写入 {dirs / 'gone' / 'back.otb'}：文件夹 {dirs / 'gone'} 不存在\n"
+    assert rows(county, "SELECT COUNT(*) FROM event") == before
+    assert rows(county, f"SELECT COUNT(*) FROM application WHERE number = '{number}'") == [(0,)]

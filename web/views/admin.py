@@ -3,7 +3,7 @@
 import segno
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from node import fleet
+from node import fleet, health
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
 from provisioning.region import LEVEL_NAMES
@@ -35,6 +35,8 @@ def fleet_page():
         per_page=PAGE,
         level_names=LEVEL_NAMES,
         is_hub=fleet.is_hub(_node()),
+        clock_warning=health.clock_warning(_node().config.max_clock_drift_s),
+        max_clock_drift_min=_node().config.max_clock_drift_s // 60,
     )
 
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from node import dashboard, forks
+from node import dashboard, forks, health
 
 from .. import charts
 from ..auth import current_operator, requires
@@ -40,6 +40,7 @@ def show():
         items=items,
         departments=dashboard.departments(items),
         fork_warning=forks.warning(),
+        clock_warning=health.clock_warning(current_app.extensions["onetrip"].config.max_clock_drift_s),
     )
 
 
