@@ -85,7 +85,7 @@ def test_a_bad_intake_lists_every_problem_as_json(app):
 
 def test_the_api_needs_a_login(app):
     response = app.test_client().get("/api/v1/applications")
-    assert response.status_code == 302  # to the login page
+    assert response.status_code == 401 and response.json["error"] == "unauthorized"  # not a login page
 
 
 def test_the_openapi_document_covers_every_api_route(app):
