@@ -195,3 +195,9 @@ def test_a_signed_sync_request_of_the_wrong_shape_is_refused_not_500(county_temp
     finally:
         db.close()
     assert response.status_code < 500, response.get_data()[:300]  # refused, or the garbage left aside
+
+
+def test_a_page_number_beyond_64_bits_is_not_a_500(app):
+    admin = app.test_client()
+    login(admin, "wang", "county-admin-1")
+    assert admin.get(f"/admin/?page={2**64}").status_code == 200
