@@ -13,9 +13,9 @@ from provisioning.trust import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
 from sync.request import BLOB_CONTEXT, PULL_CONTEXT, digest, seal_and_sign
-from tests.integration.test_api import an_item, intake
+from tests.support.cases import item as an_item
 from tests.support.tree import open_node
-from tests.support.web import login
+from tests.support.web import intake, login
 from web import create_app
 
 
