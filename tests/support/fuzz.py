@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -131,7 +132,7 @@ def _run(operation, mode, base_url, session, real, max_examples, derandomize, fi
         figures.server_errors += response.status_code >= 500
         try:
             case.validate_response(response, checks=CHECKS)
-        except Exception as exc:  # schemathesis's failure types: what the case did and what came back
+        except (Failure, FailureGroup) as exc:  # what the case did, what came back and which checks it broke
             if len(figures.failures) < keep:
                 figures.failures.append(f"{operation.label} ({mode}): {str(exc)[:600]}")
             else:
