@@ -17,15 +17,22 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from node.workflow import PROCEDURES
 
 T = TypeVar("T")
-Note = Annotated[str, Meta(max_length=500)]
+NO_NUL = "^[^\\x00]*$"  # PostgreSQL cannot store NUL in text: a hub would fail where a station would not
+
+
+def text(longest: int):
+    return Annotated[str, Meta(max_length=longest, pattern=NO_NUL)]
+
+
+Note = text(500)
 Procedure = Literal[tuple(PROCEDURES)]  # type: ignore[valid-type]
 
 
 class Applicant(Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(max_length=50)] = ""
-    id_number: Annotated[str, Meta(max_length=18)] = ""
-    phone: Annotated[str, Meta(max_length=20)] = ""
-    address: Annotated[str, Meta(max_length=200)] = ""
+    name: text(50) = ""
+    id_number: text(18) = ""
+    phone: text(20) = ""
+    address: text(200) = ""
 
 
 class Intake(Struct, forbid_unknown_fields=True):
@@ -34,8 +41,8 @@ class Intake(Struct, forbid_unknown_fields=True):
     applicant: Applicant
     consent: bool
     request_token: Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
-    item: Annotated[str, Meta(max_length=64)] = ""
-    bundle: Annotated[str, Meta(max_length=64)] | None = None
+    item: text(64) = ""
+    bundle: text(64) | None = None
 
 
 class Step(Struct, forbid_unknown_fields=True):

@@ -9,7 +9,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,16 @@ def _respond(status: int, code: str, message: str, details: dict | None = None, 
     return render_template("error.html", status=status, message=message), status, list(headers)
 
 
+def _no_nul() -> None:
+    """A query string or form holding NUL is refused before any view: PostgreSQL cannot store or compare NUL
+    in text, so a hub would answer 500 where a station on SQLite would not (JSON bodies: `web.bodies`)."""
+    if any("\x00" in value for values in (request.args, request.form) for value in values.values()):
+        raise BadRequest("请求含有不允许的字符（NUL）")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_no_nul)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         if request.path.startswith("/api/"):  # a program's call, not a form

@@ -201,3 +201,14 @@ def test_a_page_number_beyond_64_bits_is_not_a_500(app):
     admin = app.test_client()
     login(admin, "wang", "county-admin-1")
     assert admin.get(f"/admin/?page={2**64}").status_code == 200
+
+
+def test_nul_in_a_query_a_form_or_a_body_is_refused_before_it_reaches_the_database(app):
+    """PostgreSQL refuses NUL in text (a 500 on a hub): every edge refuses it alike, on SQLite too."""
+    agent = _as(app, "li", "agent-pass-1")
+    assert agent.get("/api/v1/applications?q=%00").status_code == 400
+    assert app.test_client().post("/login", data={"username": "li\x00"}).status_code == 400
+    body = intake(an_item())
+    body["applicant"]["name"] = "张\x00"
+    response = agent.post("/api/v1/applications", json=body)
+    assert response.status_code == 400 and "applicant.name" in response.json["message"]

@@ -69,7 +69,9 @@ DOCUMENT = {
                                 "items": {"type": "array", "items": _SUMMARY},
                             },
                         }
-                    )
+                    ),
+                    "400": _ERRORS["400"],  # a query holding NUL
+                    "401": _ERRORS["401"],
                 },
             },
             "post": {
