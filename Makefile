@@ -31,7 +31,7 @@ soak: $(STAMP)
 # schemathesis over every JSON API operation, as an agent and as a clerk, against a county served on loopback
 # (tests/support/fuzz.py): no 5xx, no answer outside /api/v1/openapi.json. A few minutes; `make test` runs it short.
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.support.fuzz --max-examples 150
+	$(BIN)/python -m tests.support.fuzz --max-examples 300
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

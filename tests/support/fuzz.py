@@ -74,7 +74,7 @@ def served_county(base: Path) -> Iterator[str]:
         create_operator(node.events, node.identity.station, username=username, name=name, role=role, password=password)
     db.close()
     port = free_port()
-    server = start(["serve", "--data", str(tree.county.data_dir)], port, within_s=60)
+    server = start(["serve", "--data", str(tree.county.data_dir)], port, within_s=60, log=base / "serve.log")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -146,7 +146,7 @@ def _run(operation, mode, base_url, session, real, max_examples, derandomize, fi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-examples", type=int, default=150, help="cases per operation, role and mode")
+    parser.add_argument("--max-examples", type=int, default=300, help="cases per operation, role and mode")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="onetrip-fuzz-") as base, served_county(Path(base)) as url:
