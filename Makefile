@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak bench lint chromium
+.PHONY: demo test soak bench lint chromium fuzz
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ chromium:
 
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest tests/unit tests/integration
+
+# schemathesis over every JSON API operation, as an agent and as a clerk, against a county served on loopback
+# (tests/support/fuzz.py): no 5xx, no answer outside /api/v1/openapi.json. A few minutes; `make test` runs it short.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.support.fuzz --max-examples 300
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -161,7 +161,12 @@ def _asked(node: Node, body: bytes, context: bytes, request: SignedRequest, unre
 def _repair(node: Node, child: Binding, asked) -> Batch:
     try:
         origin, stream, held_seq = asked
-        if not (isinstance(origin, str) and isinstance(stream, str) and type(held_seq) is int and held_seq >= 0):
+        if not (
+            isinstance(origin, str)
+            and isinstance(stream, str)
+            and type(held_seq) is int
+            and 0 <= held_seq <= canonical.INT_MAX
+        ):
             raise TypeError
     except (TypeError, ValueError) as exc:
         raise EncodingError("修复请求无效") from exc
@@ -185,7 +190,7 @@ def opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> b
 
 
 def _cursor(value) -> int:
-    if type(value) is not int or value < 0:
+    if type(value) is not int or not 0 <= value <= canonical.INT_MAX:  # beyond 64 bits no column holds it
         raise EncodingError("请求缺少有效的拉取游标")
     return value
 

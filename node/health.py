@@ -93,7 +93,10 @@ def _keep(sender: Binding, status: dict) -> None:
     known = Contact.get_or_none(Contact.station == sender.station)
     if known is not None and any(getattr(known, name) != value for name, value in figures.items()):
         Contact.update(**figures).where(Contact.station == sender.station).execute()
-    for entry in status.get("below") or []:
+    below = status.get("below")
+    for entry in below if isinstance(below, list) else []:
+        if not isinstance(entry, dict):
+            continue
         station = Station.get_or_none(Station.code == _text(entry.get("station")))
         at = _time(entry.get("at"))
         if station is None or at is None or not above(sender.level, sender.region, station.level, station.region):
@@ -175,5 +178,5 @@ def _count(value: object, signed: bool = False) -> int | None:
 def _time(value: object) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(value).astimezone(dt.UTC).replace(tzinfo=None)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # not a time, or one beyond year 9999 once in UTC
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 PATH = "/api/v1/sync/blobs"
 CHUNK = 256 * 1024
 ASK_AT_ONCE = 200
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 LARGEST = MAX_SCAN_BYTES + 4096  # a scan as stored: the limit plus the envelope's overhead
 
 
@@ -50,7 +52,8 @@ def answer(node: Node, child: Binding, asked) -> dict:
     """The answer to a child's `want` (which of these do you lack), `put` (a chunk at an offset) or `get`."""
     op = asked.get("op") if isinstance(asked, dict) else None
     if op == "want":
-        digests = [d for d in asked.get("digests", [])[:ASK_AT_ONCE] if isinstance(d, str)]
+        asked_for = asked.get("digests")
+        digests = [d for d in asked_for[:ASK_AT_ONCE] if isinstance(d, str)] if isinstance(asked_for, list) else []
         return {"missing": [d for d in digests if _named(d) and not node.blobs.has(d)]}
     if op == "put":
         return {"have": _receive(node, child, asked)}
@@ -60,10 +63,8 @@ def answer(node: Node, child: Binding, asked) -> dict:
 
 
 def _named(digest: str) -> bool:
-    try:
-        return digest == digest.lower() and len(digest) == 64 and int(digest, 16) >= 0
-    except ValueError:
-        return False
+    """A blob's name: 64 lowercase hex digits (`int(…, 16)` would also take a sign, spaces and underscores)."""
+    return _DIGEST.fullmatch(digest) is not None
 
 
 def _in_scope(child: Binding, digest: str) -> bool:
@@ -91,7 +92,10 @@ def _receive(node: Node, child: Binding, asked: dict) -> int:
     held = partial.stat().st_size if partial.exists() else 0
     if offset != held:
         return held  # the child resends from what arrived
-    data = base64.b64decode(asked.get("data", ""))
+    try:
+        data = base64.b64decode(asked.get("data", ""), validate=True)
+    except (TypeError, ValueError) as exc:  # not a string, or not base64
+        raise RequestRefused("扫描件分块不是有效的 base64：拒收") from exc
     if held + len(data) > total:
         raise RequestRefused("扫描件超出声明的大小：拒收")
     _append(partial, data)

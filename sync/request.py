@@ -36,7 +36,9 @@ BUNDLE_SCAN_CONTEXT = b"sync/bundle-scan"  # each scan after a bundle's body
 BLOB_CONTEXT = b"sync/blob"
 DIGEST_CONTEXT = b"sync/digest"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
-_HEX = re.compile(r"^[0-9a-f]+$")
+_HEX = re.compile(r"[0-9a-f]+")
+# ASCII digits only, and few enough for a 64-bit column: `str.isdigit` also says yes to "¹²³", which `int` refuses.
+_NUMBER = re.compile(r"[0-9]{1,15}")
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,9 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
     if any(v is None for v in values.values()):
         raise RequestRefused("请求缺少签名头：只接受 OneTrip 节点签署的同步请求")
     time_text, nonce, signature = values["Time"], values["Nonce"], values["Signature"]
-    if not (is_name(values["Station"]) and is_name(values["Installation"]) and time_text.isdigit()):
+    if not (is_name(values["Station"]) and is_name(values["Installation"]) and _NUMBER.fullmatch(time_text)):
         raise RequestRefused("请求签名头格式无效")
-    if not (16 <= len(nonce) <= 64 and _HEX.match(nonce) and _HEX.match(signature) and len(signature) % 2 == 0):
+    if not (16 <= len(nonce) <= 64 and _HEX.fullmatch(nonce) and _HEX.fullmatch(signature) and len(signature) % 2 == 0):
         raise RequestRefused("请求签名头格式无效")
     if values["Digest"] != digest(body):
         raise RequestRefused("请求内容与签名的摘要不符：可能在途中被截断或改动")
@@ -126,7 +128,7 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
 
 
 def _protocol(text: str) -> int:
-    if not (text.isdigit() and int(text) in PROTOCOLS):
+    if not (_NUMBER.fullmatch(text) and int(text) in PROTOCOLS):
         supported = "、".join(str(p) for p in PROTOCOLS)
         raise UnsupportedProtocol(
             f"对方使用同步协议第 {text[:8]} 版，本节点只支持第 {supported} 版：请把版本较旧的一方升级到同一版 OneTrip"

@@ -52,6 +52,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf = CSRFProtect(app)  # every form; the machine endpoints below authenticate otherwise
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(api_applications.bp)  # checks the same token itself, after the session (401 first)
     csrf.exempt(sync.bp)
     csrf.exempt(seals.api)
     blueprints = (

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from node.visibility import Viewer, access
 from provisioning.operators import must_change_password, session_epoch
@@ -33,6 +33,8 @@ def requires(*roles: str) -> Callable:
             operator = current_operator()
             if operator is None:
                 session.clear()
+                if request.path.startswith("/api/"):  # a program is told, not sent to a login page it cannot fill
+                    raise Unauthorized()
                 return redirect(url_for("auth.login", next=request.full_path))
             if request.endpoint != "auth.password" and must_change_password(operator.username):
                 return redirect(url_for("auth.password"))

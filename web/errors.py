@@ -9,7 +9,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from storage.errors import DiskFull
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_MESSAGES = {
     400: "请求有误",
+    401: "请先登录：API 使用登录后的会话（session Cookie），写操作另需 X-CSRFToken 头",
     403: "没有权限",
     404: "找不到这个页面",
     405: "不支持这种请求方式",
@@ -25,18 +26,32 @@ _HTTP_MESSAGES = {
 }
 
 
-def _respond(status: int, code: str, message: str, details: dict | None = None):
+def _respond(status: int, code: str, message: str, details: dict | None = None, headers=()):
+    """`headers`: what the status promises to say, as `Allow` for a 405."""
     if request.path.startswith("/api/"):
         response = jsonify(error=code, message=message, **(details or {}))
         if details and "retry_after_s" in details:  # backpressure: HTTP clients and proxies read the header
             response.headers["Retry-After"] = str(details["retry_after_s"])
+        response.headers.extend(headers)
         return response, status
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=message), status, list(headers)
+
+
+def _no_nul() -> None:
+    """A query string or form holding NUL is refused before any view: PostgreSQL cannot store or compare NUL
+    in text, so a hub would answer 500 where a station on SQLite would not (JSON bodies: `web.bodies`)."""
+    if any("\x00" in value for values in (request.args, request.form) for value in values.values()):
+        raise BadRequest("请求含有不允许的字符（NUL）")
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_no_nul)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
+        if request.path.startswith("/api/"):  # a program's call, not a form
+            said = "缺少或无效的 CSRF 令牌：写操作须在 X-CSRFToken 头里带上 GET /api/v1/csrf 取得的令牌"
+            return _respond(400, "csrf_failed", said)
         return _respond(400, "csrf_failed", "表单已过期或来源不明，请刷新页面后重新提交")
 
     @app.errorhandler(DiskFull)
@@ -53,6 +68,7 @@ def init_app(app: Flask) -> None:
             status,
             (exc.name or "error").lower().replace(" ", "_"),
             said or _HTTP_MESSAGES.get(status, exc.description),
+            headers=[(k, v) for k, v in exc.get_headers() if k != "Content-Type"],
         )
 
     @app.errorhandler(Exception)

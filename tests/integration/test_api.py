@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from node.data import sample_catalogue
 from storage.models import Application
-from tests.support.web import login
+from tests.support.cases import item as an_item
+from tests.support.web import intake, login
 from web import create_app
 
 
 @pytest.fixture
 def app(county_node):
     return create_app(node=county_node)
-
-
-def intake(item):
-    return {
-        "item": item.code,
-        "consent": True,
-        "request_token": "ab" * 16,
-        "applicant": {
-            "name": "张秀英",
-            "id_number": "11010519491231002X",
-            "phone": "13800138000",
-            "address": "青山村3组",
-        },
-    }
-
-
-def an_item():
-    return next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
 
 
 def test_filing_and_acting_through_the_api_follow_the_same_rules(app):
@@ -85,7 +67,7 @@ def test_a_bad_intake_lists_every_problem_as_json(app):
 
 def test_the_api_needs_a_login(app):
     response = app.test_client().get("/api/v1/applications")
-    assert response.status_code == 302  # to the login page
+    assert response.status_code == 401 and response.json["error"] == "unauthorized"  # not a login page
 
 
 def test_the_openapi_document_covers_every_api_route(app):

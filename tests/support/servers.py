@@ -41,19 +41,25 @@ def _free(port: int) -> bool:
     return True
 
 
-def start(args: list[str], port: int, within_s: float = 20, clock_shift_s: int = 0) -> subprocess.Popen:
+def start(
+    args: list[str], port: int, within_s: float = 20, clock_shift_s: int = 0, log: Path | None = None
+) -> subprocess.Popen:
     """Run `python app.py ARGS` with ONETRIP_PORT set, its clock `clock_shift_s` ahead if given
-    (`tests/support/shifted.py`); return once /healthz answers."""
+    (`tests/support/shifted.py`); return once /healthz answers. Its output is read at `stop`, or written to
+    `log` when given: a server answering thousands of requests would fill a pipe nobody reads, and hang."""
+    output = log.open("w") if log else subprocess.PIPE
     entry = ["-m", "tests.support.shifted", str(clock_shift_s)] if clock_shift_s else [str(ROOT / "app.py")]
     process = subprocess.Popen(
         [sys.executable, *entry, *args],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         text=True,
         env={**os.environ, "ONETRIP_PORT": str(port)},
         start_new_session=True,  # its own process group: `demo`'s servers go down with it on a timeout
     )
+    if log:
+        output.close()  # the server holds its own copy
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
@@ -61,7 +67,7 @@ def start(args: list[str], port: int, within_s: float = 20, clock_shift_s: int =
                 return process
         except requests.ConnectionError:
             if process.poll() is not None:
-                raise AssertionError(process.stderr.read()) from None
+                raise AssertionError(log.read_text() if log else process.stderr.read()) from None
             time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -69,7 +75,8 @@ def start(args: list[str], port: int, within_s: float = 20, clock_shift_s: int =
 
 
 def stop(process: subprocess.Popen) -> tuple[str, str]:
+    """Its output, unless it went to a log file (then empty)."""
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    return out, err
+    return out or "", err or ""

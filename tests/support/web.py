@@ -32,3 +32,18 @@ def logged_in(base_url: str, username: str, password: str) -> requests.Session:
     credentials = {"username": username, "password": password, "csrf_token": csrf(session, f"{base_url}/login")}
     session.post(f"{base_url}/login", data=credentials, timeout=5).raise_for_status()
     return session
+
+
+def intake(item, request_token: str = "ab" * 16) -> dict:
+    """A filing of `item` for a resident, as the JSON API takes it (POST /api/v1/applications)."""
+    return {
+        "item": item.code,
+        "consent": True,
+        "request_token": request_token,
+        "applicant": {
+            "name": "张秀英",
+            "id_number": "11010519491231002X",
+            "phone": "13800138000",
+            "address": "青山村3组",
+        },
+    }

@@ -20,7 +20,8 @@ def _node():
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int))
+    """The page asked for, bounded: a page number beyond 64 bits would overflow the query's offset."""
+    return min(max(1, request.args.get("page", 1, type=int)), 10**6)
 
 
 @bp.get("/")

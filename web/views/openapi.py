@@ -1,8 +1,18 @@
-"""The OpenAPI 3.1 description of the JSON API: written by hand, checked by a test against the routes."""
+"""The OpenAPI 3.1 description of the JSON API: written by hand, checked by a test against the routes and by
+schemathesis against a served node (`make fuzz`). How to authenticate is in `securitySchemes`: the session
+cookie of a login through /login, and for writes the CSRF token from /api/v1/csrf in a header."""
+
+import msgspec
 
 from node.documents import KINDS, SIZES
 from node.workflow import TRANSITIONS
 
+from .. import bodies
+
+# The request bodies' schemas are made from the types that decode them (`web.bodies`): they cannot drift apart.
+(_INTAKE, _STEP), _BODIES = msgspec.json.schema_components(
+    (bodies.Intake, bodies.Step), ref_template="#/components/schemas/{name}"
+)
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUMMARY = {"$ref": "#/components/schemas/Application"}
 
@@ -12,25 +22,36 @@ def _ok(schema: dict, description: str = "成功") -> dict:
 
 
 _ERRORS = {
-    "400": _ok(_ERROR, "请求有误，message 说明原因"),
+    "400": _ok(_ERROR, "请求有误，message 说明原因（字段类型或范围不对时指明字段）"),
+    "401": _ok(_ERROR, "未登录"),
     "403": _ok(_ERROR, "无权操作"),
     "404": _ok(_ERROR, "没有这个办件"),
 }
+_READ = [{"session": []}]  # a logged-in session
+_WRITE = [{"session": [], "csrf": []}]  # and the CSRF token in its header
+_PUBLIC: list = []
 
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "OneTrip 一趟办 API", "version": "1"},
     "paths": {
-        "/api/v1/status": {"get": {"summary": "节点状态", "responses": {"200": _ok({"type": "object"})}}},
+        "/api/v1/status": {
+            "get": {"summary": "节点状态", "security": _PUBLIC, "responses": {"200": _ok({"type": "object"})}}
+        },
         "/api/v1/csrf": {
             "get": {
                 "summary": "写操作所需的 CSRF 令牌（放在 X-CSRFToken 头里）",
-                "responses": {"200": _ok({"type": "object"})},
+                "security": _READ,
+                "responses": {
+                    "200": _ok({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
+                    "401": _ERRORS["401"],
+                },
             }
         },
         "/api/v1/applications": {
             "get": {
                 "summary": "办件列表，可按办件编号、姓名或完整身份证号查找",
+                "security": _READ,
                 "parameters": [
                     {"name": "q", "in": "query", "schema": {"type": "string"}},
                     {"name": "older", "in": "query", "schema": {"type": "string"}, "description": "下一页"},
@@ -48,14 +69,17 @@ DOCUMENT = {
                                 "items": {"type": "array", "items": _SUMMARY},
                             },
                         }
-                    )
+                    ),
+                    "400": _ERRORS["400"],  # a query holding NUL
+                    "401": _ERRORS["401"],
                 },
             },
             "post": {
                 "summary": "代办：为居民提交一个事项（item）或一件事（bundle）",
+                "security": _WRITE,
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Intake"}}},
+                    "content": {"application/json": {"schema": _INTAKE}},
                 },
                 "responses": {
                     "201": _ok(
@@ -68,6 +92,7 @@ DOCUMENT = {
         "/api/v1/applications/{number}": {
             "get": {
                 "summary": "一个办件及其经过",
+                "security": _READ,
                 "parameters": [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _ok(_SUMMARY), **_ERRORS},
             },
@@ -75,6 +100,7 @@ DOCUMENT = {
         "/api/v1/applications/{number}/documents/{doc}.pdf": {
             "get": {
                 "summary": "打印文书（PDF）：receipt 受理回执或材料接收凭证，notice 一次性告知书，decision 办结通知书",
+                "security": _READ,
                 "parameters": [
                     {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}},
                     {"name": "doc", "in": "path", "required": True, "schema": {"type": "string", "enum": list(KINDS)}},
@@ -92,6 +118,7 @@ DOCUMENT = {
         "/api/v1/applications/{number}/{event}": {
             "post": {
                 "summary": "办理一步：受理、补正、决定、送达、评价、撤回……",
+                "security": _WRITE,
                 "parameters": [
                     {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}},
                     {
@@ -101,26 +128,22 @@ DOCUMENT = {
                         "schema": {"type": "string", "enum": sorted(TRANSITIONS)},
                     },
                 ],
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "approved": {"type": "boolean"},
-                                    "reason": {"type": "string", "maxLength": 500},
-                                    "stars": {"type": "integer", "minimum": 1, "maximum": 5},
-                                    "comment": {"type": "string", "maxLength": 500},
-                                },
-                            }
-                        }
-                    }
-                },
+                "requestBody": {"content": {"application/json": {"schema": _STEP}}},
                 "responses": {"200": _ok(_SUMMARY), **_ERRORS},
             }
         },
     },
+    "security": _READ,
     "components": {
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            "csrf": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRFToken",
+                "description": "写操作（POST）所需：登录后 GET /api/v1/csrf 取得，与会话绑定",
+            },
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -144,25 +167,7 @@ DOCUMENT = {
                     "due_provisional": {"type": "boolean"},
                 },
             },
-            "Intake": {
-                "type": "object",
-                "required": ["applicant", "consent", "request_token"],
-                "properties": {
-                    "item": {"type": "string"},
-                    "bundle": {"type": "string"},
-                    "applicant": {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string", "maxLength": 50},
-                            "id_number": {"type": "string"},
-                            "phone": {"type": "string"},
-                            "address": {"type": "string", "maxLength": 200},
-                        },
-                    },
-                    "consent": {"type": "boolean"},
-                    "request_token": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                },
-            },
-        }
+            **_BODIES,
+        },
     },
 }
