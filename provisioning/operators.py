@@ -232,15 +232,16 @@ def must_change_password(username: str) -> bool:
 def change_password(username: str, old: str, new: str, now: dt.datetime) -> int:
     """Set a new password and end every session of the account; the new session epoch, for the one that asked.
     The old password is a guess like a login's, counted against the same lockout: a stolen session cannot
-    try passwords here at scrypt's pace."""
+    try passwords here at scrypt's pace. The new one is judged first, before any try is counted: someone
+    who knows the old password and picks weak new ones is not locked out of their own account."""
+    problems = password_problems(new, username=username, old=old)
+    if problems:
+        raise AccountRefused("；".join(problems), problems)
     if not _count_login(username, now.astimezone(dt.UTC).replace(tzinfo=None)).allowed:
         raise AccountRefused(LOCKED_OUT)
     credential = Credential.get_or_none(Credential.username == username)
     if credential is None or not credential.password_hash or not password_matches(old, credential.password_hash):
         raise AccountRefused("原密码不正确")
-    problems = password_problems(new, username=username, old=old)
-    if problems:
-        raise AccountRefused("；".join(problems), problems)
     with write_transaction():
         Credential.update(
             password_hash=hash_password(new),

@@ -7,7 +7,7 @@ import pytest
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
-from provisioning.operators import create_operator, hash_password
+from provisioning.operators import MAX_FAILURES, create_operator, hash_password
 from storage.database import db
 from storage.migrations import migrate
 from storage.models import Credential
@@ -108,3 +108,12 @@ def test_wrong_old_passwords_on_the_change_page_count_towards_the_lockout(app):
         assert "原密码不正确" in _change(client, "not-my-password", "a-fresh-secret-7")
     assert "已锁定" in _change(client, "agent-pass-1", "a-fresh-secret-7")
     assert "已锁定" in login(app.test_client(), "li", "agent-pass-1").get_data(as_text=True)
+
+
+def test_weak_new_passwords_with_the_right_old_one_do_not_lock_the_account(app):
+    client = _logged_in(app)
+    for _ in range(MAX_FAILURES + 1):
+        assert "太常见" in _change(client, "agent-pass-1", "password123")
+    assert login(app.test_client(), "li", "agent-pass-1").status_code == 302
+    _change(client, "agent-pass-1", "a-fresh-secret-7")
+    assert login(app.test_client(), "li", "a-fresh-secret-7").status_code == 302
