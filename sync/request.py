@@ -37,7 +37,6 @@ BLOB_CONTEXT = b"sync/blob"
 DIGEST_CONTEXT = b"sync/digest"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # decompressed: a batch is bounded far below this; a bomb is not
 _HEX = re.compile(r"[0-9a-f]+")
-# ASCII digits only, and few enough for a 64-bit column: `str.isdigit` also says yes to "¹²³", which `int` refuses.
 _NUMBER = re.compile(r"[0-9]{1,15}")
 
 
@@ -107,7 +106,7 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
     if any(v is None for v in values.values()):
         raise RequestRefused("请求缺少签名头：只接受 OneTrip 节点签署的同步请求")
     time_text, nonce, signature = values["Time"], values["Nonce"], values["Signature"]
-    if not (is_name(values["Station"]) and is_name(values["Installation"]) and _NUMBER.fullmatch(time_text)):
+    if not (is_name(values["Station"]) and is_name(values["Installation"]) and is_number(time_text)):
         raise RequestRefused("请求签名头格式无效")
     if not (16 <= len(nonce) <= 64 and _HEX.fullmatch(nonce) and _HEX.fullmatch(signature) and len(signature) % 2 == 0):
         raise RequestRefused("请求签名头格式无效")
@@ -127,8 +126,14 @@ def read_request(headers: Mapping[str, str], method: str, path: str, body: bytes
     )
 
 
+def is_number(text: str) -> bool:
+    """Whether a header's text is a count or a time: ASCII digits only, and few enough for a 64-bit column.
+    `str.isdigit` also says yes to "¹²³", which `int` refuses, and to "٣", which it takes."""
+    return _NUMBER.fullmatch(text) is not None
+
+
 def _protocol(text: str) -> int:
-    if not (_NUMBER.fullmatch(text) and int(text) in PROTOCOLS):
+    if not (is_number(text) and int(text) in PROTOCOLS):
         supported = "、".join(str(p) for p in PROTOCOLS)
         raise UnsupportedProtocol(
             f"对方使用同步协议第 {text[:8]} 版，本节点只支持第 {supported} 版：请把版本较旧的一方升级到同一版 OneTrip"

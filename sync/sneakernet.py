@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import canonical, cipher
 from .errors import CipherError, EncodingError, RequestRefused
-from .request import BUNDLE_SCAN_CONTEXT
+from .request import BUNDLE_SCAN_CONTEXT, is_number
 
 MAGIC = b"OTB2\n"  # headers (with the body's length), the sealed body, then each scan sealed on its own
 MAGIC_V1 = b"OTB1\n"  # written before scans travelled by stick: headers, then the sealed body to the end
@@ -70,7 +70,7 @@ def read(source: BinaryIO) -> Bundle:
     if magic == MAGIC_V1:
         return Bundle(headers, source.read(), None)
     length = headers.get(LENGTH, "")
-    if not length.isdigit():
+    if not is_number(length):
         raise RequestRefused("同步包已损坏：签名头无法读取")
     return Bundle(headers, source.read(int(length)), source)  # a short body fails its signed digest
 

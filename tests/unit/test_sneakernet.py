@@ -74,3 +74,11 @@ def test_a_scan_resealed_by_someone_else_fails_the_name_the_signed_body_gives_it
     sneakernet.write_scan(out, KEY.public_key(), forged, nonce="n" * 16, digest=LISTED[0][0])
     with pytest.raises(RequestRefused, match="摘要不符"):
         read_all(out.getvalue(), listed=LISTED[:1])
+
+
+@pytest.mark.parametrize("length", ["¹²", "٣", "-1", "", "1" * 40])
+def test_a_length_header_that_is_not_a_plain_number_is_refused_not_raised(length):
+    headers = {**HEADERS, "X-OneTrip-To": "i-parent", sneakernet.LENGTH: length}
+    forged = sneakernet.MAGIC + canonical.encode(headers) + b"\n" + b"sealed body"
+    with pytest.raises(RequestRefused, match="签名头无法读取"):
+        sneakernet.read(io.BytesIO(forged))
