@@ -112,11 +112,6 @@ def written_atomically(path: Path) -> Iterator[BinaryIO]:
         staged.unlink(missing_ok=True)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    with written_atomically(path) as out:
-        out.write(data)
-
-
 def _refuse(path: Path, exc: OSError, words: dict[int, str]) -> None:
     """Raise the refusal in words for what the system said; return (for the caller to re-raise) otherwise."""
     if exc.errno in words:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.authority import above
 from provisioning.certs import Binding
-from storage.blobs import Staging
+from storage.blobs import Staging, is_blob_name
 from storage.errors import BlobCorrupt, DiskFull, disk_full_translated
 from storage.models import Application, Attachment, Station
 from sync import canonical, sneakernet
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 PATH = "/api/v1/sync/blobs"
 CHUNK = 256 * 1024
 ASK_AT_ONCE = 200
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 LARGEST = MAX_SCAN_BYTES + 4096  # a scan as stored: the limit plus the envelope's overhead
 
 
@@ -54,17 +52,12 @@ def answer(node: Node, child: Binding, asked) -> dict:
     if op == "want":
         asked_for = asked.get("digests")
         digests = [d for d in asked_for[:ASK_AT_ONCE] if isinstance(d, str)] if isinstance(asked_for, list) else []
-        return {"missing": [d for d in digests if _named(d) and not node.blobs.has(d)]}
+        return {"missing": [d for d in digests if is_blob_name(d) and not node.blobs.has(d)]}
     if op == "put":
         return {"have": _receive(node, child, asked)}
     if op == "get":
         return _send(node, child, asked)
     raise RequestRefused("不认识的扫描件请求")
-
-
-def _named(digest: str) -> bool:
-    """A blob's name: 64 lowercase hex digits (`int(…, 16)` would also take a sign, spaces and underscores)."""
-    return _DIGEST.fullmatch(digest) is not None
 
 
 def _in_scope(child: Binding, digest: str) -> bool:
@@ -82,7 +75,7 @@ def _in_scope(child: Binding, digest: str) -> bool:
 
 def _receive(node: Node, child: Binding, asked: dict) -> int:
     digest, offset, total = asked.get("digest"), asked.get("offset"), asked.get("total")
-    if not (isinstance(digest, str) and _named(digest)) or not _in_scope(child, digest):
+    if not (isinstance(digest, str) and is_blob_name(digest)) or not _in_scope(child, digest):
         raise RequestRefused("这份扫描件不属于发送方辖区内的办件（或其登记尚未同步到上级）：拒收")
     if node.blobs.has(digest):
         return total
@@ -112,7 +105,7 @@ def _receive(node: Node, child: Binding, asked: dict) -> int:
 
 def _send(node: Node, child: Binding, asked: dict) -> dict:
     digest, offset = asked.get("digest"), asked.get("offset")
-    if not (isinstance(digest, str) and _named(digest)) or not _in_scope(child, digest):
+    if not (isinstance(digest, str) and is_blob_name(digest)) or not _in_scope(child, digest):
         raise RequestRefused("这份扫描件不属于请求方辖区内的办件：不予提供")
     if not node.blobs.has(digest) or type(offset) is not int or offset < 0:
         return {"missing": True}
@@ -209,7 +202,7 @@ def _download(node: Node, parent, digest: str) -> bool:
 def mark_sent(node: Node, digests) -> None:
     """Remember that the parent holds these (names from a return bundle included, hence the check)."""
     for digest in digests:
-        if isinstance(digest, str) and _named(digest):
+        if isinstance(digest, str) and is_blob_name(digest):
             _sent_mark(node, digest).touch()
 
 
@@ -255,7 +248,7 @@ def _entry(entry) -> bool:
         isinstance(entry, list)
         and len(entry) == 2
         and isinstance(entry[0], str)
-        and _named(entry[0])
+        and is_blob_name(entry[0])
         and type(entry[1]) is int
         and 0 < entry[1] <= LARGEST
     )
@@ -276,5 +269,5 @@ def for_child(node: Node, child: Binding, lacking, batches: list[Batch]) -> list
                 event = parse_event(raw)
                 if event.type == ATTACHED:
                     named.add(event.payload.get("blob"))
-    wanted = (d for d in named if isinstance(d, str) and _named(d))
+    wanted = (d for d in named if isinstance(d, str) and is_blob_name(d))
     return sorted(d for d in wanted if node.blobs.has(d) and _in_scope(child, d))

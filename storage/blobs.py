@@ -22,8 +22,14 @@ from typing import BinaryIO
 
 from .errors import BlobCorrupt, BlobMissing, StorageError, disk_full_translated
 
-_NAME = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
+
+
+def is_blob_name(digest: str) -> bool:
+    """A blob's name: 64 lowercase hex digits, whole (`re.match` with `$` would also take a trailing newline,
+    `int(…, 16)` a sign, spaces and underscores)."""
+    return _NAME.fullmatch(digest) is not None
 
 
 class BlobStore:
@@ -31,8 +37,8 @@ class BlobStore:
         self.root = Path(root)
 
     def path(self, digest: str) -> Path:
-        if not _NAME.match(digest):
-            raise StorageError(f"{digest!r} is not a SHA-256 blob name")
+        if not is_blob_name(digest):
+            raise StorageError(f"{digest[:80]!r} 不是扫描件的名称（应为 64 位小写十六进制的 SHA-256）")
         return self.root / digest[:2] / digest
 
     def has(self, digest: str) -> bool:

@@ -9,9 +9,16 @@ import threading
 import peewee
 import pytest
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, is_blob_name
 from storage.database import bind, db, open_database, release, write_transaction
-from storage.errors import BlobCorrupt, BlobMissing, PendingMigrations, SchemaTooNew, UnsupportedDatabase
+from storage.errors import (
+    BlobCorrupt,
+    BlobMissing,
+    PendingMigrations,
+    SchemaTooNew,
+    StorageError,
+    UnsupportedDatabase,
+)
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
     Application,
@@ -289,3 +296,10 @@ def test_staged_blobs_reach_the_store_only_when_placed_and_the_rest_leave_nothin
         staging.add(io.BytesIO(b"good"))
         staging.add(io.BytesIO(b"bad"), expected="0" * 64)
     assert [p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == [kept]
+
+
+def test_a_blob_name_with_a_trailing_newline_is_no_name(tmp_path):
+    digest = BlobStore(tmp_path).put(b"scan")
+    assert is_blob_name(digest) and not is_blob_name(digest + "\n") and not is_blob_name(digest.upper())
+    with pytest.raises(StorageError, match="不是扫描件的名称"):
+        BlobStore(tmp_path).has(digest + "\n")
