@@ -11,8 +11,6 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from storage.errors import DiskFull
-
 log = logging.getLogger(__name__)
 
 _HTTP_MESSAGES = {
@@ -54,11 +52,6 @@ def init_app(app: Flask) -> None:
             return _respond(400, "csrf_failed", said)
         return _respond(400, "csrf_failed", "表单已过期或来源不明，请刷新页面后重新提交")
 
-    @app.errorhandler(DiskFull)
-    def disk_full(exc: DiskFull):
-        log.error("%s", exc)  # not a refusal of the request: someone must free space on this PC
-        return _respond(exc.http_status, exc.code, str(exc), exc.details)
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
@@ -75,8 +68,10 @@ def init_app(app: Flask) -> None:
     def unexpected(exc: Exception):
         code = getattr(exc, "code", None)
         if isinstance(code, str):  # one of ours: it carries a stable code and a message for people
-            log.warning("refused: %s: %s", code, exc)
+            status = getattr(exc, "http_status", 400)
+            # A 5xx of ours (a full disk, 507) is no refusal of the request: someone must act on this PC.
+            log.log(logging.ERROR if status >= 500 else logging.WARNING, "refused: %s: %s", code, exc)
             # A sync refusal may carry what the sender needs to act on it (held seq, server time).
-            return _respond(getattr(exc, "http_status", 400), code, str(exc), getattr(exc, "details", None))
+            return _respond(status, code, str(exc), getattr(exc, "details", None))
         log.exception("unexpected error on %s", request.path)
         return _respond(500, "internal_error", _HTTP_MESSAGES[500])
