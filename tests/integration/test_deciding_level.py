@@ -3,11 +3,9 @@ catalogue gives to the county, neither at its own window nor by a signed event p
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from node.applications import Applicant, file_for_resident, transition
+from node.applications import transition
 from node.data import sample_catalogue
 from node.demo import PASSWORD
 from storage.database import db
@@ -16,10 +14,9 @@ from sync.hlc import HybridClock
 from sync.log import QUARANTINED, Author, EventLog
 from sync.projection import Registry, RuleViolation
 from tests.support.by_hand import carry, demo_copy, prepare_demo
+from tests.support.cluster import file
 from tests.support.tree import open_node
 from tests.support.web import login
-
-RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")
 
 
 def item_decided_at(level: str):
@@ -40,18 +37,7 @@ def tree(template, tmp_path):
 
 
 def file_at_village(tree, level: str) -> str:
-    village = open_node(tree["village"])
-    (number,) = file_for_resident(
-        village,
-        village.reference.catalogue(),
-        item_code=item_decided_at(level).code,
-        applicant=RESIDENT,
-        consent=True,
-        operator="cun.agent",
-        request_token=os.urandom(16).hex(),
-        now=village.now(),
-    )
-    return number
+    return file(open_node(tree["village"]), item=item_decided_at(level))
 
 
 def test_a_township_refuses_to_accept_a_county_item_in_plain_chinese_and_writes_nothing(tree):

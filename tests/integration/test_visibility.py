@@ -5,16 +5,16 @@ search as a yes/no oracle on the villages below it; a clerk sees the whole area.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 
-from node.applications import Applicant, file_for_resident, mark_deadlines, transition
+from node.applications import Applicant, mark_deadlines, transition
 from node.data import sample_catalogue
 from node.demo import PASSWORD
 from provisioning.operators import create_operator
 from storage.database import db
 from tests.support.by_hand import carry, demo_copy, prepare_demo
+from tests.support.cluster import file
 from tests.support.tree import open_node
 from tests.support.web import login
 from web import create_app
@@ -27,18 +27,8 @@ def item():
     return next(i for i in sample_catalogue().current() if i.level == "township" and i.proxy_allowed)
 
 
-def file(node, applicant: Applicant, operator: str) -> str:
-    (number,) = file_for_resident(
-        node,
-        node.reference.catalogue(),
-        item_code=item().code,
-        applicant=applicant,
-        consent=True,
-        operator=operator,
-        request_token=os.urandom(16).hex(),
-        now=node.now(),
-    )
-    return number
+def file_by(node, applicant: Applicant, operator: str) -> str:
+    return file(node, item=item(), applicant=applicant, operator=operator)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +42,13 @@ def township(template, tmp_path):
     tree = demo_copy(template, tmp_path / "demo")
     carry(tree["county"], tree["township"], stream="all")
     village = open_node(tree["village"])
-    villagers = file(village, VILLAGER, "cun.agent")
+    villagers = file_by(village, VILLAGER, "cun.agent")
     node = carry(tree["village"], tree["township"])
     transition(node.events, villagers, "application.accepted", {"by": "town.clerk"})
     create_operator(
         node.events, node.identity.station, username="town.agent", name="镇代办", role="agent", password=PASSWORD
     )
-    own = file(node, TOWNSFOLK, "town.agent")
+    own = file_by(node, TOWNSFOLK, "town.agent")
     mark_deadlines(dt.date.today() + dt.timedelta(days=90), node.reference.holidays())
     yield node, villagers, own
     db.close()

@@ -68,15 +68,17 @@ class Cluster:
         copy.replace(path)
 
 
-def file(node) -> str:
-    item = next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
+def file(node, *, item=None, applicant=RESIDENT, operator: str = "cun.agent") -> str:
+    """File one application for a resident, as an agent does; by default of the first item an agent may file
+    that has a deadline."""
+    item = item or next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
     (number,) = file_for_resident(
         node,
         sample_catalogue(),
         item_code=item.code,
-        applicant=RESIDENT,
+        applicant=applicant,
         consent=True,
-        operator="cun.agent",
+        operator=operator,
         request_token=os.urandom(16).hex(),
         now=node.now(),
     )
