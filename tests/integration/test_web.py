@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from storage.models import SyncLink, upsert
+from tests.support.web import login
+from web import create_app
+
 
 def test_healthz_answers_ok(client):
     response = client.get("/healthz")
@@ -42,3 +48,11 @@ def test_page_errors_are_a_page_in_chinese_without_a_stack_trace(client):
     assert response.status_code == 404
     text = response.get_data(as_text=True)
     assert "找不到这个页面" in text and "Traceback" not in text
+
+
+def test_the_sync_status_tells_the_last_success_in_beijing_time(county_node):
+    upsert(SyncLink, parent=county_node.identity.parent, last_success_at=dt.datetime(2026, 12, 4, 16, 5))
+    client = create_app(node=county_node).test_client()
+    login(client, "li", "agent-pass-1")
+    status = client.get("/sync/status").get_json()
+    assert not status["running"] and status["message"] == "同步完成（北京时间 2026-12-05 00:05）"
