@@ -37,6 +37,8 @@ def requires(*roles: str) -> Callable:
                     raise Unauthorized()
                 return redirect(url_for("auth.login", next=request.full_path))
             if request.endpoint != "auth.password" and must_change_password(operator.username):
+                if request.path.startswith("/api/"):
+                    raise Forbidden("须先在网页上修改初始密码（/password），之后才能使用 API")
                 return redirect(url_for("auth.password"))
             if roles and operator.role not in roles:
                 raise Forbidden()

@@ -9,6 +9,7 @@ import time
 import orjson
 import pytest
 
+from provisioning.operators import create_operator, hash_password
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
@@ -109,6 +110,23 @@ def test_an_api_call_without_a_session_answers_401_json(app):
         assert response.status_code == 401 and response.json["error"] == "unauthorized"
         assert "登录" in response.json["message"]
     assert app.test_client().get("/work/").status_code == 302  # a person is still sent to the login page
+
+
+def test_an_api_call_by_an_account_that_must_change_its_password_answers_403_json(app, county_node):
+    create_operator(
+        county_node.events,
+        county_node.identity.station,
+        username="new.agent",
+        name="新代办",
+        role="agent",
+        password_hash=hash_password("given-by-county"),
+        must_change=True,
+    )
+    client = app.test_client()
+    login(client, "new.agent", "given-by-county")
+    response = client.get("/api/v1/applications")
+    assert response.status_code == 403 and response.json["error"] == "forbidden"
+    assert "修改" in response.json["message"]
 
 
 def test_405_names_the_allowed_methods_and_answers_json_under_the_api(app):
