@@ -45,6 +45,7 @@ DOCUMENT = {
                 "responses": {
                     "200": _ok({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
                     "401": _ERRORS["401"],
+                    "403": _ERRORS["403"],  # an account that must first change its password
                 },
             }
         },
@@ -72,6 +73,7 @@ DOCUMENT = {
                     ),
                     "400": _ERRORS["400"],  # a query holding NUL
                     "401": _ERRORS["401"],
+                    "403": _ERRORS["403"],  # an account that must first change its password
                 },
             },
             "post": {
