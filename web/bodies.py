@@ -21,6 +21,7 @@ NO_NUL = "^[^\\x00]*$"  # PostgreSQL cannot store NUL in text: a hub would fail 
 
 
 def text(longest: int):
+    """A string of at most `longest` characters and no NUL."""
     return Annotated[str, Meta(max_length=longest, pattern=NO_NUL)]
 
 
@@ -117,6 +118,6 @@ def _in_chinese(message: str) -> str:
         words = {k: _KINDS.get(v, v) for k, v in parts.items() if k in ("want", "got")}
         if "op" in parts:
             words["op"] = _OPS[parts["op"]]
-        text = said.format(**{**parts, **words})
-        return f"字段 {path}：{text}" if path else f"请求内容{text}"
+        wrong = said.format(**{**parts, **words})
+        return f"字段 {path}：{wrong}" if path else f"请求内容{wrong}"
     return f"字段 {path}：不符合要求" if path else "请求内容不符合要求"
