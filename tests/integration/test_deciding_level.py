@@ -13,7 +13,7 @@ from storage.models import Application, EventRecord
 from sync.hlc import HybridClock
 from sync.log import QUARANTINED, Author, EventLog
 from sync.projection import Registry, RuleViolation
-from tests.support.by_hand import carry, demo_copy, prepare_demo
+from tests.support.by_hand import carry, demo_copy_with_village_known, prepare_demo
 from tests.support.cluster import file
 from tests.support.tree import open_node
 from tests.support.web import login
@@ -30,9 +30,7 @@ def template(tmp_path_factory):
 
 @pytest.fixture
 def tree(template, tmp_path):
-    configs = demo_copy(template, tmp_path / "demo")
-    carry(configs["county"], configs["township"], stream="all")  # the village's certificate
-    yield configs
+    yield demo_copy_with_village_known(template, tmp_path / "demo")
     db.close()
 
 

@@ -13,7 +13,7 @@ from node.data import sample_catalogue
 from node.demo import PASSWORD
 from provisioning.operators import create_operator
 from storage.database import db
-from tests.support.by_hand import carry, demo_copy, prepare_demo
+from tests.support.by_hand import carry, demo_copy_with_village_known, prepare_demo
 from tests.support.cluster import file
 from tests.support.tree import open_node
 from tests.support.web import login
@@ -39,8 +39,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def township(template, tmp_path):
     """The township holding a village's application, accepted and overdue, and one its own agent filed."""
-    tree = demo_copy(template, tmp_path / "demo")
-    carry(tree["county"], tree["township"], stream="all")
+    tree = demo_copy_with_village_known(template, tmp_path / "demo")
     village = open_node(tree["village"])
     villagers = file_by(village, VILLAGER, "cun.agent")
     node = carry(tree["village"], tree["township"])

@@ -21,6 +21,14 @@ def demo_copy(template: Path, base: Path) -> dict[str, NodeConfig]:
     return {level: NodeConfig.load(base / level) for level in LEVELS}
 
 
+def demo_copy_with_village_known(template: Path, base: Path) -> dict[str, NodeConfig]:
+    """A fresh copy whose township has the county's `all` stream, and with it the village's certificate:
+    what the township needs before it takes in anything the village signed."""
+    configs = demo_copy(template, base)
+    carry(configs["county"], configs["township"], stream="all")
+    return configs
+
+
 def prepare_demo(base: Path) -> Path:
     demo.prepare(base, 47100)  # ports are never bound in-process
     db.close()
