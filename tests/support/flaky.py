@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import threading
 
-from .loopback import LoopbackProxy, shut
+from .loopback import LoopbackProxy, relay
 
 
 class FlakyProxy(LoopbackProxy):
@@ -28,18 +28,14 @@ class FlakyProxy(LoopbackProxy):
             threading.Thread(target=self._pump, args=(source, sink, state, client, server), daemon=True).start()
 
     def _pump(self, source, sink, state, client, server) -> None:
-        try:
-            while data := source.recv(4096):
-                with self._lock:
-                    if state["left"] is not None:
-                        if len(data) >= state["left"]:
-                            sink.sendall(data[: state["left"]])
-                            self.cut += 1
-                            raise OSError("cut")
-                        state["left"] -= len(data)
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (client, server):
-                shut(sock)
+        def until_cut(data: bytes) -> None:
+            with self._lock:
+                if state["left"] is not None:
+                    if len(data) >= state["left"]:
+                        sink.sendall(data[: state["left"]])
+                        self.cut += 1
+                        raise OSError("cut")
+                    state["left"] -= len(data)
+            sink.sendall(data)
+
+        relay(source, (client, server), until_cut, 4096)

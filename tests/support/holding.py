@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 
-from .loopback import LoopbackProxy, shut
+from .loopback import LoopbackProxy, relay
 
 _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
@@ -32,17 +32,15 @@ class HoldingProxy(LoopbackProxy):
     def _up(self, client, server, state) -> None:
         """The child's requests, one whole request at a time (a round keeps its connection alive)."""
         buffer = b""
-        try:
-            while data := client.recv(65536):
-                buffer += data
-                while (size := _request_size(buffer)) is not None:
-                    self._forward(buffer[:size], server, state)
-                    buffer = buffer[size:]
-        except OSError:
-            pass
-        finally:
-            shut(client)
-            shut(server)
+
+        def whole_requests(data: bytes) -> None:
+            nonlocal buffer
+            buffer += data
+            while (size := _request_size(buffer)) is not None:
+                self._forward(buffer[:size], server, state)
+                buffer = buffer[size:]
+
+        relay(client, (client, server), whole_requests)
 
     def _forward(self, request: bytes, server, state) -> None:
         if state["holding"]:
@@ -58,19 +56,15 @@ class HoldingProxy(LoopbackProxy):
             server.sendall(request)
 
     def _down(self, client, server, state) -> None:
-        try:
-            while data := server.recv(65536):
-                if state["holding"]:
-                    self.answered_bytes += len(data)
-                    if self.hold == "answer":
-                        self.held.set()
-                    continue
+        def unless_holding(data: bytes) -> None:
+            if not state["holding"]:
                 client.sendall(data)
-        except OSError:
-            pass
-        finally:
-            shut(client)
-            shut(server)
+                return
+            self.answered_bytes += len(data)
+            if self.hold == "answer":
+                self.held.set()
+
+        relay(server, (client, server), unless_holding)
 
 
 def _request_size(buffer: bytes) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 
 class LoopbackProxy:
@@ -39,3 +40,16 @@ def shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def relay(source: socket.socket, ends: tuple[socket.socket, ...], send: Callable[[bytes], None], size: int = 65536):
+    """Hand what `source` receives, `size` bytes at most at a time, to `send`, until a side closes or `send`
+    raises OSError (a cut); then shut both ends, so that the other direction ends too."""
+    try:
+        while data := source.recv(size):
+            send(data)
+    except OSError:
+        pass
+    finally:
+        for sock in ends:
+            shut(sock)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .loopback import LoopbackProxy, shut
+from .loopback import LoopbackProxy, relay
 
 
 class TrickleProxy(LoopbackProxy):
@@ -21,12 +21,8 @@ class TrickleProxy(LoopbackProxy):
             threading.Thread(target=self._pump, args=(source, sink, client, server), daemon=True).start()
 
     def _pump(self, source, sink, client, server) -> None:
-        try:
-            while data := source.recv(self.chunk_bytes):
-                time.sleep(self.pause_s)
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (client, server):
-                shut(sock)
+        def slowly(data: bytes) -> None:
+            time.sleep(self.pause_s)
+            sink.sendall(data)
+
+        relay(source, (client, server), slowly, self.chunk_bytes)
