@@ -42,20 +42,13 @@ class FileRefused(DomainError):
 
 def open_for_reading(path: Path) -> BinaryIO:
     """A file read as it goes (a bundle with its scans can be large)."""
-    try:
+    with _in_words(path, _READING):
         return path.open("rb")
-    except OSError as exc:
-        _refuse(path, exc, _READING)
-        raise
 
 
 def read_bytes(path: Path) -> bytes:
-    with open_for_reading(path) as source:
-        try:
-            return source.read()
-        except OSError as exc:
-            _refuse(path, exc, _READING)
-            raise
+    with open_for_reading(path) as source, _in_words(path, _READING):
+        return source.read()
 
 
 def read_text(path: Path) -> str:
@@ -77,7 +70,7 @@ def check_writable(path: Path) -> None:
         problem = errno.EACCES
     else:
         return
-    _refuse(path, OSError(problem, os.strerror(problem)), _WRITING)
+    raise _refusal(path, problem, _WRITING)
 
 
 def check_folder(path: Path) -> None:
@@ -98,11 +91,8 @@ def written_atomically(path: Path) -> Iterator[BinaryIO]:
     check_writable(path)
     staged = path.with_name(path.name + ".part")
     try:
-        try:
+        with _in_words(path, _WRITING):
             out = staged.open("wb")
-        except OSError as exc:
-            _refuse(path, exc, _WRITING)
-            raise
         with disk_full_translated(path.parent), out:
             yield out
             out.flush()
@@ -112,11 +102,21 @@ def written_atomically(path: Path) -> Iterator[BinaryIO]:
         staged.unlink(missing_ok=True)
 
 
-def _refuse(path: Path, exc: OSError, words: dict[int, str]) -> None:
-    """Raise the refusal in words for what the system said; return (for the caller to re-raise) otherwise."""
-    if exc.errno in words:
-        blocking = _first_not_folder(path) or path.parent
-        raise FileRefused(words[exc.errno].format(path=path, parent=blocking)) from exc
+@contextmanager
+def _in_words(path: Path, words: dict[int, str]) -> Iterator[None]:
+    """What the system says of `path` inside the block, in words where `words` has them (as
+    `storage.errors.disk_full_translated` does for a full disk); other errors pass unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in words:
+            raise _refusal(path, exc.errno, words) from exc
+        raise
+
+
+def _refusal(path: Path, problem: int, words: dict[int, str]) -> FileRefused:
+    blocking = _first_not_folder(path) or path.parent
+    return FileRefused(words[problem].format(path=path, parent=blocking))
 
 
 def _first_not_folder(path: Path) -> Path | None:
