@@ -261,7 +261,7 @@ class Node:
         def run() -> None:
             try:
                 upstream.sync_once(self)
-            except (SyncError, ProvisioningError):
+            except upstream.ROUND_FAILURES:
                 pass  # recorded on the link, in words, for the page
             except Exception:
                 log.exception("sync now failed")

@@ -27,6 +27,7 @@ from provisioning.scope import Scope
 from provisioning.trust import agreement_key, issuer_station, serving_installation
 from storage.database import close as close_database
 from storage.database import write_transaction
+from storage.errors import DiskFull
 from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
 from sync import canonical, delta, digest, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from .runtime import Node
 
 log = logging.getLogger(__name__)
+# What a round meets and records on the link, in words, for the badge and the home page: the link or the
+# parent refusing, this node's certificates, and a disk too full to keep what the parent sent.
+ROUND_FAILURES = (SyncError, ProvisioningError, DiskFull)
 
 PUSH_PATH, PULL_PATH, DIGEST_PATH = "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/sync/digest"
 MAX_REPAIRS = 8  # gaps answered in one round; more means something else is wrong
@@ -163,7 +167,7 @@ def sync_once(
     skews: list[int] = []
     try:
         return _round(node, transport, limits, hub, skews)
-    except (SyncError, ProvisioningError) as exc:
+    except ROUND_FAILURES as exc:
         parent = (hub or parent_of(node)).station or "-"
         link = _link(parent)
         failure = exc
@@ -479,7 +483,7 @@ def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
         report = sync_once(node)
     except Unreachable:
         report = _straight_to_county(node)
-    except (SyncError, ProvisioningError):
+    except ROUND_FAILURES:
         pass  # recorded for the badge; the backoff below waits longer
     link = SyncLink.get_by_id(parent)
     wait = backoff_s(link.failures, node.config.sync_interval_s, node.config.sync_backoff_max_s, rng)
@@ -496,7 +500,7 @@ def _straight_to_county(node: Node) -> RoundReport | None:
         return None
     try:
         report = sync_once(node, hub=county)
-    except (SyncError, ProvisioningError):
+    except ROUND_FAILURES:
         return None
     log.info("parent unreachable: synced straight with the county %s", county.station)
     return report

@@ -9,9 +9,11 @@ import shutil
 
 import pytest
 
+from node import upstream
 from node.config import NodeConfig
 from provisioning.operators import create_operator
 from storage.database import db
+from storage.errors import DiskFull
 from storage.models import Application, Attachment, EventRecord
 from tests.support.disk import fill, small_disk
 from tests.support.tree import open_node
@@ -134,3 +136,19 @@ def test_exporting_to_a_full_stick_prints_one_chinese_line_and_leaves_no_file(di
 
     filler.unlink()
     assert onetrip(capsys, "export", "--data", dirs / "village", "--to", disk / "up.otb")[0] == 0
+
+
+class FullDiskTransport:
+    """A round whose answers cannot be kept: what a station with a full disk meets in the middle of a pull."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def post(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        raise DiskFull(self.where, len(body))
+
+
+def test_a_full_disk_met_in_a_sync_round_is_recorded_in_words_for_the_home_page(county_node):
+    with pytest.raises(DiskFull):
+        upstream.sync_once(county_node, transport=FullDiskTransport(county_node.config.data_dir))
+    assert "磁盘已满" in upstream.link_status(county_node).last_error
