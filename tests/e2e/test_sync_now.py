@@ -4,7 +4,6 @@ returns at once and shows the round under way, then its outcome, even when the p
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 import subprocess
 import sys
@@ -83,11 +82,9 @@ def test_in_the_browser_sync_now_comes_back_at_once_and_the_page_follows_the_rou
         save_identity(config.data_dir, dataclasses.replace(node.identity, parent_url=_url(frozen)))
         db.close()
         port = free_port()
-        os.environ["ONETRIP_SYNC_ANSWER_TIMEOUT_S"] = "3"
-        try:
-            process = start(["serve", "--data", str(config.data_dir)], port)
-        finally:
-            del os.environ["ONETRIP_SYNC_ANSWER_TIMEOUT_S"]
+        process = start(
+            ["serve", "--data", str(config.data_dir)], port, settings={"ONETRIP_SYNC_ANSWER_TIMEOUT_S": "3"}
+        )
         try:
             with chromium(tmp_path / "profile") as browser:
                 page = browser.new_page()

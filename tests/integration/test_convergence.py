@@ -67,11 +67,10 @@ class Convergence(RuleBasedStateMachine):
         for village in VILLAGES:
             identity, _ = load_identity(self.base / village)
             save_identity(self.base / village, replace(identity, parent_url=f"http://127.0.0.1:{port}"))
-        os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"  # the county's own rounds stay out of the way
-        try:
-            self.server = start(["serve", "--data", str(self.base / "county")], port)
-        finally:
-            del os.environ["ONETRIP_SYNC_INTERVAL_S"]
+        # The county's own rounds stay out of the way.
+        self.server = start(
+            ["serve", "--data", str(self.base / "county")], port, settings={"ONETRIP_SYNC_INTERVAL_S": "3600"}
+        )
 
     def node(self, name: str):
         return open_node(NodeConfig(self.base / name))

@@ -31,15 +31,12 @@ class Cluster:
         self.servers = {}
 
     def serve(self, level: str, clock_shift_s: int = 0) -> None:
-        os.environ["ONETRIP_SYNC_INTERVAL_S"] = "3600"
-        try:
-            self.servers[level] = start(
-                ["serve", "--data", str(self.configs[level].data_dir)],
-                self.configs[level].port,
-                clock_shift_s=clock_shift_s,
-            )
-        finally:
-            del os.environ["ONETRIP_SYNC_INTERVAL_S"]
+        self.servers[level] = start(
+            ["serve", "--data", str(self.configs[level].data_dir)],
+            self.configs[level].port,
+            clock_shift_s=clock_shift_s,
+            settings={"ONETRIP_SYNC_INTERVAL_S": "3600"},
+        )
 
     def halt(self, level: str) -> None:
         stop(self.servers.pop(level))

@@ -42,10 +42,15 @@ def _free(port: int) -> bool:
 
 
 def start(
-    args: list[str], port: int, within_s: float = 20, clock_shift_s: int = 0, log: Path | None = None
+    args: list[str],
+    port: int,
+    within_s: float = 20,
+    clock_shift_s: int = 0,
+    log: Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen:
-    """Run `python app.py ARGS` with ONETRIP_PORT set, its clock `clock_shift_s` ahead if given
-    (`tests/support/shifted.py`); return once /healthz answers. Its output is read at `stop`, or written to
+    """Run `python app.py ARGS` with ONETRIP_PORT and `settings` (more ONETRIP_… variables) set, its clock
+    `clock_shift_s` ahead if given (`tests/support/shifted.py`); return once /healthz answers. Its output is read at `stop`, or written to
     `log` when given: a server answering thousands of requests would fill a pipe nobody reads, and hang."""
     output = log.open("w") if log else subprocess.PIPE
     entry = ["-m", "tests.support.shifted", str(clock_shift_s)] if clock_shift_s else [str(ROOT / "app.py")]
@@ -55,7 +60,7 @@ def start(
         stdout=output,
         stderr=output,
         text=True,
-        env={**os.environ, "ONETRIP_PORT": str(port)},
+        env={**os.environ, "ONETRIP_PORT": str(port), **(settings or {})},
         start_new_session=True,  # its own process group: `demo`'s servers go down with it on a timeout
     )
     if log:
