@@ -14,9 +14,19 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .canonical import INT_MAX
 from .errors import CipherError
 from .keys import SigningKey
-from .request import ANSWER_CONTEXT, CERTIFICATES, PROTOCOL, open_body, seal_and_sign, seal_body, sign_request
+from .request import (
+    ANSWER_CONTEXT,
+    CERTIFICATES,
+    PROTOCOL,
+    is_nonce,
+    open_body,
+    seal_and_sign,
+    seal_body,
+    sign_request,
+)
 from .transport import Refused, Transport
 
 log = logging.getLogger(__name__)
@@ -81,10 +91,11 @@ class Channel:
                     extra = {CERTIFICATES: self.certificates()}
                 elif exc.code == "clock_skew" and not skewed:
                     log.warning("clock skew with the parent: %s", exc)
-                    if self.skewed_by is not None and type(exc.details["server_time_ms"]) is int:
-                        self.skewed_by(exc.details["server_time_ms"] - time_ms)
-                    time_ms, skewed = exc.details["server_time_ms"], True
-                    nonce, body = self.seal(context, plaintext, exc.details["nonce"])
+                    parent_ms, parent_nonce = _retry_with(exc)
+                    if self.skewed_by is not None:
+                        self.skewed_by(parent_ms - time_ms)
+                    time_ms, skewed = parent_ms, True
+                    nonce, body = self.seal(context, plaintext, parent_nonce)
                 else:
                     raise
                 continue
@@ -92,3 +103,13 @@ class Channel:
                 return open_body(self.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
             except CipherError as exc:
                 raise CipherError("上级的回答无法解开：不是加密给本机的，或在途中被改动") from exc
+
+
+def _retry_with(refusal: Refused) -> tuple[int, str]:
+    """The parent's time and nonce a clock-skew refusal gives for the retry. The refusal is not signed:
+    one that lacks them, or carries them in the wrong shape, is no OneTrip parent's answer."""
+    time_ms, nonce = refusal.details.get("server_time_ms"), refusal.details.get("nonce")
+    if type(time_ms) is not int or not 0 <= time_ms <= INT_MAX or not (isinstance(nonce, str) and is_nonce(nonce)):
+        said = "上级说本机时钟不对，却没有给出它的时间和一次性编号：不是 OneTrip 节点的回答"
+        raise Refused("bad_answer", said, {}, 502)
+    return time_ms, nonce
