@@ -242,7 +242,8 @@ class Node:
         return purged
 
     def sync_once(self) -> upstream.RoundReport:
-        """One round with the parent now (the CLI's `onetrip sync`)."""
+        """One round with the parent now, on this thread, as the benchmark's stations run it (`onetrip sync` asks
+        `upstream.sync_once` itself, for its choice of hub; "sync now" runs `sync_in_background`)."""
         return upstream.sync_once(self)
 
     def _sync_if_due(self, rng: random.Random) -> None:
