@@ -7,7 +7,7 @@ import pytest
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import AuditEntry, EventRecord, Operator, Registration
-from tests.support.web import login, token
+from tests.support.web import GIVEN_PASSWORD, account_to_change, login, token
 from web import create_app
 
 
@@ -101,23 +101,13 @@ def test_a_county_admin_disables_a_stations_account_with_a_trust_event(client, c
 
 
 def test_an_account_with_a_password_set_by_the_county_must_change_it_first(client, county):
-    from provisioning.operators import hash_password
-
-    create_operator(
-        county.events,
-        county.identity.station,
-        username="new.admin",
-        name="新管理员",
-        role="admin",
-        password_hash=hash_password("given-by-county"),
-        must_change=True,
-    )
-    response = login(client, "new.admin", "given-by-county")
+    account_to_change(county, "new.admin", "admin")
+    response = login(client, "new.admin", GIVEN_PASSWORD)
     assert response.headers["Location"].endswith("/password")
     client.post(
         "/password",
         data={
-            "old": "given-by-county",
+            "old": GIVEN_PASSWORD,
             "new": "my-own-secret",
             "again": "my-own-secret",
             "csrf_token": token(client, "/password"),
@@ -155,18 +145,8 @@ def test_login_never_redirects_to_another_host(client, target):
 
 
 def test_an_account_that_must_change_its_password_can_open_nothing_else(client, county):
-    from provisioning.operators import hash_password
-
-    create_operator(
-        county.events,
-        county.identity.station,
-        username="fresh",
-        name="新人",
-        role="admin",
-        password_hash=hash_password("given-by-county"),
-        must_change=True,
-    )
-    login(client, "fresh", "given-by-county")
+    account_to_change(county, "fresh", "admin")
+    login(client, "fresh", GIVEN_PASSWORD)
     response = client.get("/admin/operators")
     assert response.status_code == 302 and response.headers["Location"].endswith("/password")
 

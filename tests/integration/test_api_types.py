@@ -9,14 +9,13 @@ import time
 import orjson
 import pytest
 
-from provisioning.operators import create_operator, hash_password
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
 from sync.request import BLOB_CONTEXT, PULL_CONTEXT, digest, seal_and_sign
 from tests.support.cases import item as an_item
 from tests.support.tree import open_node
-from tests.support.web import intake, login
+from tests.support.web import GIVEN_PASSWORD, account_to_change, intake, login
 from web import create_app
 
 
@@ -113,17 +112,9 @@ def test_an_api_call_without_a_session_answers_401_json(app):
 
 
 def test_an_api_call_by_an_account_that_must_change_its_password_answers_403_json(app, county_node):
-    create_operator(
-        county_node.events,
-        county_node.identity.station,
-        username="new.agent",
-        name="新代办",
-        role="agent",
-        password_hash=hash_password("given-by-county"),
-        must_change=True,
-    )
+    account_to_change(county_node, "new.agent", "agent")
     client = app.test_client()
-    login(client, "new.agent", "given-by-county")
+    login(client, "new.agent", GIVEN_PASSWORD)
     response = client.get("/api/v1/applications")
     assert response.status_code == 403 and response.json["error"] == "forbidden"
     assert "修改" in response.json["message"]

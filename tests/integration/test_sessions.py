@@ -7,11 +7,11 @@ import pytest
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
-from provisioning.operators import MAX_FAILURES, create_operator, hash_password
+from provisioning.operators import MAX_FAILURES, create_operator
 from storage.database import db
 from storage.migrations import migrate
 from storage.models import Credential
-from tests.support.web import login, token
+from tests.support.web import GIVEN_PASSWORD, account_to_change, login, token
 from web import create_app
 
 
@@ -53,17 +53,9 @@ def test_a_password_change_ends_the_accounts_other_sessions_and_keeps_the_one_th
 
 
 def test_a_forced_change_refuses_the_same_password_and_keeps_asking(app, county_node):
-    create_operator(
-        county_node.events,
-        county_node.identity.station,
-        username="new.admin",
-        name="新管理员",
-        role="admin",
-        password_hash=hash_password("given-by-county"),
-        must_change=True,
-    )
-    client = _logged_in(app, "new.admin", "given-by-county")
-    assert "不能与原密码相同" in _change(client, "given-by-county", "given-by-county")
+    account_to_change(county_node, "new.admin", "admin")
+    client = _logged_in(app, "new.admin", GIVEN_PASSWORD)
+    assert "不能与原密码相同" in _change(client, GIVEN_PASSWORD, GIVEN_PASSWORD)
     assert Credential.get_by_id("new.admin").must_change
     assert client.get("/admin/operators").headers["Location"].endswith("/password")
 

@@ -7,7 +7,10 @@ import re
 
 import requests
 
+from provisioning.operators import create_operator, hash_password
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+GIVEN_PASSWORD = "given-by-county"
 
 
 def token(client, path: str) -> str:
@@ -47,3 +50,17 @@ def intake(item, request_token: str = "ab" * 16) -> dict:
             "address": "青山村3组",
         },
     }
+
+
+def account_to_change(node, username: str, role: str = "admin") -> None:
+    """An account of the node's station whose password the county set (`GIVEN_PASSWORD`): it must change it
+    before anything else."""
+    create_operator(
+        node.events,
+        node.identity.station,
+        username=username,
+        name="新人",
+        role=role,
+        password_hash=hash_password(GIVEN_PASSWORD),
+        must_change=True,
+    )
