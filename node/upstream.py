@@ -164,17 +164,17 @@ def sync_once(
     raised, leaving the cursors where the last acknowledged batch put them. The parent's clock minus ours,
     when it refused our time, is kept for the badge; a round that failed while our clock was off says so
     first, since a wrong clock makes certificates look not yet (or no longer) valid."""
-    skews: list[int] = []
+    clock_offsets_ms: list[int] = []  # the parent's clock minus ours, each time it refused our time
     try:
-        return _round(node, transport, limits, hub, skews)
+        return _round(node, transport, limits, hub, clock_offsets_ms)
     except ROUND_FAILURES as exc:
         parent = (hub or parent_of(node)).station or "-"
         link = _link(parent)
         failure = exc
-        if skews:
-            link.clock_offset_ms = skews[-1]
+        if clock_offsets_ms:
+            link.clock_offset_ms = clock_offsets_ms[-1]
             if not isinstance(exc, Unreachable):
-                failure = ClockDrift(f"{_clock_words(skews[-1])}：上级发来的数据因此无法核验（{exc}）")
+                failure = ClockDrift(f"{_clock_words(clock_offsets_ms[-1])}：上级发来的数据因此无法核验（{exc}）")
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(failure), link.failures + 1
         _save(link)
         log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, failure)
@@ -187,8 +187,10 @@ def _clock_words(parent_minus_ours_ms: int) -> str:
     return f"本机时钟比上级服务器{health.offset_words(-parent_minus_ours_ms)}，请校准电脑时间"
 
 
-def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | None, skews: list[int]) -> RoundReport:
-    parent = _Parent(node, transport, hub=hub, skewed_by=skews.append)
+def _round(
+    node: Node, transport: Transport | None, limits: Limits, hub: Hub | None, clock_offsets_ms: list[int]
+) -> RoundReport:
+    parent = _Parent(node, transport, hub=hub, skewed_by=clock_offsets_ms.append)
     link = _link(parent.station)
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
@@ -196,7 +198,7 @@ def _round(node: Node, transport: Transport | None, limits: Limits, hub: Hub | N
     _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
     repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
-    _succeeded(link, skews[-1] if skews else None)
+    _succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
 
 
