@@ -177,7 +177,8 @@ def sync_once(
                 failure = ClockDrift(f"{_clock_words(clock_offsets_ms[-1])}：上级发来的数据因此无法核验（{exc}）")
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(failure), link.failures + 1
         _save(link)
-        log.warning("sync with %s failed (%d in a row): %s", parent, link.failures, failure)
+        cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""  # for IT, not staff
+        log.warning("sync with %s failed (%d in a row): %s%s", parent, link.failures, failure, cause)
         if failure is exc:
             raise
         raise failure from exc

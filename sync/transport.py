@@ -96,4 +96,4 @@ class HttpTransport:
             return f"连不上上级 {self.base_url}：网络不通或对方未开机"
         if isinstance(exc, requests.ReadTimeout):
             return f"上级 {self.base_url} 连上了但 {silence_s:.0f} 秒没有回应：对方可能卡住或过忙，稍后会自动重试"
-        return f"与上级 {self.base_url} 的连接在传输中断开（{exc.__class__.__name__}）：线路不稳，下次同步从断点继续"
+        return f"与上级 {self.base_url} 的连接在传输中断开：线路不稳，下次同步从断点继续"

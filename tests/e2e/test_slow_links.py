@@ -64,6 +64,7 @@ def test_a_parent_that_accepts_and_never_answers_is_reported_within_seconds(froz
 def test_a_link_cut_mid_answer_is_reported_as_such(cut_parent):
     message, _ = _refusal(cut_parent)
     assert "连接在传输中断开" in message and "未开机" not in message
+    assert "Error" not in message  # words for staff, not a class name
 
 
 def test_a_station_whose_parent_froze_hears_it_within_seconds_and_keeps_its_work(cluster, frozen_parent):
