@@ -13,6 +13,7 @@ from node.runtime import Node
 from storage.database import release
 
 from . import errors, headers
+from .beijing import beijing
 from .auth import current_operator
 from .views import (
     admin,
@@ -72,6 +73,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     for module in blueprints:
         app.register_blueprint(module.bp)
     app.register_blueprint(seals.api)
+    app.add_template_filter(beijing)
     app.context_processor(
         lambda: {
             "operator": current_operator(),

@@ -16,7 +16,8 @@ from node.dashboard import Table
 from .headers import style_nonce
 
 COLOURS = ("#b71c1c", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f")
-FONTS = '"Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif'
+# The last is the font the node ships (`style.css`'s @font-face): a PC with no Chinese font draws it too.
+FONTS = '"Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "OneTrip Hei", sans-serif'
 TOP_ITEMS = 10
 SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
@@ -26,7 +27,17 @@ def _pygal():
     import pygal
     from pygal.style import Style
 
-    style = Style(font_family=FONTS, background="white", plot_background="white", colors=COLOURS)
+    # Sizes in the 640-wide drawing, which a page shows about 460 pixels wide: pygal's own (10 to 16) come
+    # out too small to read at a station's 1366 by 768 screen.
+    sizes = dict(title_font_size=22, label_font_size=15, major_label_font_size=15, value_font_size=16)
+    style = Style(
+        font_family=FONTS,
+        background="white",
+        plot_background="white",
+        colors=COLOURS,
+        legend_font_size=16,
+        **sizes,
+    )
     # js=[]: pygal otherwise links its tooltip script from the internet; the SVG stands on its own.
     return pygal, dict(js=[], disable_xml_declaration=True, style=style, width=640, height=300, print_values=True)
 

@@ -6,11 +6,15 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 
 from provisioning.errors import ProvisioningError
 from provisioning.operators import (
+    LOCKOUT,
+    MAX_FAILURES,
+    MIN_PASSWORD,
     LoginRefused,
     authenticate,
     change_password,
     end_sessions,
     must_change_password,
+    password_problems,
     session_epoch,
 )
 
@@ -21,7 +25,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, username = None, ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
@@ -36,7 +40,15 @@ def login():
             if must_change_password(operator.username):
                 return redirect(url_for("auth.password"))
             return redirect(_local_target(request.args.get("next", "")) or url_for("station.index"))
-    return render_template("login.html", error=error), 200 if error is None else 401
+    # The name stays typed after a refusal, the cursor in the password: only the password is typed again.
+    page = render_template(
+        "login.html",
+        error=error,
+        username=username,
+        max_failures=MAX_FAILURES,
+        lockout_minutes=LOCKOUT.seconds // 60,
+    )
+    return page, 200 if error is None else 401
 
 
 def _local_target(target: str) -> str | None:
@@ -62,20 +74,27 @@ def logout():
 @bp.route("/password", methods=["GET", "POST"])
 @requires()
 def password():
-    error = None
+    error, username = None, current_operator().username
     if request.method == "POST":
-        new = request.form.get("new", "")
+        new, old = request.form.get("new", ""), request.form.get("old", "")
+        # The rules are checked before the old password: a refused choice is not a wrong guess, and five of
+        # them must not lock the account out (`change_password` counts every try it is given).
+        problems = password_problems(new, username=username, old=old)
         if new != request.form.get("again", ""):
             error = "两次输入的新密码不一致"
+        elif problems:
+            error = "；".join(problems)
         else:
             try:
                 session["epoch"] = change_password(
-                    current_operator().username,
-                    request.form.get("old", ""),
+                    username,
+                    old,
                     new,
                     current_app.extensions["onetrip"].now(),
                 )
                 return redirect(url_for("station.index"))
             except ProvisioningError as exc:
                 error = str(exc)
-    return render_template("password.html", error=error)
+    return render_template(
+        "password.html", error=error, forced=must_change_password(username), min_password=MIN_PASSWORD
+    )
