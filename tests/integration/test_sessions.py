@@ -108,3 +108,12 @@ def test_wrong_old_passwords_on_the_change_page_count_towards_the_lockout(app):
         assert "原密码不正确" in _change(client, "not-my-password", "a-fresh-secret-7")
     assert "已锁定" in _change(client, "agent-pass-1", "a-fresh-secret-7")
     assert "已锁定" in login(app.test_client(), "li", "agent-pass-1").get_data(as_text=True)
+
+
+def test_refused_choices_of_a_new_password_do_not_lock_out_the_person_choosing(app):
+    """Five tries at a password the rules refuse are not wrong guesses: the right one then goes through."""
+    client = _logged_in(app)
+    for weak in ("password123", "agent-pass-1", "1234567890", "password123", "a123456789", "1234567890"):
+        assert "已锁定" not in _change(client, "agent-pass-1", weak)
+    assert "已锁定" not in _change(client, "agent-pass-1", "Qingshan-valley-7")
+    assert login(app.test_client(), "li", "Qingshan-valley-7").status_code == 302
