@@ -13,8 +13,8 @@ from node.runtime import Node
 from storage.database import release
 
 from . import errors, headers
-from .beijing import beijing
 from .auth import current_operator
+from .beijing import beijing
 from .views import (
     admin,
     api,
