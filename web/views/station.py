@@ -9,6 +9,7 @@ from node.seal_image import FONT_URL
 from provisioning.region import LEVEL_NAMES
 
 from ..auth import requires
+from ..beijing import beijing
 
 bp = Blueprint("station", __name__)
 
@@ -47,7 +48,7 @@ def sync_status():
     elif link.last_error:
         message = f"上次同步失败：{link.last_error}"
     else:
-        message = f"同步完成（{link.last_success or '—'} UTC）"
+        message = f"同步完成（北京时间 {beijing(link.last_success)}）"
     return jsonify(
         running=running,
         message=message,
