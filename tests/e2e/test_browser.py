@@ -124,3 +124,9 @@ def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/password"))
     assert page.locator("[role=alert]").inner_text() == "没有保存：新密码不能与原密码相同"
+    for typed in ("agent-pass-1", "Qingshan-valley-7", "Qingshan-valley-7"):  # the focus is back on the old one
+        page.keyboard.type(typed)
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/")
+    assert page.locator("[role=status]").first.inner_text().startswith("新密码已保存")

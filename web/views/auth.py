@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from provisioning.errors import ProvisioningError
 from provisioning.operators import (
@@ -92,6 +92,7 @@ def password():
                     new,
                     current_app.extensions["onetrip"].now(),
                 )
+                flash("新密码已保存。其他电脑上用这个账号登录的，需要用新密码重新登录。")
                 return redirect(url_for("station.index"))
             except ProvisioningError as exc:
                 error = str(exc)
