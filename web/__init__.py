@@ -14,6 +14,7 @@ from storage.database import release
 
 from . import errors, headers
 from .auth import current_operator
+from .beijing import beijing
 from .views import (
     admin,
     api,
@@ -72,6 +73,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     for module in blueprints:
         app.register_blueprint(module.bp)
     app.register_blueprint(seals.api)
+    app.add_template_filter(beijing)
     app.context_processor(
         lambda: {
             "operator": current_operator(),

@@ -35,7 +35,7 @@ def requires(*roles: str) -> Callable:
                 session.clear()
                 if request.path.startswith("/api/"):  # a program is told, not sent to a login page it cannot fill
                     raise Unauthorized()
-                return redirect(url_for("auth.login", next=request.full_path))
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))  # no bare "?"
             if request.endpoint != "auth.password" and must_change_password(operator.username):
                 if request.path.startswith("/api/"):
                     raise Forbidden("须先在网页上修改初始密码（/password），之后才能使用 API")

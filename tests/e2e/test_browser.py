@@ -94,3 +94,39 @@ def test_an_agent_files_a_bundle_uploads_a_scan_prints_the_receipt_and_finds_it_
     queue = page.locator("table.list tbody").inner_text()
     assert number in queue
     assert queue.count("110***********002X") == len(bundle.item_codes)  # one application per item
+
+
+def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_its_rules_first(
+    server, browser_context
+):
+    page = browser_context.new_page()
+    page.goto(f"{server}/login")
+    assert "连续输错密码 5 次" in page.locator("form").inner_text()  # the lockout is told before it happens
+    page.keyboard.type("li")  # the name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type("not-the-password")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.locator("[role=alert]").inner_text().startswith("用户名或密码错误")
+    assert page.input_value("input[name=username]") == "li"  # only the password is typed again
+    page.keyboard.type("agent-pass-1")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/")
+
+    page.get_by_role("link", name="李代办").click()  # one's own name in the bar leads to the password page
+    rules = page.locator("#password-rules").inner_text()
+    assert all(rule in rules for rule in ("至少 10 位", "不能与用户名相同", "不能与原密码相同", "常见密码"))
+    page.keyboard.type("agent-pass-1")  # the old password's field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type("agent-pass-1")
+    page.keyboard.press("Tab")
+    page.keyboard.type("agent-pass-1")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/password"))
+    assert page.locator("[role=alert]").inner_text() == "没有保存：新密码不能与原密码相同"
+    for typed in ("agent-pass-1", "Qingshan-valley-7", "Qingshan-valley-7"):  # the focus is back on the old one
+        page.keyboard.type(typed)
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/")
+    assert page.locator("[role=status]").first.inner_text().startswith("新密码已保存")

@@ -97,5 +97,8 @@ def test_the_county_admin_sees_a_village_application_decided_at_the_township(tre
         assert data.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
         assert rows[0][1] == "事项" and any(row[0] == item.code for row in rows[1:])
+        page.set_viewport_size({"width": 1366, "height": 768})  # a county office's screen
         page.goto(f"{county}/admin/")  # the fleet page: its confirmations come from a static script
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # every column without scrolling
+        assert "搬罾街道便民服务中心" in page.locator("table.list").inner_text()
         assert refused == []

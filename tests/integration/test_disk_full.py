@@ -74,6 +74,7 @@ def test_a_scan_upload_on_a_full_disk_says_so_keeps_nothing_and_works_once_space
     assert refused.status_code == 507
     text = refused.get_data(as_text=True)
     assert "磁盘已满" in text and "至少需要" in text and "MB" in text and "Traceback" not in text
+    assert "<h1>磁盘已满</h1>" in text and "腾出空间后重新操作" in text  # the page says what to do next
     assert (files_under(blobs) if blobs.exists() else []) == before  # no partial or orphaned blob file
     assert Attachment.select().count() == 0 and EventRecord.select().count() == events
 

@@ -7,13 +7,16 @@
   if (!progress || progress.hidden) {
     return;
   }
+  var started = Date.now();
   function ask() {
     fetch(progress.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (answer) {
         return answer.json();
       })
       .then(function (status) {
-        progress.textContent = status.message;
+        // The seconds waited, so that a slow parent is seen to be waited for, not a page that hung.
+        var waited = Math.round((Date.now() - started) / 1000);
+        progress.textContent = status.running ? status.message + "已等待 " + waited + " 秒" : status.message;
         if (status.running) {
           window.setTimeout(ask, 1000);
         } else {

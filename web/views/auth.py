@@ -2,10 +2,13 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from provisioning.errors import ProvisioningError
 from provisioning.operators import (
+    LOCKOUT,
+    MAX_FAILURES,
+    MIN_PASSWORD,
     LoginRefused,
     authenticate,
     change_password,
@@ -21,7 +24,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, username = None, ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
@@ -36,7 +39,15 @@ def login():
             if must_change_password(operator.username):
                 return redirect(url_for("auth.password"))
             return redirect(_local_target(request.args.get("next", "")) or url_for("station.index"))
-    return render_template("login.html", error=error), 200 if error is None else 401
+    # The name stays typed after a refusal, the cursor in the password: only the password is typed again.
+    page = render_template(
+        "login.html",
+        error=error,
+        username=username,
+        max_failures=MAX_FAILURES,
+        lockout_minutes=LOCKOUT.seconds // 60,
+    )
+    return page, 200 if error is None else 401
 
 
 def _local_target(target: str) -> str | None:
@@ -62,20 +73,23 @@ def logout():
 @bp.route("/password", methods=["GET", "POST"])
 @requires()
 def password():
-    error = None
+    error, username = None, current_operator().username
     if request.method == "POST":
-        new = request.form.get("new", "")
+        new, old = request.form.get("new", ""), request.form.get("old", "")
         if new != request.form.get("again", ""):
             error = "两次输入的新密码不一致"
         else:
             try:
                 session["epoch"] = change_password(
-                    current_operator().username,
-                    request.form.get("old", ""),
+                    username,
+                    old,
                     new,
                     current_app.extensions["onetrip"].now(),
                 )
+                flash("新密码已保存。其他电脑上用这个账号登录的，需要用新密码重新登录。")
                 return redirect(url_for("station.index"))
             except ProvisioningError as exc:
                 error = str(exc)
-    return render_template("password.html", error=error)
+    return render_template(
+        "password.html", error=error, forced=must_change_password(username), min_password=MIN_PASSWORD
+    )

@@ -1,16 +1,15 @@
 """The station's own pages."""
 
-import datetime as dt
 from importlib import resources
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, send_file, url_for
 
 from node import upstream
-from node.applications import CHINA
 from node.seal_image import FONT_URL
 from provisioning.region import LEVEL_NAMES
 
 from ..auth import requires
+from ..beijing import beijing
 
 bp = Blueprint("station", __name__)
 
@@ -49,20 +48,13 @@ def sync_status():
     elif link.last_error:
         message = f"上次同步失败：{link.last_error}"
     else:
-        message = f"同步完成（{_in_beijing(link.last_success)}）"
+        message = f"同步完成（北京时间 {beijing(link.last_success)}）"
     return jsonify(
         running=running,
         message=message,
         last_success=link and link.last_success,
         last_error=link and link.last_error,
     )
-
-
-def _in_beijing(utc_iso: str | None) -> str:
-    """When, as staff read a time: in Beijing, to the minute."""
-    if utc_iso is None:
-        return "尚无成功记录"
-    return f"北京时间 {dt.datetime.fromisoformat(utc_iso).astimezone(CHINA):%Y-%m-%d %H:%M}"
 
 
 @bp.get(FONT_URL)
