@@ -133,7 +133,7 @@ class Node:
             trust,
             Registry(
                 (
-                    StationProjection(),
+                    StationProjection(trust),
                     TrustProjection(trust),
                     OperatorProjection(trust),
                     ReferenceProjection(trust, reference, applications.count_deadline),

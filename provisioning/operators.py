@@ -197,11 +197,9 @@ class OperatorProjection:
     def apply(self, event: Event) -> None:
         payload = event.payload
         if event.type == CREATED:
-            if payload["station"] != event.stream:
+            if payload["station"] != event.stream or event.entity != entity(payload["username"]):
                 raise RuleViolation("只能在本站点的事件流中建立本站点的账号")
-            existing = Operator.get_or_none(Operator.username == payload["username"])
-            if existing and existing.station != payload["station"]:
-                raise RuleViolation(f"用户名 {payload['username']} 已属于站点 {existing.station}")
+            self._refuse_foreign_claim(payload["username"], payload["station"])
             upsert(
                 Operator,
                 username=payload["username"],
@@ -229,6 +227,26 @@ class OperatorProjection:
         Operator.update(disabled=disabled, disabled_by=by if disabled else None).where(
             Operator.username == payload["username"]
         ).execute()
+
+    def _refuse_foreign_claim(self, username: str, station: str) -> None:
+        """An account belongs to its station: another station's event never takes it over, whatever order
+        events arrive or replay in. This station's own accounts (those with a password here) are decided
+        here, so a thief's earlier-dated claim on one cannot win a replay; another's is first come."""
+        owner = self._owned_here(username)
+        if owner is not None and owner != station:
+            raise RuleViolation(f"用户名 {username} 是本站点的账号：站点 {station} 的事件不能建立或改动它")
+        existing = Operator.get_or_none(Operator.username == username)
+        if owner is None and existing and existing.station != station:
+            raise RuleViolation(f"用户名 {username} 已属于站点 {existing.station}")
+
+    def _owned_here(self, username: str) -> str | None:
+        """This station, if the account is one of its own: set up here with a password, or of its station."""
+        mine = self.trust.identity.station
+        credential = Credential.get_or_none(Credential.username == username)
+        if credential is not None and credential.password_hash:
+            return mine
+        row = Operator.get_or_none(Operator.username == username)
+        return mine if row is not None and row.station == mine else None
 
     def reset(self, entity_name: str | None) -> None:
         query = Operator.delete()

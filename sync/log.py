@@ -37,7 +37,7 @@ from storage.models import (
 from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
 from .errors import ChainError, ClockDrift, EncodingError, ForkError, SyncError
 from .event import Event, make_event, parse_event
-from .hlc import HybridClock, unpack
+from .hlc import HybridClock, timing_problem, unpack
 from .keys import SigningKey
 from .order import causal_order, frontier
 from .projection import Registry, RuleViolation
@@ -483,11 +483,24 @@ class EventLog:
 
     # -- deciding and applying ----------------------------------------------
 
-    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
-        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+    def _refusal(self, event: Event) -> str | None:
+        """Why trust alone quarantines an event, whatever its projection would say: its origin signed two
+        histories, may not make it, or dates it where no honest clock could (invariant 11)."""
         reason = self._forked_reason(event.origin) or self.trust.authorize(
             event.origin, event.stream, event.seq, event.type
         )
+        if reason or event.origin == self.author.origin:
+            return reason
+        return timing_problem(
+            event.hlc,
+            self.trust.valid_from_ms(event.origin, event.stream),
+            self.clock.clock.now_ms(),
+            self.clock.max_drift_ms,
+        )
+
+    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
+        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+        reason = self._refusal(event)
         if reason:
             return _Decision(QUARANTINED, reason)
         missing = self._missing_deps(event)
@@ -671,9 +684,7 @@ class EventLog:
         return counts
 
     def _rebuild_one(self, event: Event) -> tuple[str, str | None]:
-        reason = self._forked_reason(event.origin) or self.trust.authorize(
-            event.origin, event.stream, event.seq, event.type
-        )
+        reason = self._refusal(event)
         if reason:
             return QUARANTINED, reason
         if not self.registry.knows(event.type):

@@ -26,6 +26,10 @@ class Trust(Protocol):
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         """For a revoked origin: the last seq (and chain hash there) its county still vouches for."""
 
+    def valid_from_ms(self, origin: str, stream: str) -> int | None:
+        """When `origin`'s key was first certified to write `stream` (ms): an event it dates earlier is
+        quarantined. None where no such moment binds it (work written before enrolment)."""
+
 
 class PinnedTrust:
     """Trusts exactly the given installations' keys, for every event type."""
@@ -46,3 +50,6 @@ class PinnedTrust:
 
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         return None  # pinned keys are never revoked
+
+    def valid_from_ms(self, origin: str, stream: str) -> int | None:
+        return None  # pinned keys have no certificate
