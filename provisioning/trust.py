@@ -150,6 +150,10 @@ class CertTrust:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
 
+    def may_write(self, origin: str, stream: str) -> bool:
+        author = self.binding(origin)
+        return author is not None and may_write(author.level, author.region, author.station, origin, stream)
+
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         row = Revocation.get_or_none(installation=origin, stream=stream) or Revocation.get_or_none(
             installation=origin, stream="*"

@@ -20,6 +20,9 @@ class Trust(Protocol):
     def authorize(self, origin: str, stream: str, seq: int, event_type: str) -> str | None:
         """None if `origin` may make this event at this point of its stream, else the reason it may not."""
 
+    def may_write(self, origin: str, stream: str) -> bool:
+        """Whether `origin` may write `stream` at all: a node signs heads only for those (invariant 11)."""
+
     def forget(self) -> None:
         """Trust data may have changed (or a transaction that changed it rolled back): drop any cache."""
 
@@ -44,6 +47,9 @@ class PinnedTrust:
         if origin in self._keys:
             return None
         return f"安装 {origin} 未获信任"
+
+    def may_write(self, origin: str, stream: str) -> bool:
+        return origin in self._keys
 
     def forget(self) -> None:
         pass  # nothing cached

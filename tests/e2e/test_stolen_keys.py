@@ -7,10 +7,14 @@ import shutil
 
 import requests
 
-from node import demo, upstream
+from node import demo, forks, upstream
 from node.config import NodeConfig
 from storage.database import db
 from storage.models import EventRecord, Operator, Revocation
+from sync.batch import Batch, encode_batch
+from sync.chain import GENESIS, link, sign_head
+from sync.event import make_event
+from sync.request import PUSH_CONTEXT
 from tests.support.clock import FrozenClock
 from tests.support.tree import open_node
 from tests.support.web import csrf, logged_in
@@ -76,3 +80,64 @@ def test_a_stolen_village_pc_cannot_take_over_the_county_admins_account(cluster,
     assert Revocation.select().where(Revocation.installation == stolen_installation).exists()
     db.close()
     assert requests.get(f"{county}/healthz", timeout=5).ok
+
+
+def _forged_feed_event(thief) -> tuple[bytes, object]:
+    """One event in the township's `all` stream, which a township may not write, signed with its stolen key
+    under a head that expires within the minute (so the township would want to renew the feed at once)."""
+    now_ms = thief.events.clock.clock.now_ms()
+    event = make_event(
+        origin=thief.identity.installation,
+        stream="all",
+        seq=1,
+        hlc=thief.events.clock.now(),
+        type="catalogue.published",
+        entity="catalogue:forged",
+        payload={},
+        deps=(),
+    )
+    head = sign_head(
+        thief.events.author.key,
+        origin=thief.identity.installation,
+        stream="all",
+        seq=1,
+        chain=link(GENESIS, event.eid),
+        signed_at=thief.events.clock.now(),
+        expires_at_ms=now_ms + 60_000,
+    )
+    return event.raw, head
+
+
+def test_one_forged_event_in_a_townships_feed_does_not_wedge_it_and_the_county_holds_the_evidence(cluster, tmp_path):
+    upstream.sync_once(cluster.open("township"))
+    upstream.sync_once(cluster.open("village"))
+    thief = open_node(_stolen(cluster, tmp_path, "township"))
+    township = thief.identity.installation
+    raw, head = _forged_feed_event(thief)
+    parent = upstream._Parent(thief, None)
+    parent.call(upstream.PUSH_PATH, PUSH_CONTEXT, encode_batch(Batch(cursor=0, runs=((head, (raw,)),))))
+    db.close()
+    cluster.open("county")
+    assert EventRecord.get(EventRecord.origin == township, EventRecord.stream == "all").status == "quarantined"
+    db.close()
+
+    for _ in range(2):  # anti-entropy offers the forgery back; the township refuses it and keeps working
+        report = upstream.sync_once(cluster.open("township"))
+        db.close()
+        assert upstream.sync_once(cluster.open("village")) is not None
+        db.close()
+    assert report is not None
+    node = cluster.open("township")
+    assert not EventRecord.select().where(EventRecord.origin == township, EventRecord.stream == "all").exists()
+    assert node.events.sign_heads() is not None
+    assert forks.warning() and township in forks.warning()
+    db.close()
+    upstream.sync_once(cluster.open("township"))
+    db.close()
+
+    cluster.open("county")  # the township's report came up; the county holds the forgery as evidence
+    assert forks.warning() and township in forks.warning()
+    db.close()
+    county = f"http://127.0.0.1:{cluster.configs['county'].port}"
+    dashboard = logged_in(county, "county.admin", demo.PASSWORD).get(f"{county}/dashboard/", timeout=10).text
+    assert township in dashboard
