@@ -277,7 +277,7 @@ class Node:
             warning,
             trust_warning,
             upstream.link_status(self),
-            forks.warning(),
+            forks.warning(ident.installation),
         )
 
 

@@ -21,6 +21,10 @@ COUNTER_BITS = 16
 COUNTER_MAX = (1 << COUNTER_BITS) - 1
 DEFAULT_MAX_DRIFT_MS = 5 * 60 * 1000
 BEIJING = dt.timezone(dt.timedelta(hours=8))
+# How far ahead of our clock a received event may be dated before it is quarantined: a day, beyond any
+# wrong time zone or a PC waiting for its clock to be set, so that a clock hours off still syncs (and is
+# reported), while a date days ahead, which would sort after everything for as long, is held for a person.
+FAR_AHEAD_MS = 24 * 3600 * 1000
 
 
 class Clock(Protocol):
@@ -79,7 +83,7 @@ class HybridClock:
         return max(0, unpack(self.last)[0] - self.clock.now_ms())
 
 
-def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, max_drift_ms: int) -> str | None:
+def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, ahead_ms: int = FAR_AHEAD_MS) -> str | None:
     """Why a received event's time cannot be true, in words for the quarantine; None if it can be.
 
     Before its signer's key was certified (the certificate's start already allows a day for clocks), or
@@ -92,7 +96,7 @@ def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, max_drift
             f"事件时间 {_beijing(wall)} 早于签发者证书的生效时间 {_beijing(valid_from_ms)}："
             "疑似伪造或该电脑时钟严重错误，已隔离待核查"
         )
-    if wall - now_ms > max_drift_ms:
+    if wall - now_ms > ahead_ms:
         return (
             f"事件时间 {_beijing(wall)} 比本机时钟超前 {(wall - now_ms) // 1000} 秒："
             "疑似伪造或该电脑时钟严重错误，已隔离待核查"

@@ -516,10 +516,7 @@ class EventLog:
         if reason or event.origin == self.author.origin:
             return reason
         return timing_problem(
-            event.hlc,
-            self.trust.valid_from_ms(event.origin, event.stream),
-            self.clock.clock.now_ms(),
-            self.clock.max_drift_ms,
+            event.hlc, self.trust.valid_from_ms(event.origin, event.stream), self.clock.clock.now_ms()
         )
 
     def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
