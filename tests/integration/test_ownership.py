@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from provisioning.operators import create_operator
 from storage.database import db
-from storage.models import EventRecord, Operator, Station, StreamHead
+from storage.models import Attachment, EventRecord, Operator, Station, StreamHead
 from sync.chain import link, sign_head
 from sync.event import make_event
+from tests.support.cluster import file
 from tests.support.tree import open_node, provision_county, provision_village
 
 
@@ -86,4 +87,27 @@ def test_a_village_key_cannot_declare_another_station_or_its_own_at_another_leve
         == "quarantined"
     )
     assert Station.get(Station.code == county_code).level == "county"
+    db.close()
+
+
+def test_a_village_key_cannot_attach_a_scan_to_another_stations_application(tmp_path):
+    tree = provision_county(tmp_path)
+    village = provision_village(tmp_path, tree)
+    number = file(open_node(tree.county))  # filed at the county's own hall
+    db.close()
+    scan = {
+        "number": number,
+        "material": "m1",
+        "blob": "0" * 64,
+        "content_type": "application/pdf",
+        "size": 1,
+        "by": "cun.agent",
+    }
+    batch = _forge(village, "material.attached", f"application:{number}", scan)
+
+    county = open_node(tree.county)
+    county.events.ingest(*batch)
+    forged = EventRecord.get(EventRecord.type == "material.attached")
+    assert forged.status == "quarantined" and "材料只能记在站点" in forged.reason
+    assert not Attachment.select().where(Attachment.number == number).exists()
     db.close()
