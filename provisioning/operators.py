@@ -183,6 +183,21 @@ def change_password(username: str, old: str, new: str) -> None:
     ).execute()
 
 
+def claim_problem(username: str, claimant: str, here: str | None, held_by: str | None) -> str | None:
+    """Why a station may not create or change the account `username`, or None (pure).
+
+    An account belongs to its station: another station's event never takes it over. `here` is this node's
+    station if the account is one of its own (it has a password here): decided before any event, so a
+    thief's claim loses whatever order events arrive or replay in. An account of another station (`held_by`)
+    is kept by the station that holds it.
+    """
+    if here is not None and claimant != here:
+        return f"用户名 {username} 是本站点的账号：站点 {claimant} 的事件不能建立或改动它"
+    if here is None and held_by is not None and held_by != claimant:
+        return f"用户名 {username} 已属于站点 {held_by}"
+    return None
+
+
 def _station_of(username: str) -> str | None:
     operator = Operator.get_or_none(Operator.username == username)
     return operator.station if operator else None
@@ -229,15 +244,10 @@ class OperatorProjection:
         ).execute()
 
     def _refuse_foreign_claim(self, username: str, station: str) -> None:
-        """An account belongs to its station: another station's event never takes it over, whatever order
-        events arrive or replay in. This station's own accounts (those with a password here) are decided
-        here, so a thief's earlier-dated claim on one cannot win a replay; another's is first come."""
-        owner = self._owned_here(username)
-        if owner is not None and owner != station:
-            raise RuleViolation(f"用户名 {username} 是本站点的账号：站点 {station} 的事件不能建立或改动它")
         existing = Operator.get_or_none(Operator.username == username)
-        if owner is None and existing and existing.station != station:
-            raise RuleViolation(f"用户名 {username} 已属于站点 {existing.station}")
+        problem = claim_problem(username, station, self._owned_here(username), existing and existing.station)
+        if problem:
+            raise RuleViolation(problem)
 
     def _owned_here(self, username: str) -> str | None:
         """This station, if the account is one of its own: set up here with a password, or of its station."""
