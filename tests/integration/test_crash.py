@@ -28,8 +28,9 @@ WRITER = textwrap.dedent(
     while True:  # alternate single appends and batches, so the kill lands anywhere
         with node.events.transaction():
             for _ in range(1 + n % 5):
-                node.events.append("station.created", f"station:s{n}", {
-                    "code": f"s{n}", "name": "测试站" * 20, "level": "village", "region": "511302001001",
+                node.events.append("station.created", f"station:{node.identity.station}", {
+                    "code": node.identity.station, "name": f"测试站{n}" * 20, "level": "village",
+                    "region": "511302001001",
                 }, stream=node.identity.station)
                 n += 1
     """
@@ -66,8 +67,8 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
     # The node goes on writing after the crashes, on the same chain.
     node.events.append(
         "station.created",
-        "station:after",
-        {"code": "after", "name": "恢复", "level": "village", "region": "511302001001"},
+        f"station:{node.identity.station}",
+        {"code": node.identity.station, "name": "恢复", "level": "village", "region": "511302001001"},
         stream=node.identity.station,
     )
     node.events.sign_heads()
