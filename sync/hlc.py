@@ -87,8 +87,8 @@ def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, ahead_ms:
     """Why a received event's time cannot be true, in words for the quarantine; None if it can be.
 
     Before its signer's key was certified (the certificate's start already allows a day for clocks), or
-    further ahead of our clock than we would follow: either is a forgery that wants to sort first or
-    last in every replay, or a PC whose date is badly wrong. A person releases it once it is explained.
+    more than `ahead_ms` ahead of our clock: either is a forgery that wants to sort first or last in every
+    replay, or a PC whose date is badly wrong; the event is kept, quarantined with this reason, for a person.
     """
     wall, _ = unpack(stamp)
     if valid_from_ms is not None and wall < valid_from_ms:
