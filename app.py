@@ -20,6 +20,7 @@ from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
+from storage.errors import disk_full_translated
 from sync import sneakernet
 from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM
 
@@ -215,13 +216,49 @@ def _written_atomically(path: Path) -> Iterator[BinaryIO]:
     the bundle is written as it is made (its scans one at a time), and on the stick before it is named."""
     staged = path.with_name(path.name + ".part")
     try:
-        with staged.open("wb") as out:
+        with disk_full_translated(path.parent), staged.open("wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)
+
+
+# Idle or half-sent connections must not stop a hub (waitress keeps only 100 by default, and drops an idle
+# one after two minutes): many are kept, polled (select() stops at 1,024 descriptors), and dropped after
+# half a minute without a byte. A reverse proxy in front is still the real guard (docs/operations.md).
+CONNECTION_LIMIT = 1000
+CHANNEL_TIMEOUT_S = 30
+CLEANUP_INTERVAL_S = 10
+
+
+def serve_options(config: NodeConfig) -> dict:
+    """Waitress's connection settings; X-Forwarded-Proto believed only from `trusted_proxy`, which says
+    whether a request came over TLS (and so whether the session cookie is `Secure`)."""
+    options = {
+        "connection_limit": CONNECTION_LIMIT,
+        "channel_timeout": CHANNEL_TIMEOUT_S,
+        "cleanup_interval": CLEANUP_INTERVAL_S,
+        "asyncore_use_poll": True,
+    }
+    if config.trusted_proxy:
+        options |= {"trusted_proxy": config.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"}}
+    return options
+
+
+def _allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit of open files (often 1,024) to what the connections need, where the
+    system allows it; on Windows there is no such limit to raise."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard)
+        )
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:
@@ -236,11 +273,14 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     app = create_app(node=node)
     node.start()
     release()  # from here this thread only waits in waitress: its connection goes back to the pool
+    _allow_open_files(CONNECTION_LIMIT + 256)  # and the database, blobs, logs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler
     print(f"{banner} {node.identity.name} 已启动：http://{config.host}:{config.port}/   （Ctrl+C 停止）", flush=True)
     try:
         # No Server header: it tells nobody anything useful, and an idle sync round has 1 KB to spend.
-        waitress.serve(app, host=config.host, port=config.port, threads=config.threads, ident="")
+        waitress.serve(
+            app, host=config.host, port=config.port, threads=config.threads, ident="", **serve_options(config)
+        )
     finally:
         node.stop()
     return 0

@@ -25,7 +25,7 @@ from provisioning.authority import DECIDING
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
 from storage.blobs import BlobStore
-from storage.database import db
+from storage.database import write_transaction
 from storage.models import (
     Application,
     Attachment,
@@ -345,19 +345,23 @@ def attach_scan(
         raise IntakeRefused([problem])
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     digest = blobs.put(encrypt_bytes(data_key, entity(number), material, data))
-    events.append(
-        ATTACHED,
-        entity(number),
-        {
-            "number": number,
-            "material": material,
-            "blob": digest,
-            "content_type": sniff(data),
-            "size": len(data),
-            "by": operator,
-        },
-        stream=row.station,
-    )
+    try:
+        events.append(
+            ATTACHED,
+            entity(number),
+            {
+                "number": number,
+                "material": material,
+                "blob": digest,
+                "content_type": sniff(data),
+                "size": len(data),
+                "by": operator,
+            },
+            stream=row.station,
+        )
+    except BaseException:
+        blobs.delete(digest)  # a fresh ciphertext (a new nonce): no other attachment can name it
+        raise
     return digest
 
 
@@ -494,7 +498,9 @@ def mark_deadlines(today: dt.date, holidays: HolidayTable) -> dict[str, int]:
     )
     wanted = {row.number: status(row.due, today, holidays) for row in running}
     wanted = {number: mark for number, mark in wanted.items() if mark != "on_time"}
-    with db.atomic():
+    # The writer lock from the start: a deferred transaction that reads first and writes later cannot wait
+    # for a push's commit (SQLite refuses the upgrade at once, "database is locked", whatever busy_timeout).
+    with write_transaction():
         known = {m.number: m for m in DeadlineMark.select()}
         DeadlineMark.delete().where(DeadlineMark.number.not_in(list(wanted) or [""])).execute()
         for number, mark in wanted.items():

@@ -122,7 +122,7 @@ def _publish(node: Node, args: argparse.Namespace) -> None:
 
 
 def _ask_password() -> str:
-    first = getpass.getpass("密码（至少 8 位）：")
+    first = getpass.getpass("密码（至少 10 位）：")
     if first != getpass.getpass("再输一次："):
         raise AccountRefused("两次输入的密码不一致")
     return first

@@ -441,5 +441,14 @@ def csv_bytes(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerows([_as_text(cell) for cell in row] for row in table.rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell):
+    """A text cell a spreadsheet would run as a formula (a resident's rating comment `=HYPERLINK(…)`, say)
+    gets a leading apostrophe, which makes it plain text; numbers stay numbers."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell

@@ -34,8 +34,9 @@ from provisioning.stations import (
 )
 from provisioning.trust import CertTrust, TrustProjection
 from storage.blobs import BlobStore
-from storage.database import bind, open_database, release
+from storage.database import bind, open_database, release, retried_when_busy
 from storage.database import close as close_database
+from storage.errors import DatabaseBusy, DiskFull
 from storage.migrations import migrate, require_current
 from storage.models import EventRecord
 from sync.audit import audit_streams
@@ -179,13 +180,18 @@ class Node:
 
     def _every(self, name: str, job, seconds: int, at_start: bool = True) -> None:
         """A periodic job; a run that is late or slow is neither repeated back to back nor overlapped, and a
-        run waiting for a free worker still runs (`misfire_grace_time=None`) however late. Its connection
-        goes back to the pool when it ends."""
+        run waiting for a free worker still runs (`misfire_grace_time=None`) however late. SQLite locked by
+        a long push is tried again a few times, then left to the next run (a warning, not an error); a full
+        disk is said in one line. Its connection goes back to the pool when it ends."""
         first = {"next_run_time": datetime.now(UTC)} if at_start else {}  # None would add it paused
 
         def run() -> None:
             try:
-                job()
+                retried_when_busy(job)
+            except DatabaseBusy as exc:
+                log.warning("%s put off: %s", name, exc)
+            except DiskFull as exc:
+                log.error("%s: %s", name, exc)
             finally:
                 release()
 

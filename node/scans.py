@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.blobs import Staging
-from storage.errors import StorageError
+from storage.errors import BlobCorrupt, DiskFull, disk_full_translated
 from storage.models import Application, Attachment, Station
 from sync import canonical, sneakernet
 from sync.batch import Batch
@@ -94,13 +94,12 @@ def _receive(node: Node, child: Binding, asked: dict) -> int:
     data = base64.b64decode(asked.get("data", ""))
     if held + len(data) > total:
         raise RequestRefused("扫描件超出声明的大小：拒收")
-    with partial.open("ab") as out:
-        out.write(data)
+    _append(partial, data)
     if held + len(data) == total:
         try:
             with partial.open("rb") as source:
-                node.blobs.put_stream(source, expected=digest)
-        except StorageError as exc:
+                node.blobs.put_stream(source, expected=digest, size_bytes=total)
+        except BlobCorrupt as exc:
             raise RequestRefused("扫描件收齐后校验不符，已丢弃：请重新发送") from exc
         finally:
             partial.unlink(missing_ok=True)
@@ -115,6 +114,20 @@ def _send(node: Node, child: Binding, asked: dict) -> dict:
         return {"missing": True}
     data = node.blobs.get(digest)  # verified against its name on every read
     return {"total": len(data), "data": base64.b64encode(data[offset : offset + CHUNK]).decode("ascii")}
+
+
+def _append(partial: Path, data: bytes) -> None:
+    """Add a chunk to a scan in transit, whole or not at all: on a full disk the file is cut back to what
+    it held, so the offset both sides resume from stays true."""
+    held = partial.stat().st_size if partial.exists() else 0
+    try:
+        with disk_full_translated(partial.parent, len(data)), partial.open("ab") as out:
+            out.write(data)
+            out.flush()
+    except DiskFull:
+        with partial.open("ab") as out:
+            out.truncate(held)
+        raise
 
 
 def _partial(node: Node, digest: str) -> Path:
@@ -177,13 +190,12 @@ def _download(node: Node, parent, digest: str) -> bool:
         answer = _call(parent, {"op": "get", "digest": digest, "offset": held})
         if answer.get("missing"):
             return False  # the parent does not hold it either (yet)
-        with partial.open("ab") as out:
-            out.write(base64.b64decode(answer["data"]))
+        _append(partial, base64.b64decode(answer["data"]))
         if partial.stat().st_size >= answer["total"]:
             break
     try:
         with partial.open("rb") as source:
-            node.blobs.put_stream(source, expected=digest)
+            node.blobs.put_stream(source, expected=digest, size_bytes=answer["total"])
     finally:
         partial.unlink(missing_ok=True)
     mark_sent(node, [digest])  # the parent has it: no need to offer it back
@@ -230,7 +242,7 @@ def stage_carried(node: Node, staging: Staging, bundle: sneakernet.Bundle, nonce
     entries = [(digest, size) for digest, size in listed]
     for digest, data in sneakernet.read_scans(bundle, node.keys.agreement, nonce, entries):
         if not node.blobs.has(digest):
-            staging.add(io.BytesIO(data), expected=digest)
+            staging.add(io.BytesIO(data), expected=digest, size_bytes=len(data))
     return [digest for digest, _ in entries]
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
 import re
 import secrets
+from pathlib import Path
 
+from storage.database import write_transaction
 from storage.models import Credential, Operator, Station, upsert
 from sync.event import Event
 from sync.log import EventLog
@@ -23,6 +26,7 @@ from sync.projection import RuleViolation
 
 from .audit import audit
 from .errors import ProvisioningError
+from .lockout import Attempt, count_attempt
 
 ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
 CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
@@ -34,10 +38,16 @@ CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
 COUNTY_PREFIX = "county:"  # disabled_by of an account a county disabled
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
-MIN_PASSWORD = 8
+UNKNOWN_KEPT = 1000  # lockout counters of names with no account (`_forget_unknown_names`)
+# The one answer to a wrong password, an unknown name and a disabled account: only the county's pages say which.
+REFUSED = "用户名或密码错误，或账号已停用（如有疑问请联系管理员）"
+LOCKED_OUT = f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试"
+MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 # scrypt at n=2^14, r=8: about 16 MB and 50 ms per check on an old PC; slow enough for guessing.
 _N, _R, _P = 2**14, 8, 1
+# The hash of a random password nobody kept: a name with no account is checked against it, for the same time.
+_DUMMY_HASH = "scrypt$16384$8$1$9IvcM3hYgLwECLcx11CZhw==$agBhwss+ypm0A4wt8kqm8DahNHPtDqsZH8zLLzkJcGM="
 
 
 class LoginRefused(ProvisioningError):
@@ -55,6 +65,7 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
 
 
 def password_matches(password: str, stored: str) -> bool:
+    """Whether `password` is the one `stored` hashes; takes scrypt's time whatever the answer."""
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(
         password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
@@ -70,9 +81,30 @@ def account_problems(username: str, name: str, role: str, password: str | None) 
         problems.append("姓名不能为空")
     if role not in ROLES:
         problems.append(f"角色应为 {' / '.join(ROLES)} 之一")
-    if password is not None and len(password) < MIN_PASSWORD:
-        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    if password is not None:
+        problems.extend(password_problems(password, username=username))
     return problems
+
+
+def password_problems(password: str, *, username: str, old: str | None = None) -> list[str]:
+    """What is wrong with a password someone chooses: too short, the account's own name, the password it
+    replaces, or one of the passwords guessed first (`data/common-passwords.txt`)."""
+    problems = []
+    if len(password) < MIN_PASSWORD:
+        problems.append(f"密码至少 {MIN_PASSWORD} 位")
+    if password.casefold() == username.casefold():
+        problems.append("密码不能与用户名相同")
+    if old is not None and password == old:
+        problems.append("新密码不能与原密码相同")
+    if password.casefold() in _common_passwords():
+        problems.append("这个密码太常见，容易被猜中，请换一个")
+    return problems
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "data" / "common-passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().casefold() for line in text.splitlines() if line.strip() and line[0] != "#")
 
 
 def entity(username: str) -> str:
@@ -147,24 +179,49 @@ def county_disable(events: EventLog, username: str, *, by: str, reason: str) -> 
 
 
 def authenticate(username: str, password: str, now: dt.datetime) -> Operator:
-    """The operator, if the password is right and the account usable; one vague message otherwise."""
+    """The operator, if the password is right and the account usable; one vague message otherwise.
+
+    The try is counted before the password is checked, and an unknown or disabled name costs the same
+    scrypt and locks the same way as a usable one: neither the answer nor its time says which names exist.
+    """
     now = now.astimezone(dt.UTC).replace(tzinfo=None)
-    credential = Credential.get_or_none(Credential.username == username)
-    operator = Operator.get_or_none(Operator.username == username)
-    if credential and credential.locked_until and credential.locked_until > now:
-        raise LoginRefused(f"连续输错密码 {MAX_FAILURES} 次，账号已锁定，请 {LOCKOUT.seconds // 60} 分钟后再试")
-    if credential is None or operator is None or not password_matches(password, credential.password_hash):
-        if credential is not None:
-            failures = credential.failed_attempts + 1
-            Credential.update(
-                failed_attempts=0 if failures >= MAX_FAILURES else failures,
-                locked_until=now + LOCKOUT if failures >= MAX_FAILURES else None,
-            ).where(Credential.username == username).execute()
-        raise LoginRefused("用户名或密码错误")
-    if operator.disabled:
-        raise LoginRefused("账号已停用，请联系管理员")
+    counted = 0 < len(username) <= 64 and username.isprintable()  # others cannot be a name the table keeps
+    if counted and not _count_login(username, now).allowed:
+        raise LoginRefused(LOCKED_OUT)
+    credential = Credential.get_or_none(Credential.username == username) if counted else None
+    stored = credential.password_hash if credential is not None and credential.password_hash else None
+    matches = password_matches(password, stored or _DUMMY_HASH)
+    operator = Operator.get_or_none(Operator.username == username) if counted else None
+    if stored is None or not matches or operator is None or operator.disabled:
+        raise LoginRefused(REFUSED)
     Credential.update(failed_attempts=0, locked_until=None).where(Credential.username == username).execute()
     return operator
+
+
+def _count_login(username: str, now: dt.datetime) -> Attempt:
+    """Count one login try of `username` (known or not), in a write transaction of its own."""
+    with write_transaction():
+        row = Credential.get_or_none(Credential.username == username)
+        if row is None:
+            _forget_unknown_names(now)
+            row = Credential(username=username, password_hash="", failed_attempts=0, locked_until=None)
+            row.save(force_insert=True)
+        attempt = count_attempt(row.failed_attempts, row.locked_until, now, limit=MAX_FAILURES, lock=LOCKOUT)
+        if attempt.allowed:
+            Credential.update(failed_attempts=attempt.failures, locked_until=attempt.locked_until).where(
+                Credential.username == username
+            ).execute()
+    return attempt
+
+
+def _forget_unknown_names(now: dt.datetime) -> None:
+    """Keep at most `UNKNOWN_KEPT` counters of names with no account: when full, forget those not locked now.
+    Locked ones stay for their quarter of an hour; at scrypt's pace they cannot fill a disk meanwhile."""
+    unknown = Credential.password_hash == ""
+    if Credential.select().where(unknown).count() >= UNKNOWN_KEPT:
+        Credential.delete().where(
+            unknown & (Credential.locked_until.is_null() | (Credential.locked_until <= now))
+        ).execute()
 
 
 def must_change_password(username: str) -> bool:
@@ -172,15 +229,39 @@ def must_change_password(username: str) -> bool:
     return credential is not None and credential.must_change
 
 
-def change_password(username: str, old: str, new: str) -> None:
+def change_password(username: str, old: str, new: str, now: dt.datetime) -> int:
+    """Set a new password and end every session of the account; the new session epoch, for the one that asked.
+    The old password is a guess like a login's, counted against the same lockout: a stolen session cannot
+    try passwords here at scrypt's pace."""
+    if not _count_login(username, now.astimezone(dt.UTC).replace(tzinfo=None)).allowed:
+        raise AccountRefused(LOCKED_OUT)
     credential = Credential.get_or_none(Credential.username == username)
-    if credential is None or not password_matches(old, credential.password_hash):
+    if credential is None or not credential.password_hash or not password_matches(old, credential.password_hash):
         raise AccountRefused("原密码不正确")
-    if len(new) < MIN_PASSWORD:
-        raise AccountRefused(f"新密码至少 {MIN_PASSWORD} 位")
-    Credential.update(password_hash=hash_password(new), must_change=False).where(
-        Credential.username == username
-    ).execute()
+    problems = password_problems(new, username=username, old=old)
+    if problems:
+        raise AccountRefused("；".join(problems), problems)
+    with write_transaction():
+        Credential.update(
+            password_hash=hash_password(new),
+            must_change=False,
+            session_epoch=Credential.session_epoch + 1,
+            failed_attempts=0,
+            locked_until=None,
+        ).where(Credential.username == username).execute()
+    return session_epoch(username)
+
+
+def session_epoch(username: str) -> int | None:
+    """The account's current session epoch: a session made under an older one has ended (None: no account)."""
+    credential = Credential.get_or_none(Credential.username == username)
+    return credential.session_epoch if credential is not None and credential.password_hash else None
+
+
+def end_sessions(username: str) -> None:
+    """Every session of the account ends, on every browser, whoever holds a copy of its cookie."""
+    with write_transaction():
+        Credential.update(session_epoch=Credential.session_epoch + 1).where(Credential.username == username).execute()
 
 
 def claim_problem(username: str, claimant: str, here: str | None, held_by: str | None) -> str | None:

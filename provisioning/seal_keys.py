@@ -25,6 +25,7 @@ from storage.models import SealLock, upsert
 from sync.keys import write_secret
 
 from .errors import ProvisioningError
+from .lockout import Attempt, count_attempt, minutes_left
 
 SEAL_KEYS = "keys/seals"
 PIN_MIN = 6
@@ -90,25 +91,37 @@ def seal_public_key(data_dir: Path, seal_id: str) -> ec.EllipticCurvePublicKey:
 
 
 def unlock_seal_key(data_dir: Path, seal_id: str, pin: str, now: dt.datetime) -> ec.EllipticCurvePrivateKey:
-    """The seal's private key, if `pin` opens it and the seal is not locked by wrong PINs (`now`: UTC)."""
+    """The seal's private key, if `pin` opens it and the seal is not locked by wrong PINs (`now`: UTC).
+    The try is counted before the PIN goes through scrypt, so parallel guesses cannot outrun the lock."""
     now = now.replace(tzinfo=None)
-    lock = SealLock.get_or_none(SealLock.seal_id == seal_id)
-    if lock is not None and lock.locked_until is not None and now < lock.locked_until:
-        minutes = -(-(lock.locked_until - now).seconds // 60)
-        raise SealKeyRefused(f"印章口令连续输错 {PIN_TRIES} 次，已锁定：请 {minutes} 分钟后再试")
     document = _read(data_dir, seal_id)
+    attempt = _count_try(seal_id, now)
+    if not attempt.allowed:
+        raise SealKeyRefused(
+            f"印章口令连续输错 {PIN_TRIES} 次，已锁定：请 {minutes_left(attempt.locked_until, now)} 分钟后再试"
+        )
     key = _derive(pin, document["kdf"])
     aad = _AAD + seal_id.encode() + bytes.fromhex(document["public"])
     try:
         der = AESGCM(key).decrypt(bytes.fromhex(document["nonce"]), bytes.fromhex(document["ciphertext"]), aad)
     except InvalidTag as exc:
-        failures = (lock.failures if lock is not None and lock.locked_until is None else 0) + 1
-        locked = failures >= PIN_TRIES
-        with write_transaction():
-            upsert(SealLock, seal_id=seal_id, failures=failures, locked_until=now + PIN_LOCK if locked else None)
-        left = f"已锁定 {PIN_LOCK.seconds // 60} 分钟" if locked else f"再错 {PIN_TRIES - failures} 次将锁定"
+        left = (
+            f"已锁定 {PIN_LOCK.seconds // 60} 分钟"
+            if attempt.locked_until
+            else f"再错 {PIN_TRIES - attempt.failures} 次将锁定"
+        )
         raise SealKeyRefused(f"印章口令不正确（{left}）") from exc
-    if lock is not None:
-        with write_transaction():
-            SealLock.delete().where(SealLock.seal_id == seal_id).execute()
+    with write_transaction():
+        SealLock.delete().where(SealLock.seal_id == seal_id).execute()
     return serialization.load_der_private_key(der, password=None)
+
+
+def _count_try(seal_id: str, now: dt.datetime) -> Attempt:
+    """Count one PIN try of the seal, in a write transaction of its own."""
+    with write_transaction():
+        lock = SealLock.get_or_none(SealLock.seal_id == seal_id)
+        failures, locked_until = (lock.failures, lock.locked_until) if lock is not None else (0, None)
+        attempt = count_attempt(failures, locked_until, now, limit=PIN_TRIES, lock=PIN_LOCK)
+        if attempt.allowed:
+            upsert(SealLock, seal_id=seal_id, failures=attempt.failures, locked_until=attempt.locked_until)
+    return attempt

@@ -4,7 +4,8 @@ Writes go to a temporary file in the same directory, are fsynced, then renamed,
 so a crash leaves either the whole blob or none. Reads re-hash, so a blob whose
 bytes no longer match its name (a bad disk sector, a hand edit) is detected.
 Several blobs can be staged (written and verified) and placed only once all of
-them are good, as a bundle needs: a refused one leaves nothing behind.
+them are good, as a bundle needs: a refused one leaves nothing behind, and a full
+disk (`DiskFull`) leaves no partial file either.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import BlobCorrupt, BlobMissing, StorageError
+from .errors import BlobCorrupt, BlobMissing, StorageError, disk_full_translated
 
 _NAME = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
@@ -38,12 +39,12 @@ class BlobStore:
         return self.path(digest).exists()
 
     def put(self, data: bytes) -> str:
-        return self.put_stream(io.BytesIO(data))
+        return self.put_stream(io.BytesIO(data), size_bytes=len(data))
 
-    def put_stream(self, source: BinaryIO, expected: str | None = None) -> str:
+    def put_stream(self, source: BinaryIO, expected: str | None = None, size_bytes: int = 0) -> str:
         """Store what `source` yields; if `expected` is given, refuse bytes that do not hash to it."""
         with self.staged() as staging:
-            digest = staging.add(source, expected)
+            digest = staging.add(source, expected, size_bytes)
             staging.place([digest])
         return digest
 
@@ -80,7 +81,12 @@ class Staging:
     def digests(self) -> list[str]:
         return list(self._files)
 
-    def add(self, source: BinaryIO, expected: str | None = None) -> str:
+    def add(self, source: BinaryIO, expected: str | None = None, size_bytes: int = 0) -> str:
+        """Write and hash one blob; `size_bytes`, when known, is what a full disk is told the blob needs."""
+        with disk_full_translated(self.store.root, size_bytes):
+            return self._add(source, expected)
+
+    def _add(self, source: BinaryIO, expected: str | None) -> str:
         self.store.root.mkdir(parents=True, exist_ok=True)
         hasher = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.store.root)
@@ -106,7 +112,8 @@ class Staging:
     def place(self, digests: Iterable[str]) -> None:
         for digest in digests:
             target = self.store.path(digest)
-            target.parent.mkdir(exist_ok=True)
+            with disk_full_translated(self.store.root):  # a new folder takes a block too
+                target.parent.mkdir(exist_ok=True)
             os.replace(self._files.pop(digest), target)
             _fsync_dir(target.parent)
 

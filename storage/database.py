@@ -7,17 +7,22 @@ SQLite by default (a file in the data dir), PostgreSQL for hubs when given a
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import peewee
 from playhouse.db_url import connect as connect_url
+from playhouse.db_url import parseresult_to_dict
 from playhouse.pool import PooledDatabase
 
-from .errors import UnsupportedDatabase
+from .errors import DatabaseBusy, UnsupportedDatabase, disk_full_translated, is_busy
 
 db = peewee.DatabaseProxy()
+T = TypeVar("T")
 
 # Chosen for safety first; each value is why a committed event survives a power cut.
 SQLITE_PRAGMAS = {
@@ -56,13 +61,35 @@ def open_database(url: str, connections: int = COMMAND_CONNECTIONS) -> peewee.Da
 
     SQLite keeps one connection per thread: it is a file, with no server to run short of connections.
     """
-    scheme = urlparse(url).scheme
-    if scheme == "sqlite":
-        return connect_url(url, pragmas=SQLITE_PRAGMAS)
-    if scheme in ("postgresql", "postgres"):
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        return _SqliteDatabase(**parseresult_to_dict(parsed), pragmas=SQLITE_PRAGMAS)
+    if parsed.scheme in ("postgresql", "postgres"):
         pooled = "postgresql+pool://" + url.split("://", 1)[1]
         return connect_url(pooled, max_connections=connections, stale_timeout=POOL_STALE_S, timeout=POOL_WAIT_S)
     raise UnsupportedDatabase(f"不支持的数据库地址 {url!r}：请使用 sqlite:///路径 或 postgresql://用户@主机/库名")
+
+
+class _SqliteDatabase(peewee.SqliteDatabase):
+    """SQLite whose full disk is `DiskFull` (naming the database's folder) wherever a statement meets it.
+
+    SQLite rolls the whole transaction back itself on SQLITE_FULL; a ROLLBACK (or a savepoint's RELEASE)
+    after it would fail ("no transaction is active") and hide why, so one with nothing left to end is skipped.
+    """
+
+    def execute_sql(self, sql, params=None):
+        if sql.startswith(("ROLLBACK", "RELEASE")) and not self.connection().in_transaction:
+            return None
+        with disk_full_translated(Path(self.database).parent):
+            return super().execute_sql(sql, params)
+
+    def commit(self):
+        with disk_full_translated(Path(self.database).parent):
+            return super().commit()
+
+    def rollback(self):
+        if self.connection().in_transaction:
+            super().rollback()
 
 
 def bind(database: peewee.Database) -> peewee.Database:
@@ -88,8 +115,9 @@ def write_transaction():
                 yield txn
         else:
             # IMMEDIATE takes SQLite's write lock at BEGIN: two processes that both read
-            # and then write cannot deadlock, the second one waits (busy_timeout).
-            with db.atomic("IMMEDIATE") as txn:
+            # and then write cannot deadlock, the second one waits (busy_timeout). Rows written
+            # straight through the driver's cursor meet a full disk here, not in `execute_sql`.
+            with disk_full_translated(Path(db.obj.database).parent), db.atomic("IMMEDIATE") as txn:
                 yield txn
     except BaseException:
         forget_memo()  # what was memoised may have been rolled back with a savepoint
@@ -97,6 +125,27 @@ def write_transaction():
     finally:
         if outermost:
             _memo.values = None
+
+
+# A scheduled job that still finds SQLite locked after `busy_timeout` (a long batch holding the writer
+# lock on an old PC) tries again this many times, this far apart, then waits for its next run.
+BUSY_ATTEMPTS = 3
+BUSY_PAUSE_S = 5.0
+
+
+def retried_when_busy(work: Callable[[], T], attempts: int = BUSY_ATTEMPTS, pause_s: float = BUSY_PAUSE_S) -> T:
+    """Run `work` (outside any transaction); if SQLite stayed locked, again after a pause, a bounded number
+    of times; then `DatabaseBusy`. For background work only: a person's request is not held this long."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(pause_s)
+        try:
+            return work()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            busy = exc
+    raise DatabaseBusy(f"数据库正忙（另一写入一直占用），{attempts} 次尝试均未成功：留待下次运行") from busy
 
 
 def transaction_memo() -> dict | None:

@@ -105,6 +105,13 @@ def _leaner_indexes() -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS event_unsettled ON event (status) WHERE status <> 'applied'")
 
 
+def _session_epochs() -> None:
+    """Sessions made before carry no epoch and end at once. A database made since migration 4 read the
+    current model already has the column."""
+    if "session_epoch" not in {column.name for column in db.get_columns(Credential._meta.table_name)}:
+        alter(SchemaMigrator.from_database(db.obj).add_column("credential", "session_epoch", Credential.session_epoch))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (1, "event log", _event_log),
     (2, "stations, installations, data keys", _stations_and_keys),
@@ -117,6 +124,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (9, "application statistics, dates and tallies; children's last contact", _statistics),
     (10, "fork evidence", _forks),
     (11, "no index of applications by station alone; event statuses indexed where not applied", _leaner_indexes),
+    (12, "session epochs of local credentials", _session_epochs),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -216,13 +216,15 @@ class Replacement(BaseModel):
 
 
 class Credential(BaseModel):
-    """Node-local: a password hash and lockout state. Never in an event, never synced."""
+    """Node-local: a password hash, lockout state and session epoch. Never in an event, never synced. A row
+    with an empty hash counts the wrong tries of a name with no account (`provisioning.operators`)."""
 
     username = pw.CharField(max_length=64, primary_key=True)
     password_hash = pw.CharField(max_length=256)
     must_change = pw.BooleanField(default=False)
     failed_attempts = pw.IntegerField(default=0)
     locked_until = pw.DateTimeField(null=True)  # UTC
+    session_epoch = pw.IntegerField(default=0)  # in every session cookie; raised at logout and password change
 
 
 class Application(BaseModel):

@@ -12,7 +12,7 @@ from node.config import NodeConfig
 from node.runtime import Node
 from storage.database import release
 
-from . import errors
+from . import errors, headers
 from .auth import current_operator
 from .views import (
     admin,
@@ -79,5 +79,6 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         }
     )
     errors.init_app(app)
+    headers.init_app(app)
     app.teardown_appcontext(lambda _exc: release())  # the request's connection back to the pool
     return app

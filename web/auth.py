@@ -11,16 +11,18 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden
 
 from node.visibility import Viewer, access
-from provisioning.operators import must_change_password
+from provisioning.operators import must_change_password, session_epoch
 from provisioning.region import area_prefix
 from storage.models import Application, Operator
 
 
 def current_operator() -> Operator | None:
+    """The account of this session, unless it is disabled or its sessions ended since (logout, new password)."""
     if "operator" not in g:
         username = session.get("username")
         operator = Operator.get_or_none(Operator.username == username) if username else None
-        g.operator = operator if operator is not None and not operator.disabled else None
+        current = operator is not None and session.get("epoch") == session_epoch(username)
+        g.operator = operator if current and not operator.disabled else None
     return g.operator
 
 

@@ -11,6 +11,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from storage.errors import DiskFull
+
 log = logging.getLogger(__name__)
 
 _HTTP_MESSAGES = {
@@ -36,6 +38,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return _respond(400, "csrf_failed", "表单已过期或来源不明，请刷新页面后重新提交")
+
+    @app.errorhandler(DiskFull)
+    def disk_full(exc: DiskFull):
+        log.error("%s", exc)  # not a refusal of the request: someone must free space on this PC
+        return _respond(exc.http_status, exc.code, str(exc), exc.details)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

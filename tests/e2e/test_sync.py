@@ -8,6 +8,7 @@ The demo tree (provisioned once per module, copied per test) is served by four r
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from sync.transport import HttpTransport, Unreachable
 from tests.support.clock import FrozenClock
 from tests.support.cluster import LEVELS, RESIDENT, file, state_at
 from tests.support.flaky import FlakyProxy
+from tests.support.holding import HoldingProxy
 from tests.support.servers import ROOT
 from tests.support.tree import open_node
 
@@ -220,29 +222,61 @@ def test_a_link_that_keeps_cutting_connections_still_delivers_everything_exactly
         assert duplicates.fetchall() == []
 
 
+def up_cursor(cluster) -> int:
+    """How far the village knows its parent holds its events (0 before its first round)."""
+    cluster.open("village")
+    link = SyncLink.select().first()
+    db.close()
+    return link.up_cursor if link else 0
+
+
+def numbers_at(cluster, level: str) -> list[str]:
+    with sqlite3.connect(cluster.configs[level].data_dir / "onetrip.db") as conn:
+        return [number for (number,) in conn.execute("SELECT number FROM application")]
+
+
 @pytest.mark.parametrize("victim", ["child", "parent"])
 def test_a_process_killed_mid_sync_loses_and_duplicates_nothing(cluster, victim):
+    """Each kill lands mid-round, provably: a proxy in front of the township holds the round's push, its
+    answer when the village is killed (the township applied it, the village never heard), its last byte
+    when the township is killed (it is reading the push and cannot have answered)."""
     village = cluster.open("village")
     numbers = [file(village) for _ in range(150)]
+    identity, data_dir = village.identity, cluster.configs["village"].data_dir
     db.close()
-    child = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(cluster.configs["village"].data_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    cursor = up_cursor(cluster)
+    proxy = HoldingProxy(
+        cluster.configs["township"].port, path=upstream.PUSH_PATH, hold="answer" if victim == "child" else "request"
     )
-    time.sleep(0.6)  # inside the round: building, sending or applying the push
-    if victim == "child":
-        child.kill()
-    else:
-        server = cluster.servers.pop("township")
-        server.kill()
-        server.wait()
-        cluster.serve("township")
-    child.wait(timeout=60)
+    save_identity(data_dir, replace(identity, parent_url=f"http://127.0.0.1:{proxy.port}"))
+    try:
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proxy.held.wait(timeout=60), "the round never reached its push"
+        if victim == "child":
+            child.kill()
+            assert child.wait(timeout=60) == -signal.SIGKILL  # killed, not finished
+            assert set(numbers) <= set(numbers_at(cluster, "township"))  # the township had applied the push
+            assert up_cursor(cluster) == cursor  # and the village had not heard so
+        else:
+            server = cluster.servers.pop("township")
+            server.kill()
+            server.wait()
+            assert proxy.answered_bytes == 0  # the township died before it answered the push
+            assert child.wait(timeout=60) != 0  # the round was cut, not completed
+            cluster.serve("township")
+            assert not set(numbers) & set(numbers_at(cluster, "township"))  # nothing of the half-read push
+    finally:
+        proxy.close()
+        save_identity(data_dir, identity)
     assert cluster.sync("village") == 0
+    assert sorted(n for n in numbers_at(cluster, "township") if n in set(numbers)) == sorted(numbers)
     with sqlite3.connect(cluster.configs["township"].data_dir / "onetrip.db") as conn:
-        states = conn.execute("SELECT number, state FROM application").fetchall()
-    assert sorted(n for n, s in states if n in set(numbers)) == sorted(numbers)
+        duplicates = conn.execute("SELECT origin, stream, seq FROM event GROUP BY 1, 2, 3 HAVING COUNT(*) > 1")
+        assert duplicates.fetchall() == []
 
 
 def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(cluster, tmp_path, capsys):

