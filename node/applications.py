@@ -641,8 +641,11 @@ class ApplicationProjection:
             )
 
     def _attached(self, event: Event, payload: dict) -> None:
-        if get_row(Application, payload["number"]) is None:
+        row = get_row(Application, payload["number"])
+        if row is None:
             raise RuleViolation(f"办件 {payload['number']} 尚未建立")
+        if event.stream != row.station or event.entity != entity(row.number):  # owned, like every transition
+            raise RuleViolation(f"办件 {row.number} 的材料只能记在站点 {row.station} 的事件流中")
         Attachment.insert(
             number=payload["number"],
             material=payload["material"],

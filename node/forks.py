@@ -107,15 +107,23 @@ def _held(origin: str, stream: str, seq: int) -> tuple[str, str] | None:
     )
 
 
-def warning() -> str | None:
+def warning(own: str | None = None) -> str | None:
     """In plain words, for the status page: installations proven here to have signed two histories, and
-    those reported from below that this node could not check."""
+    those reported from below that this node could not check; `own` (this installation) if events forged
+    with a copy of its key were offered to it."""
     proven = sorted({origin for (origin,) in ForkEvidence.select(ForkEvidence.origin).tuples()})
     reported = {
         name.split(":")[1]
         for (name,) in EventRecord.select(EventRecord.entity).where(EventRecord.type == FORKED).tuples()
     } - set(proven)
     parts = []
+    if own in proven:
+        proven.remove(own)
+        reported.discard(own)
+        parts.append(
+            f"有人用本机（{own}）的密钥签署了本机从未写过的事件（疑似密钥被盗用）：已拒收、留存证据并报告县级，"
+            "本机照常工作。请县级管理员吊销本机证书并为本站更换安装"
+        )
     if proven:
         parts.append(
             f"发现 {len(proven)} 个安装签署了两份不同的事件历史（疑似电脑被克隆或密钥被盗用）：{'、'.join(proven)}。"
@@ -123,7 +131,7 @@ def warning() -> str | None:
         )
     if reported:
         parts.append(
-            f"下级报告 {len(reported)} 个安装疑似被克隆：{'、'.join(sorted(reported))}（本节点未持有可核实的事件，"
-            "请县级管理员核查）"
+            f"下级报告 {len(reported)} 个安装疑似被克隆或密钥被盗用：{'、'.join(sorted(reported))}"
+            "（本节点未持有可核实的事件，请县级管理员核查）"
         )
     return "；".join(parts) or None

@@ -136,7 +136,7 @@ class Node:
             trust,
             Registry(
                 (
-                    StationProjection(),
+                    StationProjection(trust),
                     TrustProjection(trust),
                     OperatorProjection(trust),
                     ReferenceProjection(trust, reference, applications.count_deadline),
@@ -313,7 +313,7 @@ class Node:
             warning,
             trust_warning,
             upstream.link_status(self),
-            forks.warning(),
+            forks.warning(ident.installation),
         )
 
 

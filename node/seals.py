@@ -319,6 +319,9 @@ class SealProjection:
             return
         if event.origin != seal.installation:  # used after revocation stays in the log, and verification says so
             raise RuleViolation(f"印章 {seal.seal_id} 只能由持章的安装使用")
+        held = SealUse.get_or_none(SealUse.use_id == payload["use"])
+        if event.entity != f"seal-use:{payload['use']}" or (held is not None and held.eid != event.eid):
+            raise RuleViolation(f"用印编号 {payload['use']} 已属于另一次用印")  # a use is its holder's, once
         upsert(
             SealUse,
             use_id=payload["use"],

@@ -10,6 +10,7 @@ where the last acknowledged batch put them, so the next round resumes from there
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -28,11 +29,11 @@ from provisioning.trust import agreement_key, issuer_station, serving_installati
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
-from storage.models import Certificate, EventRecord, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
 from sync import canonical, delta, digest, sneakernet
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
 from sync.channel import Channel
-from sync.errors import CipherError, ClockDrift, ReplayedRequest, RequestRefused, SyncError
+from sync.errors import CipherError, ClockDrift, ForkError, ReplayedRequest, RequestRefused, SyncError
 from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
@@ -329,7 +330,7 @@ def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) 
     for origin, stream, held_seq in repairs.up:
         _repair(parent, {"origin": origin, "stream": stream, "held_seq": held_seq}, limits)
     for origin, stream, held_seq in repairs.down:
-        _repair_here(parent, node, origin, stream, held_seq)
+        _repair_refusing_forgeries(parent, node, origin, stream, held_seq)
     if repairs:
         log.warning(
             "anti-entropy with %s: %d stream(s) resent up, %d down", parent.station, len(repairs.up), len(repairs.down)
@@ -354,6 +355,19 @@ def _resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> No
         )
         if arrival is not None:
             link.up_cursor = min(link.up_cursor, arrival - 1)
+
+
+def _repair_refusing_forgeries(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:
+    """Fetch what the parent holds more of; but a stream it holds in our name that we may not write was
+    forged with a copy of our key: the first offer is refused, its proof kept and reported up
+    (`EventLog._refuse_forged`), and the round goes on; later offers are not fetched at all."""
+    if origin == node.identity.installation and not node.events.trust.may_write(origin, stream):
+        held = ForkEvidence.select().where((ForkEvidence.origin == origin) & (ForkEvidence.stream == stream))
+        if not held.exists():
+            with contextlib.suppress(ForkError):
+                _repair_here(parent, node, origin, stream, held_seq)
+        return
+    _repair_here(parent, node, origin, stream, held_seq)
 
 
 def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:

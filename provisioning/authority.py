@@ -72,8 +72,13 @@ def may_write(level: str, region: str, station: str, installation: str, stream: 
         return level in ("county", "city")
     if stream == station:
         return True
-    code, _, suffix = stream.partition("-")
-    if code == region and suffix == installation.removeprefix("i-")[:6]:
+    if stream == provisional_stream(region, installation):
         return True
+    code = stream.partition("-")[0]
     target = LEVEL_OF_CODE.get(len(code)) if code.isdigit() else None
     return target is not None and above(level, region, target, code)
+
+
+def provisional_stream(region: str, installation: str) -> str:
+    """The station code an installation writes under before its county registers it (`identity.py`)."""
+    return f"{region}-{installation.removeprefix('i-')[:6]}"

@@ -265,6 +265,21 @@ def end_sessions(username: str) -> None:
         Credential.update(session_epoch=Credential.session_epoch + 1).where(Credential.username == username).execute()
 
 
+def claim_problem(username: str, claimant: str, here: str | None, held_by: str | None) -> str | None:
+    """Why a station may not create or change the account `username`, or None (pure).
+
+    An account belongs to its station: another station's event never takes it over. `here` is this node's
+    station if the account is one of its own (it has a password here): decided before any event, so a
+    thief's claim loses whatever order events arrive or replay in. An account of another station (`held_by`)
+    is kept by the station that holds it.
+    """
+    if here is not None and claimant != here:
+        return f"用户名 {username} 是本站点的账号：站点 {claimant} 的事件不能建立或改动它"
+    if here is None and held_by is not None and held_by != claimant:
+        return f"用户名 {username} 已属于站点 {held_by}"
+    return None
+
+
 def _station_of(username: str) -> str | None:
     operator = Operator.get_or_none(Operator.username == username)
     return operator.station if operator else None
@@ -279,11 +294,9 @@ class OperatorProjection:
     def apply(self, event: Event) -> None:
         payload = event.payload
         if event.type == CREATED:
-            if payload["station"] != event.stream:
+            if payload["station"] != event.stream or event.entity != entity(payload["username"]):
                 raise RuleViolation("只能在本站点的事件流中建立本站点的账号")
-            existing = Operator.get_or_none(Operator.username == payload["username"])
-            if existing and existing.station != payload["station"]:
-                raise RuleViolation(f"用户名 {payload['username']} 已属于站点 {existing.station}")
+            self._refuse_foreign_claim(payload["username"], payload["station"])
             upsert(
                 Operator,
                 username=payload["username"],
@@ -311,6 +324,21 @@ class OperatorProjection:
         Operator.update(disabled=disabled, disabled_by=by if disabled else None).where(
             Operator.username == payload["username"]
         ).execute()
+
+    def _refuse_foreign_claim(self, username: str, station: str) -> None:
+        existing = Operator.get_or_none(Operator.username == username)
+        problem = claim_problem(username, station, self._owned_here(username), existing and existing.station)
+        if problem:
+            raise RuleViolation(problem)
+
+    def _owned_here(self, username: str) -> str | None:
+        """This station, if the account is one of its own: set up here with a password, or of its station."""
+        mine = self.trust.identity.station
+        credential = Credential.get_or_none(Credential.username == username)
+        if credential is not None and credential.password_hash:
+            return mine
+        row = Operator.get_or_none(Operator.username == username)
+        return mine if row is not None and row.station == mine else None
 
     def reset(self, entity_name: str | None) -> None:
         query = Operator.delete()

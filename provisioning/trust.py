@@ -22,7 +22,7 @@ from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.log import FEED, FEED_RENEWED
 from sync.projection import RuleViolation
 
-from .authority import AUTHORITY, allows, manages, may_write
+from .authority import AUTHORITY, allows, manages, may_write, provisional_stream
 from .certs import (
     AGREEMENT,
     CA,
@@ -78,11 +78,13 @@ class CertTrust:
         self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
         # installation -> {stream: last vouched seq}, empty if not revoked: asked once per event applied.
         self._revoked: dict[str, dict[str, int]] = {}
+        self._valid_from: dict[str, int | None] = {}  # installation -> start of its first certificate, ms
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
         self._revoked.clear()
+        self._valid_from.clear()
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -148,14 +150,40 @@ class CertTrust:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
 
+    def may_write(self, origin: str, stream: str) -> bool:
+        author = self.binding(origin)
+        return author is not None and may_write(author.level, author.region, author.station, origin, stream)
+
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         row = Revocation.get_or_none(installation=origin, stream=stream) or Revocation.get_or_none(
             installation=origin, stream="*"
         )
         return (row.last_seq, row.last_chain) if row else None
 
+    def valid_from_ms(self, origin: str, stream: str) -> int | None:
+        """When `origin`'s key was first certified (the earliest start of its signing certificates, which
+        are backdated a day for clocks); None for this installation and for a provisional stream, whose
+        events were signed before enrolment."""
+        author = self.binding(origin)
+        if origin == self.identity.installation or author is None or provisional(author, stream):
+            return None
+        if origin not in self._valid_from:
+            starts = [
+                x509.load_der_x509_certificate(bytes(der)).not_valid_before_utc
+                for (der,) in Certificate.select(Certificate.der)
+                .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
+                .tuples()
+            ]
+            self._valid_from[origin] = int(min(starts).timestamp() * 1000) if starts else None
+        return self._valid_from[origin]
+
     def is_revoked(self, installation: str) -> bool:
         return Revocation.select().where(Revocation.installation == installation).exists()
+
+
+def provisional(author: Binding, stream: str) -> bool:
+    """Whether `stream` is the installation's provisional one, from before its station was registered."""
+    return stream != author.station and stream == provisional_stream(author.region, author.installation)
 
 
 def revocations(installation: str) -> dict[str, int]:

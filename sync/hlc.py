@@ -9,6 +9,7 @@ push the whole fleet into the future.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from .errors import ClockDrift
 COUNTER_BITS = 16
 COUNTER_MAX = (1 << COUNTER_BITS) - 1
 DEFAULT_MAX_DRIFT_MS = 5 * 60 * 1000
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+# How far ahead of our clock a received event may be dated before it is quarantined: a day, beyond any
+# wrong time zone or a PC waiting for its clock to be set, so that a clock hours off still syncs (and is
+# reported), while a date days ahead, which would sort after everything for as long, is held for a person.
+FAR_AHEAD_MS = 24 * 3600 * 1000
 
 
 class Clock(Protocol):
@@ -75,3 +81,29 @@ class HybridClock:
     def drift_ms(self) -> int:
         """How far our timestamps run ahead of the wall clock (after it jumped back)."""
         return max(0, unpack(self.last)[0] - self.clock.now_ms())
+
+
+def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, ahead_ms: int = FAR_AHEAD_MS) -> str | None:
+    """Why a received event's time cannot be true, in words for the quarantine; None if it can be.
+
+    Before its signer's key was certified (the certificate's start already allows a day for clocks), or
+    more than `ahead_ms` ahead of our clock: either is a forgery that wants to sort first or last in every
+    replay, or a PC whose date is badly wrong; the event is kept, quarantined with this reason, for a person.
+    """
+    wall, _ = unpack(stamp)
+    if valid_from_ms is not None and wall < valid_from_ms:
+        return (
+            f"事件时间 {_beijing(wall)} 早于签发者证书的生效时间 {_beijing(valid_from_ms)}："
+            "疑似伪造或该电脑时钟严重错误，已隔离待核查"
+        )
+    if wall - now_ms > ahead_ms:
+        return (
+            f"事件时间 {_beijing(wall)} 比本机时钟超前 {(wall - now_ms) // 1000} 秒："
+            "疑似伪造或该电脑时钟严重错误，已隔离待核查"
+        )
+    return None
+
+
+def _beijing(wall_ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(wall_ms / 1000, BEIJING)
+    return moment.strftime("%Y-%m-%d %H:%M")

@@ -37,7 +37,7 @@ from storage.models import (
 from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
 from .errors import ChainError, ClockDrift, EncodingError, ForkError, SyncError
 from .event import Event, make_event, parse_event
-from .hlc import HybridClock, unpack
+from .hlc import HybridClock, timing_problem, unpack
 from .keys import SigningKey
 from .order import causal_order, frontier
 from .projection import Registry, RuleViolation
@@ -242,6 +242,8 @@ class EventLog:
                 .where(StreamHead.origin == self.author.origin)
                 .tuples()
             ):
+                if not self.trust.may_write(self.author.origin, stream):
+                    continue  # a stream someone forged in our name (`_refuse_forged`): never ours to sign
                 if stream not in self._txn.heads:
                     self._txn.heads[stream] = _Head(seq, chain, latest[stream].seq if stream in latest else 0, seq)
                 head = self._txn.heads[stream]
@@ -343,6 +345,7 @@ class EventLog:
             if not fresh and head.seq <= held_seq:
                 return receipt
             verified = verify_chain(fresh, head, key, held_seq=held_seq, held_chain=held_chain)
+            self._refuse_forged(verified, head)
             _check_vouched(self.trust.vouched(head.origin, head.stream), verified)
             self._read_ahead([item.event for item in verified])
             self._settle_run(verified, receipt)
@@ -443,6 +446,25 @@ class EventLog:
             head=head,
         )
 
+    def _refuse_forged(self, verified: list, head: SignedHead) -> None:
+        """Events signed with our own key that we could never have written (a stream we may not write, an
+        event type beyond our certificate): someone holds a copy of our key. Anti-entropy offers them back
+        to us once a hub has stored them; storing them would wedge our own streams, so the batch is refused
+        as a fork and its proof kept and reported up like one (`keep_fork_evidence`)."""
+        if head.origin != self.author.origin:
+            return
+        for index, item in enumerate(verified):
+            event = item.event
+            reason = self.trust.authorize(event.origin, event.stream, event.seq, event.type)
+            if reason:
+                raise ForkError(
+                    f"收到以本机密钥签署、但本机从未写过的事件（{event.stream} 流第 {event.seq} 号：{reason}）："
+                    "疑似本机密钥被盗用。已拒收并留存证据，已报告县级，请县级管理员核查并吊销",
+                    held_eid="",  # nothing of ours stands there: we never wrote that seq
+                    run=tuple(v.event.raw for v in verified[index:]),
+                    head=head,
+                )
+
     def keep_fork_evidence(self, fork: ForkError) -> None:
         """In a transaction of its own: the refused batch was rolled back, the proof stays."""
         other = parse_event(fork.other)
@@ -468,6 +490,8 @@ class EventLog:
 
     def _forked_reason(self, origin: str) -> str | None:
         """An installation caught signing two histories: its events are kept, quarantined, never applied."""
+        if origin == self.author.origin:
+            return None  # our own history is the one we wrote; a forgery in our name is refused on arrival
         if self._forked is None:
             self._forked = frozenset(row.origin for row in ForkEvidence.select(ForkEvidence.origin).distinct())
         if origin in self._forked:
@@ -486,11 +510,21 @@ class EventLog:
 
     # -- deciding and applying ----------------------------------------------
 
-    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
-        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+    def _refusal(self, event: Event) -> str | None:
+        """Why trust alone quarantines an event, whatever its projection would say: its origin signed two
+        histories, may not make it, or dates it where no honest clock could (invariant 11)."""
         reason = self._forked_reason(event.origin) or self.trust.authorize(
             event.origin, event.stream, event.seq, event.type
         )
+        if reason or event.origin == self.author.origin:
+            return reason
+        return timing_problem(
+            event.hlc, self.trust.valid_from_ms(event.origin, event.stream), self.clock.clock.now_ms()
+        )
+
+    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> _Decision:
+        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+        reason = self._refusal(event)
         if reason:
             return _Decision(QUARANTINED, reason)
         missing = self._missing_deps(event)
@@ -674,9 +708,7 @@ class EventLog:
         return counts
 
     def _rebuild_one(self, event: Event) -> tuple[str, str | None]:
-        reason = self._forked_reason(event.origin) or self.trust.authorize(
-            event.origin, event.stream, event.seq, event.type
-        )
+        reason = self._refusal(event)
         if reason:
             return QUARANTINED, reason
         if not self.registry.knows(event.type):

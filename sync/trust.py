@@ -20,11 +20,18 @@ class Trust(Protocol):
     def authorize(self, origin: str, stream: str, seq: int, event_type: str) -> str | None:
         """None if `origin` may make this event at this point of its stream, else the reason it may not."""
 
+    def may_write(self, origin: str, stream: str) -> bool:
+        """Whether `origin` may write `stream` at all: a node signs heads only for those (invariant 11)."""
+
     def forget(self) -> None:
         """Trust data may have changed (or a transaction that changed it rolled back): drop any cache."""
 
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         """For a revoked origin: the last seq (and chain hash there) its county still vouches for."""
+
+    def valid_from_ms(self, origin: str, stream: str) -> int | None:
+        """When `origin`'s key was first certified to write `stream` (ms): an event it dates earlier is
+        quarantined. None where no such moment binds it (work written before enrolment)."""
 
 
 class PinnedTrust:
@@ -41,8 +48,14 @@ class PinnedTrust:
             return None
         return f"安装 {origin} 未获信任"
 
+    def may_write(self, origin: str, stream: str) -> bool:
+        return origin in self._keys
+
     def forget(self) -> None:
         pass  # nothing cached
 
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
         return None  # pinned keys are never revoked
+
+    def valid_from_ms(self, origin: str, stream: str) -> int | None:
+        return None  # pinned keys have no certificate

@@ -26,9 +26,15 @@ def test_shredding_the_stations_key_makes_the_fields_unreadable_there_only(node)
     }
     with node.events.transaction():
         event = node.events.append(
-            "station.created",
-            entity,
-            {"code": "tmp", "name": "x", "level": "village", "region": "511302001001", "resident": payload},
+            "station.created",  # the station declaring itself again: an event of its own to carry the fields
+            f"station:{node.identity.station}",
+            {
+                "code": node.identity.station,
+                "name": "x",
+                "level": "village",
+                "region": "511302001001",
+                "resident": payload,
+            },
             stream=node.identity.station,
         )
         keep_data_key(entity, "station", data_key, station_key.public_key())

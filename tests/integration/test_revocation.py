@@ -25,9 +25,9 @@ def history(node, values, start=1, prev=GENESIS):
             stream=node.identity.station,
             seq=seq,
             hlc=node.events.clock.now(),
-            type="station.created",
-            entity=f"station:{value}",
-            payload={"code": value, "name": value, "level": "village", "region": node.identity.region},
+            type="station.created",  # the station declaring itself, as it may: only its name differs
+            entity=f"station:{node.identity.station}",
+            payload={"code": node.identity.station, "name": value, "level": "village", "region": node.identity.region},
         )
         chain = link(chain, event.eid)
         events.append(event)

@@ -22,9 +22,9 @@ def test_status_names_the_station_and_counts_its_events(client, node):
     assert status["event_count"] == 2
     assert status["last_event_at"].endswith("+00:00")
     node.events.append(
-        "station.created",
-        "station:x",
-        {"code": "x", "name": "新站", "level": "village", "region": "511302001002"},
+        "station.created",  # the station declaring itself again, under a new name
+        f"station:{node.identity.station}",
+        {"code": node.identity.station, "name": "新站", "level": "village", "region": "511302001001"},
         stream=node.identity.station,
     )
     assert client.get("/api/v1/status").json["event_count"] == 3

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.errors import ClockDrift
-from sync.hlc import COUNTER_MAX, DEFAULT_MAX_DRIFT_MS, HybridClock, SystemClock, pack, unpack
+from sync.hlc import COUNTER_MAX, DEFAULT_MAX_DRIFT_MS, HybridClock, SystemClock, pack, timing_problem, unpack
 from tests.support.clock import FrozenClock
 
 START = 1_795_000_000_000
@@ -218,3 +218,29 @@ def test_timestamps_strictly_increase_whatever_the_wall_clock_does(moves):
 
 def test_system_clock_reads_milliseconds_since_the_epoch():
     assert 1_700_000_000_000 < SystemClock().now_ms() < 4_000_000_000_000
+
+
+@given(
+    wall=st.integers(0, 2**40),
+    valid_from=st.one_of(st.none(), st.integers(0, 2**40)),
+    now=st.integers(0, 2**40),
+    drift=st.integers(0, 10**9),
+)
+def test_an_event_time_is_refused_exactly_before_its_certificate_or_beyond_the_drift(wall, valid_from, now, drift):
+    problem = timing_problem(pack(wall, 7), valid_from, now, ahead_ms=drift)
+    early = valid_from is not None and wall < valid_from
+    assert (problem is not None) == (early or wall - now > drift)
+    if early:
+        assert "早于签发者证书" in problem
+    elif problem:
+        assert "超前" in problem
+
+
+def test_a_forgery_dated_1970_says_so_in_beijing_time():
+    problem = timing_problem(pack(0, 0), 1_795_000_000_000, 1_795_000_000_000)
+    assert problem.startswith("事件时间 1970-01-01 08:00 早于签发者证书的生效时间 2026-")
+
+
+def test_a_clock_hours_ahead_still_syncs_and_one_days_ahead_is_held():
+    assert timing_problem(pack(START + 3 * HOUR, 0), None, START) is None
+    assert "超前 176400 秒" in timing_problem(pack(START + 49 * HOUR, 0), None, START)
