@@ -170,6 +170,7 @@ class Node:
         self._every("watch_certificate", self.watch_certificate, CERTIFICATE_CHECK_H * 3600)
         self._every("mark_deadlines", self.mark_deadlines, DEADLINE_MARKING_S)
         self._every("readmit_vouched", self.events.readmit_vouched, HEAD_SIGNING_INTERVAL_S)
+        self._every("readmit_on_time", self.events.readmit_on_time, HEAD_SIGNING_INTERVAL_S)
         if self.identity.level == "village":
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.level == "county":

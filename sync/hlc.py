@@ -25,6 +25,8 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 # wrong time zone or a PC waiting for its clock to be set, so that a clock hours off still syncs (and is
 # reported), while a date days ahead, which would sort after everything for as long, is held for a person.
 FAR_AHEAD_MS = 24 * 3600 * 1000
+# The words that mark a quarantine for a time ahead of ours: `EventLog.readmit_on_time` looks for them.
+AHEAD_OF_OUR_CLOCK = "比本机时钟超前"
 
 
 class Clock(Protocol):
@@ -98,7 +100,7 @@ def timing_problem(stamp: int, valid_from_ms: int | None, now_ms: int, ahead_ms:
         )
     if wall - now_ms > ahead_ms:
         return (
-            f"事件时间 {_beijing(wall)} 比本机时钟超前 {(wall - now_ms) // 1000} 秒："
+            f"事件时间 {_beijing(wall)} {AHEAD_OF_OUR_CLOCK} {(wall - now_ms) // 1000} 秒："
             "疑似伪造或该电脑时钟严重错误，已隔离待核查"
         )
     return None

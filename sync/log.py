@@ -37,7 +37,7 @@ from storage.models import (
 from .chain import GENESIS, SignedHead, link, parse_head, sign_head, verify_chain
 from .errors import ChainError, ClockDrift, EncodingError, ForkError, SyncError
 from .event import Event, make_event, parse_event
-from .hlc import HybridClock, timing_problem, unpack
+from .hlc import AHEAD_OF_OUR_CLOCK, HybridClock, timing_problem, unpack
 from .keys import SigningKey
 from .order import causal_order, frontier
 from .projection import Registry, RuleViolation
@@ -657,6 +657,14 @@ class EventLog:
             return held is not None and seq <= held[0]
 
         return self._decide_again(unsettled(QUARANTINED), wanted)
+
+    def readmit_on_time(self) -> int:
+        """Decide again the events quarantined for a time far ahead of our clock (a PC whose date was wrong
+        when it filed): once our clock has come near enough, they are decided as if they had just arrived,
+        so a resident's application is not held for ever by a clock that has since been put right. Those
+        still too far ahead stay quarantined with their reason; returns how many were decided again."""
+        ahead = unsettled(QUARANTINED) & EventRecord.reason.contains(AHEAD_OF_OUR_CLOCK)
+        return self._decide_again(ahead, lambda kind, origin, stream, seq: True)
 
     def _decide_again(self, where, wanted) -> int:
         with self.transaction():

@@ -268,3 +268,17 @@ def test_a_restart_does_not_adopt_a_remote_clock_far_ahead(hub, remote_key, cloc
     hub.resume()
     assert hub.clock.drift_ms() == 0
     assert hub.append(WRITE, "mine", {"value": "x"}, stream="local").hlc < far
+
+
+def test_an_event_dated_days_ahead_is_held_until_our_clock_comes_near_then_applied(hub, remote_key, clock):
+    """A PC two days ahead filed it: quarantined with the reason, and decided again once the day has come."""
+    ahead = (clock.now_ms() + 2 * 24 * 3600 * 1000) << 16
+    raws, head, _ = remote_batch(remote_key, ["a"], hlc0=ahead)
+    assert hub.ingest(raws, head).quarantined == 1
+    assert "比本机时钟超前" in EventRecord.get(EventRecord.origin == REMOTE).reason
+    assert hub.readmit_on_time() == 1 and state() == {}  # still too far ahead: decided again, held again
+    clock.advance(36 * 3600 * 1000)  # now half a day before it: near enough for any honest clock
+    assert hub.readmit_on_time() == 1
+    assert EventRecord.get(EventRecord.origin == REMOTE).status == APPLIED
+    assert state() == {"e": ["a"]}
+    assert hub.readmit_on_time() == 0
