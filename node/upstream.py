@@ -175,11 +175,13 @@ def sync_once(
         if clock_offsets_ms:
             link.clock_offset_ms = clock_offsets_ms[-1]
             if not isinstance(exc, Unreachable):
-                failure = ClockDrift(f"{_clock_words(clock_offsets_ms[-1])}：上级发来的数据因此无法核验（{exc}）")
+                # the refusal it caused (a certificate "not yet valid") is for IT, in the log, not for staff
+                failure = ClockDrift(f"{_clock_words(clock_offsets_ms[-1])}：时钟不准时无法核验上级发来的数据")
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(failure), link.failures + 1
         _save(link)
         cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""  # for IT, not staff
-        log.warning("sync with %s failed (%d in a row): %s%s", parent, link.failures, failure, cause)
+        detail = f" [{exc}]" if failure is not exc else ""
+        log.warning("sync with %s failed (%d in a row): %s%s%s", parent, link.failures, failure, detail, cause)
         if failure is exc:
             raise
         raise failure from exc
