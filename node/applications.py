@@ -21,6 +21,16 @@ from dataclasses import dataclass
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from node import tally
+from node.catalogue import Catalogue, ServiceItem
+from node.deadlines import add_working_days, status, working_days_between
+from node.errors import DomainError
+from node.holidays import HolidayTable
+from node.identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
+from node.materials import scan_problem, sniff
+from node.statistics import add_counts
+from node.visibility import Viewer, visible
+from node.workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 from provisioning.authority import DECIDING
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients
@@ -55,17 +65,6 @@ from sync.hlc import unpack
 from sync.log import APPLIED, EventLog
 from sync.order import causal_order
 from sync.projection import RuleViolation
-
-from . import tally
-from .catalogue import Catalogue, ServiceItem
-from .deadlines import add_working_days, status, working_days_between
-from .errors import DomainError
-from .holidays import HolidayTable
-from .identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
-from .materials import scan_problem, sniff
-from .statistics import add_counts
-from .visibility import Viewer, visible
-from .workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 RUNNING = ("accepted", "in_review")  # the states in which a deadline's clock runs

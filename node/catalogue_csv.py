@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 
-from .catalogue import FORMS, LEVELS, UNITS, Catalogue, Material, ServiceItem, normal_code
-from .catalogue_import import (
+from node.catalogue import FORMS, LEVELS, UNITS, Catalogue, Material, ServiceItem, normal_code
+from node.catalogue_import import (
     BUNDLE_COLUMNS,
     ITEM_COLUMNS,
     LABELS,

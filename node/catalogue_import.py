@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalogue import (
+from node.catalogue import (
     FORMAT,
     FORMS,
     LEVELS,
@@ -25,7 +25,7 @@ from .catalogue import (
     code_problem,
     normal_code,
 )
-from .errors import DomainError
+from node.errors import DomainError
 
 SAMPLE_PATH = Path(__file__).parent / "data" / "catalogue.json"
 

@@ -8,12 +8,11 @@ from urllib.parse import parse_qs, urlparse
 
 import segno
 
+from node import files, fleet
+from node.reference import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
+from node.runtime import Node
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
-
-from . import files, fleet
-from .reference import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
-from .runtime import Node
 
 
 def _hub_url(node: Node, given: str | None) -> str:

@@ -6,10 +6,10 @@ import argparse
 import getpass
 from pathlib import Path
 
-from . import files, seals
-from .runtime import Node
-from .seal_records import KINDS, SealRefused
-from .verification import Verdict, verify
+from node import files, seals
+from node.runtime import Node
+from node.seal_records import KINDS, SealRefused
+from node.verification import Verdict, verify
 
 
 def _pin(path: Path | None) -> str:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from node.errors import ConfigError
 from storage.database import sqlite_url
-
-from .errors import ConfigError
 
 CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from node.applications import CHINA, CONFLICT, CONFLICT_SETTLED, NOTE_LIMIT, STEP_NAMES, IntakeRefused, entity
 from storage.models import Application, EventRecord, unsettled
 from sync.event import parse_event
 from sync.log import QUARANTINED, EventLog
-
-from .applications import CHINA, CONFLICT, CONFLICT_SETTLED, NOTE_LIMIT, STEP_NAMES, IntakeRefused, entity
 
 
 @dataclass(frozen=True)

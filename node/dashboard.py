@@ -15,6 +15,11 @@ from dataclasses import dataclass, field, replace
 
 import peewee as pw
 
+from node.applications import CHINA, RUNNING
+from node.catalogue import Catalogue
+from node.conflicts import open_conflicts
+from node.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
+from node.workflow import STATE_NAMES
 from provisioning.region import area_prefix
 from storage.models import (
     Application,
@@ -27,12 +32,6 @@ from storage.models import (
     Statistic,
     unsettled,
 )
-
-from .applications import CHINA, RUNNING
-from .catalogue import Catalogue
-from .conflicts import open_conflicts
-from .tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
-from .workflow import STATE_NAMES
 
 HUBS = ("county", "city")
 VIEWERS = ("admin", "clerk")

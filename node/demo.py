@@ -16,16 +16,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from node import fleet, seals
+from node.applications import Applicant, file_application, new_request_token
+from node.config import NodeConfig
+from node.data import read_seed_holidays, sample_catalogue
+from node.reference import CATALOGUE, HOLIDAYS, publish
+from node.runtime import Node, initialise
 from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients
 from storage.database import close as close_database
-
-from . import fleet, seals
-from .applications import Applicant, file_application, new_request_token
-from .config import NodeConfig
-from .data import read_seed_holidays, sample_catalogue
-from .reference import CATALOGUE, HOLIDAYS, publish
-from .runtime import Node, initialise
 
 READY = "ready"
 PASSWORD = "onetrip-demo"  # demo accounts only; shown on screen, never used outside the demo

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .errors import DomainError
-from .seal_image import SealDrawing
+from node.errors import DomainError
+from node.seal_image import SealDrawing
 
 SIZES = ("A4", "A5")
 KINDS = ("receipt", "notice", "decision")
@@ -98,6 +98,6 @@ def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None
         raise DocumentUnavailable("纸张只能选 A4 或 A5")
     if kind == "decision" and paper.decision is None:
         raise DocumentUnavailable(f"办件 {paper.number} 尚未作出决定，还不能打印办结通知书")
-    from . import pdf  # reportlab costs a tenth of a second and megabytes at start; only printing needs it
+    from node import pdf  # reportlab costs a tenth of a second and megabytes at start; only printing needs it
 
     return pdf.layout(kind, paper, size, stamp)

@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from node.applications import CHINA, read_applicant, timeline
+from node.catalogue import Catalogue, ServiceItem
+from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
+from node.errors import DomainError
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 
-from .applications import CHINA, read_applicant, timeline
-from .catalogue import Catalogue, ServiceItem
-from .documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
-from .errors import DomainError
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 DECIDED = "application.decided"
 

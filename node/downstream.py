@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cryptography import x509
 
+from node import health, scans
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
@@ -40,10 +41,8 @@ from sync.request import (
     seal_body,
 )
 
-from . import health, scans
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 
 def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:

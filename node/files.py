@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from node.errors import DomainError
 from storage.errors import disk_full_translated
-
-from .errors import DomainError
 
 # What the operating system said, in words; any other error (a full disk, say) is not ours to name.
 _READING = {

@@ -12,6 +12,10 @@ import datetime as dt
 import peewee as pw
 from cryptography import x509
 
+from node import health
+from node.restore import grant_keys
+from node.runtime import Node
+from node.seals import reissue_for
 from provisioning import client, enrolment, renewal
 from provisioning.audit import audit
 from provisioning.authority import manages
@@ -53,11 +57,6 @@ from storage.models import (
     Station,
     StreamHead,
 )
-
-from . import health
-from .restore import grant_keys
-from .runtime import Node
-from .seals import reissue_for
 
 
 def register(

@@ -18,7 +18,7 @@ from storage.models import Contact, Station, upsert
 from sync.request import SignedRequest
 
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 VERSION = metadata.version("onetrip")
 STALE = dt.timedelta(hours=1)

@@ -22,9 +22,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from .catalogue import FORMS
-from .documents import Paper, Stamp, title
-from .seal_image import RED, SealDrawing
+from node.catalogue import FORMS
+from node.documents import Paper, Stamp, title
+from node.seal_image import RED, SealDrawing
 
 FONT = "OneTripHei"
 FONT_FILE = "wqy-microhei-gbk.ttf"

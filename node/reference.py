@@ -18,6 +18,12 @@ from functools import lru_cache
 
 import peewee as pw
 
+from node.catalogue import Catalogue, to_json
+from node.catalogue_csv import load_csv
+from node.catalogue_import import load_json
+from node.data import read_seed_holidays, sample_catalogue
+from node.errors import DomainError
+from node.holidays import HolidayTable, table_from_json, table_to_json
 from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust
@@ -26,13 +32,6 @@ from storage.models import Application, ReferenceData, forget_rows
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
-
-from .catalogue import Catalogue, to_json
-from .catalogue_csv import load_csv
-from .catalogue_import import load_json
-from .data import read_seed_holidays, sample_catalogue
-from .errors import DomainError
-from .holidays import HolidayTable, table_from_json, table_to_json
 
 CATALOGUE, HOLIDAYS = "catalogue", "holidays"
 PUBLISHED = {CATALOGUE: "catalogue.published", HOLIDAYS: "holiday.published"}

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import base64
 
+from node.applications import entity
 from provisioning.trust import agreement_key
 from storage.models import DataKey, EventRecord, Replacement, insert_row
 from sync.event import Event
 from sync.fields import unwrap_data_key, wrap_data_key
 from sync.log import EventLog
 from sync.projection import RuleViolation
-
-from .applications import entity
 
 GRANTED = "datakey.granted"
 KEYS_PER_EVENT = 500  # an event stays well under a batch's byte bound

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from node.applications import entity
+from node.workflow import DELIVERED, RATED
 from storage.blobs import BlobStore
 from storage.database import write_transaction
 from storage.models import Application, Attachment, DataKey
-
-from .applications import entity
-from .workflow import DELIVERED, RATED
 
 PURGED = "{}"  # the row's sealed fields once purged: nothing left to decrypt
 

@@ -20,6 +20,14 @@ import peewee as pw
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from node import forks, upstream
+from node.applications import CHINA, ApplicationProjection, mark_deadlines
+from node.config import NodeConfig, write_config
+from node.forks import ForkReportProjection
+from node.reference import Reference, ReferenceProjection
+from node.restore import DataKeyGrantProjection
+from node.retention import purge_personal_data
+from node.seals import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation
 from provisioning.errors import ProvisioningError
@@ -46,15 +54,6 @@ from sync.errors import SyncError
 from sync.hlc import Clock, HybridClock, SystemClock, unpack
 from sync.log import Author, EventLog
 from sync.projection import Registry
-
-from . import forks, upstream
-from .applications import CHINA, ApplicationProjection, mark_deadlines
-from .config import NodeConfig, write_config
-from .forks import ForkReportProjection
-from .reference import Reference, ReferenceProjection
-from .restore import DataKeyGrantProjection
-from .retention import purge_personal_data
-from .seals import SealProjection, countersign
 
 log = logging.getLogger(__name__)
 

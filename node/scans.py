@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, BinaryIO
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from node.applications import ATTACHED
+from node.materials import MAX_SCAN_BYTES
+from node.retention import PURGED
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.blobs import Staging, is_blob_name
@@ -30,12 +33,8 @@ from sync.errors import RequestRefused
 from sync.event import parse_event
 from sync.request import BLOB_CONTEXT
 
-from .applications import ATTACHED
-from .materials import MAX_SCAN_BYTES
-from .retention import PURGED
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 PATH = "/api/v1/sync/blobs"
 CHUNK = 256 * 1024

@@ -13,11 +13,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from node.errors import DomainError
+from node.identifiers import credit_code_problem, normalise_credit_code
 from sync import canonical
 from sync.errors import EncodingError
-
-from .errors import DomainError
-from .identifiers import credit_code_problem, normalise_credit_code
 
 KINDS = {"official": "公章", "business": "业务专用章", "acceptance": "受理专用章"}
 RECORD_DOMAIN = b"onetrip/seal-record/v1\n"

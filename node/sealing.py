@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
+from node.documents import Stamp, filename, render
+from node.dossier import paper_for
+from node.seal_image import draw
+from node.seal_records import KINDS, SealClaim, SealRecord, SealRefused
+from node.seals import SEAL_USED
 from provisioning.certs import fingerprint
 from provisioning.seal_keys import unlock_seal_key
 from provisioning.trust import chain_of
 from storage.models import Operator, Seal
 from sync.keys import ECDSA_P256, SigningKey
 
-from .documents import Stamp, filename, render
-from .dossier import paper_for
-from .seal_image import draw
-from .seal_records import KINDS, SealClaim, SealRecord, SealRefused
-from .seals import SEAL_USED
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 SEAL_ROLES = ("agent", "clerk")  # the people at the window; admins manage seals, they do not use them
 
@@ -86,7 +85,7 @@ def seal_document(
     claim = SealClaim(seal_id, hashlib.sha256(plain).hexdigest(), number, kind, int(at.timestamp() * 1000))
     claim = dataclasses.replace(claim, signature=SigningKey(ECDSA_P256, key).sign(claim.message()))
     stamped = render(kind, paper, size, Stamp(draw(seal.owner, seal.name), claim.to_qr()))
-    from . import pades  # pyHanko is loaded when a node first seals, not when it starts
+    from node import pades  # pyHanko is loaded when a node first seals, not when it starts
 
     signed = pades.sign(
         stamped, key, cert, chain_of(cert), name=f"{seal.owner}{KINDS[seal.kind]}", location=node.identity.name

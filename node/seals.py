@@ -16,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from node.seal_image import SIZE_MM, draw, image_digest
+from node.seal_records import RECORD_DOMAIN, SealRecord, SealRefused, order_fields, order_problems
 from provisioning import client
 from provisioning.audit import audit
 from provisioning.authority import manages
@@ -43,11 +45,8 @@ from sync.hlc import unpack
 from sync.keys import ECDSA_P256, SigningKey, VerifyingKey
 from sync.projection import RuleViolation
 
-from .seal_image import SIZE_MM, draw, image_digest
-from .seal_records import RECORD_DOMAIN, SealRecord, SealRefused, order_fields, order_problems
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 SEAL_ISSUED, SEAL_REVOKED, SEAL_USED = "seal.issued", "seal.revoked", "seal.used"
 SEAL_RECEIVED = "seal.received"  # the county's countersignature: when it first held a use

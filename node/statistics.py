@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from node.tally import COUNTERS, Tally
 from storage.database import db
 from storage.models import Statistic, add_amounts
-
-from .tally import COUNTERS, Tally
 
 KEY = ("day", "station", "item_code", "bundle")
 

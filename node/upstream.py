@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import peewee as pw
 
+from node import health, scans
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
@@ -37,10 +38,8 @@ from sync.errors import CipherError, ClockDrift, ForkError, ReplayedRequest, Req
 from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
-from . import health, scans
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 log = logging.getLogger(__name__)
 # What a round meets and records on the link, in words, for the badge and the home page: the link or the

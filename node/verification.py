@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
+from node.applications import CHINA
+from node.seal_records import KINDS, SealClaim, UnreadableDocument, parse_claim
+from node.seals import seal_attributes
 from provisioning.certs import find_path
 from provisioning.errors import CertificateRefused
 from provisioning.trust import anchors, authorities
@@ -17,12 +20,8 @@ from storage.models import Seal, SealUse
 from sync.errors import SignatureError
 from sync.keys import ECDSA_P256, VerifyingKey
 
-from .applications import CHINA
-from .seal_records import KINDS, SealClaim, UnreadableDocument, parse_claim
-from .seals import seal_attributes
-
 if TYPE_CHECKING:
-    from .runtime import Node
+    from node.runtime import Node
 
 DOCUMENT_NAMES = {"receipt": "受理回执", "notice": "一次性告知书", "decision": "办结通知书"}
 
@@ -207,7 +206,7 @@ def verify_claim(node: Node, text: str) -> Verdict:
 
 def verify_pdf(node: Node, data: bytes) -> Verdict:
     """A PDF carries its seal's certificate and chain: it verifies at a node that never saw the seal."""
-    from . import pades  # pyHanko is loaded when a node first verifies, not when it starts
+    from node import pades  # pyHanko is loaded when a node first verifies, not when it starts
 
     if not data.startswith(b"%PDF-"):
         raise UnreadableDocument("上传的文件不是 PDF")
