@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from node.identifiers import credit_check_character
 
 FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
-LEVELS = {"township": "乡镇", "county": "县级"}
 UNITS = {"working": "工作日", "calendar": "自然日"}
 FORMS = {"original": "原件", "copy": "复印件", "either": "原件或复印件"}
 

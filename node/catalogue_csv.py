@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 
-from node.catalogue import FORMS, LEVELS, UNITS, Catalogue, Material, ServiceItem, normal_code
+from node.catalogue import FORMS, UNITS, Catalogue, Material, ServiceItem, normal_code
 from node.catalogue_import import (
     BUNDLE_COLUMNS,
     ITEM_COLUMNS,
@@ -27,6 +27,7 @@ from node.catalogue_import import (
     read_item_fields,
     read_material,
 )
+from provisioning.region import DECIDING_LEVELS
 
 _OPTIONAL_COLUMNS = {"results", "change_note", "material_key", "note"}
 _ITEM_KEYS = ITEM_COLUMNS[:14]
@@ -217,7 +218,7 @@ def _item_cells(item: ServiceItem) -> list[str]:
         item.name,
         item.department,
         item.category,
-        LEVELS[item.level],
+        DECIDING_LEVELS[item.level],
         str(item.legal_limit.days),
         UNITS[item.legal_limit.unit],
         str(item.promised_limit.days),

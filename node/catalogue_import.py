@@ -16,7 +16,6 @@ from typing import Any
 from node.catalogue import (
     FORMAT,
     FORMS,
-    LEVELS,
     UNITS,
     Catalogue,
     Material,
@@ -26,6 +25,7 @@ from node.catalogue import (
     normal_code,
 )
 from node.errors import DomainError
+from provisioning.region import DECIDING_LEVELS
 
 SAMPLE_PATH = Path(__file__).parent / "data" / "catalogue.json"
 
@@ -240,7 +240,7 @@ def read_item_fields(reader: Reader) -> dict[str, Any]:
         "name": reader.text("name"),
         "department": reader.text("department"),
         "category": reader.text("category"),
-        "level": reader.choice("level", LEVELS),
+        "level": reader.choice("level", DECIDING_LEVELS),
         "legal_limit": reader.limit("legal"),
         "promised_limit": reader.limit("promised"),
     }

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.catalogue import LEVELS as DECIDING_LEVELS
 from node.errors import DomainError
 from provisioning.authority import DECIDING
-from provisioning.region import LEVEL_NAMES, LEVELS
+from provisioning.region import DECIDING_LEVELS, LEVEL_NAMES, LEVELS
 
 DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
     "draft",

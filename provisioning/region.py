@@ -11,6 +11,8 @@ LEVELS = ("village", "township", "county", "city")
 # Where a resident's case is handled and their data may be read (DESIGN invariant 12): not the city.
 HANDLING_LEVELS = ("village", "township", "county")
 LEVEL_NAMES = {"village": "村便民服务代办点", "township": "乡镇便民服务中心", "county": "县级枢纽", "city": "市级枢纽"}
+# The levels a catalogue item may name as its deciding level (决定层级), in the words of the catalogue.
+DECIDING_LEVELS = {"township": "乡镇", "county": "县级"}
 DIGITS = {"city": 6, "county": 6, "township": 9, "village": 12}
 
 # Province-level prefixes of GB/T 2260 (including Taiwan, Hong Kong and Macao).
