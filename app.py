@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     publish = command("publish", "枢纽：发布事项清单（JSON 或 CSV）或节假日表（JSON），经同步下发到辖区站点")
     publish.add_argument("--catalogue", type=Path, help="事项清单文件：.json，或事项表 .csv")
     publish.add_argument("--bundles", type=Path, help="与 CSV 事项表配套的一件事表 .csv")
-    publish.add_argument("--holidays", type=Path, help="节假日表 .json（格式见 node/holidays.py）")
+    publish.add_argument("--holidays", type=Path, help="节假日表 .json（格式见 node/rules/holidays.py）")
     add_seal_parsers(command)
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))

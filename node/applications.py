@@ -1,7 +1,7 @@
 """Applications (办件) as events: intake on a resident's behalf, each transition, and their projection.
 
 Every change is an event in the application's station stream, naming what its author had seen
-(`deps`, filled in by the log); the row is the replay of those events through `node.workflow`.
+(`deps`, filled in by the log); the row is the replay of those events through `node.rules.workflow`.
 The resident's name, ID number, phone and address are encrypted inside the event under a data
 key of this application, wrapped to this station (kept locally) and to the county that certified
 it (inside the event): a copied database or a relayed batch reveals nobody.
@@ -21,16 +21,22 @@ from dataclasses import dataclass
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node import tally
 from node.catalogue import Catalogue, ServiceItem
-from node.deadlines import add_working_days, status, working_days_between
 from node.errors import DomainError
-from node.holidays import HolidayTable
-from node.identifiers import id_number_problem, mask_id_number, normalise_id_number, normalise_phone, phone_problem
-from node.materials import scan_problem, sniff
+from node.rules import tally
+from node.rules.deadlines import add_working_days, status, working_days_between
+from node.rules.holidays import HolidayTable
+from node.rules.identifiers import (
+    id_number_problem,
+    mask_id_number,
+    normalise_id_number,
+    normalise_phone,
+    phone_problem,
+)
+from node.rules.materials import scan_problem, sniff
+from node.rules.workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 from node.statistics import add_counts
 from node.visibility import Viewer, visible
-from node.workflow import EVENT_NAMES, TRANSITIONS, IllegalTransition, Outcome, level_problem, next_state
 from provisioning.authority import DECIDING
 from provisioning.identity import Identity, Keys
 from provisioning.trust import issuer_recipients

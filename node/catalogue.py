@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from node.identifiers import credit_check_character
+from node.rules.identifiers import credit_check_character
 
 FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
 UNITS = {"working": "工作日", "calendar": "自然日"}
 FORMS = {"original": "原件", "copy": "复印件", "either": "原件或复印件"}
 
 # An item code starts with its department's unified social credit code (GB 32100); its check character
-# (`node.identifiers`) catches most codes mistyped into a spreadsheet.
+# (`node.rules.identifiers`) catches most codes mistyped into a spreadsheet.
 _ITEM_CODE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}-[0-9]{4}")
 
 # What people say for the departments and fields they mean; search tries the long form too.

@@ -18,8 +18,8 @@ import peewee as pw
 from node.applications import CHINA, RUNNING
 from node.catalogue import Catalogue
 from node.conflicts import open_conflicts
-from node.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
-from node.workflow import STATE_NAMES
+from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
+from node.rules.workflow import STATE_NAMES
 from provisioning.region import area_prefix
 from storage.models import (
     Application,

@@ -23,7 +23,7 @@ from node.catalogue_csv import load_csv
 from node.catalogue_import import load_json
 from node.data import read_seed_holidays, sample_catalogue
 from node.errors import DomainError
-from node.holidays import HolidayTable, table_from_json, table_to_json
+from node.rules.holidays import HolidayTable, table_from_json, table_to_json
 from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from node.applications import entity
-from node.workflow import DELIVERED, RATED
+from node.rules.workflow import DELIVERED, RATED
 from storage.blobs import BlobStore
 from storage.database import write_transaction
 from storage.models import Application, Attachment, DataKey

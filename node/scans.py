@@ -20,8 +20,8 @@ import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from node.applications import ATTACHED
-from node.materials import MAX_SCAN_BYTES
 from node.retention import PURGED
+from node.rules.materials import MAX_SCAN_BYTES
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.blobs import Staging, is_blob_name

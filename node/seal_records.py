@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from node.errors import DomainError
-from node.identifiers import credit_code_problem, normalise_credit_code
+from node.rules.identifiers import credit_code_problem, normalise_credit_code
 from sync import canonical
 from sync.errors import EncodingError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from node.tally import COUNTERS, Tally
+from node.rules.tally import COUNTERS, Tally
 from storage.database import db
 from storage.models import Statistic, add_amounts
 

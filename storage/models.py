@@ -256,7 +256,7 @@ class Application(BaseModel):
     delivered_on = pw.DateField(null=True)
     rated_on = pw.DateField(null=True)
     handling_days = pw.IntegerField(null=True)  # working days from acceptance to decision, pauses left out
-    tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.tally), to take back
+    tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.rules.tally), to take back
 
     class Meta:
         indexes = (
@@ -268,7 +268,7 @@ class Application(BaseModel):
 
 class Statistic(BaseModel):
     """Counters per Beijing day, station, item and bundle, kept by the application projection as events are
-    applied (node.tally): a dashboard sums a few rows per day instead of reading every application."""
+    applied (node.rules.tally): a dashboard sums a few rows per day instead of reading every application."""
 
     day = pw.DateField()
     station = pw.CharField(max_length=64)

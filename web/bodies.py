@@ -14,7 +14,7 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from node.workflow import PROCEDURES
+from node.rules.workflow import PROCEDURES
 
 T = TypeVar("T")
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL cannot store NUL in text: a hub would fail where a station would not

@@ -8,7 +8,7 @@ from importlib import resources
 
 from node.catalogue import Catalogue
 from node.catalogue_import import load_json
-from node.holidays import HolidayTable, table_from_json
+from node.rules.holidays import HolidayTable, table_from_json
 
 SEED_HOLIDAYS = "holidays.json"
 SAMPLE_CATALOGUE = "catalogue.json"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from node.holidays import HolidayTable, build_table, table_to_json
+from node.rules.holidays import HolidayTable, build_table, table_to_json
 
 SEED_PATH = Path(__file__).with_name("holidays.json")
 SEED_VERSION = 1

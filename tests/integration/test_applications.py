@@ -282,7 +282,7 @@ def test_a_county_releases_honest_work_a_revoked_pc_queued_offline_before_the_th
 
 def test_a_withdrawal_offline_while_the_county_decided_is_kept_held_back_and_settled_by_a_clerk(nodes):
     from node.conflicts import open_conflicts, settle
-    from node.workflow import APPROVED
+    from node.rules.workflow import APPROVED
 
     village = open_node(nodes["village"])
     number = file(village)
@@ -324,7 +324,7 @@ def _projected() -> tuple[list, list]:
 
 
 def test_a_refused_event_in_the_middle_of_a_run_leaves_the_other_rows_as_their_events_make_them(nodes):
-    from node.workflow import APPROVED, WITHDRAWN
+    from node.rules.workflow import APPROVED, WITHDRAWN
 
     village = open_node(nodes["village"])
     numbers = [file(village, token=t) for t in ("a", "b", "c")]

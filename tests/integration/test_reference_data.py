@@ -14,10 +14,10 @@ from node.applications import CHINA, Applicant, deadline_counts, file_for_reside
 from node.catalogue import Catalogue
 from node.config import NodeConfig
 from node.data import read_seed_holidays, sample_catalogue
-from node.deadlines import add_working_days
 from node.demo import enrol_by_bundle
-from node.holidays import build_table
 from node.reference import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
+from node.rules.deadlines import add_working_days
+from node.rules.holidays import build_table
 from node.runtime import initialise
 from node.visibility import Viewer
 from storage.database import db

@@ -8,7 +8,7 @@ import datetime as dt
 import peewee as pw
 import pytest
 
-from node.tally import COUNTERS
+from node.rules.tally import COUNTERS
 from storage.models import Application, EventRecord, Statistic
 from tests.support.cases import STATION, a_case, case_log, filing, item
 

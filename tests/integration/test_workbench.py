@@ -167,7 +167,7 @@ def test_a_scan_is_checked_by_content_kept_encrypted_and_read_back(client):
 def test_a_disguised_or_oversize_upload_is_refused_in_plain_words_and_keeps_nothing(client):
     import io
 
-    from node.materials import MAX_SCAN_BYTES
+    from node.rules.materials import MAX_SCAN_BYTES
     from storage.models import Attachment
 
     page, item = file_one(client)

@@ -1,4 +1,4 @@
-"""node/deadlines.py: time limits in working and calendar days, pauses, and where a deadline stands."""
+"""node/rules/deadlines.py: time limits in working and calendar days, pauses, and where a deadline stands."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from node.data import read_seed_holidays
-from node.deadlines import BadTimeLimit, Deadline, add_working_days, status, working_day, working_days_left
-from node.holidays import EMPTY_TABLE, build_table
+from node.rules.deadlines import BadTimeLimit, Deadline, add_working_days, status, working_day, working_days_left
+from node.rules.holidays import EMPTY_TABLE, build_table
 
 SEED = read_seed_holidays()
 

@@ -1,4 +1,4 @@
-"""node/holidays.py and the seed table in node/data: which days offices work."""
+"""node/rules/holidays.py and the seed table in node/data: which days offices work."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from node.data import SEED_HOLIDAYS, read_seed_holidays
 from node.data.make_holidays import SEED_PATH, table_from_calendar
-from node.holidays import EMPTY_TABLE, BadHolidayTable, HolidayTable, build_table, table_from_json, table_to_json
+from node.rules.holidays import EMPTY_TABLE, BadHolidayTable, HolidayTable, build_table, table_from_json, table_to_json
 
 
 @pytest.fixture(scope="module")

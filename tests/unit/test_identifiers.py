@@ -1,4 +1,4 @@
-"""node/identifiers.py: ID numbers, unified social credit codes and phone numbers at intake."""
+"""node/rules/identifiers.py: ID numbers, unified social credit codes and phone numbers at intake."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.identifiers import (
+from node.rules.identifiers import (
     CREDIT_ALPHABET,
     BadIdentifier,
     IdNumber,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from node.data import read_seed_holidays
-from node.deadlines import working_days_between
-from node.tally import Facts, bucket, decode, difference, encode, tally
+from node.rules.deadlines import working_days_between
+from node.rules.tally import Facts, bucket, decode, difference, encode, tally
 
 WED = dt.date(2026, 11, 18)
 

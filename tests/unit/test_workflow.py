@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.workflow import (
+from node.rules.workflow import (
     ACCEPTED,
     APPROVED,
     CORRECTIONS,
@@ -158,7 +158,7 @@ DECISIONS = sorted(set(TRANSITIONS) | {"application.conflict_settled"})
     st.sampled_from(["village", "township", "county", "city", ""]),
 )
 def test_a_deciding_step_needs_a_signer_at_or_above_the_items_deciding_level(event_type, item_level, signer):
-    from node.workflow import level_problem
+    from node.rules.workflow import level_problem
     from provisioning.authority import DECIDING
     from provisioning.region import LEVELS
 

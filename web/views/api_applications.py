@@ -17,7 +17,7 @@ from node.applications import (
     timeline,
     transition,
 )
-from node.workflow import TRANSITIONS, role_may
+from node.rules.workflow import TRANSITIONS, role_may
 from storage.models import Application
 
 from .. import bodies

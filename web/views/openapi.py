@@ -5,7 +5,7 @@ cookie of a login through /login, and for writes the CSRF token from /api/v1/csr
 import msgspec
 
 from node.documents import KINDS, SIZES
-from node.workflow import TRANSITIONS
+from node.rules.workflow import TRANSITIONS
 
 from .. import bodies
 

@@ -19,17 +19,9 @@ from node.applications import (
 )
 from node.conflicts import open_conflicts, settle
 from node.errors import DomainError
-from node.materials import MAX_SCAN_BYTES
+from node.rules.materials import MAX_SCAN_BYTES
+from node.rules.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, level_problem, possible_actions, role_may
 from node.sealing import SEAL_ROLES, usable_seals
-from node.workflow import (
-    DECIDED,
-    PROCEDURES,
-    STATE_NAMES,
-    TRANSITIONS,
-    level_problem,
-    possible_actions,
-    role_may,
-)
 from provisioning.authority import allows
 from provisioning.region import area_prefix
 from storage.models import Application, Attachment

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from node.errors import DomainError
-from node.holidays import SATURDAY, HolidayTable
+from node.rules.holidays import SATURDAY, HolidayTable
 
 Unit = Literal["working", "calendar"]
 Status = Literal["on_time", "due_soon", "overdue"]
