@@ -21,7 +21,7 @@ import requests
 
 from node import fleet
 from node.applications import transition
-from node.catalogue_import import SAMPLE_PATH, load_json
+from node.catalogue.importing import SAMPLE_PATH, load_json
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from provisioning.ca import require_authority

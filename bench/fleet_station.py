@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.records import application as record
 from node.applications import FILED, Applicant, entity, filed_payload
-from node.catalogue import ServiceItem
+from node.catalogue.model import ServiceItem
 from node.upstream import PULL_PATH, PUSH_PATH
 from provisioning.identity import installation_id
 from sync import canonical

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from node.applications import Applicant, file_application, new_request_token
+from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
-from node.data import sample_catalogue
 from node.runtime import Node, initialise
 from provisioning.operators import create_operator
 from storage.database import close

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node.catalogue import Catalogue, ServiceItem
+from node.catalogue.model import Catalogue, ServiceItem
 from node.errors import DomainError
 from node.rules import tally
 from node.rules.deadlines import add_working_days, status, working_days_between

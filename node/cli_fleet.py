@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import segno
 
 from node import files, fleet
-from node.reference import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
+from node.catalogue.published import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
 from node.runtime import Node
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator

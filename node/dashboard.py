@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import peewee as pw
 
 from node.applications import CHINA, RUNNING
-from node.catalogue import Catalogue
+from node.catalogue.model import Catalogue
 from node.conflicts import open_conflicts
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from node import fleet, seals
 from node.applications import Applicant, file_application, new_request_token
+from node.catalogue.data import read_seed_holidays, sample_catalogue
+from node.catalogue.published import CATALOGUE, HOLIDAYS, publish
 from node.config import NodeConfig
-from node.data import read_seed_holidays, sample_catalogue
-from node.reference import CATALOGUE, HOLIDAYS, publish
 from node.runtime import Node, initialise
 from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients

@@ -2,7 +2,7 @@
 
 Pure: a `Paper` of plain values in, PDF bytes out, the same bytes for the same values (no creation
 time or random id inside), so a document made offline at a village prints the same anywhere. The
-one font ships in `node/data/fonts` and is embedded as a subset of the characters a document uses.
+one font ships in `node/printing/fonts` and is embedded as a subset of the characters a document uses.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from node.applications import CHINA, read_applicant, timeline
-from node.catalogue import Catalogue, ServiceItem
+from node.catalogue.model import Catalogue, ServiceItem
 from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from node.errors import DomainError
 from storage.models import Application, Attachment, Operator

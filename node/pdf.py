@@ -22,7 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from node.catalogue import FORMS
+from node.catalogue.model import FORMS
 from node.documents import Paper, Stamp, title
 from node.seal_image import RED, SealDrawing
 
@@ -248,7 +248,7 @@ def _styles(base: float) -> dict[str, ParagraphStyle]:
 @functools.cache
 def _font() -> str:
     """Read and register the font on first use only: 3 MB that a node which never prints leaves alone."""
-    path = resources.files("node.data").joinpath("fonts", FONT_FILE)
+    path = resources.files("node.printing").joinpath("fonts", FONT_FILE)
     with resources.as_file(path) as file:
         pdfmetrics.registerFont(TTFont(FONT, str(file)))
     return FONT

@@ -22,9 +22,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from node import forks, upstream
 from node.applications import CHINA, ApplicationProjection, mark_deadlines
+from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
 from node.forks import ForkReportProjection
-from node.reference import Reference, ReferenceProjection
 from node.restore import DataKeyGrantProjection
 from node.retention import purge_personal_data
 from node.seals import SealProjection, countersign

@@ -15,7 +15,7 @@ import zlib
 import pytest
 from pypdf import PdfReader
 
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from storage.database import db
 from tests.support.browser import chromium
 from tests.support.servers import free_port, start, stop

@@ -14,8 +14,8 @@ import pytest
 from app import main
 from node import demo
 from node.applications import file_for_resident, transition
+from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
-from node.data import sample_catalogue
 from storage.database import db
 from tests.support.browser import chromium
 from tests.support.servers import free_run, start, stop

@@ -18,8 +18,8 @@ from node.applications import (
     timeline,
     transition,
 )
+from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
-from node.data import sample_catalogue
 from node.visibility import Viewer
 from provisioning.trust import issuer_recipients
 from storage.database import db

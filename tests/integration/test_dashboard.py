@@ -10,7 +10,7 @@ import os
 import pytest
 
 from node.applications import Applicant, file_for_resident, transition
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from provisioning.operators import create_operator, hash_password
 from storage.models import Application, Credential, Operator
 from tests.support.web import login

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from node.applications import transition
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from node.demo import PASSWORD
 from storage.database import db
 from storage.models import Application, EventRecord

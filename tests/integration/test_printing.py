@@ -10,8 +10,8 @@ import pytest
 from pypdf import PdfReader
 
 from node import fleet
-from node.catalogue import FORMS
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
+from node.catalogue.model import FORMS
 from provisioning.operators import create_operator
 from storage.models import Application
 from tests.support.web import login, token

@@ -11,11 +11,11 @@ import pytest
 
 from node import fleet
 from node.applications import CHINA, Applicant, deadline_counts, file_for_resident, search, transition
-from node.catalogue import Catalogue
+from node.catalogue.data import read_seed_holidays, sample_catalogue
+from node.catalogue.model import Catalogue
+from node.catalogue.published import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
 from node.config import NodeConfig
-from node.data import read_seed_holidays, sample_catalogue
 from node.demo import enrol_by_bundle
-from node.reference import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
 from node.rules.deadlines import add_working_days
 from node.rules.holidays import build_table
 from node.runtime import initialise

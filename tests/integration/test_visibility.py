@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from node.applications import Applicant, mark_deadlines, transition
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from node.demo import PASSWORD
 from provisioning.operators import create_operator
 from storage.database import db

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from storage.models import Application, EventRecord
 from tests.support.web import login, token
 from web import create_app

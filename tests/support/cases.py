@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from node.applications import ApplicationProjection
-from node.data import read_seed_holidays, sample_catalogue
+from node.catalogue.data import read_seed_holidays, sample_catalogue
 from sync.chain import GENESIS, link, sign_head
 from sync.event import Event, make_event
 from sync.keys import SigningKey

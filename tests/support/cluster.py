@@ -13,8 +13,8 @@ from pathlib import Path
 from app import main
 from node import demo
 from node.applications import file_for_resident
+from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
-from node.data import sample_catalogue
 from storage.database import db
 from storage.models import Application
 from tests.support.servers import start, stop

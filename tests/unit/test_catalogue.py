@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.catalogue import Catalogue, Material, ServiceItem, TimeLimit, code_problem, merge_checklist, to_json
-from node.catalogue_csv import load_csv, to_csv
-from node.catalogue_import import BUNDLE_COLUMNS, ITEM_COLUMNS, LABELS, SAMPLE_PATH, CatalogueError, load_json
+from node.catalogue.importing import BUNDLE_COLUMNS, ITEM_COLUMNS, LABELS, SAMPLE_PATH, CatalogueError, load_json
+from node.catalogue.model import Catalogue, Material, ServiceItem, TimeLimit, code_problem, merge_checklist, to_json
+from node.catalogue.spreadsheet import load_csv, to_csv
 
 SAMPLE_CSV = Path(SAMPLE_PATH).with_name("catalogue_sample.csv")
 RS = "11511302MB1002024J"  # a made-up department code with a valid check character

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.data import read_seed_holidays
+from node.catalogue.data import read_seed_holidays
 from node.rules.deadlines import BadTimeLimit, Deadline, add_working_days, status, working_day, working_days_left
 from node.rules.holidays import EMPTY_TABLE, build_table
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from node.data import sample_catalogue
+from node.catalogue.data import sample_catalogue
 from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received, render
 from node.dossier import missing_materials
 

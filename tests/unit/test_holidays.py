@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.data import SEED_HOLIDAYS, read_seed_holidays
-from node.data.make_holidays import SEED_PATH, table_from_calendar
+from node.catalogue.data import SEED_HOLIDAYS, read_seed_holidays
+from node.catalogue.data.make_holidays import SEED_PATH, table_from_calendar
 from node.rules.holidays import EMPTY_TABLE, BadHolidayTable, HolidayTable, build_table, table_from_json, table_to_json
 
 

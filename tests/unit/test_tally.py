@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from node.data import read_seed_holidays
+from node.catalogue.data import read_seed_holidays
 from node.rules.deadlines import working_days_between
 from node.rules.tally import Facts, bucket, decode, difference, encode, tally
 

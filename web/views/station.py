@@ -61,5 +61,5 @@ def sync_status():
 def font():
     """The font we print with, for the pages and the seal's SVG too: a PC without Chinese fonts still
     shows Chinese (the stylesheet names it last, so a PC that has its own never downloads it)."""
-    path = resources.files("node.data").joinpath("fonts", FONT_URL.rsplit("/", 1)[1])
+    path = resources.files("node.printing").joinpath("fonts", FONT_URL.rsplit("/", 1)[1])
     return send_file(str(path), mimetype="font/ttf", max_age=365 * 86400, conditional=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.catalogue import (
+from node.catalogue.model import (
     FORMAT,
     FORMS,
     UNITS,

@@ -13,8 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 
-from node.catalogue import FORMS, UNITS, Catalogue, Material, ServiceItem, normal_code
-from node.catalogue_import import (
+from node.catalogue.importing import (
     BUNDLE_COLUMNS,
     ITEM_COLUMNS,
     LABELS,
@@ -27,6 +26,7 @@ from node.catalogue_import import (
     read_item_fields,
     read_material,
 )
+from node.catalogue.model import FORMS, UNITS, Catalogue, Material, ServiceItem, normal_code
 from provisioning.region import DECIDING_LEVELS
 
 _OPTIONAL_COLUMNS = {"results", "change_note", "material_key", "note"}

@@ -1,7 +1,7 @@
 """The service catalogue (事项清单): service items and their versions, 一件事 bundles, and search.
 
-Pure values only. The canonical JSON form is written here (`to_json`); reading and checking files lives in
-`node.catalogue_import` (JSON) and `node.catalogue_csv` (Excel), so a catalogue is held and searched anywhere.
+Pure values only. The canonical JSON form is written here (`to_json`); reading and checking files lives
+in `importing` (JSON) and `spreadsheet` (Excel), so a catalogue is held and searched anywhere.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from node.catalogue import Catalogue
-from node.catalogue_import import load_json
+from node.catalogue.importing import load_json
+from node.catalogue.model import Catalogue
 from node.rules.holidays import HolidayTable, table_from_json
 
 SEED_HOLIDAYS = "holidays.json"

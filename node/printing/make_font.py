@@ -1,9 +1,9 @@
-"""Regenerate the print font `node/data/fonts/wqy-microhei-gbk.ttf` from Debian's fonts-wqy-microhei.
+"""Regenerate the print font `node/printing/fonts/wqy-microhei-gbk.ttf` from Debian's fonts-wqy-microhei.
 
 Run by a developer, never by a node (fontTools is a dev dependency), from the repository root:
 
     apt-get download fonts-wqy-microhei && dpkg-deb -x fonts-wqy-microhei_*.deb /tmp/wqy
-    .venv/bin/python -m node.data.make_font /tmp/wqy/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+    .venv/bin/python -m node.printing.make_font /tmp/wqy/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 The collection's first face is cut to what a form prints: ASCII and Latin-1, and every character of
 GBK, which holds the rare characters of residents' names (堃, 玥, 喆…) that GB2312 lacks.

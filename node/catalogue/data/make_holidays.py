@@ -1,6 +1,6 @@
-"""Regenerate the seed holiday table `node/data/holidays.json` from the `chinese-calendar` package.
+"""Regenerate the seed holiday table `node/catalogue/data/holidays.json` from the `chinese-calendar` package.
 
-Run by a developer, never by a node: `.venv/bin/python -m node.data.make_holidays` after
+Run by a developer, never by a node: `.venv/bin/python -m node.catalogue.data.make_holidays` after
 `.venv/bin/pip install chinese-calendar`. The package is not a dependency (it stops at the
 last year it knows and raises past it); the committed JSON is what nodes read.
 """

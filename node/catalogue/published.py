@@ -18,10 +18,10 @@ from functools import lru_cache
 
 import peewee as pw
 
-from node.catalogue import Catalogue, to_json
-from node.catalogue_csv import load_csv
-from node.catalogue_import import load_json
-from node.data import read_seed_holidays, sample_catalogue
+from node.catalogue.data import read_seed_holidays, sample_catalogue
+from node.catalogue.importing import load_json
+from node.catalogue.model import Catalogue, to_json
+from node.catalogue.spreadsheet import load_csv
 from node.errors import DomainError
 from node.rules.holidays import HolidayTable, table_from_json, table_to_json
 from provisioning.identity import Identity
