@@ -20,7 +20,7 @@ import psycopg2
 import requests
 
 from node import fleet
-from node.applications import transition
+from node.cases.intake import transition
 from node.catalogue.importing import SAMPLE_PATH, load_json
 from node.config import NodeConfig
 from node.runtime import Node, initialise

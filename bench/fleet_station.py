@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.records import application as record
-from node.applications import FILED, Applicant, entity, filed_payload
+from node.cases.events import FILED, entity
+from node.cases.intake import Applicant, filed_payload
 from node.catalogue.model import ServiceItem
 from node.upstream import PULL_PATH, PUSH_PATH
 from provisioning.identity import installation_id

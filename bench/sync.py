@@ -33,7 +33,7 @@ import orjson
 import psycopg2
 
 from node import fleet
-from node.applications import attach_scan, transition
+from node.cases.intake import attach_scan, transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import Node, initialise

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from node.applications import Applicant, file_application, new_request_token
+from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
 from node.runtime import Node, initialise

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 
 import peewee as pw
 
-from node.applications import CHINA, RUNNING
+from node.cases.conflicts import open_conflicts
+from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
-from node.conflicts import open_conflicts
+from node.rules.deadlines import CHINA
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
 from provisioning.region import area_prefix

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node import fleet, seals
-from node.applications import Applicant, file_application, new_request_token
+from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, publish
 from node.config import NodeConfig

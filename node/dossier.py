@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from node.applications import CHINA, read_applicant, timeline
+from node.cases.intake import read_applicant
+from node.cases.queries import timeline
 from node.catalogue.model import Catalogue, ServiceItem
 from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from node.errors import DomainError
+from node.rules.deadlines import CHINA
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 
-from node.applications import entity
+from node.cases.events import entity
 from provisioning.trust import agreement_key
 from storage.models import DataKey, EventRecord, Replacement, insert_row
 from sync.event import Event

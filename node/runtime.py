@@ -21,12 +21,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from node import forks, upstream
-from node.applications import CHINA, ApplicationProjection, mark_deadlines
+from node.cases.marks import mark_deadlines
+from node.cases.projection import ApplicationProjection
+from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
 from node.forks import ForkReportProjection
 from node.restore import DataKeyGrantProjection
-from node.retention import purge_personal_data
+from node.rules.deadlines import CHINA
 from node.seals import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node.applications import ATTACHED
-from node.retention import PURGED
+from node.cases.events import ATTACHED
+from node.cases.retention import PURGED
 from node.rules.materials import MAX_SCAN_BYTES
 from provisioning.authority import above
 from provisioning.certs import Binding

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from node.applications import CHINA
+from node.rules.deadlines import CHINA
 from node.seal_records import KINDS, SealClaim, UnreadableDocument, parse_claim
 from node.seals import seal_attributes
 from provisioning.certs import find_path

@@ -69,7 +69,7 @@ def _applications() -> None:
 
 def _reference_data() -> None:
     db.create_tables([ReferenceData, DeadlineMark])
-    # The queue's order, newest first, walked page by page (`node.applications.search`).
+    # The queue's order, newest first, walked page by page (`node.cases.intake.search`).
     db.execute_sql("CREATE INDEX IF NOT EXISTS application_filed_on_number ON application (filed_on, number)")
 
 

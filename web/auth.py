@@ -10,7 +10,7 @@ from collections.abc import Callable
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from node.visibility import Viewer, access
+from node.cases.visibility import Viewer, access
 from provisioning.operators import must_change_password, session_epoch
 from provisioning.region import area_prefix
 from storage.models import Application, Operator
@@ -50,7 +50,7 @@ def requires(*roles: str) -> Callable:
 
 
 def current_viewer() -> Viewer:
-    """The person logged in, as `node.visibility`'s rule of who sees which applications knows them."""
+    """The person logged in, as `node.cases.visibility`'s rule of who sees which applications knows them."""
     operator = current_operator()
     return Viewer(area_prefix(current_app.extensions["onetrip"].identity.region), operator.role, operator.station)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from node.applications import Page, search
+from node.cases.queries import Page, search
 
 from .auth import current_viewer
 

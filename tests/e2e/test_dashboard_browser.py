@@ -13,7 +13,7 @@ import pytest
 
 from app import main
 from node import demo
-from node.applications import file_for_resident, transition
+from node.cases.intake import file_for_resident, transition
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
 from storage.database import db

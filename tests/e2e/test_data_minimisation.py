@@ -3,7 +3,7 @@ township and its county; the city, which every event reaches, reads none of it."
 
 from __future__ import annotations
 
-from node.applications import read_applicant
+from node.cases.intake import read_applicant
 from node.errors import DomainError
 from storage.database import db
 from storage.models import Application, DataKey

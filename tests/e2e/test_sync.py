@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from node import demo, fleet, upstream
-from node.applications import transition
+from node.cases.intake import transition
 from node.config import NodeConfig
 from provisioning.identity import save_identity
 from provisioning.trust import serving_installation
@@ -280,7 +280,7 @@ def test_a_process_killed_mid_sync_loses_and_duplicates_nothing(cluster, victim)
 
 
 def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(cluster, tmp_path, capsys):
-    from node.applications import attach_scan, read_applicant, read_scan
+    from node.cases.intake import attach_scan, read_applicant, read_scan
     from node.runtime import initialise
 
     numbers = [file(cluster.open("village")) for _ in range(2)]

@@ -7,7 +7,7 @@ import random
 
 from app import main
 from node import upstream
-from node.applications import transition
+from node.cases.intake import transition
 from storage.database import db
 from storage.models import EventRecord, SyncLink
 from tests.support.cluster import file, state_at

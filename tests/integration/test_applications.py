@@ -9,18 +9,11 @@ import hashlib
 import pytest
 
 from node import fleet
-from node.applications import (
-    Applicant,
-    IntakeRefused,
-    attach_scan,
-    file_application,
-    read_applicant,
-    timeline,
-    transition,
-)
+from node.cases.intake import Applicant, IntakeRefused, attach_scan, file_application, read_applicant, transition
+from node.cases.queries import timeline
+from node.cases.visibility import Viewer
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
-from node.visibility import Viewer
 from provisioning.trust import issuer_recipients
 from storage.database import db
 from storage.models import Application, Attachment, EventRecord
@@ -152,7 +145,7 @@ def test_rebuild_reproduces_the_applications(nodes):
 
 
 def test_an_event_about_an_application_outside_its_stations_stream_is_refused(nodes):
-    from node.applications import entity
+    from node.cases.events import entity
     from sync.projection import RuleViolation
 
     village = open_node(nodes["village"])
@@ -166,7 +159,7 @@ def test_an_event_about_an_application_outside_its_stations_stream_is_refused(no
 
 
 def test_a_second_filing_with_the_same_number_or_token_is_refused_not_a_crash(nodes):
-    from node.applications import FILED, entity
+    from node.cases.events import FILED, entity
     from sync.event import parse_event
     from sync.projection import RuleViolation
 
@@ -181,7 +174,7 @@ def test_a_second_filing_with_the_same_number_or_token_is_refused_not_a_crash(no
 
 
 def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes):
-    from node.applications import search
+    from node.cases.queries import search
 
     village = open_node(nodes["village"])
     number = file(village)
@@ -194,7 +187,7 @@ def test_the_county_finds_a_village_application_by_id_number_and_reads_it(nodes)
 
 
 def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_id(nodes):
-    from node.applications import search
+    from node.cases.queries import search
 
     village = open_node(nodes["village"])
     numbers = [file(village, token=f"k-{i}") for i in range(65)]
@@ -225,7 +218,7 @@ def test_the_queue_pages_by_keyset_both_ways_and_finds_by_number_prefix_name_or_
 
 
 def test_a_batch_whose_second_filing_repeats_a_request_token_applies_the_first_and_quarantines_the_second(nodes):
-    from node.applications import FILED, entity
+    from node.cases.events import FILED, entity
     from sync.chain import link, sign_head
     from sync.event import make_event, parse_event
 
@@ -281,7 +274,7 @@ def test_a_county_releases_honest_work_a_revoked_pc_queued_offline_before_the_th
 
 
 def test_a_withdrawal_offline_while_the_county_decided_is_kept_held_back_and_settled_by_a_clerk(nodes):
-    from node.conflicts import open_conflicts, settle
+    from node.cases.conflicts import open_conflicts, settle
     from node.rules.workflow import APPROVED
 
     village = open_node(nodes["village"])

@@ -12,7 +12,7 @@ import pytest
 
 from app import main
 from node import scans
-from node.applications import attach_scan, read_scan, transition
+from node.cases.intake import attach_scan, read_scan, transition
 from node.config import NodeConfig
 from storage.database import db
 from tests.support.tree import open_node, provision_village

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from node import downstream, fleet, upstream
-from node.applications import transition
+from node.cases.intake import transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import initialise

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from node.applications import Applicant, file_for_resident, transition
+from node.cases.intake import Applicant, file_for_resident, transition
 from node.catalogue.data import sample_catalogue
 from provisioning.operators import create_operator, hash_password
 from storage.models import Application, Credential, Operator

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.applications import transition
+from node.cases.intake import transition
 from node.catalogue.data import sample_catalogue
 from node.demo import PASSWORD
 from storage.database import db

@@ -10,16 +10,18 @@ import shutil
 import pytest
 
 from node import fleet
-from node.applications import CHINA, Applicant, deadline_counts, file_for_resident, search, transition
+from node.cases.intake import Applicant, file_for_resident, transition
+from node.cases.marks import deadline_counts
+from node.cases.queries import search
+from node.cases.visibility import Viewer
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.model import Catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
-from node.rules.deadlines import add_working_days
+from node.rules.deadlines import CHINA, add_working_days
 from node.rules.holidays import build_table
 from node.runtime import initialise
-from node.visibility import Viewer
 from storage.database import db
 from storage.models import Application, DeadlineMark, EventRecord
 from tests.support.clock import FrozenClock

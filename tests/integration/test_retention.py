@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from node.retention import PURGED, purge_personal_data
+from node.cases.retention import PURGED, purge_personal_data
 from node.scans import inventory
 from storage.blobs import BlobStore
 from storage.models import Application, Attachment, DataKey, Statistic

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from node.applications import mark_deadlines
+from node.cases.marks import mark_deadlines
 from storage.database import db, retried_when_busy
 from storage.errors import DatabaseBusy
 from storage.models import Application

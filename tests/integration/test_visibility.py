@@ -8,7 +8,8 @@ import datetime as dt
 
 import pytest
 
-from node.applications import Applicant, mark_deadlines, transition
+from node.cases.intake import Applicant, transition
+from node.cases.marks import mark_deadlines
 from node.catalogue.data import sample_catalogue
 from node.demo import PASSWORD
 from provisioning.operators import create_operator

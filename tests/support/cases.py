@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.applications import ApplicationProjection
+from node.cases.projection import ApplicationProjection
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from sync.chain import GENESIS, link, sign_head
 from sync.event import Event, make_event

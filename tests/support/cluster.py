@@ -12,7 +12,7 @@ from pathlib import Path
 
 from app import main
 from node import demo
-from node.applications import file_for_resident
+from node.cases.intake import file_for_resident
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
 from storage.database import db

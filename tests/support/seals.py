@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node import fleet, seals
-from node.applications import Applicant, file_application, new_request_token
+from node.cases.intake import Applicant, file_application, new_request_token
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import Node, initialise

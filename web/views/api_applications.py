@@ -10,13 +10,8 @@ about the header, not about a form. Bodies are typed by `web.bodies` before the 
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
-from node.applications import (
-    Applicant,
-    IntakeRefused,
-    file_for_resident,
-    timeline,
-    transition,
-)
+from node.cases.intake import Applicant, IntakeRefused, file_for_resident, transition
+from node.cases.queries import timeline
 from node.rules.workflow import TRANSITIONS, role_may
 from storage.models import Application
 

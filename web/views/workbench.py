@@ -2,22 +2,20 @@
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
-from node.applications import (
-    CONFLICT_SETTLED,
-    STEP_NAMES,
+from node.cases.conflicts import open_conflicts, settle
+from node.cases.events import CONFLICT_SETTLED, STEP_NAMES
+from node.cases.intake import (
     Applicant,
     IntakeRefused,
     attach_scan,
-    deadline_counts,
-    deadline_marks,
     file_for_resident,
     new_request_token,
     read_applicant,
     read_scan,
-    timeline,
     transition,
 )
-from node.conflicts import open_conflicts, settle
+from node.cases.marks import deadline_counts, deadline_marks
+from node.cases.queries import timeline
 from node.errors import DomainError
 from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, level_problem, possible_actions, role_may

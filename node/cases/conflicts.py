@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from node.applications import CHINA, CONFLICT, CONFLICT_SETTLED, NOTE_LIMIT, STEP_NAMES, IntakeRefused, entity
+from node.cases.events import CONFLICT, CONFLICT_SETTLED, STEP_NAMES, entity
+from node.cases.intake import NOTE_LIMIT, IntakeRefused
+from node.rules.deadlines import CHINA
 from storage.models import Application, EventRecord, unsettled
 from sync.event import parse_event
 from sync.log import QUARANTINED, EventLog

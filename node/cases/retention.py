@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from node.applications import entity
+from node.cases.events import entity
 from node.rules.workflow import DELIVERED, RATED
 from storage.blobs import BlobStore
 from storage.database import write_transaction

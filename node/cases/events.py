@@ -1,0 +1,36 @@
+"""The vocabulary of application events: their types and entity names, what a timeline calls each, and
+the two pure readings both intake and the projection make of an event (the state it leads to, its day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from node.rules.deadlines import CHINA
+from node.rules.workflow import EVENT_NAMES, Outcome, next_state
+from sync.hlc import unpack
+
+FILED = "application.filed"
+ATTACHED = "material.attached"
+CONFLICT_SETTLED = "application.conflict_settled"
+CONFLICT = "冲突："  # how a held-back transition's reason starts: `node.cases.conflicts` lists them
+STEP_NAMES = {
+    **EVENT_NAMES,
+    ATTACHED: "上传材料扫描件",
+    CONFLICT_SETTLED: "处理冲突",
+}  # what a timeline calls each event
+
+
+def entity(number: str) -> str:
+    return f"application:{number}"
+
+
+def next_state_after(state: str | None, event_type: str, payload: dict) -> str:
+    """The state an event leads to, its decision's outcome read from the payload; refuses an illegal step."""
+    outcome = Outcome(bool(payload["approved"]), payload.get("reason", "")) if "approved" in payload else None
+    return next_state(state, event_type, outcome, payload.get("procedure", ""))
+
+
+def beijing_date(hlc: int) -> dt.date:
+    """The Beijing day of an HLC timestamp: an event's day everywhere it is replayed."""
+    return dt.datetime.fromtimestamp(unpack(hlc)[0] / 1000, CHINA).date()

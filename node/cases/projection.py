@@ -1,0 +1,211 @@
+"""The application projection: each application event applied through the state machine
+(`node.rules.workflow`), the deadline counted at acceptance, the statistics added to in the event's
+transaction; a replay of one application gives the same row and counts whatever order events came in."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable
+
+import peewee as pw
+
+from node.cases.events import ATTACHED, CONFLICT, CONFLICT_SETTLED, FILED, beijing_date, entity, next_state_after
+from node.cases.statistics import add_counts
+from node.catalogue.model import Catalogue
+from node.rules import tally
+from node.rules.deadlines import add_working_days, working_days_between
+from node.rules.holidays import HolidayTable
+from node.rules.workflow import TRANSITIONS, IllegalTransition, level_problem, next_state
+from provisioning.authority import DECIDING
+from storage.models import (
+    Application,
+    Attachment,
+    DataKey,
+    Statistic,
+    forget_rows,
+    get_row,
+    insert_row,
+    read_rows,
+    update_row,
+)
+from sync.event import Event
+from sync.projection import RuleViolation
+
+
+class ApplicationProjection:
+    """Applies application events through the state machine; the deadline is counted at acceptance."""
+
+    def __init__(
+        self,
+        catalogue: Callable[[], Catalogue],
+        holidays: Callable[[], HolidayTable],
+        installation: str,
+        *,
+        deciding_level: Callable[[str, int, str], str | None],
+        signer_level: Callable[[str], str],
+    ):
+        self.catalogue = catalogue
+        self.holidays = holidays
+        self.installation = installation  # a data key wrapped to us in the event is kept, so we can read
+        self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
+        self.signer_level = signer_level  # origin -> the level its certificate binds
+
+    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED}
+
+    def apply(self, event: Event) -> None:
+        payload = event.payload
+        if event.type == FILED:
+            return self._filed(event, payload)
+        if event.type == ATTACHED:
+            return self._attached(event, payload)
+        row = get_row(Application, event.entity.removeprefix("application:"))
+        if row is None:
+            raise RuleViolation(f"办件 {event.entity} 尚未建立")
+        if event.stream != row.station:  # trust lets only the station and the levels above it write there
+            raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
+        if event.type in DECIDING:  # a certificate's authority covers the step, the catalogue says on which items
+            level = self.deciding_level(row.item_code, row.item_version, row.station)
+            if problem := level_problem(event.type, level, self.signer_level(event.origin)):
+                raise RuleViolation(problem)
+        if event.type == CONFLICT_SETTLED:
+            return  # a clerk's note on a conflict: the state stays what the deterministic order made it
+        day = beijing_date(event.hlc)
+        try:
+            row.state = next_state_after(row.state, event.type, payload)
+        except IllegalTransition as exc:  # two levels acted at once: the later in causal order is held back
+            raise RuleViolation(CONFLICT + str(exc)) from exc
+        if event.type == "application.accepted":
+            row.accepted_on = day
+            self.count_deadline(row)
+        elif event.type == "application.suspended":
+            row.paused_since = day
+        elif event.type == "application.resumed":
+            if day > row.paused_since:  # the days the procedure took: from its first day to the day before resuming
+                last = day - dt.timedelta(days=1)
+                row.pauses = json.dumps(json.loads(row.pauses) + [[row.paused_since.isoformat(), last.isoformat()]])
+            row.paused_since = None
+            self.count_deadline(row)
+        elif event.type == "application.decided":
+            row.decision_reason = payload.get("reason") or None
+            row.decided_on = day
+            row.handling_days = working_days_between(row.accepted_on, day, self.holidays(), _pauses(row))
+        elif event.type == "application.delivered":
+            row.delivered_on = day
+        elif event.type == "application.rated":
+            if not 1 <= int(payload["stars"]) <= 5:
+                raise RuleViolation("评价须为 1–5 星")
+            row.rating, row.rating_comment = int(payload["stars"]), payload.get("comment") or None
+            row.rated_on = day
+        row.tally = _recount(row.tally, row)
+        update_row(row)
+
+    def read_ahead(self, events: list[Event]) -> None:
+        """The rows a run's transitions and scans change, in a few queries (a filing's row is not there yet);
+        each is then written once, however many of the run's events change it (`deferred_inserts`)."""
+        read_rows(Application, {e.entity.removeprefix("application:") for e in events if e.type != FILED})
+
+    def _filed(self, event: Event, payload: dict) -> None:
+        if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
+            raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
+        row = {
+            "number": payload["number"],
+            "station": payload["station"],
+            "item_code": payload["item"]["code"],
+            "item_version": payload["item"]["version"],
+            "bundle": payload.get("bundle"),
+            "state": next_state(None, FILED),
+            "sealed": json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
+            "id_lookup": payload["lookups"]["id_number"],
+            "name_lookup": payload["lookups"]["name"],
+            "masked_id": payload["masked_id"],
+            "request_token": payload["request_token"],
+            "filed_by": payload["operator"],
+            "filed_on": beijing_date(event.hlc),
+            "pauses": "[]",
+            "due_provisional": False,
+        }
+        counts = tally.tally(tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"]))
+        row["tally"] = tally.encode(counts)
+        try:  # the number and (station, request token) are unique: one insert checks both
+            insert_row(Application, row)
+        except pw.IntegrityError as exc:
+            raise RuleViolation(f"办件 {payload['number']} 已存在（同一编号或同一次提交）") from exc
+        add_counts(counts)
+        if wrapped := payload["keys"].get(self.installation):
+            insert_row(
+                DataKey,
+                {
+                    "entity": entity(payload["number"]),
+                    "recipient": self.installation,
+                    "wrapped": base64.b64decode(wrapped),
+                },
+                replace_on=("entity", "recipient"),
+            )
+
+    def _attached(self, event: Event, payload: dict) -> None:
+        row = get_row(Application, payload["number"])
+        if row is None:
+            raise RuleViolation(f"办件 {payload['number']} 尚未建立")
+        if event.stream != row.station or event.entity != entity(row.number):  # owned, like every transition
+            raise RuleViolation(f"办件 {row.number} 的材料只能记在站点 {row.station} 的事件流中")
+        Attachment.insert(
+            number=payload["number"],
+            material=payload["material"],
+            blob=payload["blob"],
+            content_type=payload["content_type"],
+            size=payload["size"],
+            by=payload["by"],
+        ).on_conflict_ignore().execute()
+
+    def count_deadline(self, row: Application) -> None:
+        """The promised deadline from the day of acceptance, skipping special procedures' days. Without the
+        item's version in this node's catalogue (it has not arrived yet) there is no due date until it does."""
+        try:
+            limit = self.catalogue().item(row.item_code, row.item_version).promised_limit
+        except KeyError:
+            row.due, row.due_provisional = None, False
+            return
+        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit, _pauses(row))
+        row.due, row.due_provisional = deadline.due, deadline.provisional
+
+    def reset(self, entity_name: str | None) -> None:
+        """Before a replay of one application, take back what it added to the statistics; before a
+        rebuild, drop them all (the replay counts everything again). What a run holds back is written first,
+        so that the rows read and deleted here are the rows as they stand."""
+        forget_rows()
+        if entity_name is None:
+            Statistic.delete().execute()
+        else:
+            number = entity_name.removeprefix("application:")
+            counted = Application.select(Application.tally).where(Application.number == number).scalar()
+            add_counts(tally.difference({}, tally.decode(counted)))
+        for model in (Attachment, Application):
+            query = model.delete()
+            if entity_name is not None:
+                query = query.where(model.number == entity_name.removeprefix("application:"))
+            query.execute()
+
+
+def _pauses(row: Application) -> list[tuple[dt.date, dt.date]]:
+    return [(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(row.pauses)]
+
+
+def _recount(counted: str, row: Application) -> str:
+    """Add to the statistics what changed in this application's contribution; its new contribution."""
+    facts = tally.Facts(
+        row.station,
+        row.item_code,
+        row.bundle,
+        row.filed_on,
+        row.accepted_on,
+        row.decided_on,
+        row.due,
+        row.handling_days,
+        row.rated_on,
+        row.rating,
+    )
+    counts = tally.tally(facts)
+    add_counts(tally.difference(counts, tally.decode(counted)))
+    return tally.encode(counts)

@@ -1,0 +1,147 @@
+"""What pages and the API read of applications: one page of a search (keyset-paginated, by number or a
+name's keyed hash, within what the viewer may see) and an application's timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import peewee as pw
+
+from node.cases.events import entity
+from node.cases.marks import RUNNING
+from node.cases.visibility import Viewer, visible
+from node.rules.deadlines import CHINA
+from node.rules.identifiers import (
+    normalise_id_number,
+)
+from storage.models import (
+    Application,
+    DeadlineMark,
+    EventRecord,
+)
+from sync.event import parse_event
+from sync.fields import (
+    lookup_hash,
+)
+from sync.log import APPLIED
+from sync.order import causal_order
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an application's timeline: what happened, when (Beijing time) and by whom."""
+
+    event_type: str
+    at: dt.datetime
+    by: str
+    note: str
+    approved: bool | None = None  # a decision's outcome
+
+
+def timeline(number: str) -> list[Step]:
+    """The application's events in causal order, as a person reads them."""
+    rows = EventRecord.select(EventRecord.body).where(
+        (EventRecord.entity == entity(number)) & (EventRecord.status == APPLIED)
+    )
+    events = causal_order(parse_event(bytes(body)) for (body,) in rows.tuples())
+    return [
+        Step(
+            e.type,
+            dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA),
+            e.payload.get("operator") or e.payload.get("by", ""),
+            e.payload.get("reason") or e.payload.get("comment") or e.payload.get("note", ""),
+            e.payload.get("approved"),
+        )
+        for e in events
+    ]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, newest first, and the cursors of the pages either side (None at an end)."""
+
+    rows: list[Application]
+    total: int
+    newer: str | None
+    older: str | None
+
+
+def _cursor(row: Application) -> str:
+    return f"{row.filed_on.isoformat()}_{row.number}"
+
+
+def _position(cursor: str) -> tuple[dt.date, str] | None:
+    """A cursor back into (filed on, number); None for anything a person or a stale link made up."""
+    day, _, number = (cursor or "").partition("_")
+    try:
+        return dt.date.fromisoformat(day), number
+    except ValueError:
+        return None
+
+
+def search(
+    query: str,
+    viewer: Viewer,
+    lookup_key: bytes,
+    *,
+    per_page: int,
+    older_than: str = "",
+    newer_than: str = "",
+    due: str = "",
+) -> Page:
+    """The applications `viewer` may see, newest first, by keyset: a page after a cursor costs the same at
+    the 50,000th application as at the first, where an OFFSET walks every row before it.
+
+    The query is an ID number (found by its keyed hash), the start of an application number, or a name
+    (by its keyed hash): nothing is decrypted to search. `due` keeps those marked due_soon or overdue."""
+    found = Application.select().where(visible(viewer, walked=True))  # the page walks the order's index
+    counted = Application.select().where(visible(viewer))
+    if condition := _matching(query.strip(), lookup_key):
+        found, counted = found.where(condition), counted.where(condition)
+    if due:
+        marked = DeadlineMark.select(DeadlineMark.number).where(DeadlineMark.status == due)
+        found = found.where(Application.number.in_(marked) & Application.state.in_(RUNNING))
+        counted = counted.where(Application.number.in_(marked) & Application.state.in_(RUNNING))
+    key = pw.Tuple(Application.filed_on, Application.number)
+    newer, older = _position(newer_than), _position(older_than)
+    if newer:  # the page above: walk upwards from the cursor, then show it newest first
+        rows = list(found.where(key > pw.Tuple(*newer)).order_by(*_key_order(asc=True)).limit(per_page + 1))
+        more_newer, rows = len(rows) > per_page, rows[:per_page][::-1]
+        more_older = True
+    else:
+        if older:
+            found = found.where(key < pw.Tuple(*older))
+        rows = list(found.order_by(*_key_order(asc=False)).limit(per_page + 1))
+        more_older, rows, more_newer = len(rows) > per_page, rows[:per_page], older is not None
+    return Page(
+        rows,
+        counted.count(),
+        _cursor(rows[0]) if rows and more_newer else None,
+        _cursor(rows[-1]) if rows and more_older else None,
+    )
+
+
+def _key_order(asc: bool) -> tuple:
+    if asc:
+        return Application.filed_on.asc(), Application.number.asc()
+    return Application.filed_on.desc(), Application.number.desc()
+
+
+def _matching(query: str, lookup_key: bytes):
+    """What a search box's text means: an ID number, whole or masked as lists show it, or its last four
+    characters (what a resident reads out); the start of an application number; or a name."""
+    if not query:
+        return None
+    id_number = normalise_id_number(query)
+    if re.fullmatch(r"\d{17}[\dX]", id_number):
+        return Application.id_lookup == lookup_hash(lookup_key, "id_number", id_number)
+    if re.fullmatch(r"\d{3}\*+\d{3}[\dX]", id_number):
+        return Application.masked_id == id_number
+    if re.fullmatch(r"\d{3}[\dX]", id_number):
+        return Application.masked_id.endswith(id_number)
+    if re.fullmatch(r"[0-9A-Za-z-]+", query):
+        return (Application.number >= query) & (Application.number < query + "~")
+    return Application.name_lookup == lookup_hash(lookup_key, "name", query)
