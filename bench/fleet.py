@@ -110,7 +110,7 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
 
 class DashboardWatch:
     """Dashboard freshness at the city during the storm. Its figures are counters the projection keeps as
-    events are applied (`statistic`, read by `node.dashboard`), so a filing counts there once the city has
+    events are applied (`statistic`, read by `node.hub.dashboard`), so a filing counts there once the city has
     applied it: sampling the city's `filed` total every second, against when each filing was acknowledged
     by its county, gives how long the oldest acknowledged filing waited to be counted. A county's own
     dashboard counts a filing in the transaction that acknowledges it: no lag there."""

@@ -11,7 +11,7 @@ from functools import cache
 
 from markupsafe import Markup
 
-from node.dashboard import Table
+from node.hub.dashboard import Table
 
 from .headers import style_nonce
 

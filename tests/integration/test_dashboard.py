@@ -116,7 +116,8 @@ def test_a_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(clie
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
 def test_every_cell_that_opens_like_a_formula_is_written_as_text(cell):
-    from node.dashboard import Table, csv_bytes
+    from node.hub.dashboard import Table
+    from node.hub.export import csv_bytes
 
     table = Table("t", "t", ("a", "b"), [(cell, -3)])
     assert list(csv.reader(io.StringIO(csv_bytes(table).decode("utf-8-sig"))))[1] == ["'" + cell, "-3"]

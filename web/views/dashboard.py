@@ -2,7 +2,10 @@
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from node import dashboard, forks, health
+from node import forks, health
+from node.hub import dashboard
+from node.hub.export import csv_bytes
+from node.hub.filters import area_for, departments, known_items, read_filters
 
 from .. import charts
 from ..auth import current_operator, requires
@@ -13,11 +16,11 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 def _build() -> dashboard.Dashboard:
     """The figures for the person logged in: their area only; filters outside it are left out."""
     node = current_app.extensions["onetrip"]
-    area = dashboard.area_for(node.identity.level, node.identity.region, current_operator())
+    area = area_for(node.identity.level, node.identity.region, current_operator())
     if area is None:
         abort(403, "统计看板只对县级、市级枢纽本级的管理员和窗口人员开放")
     catalogues = node.reference.catalogues()
-    filters, problems = dashboard.read_filters(request.args, area, dashboard.known_items(catalogues))
+    filters, problems = read_filters(request.args, area, known_items(catalogues))
     return dashboard.build(
         area, filters, problems, now=node.now(), own_station=node.identity.station, catalogues=catalogues
     )
@@ -28,7 +31,7 @@ def _build() -> dashboard.Dashboard:
 def show():
     board = _build()
     tables = board.tables
-    items = dashboard.known_items(current_app.extensions["onetrip"].reference.catalogues())
+    items = known_items(current_app.extensions["onetrip"].reference.catalogues())
     return render_template(
         "dashboard.html",
         board=board,
@@ -38,7 +41,7 @@ def show():
             "volume": charts.items(tables["items"]),
         },
         items=items,
-        departments=dashboard.departments(items),
+        departments=departments(items),
         fork_warning=forks.warning(),
         clock_warning=health.clock_warning(current_app.extensions["onetrip"].config.max_clock_drift_s),
     )
@@ -53,7 +56,7 @@ def export(name: str):
         abort(404, f"没有名为 {name} 的统计表")
     filename = f"{name}-{board.as_of:%Y%m%d-%H%M}.csv"
     return Response(
-        dashboard.csv_bytes(table),
+        csv_bytes(table),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -2,22 +2,20 @@
 slipping, low ratings and the children's sync health, as tables a page shows and a CSV file carries.
 
 The sums read `statistic` (kept as events are applied); the lists read a bounded number of rows by index.
-A city receives its counties' events, so the same sums at the city are the roll-up.
-"""
+A city receives its counties' events, so the same sums at the city are the roll-up."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import peewee as pw
 
 from node.cases.conflicts import open_conflicts
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
+from node.hub.filters import HUBS, Filters, bundle_names, in_area, known_items, narrowed
 from node.rules.deadlines import CHINA
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
@@ -28,37 +26,18 @@ from storage.models import (
     DeadlineMark,
     EventRecord,
     Installation,
-    Operator,
     Station,
     Statistic,
     unsettled,
 )
 
-HUBS = ("county", "city")
-VIEWERS = ("admin", "clerk")
 OFFLINE_AFTER = dt.timedelta(hours=24)
+
+
 LIST_LIMIT = 200  # rows of a list on the page and in its CSV: the oldest overdue first
+
+
 HALL, STATIONS = "县级及以上大厅", "乡镇、村站点"
-
-
-@dataclass(frozen=True)
-class Filters:
-    station: str = ""
-    department: str = ""
-    item: str = ""
-    since: dt.date | None = None
-    until: dt.date | None = None
-
-    def as_args(self) -> dict[str, str]:
-        """As query-string arguments, for links that keep the filters (CSV, charts)."""
-        values = {
-            "station": self.station,
-            "department": self.department,
-            "item": self.item,
-            "since": self.since.isoformat() if self.since else "",
-            "until": self.until.isoformat() if self.until else "",
-        }
-        return {name: value for name, value in values.items() if value}
 
 
 @dataclass(frozen=True)
@@ -106,90 +85,9 @@ def average(total: int, count: int) -> str:
     return f"{total / count:.1f}" if count else "—"
 
 
-def area_for(level: str, region: str, operator: Operator) -> str | None:
-    """The prefix of the station codes a person may see on this hub's dashboard: their own station's
-    division (a county admin sees their county, the city's people the whole city), or None."""
-    if level not in HUBS or operator.role not in VIEWERS:
-        return None
-    station = Station.get_or_none(Station.code == operator.station)
-    own = area_prefix(station.region) if station is not None else ""
-    mine = area_prefix(region)
-    return own if own.startswith(mine) else None
-
-
-def read_filters(args: Mapping[str, str], area: str, items: Mapping[str, tuple[str, str, str]]) -> tuple[Filters, list]:
-    """The filters a query string asks for; anything that does not read, or lies outside the area, is left
-    out with a message saying so, so a mistyped link shows the whole area rather than an error."""
-    problems, values = [], {}
-    station = args.get("station", "").strip()
-    if station and not (station.startswith(area) and Station.get_or_none(Station.code == station)):
-        problems.append(f"站点 {station} 不在本辖区，已忽略")
-    elif station:
-        values["station"] = station
-    department = args.get("department", "").strip()
-    if department and department not in dict(departments(items)):
-        problems.append(f"部门 {department} 不在事项清单中，已忽略")
-    elif department:
-        values["department"] = department
-    item = args.get("item", "").strip()
-    if item and item not in items:
-        problems.append(f"事项 {item} 不在事项清单中，已忽略")
-    elif item:
-        values["item"] = item
-    for name, label in (("since", "起始日期"), ("until", "截止日期")):
-        text = args.get(name, "").strip()
-        try:
-            values[name] = dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            problems.append(f"{label} {text} 不是有效日期（应为 2026-01-31 的格式），已忽略")
-    filters = Filters(**values)
-    if filters.since and filters.until and filters.since > filters.until:
-        problems.append("起始日期晚于截止日期，已忽略日期")
-        filters = replace(filters, since=None, until=None)
-    return filters, problems
-
-
-def known_items(catalogues: list[Catalogue]) -> dict[str, tuple[str, str, str]]:
-    """Item code -> (name, department code, department name), the nearer catalogue's names first."""
-    items: dict[str, tuple[str, str, str]] = {}
-    for catalogue in reversed(catalogues):
-        for item in catalogue.current():
-            items[item.code] = (item.name, item.department_code, item.department)
-    return items
-
-
-def departments(items: Mapping[str, tuple[str, str, str]]) -> list[tuple[str, str]]:
-    """(department code, name) of every department that has an item, in code order."""
-    return sorted({(code, name) for _, code, name in items.values()})
-
-
-def bundle_names(catalogues: list[Catalogue]) -> dict[str, str]:
-    return {code: b.name for catalogue in reversed(catalogues) for code, b in catalogue.bundles.items()}
-
-
-def _in_area(column: pw.Field, area: str, filters: Filters):
-    """Station codes inside the area by a range an index serves (a station filter: that one)."""
-    if filters.station:
-        return column == filters.station
-    return (column >= area) & (column < area + "~")
-
-
-def _narrowed(query, filters: Filters, item: pw.Field, day: pw.Field | None = None):
-    """The query kept to the filters' item or department and, on `day`, to their period."""
-    if filters.item:
-        query = query.where(item == filters.item)
-    elif filters.department:
-        query = query.where((item >= filters.department + "-") & (item < filters.department + "-~"))
-    if day is not None and filters.since:
-        query = query.where(day >= filters.since)
-    if day is not None and filters.until:
-        query = query.where(day <= filters.until)
-    return query
-
-
 def _statistics(area: str, filters: Filters):
-    query = Statistic.select().where(_in_area(Statistic.station, area, filters))
-    return _narrowed(query, filters, Statistic.item_code, Statistic.day)
+    query = Statistic.select().where(in_area(Statistic.station, area, filters))
+    return narrowed(query, filters, Statistic.item_code, Statistic.day)
 
 
 def _sums(area: str, filters: Filters, *group: pw.Field) -> list[tuple]:
@@ -212,7 +110,7 @@ def build(
 ) -> Dashboard:
     """Every figure and table of the dashboard, as of `now`."""
     items, bundles = known_items(catalogues), bundle_names(catalogues)
-    stations = {s.code: s for s in Station.select().where(_in_area(Station.code, area, Filters()))}
+    stations = {s.code: s for s in Station.select().where(in_area(Station.code, area, Filters()))}
     area_station = next((s for s in stations.values() if area_prefix(s.region) == area and s.level in HUBS), None)
     totals = dict(zip(COUNTERS, _sums(area, filters)[0], strict=True))
     marks = _marks(area, filters)
@@ -331,10 +229,10 @@ def _marks(area: str, filters: Filters) -> dict[str, int]:
     query = (
         DeadlineMark.select(DeadlineMark.status, pw.fn.COUNT(DeadlineMark.number))
         .join(Application, on=(Application.number == DeadlineMark.number))
-        .where(Application.state.in_(RUNNING) & _in_area(Application.station, area, filters))
+        .where(Application.state.in_(RUNNING) & in_area(Application.station, area, filters))
         .group_by(DeadlineMark.status)
     )
-    query = _narrowed(query, filters, Application.item_code)
+    query = narrowed(query, filters, Application.item_code)
     return dict(query.tuples())
 
 
@@ -347,12 +245,12 @@ def _overdue(area: str, filters: Filters, stations: dict[str, Station], items) -
         .where(
             (DeadlineMark.status == "overdue")
             & Application.state.in_(RUNNING)
-            & _in_area(Application.station, area, filters)
+            & in_area(Application.station, area, filters)
         )
         .order_by(Application.due, Application.number)
         .limit(LIST_LIMIT)
     )
-    query = _narrowed(query, filters, Application.item_code)
+    query = narrowed(query, filters, Application.item_code)
     rows = list(query)
     holders = _holders([row.number for row in rows])
     body = [
@@ -401,11 +299,11 @@ def _station_name(stations: dict[str, Station], code: str) -> str:
 def _low_ratings(area: str, filters: Filters, stations: dict[str, Station], items) -> Table:
     query = (
         Application.select()
-        .where((Application.rating <= LOW_STARS) & _in_area(Application.station, area, filters))
+        .where((Application.rating <= LOW_STARS) & in_area(Application.station, area, filters))
         .order_by(Application.rated_on.desc(), Application.number)
         .limit(LIST_LIMIT)
     )
-    query = _narrowed(query, filters, Application.item_code, Application.rated_on)
+    query = narrowed(query, filters, Application.item_code, Application.rated_on)
     body = [
         (
             row.number,
@@ -434,21 +332,3 @@ def _contacts(own_station: str, stations: dict[str, Station], now: dt.datetime) 
         when = at.replace(tzinfo=dt.UTC).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if at else "—"
         body.append((station.code, station.name, when, state))
     return Table("contacts", "下级节点同步状况", ("站点编码", "站点", "最近联系（北京时间）", "状态"), body)
-
-
-def csv_bytes(table: Table) -> bytes:
-    """UTF-8 with a byte-order mark: Excel on a clerk's PC then reads the Chinese right."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.headers)
-    writer.writerows([_as_text(cell) for cell in row] for row in table.rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(cell):
-    """A text cell a spreadsheet would run as a formula (a resident's rating comment `=HYPERLINK(…)`, say)
-    gets a leading apostrophe, which makes it plain text; numbers stay numbers."""
-    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
