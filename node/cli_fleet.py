@@ -10,12 +10,12 @@ import segno
 
 from node import files, fleet
 from node.catalogue.published import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
-from node.runtime import Node
+from node.context import Context
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
 
 
-def _hub_url(node: Node, given: str | None) -> str:
+def _hub_url(node: Context, given: str | None) -> str:
     return given or f"http://{node.config.host}:{node.config.port}"
 
 
@@ -28,7 +28,7 @@ def parse_qr(text: str) -> tuple[str, str, str]:
     return fields["hub"], fields["code"], fields["fp"]
 
 
-def _register(node: Node, args: argparse.Namespace) -> None:
+def _register(node: Context, args: argparse.Namespace) -> None:
     if args.qr_svg:
         files.check_writable(args.qr_svg)
     done = fleet.register(
@@ -51,30 +51,30 @@ def _register(node: Node, args: argparse.Namespace) -> None:
         print(f"二维码已写入 {args.qr_svg}")
 
 
-def _bundle(node: Node, args: argparse.Namespace) -> None:
+def _bundle(node: Context, args: argparse.Namespace) -> None:
     with files.written_atomically(args.out) as out:
         out.write(fleet.bundle_for(node, args.code, _hub_url(node, args.hub_url)))
     print(f"注册包已写入 {args.out}：请连同注册码交给站点")
 
 
-def _accept(node: Node, args: argparse.Namespace) -> None:
+def _accept(node: Context, args: argparse.Namespace) -> None:
     request = files.read_bytes(args.request)
     with files.written_atomically(args.out) as out:
         out.write(fleet.grant(node, request))
     print(f"证书回执已写入 {args.out}：请带回站点，运行 onetrip install-grant")
 
 
-def _install_grant(node: Node, args: argparse.Namespace) -> None:
+def _install_grant(node: Context, args: argparse.Namespace) -> None:
     identity = fleet.install_grant(node, files.read_bytes(args.grant))
     print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
 
 
-def _revoke(node: Node, args: argparse.Namespace) -> None:
+def _revoke(node: Context, args: argparse.Namespace) -> None:
     held = fleet.revoke(node, args.installation, args.reason)
     print(f"已吊销 {args.installation}；仍担保的事件：{held or '无'}")
 
 
-def _add_operator(node: Node, args: argparse.Namespace) -> None:
+def _add_operator(node: Context, args: argparse.Namespace) -> None:
     password = files.read_text(args.password_file) if args.password_file else _ask_password()
     create_operator(
         node.events,
@@ -88,11 +88,11 @@ def _add_operator(node: Node, args: argparse.Namespace) -> None:
     print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
 
 
-def _renew(node: Node, args: argparse.Namespace) -> None:
+def _renew(node: Context, args: argparse.Namespace) -> None:
     print(f"证书已续期，新的有效期至 {fleet.renew(node, args.hub):%Y-%m-%d}")
 
 
-def _replace(node: Node, args: argparse.Namespace) -> None:
+def _replace(node: Context, args: argparse.Namespace) -> None:
     issued = fleet.replace(node, args.station, args.reason, _hub_url(node, args.hub_url))
     print(f"旧安装已吊销。新电脑的注册码 {issued.code}（72 小时内有效）；新安装注册后将与旧安装关联")
     print(f"二维码内容：{issued.qr_text}")
@@ -100,22 +100,22 @@ def _replace(node: Node, args: argparse.Namespace) -> None:
         print(f"旧电脑的印章已吊销并重新下单：{'、'.join(issued.seals)}；新电脑注册后用 onetrip seal-request 申领")
 
 
-def _release(node: Node, args: argparse.Namespace) -> None:
+def _release(node: Context, args: argparse.Namespace) -> None:
     applied = fleet.release(node, args.installation, args.stream, args.upto, args.reason)
     print(f"已担保 {args.installation} 在 {args.stream} 流至第 {args.upto} 号；本枢纽应用了 {applied} 个隔离的事件")
 
 
-def _trust_refresh(node: Node, args: argparse.Namespace) -> None:
+def _trust_refresh(node: Context, args: argparse.Namespace) -> None:
     fleet.refresh_trust(node, args.hub)
     print("信任数据已更新")
 
 
-def _rotate_ca(node: Node, args: argparse.Namespace) -> None:
+def _rotate_ca(node: Context, args: argparse.Namespace) -> None:
     cert = fleet.rotate_authority(node)
     print(f"证书机构密钥已轮换，新证书有效期至 {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
-def _publish(node: Node, args: argparse.Namespace) -> None:
+def _publish(node: Context, args: argparse.Namespace) -> None:
     kind, path = (CATALOGUE, args.catalogue) if args.catalogue else (HOLIDAYS, args.holidays)
     if path is None:
         raise PublicationRefused("请用 --catalogue 文件 或 --holidays 文件 指明要发布的内容")
@@ -133,7 +133,7 @@ def _ask_password() -> str:
     return first
 
 
-def _enroll(node: Node, args: argparse.Namespace) -> None:
+def _enroll(node: Context, args: argparse.Namespace) -> None:
     if args.bundle:
         if not (args.code and args.out):
             raise EnrolmentRefused("离线注册需要 --bundle、--code 和 --out")

@@ -7,7 +7,7 @@ import getpass
 from pathlib import Path
 
 from node import files, seals
-from node.runtime import Node
+from node.context import Context
 from node.seal_records import KINDS, SealRefused
 from node.verification import Verdict, verify
 
@@ -16,7 +16,7 @@ def _pin(path: Path | None) -> str:
     return files.read_text(path) if path else getpass.getpass("印章口令：")
 
 
-def _order(node: Node, args: argparse.Namespace) -> None:
+def _order(node: Context, args: argparse.Namespace) -> None:
     seal_id = seals.order_seal(
         node,
         station=args.station,
@@ -30,7 +30,7 @@ def _order(node: Node, args: argparse.Namespace) -> None:
     print(f"已订制印章 {seal_id}：请在持章站点的电脑上运行 onetrip seal-request --seal {seal_id}")
 
 
-def _request(node: Node, args: argparse.Namespace) -> None:
+def _request(node: Context, args: argparse.Namespace) -> None:
     if args.out:
         pin = _pin(args.pin_file)
         with files.written_atomically(args.out) as out:
@@ -41,24 +41,24 @@ def _request(node: Node, args: argparse.Namespace) -> None:
     print(f"印章 {seal.seal_id}（{seal.owner} {seal.name}）已安装，有效期至 {seal.valid_to:%Y-%m-%d}")
 
 
-def _accept(node: Node, args: argparse.Namespace) -> None:
+def _accept(node: Context, args: argparse.Namespace) -> None:
     request = files.read_bytes(args.request)
     with files.written_atomically(args.out) as out:
         out.write(seals.grant_seal(node, request))
     print(f"印章证书回执已写入 {args.out}：请带回持章站点运行 onetrip seal-install")
 
 
-def _install(node: Node, args: argparse.Namespace) -> None:
+def _install(node: Context, args: argparse.Namespace) -> None:
     seal = seals.install_seal(node, files.read_bytes(args.grant))
     print(f"印章 {seal.seal_id}（{seal.owner} {seal.name}）已安装，有效期至 {seal.valid_to:%Y-%m-%d}")
 
 
-def _revoke(node: Node, args: argparse.Namespace) -> None:
+def _revoke(node: Context, args: argparse.Namespace) -> None:
     seals.revoke_seal(node, args.seal, args.reason, actor="command line")
     print(f"印章 {args.seal} 已吊销：吊销随信任数据同步到各站点，此前盖章的文件仍可验证")
 
 
-def _verify(node: Node, args: argparse.Namespace) -> int:
+def _verify(node: Context, args: argparse.Namespace) -> int:
     if args.file is None and not args.qr:
         raise SealRefused("请给出要验证的 PDF 文件，或用 --qr 给出二维码的文字内容")
     verdict = verify(node, pdf=files.read_bytes(args.file) if args.file else None, text=args.qr)

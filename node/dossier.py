@@ -7,24 +7,21 @@ what counts as received, missing or decided.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from node.cases.intake import read_applicant
 from node.cases.queries import timeline
 from node.catalogue.model import Catalogue, ServiceItem
+from node.context import Context
 from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from node.errors import DomainError
 from node.rules.deadlines import CHINA
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 
-if TYPE_CHECKING:
-    from node.runtime import Node
-
 DECIDED = "application.decided"
 
 
-def paper_for(node: Node, number: str, catalogue: Catalogue) -> Paper:
+def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
     """Everything the documents of application `number` print, as of now (Beijing time)."""
     row = Application.get_by_id(number)
     try:

@@ -11,11 +11,12 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from cryptography import x509
 
 from node import health, scans
+from node.context import Context
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
@@ -41,11 +42,8 @@ from sync.request import (
     seal_body,
 )
 
-if TYPE_CHECKING:
-    from node.runtime import Node
 
-
-def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:
+def authenticate(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> tuple[SignedRequest, Binding]:
     """The verified request and its sender as certified; a replay, a stranger or a revoked PC is refused."""
     request = read_request(headers, "POST", path, body)
     sender = _sender(node, request, headers)
@@ -58,7 +56,7 @@ def authenticate(node: Node, headers: Mapping[str, str], path: str, body: bytes)
     return request, sender
 
 
-def _sender(node: Node, request: SignedRequest, headers: Mapping[str, str]) -> Binding:
+def _sender(node: Context, request: SignedRequest, headers: Mapping[str, str]) -> Binding:
     """Who signed the request, as certified: a stranger, another station's claim or a revoked PC is refused."""
     if request.installation == node.identity.installation:
         raise RequestRefused("请求自称来自本机：已拒绝")
@@ -81,7 +79,7 @@ def _sender(node: Node, request: SignedRequest, headers: Mapping[str, str]) -> B
     return sender
 
 
-def _adopt_sent_certificates(node: Node, header: str) -> None:
+def _adopt_sent_certificates(node: Context, header: str) -> None:
     """A child certified after our last pull sends its certificates: each must chain to our anchors,
     within its issuer's division, as any certificate from a feed must (signing before agreement)."""
     try:
@@ -95,7 +93,7 @@ def _adopt_sent_certificates(node: Node, header: str) -> None:
         node.events.trust.forget()
 
 
-def _check_freshness(node: Node, request: SignedRequest) -> bool:
+def _check_freshness(node: Context, request: SignedRequest) -> bool:
     """Whether the request was signed with the sender's own time (rather than the time we gave it)."""
     now_ms = node.events.clock.clock.now_ms()
     if nonces.redeem(request.nonce, request.installation, now_ms):
@@ -111,7 +109,7 @@ def _check_freshness(node: Node, request: SignedRequest) -> bool:
     return True
 
 
-def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+def push(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
     batch = decode_batch(opened(node, body, PUSH_CONTEXT, request))
@@ -120,12 +118,12 @@ def push(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     return answer_to(child, canonical.encode(applied), request)
 
 
-def _applied(node: Node, child: Binding, batch: Batch) -> dict:
+def _applied(node: Context, child: Binding, batch: Batch) -> dict:
     receipt = delta.apply(node.events, batch, allowed=Scope(node.events.trust, child).sends_up)
     return {"cursor": batch.cursor, **asdict(receipt)}
 
 
-def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+def pull(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """The events in the child's scope stored here after its down-cursor, cut at signed heads; or, asked for
     a `repair` after the digests differed, one stream of its scope from what it holds."""
     request, child = authenticate(node, headers, path, body)
@@ -137,7 +135,7 @@ def pull(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> byte
     return answer_to(child, encode_batch(_pulled(node, child, cursor, request.protocol)), request)
 
 
-def compare(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+def compare(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Protocol 2, after a round whose fingerprints differed: the child's heads against ours, and which
     streams each side resends (`digest.differences`)."""
     request, child = authenticate(node, headers, path, body)
@@ -147,7 +145,7 @@ def compare(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> b
     return answer_to(child, canonical.encode(digest.repairs_to_wire(repairs)), request)
 
 
-def _asked(node: Node, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:
+def _asked(node: Context, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:
     try:
         asked = canonical.decode(opened(node, body, context, request))
     except EncodingError as exc:
@@ -157,7 +155,7 @@ def _asked(node: Node, body: bytes, context: bytes, request: SignedRequest, unre
     return asked
 
 
-def _repair(node: Node, child: Binding, asked) -> Batch:
+def _repair(node: Context, child: Binding, asked) -> Batch:
     try:
         origin, stream, held_seq = asked
         if not (
@@ -174,14 +172,14 @@ def _repair(node: Node, child: Binding, asked) -> Batch:
     return delta.repair(origin, stream, held_seq)
 
 
-def blobs(node: Node, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
+def blobs(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """A child's scan request (`node.scans`): which it lacks, a chunk of one, or a chunk of ours."""
     request, child = authenticate(node, headers, path, body)
     asked = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
     return answer_to(child, canonical.encode(scans.answer(node, child, asked)), request)
 
 
-def opened(node: Node, body: bytes, context: bytes, request: SignedRequest) -> bytes:
+def opened(node: Context, body: bytes, context: bytes, request: SignedRequest) -> bytes:
     try:
         return open_body(node.keys.agreement, body, context=context, nonce=request.nonce)
     except CipherError as exc:
@@ -194,7 +192,7 @@ def _cursor(value) -> int:
     return value
 
 
-def _pulled(node: Node, child: Binding, cursor: int, protocol: int) -> Batch:
+def _pulled(node: Context, child: Binding, cursor: int, protocol: int) -> Batch:
     """The next batch; the last one (protocol 2) carries our fingerprint of the child's scope, which the
     child compares with its own once it has applied it."""
     node.events.sign_heads()  # our newest events go down signed, not held back until the next minute
@@ -205,7 +203,7 @@ def _pulled(node: Node, child: Binding, cursor: int, protocol: int) -> Batch:
     return dataclasses.replace(batch, digest=digest.fingerprint(digest.heads(scope.holds, scope.streams)))
 
 
-def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
+def import_bundle(node: Context, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
     """A child's bundle from a USB stick: verify it whole (its scans too), apply its pushes and keep its
     scans in one transaction, and write the return bundle to `out`: the acknowledged cursor, the scans
     now held, everything in the child's scope after its down-cursor and the scans of it the child lacks."""
@@ -261,7 +259,7 @@ def import_bundle(node: Node, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
     scans.write_carried(node, out, _agreement_of(child), nonce, down)
 
 
-def _bundle_repairs(node: Node, child: Binding, heads, pulled: list[Batch]) -> tuple[tuple, list[Batch]]:
+def _bundle_repairs(node: Context, child: Binding, heads, pulled: list[Batch]) -> tuple[tuple, list[Batch]]:
     """Anti-entropy by USB stick: the child's heads as it exported them against ours once its pushes are
     applied. What it must carry again (we lack it: restored from a backup), and, for the streams it lacks,
     a repair from what it holds, unless the pull brings that stream from there already."""

@@ -13,8 +13,8 @@ import peewee as pw
 from cryptography import x509
 
 from node import health
+from node.context import Context
 from node.restore import grant_keys
-from node.runtime import Node
 from node.seals import reissue_for
 from provisioning import client, enrolment, renewal
 from provisioning.audit import audit
@@ -60,7 +60,7 @@ from storage.models import (
 
 
 def register(
-    node: Node,
+    node: Context,
     *,
     name: str,
     level: str,
@@ -85,11 +85,11 @@ def register(
     )
 
 
-def directory(node: Node) -> dict:
+def directory(node: Context) -> dict:
     return hub_directory(node.identity, require_authority(node.config.data_dir))
 
 
-def grant(node: Node, sealed_request: bytes) -> bytes:
+def grant(node: Context, sealed_request: bytes) -> bytes:
     """Enrol an installation; a replacement PC also gets the keys to its station's applications back."""
     sealed = grant_enrolment(
         node.events, node.identity, node.keys, require_authority(node.config.data_dir), sealed_request, node.now()
@@ -100,12 +100,12 @@ def grant(node: Node, sealed_request: bytes) -> bytes:
     return sealed
 
 
-def _request(node: Node, code: str, hub_agreement_pem: str) -> bytes:
+def _request(node: Context, code: str, hub_agreement_pem: str) -> bytes:
     request = make_request(node.identity, node.keys, code, load_ca_key(node.config.data_dir))
     return seal_request(request, agreement_key_of(from_pem(hub_agreement_pem)))
 
 
-def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str | None = None) -> Identity:
+def enrol_online(node: Context, hub_url: str, code: str, expected_fingerprint: str | None = None) -> Identity:
     """Keys stay here: only certificate requests, sealed to the hub, cross the wire."""
     if problem := code_problem(code):  # a typo is caught before any request
         raise BadCode(problem)
@@ -117,7 +117,7 @@ def enrol_online(node: Node, hub_url: str, code: str, expected_fingerprint: str 
     return install_grant(node, sealed_grant, issuer=issuer, hub_url=hub_url)
 
 
-def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
+def enrol_from_bundle(node: Context, bundle: bytes, code: str) -> bytes:
     """Adopt the bundle's trust data now; return the sealed request to carry back to the hub."""
     contents = read_bundle(bundle, code)
     registration = contents["registration"]
@@ -133,7 +133,7 @@ def enrol_from_bundle(node: Node, bundle: bytes, code: str) -> bytes:
 
 
 def install_grant(
-    node: Node, sealed_grant: bytes, *, issuer: tuple | None = None, hub_url: str | None = None
+    node: Context, sealed_grant: bytes, *, issuer: tuple | None = None, hub_url: str | None = None
 ) -> Identity:
     grant_body = open_grant(sealed_grant, node.keys)
     check_own_certificates(grant_body, node.identity, node.keys, node.now(), issuer)
@@ -153,7 +153,7 @@ def install_grant(
     return identity
 
 
-def _ensure_first_admin(node: Node, password_hash: str | None) -> None:
+def _ensure_first_admin(node: Context, password_hash: str | None) -> None:
     """The account the county set up at registration; its password must be changed at first login."""
     station = node.identity.station
     username = first_admin_name(station)
@@ -170,7 +170,9 @@ def _ensure_first_admin(node: Node, password_hash: str | None) -> None:
         )
 
 
-def _become(node: Node, station: str, parent: str | None, parent_url: str | None, issuer_url: str | None) -> Identity:
+def _become(
+    node: Context, station: str, parent: str | None, parent_url: str | None, issuer_url: str | None
+) -> Identity:
     identity = dataclasses.replace(
         node.identity, station=station, provisional=False, parent=parent, parent_url=parent_url, issuer_url=issuer_url
     )
@@ -179,7 +181,7 @@ def _become(node: Node, station: str, parent: str | None, parent_url: str | None
     return identity
 
 
-def refresh_trust(node: Node, hub_url: str | None = None) -> None:
+def refresh_trust(node: Context, hub_url: str | None = None) -> None:
     """Fetch the parent's trust feed (anchors, certificates, trust streams) and adopt what verifies.
 
     Certificates and revocations are public, like a CRL; every item is checked against
@@ -191,17 +193,17 @@ def refresh_trust(node: Node, hub_url: str | None = None) -> None:
     enrolment.refresh_trust(node.events, url)
 
 
-def trust_feed(node: Node) -> dict:
+def trust_feed(node: Context) -> dict:
     return trust_material(node.events)
 
 
-def grant_renewal(node: Node, sealed_request: bytes) -> bytes:
+def grant_renewal(node: Context, sealed_request: bytes) -> bytes:
     return renewal.grant_renewal(
         node.events, node.keys, require_authority(node.config.data_dir), sealed_request, node.now()
     )
 
 
-def renew(node: Node, hub_url: str | None = None):
+def renew(node: Context, hub_url: str | None = None):
     return renewal.renew_online(node.events, node.identity, node.keys, node.now(), hub_url)
 
 
@@ -213,13 +215,13 @@ class NewCode:
     seals: tuple[str, ...] = ()  # seals ordered again for the new PC (a replacement's)
 
 
-def new_code(node: Node, station: str, hub_url: str, actor: str = "admin") -> NewCode:
+def new_code(node: Context, station: str, hub_url: str, actor: str = "admin") -> NewCode:
     """A fresh enrolment code (and QR) for a registered station that has not enrolled yet."""
     code = new_code_for(node.events, station, node.now(), actor)
     return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)))
 
 
-def replace(node: Node, station: str, reason: str, hub_url: str, actor: str = "admin") -> NewCode:
+def replace(node: Context, station: str, reason: str, hub_url: str, actor: str = "admin") -> NewCode:
     """A station's PC was lost, broken or restored: revoke its installation and its seals, order the seals
     again for the new PC, and give a code for it."""
     registration = Registration.get_or_none(Registration.station == station)
@@ -231,11 +233,11 @@ def replace(node: Node, station: str, reason: str, hub_url: str, actor: str = "a
     return NewCode(station, code, qr_text(hub_url, code, require_authority(node.config.data_dir)), tuple(seals))
 
 
-def bundle_for(node: Node, code: str, hub_url: str) -> bytes:
+def bundle_for(node: Context, code: str, hub_url: str) -> bytes:
     return write_bundle(node.events, node.identity, node.keys, require_authority(node.config.data_dir), code, hub_url)
 
 
-def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> dict[str, int]:
+def revoke(node: Context, installation: str, reason: str, actor: str = "admin") -> dict[str, int]:
     """Revoke an installation: per stream, the county vouches for what it already holds, nothing after."""
     require_authority(node.config.data_dir)
     target = newest_binding(installation)
@@ -256,7 +258,7 @@ def revoke(node: Node, installation: str, reason: str, actor: str = "admin") -> 
     return held
 
 
-def release(node: Node, installation: str, stream: str, upto_seq: int, reason: str, actor: str = "admin") -> int:
+def release(node: Context, installation: str, stream: str, upto_seq: int, reason: str, actor: str = "admin") -> int:
     """Vouch for more of a revoked installation's work: honest events it queued offline before it was
     stolen, up to `upto_seq` of `stream`, as the county has them. A second revocation event with the
     higher seq travels like the first; every node then applies what it had quarantined up to there.
@@ -290,7 +292,7 @@ def release(node: Node, installation: str, stream: str, upto_seq: int, reason: s
     return node.events.readmit_vouched()
 
 
-def rotate_authority(node: Node, actor: str = "admin") -> x509.Certificate:
+def rotate_authority(node: Context, actor: str = "admin") -> x509.Certificate:
     """A new CA key vouched for by the old one; everything certified under the old key keeps verifying.
 
     A county's new key is certified by its old one; the city's new root comes with a
@@ -335,11 +337,11 @@ class FleetRow:
 EXPIRY_WARNING = dt.timedelta(days=30)
 
 
-def is_hub(node: Node) -> bool:
+def is_hub(node: Context) -> bool:
     return node.identity.level in ("county", "city")
 
 
-def overview(node: Node, *, page: int, per_page: int) -> tuple[list[FleetRow], int]:
+def overview(node: Context, *, page: int, per_page: int) -> tuple[list[FleetRow], int]:
     """Every registered station this node knows, with its installations' certificates, what it last
     reported, and a status (an installation's own code from before registration is not a fleet station)."""
     registered = pw.fn.LENGTH(Station.code) != pw.fn.LENGTH(Station.region) + 7  # "<region>-NN", not "-<hex6>"

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import metadata
-from typing import TYPE_CHECKING
 
+from node.context import Context
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.database import write_transaction
 from storage.models import Contact, Station, upsert
 from sync.request import SignedRequest
-
-if TYPE_CHECKING:
-    from node.runtime import Node
 
 VERSION = metadata.version("onetrip")
 STALE = dt.timedelta(hours=1)
@@ -28,7 +25,7 @@ OFFSET_RESOLUTION_MS = 5_000  # a clock offset that moved more than this is writ
 RELAYED_LIMIT = 5_000  # a township's villages, with room to spare; a pull body stays small
 
 
-def report(node: Node, pending_events: int, oldest_unsent_s: int | None) -> dict:
+def report(node: Context, pending_events: int, oldest_unsent_s: int | None) -> dict:
     """What a pull tells the parent: this node's figures, and those its own children last reported."""
     below = [
         {
@@ -45,7 +42,7 @@ def report(node: Node, pending_events: int, oldest_unsent_s: int | None) -> dict
     return {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s, "below": below}
 
 
-def contacted(node: Node, sender: Binding, request: SignedRequest, *, own_time: bool = True) -> None:
+def contacted(node: Context, sender: Binding, request: SignedRequest, *, own_time: bool = True) -> None:
     """An authenticated request arrived: when, and how far the sender's clock is from ours. Only a request
     signed with its own time (`own_time`) measures that: a retry after a clock skew carries our time, and
     the offset its first request showed stays. Written at most once a minute per station unless the
@@ -77,7 +74,7 @@ def offset_moved(before_ms: int | None, after_ms: int | None) -> bool:
     return abs(after_ms - before_ms) >= OFFSET_RESOLUTION_MS
 
 
-def reported(node: Node, sender: Binding, status: object) -> None:
+def reported(node: Context, sender: Binding, status: object) -> None:
     """Keep what a child reported of itself and of the stations behind it (only those below it)."""
     if isinstance(status, dict):
         with write_transaction():  # nothing is written when nothing changed: an idle round stays cheap

@@ -14,13 +14,14 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import peewee as pw
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from node.cases.events import ATTACHED
 from node.cases.retention import PURGED
+from node.context import Context
 from node.rules.materials import MAX_SCAN_BYTES
 from provisioning.authority import above
 from provisioning.certs import Binding
@@ -33,9 +34,6 @@ from sync.errors import RequestRefused
 from sync.event import parse_event
 from sync.request import BLOB_CONTEXT
 
-if TYPE_CHECKING:
-    from node.runtime import Node
-
 PATH = "/api/v1/sync/blobs"
 CHUNK = 256 * 1024
 ASK_AT_ONCE = 200
@@ -45,7 +43,7 @@ LARGEST = MAX_SCAN_BYTES + 4096  # a scan as stored: the limit plus the envelope
 # -- the parent's side ---------------------------------------------------------------------
 
 
-def answer(node: Node, child: Binding, asked) -> dict:
+def answer(node: Context, child: Binding, asked) -> dict:
     """The answer to a child's `want` (which of these do you lack), `put` (a chunk at an offset) or `get`."""
     op = asked.get("op") if isinstance(asked, dict) else None
     if op == "want":
@@ -72,7 +70,7 @@ def _in_scope(child: Binding, digest: str) -> bool:
     return False
 
 
-def _receive(node: Node, child: Binding, asked: dict) -> int:
+def _receive(node: Context, child: Binding, asked: dict) -> int:
     digest, offset, total = asked.get("digest"), asked.get("offset"), asked.get("total")
     if not (isinstance(digest, str) and is_blob_name(digest)) or not _in_scope(child, digest):
         raise RequestRefused("这份扫描件不属于发送方辖区内的办件（或其登记尚未同步到上级）：拒收")
@@ -102,7 +100,7 @@ def _receive(node: Node, child: Binding, asked: dict) -> int:
     return held + len(data)
 
 
-def _send(node: Node, child: Binding, asked: dict) -> dict:
+def _send(node: Context, child: Binding, asked: dict) -> dict:
     digest, offset = asked.get("digest"), asked.get("offset")
     if not (isinstance(digest, str) and is_blob_name(digest)) or not _in_scope(child, digest):
         raise RequestRefused("这份扫描件不属于请求方辖区内的办件：不予提供")
@@ -126,7 +124,7 @@ def _append(partial: Path, data: bytes) -> None:
         raise
 
 
-def _partial(node: Node, digest: str) -> Path:
+def _partial(node: Context, digest: str) -> Path:
     folder = node.blobs.root / "partial"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / digest
@@ -135,7 +133,7 @@ def _partial(node: Node, digest: str) -> Path:
 # -- the child's side ----------------------------------------------------------------------
 
 
-def exchange(node: Node, parent) -> tuple[int, int]:
+def exchange(node: Context, parent) -> tuple[int, int]:
     """Send the parent the scans it lacks and fetch those we lack; (sent, fetched)."""
     unsent, lacking = inventory(node)
     sent = 0
@@ -149,7 +147,7 @@ def exchange(node: Node, parent) -> tuple[int, int]:
     return sent, fetched
 
 
-def inventory(node: Node) -> tuple[list[str], list[str]]:
+def inventory(node: Context) -> tuple[list[str], list[str]]:
     """The scans our attachments name that the parent may lack (held here, not marked sent), and those we
     lack. A scan purged with its application's personal data is not lacking: it is never fetched again."""
     referenced = {d for (d,) in Attachment.select(Attachment.blob).distinct().tuples()}
@@ -169,7 +167,7 @@ def _call(parent, body: dict) -> dict:
     return canonical.decode(parent.call(PATH, BLOB_CONTEXT, canonical.encode(body)))
 
 
-def _upload(node: Node, parent, digest: str) -> None:
+def _upload(node: Context, parent, digest: str) -> None:
     data = node.blobs.get(digest)
     offset = 0
     while offset < len(data):
@@ -179,7 +177,7 @@ def _upload(node: Node, parent, digest: str) -> None:
         ]
 
 
-def _download(node: Node, parent, digest: str) -> bool:
+def _download(node: Context, parent, digest: str) -> bool:
     partial = _partial(node, digest)
     while True:
         held = partial.stat().st_size if partial.exists() else 0
@@ -198,14 +196,14 @@ def _download(node: Node, parent, digest: str) -> bool:
     return True
 
 
-def mark_sent(node: Node, digests) -> None:
+def mark_sent(node: Context, digests) -> None:
     """Remember that the parent holds these (names from a return bundle included, hence the check)."""
     for digest in digests:
         if isinstance(digest, str) and is_blob_name(digest):
             _sent_mark(node, digest).touch()
 
 
-def _sent_mark(node: Node, digest: str) -> Path:
+def _sent_mark(node: Context, digest: str) -> Path:
     folder = node.blobs.root / "sent"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / digest
@@ -218,18 +216,18 @@ def _sent_mark(node: Node, digest: str) -> Path:
 # name the signed manifest gives it.
 
 
-def listing(node: Node, digests: list[str]) -> list[list]:
+def listing(node: Context, digests: list[str]) -> list[list]:
     """The manifest's entries for the scans that follow a bundle's body: name and size as stored."""
     return [[digest, node.blobs.path(digest).stat().st_size] for digest in digests]
 
 
-def write_carried(node: Node, out: BinaryIO, recipient: ec.EllipticCurvePublicKey, nonce: str, digests) -> None:
+def write_carried(node: Context, out: BinaryIO, recipient: ec.EllipticCurvePublicKey, nonce: str, digests) -> None:
     """The scans after the body, one at a time: a stick's worth is never in memory at once."""
     for digest in digests:
         sneakernet.write_scan(out, recipient, node.blobs.get(digest), nonce=nonce, digest=digest)
 
 
-def stage_carried(node: Node, staging: Staging, bundle: sneakernet.Bundle, nonce: str, manifest: dict) -> list[str]:
+def stage_carried(node: Context, staging: Staging, bundle: sneakernet.Bundle, nonce: str, manifest: dict) -> list[str]:
     """Open every scan a bundle carries and check it against its name before anything is applied (one
     altered byte refuses the whole bundle); stage those not held here. The names carried."""
     listed = manifest.get("scans", [])
@@ -258,7 +256,7 @@ def keep_in_scope(staging: Staging, child: Binding) -> None:
     staging.place([digest for digest in staging.digests if _in_scope(child, digest)])
 
 
-def for_child(node: Node, child: Binding, lacking, batches: list[Batch]) -> list[str]:
+def for_child(node: Context, child: Binding, lacking, batches: list[Batch]) -> list[str]:
     """The scans a return bundle brings down: those the child said it lacks and those the attachments
     going down to it name, held here, and only within its scope, as `get` would serve them."""
     named = set(lacking) if isinstance(lacking, list) else set()

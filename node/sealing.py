@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography import x509
 
+from node.catalogue.published import Reference
+from node.context import Context
 from node.documents import Stamp, filename, render
 from node.dossier import paper_for
 from node.seal_image import draw
@@ -24,9 +26,6 @@ from provisioning.seal_keys import unlock_seal_key
 from provisioning.trust import chain_of
 from storage.models import Operator, Seal
 from sync.keys import ECDSA_P256, SigningKey
-
-if TYPE_CHECKING:
-    from node.runtime import Node
 
 SEAL_ROLES = ("agent", "clerk")  # the people at the window; admins manage seals, they do not use them
 
@@ -39,7 +38,13 @@ class Sealed:
     use_id: str
 
 
-def usable_seals(node: Node) -> list[Seal]:
+class SealingContext(Context, Protocol):
+    """A node that seals a paper also reads the catalogue the paper names."""
+
+    reference: Reference
+
+
+def usable_seals(node: Context) -> list[Seal]:
     """The seals this installation holds that are neither revoked nor out of their validity now."""
     now = node.now().replace(tzinfo=None)
     return list(
@@ -54,7 +59,7 @@ def usable_seals(node: Node) -> list[Seal]:
     )
 
 
-def _usable(node: Node, seal_id: str) -> Seal:
+def _usable(node: Context, seal_id: str) -> Seal:
     seal = Seal.get_or_none(Seal.seal_id == seal_id)
     if seal is None or seal.installation != node.identity.installation:
         raise SealRefused(f"本机没有印章 {seal_id}")
@@ -69,7 +74,7 @@ def _usable(node: Node, seal_id: str) -> Seal:
 
 
 def seal_document(
-    node: Node, *, operator: Operator, pin: str, seal_id: str, number: str, kind: str, size: str = "A4"
+    node: SealingContext, *, operator: Operator, pin: str, seal_id: str, number: str, kind: str, size: str = "A4"
 ) -> Sealed:
     """The document of application `number`, sealed; refused without the role, the PIN or a usable seal."""
     if operator.role not in SEAL_ROLES:

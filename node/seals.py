@@ -10,12 +10,12 @@ goes to `POST /api/v1/seals/request`; offline, it travels as a file and the gran
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from node.context import Context
 from node.seal_image import SIZE_MM, draw, image_digest
 from node.seal_records import RECORD_DOMAIN, SealRecord, SealRefused, order_fields, order_problems
 from provisioning import client
@@ -45,9 +45,6 @@ from sync.hlc import unpack
 from sync.keys import ECDSA_P256, SigningKey, VerifyingKey
 from sync.projection import RuleViolation
 
-if TYPE_CHECKING:
-    from node.runtime import Node
-
 SEAL_ISSUED, SEAL_REVOKED, SEAL_USED = "seal.issued", "seal.revoked", "seal.used"
 SEAL_RECEIVED = "seal.received"  # the county's countersignature: when it first held a use
 REQUEST_CONTEXT, GRANT_CONTEXT = b"seal/request", b"seal/grant"
@@ -71,7 +68,7 @@ def seal_attributes(cert: x509.Certificate) -> dict:
 
 
 def order_seal(
-    node: Node, *, station: str, kind: str, name: str, owner: str, credit_code: str, valid_days: int, actor: str
+    node: Context, *, station: str, kind: str, name: str, owner: str, credit_code: str, valid_days: int, actor: str
 ) -> str:
     """Order a seal for a station in this hub's division; its id, which the holder asks with."""
     require_authority(node.config.data_dir)
@@ -94,7 +91,7 @@ def order_seal(
     return seal_id
 
 
-def grant_seal(node: Node, sealed: bytes) -> bytes:
+def grant_seal(node: Context, sealed: bytes) -> bytes:
     """Certify the key a holder made for an ordered seal; answer with the county's trust material,
     sealed to the requesting installation. Refusals are audited."""
     try:
@@ -108,7 +105,7 @@ def grant_seal(node: Node, sealed: bytes) -> bytes:
         raise SealRefused("印章申请无法解开或格式无效：不是发给本枢纽的，或已被改动") from exc
 
 
-def _grant(node: Node, raw: bytes, signature: bytes) -> bytes:
+def _grant(node: Context, raw: bytes, signature: bytes) -> bytes:
     request = canonical.decode(raw)
     installation = request["installation"]
     trust = node.events.trust
@@ -177,7 +174,7 @@ def _agreement_key_of(installation: str) -> ec.EllipticCurvePublicKey:
     return x509.load_der_x509_certificate(bytes(row.der)).public_key()
 
 
-def revoke_seal(node: Node, seal_id: str, reason: str, actor: str) -> None:
+def revoke_seal(node: Context, seal_id: str, reason: str, actor: str) -> None:
     """Revoke a seal (a lost PC, a closed centre); it travels down with the county's trust stream."""
     require_authority(node.config.data_dir)
     seal = Seal.get_or_none(Seal.seal_id == seal_id)
@@ -194,7 +191,7 @@ def revoke_seal(node: Node, seal_id: str, reason: str, actor: str) -> None:
     node.events.sign_heads()
 
 
-def reissue_for(node: Node, installation: str, reason: str, actor: str) -> list[str]:
+def reissue_for(node: Context, installation: str, reason: str, actor: str) -> list[str]:
     """A station's PC is replaced: its seals die with its keys (a seal key never leaves its installation),
     so each is revoked and ordered again, the same seal for the same station, for the new PC to request.
     The new orders' ids, to tell the station."""
@@ -221,7 +218,7 @@ def reissue_for(node: Node, installation: str, reason: str, actor: str) -> list[
 # -- the holder ---------------------------------------------------------------------------
 
 
-def request_seal(node: Node, seal_id: str, pin: str) -> bytes:
+def request_seal(node: Context, seal_id: str, pin: str) -> bytes:
     """Make the seal's key here, under the PIN, and the request to carry (or send) to the county."""
     hub = issuer_station(node.identity)
     recipients = agreement_keys({hub}, node.identity) if hub else {}
@@ -235,7 +232,7 @@ def request_seal(node: Node, seal_id: str, pin: str) -> bytes:
     return cipher.seal(next(iter(recipients.values())), canonical.encode(body), context=REQUEST_CONTEXT)
 
 
-def install_seal(node: Node, sealed_grant: bytes) -> Seal:
+def install_seal(node: Context, sealed_grant: bytes) -> Seal:
     """Adopt the county's answer: its trust streams carry the seal's record, which must bind our key."""
     try:
         grant = canonical.decode(cipher.open_sealed(node.keys.agreement, sealed_grant, context=GRANT_CONTEXT))
@@ -251,7 +248,7 @@ def install_seal(node: Node, sealed_grant: bytes) -> Seal:
     return seal
 
 
-def request_online(node: Node, seal_id: str, pin: str, hub_url: str | None = None) -> Seal:
+def request_online(node: Context, seal_id: str, pin: str, hub_url: str | None = None) -> Seal:
     url = hub_url or node.identity.issuer_url
     if not url:
         raise SealRefused("不知道县级枢纽的网址：请用 --hub 指定，或用文件申请")
@@ -261,7 +258,7 @@ def request_online(node: Node, seal_id: str, pin: str, hub_url: str | None = Non
 # -- the projection -----------------------------------------------------------------------
 
 
-def countersign(node: Node) -> int:
+def countersign(node: Context) -> int:
     """At a county: sign, for each use of a seal it manages that it holds and has not yet signed for,
     the time it received it, so that "sealed before the revocation" does not rest on the station's clock."""
     hub = node.identity

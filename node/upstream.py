@@ -18,11 +18,12 @@ import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import peewee as pw
 
 from node import health, scans
+from node.context import Context
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
@@ -37,9 +38,6 @@ from sync.channel import Channel
 from sync.errors import CipherError, ClockDrift, ForkError, ReplayedRequest, RequestRefused, SyncError
 from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
-
-if TYPE_CHECKING:
-    from node.runtime import Node
 
 log = logging.getLogger(__name__)
 # What a round meets and records on the link, in words, for the badge and the home page: the link or the
@@ -87,11 +85,11 @@ class Hub:
     url: str | None
 
 
-def parent_of(node: Node) -> Hub:
+def parent_of(node: Context) -> Hub:
     return Hub(node.identity.parent, node.identity.parent_url)
 
 
-def county_of(node: Node) -> Hub | None:
+def county_of(node: Context) -> Hub | None:
     """The county, when it is not the parent already and its address is known."""
     station = issuer_station(node.identity)
     if station is None or station == node.identity.parent or not node.identity.issuer_url:
@@ -108,7 +106,7 @@ class _Parent:
 
     def __init__(
         self,
-        node: Node,
+        node: Context,
         transport: Transport | None = None,
         *,
         online: bool = True,
@@ -145,7 +143,7 @@ class _Parent:
         return self.channel.call(path, context, plaintext, sealed)
 
 
-def _opened(node: Node, sealed: bytes, context: bytes, nonce: str) -> bytes:
+def _opened(node: Context, sealed: bytes, context: bytes, nonce: str) -> bytes:
     try:
         return open_body(node.keys.agreement, sealed, context=context, nonce=nonce)
     except CipherError as exc:
@@ -158,7 +156,7 @@ def _own_certificates(installation: str) -> str:
 
 
 def sync_once(
-    node: Node, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS, hub: Hub | None = None
+    node: Context, transport: Transport | None = None, limits: Limits = DEFAULT_LIMITS, hub: Hub | None = None
 ) -> RoundReport:
     """One full round with the parent (or `hub`); a failure is recorded in plain words for the badge, then
     raised, leaving the cursors where the last acknowledged batch put them. The parent's clock minus ours,
@@ -191,7 +189,7 @@ def _clock_words(parent_minus_ours_ms: int) -> str:
 
 
 def _round(
-    node: Node, transport: Transport | None, limits: Limits, hub: Hub | None, clock_offsets_ms: list[int]
+    node: Context, transport: Transport | None, limits: Limits, hub: Hub | None, clock_offsets_ms: list[int]
 ) -> RoundReport:
     parent = _Parent(node, transport, hub=hub, skewed_by=clock_offsets_ms.append)
     link = _link(parent.station)
@@ -227,7 +225,7 @@ def _succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
     _save(link)
 
 
-def _batches_up(node: Node, cursor: int, limits: Limits) -> Iterator[Batch]:
+def _batches_up(node: Context, cursor: int, limits: Limits) -> Iterator[Batch]:
     """Batches of what is ours to send after `cursor` (own and descendants' streams), until caught up."""
     scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
     while True:
@@ -301,7 +299,7 @@ def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
         gap = {**gap, "held_seq": batch.runs[-1][0].seq}
 
 
-def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int, str | None]:
+def _pull(parent: _Parent, link: SyncLink, node: Context) -> tuple[int, int, str | None]:
     """Pull until caught up: (events pulled, applied, the parent's fingerprint of our scope if it speaks
     protocol 2)."""
     pulled = applied = 0
@@ -317,7 +315,7 @@ def _pull(parent: _Parent, link: SyncLink, node: Node) -> tuple[int, int, str | 
             return pulled, applied, batch.digest
 
 
-def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) -> int:
+def _reconcile(parent: _Parent, node: Context, theirs: str | None, limits: Limits) -> int:
     """Anti-entropy: compare our fingerprint of the link's scope with the parent's; when they differ,
     compare the heads and resend each stream from what the other side holds. How many streams were out
     of step (0 after a normal round)."""
@@ -339,7 +337,7 @@ def _reconcile(parent: _Parent, node: Node, theirs: str | None, limits: Limits) 
     return len(repairs.up) + len(repairs.down)
 
 
-def _scope_heads(node: Node) -> list[digest.Head]:
+def _scope_heads(node: Context) -> list[digest.Head]:
     scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
     return digest.heads(scope.holds, scope.streams)
 
@@ -358,7 +356,7 @@ def _resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> No
             link.up_cursor = min(link.up_cursor, arrival - 1)
 
 
-def _repair_refusing_forgeries(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:
+def _repair_refusing_forgeries(parent: _Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
     """Fetch what the parent holds more of; but a stream it holds in our name that we may not write was
     forged with a copy of our key: the first offer is refused, its proof kept and reported up
     (`EventLog._refuse_forged`), and the round goes on; later offers are not fetched at all."""
@@ -371,7 +369,7 @@ def _repair_refusing_forgeries(parent: _Parent, node: Node, origin: str, stream:
     _repair_here(parent, node, origin, stream, held_seq)
 
 
-def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq: int) -> None:
+def _repair_here(parent: _Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
     """We hold less of a stream than the parent (this PC was restored from an old copy, say): fetch it from
     what we hold. The down-cursor stays: what a normal pull brings again is a replay, a no-op."""
     while True:
@@ -385,7 +383,7 @@ def _repair_here(parent: _Parent, node: Node, origin: str, stream: str, held_seq
         held_seq = batch.runs[-1][0].seq
 
 
-def _apply_pulled(node: Node, link: SyncLink, batches: list[Batch]) -> int:
+def _apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
     """Apply what came down and store the down-cursor that follows it, in one transaction."""
     applied = 0
     if all(not b.runs and b.cursor == link.down_cursor for b in batches):
@@ -406,7 +404,7 @@ def _save(link: SyncLink) -> None:
 # -- by USB stick ------------------------------------------------------------------------
 
 
-def export_bundle(node: Node, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
+def export_bundle(node: Context, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
     """Everything the parent lacks (events, signed heads, the scans not yet acknowledged) and our
     down-cursor and missing scans, signed and sealed to the parent, written to `out` for a USB stick.
 
@@ -431,12 +429,12 @@ def export_bundle(node: Node, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) ->
     scans.write_carried(node, out, parent.channel.recipient, nonce, unsent)
 
 
-def from_parent(node: Node, bundle: sneakernet.Bundle) -> bool:
+def from_parent(node: Context, bundle: sneakernet.Bundle) -> bool:
     """Whether a bundle was written by our parent (a return bundle) rather than by a child."""
     return bool(node.identity.parent) and bundle.headers.get(PREFIX + "Station") == node.identity.parent
 
 
-def import_return(node: Node, bundle: sneakernet.Bundle) -> RoundReport:
+def import_return(node: Context, bundle: sneakernet.Bundle) -> RoundReport:
     """The parent's answer to our bundle: its acknowledgement, what came down and the scans we lacked.
     Refused, and nothing changed, if it is not from our parent, was altered (a scan included), or
     answers a state we have moved past."""
@@ -490,7 +488,7 @@ def backoff_s(failures: int, interval_s: int, cap_s: int, rng: random.Random) ->
     return min(cap_s, interval_s * 2 ** min(failures, 16)) * rng.uniform(0.5, 1.0)
 
 
-def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
+def sync_if_due(node: Context, rng: random.Random) -> RoundReport | None:
     """The scheduler's job: one round when the interval (or, after failures, the backoff) has passed."""
     parent = node.identity.parent
     link = SyncLink.get_or_none(SyncLink.parent == parent)
@@ -510,7 +508,7 @@ def sync_if_due(node: Node, rng: random.Random) -> RoundReport | None:
     return report
 
 
-def _straight_to_county(node: Node) -> RoundReport | None:
+def _straight_to_county(node: Context) -> RoundReport | None:
     """The parent cannot be reached (a township centre closed for days): the work goes straight to the
     county, so that it is not held back; the parent gets it when its own link works again."""
     county = county_of(node)
@@ -524,7 +522,7 @@ def _straight_to_county(node: Node) -> RoundReport | None:
     return report
 
 
-def link_status(node: Node) -> LinkStatus | None:
+def link_status(node: Context) -> LinkStatus | None:
     """Pending events (stored here, not yet acknowledged by the parent), the oldest one's age, the last outcome."""
     parent = node.identity.parent
     if not parent:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 
+from node.context import Context
 from node.rules.deadlines import CHINA
 from node.seal_records import KINDS, SealClaim, UnreadableDocument, parse_claim
 from node.seals import seal_attributes
@@ -19,9 +19,6 @@ from provisioning.trust import anchors, authorities
 from storage.models import Seal, SealUse
 from sync.errors import SignatureError
 from sync.keys import ECDSA_P256, VerifyingKey
-
-if TYPE_CHECKING:
-    from node.runtime import Node
 
 DOCUMENT_NAMES = {"receipt": "受理回执", "notice": "一次性告知书", "decision": "办结通知书"}
 
@@ -178,7 +175,7 @@ def _seal_facts(cert: x509.Certificate | None, seal_id: str) -> SealFacts | None
     )
 
 
-def _facts(node: Node, claim: SealClaim, cert: x509.Certificate | None, **pdf) -> Facts:
+def _facts(node: Context, claim: SealClaim, cert: x509.Certificate | None, **pdf) -> Facts:
     chain_problem, signed = None, False
     if cert is not None:
         try:
@@ -196,7 +193,7 @@ def _facts(node: Node, claim: SealClaim, cert: x509.Certificate | None, **pdf) -
     return Facts(node.now(), claim, facts, signed, chain_problem, logged=use is not None, **received, **pdf)
 
 
-def verify_claim(node: Node, text: str) -> Verdict:
+def verify_claim(node: Context, text: str) -> Verdict:
     """The QR text alone: the seal must be known here, since the text does not carry its certificate."""
     claim = parse_claim(text)
     row = Seal.get_or_none(Seal.seal_id == claim.seal_id)
@@ -204,7 +201,7 @@ def verify_claim(node: Node, text: str) -> Verdict:
     return judge(_facts(node, claim, cert))
 
 
-def verify_pdf(node: Node, data: bytes) -> Verdict:
+def verify_pdf(node: Context, data: bytes) -> Verdict:
     """A PDF carries its seal's certificate and chain: it verifies at a node that never saw the seal."""
     from node import pades  # pyHanko is loaded when a node first verifies, not when it starts
 
@@ -234,7 +231,7 @@ def verify_pdf(node: Node, data: bytes) -> Verdict:
     )
 
 
-def verify(node: Node, *, pdf: bytes | None = None, text: str | None = None) -> Verdict:
+def verify(node: Context, *, pdf: bytes | None = None, text: str | None = None) -> Verdict:
     if pdf:
         return verify_pdf(node, pdf)
     if text and text.strip():
