@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from node import downstream, files, upstream
+from node import files
 from node.cli_fleet import COMMANDS as FLEET_COMMANDS
 from node.cli_seals import COMMANDS as SEAL_COMMANDS
 from node.cli_seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
+from node.link import downstream, status, upstream, usb
 from node.runtime import Node, initialise
 from provisioning.region import LEVELS
 from sync import sneakernet
@@ -191,7 +192,7 @@ def _sync(node: Node, args: argparse.Namespace) -> None:
         raise upstream.NoParent("本机的上级就是县级枢纽（或还不知道县级的网址）：直接运行 onetrip sync")
     with _outcome_only():
         report = upstream.sync_once(node, hub=hub)
-    link = upstream.link_status(node)
+    link = status.link_status(node)
     clock = f"；{link.clock_warning}" if link and link.clock_warning and hub is None else ""
     print(f"同步完成：推送 {report.pushed} 个事件，拉取 {report.pulled} 个（应用 {report.applied} 个）{clock}")
 
@@ -211,15 +212,15 @@ def _outcome_only() -> Iterator[None]:
 
 def _export(node: Node, args: argparse.Namespace) -> None:
     with files.written_atomically(args.to) as out:
-        upstream.export_bundle(node, out)
+        usb.export_bundle(node, out)
     print(f"同步包已写入 {args.to}：带到上级导入（onetrip import），再把回执包带回本机导入")
 
 
 def _import(node: Node, args: argparse.Namespace) -> None:
     with files.open_for_reading(args.file) as source:
         bundle = sneakernet.read(source)
-        if upstream.from_parent(node, bundle):
-            report = upstream.import_return(node, bundle)
+        if usb.from_parent(node, bundle):
+            report = usb.import_return(node, bundle)
             print(f"回执包已导入：收到 {report.pulled} 个事件（应用 {report.applied} 个），本轮同步完成")
             return
         out = args.out or args.file.with_name(args.file.name + ".return")

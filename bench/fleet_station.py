@@ -22,7 +22,7 @@ from bench.records import application as record
 from node.cases.events import FILED, entity
 from node.cases.intake import Applicant, filed_payload
 from node.catalogue.model import ServiceItem
-from node.upstream import PULL_PATH, PUSH_PATH
+from node.link.upstream import PULL_PATH, PUSH_PATH
 from provisioning.identity import installation_id
 from sync import canonical
 from sync.batch import Batch, decode_batch, encode_batch

@@ -12,9 +12,9 @@ import datetime as dt
 import peewee as pw
 from cryptography import x509
 
-from node import health
 from node.context import Context
-from node.restore import grant_keys
+from node.link import health
+from node.link.restore import grant_keys
 from node.seals import reissue_for
 from provisioning import client, enrolment, renewal
 from provisioning.audit import audit

@@ -20,14 +20,14 @@ import peewee as pw
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from node import forks, upstream
 from node.cases.marks import mark_deadlines
 from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
-from node.forks import ForkReportProjection
-from node.restore import DataKeyGrantProjection
+from node.link import forks, schedule, status, upstream
+from node.link.forks import ForkReportProjection
+from node.link.restore import DataKeyGrantProjection
 from node.rules.deadlines import CHINA
 from node.seals import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
@@ -89,7 +89,7 @@ class NodeStatus:
     certificate_expires: str | None  # UTC date of this installation's signing certificate; None before enrolment
     certificate_warning: str | None  # set from 30 days before expiry
     trust_warning: str | None  # a parent's trust feed (revocations, certificates) has not been re-signed in time
-    sync: upstream.LinkStatus | None = None  # the link to the parent; None at the top of the tree
+    sync: status.LinkStatus | None = None  # the link to the parent; None at the top of the tree
     fork_warning: str | None = None  # an installation proven cloned: the county must look
 
 
@@ -251,7 +251,7 @@ class Node:
     def _sync_if_due(self, rng: random.Random) -> None:
         if self.syncing.acquire(blocking=False):  # else a round "sync now" started is under way
             try:
-                upstream.sync_if_due(self, rng)
+                schedule.sync_if_due(self, rng)
             finally:
                 self.syncing.release()
 
@@ -314,7 +314,7 @@ class Node:
             expiry.date().isoformat() if expiry else None,
             warning,
             trust_warning,
-            upstream.link_status(self),
+            status.link_status(self),
             forks.warning(ident.installation),
         )
 

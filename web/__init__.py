@@ -7,8 +7,8 @@ import datetime as dt
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from node import upstream
 from node.config import NodeConfig
+from node.link import status
 from node.runtime import Node
 from storage.database import release
 
@@ -78,7 +78,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         lambda: {
             "operator": current_operator(),
             "node_identity": node.identity,
-            "sync_link": upstream.link_status(node) if current_operator() else None,
+            "sync_link": status.link_status(node) if current_operator() else None,
         }
     )
     errors.init_app(app)

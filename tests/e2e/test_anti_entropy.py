@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from node import upstream
+from node.link import upstream
 from storage.database import db
 from storage.models import EventRecord
 from sync import canonical

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from node import demo, upstream
+from node import demo
+from node.link import upstream
 from storage.database import db
 from storage.models import Application
 from sync.errors import ClockDrift

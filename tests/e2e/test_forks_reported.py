@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from node import demo, forks, upstream
+from node import demo
 from node.config import NodeConfig
+from node.link import forks, upstream
 from storage.database import db
 from storage.models import EventRecord, ForkEvidence
 from sync.transport import Refused

@@ -19,8 +19,8 @@ import requests
 
 from bench.fleet_setup import POSTGRES, Shape, databases, events_by_origin, provision, serve, stop
 from bench.fleet_station import SimStation, Stats
+from node.link.upstream import PUSH_PATH
 from node.runtime import database_connections
-from node.upstream import PUSH_PATH
 from sync import canonical
 from sync.batch import encode_batch
 from sync.request import PUSH_CONTEXT

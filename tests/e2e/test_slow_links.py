@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from node import upstream
+from node.link import upstream
 from storage.database import db
 from sync.transport import HttpTransport, Unreachable
 from tests.support.cluster import file

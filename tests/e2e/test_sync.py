@@ -18,9 +18,10 @@ from dataclasses import replace
 import pytest
 import requests
 
-from node import demo, fleet, upstream
+from node import demo, fleet
 from node.cases.intake import transition
 from node.config import NodeConfig
+from node.link import upstream
 from provisioning.identity import save_identity
 from provisioning.trust import serving_installation
 from storage.database import db
@@ -312,7 +313,7 @@ def test_a_replaced_village_pc_gets_its_applications_back_and_can_read_them(clus
 
 
 def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_relay(cluster, capsys):
-    from node.health import VERSION
+    from node.link.health import VERSION
 
     file(cluster.open("village"))
     db.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 
 from app import main
-from node import upstream
 from node.cases.intake import transition
+from node.link import schedule, upstream
 from storage.database import db
 from storage.models import EventRecord, SyncLink
 from tests.support.cluster import file, state_at
@@ -27,7 +27,7 @@ def test_with_the_township_down_the_village_goes_straight_to_the_county_and_noth
     number = file(cluster.open("village"))
     db.close()
 
-    report = upstream.sync_if_due(cluster.open("village"), random.Random(1))  # the scheduler's job
+    report = schedule.sync_if_due(cluster.open("village"), random.Random(1))  # the scheduler's job
     assert report is not None and report.pushed >= 1
     db.close()
     assert state_at(cluster, "county", number) == "submitted"

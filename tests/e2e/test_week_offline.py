@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from node import upstream
+from node.link import upstream
 from storage.database import db
 from storage.models import Application, EventRecord
 from sync.errors import SyncError

@@ -11,9 +11,9 @@ import sqlite3
 import pytest
 
 from app import main
-from node import scans
 from node.cases.intake import attach_scan, read_scan, transition
 from node.config import NodeConfig
+from node.link import scans
 from storage.database import db
 from tests.support.tree import open_node, provision_village
 

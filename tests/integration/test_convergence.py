@@ -19,10 +19,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from node import downstream, fleet, upstream
+from node import fleet
 from node.cases.intake import transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.link import downstream, upstream, usb
 from node.runtime import initialise
 from provisioning.identity import load_identity, save_identity
 from storage.database import db
@@ -90,10 +91,10 @@ class Convergence(RuleBasedStateMachine):
     def sync_by_stick(self, village, comes_back):
         """A round by USB stick; when the return bundle is lost, nothing moves at the village."""
         bundle, answer = io.BytesIO(), io.BytesIO()
-        upstream.export_bundle(self.node(village), bundle)
+        usb.export_bundle(self.node(village), bundle)
         downstream.import_bundle(self.node("county"), sneakernet.read(io.BytesIO(bundle.getvalue())), answer)
         if comes_back:
-            upstream.import_return(self.node(village), sneakernet.read(io.BytesIO(answer.getvalue())))
+            usb.import_return(self.node(village), sneakernet.read(io.BytesIO(answer.getvalue())))
 
     @rule(village=st.sampled_from(sorted(VILLAGES)), cut_after=st.one_of(st.none(), st.integers(0, 6)))
     def sync_online(self, village, cut_after):

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from node import upstream
 from node.config import NodeConfig
+from node.link import status, upstream
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.errors import DiskFull
@@ -152,4 +152,4 @@ class FullDiskTransport:
 def test_a_full_disk_met_in_a_sync_round_is_recorded_in_words_for_the_home_page(county_node):
     with pytest.raises(DiskFull):
         upstream.sync_once(county_node, transport=FullDiskTransport(county_node.config.data_dir))
-    assert "磁盘已满" in upstream.link_status(county_node).last_error
+    assert "磁盘已满" in status.link_status(county_node).last_error

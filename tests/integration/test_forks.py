@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from node.forks import _proven_here
+from node.link.forks import _proven_here
 from storage.models import EventRecord, ForkEvidence
 from sync import delta
 from sync.batch import Batch

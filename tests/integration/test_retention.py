@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from node.cases.retention import PURGED, purge_personal_data
-from node.scans import inventory
+from node.link.scans import inventory
 from storage.blobs import BlobStore
 from storage.models import Application, Attachment, DataKey, Statistic
 from tests.support.cases import STATION, a_case, case_log

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.health import clock_wrong, offset_moved, offset_words
+from node.link.health import clock_wrong, offset_moved, offset_words
 
 DAY_MS = 86_400_000
 

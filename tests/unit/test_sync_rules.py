@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from node.upstream import backoff_s
+from node.link.schedule import backoff_s
 from provisioning.certs import Binding
 from provisioning.scope import below_or_same, keyed_below
 from sync.digest import (

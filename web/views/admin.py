@@ -3,7 +3,8 @@
 import segno
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from node import fleet, health
+from node import fleet
+from node.link import health
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
 from provisioning.region import LEVEL_NAMES

@@ -2,10 +2,10 @@
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from node import forks, health
 from node.hub import dashboard
 from node.hub.export import csv_bytes
 from node.hub.filters import area_for, departments, known_items, read_filters
+from node.link import forks, health
 
 from .. import charts
 from ..auth import current_operator, requires

@@ -4,7 +4,7 @@ from importlib import resources
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, send_file, url_for
 
-from node import upstream
+from node.link import status
 from node.seal_image import FONT_URL
 from provisioning.region import LEVEL_NAMES
 
@@ -39,7 +39,7 @@ def sync_now():
 def sync_status():
     """Whether a round is under way, and the last outcome in words: what the home page's script asks."""
     node = current_app.extensions["onetrip"]
-    link = upstream.link_status(node)
+    link = status.link_status(node)
     running = node.syncing.locked()
     if running:
         message = "正在与上级同步…"

@@ -10,7 +10,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, request
 
-from node import downstream
+from node.link import downstream
 from sync.errors import Busy
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")

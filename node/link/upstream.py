@@ -4,26 +4,20 @@ One round: sign the heads, push batches after the up-cursor until caught up (res
 a stream from what the parent holds when it answers a gap), pull batches after the
 down-cursor until caught up (each applied with its new cursor in one transaction),
 then pass the up-cursor over what was pulled. A failed round leaves both cursors
-where the last acknowledged batch put them, so the next round resumes from there.
-"""
+where the last acknowledged batch put them, so the next round resumes from there."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import logging
-import random
-import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
 
-import peewee as pw
-
-from node import health, scans
 from node.context import Context
+from node.link import health, scans
+from node.link.status import clock_words, link_status
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.scope import Scope
@@ -32,19 +26,24 @@ from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
-from sync import canonical, delta, digest, sneakernet
-from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch, framed, unframed
+from sync import canonical, delta, digest
+from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.channel import Channel
-from sync.errors import CipherError, ClockDrift, ForkError, ReplayedRequest, RequestRefused, SyncError
-from sync.request import BUNDLE_CONTEXT, DIGEST_CONTEXT, PREFIX, PULL_CONTEXT, PUSH_CONTEXT, open_body, read_request
+from sync.errors import CipherError, ClockDrift, ForkError, SyncError
+from sync.request import DIGEST_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT, open_body
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
 log = logging.getLogger(__name__)
+
+
 # What a round meets and records on the link, in words, for the badge and the home page: the link or the
 # parent refusing, this node's certificates, and a disk too full to keep what the parent sent.
 ROUND_FAILURES = (SyncError, ProvisioningError, DiskFull)
 
+
 PUSH_PATH, PULL_PATH, DIGEST_PATH = "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/sync/digest"
+
+
 MAX_REPAIRS = 8  # gaps answered in one round; more means something else is wrong
 
 
@@ -60,19 +59,6 @@ class RoundReport:
     up_cursor: int
     down_cursor: int
     repaired: int = 0  # streams the anti-entropy check found out of step, resent either way
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    """What the badge shows: plain numbers and plain words."""
-
-    parent: str
-    pending_events: int
-    pending_bytes: int  # of those events as stored (material scans travel after them)
-    oldest_unsent_s: int | None
-    last_success: str | None  # UTC, ISO 8601
-    last_error: str | None
-    clock_warning: str | None = None  # this PC's clock, as the parent last found it, is off
 
 
 @dataclass(frozen=True)
@@ -97,7 +83,7 @@ def county_of(node: Context) -> Hub | None:
     return Hub(station, node.identity.issuer_url)
 
 
-class _Parent:
+class Parent:
     """The hub as this node talks to it: its station, serving installation and the channel to it.
 
     Online, a hub certified after our enrolment is learnt from its trust feed; offline (a
@@ -143,7 +129,7 @@ class _Parent:
         return self.channel.call(path, context, plaintext, sealed)
 
 
-def _opened(node: Context, sealed: bytes, context: bytes, nonce: str) -> bytes:
+def opened(node: Context, sealed: bytes, context: bytes, nonce: str) -> bytes:
     try:
         return open_body(node.keys.agreement, sealed, context=context, nonce=nonce)
     except CipherError as exc:
@@ -167,15 +153,15 @@ def sync_once(
         return _round(node, transport, limits, hub, clock_offsets_ms)
     except ROUND_FAILURES as exc:
         parent = (hub or parent_of(node)).station or "-"
-        link = _link(parent)
+        link = link_row(parent)
         failure = exc
         if clock_offsets_ms:
             link.clock_offset_ms = clock_offsets_ms[-1]
             if not isinstance(exc, Unreachable):
                 # the refusal it caused (a certificate "not yet valid") is for IT, in the log, not for staff
-                failure = ClockDrift(f"{_clock_words(clock_offsets_ms[-1])}：时钟不准时无法核验上级发来的数据")
+                failure = ClockDrift(f"{clock_words(clock_offsets_ms[-1])}：时钟不准时无法核验上级发来的数据")
         link.last_attempt_at, link.last_error, link.failures = utcnow(), str(failure), link.failures + 1
-        _save(link)
+        save_link(link)
         cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""  # for IT, not staff
         detail = f" [{exc}]" if failure is not exc else ""
         log.warning("sync with %s failed (%d in a row): %s%s%s", parent, link.failures, failure, detail, cause)
@@ -184,30 +170,26 @@ def sync_once(
         raise failure from exc
 
 
-def _clock_words(parent_minus_ours_ms: int) -> str:
-    return f"本机时钟比上级服务器{health.offset_words(-parent_minus_ours_ms)}，请校准电脑时间"
-
-
 def _round(
     node: Context, transport: Transport | None, limits: Limits, hub: Hub | None, clock_offsets_ms: list[int]
 ) -> RoundReport:
-    parent = _Parent(node, transport, hub=hub, skewed_by=clock_offsets_ms.append)
-    link = _link(parent.station)
+    parent = Parent(node, transport, hub=hub, skewed_by=clock_offsets_ms.append)
+    link = link_row(parent.station)
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
     pulled, applied, theirs = _pull(parent, link, node)
     _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
     repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
-    _succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
+    succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
 
 
-def _link(parent: str) -> SyncLink:
+def link_row(parent: str) -> SyncLink:
     return SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
 
 
-def _succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
+def succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
     """Record the success for the badge; after a success less than a minute old (and no failure since,
     and the clock as it was), nothing: the badge shows it to the minute, and an idle round then writes
     nothing here (an fsync less). The cursors were saved as they moved."""
@@ -222,10 +204,10 @@ def _succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
         return
     link.last_attempt_at = link.last_success_at = now
     link.last_error, link.failures, link.clock_offset_ms = None, 0, clock_offset_ms
-    _save(link)
+    save_link(link)
 
 
-def _batches_up(node: Context, cursor: int, limits: Limits) -> Iterator[Batch]:
+def batches_up(node: Context, cursor: int, limits: Limits) -> Iterator[Batch]:
     """Batches of what is ours to send after `cursor` (own and descendants' streams), until caught up."""
     scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
     while True:
@@ -236,7 +218,7 @@ def _batches_up(node: Context, cursor: int, limits: Limits) -> Iterator[Batch]:
         cursor = batch.cursor
 
 
-def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
+def _push(parent: Parent, link: SyncLink, limits: Limits) -> int:
     pushed = 0
     for batch, sealed in _sealed_ahead(parent, link.up_cursor, limits):
         if batch.runs:
@@ -244,15 +226,15 @@ def _push(parent: _Parent, link: SyncLink, limits: Limits) -> int:
             pushed += batch.event_count
         if batch.cursor != link.up_cursor:
             link.up_cursor = batch.cursor
-            _save(link)
+            save_link(link)
     return pushed
 
 
-def _sealed_ahead(parent: _Parent, cursor: int, limits: Limits) -> Iterator[tuple[Batch, tuple | None]]:
+def _sealed_ahead(parent: Parent, cursor: int, limits: Limits) -> Iterator[tuple[Batch, tuple | None]]:
     """Each batch to push with its sealed body; the next one is read, encoded and sealed on a worker
     thread while this one travels and the parent applies it (a backlog then costs little more than
     the parent's work)."""
-    batches = _batches_up(parent.node, cursor, limits)
+    batches = batches_up(parent.node, cursor, limits)
 
     def prepare():
         batch = next(batches, None)
@@ -274,7 +256,7 @@ def _sealed_ahead(parent: _Parent, cursor: int, limits: Limits) -> Iterator[tupl
             worker.submit(close_database).result()  # the worker thread's own connection
 
 
-def _push_batch(parent: _Parent, batch: Batch, sealed: tuple | None, limits: Limits) -> None:
+def _push_batch(parent: Parent, batch: Batch, sealed: tuple | None, limits: Limits) -> None:
     for _ in range(MAX_REPAIRS):
         try:
             parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch), sealed)
@@ -287,7 +269,7 @@ def _push_batch(parent: _Parent, batch: Batch, sealed: tuple | None, limits: Lim
     parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch))
 
 
-def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
+def _repair(parent: Parent, gap: dict, limits: Limits) -> None:
     """The parent holds less of a stream than our cursor says (restored from a backup, or a new PC):
     resend that stream from what it holds."""
     log.warning("parent holds %s/%s only up to %s: resending", gap["origin"], gap["stream"], gap["held_seq"])
@@ -299,7 +281,7 @@ def _repair(parent: _Parent, gap: dict, limits: Limits) -> None:
         gap = {**gap, "held_seq": batch.runs[-1][0].seq}
 
 
-def _pull(parent: _Parent, link: SyncLink, node: Context) -> tuple[int, int, str | None]:
+def _pull(parent: Parent, link: SyncLink, node: Context) -> tuple[int, int, str | None]:
     """Pull until caught up: (events pulled, applied, the parent's fingerprint of our scope if it speaks
     protocol 2)."""
     pulled = applied = 0
@@ -309,19 +291,19 @@ def _pull(parent: _Parent, link: SyncLink, node: Context) -> tuple[int, int, str
         asked = canonical.encode({"cursor": link.down_cursor, "status": status})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
         with delta.fork_evidence_kept(node.events):
-            applied += _apply_pulled(node, link, [batch])
+            applied += apply_pulled(node, link, [batch])
         pulled += batch.event_count
         if not batch.more:
             return pulled, applied, batch.digest
 
 
-def _reconcile(parent: _Parent, node: Context, theirs: str | None, limits: Limits) -> int:
+def _reconcile(parent: Parent, node: Context, theirs: str | None, limits: Limits) -> int:
     """Anti-entropy: compare our fingerprint of the link's scope with the parent's; when they differ,
     compare the heads and resend each stream from what the other side holds. How many streams were out
     of step (0 after a normal round)."""
     if theirs is None:
         return 0  # a parent on protocol 1
-    held = _scope_heads(node)
+    held = scope_heads(node)
     if digest.fingerprint(held) == theirs:
         return 0
     asked = canonical.encode({"heads": digest.to_wire(held)})
@@ -337,12 +319,12 @@ def _reconcile(parent: _Parent, node: Context, theirs: str | None, limits: Limit
     return len(repairs.up) + len(repairs.down)
 
 
-def _scope_heads(node: Context) -> list[digest.Head]:
+def scope_heads(node: Context) -> list[digest.Head]:
     scope = Scope(node.events.trust, node.events.trust.binding(node.identity.installation))
     return digest.heads(scope.holds, scope.streams)
 
 
-def _resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> None:
+def resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> None:
     """By USB stick, the parent lacks part of a stream we had sent (restored from a backup): move the
     up-cursor back to just before the first event it lacks, so the next bundle carries it again (what
     else comes again is a replay there)."""
@@ -356,7 +338,7 @@ def _resend_from(link: SyncLink, resend: tuple[tuple[str, str, int], ...]) -> No
             link.up_cursor = min(link.up_cursor, arrival - 1)
 
 
-def _repair_refusing_forgeries(parent: _Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
+def _repair_refusing_forgeries(parent: Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
     """Fetch what the parent holds more of; but a stream it holds in our name that we may not write was
     forged with a copy of our key: the first offer is refused, its proof kept and reported up
     (`EventLog._refuse_forged`), and the round goes on; later offers are not fetched at all."""
@@ -369,7 +351,7 @@ def _repair_refusing_forgeries(parent: _Parent, node: Context, origin: str, stre
     _repair_here(parent, node, origin, stream, held_seq)
 
 
-def _repair_here(parent: _Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
+def _repair_here(parent: Parent, node: Context, origin: str, stream: str, held_seq: int) -> None:
     """We hold less of a stream than the parent (this PC was restored from an old copy, say): fetch it from
     what we hold. The down-cursor stays: what a normal pull brings again is a replay, a no-op."""
     while True:
@@ -383,7 +365,7 @@ def _repair_here(parent: _Parent, node: Context, origin: str, stream: str, held_
         held_seq = batch.runs[-1][0].seq
 
 
-def _apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
+def apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
     """Apply what came down and store the down-cursor that follows it, in one transaction."""
     applied = 0
     if all(not b.runs and b.cursor == link.down_cursor for b in batches):
@@ -392,157 +374,10 @@ def _apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
         for batch in batches:
             applied += delta.apply(node.events, batch).applied
             link.down_cursor = batch.cursor
-        _save(link)
+        save_link(link)
     return applied
 
 
-def _save(link: SyncLink) -> None:
+def save_link(link: SyncLink) -> None:
     with write_transaction():
         upsert(SyncLink, **link.__data__)
-
-
-# -- by USB stick ------------------------------------------------------------------------
-
-
-def export_bundle(node: Context, out: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Everything the parent lacks (events, signed heads, the scans not yet acknowledged) and our
-    down-cursor and missing scans, signed and sealed to the parent, written to `out` for a USB stick.
-
-    The cursors move only when the return bundle is imported: a lost stick loses nothing.
-    """
-    parent = _Parent(node, online=False)
-    link = _link(parent.station)
-    node.events.sign_heads()
-    parts = [encode_batch(b) for b in _batches_up(node, link.up_cursor, limits) if b.runs or b.cursor != link.up_cursor]
-    unsent, lacking = scans.inventory(node)
-    manifest = {
-        "v": 2,
-        "down_cursor": link.down_cursor,
-        "scans": scans.listing(node, unsent),
-        "lacking": lacking,
-        "heads": digest.to_wire(_scope_heads(node)),  # anti-entropy: the parent answers what either side lacks
-    }
-    time_ms, nonce = node.events.clock.clock.now_ms(), secrets.token_hex(16)
-    path = sneakernet.bundle_path(parent.installation)
-    headers, body = parent.channel.sealed(path, BUNDLE_CONTEXT, framed(parts, manifest), time_ms, nonce)
-    sneakernet.write(out, headers, body, to=parent.installation)
-    scans.write_carried(node, out, parent.channel.recipient, nonce, unsent)
-
-
-def from_parent(node: Context, bundle: sneakernet.Bundle) -> bool:
-    """Whether a bundle was written by our parent (a return bundle) rather than by a child."""
-    return bool(node.identity.parent) and bundle.headers.get(PREFIX + "Station") == node.identity.parent
-
-
-def import_return(node: Context, bundle: sneakernet.Bundle) -> RoundReport:
-    """The parent's answer to our bundle: its acknowledgement, what came down and the scans we lacked.
-    Refused, and nothing changed, if it is not from our parent, was altered (a scan included), or
-    answers a state we have moved past."""
-    headers, body = bundle.headers, bundle.body
-    sneakernet.addressed_to(headers, node.identity.installation)
-    parent = _Parent(node, online=False)
-    request = read_request(headers, "POST", sneakernet.bundle_path(node.identity.installation), body)
-    key = node.events.trust.verifying_key(request.installation)
-    if request.installation != parent.installation or key is None:
-        raise RequestRefused(f"这个回执包不是上级 {parent.station} 写的")
-    request.verify(key)
-    plaintext = _opened(node, body, BUNDLE_CONTEXT, request.nonce)
-    manifest, parts = unframed(plaintext)
-    link = _link(parent.station)
-    if manifest.get("down_from") != link.down_cursor:
-        raise ReplayedRequest("这个回执包已经导入过，或本机此后已同步过：已过时，请重新导出同步包")
-    repairing = manifest.get("repairs", 0)
-    if type(repairing) is not int or not 0 <= repairing <= len(parts):
-        raise RequestRefused("回执包的清单无效")
-    batches = [decode_batch(part) for part in parts]
-    repairs, batches = batches[:repairing], batches[repairing:]
-    resend = digest.repairs_from_wire({"up": manifest.get("resend", [])}).up
-    up = manifest.get("up_cursor")
-    with node.blobs.staged() as staging:
-        fetched = scans.stage_carried(node, staging, bundle, request.nonce, manifest)
-        with delta.fork_evidence_kept(node.events), node.events.transaction():
-            # The repairs first: what the pull brings may continue what they restore.
-            applied = sum(delta.apply(node.events, batch).applied for batch in repairs)
-            applied += _apply_pulled(node, link, batches)
-            if type(up) is int and up > link.up_cursor:
-                link.up_cursor = up
-            _resend_from(link, resend)
-            _save(link)  # the up-cursor moved here, not as a push acknowledged it
-            staging.place(staging.digests)  # our parent serves only our scope, each scan checked against its name
-            _succeeded(link, link.clock_offset_ms)  # a bundle says nothing of the clocks
-    held = manifest.get("held")
-    scans.mark_sent(node, fetched + (held if isinstance(held, list) else []))  # the parent holds these now
-    repaired = len({(head.origin, head.stream) for batch in repairs for head, _ in batch.runs}) + len(resend)
-    pulled = sum(b.event_count for b in batches + repairs)
-    return RoundReport(0, pulled, applied, link.up_cursor, link.down_cursor, repaired)
-
-
-# -- the scheduler's side ----------------------------------------------------------------
-
-
-def backoff_s(failures: int, interval_s: int, cap_s: int, rng: random.Random) -> float:
-    """Seconds to wait before the next attempt: the interval while the link works; after failures,
-    doubling up to a cap, with jitter so that a hub coming back is not hit by every station at once."""
-    if failures == 0:
-        return interval_s
-    return min(cap_s, interval_s * 2 ** min(failures, 16)) * rng.uniform(0.5, 1.0)
-
-
-def sync_if_due(node: Context, rng: random.Random) -> RoundReport | None:
-    """The scheduler's job: one round when the interval (or, after failures, the backoff) has passed."""
-    parent = node.identity.parent
-    link = SyncLink.get_or_none(SyncLink.parent == parent)
-    if link is not None and link.next_attempt_at is not None and utcnow() < link.next_attempt_at:
-        return None
-    report = None
-    try:
-        report = sync_once(node)
-    except Unreachable:
-        report = _straight_to_county(node)
-    except ROUND_FAILURES:
-        pass  # recorded for the badge; the backoff below waits longer
-    link = SyncLink.get_by_id(parent)
-    wait = backoff_s(link.failures, node.config.sync_interval_s, node.config.sync_backoff_max_s, rng)
-    link.next_attempt_at = utcnow() + dt.timedelta(seconds=wait)
-    _save(link)
-    return report
-
-
-def _straight_to_county(node: Context) -> RoundReport | None:
-    """The parent cannot be reached (a township centre closed for days): the work goes straight to the
-    county, so that it is not held back; the parent gets it when its own link works again."""
-    county = county_of(node)
-    if county is None:
-        return None
-    try:
-        report = sync_once(node, hub=county)
-    except ROUND_FAILURES:
-        return None
-    log.info("parent unreachable: synced straight with the county %s", county.station)
-    return report
-
-
-def link_status(node: Context) -> LinkStatus | None:
-    """Pending events (stored here, not yet acknowledged by the parent), the oldest one's age, the last outcome."""
-    parent = node.identity.parent
-    if not parent:
-        return None
-    link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent, up_cursor=0)
-    after = EventRecord.arrival > link.up_cursor
-    pending, size, oldest = (
-        EventRecord.select(
-            pw.fn.COUNT(EventRecord.arrival),
-            pw.fn.SUM(pw.fn.LENGTH(EventRecord.body)),
-            pw.fn.MIN(EventRecord.received_at),
-        )
-        .where(after)
-        .scalar(as_tuple=True)
-    )
-    oldest_s = None
-    if oldest is not None:
-        if isinstance(oldest, str):  # SQLite's CURRENT_TIMESTAMP default comes back as text
-            oldest = dt.datetime.fromisoformat(oldest)
-        oldest_s = max(0, int((utcnow() - oldest).total_seconds()))
-    success = link.last_success_at and link.last_success_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
-    clock = None if link.clock_offset_ms is None else _clock_words(link.clock_offset_ms)
-    return LinkStatus(parent, pending, int(size or 0), oldest_s, success, link.last_error, clock)

@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 from cryptography import x509
 
-from node import health, scans
 from node.context import Context
+from node.link import health, scans
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
@@ -173,7 +173,7 @@ def _repair(node: Context, child: Binding, asked) -> Batch:
 
 
 def blobs(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
-    """A child's scan request (`node.scans`): which it lacks, a chunk of one, or a chunk of ours."""
+    """A child's scan request (`node.link.scans`): which it lacks, a chunk of one, or a chunk of ours."""
     request, child = authenticate(node, headers, path, body)
     asked = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
     return answer_to(child, canonical.encode(scans.answer(node, child, asked)), request)
