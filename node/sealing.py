@@ -16,9 +16,10 @@ from cryptography import x509
 
 from node.catalogue.published import Reference
 from node.context import Context
-from node.documents import Stamp, filename, render
-from node.dossier import paper_for
-from node.seal_image import draw
+from node.printing.dossier import paper_for
+from node.printing.papers import Stamp, filename
+from node.printing.render import render
+from node.printing.stamp import draw
 from node.seal_records import KINDS, SealClaim, SealRecord, SealRefused
 from node.seals import SEAL_USED
 from provisioning.certs import fingerprint

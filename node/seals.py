@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from node.context import Context
-from node.seal_image import SIZE_MM, draw, image_digest
+from node.printing.stamp import SIZE_MM, draw, image_digest
 from node.seal_records import RECORD_DOMAIN, SealRecord, SealRefused, order_fields, order_problems
 from provisioning import client
 from provisioning.audit import audit

@@ -9,8 +9,9 @@ import pytest
 from pypdf import PdfReader
 
 from node.catalogue.data import sample_catalogue
-from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received, render
-from node.dossier import missing_materials
+from node.printing.dossier import missing_materials
+from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Received
+from node.printing.render import render
 
 PAPER = Paper(
     station_name="青山村便民服务代办点",

@@ -4,7 +4,7 @@ cookie of a login through /login, and for writes the CSRF token from /api/v1/csr
 
 import msgspec
 
-from node.documents import KINDS, SIZES
+from node.printing.papers import KINDS, SIZES
 from node.rules.workflow import TRANSITIONS
 
 from .. import bodies

@@ -4,8 +4,9 @@ import io
 
 from flask import Blueprint, abort, current_app, request, send_file
 
-from node.documents import KINDS, filename, render
-from node.dossier import paper_for
+from node.printing.dossier import paper_for
+from node.printing.papers import KINDS, filename
+from node.printing.render import render
 
 from ..auth import requires, visible_application
 

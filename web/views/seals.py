@@ -6,9 +6,9 @@ import io
 from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
 
 from node import seals
-from node.documents import KINDS as DOCUMENTS
 from node.errors import DomainError
-from node.seal_image import draw, to_svg
+from node.printing.papers import KINDS as DOCUMENTS
+from node.printing.stamp import draw, to_svg
 from node.seal_records import KINDS, SealRefused
 from node.sealing import seal_document
 from node.verification import verify

@@ -5,7 +5,7 @@ from importlib import resources
 from flask import Blueprint, current_app, jsonify, redirect, render_template, send_file, url_for
 
 from node.link import status
-from node.seal_image import FONT_URL
+from node.printing.stamp import FONT_URL
 from provisioning.region import LEVEL_NAMES
 
 from ..auth import requires

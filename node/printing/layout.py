@@ -1,6 +1,6 @@
 """The layout of the printed documents with reportlab: one TrueType CJK font, embedded as a subset.
 
-Kept apart from `node.documents` so that only printing loads reportlab.
+Kept apart from `node.printing.papers` so that only printing loads reportlab.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from node.catalogue.model import FORMS
-from node.documents import Paper, Stamp, title
-from node.seal_image import RED, SealDrawing
+from node.printing.papers import Paper, Stamp, title
+from node.printing.stamp import RED, SealDrawing
 
 FONT = "OneTripHei"
 FONT_FILE = "wqy-microhei-gbk.ttf"
@@ -203,7 +203,7 @@ def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None
 
 
 def _draw_seal(canvas: Canvas, drawing: SealDrawing, cx: float, cy: float) -> None:
-    """The geometry of `node.seal_image` in millimetres, drawn at (cx, cy) in points, with our font."""
+    """The geometry of `node.printing.stamp` in millimetres, drawn at (cx, cy) in points, with our font."""
     red = colors.HexColor(RED)
     canvas.saveState()
     canvas.setStrokeColor(red)

@@ -1,6 +1,6 @@
 """The seal's image, drawn by us: a red ring, the organisation's name along the upper arc, the
 five-pointed star, the seal's name across. Pure: one geometry, two renderings (SVG here, the PDF
-in `node.pdf`), so the seal on screen and on paper cannot differ.
+in `node.printing.layout`), so the seal on screen and on paper cannot differ.
 
 Coordinates are millimetres from the seal's centre, y upwards.
 """

@@ -1,9 +1,8 @@
-"""Printed documents of an application — 受理回执 / 材料接收凭证, 一次性告知书, 办结通知书 — as PDF.
+"""The papers of an application — 受理回执 / 材料接收凭证, 一次性告知书, 办结通知书 — as plain values.
 
-Pure: a `Paper` of plain values in, PDF bytes out, the same bytes for the same values (no creation
-time or random id inside), so a document made offline at a village prints the same anywhere. The
-one font ships in `node/printing/fonts` and is embedded as a subset of the characters a document uses.
-"""
+A `Paper` holds what a document says and nothing else; `render` turns it into PDF bytes, the same bytes
+for the same values (no creation time or random id inside), so a paper made offline at a village prints
+the same anywhere. The one font ships in `node/printing/fonts`, embedded as a subset of what a paper uses."""
 
 from __future__ import annotations
 
@@ -11,9 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from node.errors import DomainError
-from node.seal_image import SealDrawing
+from node.printing.stamp import SealDrawing
 
 SIZES = ("A4", "A5")
+
+
 KINDS = ("receipt", "notice", "decision")
 
 
@@ -90,14 +91,3 @@ def title(kind: str, paper: Paper) -> str:
 
 def filename(kind: str, paper: Paper) -> str:
     return f"{title(kind, paper)}-{paper.number}.pdf"
-
-
-def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None) -> bytes:
-    """The document as PDF bytes on A4 or A5 paper; with `stamp`, the seal and its QR code under the text."""
-    if size not in SIZES:
-        raise DocumentUnavailable("纸张只能选 A4 或 A5")
-    if kind == "decision" and paper.decision is None:
-        raise DocumentUnavailable(f"办件 {paper.number} 尚未作出决定，还不能打印办结通知书")
-    from node import pdf  # reportlab costs a tenth of a second and megabytes at start; only printing needs it
-
-    return pdf.layout(kind, paper, size, stamp)

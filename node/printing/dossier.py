@@ -1,4 +1,4 @@
-"""What a printed document says about an application, read from this node's rows; `node.documents` lays it out.
+"""What a printed document says about an application, read from this node's rows; `node.printing.papers` lays it out.
 
 Kept apart from the layout so that the layout stays pure and this stays the one place that decides
 what counts as received, missing or decided.
@@ -12,8 +12,8 @@ from node.cases.intake import read_applicant
 from node.cases.queries import timeline
 from node.catalogue.model import Catalogue, ServiceItem
 from node.context import Context
-from node.documents import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from node.errors import DomainError
+from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Received
 from node.rules.deadlines import CHINA
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
