@@ -16,7 +16,7 @@ import requests
 
 from node.demo import PASSWORD, SEAL_PIN, prepare
 from node.runtime import Node
-from node.sealing import seal_document, usable_seals
+from node.seals.sealing import seal_document, usable_seals
 from storage.database import close
 from storage.models import Application, Operator
 from tests.support.servers import free_port

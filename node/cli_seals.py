@@ -6,10 +6,11 @@ import argparse
 import getpass
 from pathlib import Path
 
-from node import files, seals
+from node import files
 from node.context import Context
-from node.seal_records import KINDS, SealRefused
-from node.verification import Verdict, verify
+from node.seals import lifecycle as seals
+from node.seals.records import KINDS, SealRefused
+from node.seals.verification import Verdict, verify
 
 
 def _pin(path: Path | None) -> str:

@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import fleet, seals
+from node import fleet
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, publish
 from node.config import NodeConfig
 from node.runtime import Node, initialise
+from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients
 from storage.database import close as close_database

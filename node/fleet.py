@@ -15,7 +15,7 @@ from cryptography import x509
 from node.context import Context
 from node.link import health
 from node.link.restore import grant_keys
-from node.seals import reissue_for
+from node.seals.lifecycle import reissue_for
 from provisioning import client, enrolment, renewal
 from provisioning.audit import audit
 from provisioning.authority import manages

@@ -29,7 +29,7 @@ from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
 from node.link.restore import DataKeyGrantProjection
 from node.rules.deadlines import CHINA
-from node.seals import SealProjection, countersign
+from node.seals.projection import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
 from provisioning.enrolment import certify_own_installation
 from provisioning.errors import ProvisioningError

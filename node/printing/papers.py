@@ -76,7 +76,7 @@ class Paper:
 
 @dataclass(frozen=True)
 class Stamp:
-    """A seal put on a document: its image and the QR text of the signed claim (`node.seal_records`)."""
+    """A seal put on a document: its image and the QR text of the signed claim (`node.seals.records`)."""
 
     drawing: SealDrawing
     qr_text: str

@@ -8,8 +8,8 @@ import io
 import stat
 
 from app import main
-from node import seals
-from node.seal_records import parse_claim
+from node.seals import lifecycle as seals
+from node.seals.records import parse_claim
 from provisioning.operators import create_operator
 from provisioning.seal_keys import key_path
 from storage.database import db

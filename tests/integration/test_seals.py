@@ -12,12 +12,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from node import seals
 from node.config import NodeConfig
 from node.runtime import initialise
-from node.seal_records import SealRefused
-from node.sealing import seal_document
-from node.verification import verify_claim, verify_pdf
+from node.seals import lifecycle as seals
+from node.seals import projection
+from node.seals.records import SealRefused
+from node.seals.sealing import seal_document
+from node.seals.verification import verify_claim, verify_pdf
 from provisioning.enrolment import install_trust, trust_material
 from provisioning.seal_keys import SealKeyRefused
 from provisioning.trust import anchors
@@ -132,7 +133,7 @@ def test_the_county_countersigns_a_use_so_sealed_before_revocation_does_not_rest
     batch = village.events.events_of(origin, stream, 0, head.seq)
     county = seal_tree.open("county")
     county.events.ingest(batch, head)  # what the village's push brings
-    assert seals.countersign(county) == 1 and seals.countersign(county) == 0  # once per use
+    assert projection.countersign(county) == 1 and projection.countersign(county) == 0  # once per use
     use = SealUse.get(SealUse.use_id == sealed.use_id)
     assert use.received_at is not None and use.received_by == county.identity.station
     receipt = EventRecord.get((EventRecord.type == "seal.received") & (EventRecord.stream == stream))

@@ -6,11 +6,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import fleet, seals
+from node import fleet
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
 from node.runtime import Node, initialise
+from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients
 from storage.database import db

@@ -5,13 +5,13 @@ import io
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
 
-from node import seals
 from node.errors import DomainError
 from node.printing.papers import KINDS as DOCUMENTS
 from node.printing.stamp import draw, to_svg
-from node.seal_records import KINDS, SealRefused
-from node.sealing import seal_document
-from node.verification import verify
+from node.seals import lifecycle as seals
+from node.seals.records import KINDS, SealRefused
+from node.seals.sealing import seal_document
+from node.seals.verification import verify
 from provisioning.errors import ProvisioningError
 from storage.models import Seal, SealOrder, SealUse
 

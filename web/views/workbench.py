@@ -19,7 +19,7 @@ from node.cases.queries import timeline
 from node.errors import DomainError
 from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, level_problem, possible_actions, role_may
-from node.sealing import SEAL_ROLES, usable_seals
+from node.seals.sealing import SEAL_ROLES, usable_seals
 from provisioning.authority import allows
 from provisioning.region import area_prefix
 from storage.models import Application, Attachment

@@ -11,8 +11,8 @@ from cryptography import x509
 
 from node.context import Context
 from node.rules.deadlines import CHINA
-from node.seal_records import KINDS, SealClaim, UnreadableDocument, parse_claim
-from node.seals import seal_attributes
+from node.seals.lifecycle import seal_attributes
+from node.seals.records import KINDS, SealClaim, UnreadableDocument, parse_claim
 from provisioning.certs import find_path
 from provisioning.errors import CertificateRefused
 from provisioning.trust import anchors, authorities
@@ -203,7 +203,7 @@ def verify_claim(node: Context, text: str) -> Verdict:
 
 def verify_pdf(node: Context, data: bytes) -> Verdict:
     """A PDF carries its seal's certificate and chain: it verifies at a node that never saw the seal."""
-    from node import pades  # pyHanko is loaded when a node first verifies, not when it starts
+    from node.seals import pades  # pyHanko is loaded when a node first verifies, not when it starts
 
     if not data.startswith(b"%PDF-"):
         raise UnreadableDocument("上传的文件不是 PDF")

@@ -20,8 +20,8 @@ from node.printing.dossier import paper_for
 from node.printing.papers import Stamp, filename
 from node.printing.render import render
 from node.printing.stamp import draw
-from node.seal_records import KINDS, SealClaim, SealRecord, SealRefused
-from node.seals import SEAL_USED
+from node.seals.lifecycle import SEAL_USED
+from node.seals.records import KINDS, SealClaim, SealRecord, SealRefused
 from provisioning.certs import fingerprint
 from provisioning.seal_keys import unlock_seal_key
 from provisioning.trust import chain_of
@@ -91,7 +91,7 @@ def seal_document(
     claim = SealClaim(seal_id, hashlib.sha256(plain).hexdigest(), number, kind, int(at.timestamp() * 1000))
     claim = dataclasses.replace(claim, signature=SigningKey(ECDSA_P256, key).sign(claim.message()))
     stamped = render(kind, paper, size, Stamp(draw(seal.owner, seal.name), claim.to_qr()))
-    from node import pades  # pyHanko is loaded when a node first seals, not when it starts
+    from node.seals import pades  # pyHanko is loaded when a node first seals, not when it starts
 
     signed = pades.sign(
         stamped, key, cert, chain_of(cert), name=f"{seal.owner}{KINDS[seal.kind]}", location=node.identity.name
