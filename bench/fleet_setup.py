@@ -19,10 +19,11 @@ from pathlib import Path
 import psycopg2
 import requests
 
-from node import fleet
 from node.cases.intake import transition
 from node.catalogue.importing import SAMPLE_PATH, load_json
 from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.fleet import joining
 from node.runtime import Node, initialise
 from provisioning.ca import require_authority
 from provisioning.enrolment import enrol_installation
@@ -106,9 +107,9 @@ def provision(base: Path, shape: Shape, urls: list[str]) -> Fleet:
         bundle = fleet.bundle_for(open_node(city), done.code, city_url)
         db.close()
         initialise(config, level="county", name=name, region=region, algorithm=ALGORITHM)
-        request = fleet.enrol_from_bundle(open_node(config), bundle, done.code)
+        request = joining.enrol_from_bundle(open_node(config), bundle, done.code)
         grant = fleet.grant(open_node(city), request)  # one database bound at a time: grant, then install
-        fleet.install_grant(open_node(config), grant)
+        joining.install_grant(open_node(config), grant)
         counties.append(County(config, f"http://127.0.0.1:{config.port}", []))
     city_key = open_node(city).keys.signing.verifying_key
     city_installation = open_node(city).identity.installation

@@ -32,10 +32,10 @@ from pathlib import Path
 import orjson
 import psycopg2
 
-from node import fleet
 from node.cases.intake import attach_scan, transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.runtime import Node, initialise
 from provisioning.identity import load_identity, save_identity
 from storage.database import bind, close, db, open_database, sqlite_url

@@ -8,9 +8,11 @@ from urllib.parse import parse_qs, urlparse
 
 import segno
 
-from node import files, fleet
+from node import files
 from node.catalogue.published import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
 from node.context import Context
+from node.fleet import admin as fleet
+from node.fleet import joining
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
 
@@ -65,7 +67,7 @@ def _accept(node: Context, args: argparse.Namespace) -> None:
 
 
 def _install_grant(node: Context, args: argparse.Namespace) -> None:
-    identity = fleet.install_grant(node, files.read_bytes(args.grant))
+    identity = joining.install_grant(node, files.read_bytes(args.grant))
     print(f"证书已安装：本机现为站点 {identity.station} 的安装 {identity.installation}")
 
 
@@ -89,7 +91,7 @@ def _add_operator(node: Context, args: argparse.Namespace) -> None:
 
 
 def _renew(node: Context, args: argparse.Namespace) -> None:
-    print(f"证书已续期，新的有效期至 {fleet.renew(node, args.hub):%Y-%m-%d}")
+    print(f"证书已续期，新的有效期至 {joining.renew(node, args.hub):%Y-%m-%d}")
 
 
 def _replace(node: Context, args: argparse.Namespace) -> None:
@@ -106,7 +108,7 @@ def _release(node: Context, args: argparse.Namespace) -> None:
 
 
 def _trust_refresh(node: Context, args: argparse.Namespace) -> None:
-    fleet.refresh_trust(node, args.hub)
+    joining.refresh_trust(node, args.hub)
     print("信任数据已更新")
 
 
@@ -139,13 +141,13 @@ def _enroll(node: Context, args: argparse.Namespace) -> None:
             raise EnrolmentRefused("离线注册需要 --bundle、--code 和 --out")
         bundle = files.read_bytes(args.bundle)
         with files.written_atomically(args.out) as out:
-            out.write(fleet.enrol_from_bundle(node, bundle, args.code))
+            out.write(joining.enrol_from_bundle(node, bundle, args.code))
         print(f"已采用注册包中的信任数据；证书请求已写入 {args.out}，请带回枢纽运行 onetrip accept")
         return
     hub, code, fingerprint = parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)
     if not (hub and code):
         raise EnrolmentRefused("联网注册需要 --hub 和 --code（或 --qr）")
-    identity = fleet.enrol_online(node, hub, code, fingerprint)
+    identity = joining.enrol_online(node, hub, code, fingerprint)
     print(f"注册完成：本机为 {identity.name} 的安装 {identity.installation}，站点编码 {identity.station}")
 
 

@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import fleet
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, publish
 from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.fleet import joining
 from node.runtime import Node, initialise
 from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
@@ -77,9 +78,9 @@ def _open(config: NodeConfig) -> Node:
 def enrol_by_bundle(hub: NodeConfig, station: NodeConfig, code: str, hub_url: str) -> None:
     """The USB path in one process: bundle out of the hub, request back, grant out again."""
     bundle = fleet.bundle_for(_open(hub), code, hub_url)
-    request = fleet.enrol_from_bundle(_open(station), bundle, code)
+    request = joining.enrol_from_bundle(_open(station), bundle, code)
     grant = fleet.grant(_open(hub), request)
-    fleet.install_grant(_open(station), grant)
+    joining.install_grant(_open(station), grant)
     close_database()
 
 

@@ -18,9 +18,11 @@ from dataclasses import replace
 import pytest
 import requests
 
-from node import demo, fleet
+from node import demo
 from node.cases.intake import transition
 from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.fleet import overview
 from node.link import upstream
 from provisioning.identity import save_identity
 from provisioning.trust import serving_installation
@@ -320,7 +322,7 @@ def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_re
     for level in ("village", "township"):
         assert cluster.sync(level) == 0, capsys.readouterr().err
     county = cluster.open("county")
-    rows, _ = fleet.overview(county, page=1, per_page=50)
+    rows, _ = overview.overview(county, page=1, per_page=50)
     by_level = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
     township, village = by_level["township"], by_level["village"]
     assert township.status == village.status == "正常"
@@ -332,7 +334,7 @@ def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_re
     )  # no provisional codes
     db.close()
     assert cluster.sync("county") == 0, capsys.readouterr().err  # the city hears of every station through it
-    rows, _ = fleet.overview(cluster.open("city"), page=1, per_page=50)
+    rows, _ = overview.overview(cluster.open("city"), page=1, per_page=50)
     at_city = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
     assert {level: at_city[level].status for level in ("county", "township", "village")} == dict.fromkeys(
         ("county", "township", "village"), "正常"

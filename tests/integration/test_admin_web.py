@@ -84,7 +84,7 @@ def test_a_disabled_account_stops_working_at_once(client, county):
 
 
 def test_a_county_admin_disables_a_stations_account_with_a_trust_event(client, county):
-    from node import fleet
+    from node.fleet import admin as fleet
 
     village = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
     # The village's account as it reaches the county (written here into the village's stream).
@@ -152,7 +152,7 @@ def test_an_account_that_must_change_its_password_can_open_nothing_else(client, 
 
 
 def test_a_station_cannot_re_enable_an_account_its_county_disabled(county):
-    from node import fleet
+    from node.fleet import admin as fleet
     from provisioning.operators import AccountRefused, county_disable, set_disabled
 
     village = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
@@ -166,7 +166,7 @@ def test_a_station_cannot_re_enable_an_account_its_county_disabled(county):
 
 
 def test_the_admin_issues_a_fresh_code_for_a_station_that_has_not_enrolled(client, county):
-    from node import fleet
+    from node.fleet import admin as fleet
 
     old = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")
     login(client, "wang", "county-admin-1")
@@ -179,9 +179,9 @@ def test_the_admin_issues_a_fresh_code_for_a_station_that_has_not_enrolled(clien
 
 
 def test_the_admin_replaces_a_stations_pc_from_the_fleet_page(county, tmp_path):
-    from node import fleet
     from node.config import NodeConfig
     from node.demo import enrol_by_bundle
+    from node.fleet import admin as fleet
     from node.runtime import initialise
     from tests.support.tree import open_node
 

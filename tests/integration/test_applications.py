@@ -8,12 +8,12 @@ import hashlib
 
 import pytest
 
-from node import fleet
 from node.cases.intake import Applicant, IntakeRefused, attach_scan, file_application, read_applicant, transition
 from node.cases.queries import timeline
 from node.cases.visibility import Viewer
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
+from node.fleet import admin as fleet
 from provisioning.trust import issuer_recipients
 from storage.database import db
 from storage.models import Application, Attachment, EventRecord

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from node import fleet
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.runtime import initialise
 from storage.database import db
 from tests.support.clock import FrozenClock

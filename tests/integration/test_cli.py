@@ -163,8 +163,8 @@ def test_an_init_that_fails_halfway_leaves_nothing_and_can_be_run_again(tmp_path
 
 
 def test_a_refused_registration_with_an_oversize_region_is_audited_on_postgresql_too(postgres_database, tmp_path):
-    from node import fleet
     from node.config import NodeConfig
+    from node.fleet import admin as fleet
     from node.runtime import Node, initialise
     from provisioning.errors import EnrolmentRefused
     from storage.models import AuditEntry

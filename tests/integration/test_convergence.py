@@ -19,10 +19,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from node import fleet
 from node.cases.intake import transition
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.link import downstream, upstream, usb
 from node.runtime import initialise
 from provisioning.identity import load_identity, save_identity

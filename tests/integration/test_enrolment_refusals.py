@@ -10,8 +10,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from node import fleet
 from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.fleet import joining
 from node.runtime import initialise
 from provisioning.certs import agreement_key_of, fingerprint, from_pem
 from provisioning.codes import normalise
@@ -129,10 +130,10 @@ def test_a_qr_code_whose_fingerprint_is_not_the_hubs_stops_before_the_code_is_se
     code = register_village(tree).code
     directory = fleet.directory(tree.open("county"))
     sent = []
-    monkeypatch.setattr(fleet.client, "fetch_directory", lambda url: directory)
-    monkeypatch.setattr(fleet.client, "post_request", lambda url, sealed: sent.append(sealed))
+    monkeypatch.setattr(joining.client, "fetch_directory", lambda url: directory)
+    monkeypatch.setattr(joining.client, "post_request", lambda url, sealed: sent.append(sealed))
     with pytest.raises(EnrolmentRefused) as refusal:
-        fleet.enrol_online(open_node(village), "http://rogue.invalid", code, "0" * 64)
+        joining.enrol_online(open_node(village), "http://rogue.invalid", code, "0" * 64)
     assert "冒充" in str(refusal.value) and sent == []
 
 
@@ -178,7 +179,7 @@ def test_a_truncated_or_altered_bundle_is_refused_and_nothing_is_written(tree, v
         node = open_node(village)
         before = (EventRecord.select().count(), Certificate.select().count(), node.identity)
         with pytest.raises(EnrolmentRefused) as refusal:
-            fleet.enrol_from_bundle(node, bad, code)
+            joining.enrol_from_bundle(node, bad, code)
         assert words in str(refusal.value)
         assert (EventRecord.select().count(), Certificate.select().count(), open_node(village).identity) == before
 
@@ -188,14 +189,14 @@ def test_a_bundle_opened_with_another_code_is_refused(tree, village):
     other = register_village(tree, region="511302001002").code
     bundle = fleet.bundle_for(tree.open("county"), code, "http://county.invalid")
     with pytest.raises(EnrolmentRefused):
-        fleet.enrol_from_bundle(open_node(village), bundle, other)
+        joining.enrol_from_bundle(open_node(village), bundle, other)
 
 
 def test_an_older_trust_feed_replayed_changes_nothing(tree, village):
     code = register_village(tree).code
     old_bundle = fleet.bundle_for(tree.open("county"), code, "http://county.invalid")
-    request = fleet.enrol_from_bundle(open_node(village), old_bundle, code)
-    fleet.install_grant(open_node(village), fleet.grant(tree.open("county"), request))
+    request = joining.enrol_from_bundle(open_node(village), old_bundle, code)
+    joining.install_grant(open_node(village), fleet.grant(tree.open("county"), request))
     node = open_node(village)
     before = [(r.eid, r.status) for r in EventRecord.select().order_by(EventRecord.arrival)]
     from provisioning.bundle import read_bundle
@@ -213,7 +214,7 @@ def test_a_node_whose_clock_is_a_year_behind_is_told_to_fix_it(tree, village):
     node = open_node(village, year_ago)
     before = (EventRecord.select().count(), node.identity)
     with pytest.raises(EnrolmentRefused) as refusal:
-        fleet.install_grant(node, grant)
+        joining.install_grant(node, grant)
     assert "校正电脑时间" in str(refusal.value)
     assert (EventRecord.select().count(), open_node(village).identity) == before
 
@@ -354,9 +355,9 @@ def test_a_rogue_hub_with_the_real_fingerprint_but_its_own_key_gets_no_code(tree
     )
     rogue = {**real, "agreement_certificate": to_pem(agreement), "anchors": real["anchors"] + [to_pem(root)]}
     sent = []
-    monkeypatch.setattr(fleet.client, "fetch_directory", lambda url: rogue)
-    monkeypatch.setattr(fleet.client, "post_request", lambda url, sealed: sent.append(sealed))
+    monkeypatch.setattr(joining.client, "fetch_directory", lambda url: rogue)
+    monkeypatch.setattr(joining.client, "post_request", lambda url, sealed: sent.append(sealed))
     fp = fingerprint(from_pem(real["authority_certificate"]))
     with pytest.raises(EnrolmentRefused) as refusal:
-        fleet.enrol_online(open_node(village), "http://rogue.invalid", code, fp)
+        joining.enrol_online(open_node(village), "http://rogue.invalid", code, fp)
     assert "冒充" in str(refusal.value) and sent == []

@@ -9,9 +9,9 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from node import fleet
 from node.catalogue.data import sample_catalogue
 from node.catalogue.model import FORMS
+from node.fleet import admin as fleet
 from provisioning.operators import create_operator
 from storage.models import Application
 from tests.support.web import login, token

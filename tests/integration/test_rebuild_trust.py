@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from node import fleet
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.runtime import initialise
 from provisioning.ca import load_authority
 from storage.database import db

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 
-from node import fleet
 from node.cases.intake import Applicant, file_for_resident, transition
 from node.cases.marks import deadline_counts
 from node.cases.queries import search
@@ -19,6 +18,7 @@ from node.catalogue.model import Catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.rules.deadlines import CHINA, add_working_days
 from node.rules.holidays import build_table
 from node.runtime import initialise

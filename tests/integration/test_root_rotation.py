@@ -3,9 +3,9 @@ certified under the new one is trusted by every node that received the rotation.
 
 from __future__ import annotations
 
-from node import fleet
 from node.config import NodeConfig
 from node.demo import enrol_by_bundle
+from node.fleet import admin as fleet
 from node.runtime import initialise
 from provisioning.enrolment import install_trust, trust_material
 from provisioning.trust import anchors

@@ -147,7 +147,7 @@ def test_the_county_countersigns_a_use_so_sealed_before_revocation_does_not_rest
 
 
 def test_replacing_a_pc_revokes_its_seals_and_orders_them_again_for_the_new_one(seal_tree):
-    from node import fleet
+    from node.fleet import admin as fleet
     from storage.models import SealOrder
 
     county = seal_tree.open("county")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import fleet
 from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.fleet import joining
 from node.runtime import Node, initialise
 from storage.database import db
 
@@ -43,9 +44,9 @@ def provision_county(base: Path) -> Tree:
     bundle = fleet.bundle_for(open_node(city), registered.code, "http://city.invalid")
     db.close()
     initialise(county, level="county", name="顺庆区政务服务中心", region="511302", algorithm="ecdsa-p256-sha256")
-    request = fleet.enrol_from_bundle(open_node(county), bundle, registered.code)
+    request = joining.enrol_from_bundle(open_node(county), bundle, registered.code)
     grant = fleet.grant(open_node(city), request)
-    fleet.install_grant(open_node(county), grant)
+    joining.install_grant(open_node(county), grant)
     db.close()
     return Tree(city, county)
 

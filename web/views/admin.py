@@ -3,7 +3,8 @@
 import segno
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from node import fleet
+from node.fleet import admin as fleet
+from node.fleet import overview
 from node.link import health
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
@@ -28,7 +29,7 @@ def _page() -> int:
 @bp.get("/")
 @requires("admin")
 def fleet_page():
-    rows, total = fleet.overview(_node(), page=_page(), per_page=PAGE)
+    rows, total = overview.overview(_node(), page=_page(), per_page=PAGE)
     return render_template(
         "admin/fleet.html",
         rows=rows,
@@ -36,7 +37,7 @@ def fleet_page():
         page=_page(),
         per_page=PAGE,
         level_names=LEVEL_NAMES,
-        is_hub=fleet.is_hub(_node()),
+        is_hub=overview.is_hub(_node()),
         clock_warning=health.clock_warning(_node().config.max_clock_drift_s),
         max_clock_drift_min=_node().config.max_clock_drift_s // 60,
     )
@@ -133,7 +134,7 @@ def operators():
             return redirect(url_for("admin.operators"))
         except ProvisioningError as exc:
             error = str(exc)
-    hub = fleet.is_hub(node)
+    hub = overview.is_hub(node)
     query = Operator.select().order_by(Operator.station, Operator.username)
     if not hub:
         query = query.where(Operator.station == me.station)
@@ -156,7 +157,7 @@ def operators():
 def disable(username: str):
     node, me = _node(), current_operator()
     target = Operator.get_or_none(Operator.username == username)
-    if target is not None and target.station != me.station and fleet.is_hub(node):
+    if target is not None and target.station != me.station and overview.is_hub(node):
         county_disable(node.events, username, by=me.username, reason=request.form.get("reason") or "县级停用")
     else:
         set_disabled(node.events, me.station, username, True, by=me.username)

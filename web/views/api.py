@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, current_app, jsonify
 
-from node import fleet
+from node.fleet import admin as fleet
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from node import fleet
+from node.fleet import admin as fleet
 
 bp = Blueprint("enrol", __name__, url_prefix="/api/v1/enrol")
 
