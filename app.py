@@ -13,9 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from node import files
-from node.cli_fleet import COMMANDS as FLEET_COMMANDS
-from node.cli_seals import COMMANDS as SEAL_COMMANDS
-from node.cli_seals import add_parsers as add_seal_parsers
+from node.cli.fleet import COMMANDS as FLEET_COMMANDS
+from node.cli.seals import COMMANDS as SEAL_COMMANDS
+from node.cli.seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
 from node.link import downstream, status, upstream, usb
 from node.runtime import Node, initialise
@@ -132,7 +132,7 @@ def _config(args: argparse.Namespace) -> NodeConfig:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from node import demo
+        from node.cli import demo
 
         files.check_folder(args.dir)
         return demo.run(args.dir, args.base_port)

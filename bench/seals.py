@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from node.demo import PASSWORD, SEAL_PIN, prepare
+from node.cli.demo import PASSWORD, SEAL_PIN, prepare
 from node.runtime import Node
 from node.seals.sealing import seal_document, usable_seals
 from storage.database import close

@@ -33,8 +33,8 @@ import orjson
 import psycopg2
 
 from node.cases.intake import attach_scan, transition
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.runtime import Node, initialise
 from provisioning.identity import load_identity, save_identity

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from node import demo
+from node.cli import demo
 from storage.database import db
 from tests.support.cluster import Cluster
 from tests.support.servers import free_run

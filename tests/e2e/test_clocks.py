@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from node import demo
+from node.cli import demo
 from node.link import upstream
 from storage.database import db
 from storage.models import Application

@@ -12,9 +12,9 @@ import re
 import pytest
 
 from app import main
-from node import demo
 from node.cases.intake import file_for_resident, transition
 from node.catalogue.data import sample_catalogue
+from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
 from tests.support.browser import chromium

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from node import demo
+from node.cli import demo
 from node.config import NodeConfig
 from node.link import forks, upstream
 from storage.database import db

@@ -9,7 +9,7 @@ import requests
 from pypdf import PdfReader
 
 from app import main
-from node.demo import PASSWORD, SEAL_PIN
+from node.cli.demo import PASSWORD, SEAL_PIN
 from storage.database import db
 from tests.support.servers import free_port, free_run, start, stop
 from tests.support.web import csrf, logged_in

@@ -18,8 +18,8 @@ from dataclasses import replace
 import pytest
 import requests
 
-from node import demo
 from node.cases.intake import transition
+from node.cli import demo
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.fleet import overview

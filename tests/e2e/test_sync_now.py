@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from node import demo
+from node.cli import demo
 from provisioning.identity import save_identity
 from storage.database import db
 from tests.support.browser import chromium

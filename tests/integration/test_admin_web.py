@@ -179,8 +179,8 @@ def test_the_admin_issues_a_fresh_code_for_a_station_that_has_not_enrolled(clien
 
 
 def test_the_admin_replaces_a_stations_pc_from_the_fleet_page(county, tmp_path):
+    from node.cli.demo import enrol_by_bundle
     from node.config import NodeConfig
-    from node.demo import enrol_by_bundle
     from node.fleet import admin as fleet
     from node.runtime import initialise
     from tests.support.tree import open_node

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from node.cases.intake import transition
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.link import downstream, upstream, usb
 from node.runtime import initialise

@@ -7,7 +7,7 @@ import pytest
 
 from node.cases.intake import transition
 from node.catalogue.data import sample_catalogue
-from node.demo import PASSWORD
+from node.cli.demo import PASSWORD
 from storage.database import db
 from storage.models import Application, EventRecord
 from sync.hlc import HybridClock

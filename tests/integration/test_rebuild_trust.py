@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.runtime import initialise
 from provisioning.ca import load_authority

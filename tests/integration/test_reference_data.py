@@ -16,8 +16,8 @@ from node.cases.visibility import Viewer
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.model import Catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, PublicationRefused, Reference, publish
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.rules.deadlines import CHINA, add_working_days
 from node.rules.holidays import build_table

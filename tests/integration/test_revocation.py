@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.runtime import initialise
 from provisioning.enrolment import install_trust, trust_material

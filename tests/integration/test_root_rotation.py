@@ -3,8 +3,8 @@ certified under the new one is trusted by every node that received the rotation.
 
 from __future__ import annotations
 
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.runtime import initialise
 from provisioning.enrolment import install_trust, trust_material

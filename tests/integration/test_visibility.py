@@ -11,7 +11,7 @@ import pytest
 from node.cases.intake import Applicant, transition
 from node.cases.marks import mark_deadlines
 from node.catalogue.data import sample_catalogue
-from node.demo import PASSWORD
+from node.cli.demo import PASSWORD
 from provisioning.operators import create_operator
 from storage.database import db
 from tests.support.by_hand import carry, demo_copy_with_village_known, prepare_demo

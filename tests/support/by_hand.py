@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from node import demo
+from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
 from tests.support.tree import open_node

@@ -11,9 +11,9 @@ import sqlite3
 from pathlib import Path
 
 from app import main
-from node import demo
 from node.cases.intake import file_for_resident
 from node.catalogue.data import sample_catalogue
+from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
 from storage.models import Application

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.cases.intake import Applicant, file_application, new_request_token
+from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
-from node.demo import enrol_by_bundle
 from node.fleet import admin as fleet
 from node.runtime import Node, initialise
 from node.seals import lifecycle as seals

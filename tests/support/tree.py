@@ -53,7 +53,7 @@ def provision_county(base: Path) -> Tree:
 
 def provision_village(base: Path, tree: Tree | None = None) -> NodeConfig:
     """A village station registered at the county (of `tree`, or a new one) and enrolled by USB bundle."""
-    from node.demo import enrol_by_bundle
+    from node.cli.demo import enrol_by_bundle
 
     tree = tree or provision_county(base)
     done = fleet.register(
