@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import segno
@@ -15,6 +16,7 @@ from node.fleet import admin as fleet
 from node.fleet import joining
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
+from provisioning.region import LEVELS
 
 
 def _hub_url(node: Context, given: str | None) -> str:
@@ -149,6 +151,60 @@ def _enroll(node: Context, args: argparse.Namespace) -> None:
         raise EnrolmentRefused("联网注册需要 --hub 和 --code（或 --qr）")
     identity = joining.enrol_online(node, hub, code, fingerprint)
     print(f"注册完成：本机为 {identity.name} 的安装 {identity.installation}，站点编码 {identity.station}")
+
+
+def add_parsers(command) -> None:
+    """The fleet commands' arguments; `command(name, help)` makes a sub-parser with --data and --database."""
+    register = command("register", "枢纽：登记一个下级站点，生成一次性注册码和二维码")
+    register.add_argument("--name", required=True)
+    register.add_argument("--level", required=True, choices=LEVELS)
+    register.add_argument("--region", required=True)
+    register.add_argument("--parent", help="上级站点编码（村的上级乡镇）；默认为本枢纽")
+    register.add_argument("--parent-url", help="上级站点的网址，注册后写入站点配置")
+    register.add_argument("--hub-url", help="本枢纽对下的网址（写进二维码）")
+    register.add_argument("--qr-svg", type=Path, help="把二维码写成 SVG 文件")
+    enroll = command("enroll", "本机注册到枢纽：联网（--hub --code）或用U盘上的注册包（--bundle --code --out）")
+    enroll.add_argument("--hub")
+    enroll.add_argument("--code")
+    enroll.add_argument("--fingerprint", help="二维码上的枢纽证书指纹")
+    enroll.add_argument("--qr", help="二维码的文字内容（onetrip:enrol?...）")
+    enroll.add_argument("--bundle", type=Path)
+    enroll.add_argument("--out", type=Path, help="离线注册：写给枢纽的证书请求文件")
+    bundle = command("bundle", "枢纽：为某注册码写出离线注册包")
+    bundle.add_argument("--code", required=True)
+    bundle.add_argument("--out", type=Path, required=True)
+    bundle.add_argument("--hub-url")
+    accept = command("accept", "枢纽：受理U盘带回的证书请求，写出证书回执文件")
+    accept.add_argument("--request", type=Path, required=True)
+    accept.add_argument("--out", type=Path, required=True)
+    install = command("install-grant", "本机：安装枢纽签发的证书回执文件")
+    install.add_argument("--grant", type=Path, required=True)
+    revoke = command("revoke", "枢纽：吊销一个安装（如被盗的电脑）")
+    revoke.add_argument("--installation", required=True)
+    revoke.add_argument("--reason", required=True)
+    release = command("release", "枢纽：放行被吊销电脑在被盗前离线办理的事件（担保到某一流的第 N 号）")
+    release.add_argument("--installation", required=True)
+    release.add_argument("--stream", required=True, help="事件流，即站点编码")
+    release.add_argument("--upto", type=int, required=True, help="担保到的序号（含）")
+    release.add_argument("--reason", required=True)
+    command("rotate-ca", "枢纽：轮换证书机构密钥（新密钥由旧密钥签署）")
+    renew = command("renew", "本机：向签发证书的枢纽续期证书（到期前 30 天起自动尝试）")
+    renew.add_argument("--hub", help="签发本机证书的枢纽网址；默认为注册时记下的")
+    replace = command("replace", "枢纽：站点电脑更换或重装：吊销旧安装，为新安装生成注册码")
+    replace.add_argument("--station", required=True)
+    replace.add_argument("--reason", required=True)
+    replace.add_argument("--hub-url", help="本枢纽对下的网址（写进二维码）")
+    operator = command("add-operator", "新建本站账号（首个管理员由此建立）")
+    operator.add_argument("--username", required=True)
+    operator.add_argument("--name", required=True)
+    operator.add_argument("--role", required=True, choices=("agent", "clerk", "admin"))
+    operator.add_argument("--password-file", type=Path, help="从文件读密码（脚本用）；默认交互输入")
+    refresh = command("trust-refresh", "从上级取回证书、吊销和根证书的更新")
+    refresh.add_argument("--hub", help="上级网址；默认为注册时记下的上级")
+    publish = command("publish", "枢纽：发布事项清单（JSON 或 CSV）或节假日表（JSON），经同步下发到辖区站点")
+    publish.add_argument("--catalogue", type=Path, help="事项清单文件：.json，或事项表 .csv")
+    publish.add_argument("--bundles", type=Path, help="与 CSV 事项表配套的一件事表 .csv")
+    publish.add_argument("--holidays", type=Path, help="节假日表 .json（格式见 node/rules/holidays.py）")
 
 
 COMMANDS = {
