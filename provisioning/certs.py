@@ -107,26 +107,7 @@ def issue(
         ]
     )
     is_ca = binding.use == CA
-    usage = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-            "encipher_only",
-            "decipher_only",
-        ),
-        False,
-    )
-    if is_ca:
-        usage.update(key_cert_sign=True, crl_sign=True, digital_signature=True)
-    elif binding.use in (SIGNING, SEAL):  # non-repudiation: what PDF validators ask of a document signer
-        usage.update(digital_signature=True, content_commitment=True)
-    else:
-        usage.update(key_agreement=True)
+    usage = _key_usage(binding.use)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -136,7 +117,7 @@ def issue(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length if is_ca else None), critical=True)
-        .add_extension(x509.KeyUsage(**usage), critical=True)
+        .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"urn:onetrip:{binding.installation}")]),
@@ -151,6 +132,31 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False
         )
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _key_usage(use: str) -> x509.KeyUsage:
+    """What a key of this use may do: a CA certifies, a signer signs (and commits), the rest agree keys."""
+    usage = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    if use == CA:
+        usage.update(key_cert_sign=True, crl_sign=True, digital_signature=True)
+    elif use in (SIGNING, SEAL):  # non-repudiation: what PDF validators ask of a document signer
+        usage.update(digital_signature=True, content_commitment=True)
+    else:
+        usage.update(key_agreement=True)
+    return x509.KeyUsage(**usage)
 
 
 def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], *, at: dt.datetime) -> Binding:

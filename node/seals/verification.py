@@ -95,30 +95,7 @@ def judge(facts: Facts) -> Verdict:
     if seal is not None and claim is not None and not facts.claim_signed:
         problems.append("二维码上的核验信息不是这枚印章签署的：可能被伪造或改动")
     if seal is not None and claim is not None:
-        at = claim.at
-        if not seal.valid_from <= at <= seal.valid_to:
-            problems.append(
-                f"盖章时（{_local(at)}）印章不在有效期内（{seal.valid_from:%Y-%m-%d} 至 {seal.valid_to:%Y-%m-%d}）"
-            )
-        elif facts.now > seal.valid_to:
-            notes.append(f"印章已于 {seal.valid_to:%Y-%m-%d} 过期；盖章时在有效期内")
-        if seal.revoked_at is not None:
-            why = f"（{seal.revoke_reason}）" if seal.revoke_reason else ""
-            if at >= seal.revoked_at:
-                problems.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}，这份文件是吊销之后盖的章")
-            else:
-                notes.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}；这份文件盖章在吊销之前，盖章时有效")
-                if facts.received_at is None or facts.received_at >= seal.revoked_at:
-                    notes.append("盖章时间以盖章电脑的时钟为准：县级在吊销之前未收到这次用印的记录，无法独立证明")
-        if not seal.recorded:
-            notes.append("本节点尚未收到这枚印章的登记：无法确认它此后是否被吊销，同步后再查")
-        notes.append(
-            "用印记录：本节点已收到这次用印的记录"
-            if facts.logged
-            else "用印记录：本节点尚未收到这次用印的记录（同步后可查）"
-        )
-        if facts.received_at is not None:
-            notes.append(f"县级枢纽（{facts.received_by}）于 {_local(facts.received_at)} 签收了这次用印的记录")
+        _judge_in_time(facts, claim, seal, problems, notes)
     valid = not problems
     headline = "印章有效：文件自盖章后未被改动" if valid else "印章无效：" + problems[0]
     if valid and facts.pdf_intact is None:
@@ -136,6 +113,34 @@ def judge(facts: Facts) -> Verdict:
         document=DOCUMENT_NAMES.get(claim.document, claim.document) if claim else None,
         sealed_at=_local(claim.at) if claim else None,
     )
+
+
+def _judge_in_time(facts: Facts, claim: SealClaim, seal: SealFacts, problems: list[str], notes: list[str]) -> None:
+    """The seal's life against the moment of sealing: validity, revocation, and what this node has received."""
+    at = claim.at
+    if not seal.valid_from <= at <= seal.valid_to:
+        problems.append(
+            f"盖章时（{_local(at)}）印章不在有效期内（{seal.valid_from:%Y-%m-%d} 至 {seal.valid_to:%Y-%m-%d}）"
+        )
+    elif facts.now > seal.valid_to:
+        notes.append(f"印章已于 {seal.valid_to:%Y-%m-%d} 过期；盖章时在有效期内")
+    if seal.revoked_at is not None:
+        why = f"（{seal.revoke_reason}）" if seal.revoke_reason else ""
+        if at >= seal.revoked_at:
+            problems.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}，这份文件是吊销之后盖的章")
+        else:
+            notes.append(f"印章已于 {_local(seal.revoked_at)} 被吊销{why}；这份文件盖章在吊销之前，盖章时有效")
+            if facts.received_at is None or facts.received_at >= seal.revoked_at:
+                notes.append("盖章时间以盖章电脑的时钟为准：县级在吊销之前未收到这次用印的记录，无法独立证明")
+    if not seal.recorded:
+        notes.append("本节点尚未收到这枚印章的登记：无法确认它此后是否被吊销，同步后再查")
+    notes.append(
+        "用印记录：本节点已收到这次用印的记录"
+        if facts.logged
+        else "用印记录：本节点尚未收到这次用印的记录（同步后可查）"
+    )
+    if facts.received_at is not None:
+        notes.append(f"县级枢纽（{facts.received_by}）于 {_local(facts.received_at)} 签收了这次用印的记录")
 
 
 # -- gathering the facts ---------------------------------------------------------------------
