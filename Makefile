@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak bench lint chromium fuzz
+.PHONY: demo test test-fast soak bench lint chromium fuzz
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ chromium:
 	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 		($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The unit layer alone (pure rules, the protocol, property tests): seconds, for the edit-and-run loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -m 'not e2e and not postgres'
+
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest tests/unit tests/integration
 
 # schemathesis over every JSON API operation, as an agent and as a clerk, against a county served on loopback
-# (tests/support/fuzz.py): no 5xx, no answer outside /api/v1/openapi.json. A few minutes; `make test` runs it short.
+# (harness/fuzz.py): no 5xx, no answer outside /api/v1/openapi.json. A few minutes; `make test` runs it short.
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.support.fuzz --max-examples 300
+	$(BIN)/python -m harness.fuzz --max-examples 300
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

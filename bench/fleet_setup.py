@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from harness.servers import ROOT, free_port
+from harness.tree import open_node
 from node.cases.intake import transition
 from node.catalogue.importing import SAMPLE_PATH, load_json
 from node.config import NodeConfig
@@ -30,8 +32,6 @@ from provisioning.enrolment import enrol_installation
 from storage.database import db
 from storage.models import Application, EventRecord, Registration, StreamHead
 from sync import delta
-from tests.support.servers import ROOT, free_port
-from tests.support.tree import open_node
 
 from .fleet_station import Hub, SimStation
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from app import main
+from harness.servers import free_port, start, stop
 from storage.database import close
-from tests.support.servers import free_port, start, stop
 
 RUNS = 3
 

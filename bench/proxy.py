@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from tests.support.loopback import LoopbackProxy, shut
+from harness.loopback import LoopbackProxy, shut
 
 
 class CountingProxy(LoopbackProxy):

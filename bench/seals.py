@@ -14,12 +14,12 @@ from pathlib import Path
 
 import requests
 
+from harness.servers import free_port
 from node.cli.demo import PASSWORD, SEAL_PIN, prepare
 from node.runtime import Node
 from node.seals.sealing import seal_document, usable_seals
 from storage.database import close
 from storage.models import Application, Operator
-from tests.support.servers import free_port
 
 from .serving import IDLE_S, rss_mb, served
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.servers import free_port
+from harness.servers import free_port
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 IDLE_S = 10  # long enough for the scheduler's first runs to settle

@@ -32,6 +32,8 @@ from pathlib import Path
 import orjson
 import psycopg2
 
+from harness.servers import free_port, start, stop
+from harness.tree import provision_county
 from node.cases.intake import attach_scan, transition
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
@@ -42,8 +44,6 @@ from storage.database import bind, close, db, open_database, sqlite_url
 from storage.migrations import migrate
 from storage.models import Application, BaseModel, SchemaVersion
 from sync.errors import SyncError
-from tests.support.servers import free_port, start, stop
-from tests.support.tree import provision_county
 
 from .proxy import CountingProxy
 from .records import applications

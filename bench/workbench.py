@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.web import login
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
@@ -21,7 +22,6 @@ from node.runtime import Node, initialise
 from provisioning.operators import create_operator
 from storage.database import close
 from storage.models import Application
-from tests.support.web import login
 from web import create_app
 
 from .records import applications

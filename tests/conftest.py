@@ -10,6 +10,8 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness.clock import FrozenClock
+from harness.register import RegisterProjection, create_register_table
 from node.config import NodeConfig
 from node.runtime import Node, initialise
 from storage.database import bind, db, open_database, sqlite_url
@@ -19,8 +21,6 @@ from sync.keys import SigningKey
 from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
-from tests.support.clock import FrozenClock
-from tests.support.register import RegisterProjection, create_register_table
 
 settings.register_profile(
     "default", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -31,6 +31,18 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 POSTGRES_ADMIN_URL = os.environ.get("ONETRIP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark tests by what they need, for `-m`: `e2e` (tests/e2e: nodes served on loopback, chromium) and
+    `postgres` (the PostgreSQL server, asked for directly or as one value of a database parameter)."""
+    e2e_dir = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e_dir in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+        params = getattr(item, "callspec", None)
+        if "postgres_url" in item.fixturenames or (params and "postgresql" in params.params.values()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +171,7 @@ def client(app):
 @pytest.fixture(scope="session")
 def county_template(tmp_path_factory):
     """A city and a county enrolled to it, made once per run; tests get copies."""
-    from tests.support.tree import provision_county
+    from harness.tree import provision_county
 
     tree = provision_county(tmp_path_factory.mktemp("tree"))
     db.close()
@@ -171,8 +183,8 @@ def county_node(county_template, tmp_path) -> Node:
     """A fresh copy of the provisioned county hub, open, with an admin (wang), an agent (li) and a clerk (zhou)."""
     import shutil
 
+    from harness.tree import open_node
     from provisioning.operators import create_operator
-    from tests.support.tree import open_node
 
     shutil.copytree(county_template.county.data_dir, tmp_path / "county")
     node = open_node(NodeConfig(tmp_path / "county"))
@@ -189,10 +201,10 @@ def county_node(county_template, tmp_path) -> Node:
 
 @pytest.fixture(scope="session")
 def seal_template(county_template, tmp_path_factory):
-    """The county tree with a village enrolled under it holding a seal (PIN `tests.support.seals.PIN`)."""
+    """The county tree with a village enrolled under it holding a seal (PIN `harness.seals.PIN`)."""
     import shutil
 
-    from tests.support.seals import provision_seal
+    from harness.seals import provision_seal
 
     base = tmp_path_factory.mktemp("seal")
     for name in ("city", "county"):

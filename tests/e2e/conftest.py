@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
+from harness.cluster import Cluster
+from harness.servers import free_run
 from node.cli import demo
 from storage.database import db
-from tests.support.cluster import Cluster
-from tests.support.servers import free_run
 
 
 @pytest.fixture(scope="session")

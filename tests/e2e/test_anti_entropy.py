@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from harness.cluster import file, state_at
 from node.link import upstream
 from storage.database import db
 from storage.models import EventRecord
 from sync import canonical
 from sync.batch import decode_batch
 from sync.request import PULL_CONTEXT
-from tests.support.cluster import file, state_at
 
 
 def round_of(cluster, level: str) -> upstream.RoundReport:

@@ -15,10 +15,10 @@ import zlib
 import pytest
 from pypdf import PdfReader
 
+from harness.browser import chromium
+from harness.servers import free_port, start, stop
 from node.catalogue.data import sample_catalogue
 from storage.database import db
-from tests.support.browser import chromium
-from tests.support.servers import free_port, start, stop
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import time
 
 import pytest
 
+from harness.clock import FrozenClock
+from harness.cluster import file
+from harness.tree import open_node
+from harness.web import logged_in
 from node.cli import demo
 from node.link import upstream
 from storage.database import db
 from storage.models import Application
 from sync.errors import ClockDrift
-from tests.support.clock import FrozenClock
-from tests.support.cluster import file
-from tests.support.tree import open_node
-from tests.support.web import logged_in
 from web import create_app
 
 DAY_MS = 24 * 3600 * 1000

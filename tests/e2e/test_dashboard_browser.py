@@ -12,14 +12,14 @@ import re
 import pytest
 
 from app import main
+from harness.browser import chromium
+from harness.servers import free_run, start, stop
+from harness.tree import open_node
 from node.cases.intake import file_for_resident, transition
 from node.catalogue.data import sample_catalogue
 from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
-from tests.support.browser import chromium
-from tests.support.servers import free_run, start, stop
-from tests.support.tree import open_node
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ township and its county; the city, which every event reaches, reads none of it."
 
 from __future__ import annotations
 
+from harness.cluster import LEVELS, RESIDENT, file, state_at
 from node.cases.intake import read_applicant
 from node.errors import DomainError
 from storage.database import db
 from storage.models import Application, DataKey
 from sync.errors import SyncError
-from tests.support.cluster import LEVELS, RESIDENT, file, state_at
 
 
 def name_read_at(cluster, level: str, number: str) -> str | None:

@@ -7,15 +7,15 @@ import shutil
 
 import pytest
 
+from harness.cluster import file
+from harness.tree import open_node
+from harness.web import logged_in
 from node.cli import demo
 from node.config import NodeConfig
 from node.link import forks, upstream
 from storage.database import db
 from storage.models import EventRecord, ForkEvidence
 from sync.transport import Refused
-from tests.support.cluster import file
-from tests.support.tree import open_node
-from tests.support.web import logged_in
 
 
 def test_a_fork_found_at_the_township_is_reported_to_the_county_which_proves_it(cluster, tmp_path):

@@ -1,9 +1,9 @@
-"""The short schemathesis run of `make fuzz` (tests/support/fuzz.py): every operation of the JSON API, as an
+"""The short schemathesis run of `make fuzz` (harness/fuzz.py): every operation of the JSON API, as an
 agent and as a clerk, valid and invalid requests, against a served county hub."""
 
 from __future__ import annotations
 
-from tests.support.fuzz import fuzz, served_county
+from harness.fuzz import fuzz, served_county
 
 
 def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_openapi_document(tmp_path):

@@ -7,8 +7,8 @@ import socket
 import pytest
 import requests
 
+from harness.servers import free_port, start, stop
 from storage.database import db
-from tests.support.servers import free_port, start, stop
 
 
 def _serve(data_dir, settings: str = ""):

@@ -19,13 +19,13 @@ import requests
 
 from bench.fleet_setup import POSTGRES, Shape, databases, events_by_origin, provision, serve, stop
 from bench.fleet_station import SimStation, Stats
+from harness.servers import free_port
 from node.link.upstream import PUSH_PATH
 from node.runtime import database_connections
 from sync import canonical
 from sync.batch import encode_batch
 from sync.request import PUSH_CONTEXT
 from sync.transport import HttpTransport
-from tests.support.servers import free_port
 
 HUB = "onetrip-hub-under-test"  # the served processes' application_name in pg_stat_activity
 LOAD_S = 6

@@ -12,6 +12,7 @@ import pytest
 from cryptography import x509
 
 from app import main
+from harness.servers import free_port, start, stop
 from node.config import NodeConfig
 from node.runtime import Node
 from provisioning.certs import binding_of, to_pem
@@ -19,7 +20,6 @@ from storage.database import db
 from storage.models import EventRecord
 from sync.chain import parse_head
 from sync.log import QUARANTINED
-from tests.support.servers import free_port, start, stop
 
 
 def onetrip(capsys, *args: str) -> str:

@@ -9,10 +9,10 @@ import requests
 from pypdf import PdfReader
 
 from app import main
+from harness.servers import free_port, free_run, start, stop
+from harness.web import csrf, logged_in
 from node.cli.demo import PASSWORD, SEAL_PIN
 from storage.database import db
-from tests.support.servers import free_port, free_run, start, stop
-from tests.support.web import csrf, logged_in
 
 
 def test_serve_answers_health_status_and_the_page_and_logs_structured_lines(tmp_path):

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
+from harness.cluster import file
+from harness.tree import open_node
+from harness.trickle import TrickleProxy
 from node.link import upstream
 from storage.database import db
 from sync.transport import HttpTransport, Unreachable
-from tests.support.cluster import file
-from tests.support.tree import open_node
-from tests.support.trickle import TrickleProxy
 
 
 @pytest.fixture

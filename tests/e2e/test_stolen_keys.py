@@ -7,6 +7,9 @@ import shutil
 
 import requests
 
+from harness.clock import FrozenClock
+from harness.tree import open_node
+from harness.web import csrf, logged_in
 from node.cli import demo
 from node.config import NodeConfig
 from node.link import forks, upstream
@@ -16,9 +19,6 @@ from sync.batch import Batch, encode_batch
 from sync.chain import GENESIS, link, sign_head
 from sync.event import make_event, parse_event
 from sync.request import PUSH_CONTEXT
-from tests.support.clock import FrozenClock
-from tests.support.tree import open_node
-from tests.support.web import csrf, logged_in
 
 IN_1970_MS = 86_400_000
 

@@ -18,6 +18,12 @@ from dataclasses import replace
 import pytest
 import requests
 
+from harness.clock import FrozenClock
+from harness.cluster import LEVELS, RESIDENT, file, state_at
+from harness.flaky import FlakyProxy
+from harness.holding import HoldingProxy
+from harness.servers import ROOT
+from harness.tree import open_node
 from node.cases.intake import transition
 from node.cli import demo
 from node.config import NodeConfig
@@ -33,12 +39,6 @@ from sync.errors import SyncError
 from sync.keys import SigningKey
 from sync.request import digest, sign_request
 from sync.transport import HttpTransport, Unreachable
-from tests.support.clock import FrozenClock
-from tests.support.cluster import LEVELS, RESIDENT, file, state_at
-from tests.support.flaky import FlakyProxy
-from tests.support.holding import HoldingProxy
-from tests.support.servers import ROOT
-from tests.support.tree import open_node
 
 
 def test_an_application_filed_at_the_village_reaches_every_level_and_its_acceptance_comes_back(cluster, capsys):

@@ -9,20 +9,20 @@ import subprocess
 import sys
 import time
 
+from harness.browser import chromium
+from harness.servers import ROOT, free_port, start, stop
+from harness.tree import open_node
+from harness.web import login, token
 from node.cli import demo
 from provisioning.identity import save_identity
 from storage.database import db
-from tests.support.browser import chromium
-from tests.support.servers import ROOT, free_port, start, stop
-from tests.support.tree import open_node
-from tests.support.web import login, token
 from web import create_app
 
 THREE_DAYS_S = 3 * 24 * 3600
 
 
 def _sync(cluster, *shift: str) -> subprocess.CompletedProcess:
-    entry = ["-m", "tests.support.shifted", *shift] if shift else ["app.py"]
+    entry = ["-m", "harness.shifted", *shift] if shift else ["app.py"]
     return subprocess.run(
         [sys.executable, *entry, "sync", "--data", str(cluster.configs["village"].data_dir)],
         cwd=ROOT,

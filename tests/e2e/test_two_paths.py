@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 
 from app import main
+from harness.cluster import file, state_at
 from node.cases.intake import transition
 from node.link import schedule, upstream
 from storage.database import db
 from storage.models import EventRecord, SyncLink
-from tests.support.cluster import file, state_at
 
 
 def events_of(cluster, level: str, number: str) -> int:

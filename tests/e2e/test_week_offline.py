@@ -1,7 +1,7 @@
 """A village station cut off for a week, then reconnected, with real servers on loopback.
 
 The village's clock is simulated (a day at a time); when the link comes back the hubs are
-restarted a week ahead (`tests/support/shifted.py`), so that the whole tree has lived the week:
+restarted a week ahead (`harness/shifted.py`), so that the whole tree has lived the week:
 the village's copy of its county's trust feed has gone stale, its work has piled up, and one
 round brings everything up to the city and the feed back to fresh.
 """
@@ -12,14 +12,14 @@ import time
 
 import pytest
 
+from harness import shifted
+from harness.clock import FrozenClock
+from harness.cluster import file
+from harness.tree import open_node
 from node.link import upstream
 from storage.database import db
 from storage.models import Application, EventRecord
 from sync.errors import SyncError
-from tests.support import shifted
-from tests.support.clock import FrozenClock
-from tests.support.cluster import file
-from tests.support.tree import open_node
 
 DAY_MS = 24 * 3600 * 1000
 WEEK_S = 7 * 24 * 3600 + 3600

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.web import GIVEN_PASSWORD, account_to_change, login, token
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import AuditEntry, EventRecord, Operator, Registration
-from tests.support.web import GIVEN_PASSWORD, account_to_change, login, token
 from web import create_app
 
 
@@ -179,11 +179,11 @@ def test_the_admin_issues_a_fresh_code_for_a_station_that_has_not_enrolled(clien
 
 
 def test_the_admin_replaces_a_stations_pc_from_the_fleet_page(county, tmp_path):
+    from harness.tree import open_node
     from node.cli.demo import enrol_by_bundle
     from node.config import NodeConfig
     from node.fleet import admin as fleet
     from node.runtime import initialise
-    from tests.support.tree import open_node
 
     county_config = county.config
     done = fleet.register(county, name="青山村", level="village", region="511302001001", hub_url="http://x.invalid")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.cases import item as an_item
+from harness.web import intake, login
 from storage.models import Application
-from tests.support.cases import item as an_item
-from tests.support.web import intake, login
 from web import create_app
 
 

@@ -9,13 +9,13 @@ import time
 import orjson
 import pytest
 
+from harness.cases import item as an_item
+from harness.tree import open_node
+from harness.web import GIVEN_PASSWORD, account_to_change, intake, login
 from provisioning.trust import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
 from sync.request import BLOB_CONTEXT, PULL_CONTEXT, digest, seal_and_sign
-from tests.support.cases import item as an_item
-from tests.support.tree import open_node
-from tests.support.web import GIVEN_PASSWORD, account_to_change, intake, login
 from web import create_app
 
 

@@ -4,24 +4,20 @@ accepted and decided at the county with a working-day deadline."""
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import pytest
 
-from node.cases.intake import Applicant, IntakeRefused, attach_scan, file_application, read_applicant, transition
+from harness.cases import file
+from harness.tree import open_node, provision_county, provision_village
+from node.cases.intake import Applicant, IntakeRefused, attach_scan, read_applicant, transition
 from node.cases.queries import timeline
 from node.cases.visibility import Viewer
-from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
 from node.fleet import admin as fleet
-from provisioning.trust import issuer_recipients
 from storage.database import db
 from storage.models import Application, Attachment, EventRecord
 from sync.fields import decrypt_field, unwrap_data_key
 from sync.log import NotAuthorized
-from tests.support.tree import open_node, provision_county, provision_village
-
-RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")
 
 
 @pytest.fixture(scope="module")
@@ -44,27 +40,6 @@ def nodes(template, tmp_path):
         copies[name] = NodeConfig(tmp_path / name)
     yield copies
     db.close()
-
-
-def proxy_item():
-    return next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
-
-
-def file(node, token="t-1", applicant=RESIDENT, consent=True):
-    token = hashlib.md5(token.encode()).hexdigest()  # a request token has the form new_request_token makes
-    return file_application(
-        node.events,
-        node.identity,
-        node.keys,
-        sample_catalogue(),
-        issuer_recipients(node.identity),
-        item_code=proxy_item().code,
-        applicant=applicant,
-        consent=consent,
-        operator="cun.agent",
-        request_token=token,
-        now=node.now(),
-    )
 
 
 def push_to_county(village, nodes):

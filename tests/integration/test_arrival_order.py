@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.register import WRITE, RegisterRow, state
 from storage.models import EventRecord, PendingDep, SignedHeadRecord, StreamHead
 from sync.chain import GENESIS, link, sign_head
 from sync.event import make_event
 from sync.keys import SigningKey
 from sync.log import APPLIED
 from sync.order import causal_order
-from tests.support.register import WRITE, RegisterRow, state
 
 ORIGINS = ("i-north", "i-south", "i-east")
 KEYS = {origin: SigningKey.generate() for origin in ORIGINS}

@@ -6,47 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 
-import pytest
-
-from app import main
+from harness.cases import file
+from harness.commands import onetrip, rows
+from harness.tree import open_node
 from node.cases.intake import attach_scan, read_scan, transition
 from node.config import NodeConfig
 from node.link import scans
 from storage.database import db
-from tests.support.tree import open_node, provision_village
-
-from .test_applications import file
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    base = tmp_path_factory.mktemp("bundles")
-    provision_village(base)
-    return base
-
-
-@pytest.fixture
-def dirs(template, tmp_path):
-    db.close()
-    for name in ("city", "county", "village"):
-        shutil.copytree(template / name, tmp_path / name)
-    yield tmp_path
-    db.close()
-
-
-def onetrip(capsys, *args) -> tuple[int, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    db.close()
-    out, err = capsys.readouterr()
-    return code, out + err
-
-
-def rows(data_dir, sql: str) -> list[tuple]:
-    with sqlite3.connect(data_dir / "onetrip.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def test_a_round_by_usb_stick_carries_an_application_up_and_its_acceptance_back(dirs, capsys):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from harness.clock import FrozenClock
+from harness.tree import open_node, provision_county
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.runtime import initialise
 from storage.database import db
-from tests.support.clock import FrozenClock
-from tests.support.tree import open_node, provision_county
 
 
 def test_the_status_warns_a_month_ahead_and_an_offline_renewal_only_logs(tmp_path, caplog):

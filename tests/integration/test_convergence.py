@@ -19,6 +19,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
+from harness.cases import file
+from harness.servers import free_port, start, stop
+from harness.tree import open_node, provision_county
 from node.cases.intake import transition
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
@@ -31,10 +34,6 @@ from storage.models import Application, EventRecord, StreamHead
 from sync import sneakernet
 from sync.errors import SyncError
 from sync.transport import HttpTransport, Unreachable
-from tests.support.servers import free_port, start, stop
-from tests.support.tree import open_node, provision_county
-
-from .test_applications import file
 
 VILLAGES = {"v1": "511302001001", "v2": "511302001002"}
 

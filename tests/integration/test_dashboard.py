@@ -9,11 +9,11 @@ import os
 
 import pytest
 
+from harness.web import login
 from node.cases.intake import Applicant, file_for_resident, transition
 from node.catalogue.data import sample_catalogue
 from provisioning.operators import create_operator, hash_password
 from storage.models import Application, Credential, Operator
-from tests.support.web import login
 from web import create_app
 
 RESIDENT = Applicant("张秀英", "11010519491231002X", "13800138000", "顺庆区搬罾街道青山村3组")

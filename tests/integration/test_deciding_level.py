@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.by_hand import carry, demo_copy_with_village_known, prepare_demo
+from harness.cluster import file
+from harness.tree import open_node
+from harness.web import login
 from node.cases.intake import transition
 from node.catalogue.data import sample_catalogue
 from node.cli.demo import PASSWORD
@@ -13,10 +17,6 @@ from storage.models import Application, EventRecord
 from sync.hlc import HybridClock
 from sync.log import QUARANTINED, Author, EventLog
 from sync.projection import Registry, RuleViolation
-from tests.support.by_hand import carry, demo_copy_with_village_known, prepare_demo
-from tests.support.cluster import file
-from tests.support.tree import open_node
-from tests.support.web import login
 
 
 def item_decided_at(level: str):

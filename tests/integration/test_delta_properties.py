@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.register import WRITE
 from storage.models import EventRecord, SignedHeadRecord, StreamHead
 from sync import delta
 from sync.batch import Batch, BatchError, decode_batch, encode_batch
@@ -17,7 +18,6 @@ from sync.chain import GENESIS, link, sign_head
 from sync.errors import SyncError
 from sync.event import make_event
 from sync.keys import SigningKey
-from tests.support.register import WRITE
 
 REMOTE = "i-remote"
 _streams = itertools.count()

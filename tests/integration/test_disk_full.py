@@ -9,20 +9,19 @@ import shutil
 
 import pytest
 
+from harness.cases import file
+from harness.cases import item as an_item
+from harness.commands import onetrip, rows
+from harness.disk import fill, small_disk
+from harness.tree import open_node
+from harness.web import intake, login, post_intake, token
 from node.config import NodeConfig
 from node.link import status, upstream
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.errors import DiskFull
 from storage.models import Application, Attachment, EventRecord
-from tests.support.disk import fill, small_disk
-from tests.support.tree import open_node
-from tests.support.web import login, token
 from web import create_app
-
-from .test_api import intake
-from .test_bundles import dirs, onetrip, rows, template  # noqa: F401 (fixtures)
-from .test_workbench import an_item, post_intake
 
 JPEG = b"\xff\xd8\xff\xe0" + "身份证正面".encode() * 40_000  # 600 KB
 
@@ -101,9 +100,7 @@ def test_filing_on_a_full_disk_answers_507_json_and_files_once_space_is_freed(cl
     assert created.status_code == 201 and Application.select().count() == 1
 
 
-def test_importing_a_bundle_on_a_full_disk_prints_one_chinese_line_and_exits_2(dirs, disk, capsys):  # noqa: F811
-    from .test_applications import file
-
+def test_importing_a_bundle_on_a_full_disk_prints_one_chinese_line_and_exits_2(dirs, disk, capsys):
     number = file(open_node(NodeConfig(dirs / "village")))
     db.close()
     assert onetrip(capsys, "export", "--data", dirs / "village", "--to", dirs / "up.otb")[0] == 0
@@ -124,9 +121,7 @@ def test_importing_a_bundle_on_a_full_disk_prints_one_chinese_line_and_exits_2(d
     assert rows(county, f"SELECT count(*) FROM application WHERE number = '{number}'") == [(1,)]
 
 
-def test_exporting_to_a_full_stick_prints_one_chinese_line_and_leaves_no_file(dirs, disk, capsys):  # noqa: F811
-    from .test_applications import file
-
+def test_exporting_to_a_full_stick_prints_one_chinese_line_and_leaves_no_file(dirs, disk, capsys):
     file(open_node(NodeConfig(dirs / "village")))
     db.close()
     filler = fill(disk)

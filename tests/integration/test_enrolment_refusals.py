@@ -10,6 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from harness.clock import FrozenClock
+from harness.tree import Tree, open_node, provision_county
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.fleet import joining
@@ -21,8 +23,6 @@ from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
 from storage.database import db
 from storage.models import AuditEntry, Certificate, EventRecord, Registration
 from sync import canonical
-from tests.support.clock import FrozenClock
-from tests.support.tree import Tree, open_node, provision_county
 
 
 @pytest.fixture(scope="module")

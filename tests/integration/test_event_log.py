@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.chains import REMOTE, remote_batch
+from harness.register import WRITE, state
 from storage.models import EventRecord, PendingDep, StreamHead
 from sync.chain import GENESIS, link, sign_head
 from sync.errors import ChainError, GapError
@@ -13,9 +15,6 @@ from sync.keys import SigningKey
 from sync.log import APPLIED, DEFERRED, PENDING, QUARANTINED, NotAuthorized
 from sync.projection import Registry
 from sync.trust import PinnedTrust
-from tests.support.register import WRITE, state
-
-REMOTE = "i-remote"
 
 
 @pytest.fixture(scope="module")
@@ -27,30 +26,6 @@ def remote_key() -> SigningKey:
 def hub(migrated, make_log, signing_key, remote_key):
     """A log that trusts the remote installation's key."""
     return make_log("i-hub", signing_key, {REMOTE: remote_key.verifying_key})
-
-
-def remote_batch(key, values, *, start=1, stream="s", entity="e", deps_of=None, prev=GENESIS, hlc0=1_000 << 16):
-    """Events `start..` of the remote's stream, and a head signed over the last one."""
-    events, chain = [], prev
-    for offset, value in enumerate(values):
-        seq = start + offset
-        deps = deps_of(seq, events) if deps_of else []
-        event = make_event(
-            origin=REMOTE,
-            stream=stream,
-            seq=seq,
-            hlc=hlc0 + seq,
-            type=WRITE,
-            entity=entity,
-            payload={"value": value},
-            deps=deps,
-        )
-        chain = link(chain, event.eid)
-        events.append(event)
-    head = sign_head(
-        key, origin=REMOTE, stream=stream, seq=start + len(values) - 1, chain=chain, signed_at=1, expires_at_ms=2**40
-    )
-    return [e.raw for e in events], head, chain
 
 
 def test_append_writes_the_event_and_its_rows_in_one_transaction(event_log):
@@ -212,7 +187,7 @@ def test_rebuild_reproduces_every_projected_row_from_the_events(hub, remote_key,
     hub.ingest(raws, head)
     hub.append(WRITE, "mine", {"value": "x"}, stream="local")
     before = state()
-    from tests.support.register import RegisterRow
+    from harness.register import RegisterRow
 
     RegisterRow.delete().execute()
     counts = hub.rebuild()

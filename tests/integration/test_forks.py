@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from harness.chains import REMOTE, remote_batch
 from node.link.forks import _proven_here
 from storage.models import EventRecord, ForkEvidence
 from sync import delta
@@ -16,8 +17,6 @@ from sync.chain import sign_head
 from sync.errors import ChainError, ForkError
 from sync.keys import SigningKey
 from sync.log import QUARANTINED
-
-from .test_event_log import REMOTE, remote_batch
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.seals import PIN, SEAL_ID
+from harness.web import login
 from provisioning.operators import LOCKED_OUT, MAX_FAILURES, REFUSED, UNKNOWN_KEPT, LoginRefused, authenticate
 from provisioning.seal_keys import SealKeyRefused, unlock_seal_key
 from storage.database import write_transaction
 from storage.models import Credential, Operator
-from tests.support.seals import PIN, SEAL_ID
-from tests.support.web import login
 from web import create_app
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)

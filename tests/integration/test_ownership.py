@@ -4,13 +4,13 @@ forgeries carry honest times)."""
 
 from __future__ import annotations
 
+from harness.cluster import file
+from harness.tree import open_node, provision_county, provision_village
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.models import Attachment, EventRecord, Operator, Station, StreamHead
 from sync.chain import link, sign_head
 from sync.event import make_event
-from tests.support.cluster import file
-from tests.support.tree import open_node, provision_county, provision_village
 
 
 def _forge(village, type_: str, entity: str, payload: dict):

@@ -9,12 +9,12 @@ import io
 import pytest
 from pypdf import PdfReader
 
+from harness.web import login, token
 from node.catalogue.data import sample_catalogue
 from node.catalogue.model import FORMS
 from node.fleet import admin as fleet
 from provisioning.operators import create_operator
 from storage.models import Application
-from tests.support.web import login, token
 from web import create_app
 
 FULL_ID = "11010519491231002X"

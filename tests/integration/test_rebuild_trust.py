@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.tree import open_node, provision_county
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
@@ -9,7 +10,6 @@ from node.runtime import initialise
 from provisioning.ca import load_authority
 from storage.database import db
 from storage.models import Certificate, EventRecord, Operator, Revocation, Station
-from tests.support.tree import open_node, provision_county
 
 
 def snapshot():

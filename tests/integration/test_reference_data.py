@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from harness.clock import FrozenClock
+from harness.tree import open_node, provision_county
 from node.cases.intake import Applicant, file_for_resident, transition
 from node.cases.marks import deadline_counts
 from node.cases.queries import search
@@ -24,8 +26,6 @@ from node.rules.holidays import build_table
 from node.runtime import initialise
 from storage.database import db
 from storage.models import Application, DeadlineMark, EventRecord
-from tests.support.clock import FrozenClock
-from tests.support.tree import open_node, provision_county
 
 DAY_MS = 86_400_000
 RESIDENT = Applicant("张秀英", "11010519491231002X", "13800138000", "四川省南充市顺庆区搬罾街道青山村3组12号")

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.cases import STATION, a_case, case_log
 from node.cases.retention import PURGED, purge_personal_data
 from node.link.scans import inventory
 from storage.blobs import BlobStore
 from storage.models import Application, Attachment, DataKey, Statistic
-from tests.support.cases import STATION, a_case, case_log
 
 DELIVERED_ON = dt.date(2026, 11, 23)
 

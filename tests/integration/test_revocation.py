@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.tree import open_node, provision_county
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
@@ -14,7 +15,6 @@ from storage.database import db
 from sync.chain import GENESIS, link, sign_head
 from sync.errors import ChainError
 from sync.event import make_event
-from tests.support.tree import open_node, provision_county
 
 
 def history(node, values, start=1, prev=GENESIS):

@@ -3,6 +3,7 @@ certified under the new one is trusted by every node that received the rotation.
 
 from __future__ import annotations
 
+from harness.tree import open_node, provision_county
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
@@ -11,7 +12,6 @@ from provisioning.enrolment import install_trust, trust_material
 from provisioning.trust import anchors
 from storage.database import db
 from storage.models import EventRecord
-from tests.support.tree import open_node, provision_county
 
 
 def test_a_new_root_signed_by_the_old_one_is_followed_by_nodes_below(tmp_path):

@@ -8,14 +8,14 @@ import io
 import stat
 
 from app import main
+from harness.seals import PIN, SEAL_ID
+from harness.web import login, token
 from node.seals import lifecycle as seals
 from node.seals.records import parse_claim
 from provisioning.operators import create_operator
 from provisioning.seal_keys import key_path
 from storage.database import db
 from storage.models import Seal, SealOrder, SealUse
-from tests.support.seals import PIN, SEAL_ID
-from tests.support.web import login, token
 from web import create_app
 
 

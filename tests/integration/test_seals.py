@@ -12,6 +12,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from harness.seals import PIN, SEAL_ID
+from harness.tree import open_node
 from node.config import NodeConfig
 from node.runtime import initialise
 from node.seals import lifecycle as seals
@@ -23,8 +25,6 @@ from provisioning.enrolment import install_trust, trust_material
 from provisioning.seal_keys import SealKeyRefused
 from provisioning.trust import anchors
 from storage.models import EventRecord, Operator, Seal, SealUse
-from tests.support.seals import PIN, SEAL_ID
-from tests.support.tree import open_node
 
 
 def seal_receipt(tree, pin=PIN, username="li"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.web import login
+from harness.web import login
 from web import create_app
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"

@@ -7,11 +7,11 @@ import pytest
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
+from harness.web import GIVEN_PASSWORD, account_to_change, login, token
 from provisioning.operators import create_operator
 from storage.database import db
 from storage.migrations import migrate
 from storage.models import Credential
-from tests.support.web import GIVEN_PASSWORD, account_to_change, login, token
 from web import create_app
 
 

@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
+from harness.cluster import file
 from node.cases.marks import mark_deadlines
 from storage.database import db, retried_when_busy
 from storage.errors import DatabaseBusy
 from storage.models import Application
-from tests.support.cluster import file
 
 WRITERS, FILINGS_EACH = 4, 6
 

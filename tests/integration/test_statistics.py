@@ -8,9 +8,9 @@ import datetime as dt
 import peewee as pw
 import pytest
 
+from harness.cases import STATION, a_case, case_log, filing, item
 from node.rules.tally import COUNTERS
 from storage.models import Application, EventRecord, Statistic
-from tests.support.cases import STATION, a_case, case_log, filing, item
 
 
 @pytest.fixture

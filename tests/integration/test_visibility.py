@@ -8,16 +8,16 @@ import datetime as dt
 
 import pytest
 
+from harness.by_hand import carry, demo_copy_with_village_known, prepare_demo
+from harness.cluster import file
+from harness.tree import open_node
+from harness.web import login
 from node.cases.intake import Applicant, transition
 from node.cases.marks import mark_deadlines
 from node.catalogue.data import sample_catalogue
 from node.cli.demo import PASSWORD
 from provisioning.operators import create_operator
 from storage.database import db
-from tests.support.by_hand import carry, demo_copy_with_village_known, prepare_demo
-from tests.support.cluster import file
-from tests.support.tree import open_node
-from tests.support.web import login
 from web import create_app
 
 VILLAGER = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from harness.web import login
 from storage.models import SyncLink, upsert
-from tests.support.web import login
 from web import create_app
 
 

@@ -7,19 +7,16 @@ import re
 
 import pytest
 
+from harness.cases import item as an_item
+from harness.web import login, post_intake, token
 from node.catalogue.data import sample_catalogue
 from storage.models import Application, EventRecord
-from tests.support.web import login, token
 from web import create_app
 
 
 @pytest.fixture
 def client(county_node):
     return create_app(node=county_node).test_client()
-
-
-def an_item():
-    return next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
 
 
 def test_the_catalogue_is_searched_in_chinese(client):
@@ -120,21 +117,6 @@ def test_a_form_without_a_proper_request_token_files_nothing(client):
     )
     assert "表单已失效" in response.get_data(as_text=True)
     assert Application.select().count() == 0
-
-
-RESIDENT_FORM = {
-    "name": "张秀英",
-    "id_number": "11010519491231002X",
-    "phone": "13800138000",
-    "address": "青山村3组",
-    "consent": "yes",
-}
-
-
-def post_intake(client, item, request_token: str = "5ca9" * 8, **fields):
-    """The intake form for `item`, filled for our resident unless `fields` say otherwise."""
-    form = {"csrf_token": token(client, f"/work/new?item={item.code}"), "request_token": request_token}
-    return client.post("/work/new", data={**form, "item": item.code, **RESIDENT_FORM, **fields})
 
 
 def file_one(client):

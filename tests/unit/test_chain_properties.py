@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.chains import build_chain
 from sync.chain import GENESIS, sign_head, verify_batch, verify_chain
 from sync.errors import ChainError, GapError
 from sync.event import make_event
 from sync.keys import ED25519, SigningKey
-from tests.support.chains import build_chain
 
 KEY = SigningKey.generate()
 OTHER = SigningKey.generate()

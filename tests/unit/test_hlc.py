@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.clock import FrozenClock
 from sync.errors import ClockDrift
 from sync.hlc import COUNTER_MAX, DEFAULT_MAX_DRIFT_MS, HybridClock, SystemClock, pack, timing_problem, unpack
-from tests.support.clock import FrozenClock
 
 START = 1_795_000_000_000
 HOUR = 3_600_000

@@ -1,7 +1,7 @@
 """The golden vectors in tests/data/vectors: the code must reproduce every byte of them.
 
 Nothing here regenerates a vector. A failure means an encoding changed: if that was
-deliberate (a new, versioned format), regenerate with `python -m tests.support.vectors`
+deliberate (a new, versioned format), regenerate with `python -m harness.vectors`
 and say so in the change; otherwise the change breaks every deployed node.
 """
 

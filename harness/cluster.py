@@ -11,14 +11,14 @@ import sqlite3
 from pathlib import Path
 
 from app import main
+from harness.servers import start, stop
+from harness.tree import open_node
 from node.cases.intake import file_for_resident
 from node.catalogue.data import sample_catalogue
 from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
 from storage.models import Application
-from tests.support.servers import start, stop
-from tests.support.tree import open_node
 
 RESIDENT = demo.DEMO_RESIDENTS[0]
 LEVELS = ("city", "county", "township", "village")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from harness.tree import open_node
 from node.cli import demo
 from node.config import NodeConfig
 from storage.database import db
-from tests.support.tree import open_node
 
 LEVELS = ("city", "county", "township", "village")
 

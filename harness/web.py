@@ -64,3 +64,18 @@ def account_to_change(node, username: str, role: str = "admin") -> None:
         password_hash=hash_password(GIVEN_PASSWORD),
         must_change=True,
     )
+
+
+RESIDENT_FORM = {
+    "name": "张秀英",
+    "id_number": "11010519491231002X",
+    "phone": "13800138000",
+    "address": "青山村3组",
+    "consent": "yes",
+}
+
+
+def post_intake(client, item, request_token: str = "5ca9" * 8, **fields):
+    """The intake form for `item`, filled for our resident unless `fields` say otherwise."""
+    form = {"csrf_token": token(client, f"/work/new?item={item.code}"), "request_token": request_token}
+    return client.post("/work/new", data={**form, "item": item.code, **RESIDENT_FORM, **fields})

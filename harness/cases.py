@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from node.cases.intake import Applicant, file_application
 from node.cases.projection import ApplicationProjection
 from node.catalogue.data import read_seed_holidays, sample_catalogue
+from provisioning.trust import issuer_recipients
 from sync.chain import GENESIS, link, sign_head
 from sync.event import Event, make_event
 from sync.keys import SigningKey
@@ -98,3 +102,24 @@ def a_case(village: Stream, county: Stream, number: str, blob: str = "ab" * 32) 
     decided = county.add("application.decided", number, {"by": "clerk", "approved": True}, day=5, deps=(accepted,))
     delivered = county.add("application.delivered", number, {"by": "clerk"}, day=5.1, deps=(decided,))
     county.add("application.rated", number, {"stars": 2, "comment": "等太久"}, day=6, deps=(delivered,))
+
+
+# Our resident of the integration tests (a Beijing-issued ID number born 1949-12-31, checksum X).
+RESIDENT = Applicant("张秀英", "11010519491231002X", "138 0013 8000", "四川省南充市顺庆区搬罾街道青山村3组12号")
+
+
+def file(node, token="t-1", applicant=RESIDENT, consent=True):
+    token = hashlib.md5(token.encode()).hexdigest()  # a request token has the form new_request_token makes
+    return file_application(
+        node.events,
+        node.identity,
+        node.keys,
+        sample_catalogue(),
+        issuer_recipients(node.identity),
+        item_code=item().code,
+        applicant=applicant,
+        consent=consent,
+        operator="cun.agent",
+        request_token=token,
+        now=node.now(),
+    )

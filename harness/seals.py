@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.tree import open_node
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
@@ -15,7 +16,6 @@ from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
 from provisioning.trust import issuer_recipients
 from storage.database import db
-from tests.support.tree import open_node
 
 PIN = "135790"
 CREDIT_CODE = "91511302MA6200010G"

@@ -1,5 +1,5 @@
 """`onetrip` with its clock a given number of seconds ahead, so that a week can pass for a hub without
-waiting a week (`python -m tests.support.shifted SECONDS serve …`). Only the node's wall clock moves:
+waiting a week (`python -m harness.shifted SECONDS serve …`). Only the node's wall clock moves:
 the hybrid logical clock, signed heads, certificates and request times all read it."""
 
 from __future__ import annotations

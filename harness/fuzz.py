@@ -1,7 +1,7 @@
 """Schemathesis over every operation of the JSON API, as an agent and as a clerk, against a county hub served
 by `onetrip serve` on loopback: no answer may be a 5xx or lie outside the OpenAPI document.
 
-`make fuzz` runs it long (`python -m tests.support.fuzz`, a few minutes); tests/e2e/test_fuzz.py runs it
+`make fuzz` runs it long (`python -m harness.fuzz`, a few minutes); tests/e2e/test_fuzz.py runs it
 short inside `make test`. Both generate valid and invalid requests (schemathesis's positive and negative
 modes) and count every case, so that the figures can be quoted.
 """
@@ -31,11 +31,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from harness.cases import item
+from harness.servers import free_port, start, stop
+from harness.tree import open_node, provision_county
+from harness.web import intake, logged_in
 from storage.database import db
-from tests.support.cases import item
-from tests.support.servers import free_port, start, stop
-from tests.support.tree import open_node, provision_county
-from tests.support.web import intake, logged_in
 
 CHECKS = [
     not_a_server_error,

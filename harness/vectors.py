@@ -1,6 +1,6 @@
 """Golden test vectors: the exact bytes of OneTrip's wire format, from fixed inputs only.
 
-    python -m tests.support.vectors        (from the project root)
+    python -m harness.vectors        (from the project root)
 
 rewrites `tests/data/vectors/*.json`. `tests/unit/test_vectors.py` checks that the
 code still reproduces every byte of them, and never regenerates them. Run this
@@ -34,7 +34,7 @@ from sync.event import PROTOCOL_VERSION, make_event, parse_event
 from sync.hlc import pack
 from sync.keys import ECDSA_P256, ED25519, SigningKey, private_pem
 
-VECTORS_DIR = Path(__file__).resolve().parents[1] / "data" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "vectors"
 
 # --- fixed inputs --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -50,10 +50,11 @@ def start(
     settings: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """Run `python app.py ARGS` with ONETRIP_PORT and `settings` (more ONETRIP_… variables) set, its clock
-    `clock_shift_s` ahead if given (`tests/support/shifted.py`); return once /healthz answers. Its output is read at `stop`, or written to
+    `clock_shift_s` ahead if given (`harness/shifted.py`); return once /healthz answers. Its output is read at
+    `stop`, or written to
     `log` when given: a server answering thousands of requests would fill a pipe nobody reads, and hang."""
     output = log.open("w") if log else subprocess.PIPE
-    entry = ["-m", "tests.support.shifted", str(clock_shift_s)] if clock_shift_s else [str(ROOT / "app.py")]
+    entry = ["-m", "harness.shifted", str(clock_shift_s)] if clock_shift_s else [str(ROOT / "app.py")]
     process = subprocess.Popen(
         [sys.executable, *entry, *args],
         cwd=ROOT,
