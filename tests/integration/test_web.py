@@ -30,9 +30,9 @@ def test_status_names_the_station_and_counts_its_events(client, node):
     assert client.get("/api/v1/status").json["event_count"] == 3
 
 
-def test_the_station_page_is_in_chinese_and_needs_nothing_from_the_internet(client):
+def test_the_station_page_is_in_chinese_and_needs_nothing_from_the_internet(client, node):
     page = client.get("/").get_data(as_text=True)
-    assert "青山村便民服务代办点" in page and "村便民服务代办点" in page
+    assert "青山村便民服务代办点" in page and node.identity.station in page  # its name and its code
     assert "http://" not in page and "https://" not in page
     assert client.get("/static/style.css").status_code == 200
 
