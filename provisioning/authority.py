@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from .region import LEVELS, contains
 
+# What a station does for the resident after filing; an agent's steps on an application's page.
+FOR_THE_RESIDENT = (
+    "application.corrected",
+    "application.withdrawn",
+    "application.delivered",
+    "application.rated",
+)
 STATION = (
     "station.",
     "installation.",
     "operator.",
     "application.drafted",
     "application.filed",
-    "application.corrected",
-    "application.withdrawn",
-    "application.delivered",
-    "application.rated",
+    *FOR_THE_RESIDENT,
     "material.",
     "seal.used",
 )

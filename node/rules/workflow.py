@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from node.errors import DomainError
-from provisioning.authority import DECIDING
+from provisioning.authority import DECIDING, FOR_THE_RESIDENT
 from provisioning.region import DECIDING_LEVELS, LEVEL_NAMES, LEVELS
 
 DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
@@ -154,19 +154,12 @@ def is_closed(state: str | None) -> bool:
     return state in DECIDED | {NOT_ACCEPTED, WITHDRAWN}
 
 
-# What each role does from an application's page; trust enforces the level's authority on top.
+# What each role does from an application's page, taken from the levels' authority (one list each): an
+# agent what a station does for the resident; a clerk the deciding steps (a conflict is settled on its own
+# page) and handing the result over. Trust enforces the level's authority on top.
 ROLE_ACTIONS = {
-    "agent": ("application.corrected", "application.withdrawn", "application.delivered", "application.rated"),
-    "clerk": (
-        "application.accepted",
-        "application.corrections_requested",
-        "application.not_accepted",
-        "application.review_started",
-        "application.suspended",
-        "application.resumed",
-        "application.decided",
-        "application.delivered",
-    ),
+    "agent": FOR_THE_RESIDENT,
+    "clerk": tuple(t for t in DECIDING if t != "application.conflict_settled") + ("application.delivered",),
 }
 
 

@@ -16,6 +16,7 @@ from node.rules.workflow import (
     IN_REVIEW,
     NOT_ACCEPTED,
     RATED,
+    ROLE_ACTIONS,
     SUBMITTED,
     SUSPENDED,
     TRANSITIONS,
@@ -25,6 +26,7 @@ from node.rules.workflow import (
     is_closed,
     next_state,
     replay,
+    role_may,
 )
 from provisioning.authority import AUTHORITY, allows
 
@@ -167,3 +169,16 @@ def test_a_deciding_step_needs_a_signer_at_or_above_the_items_deciding_level(eve
     assert (problem is not None) == (event_type in DECIDING and item_level is not None and below)
     if problem:
         assert {"township": "乡镇", "county": "县级"}[item_level] in problem and problem.isprintable()
+
+
+def test_each_role_offers_what_its_level_may_sign_from_the_one_list_of_authority():
+    """provisioning.authority is the one source: an agent's steps are what a village signs for the resident;
+    a clerk's are every deciding step but settling a conflict (its own page), and handing the result over."""
+    from provisioning.authority import AUTHORITY, DECIDING, FOR_THE_RESIDENT, allows
+
+    agent, clerk = ROLE_ACTIONS["agent"], ROLE_ACTIONS["clerk"]
+    assert set(agent) == set(FOR_THE_RESIDENT) and all(allows(AUTHORITY["village"], t) for t in agent)
+    assert set(DECIDING) - set(clerk) == {"application.conflict_settled"}
+    assert all(allows(AUTHORITY["township"], t) for t in clerk)
+    assert [t for t in clerk if allows(AUTHORITY["village"], t)] == ["application.delivered"]
+    assert role_may("admin", "application.rated") and not role_may("clerk", "application.rated")
