@@ -28,7 +28,7 @@ from node.fleet import admin as fleet
 from node.fleet import joining
 from node.runtime import Node, initialise
 from provisioning.ca import require_authority
-from provisioning.enrolment import enrol_installation
+from provisioning.granting import enrol_installation
 from storage.database import db
 from storage.models import Application, EventRecord, Registration, StreamHead
 from sync import delta

@@ -31,8 +31,8 @@ from node.link.restore import DataKeyGrantProjection
 from node.rules.deadlines import CHINA
 from node.seals.projection import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
-from provisioning.enrolment import certify_own_installation
 from provisioning.errors import ProvisioningError
+from provisioning.granting import certify_own_installation
 from provisioning.identity import Identity, Keys, create_identity, load_identity
 from provisioning.operators import OperatorProjection
 from provisioning.renewal import own_expiry, renew_online, renewal_due

@@ -18,8 +18,9 @@ from sync.log import EventLog
 from .ca import Authority
 from .certs import AGREEMENT
 from .codes import code_hash, code_problem, normalise
-from .enrolment import own_certificate, trust_material
+from .enrolment import own_certificate
 from .errors import BadCode, EnrolmentRefused
+from .granting import trust_material
 from .identity import Identity, Keys
 from .registration import registration_fields
 

@@ -1,17 +1,12 @@
-"""Registration and enrolment: a hub registers a station and hands out a one-time code; the
-station's installation proves its keys with certificate requests and gets its certificates,
-the trust anchors and the hub's trust streams back — online, or on files carried both ways.
-
-The request is sealed to the hub's key-agreement key and the grant to the station's, so
-the code and the certificates never cross the wire readable. Nothing the station merely
-says is trusted: its installation id must be the hash of the key that signed its request.
+"""Enrolment, the installation's side: it proves its keys with certificate requests sealed to the hub's
+key-agreement key, opens the grant sealed to its own, and installs the certificates, the trust anchors
+and the hub's trust streams; it checks a hub's directory against the fingerprint its QR code carries.
+Online or on files carried both ways; the hub's side is `granting`.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -19,102 +14,37 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from storage.models import Certificate, Registration, StreamHead, TrustAnchor, upsert
+from storage.models import Certificate, TrustAnchor, upsert
 from sync import canonical, cipher
 from sync.chain import head_from_wire
 from sync.errors import CipherError, EncodingError, SyncError
 from sync.log import EventLog
 
 from . import client
-from .audit import audit
-from .authority import AUTHORITY
-from .ca import Authority
 from .certs import (
     AGREEMENT,
     CA,
-    COUNTY_YEARS,
-    INSTALLATION_DAYS,
     SIGNING,
-    Binding,
     agreement_key_of,
     binding_of,
     find_path,
     fingerprint,
     from_pem,
-    issue,
     issued_by,
     to_pem,
 )
-from .codes import code_hash, code_problem, normalise
+from .codes import code_problem, normalise
 from .errors import BadCode, CertificateRefused, EnrolmentRefused
-from .identity import Identity, Keys, installation_id
-from .registration import naive_utc, registration_fields
+from .identity import Identity, Keys
 from .trust import (
-    REGISTERED,
-    REPLACED,
-    TRUST_STREAM,
     adopt_certificate,
     anchors,
-    authorities,
-    publish_certificates,
-    trust_entity,
 )
 
 REQUEST_CONTEXT = b"enrol/request"
+
+
 GRANT_CONTEXT = b"enrol/grant"
-
-
-def certify_own_installation(
-    events: EventLog,
-    identity: Identity,
-    keys: Keys,
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca_cert: x509.Certificate,
-    now: dt.datetime,
-) -> None:
-    """The city, holding the root, registers and certifies its own installation."""
-    with events.transaction():
-        events.append(
-            REGISTERED,
-            trust_entity("station", identity.station),
-            {
-                "station": identity.station,
-                "name": identity.name,
-                "level": identity.level,
-                "region": identity.region,
-                "parent": None,
-            },
-            stream=TRUST_STREAM,
-        )
-        publish_certificates(
-            events,
-            {
-                use: issue(
-                    binding=Binding(
-                        identity.station,
-                        identity.installation,
-                        identity.level,
-                        identity.name,
-                        identity.region,
-                        None,
-                        use,
-                        AUTHORITY[identity.level],
-                    ),
-                    public_key=public,
-                    issuer_key=ca_key,
-                    issuer_cert=ca_cert,
-                    now=now,
-                    days=INSTALLATION_DAYS,
-                )
-                for use, public in (
-                    (SIGNING, keys.signing.verifying_key.public_key),
-                    (AGREEMENT, keys.agreement.public_key()),
-                )
-            },
-        )
-
-
-# -- the installation: asking ----------------------------------------------------------
 
 
 def csr_pem(key, installation: str) -> str:
@@ -146,181 +76,6 @@ def make_request(identity: Identity, keys: Keys, code: str, ca_key: ec.EllipticC
 
 def seal_request(request: bytes, hub_agreement: ec.EllipticCurvePublicKey) -> bytes:
     return cipher.seal(hub_agreement, request, context=REQUEST_CONTEXT)
-
-
-# -- hub: granting -------------------------------------------------------------------
-
-
-def grant_enrolment(
-    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, sealed: bytes, now: dt.datetime
-) -> bytes:
-    """Check a sealed request and answer with a grant sealed to the requester; refusals are audited."""
-    try:
-        request = canonical.decode(cipher.open_sealed(hub_keys.agreement, sealed, context=REQUEST_CONTEXT))
-        return _grant(events, hub, hub_keys, authority, request, now)
-    except (BadCode, EnrolmentRefused, CertificateRefused, CipherError, EncodingError) as exc:
-        with events.transaction():
-            audit("enrolment", "enrol", None, "refused", str(exc))
-        raise
-
-
-def load_csr(pem: Any) -> x509.CertificateSigningRequest:
-    try:
-        csr = x509.load_pem_x509_csr(str(pem).encode("ascii"))
-    except ValueError as exc:
-        raise EnrolmentRefused("证书请求格式无效") from exc
-    if not csr.is_signature_valid:
-        raise EnrolmentRefused("证书请求的签名与其公钥不符")
-    return csr
-
-
-def _grant(
-    events: EventLog, hub: Identity, hub_keys: Keys, authority: Authority, request: dict, now: dt.datetime
-) -> bytes:
-    if not isinstance(request, dict) or problem_of(request):
-        raise EnrolmentRefused(problem_of(request) if isinstance(request, dict) else "请求格式无效")
-    registration = Registration.get_or_none(Registration.code_hash == code_hash(request["code"]))
-    if registration is None:
-        raise BadCode("注册码无效：不是本枢纽签发的注册码，或已被更换")
-    if registration.enrolled_installation:
-        raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
-    if naive_utc(now) > registration.code_expires_at:
-        raise BadCode("注册码已过期：请管理员重新生成")
-    signing_csr, agreement_csr = load_csr(request["signing_csr"]), load_csr(request["agreement_csr"])
-    if installation_id(signing_csr.public_key()) != request["installation"]:
-        raise EnrolmentRefused("安装编号与签名密钥不符")
-    if events.trust.is_revoked(request["installation"]):
-        raise EnrolmentRefused(f"安装 {request['installation']} 已被吊销，不能再次注册：请用新安装注册")
-    if (request["level"], request["region"]) != (registration.level, registration.region):
-        mine, registered = f"{request['level']} {request['region']}", f"{registration.level} {registration.region}"
-        raise EnrolmentRefused(f"本机初始化为 {mine}，与登记的 {registered} 不符")
-    agreement_key_of_csr = agreement_csr.public_key()
-    if not isinstance(agreement_key_of_csr, ec.EllipticCurvePublicKey):
-        raise EnrolmentRefused("密钥协商请求必须是 P-256 密钥")
-    ca_public = None
-    if registration.level == "county":
-        if not request.get("ca_csr"):
-            raise EnrolmentRefused("县级枢纽的注册须附带证书机构的证书请求")
-        ca_public = load_csr(request["ca_csr"]).public_key()
-    certs = enrol_installation(
-        events,
-        authority,
-        registration,
-        request["installation"],
-        signing_csr.public_key(),
-        agreement_key_of_csr,
-        ca_public,
-        now,
-    )
-    events.sign_heads()
-    grant = {
-        **registration_fields(registration),
-        "certificates": {use: to_pem(cert) for use, cert in certs.items()},
-        **trust_material(events),
-    }
-    if hub.level == "county":  # one search key across the county, so its hub finds residents by ID number
-        grant["lookup_key"] = base64.b64encode(hub_keys.lookup).decode("ascii")
-    return cipher.seal(agreement_key_of_csr, canonical.encode(grant), context=GRANT_CONTEXT)
-
-
-def enrol_installation(
-    events: EventLog,
-    authority: Authority,
-    registration: Registration,
-    installation: str,
-    signing_public,
-    agreement_public: ec.EllipticCurvePublicKey,
-    ca_public: ec.EllipticCurvePublicKey | None,
-    now: dt.datetime,
-) -> dict[str, x509.Certificate]:
-    """Certify a registered station's installation and publish its certificates in the trust stream.
-
-    The checked request's keys in; the grant is built by the caller. Apart from the request's
-    sealing and checks, so that the fleet simulator enrols its stations the way a hub does.
-    """
-
-    def binding(use: str) -> Binding:
-        return Binding(
-            registration.station,
-            registration.station if use == CA else installation,
-            registration.level,
-            registration.name,
-            registration.region,
-            registration.parent,
-            use,
-            AUTHORITY[registration.level],
-        )
-
-    certs = {
-        use: issue(
-            binding=binding(use),
-            public_key=public,
-            issuer_key=authority.key,
-            issuer_cert=authority.cert,
-            now=now,
-            days=INSTALLATION_DAYS,
-        )
-        for use, public in ((SIGNING, signing_public), (AGREEMENT, agreement_public))
-    }
-    if ca_public is not None:
-        certs[CA] = issue(
-            binding=binding(CA),
-            public_key=ca_public,
-            issuer_key=authority.key,
-            issuer_cert=authority.cert,
-            now=now,
-            days=COUNTY_YEARS * 365,
-            path_length=1,
-        )
-    with events.transaction():
-        # Claim the code first, conditionally: of two requests racing with one code, one wins.
-        claimed = (
-            Registration.update(enrolled_installation=installation, first_admin_hash=None)
-            .where((Registration.station == registration.station) & Registration.enrolled_installation.is_null())
-            .execute()
-        )
-        if not claimed:
-            raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
-        publish_certificates(events, certs)
-        if registration.previous_installation:
-            events.append(
-                REPLACED,
-                trust_entity("replacement", installation),
-                {
-                    "installation": installation,
-                    "replaces": registration.previous_installation,
-                    "station": registration.station,
-                },
-                stream=TRUST_STREAM,
-            )
-        audit("enrolment", "enrol", registration.station, "ok", installation)
-    return certs
-
-
-def problem_of(request: dict) -> str | None:
-    for key in ("code", "installation", "level", "region", "signing_csr", "agreement_csr"):
-        if not isinstance(request.get(key), str):
-            return f"请求缺少 {key}"
-    return code_problem(request["code"])
-
-
-def trust_material(events: EventLog) -> dict:
-    """What a node below needs to trust: anchors, every known certificate, and the trust streams up to signed heads."""
-    events.sign_heads()
-    streams = []
-    for head_row in StreamHead.select().where(StreamHead.stream == TRUST_STREAM):
-        head = events.latest_head(head_row.origin, TRUST_STREAM)
-        if head is not None:
-            raws = events.events_of(head.origin, TRUST_STREAM, 0, head.seq)
-            streams.append({"events": [raw.decode("utf-8") for raw in raws], "head": head.to_wire()})
-    return {
-        "anchors": [to_pem(cert) for cert in anchors()],
-        "known_certificates": [to_pem(x509.load_der_x509_certificate(bytes(c.der))) for c in Certificate.select()],
-        "streams": streams,
-    }
-
-
-# -- the installation: accepting -------------------------------------------------------
 
 
 def open_grant(sealed: bytes, keys: Keys) -> dict:
@@ -410,20 +165,6 @@ def own_certificate(identity: Identity, use: str) -> str:
     if row is None:
         raise CertificateRefused("本枢纽自己还没有证书")
     return to_pem(x509.load_der_x509_certificate(bytes(row.der)))
-
-
-def hub_directory(identity: Identity, authority: Authority) -> dict:
-    """Public: what an installation needs before it sends its sealed request, with the chain that
-    lets it check the agreement key against the authority whose fingerprint it was given."""
-    return {
-        "station": identity.station,
-        "installation": identity.installation,
-        "name": identity.name,
-        "agreement_certificate": own_certificate(identity, AGREEMENT),
-        "authority_certificate": to_pem(authority.cert),
-        "authorities": [to_pem(cert) for cert in authorities()],
-        "anchors": [to_pem(cert) for cert in anchors()],
-    }
 
 
 def check_directory(

@@ -20,16 +20,9 @@ from .audit import audit
 from .authority import AUTHORITY
 from .ca import Authority
 from .certs import AGREEMENT, INSTALLATION_DAYS, SIGNING, agreement_key_of, binding_of, from_pem, issue, to_pem
-from .enrolment import (
-    GRANT_CONTEXT,
-    check_own_certificates,
-    csr_pem,
-    install_trust,
-    load_csr,
-    open_grant,
-    trust_material,
-)
+from .enrolment import GRANT_CONTEXT, check_own_certificates, csr_pem, install_trust, open_grant
 from .errors import CertificateRefused, EnrolmentRefused
+from .granting import load_csr, trust_material
 from .identity import Identity, Keys, installation_id
 from .trust import publish_certificates
 

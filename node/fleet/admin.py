@@ -17,12 +17,8 @@ from provisioning.authority import manages
 from provisioning.bundle import write_bundle
 from provisioning.ca import promote_next_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, fingerprint, to_pem, verify_path
-from provisioning.enrolment import (
-    grant_enrolment,
-    hub_directory,
-    trust_material,
-)
 from provisioning.errors import EnrolmentRefused
+from provisioning.granting import grant_enrolment, hub_directory, trust_material
 from provisioning.registration import Registered, new_code_for, qr_text, register_station, replace_installation
 from provisioning.trust import (
     ANCHOR,

@@ -27,8 +27,9 @@ from provisioning.certs import (
     issue,
     to_pem,
 )
-from provisioning.enrolment import csr_pem, install_trust, load_csr, trust_material
+from provisioning.enrolment import csr_pem, install_trust
 from provisioning.errors import CertificateRefused, ProvisioningError
+from provisioning.granting import load_csr, trust_material
 from provisioning.seal_keys import create_seal_key, seal_public_key
 from provisioning.trust import TRUST_STREAM, agreement_keys, issuer_station
 from storage.models import Certificate, Seal, SealOrder, Station

@@ -10,7 +10,8 @@ from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.runtime import initialise
-from provisioning.enrolment import install_trust, trust_material
+from provisioning.enrolment import install_trust
+from provisioning.granting import trust_material
 from storage.database import db
 from sync.chain import GENESIS, link, sign_head
 from sync.errors import ChainError

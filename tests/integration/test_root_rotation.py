@@ -8,7 +8,8 @@ from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.runtime import initialise
-from provisioning.enrolment import install_trust, trust_material
+from provisioning.enrolment import install_trust
+from provisioning.granting import trust_material
 from provisioning.trust import anchors
 from storage.database import db
 from storage.models import EventRecord

@@ -21,7 +21,8 @@ from node.seals import projection
 from node.seals.records import SealRefused
 from node.seals.sealing import seal_document
 from node.seals.verification import verify_claim, verify_pdf
-from provisioning.enrolment import install_trust, trust_material
+from provisioning.enrolment import install_trust
+from provisioning.granting import trust_material
 from provisioning.seal_keys import SealKeyRefused
 from provisioning.trust import anchors
 from storage.models import EventRecord, Operator, Seal, SealUse
