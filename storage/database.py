@@ -40,7 +40,9 @@ SQLITE_PRAGMAS = {
 # arrival numbers are committed in order and a cursor never skips a late commit.
 _WRITER_LOCK = 0x0E7E_1065
 
-_memo = threading.local()  # this thread's write transaction's memo (`transaction_memo`)
+# This thread's unit of work: its write transaction's memo (`transaction_memo`) and what each cache kept for
+# the transaction's length asked to be told of a rollback (`on_rollback`).
+_unit = threading.local()
 # A hub's threads (waitress's, the scheduler's) take a PostgreSQL connection for a unit of work
 # and give it back (`release`), so a process holds at most its pool's size however long it runs:
 # several hubs and their processes share one server's `max_connections`. A thread finding the pool
@@ -106,7 +108,7 @@ def write_transaction():
     """One transaction in which this process is the only writer of the event log."""
     outermost = db.transaction_depth() == 0
     if outermost:
-        _memo.values = {}
+        _unit.memo, _unit.forget = {}, [forget_memo]
     try:
         if is_postgres() or not outermost:
             with db.atomic() as txn:
@@ -120,11 +122,11 @@ def write_transaction():
             with disk_full_translated(Path(db.obj.database).parent), db.atomic("IMMEDIATE") as txn:
                 yield txn
     except BaseException:
-        forget_memo()  # what was memoised may have been rolled back with a savepoint
+        _rolled_back()
         raise
     finally:
         if outermost:
-            _memo.values = None
+            _unit.memo = _unit.forget = None
 
 
 # A scheduled job that still finds SQLite locked after `busy_timeout` (a long batch holding the writer
@@ -153,15 +155,32 @@ def transaction_memo() -> dict | None:
 
     For what a hot path reads again and again and nobody else can change meanwhile: writers
     are serialised, so only this transaction can, and whoever changes it calls `forget_memo`.
-    A rolled-back savepoint empties it too.
+    A rollback, of the transaction or a savepoint in it, empties it too (`on_rollback`).
     """
-    return getattr(_memo, "values", None)
+    return getattr(_unit, "memo", None)
 
 
 def forget_memo() -> None:
     values = transaction_memo()
     if values is not None:
         values.clear()
+
+
+def on_rollback(forget: Callable[[], None]) -> None:
+    """Have `forget` run if this thread's write transaction, or a savepoint inside it, is rolled back.
+
+    The one hook of the unit of work: each cache that lives as long as a transaction (the memo, the
+    trust cache, the log's forked origins) registers here instead of guarding every exit by hand, so
+    nothing read inside a rolled-back transaction is believed after it. Outside a transaction, nothing.
+    """
+    hooks = getattr(_unit, "forget", None)
+    if hooks is not None and forget not in hooks:
+        hooks.append(forget)
+
+
+def _rolled_back() -> None:
+    for forget in getattr(_unit, "forget", None) or ():
+        forget()
 
 
 @contextmanager
@@ -177,7 +196,7 @@ def savepoint(name: str = "onetrip_apply"):
     except BaseException:
         db.execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
         db.execute_sql(f"RELEASE SAVEPOINT {name}")
-        forget_memo()
+        _rolled_back()
         raise
     db.execute_sql(f"RELEASE SAVEPOINT {name}")
 

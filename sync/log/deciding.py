@@ -1,0 +1,190 @@
+"""How a log decides each event it keeps: quarantined (trust or a broken rule), pending (a dep missing),
+deferred (a type this version does not know) or applied through its projection, incrementally or by
+replaying its entity; rows held back for one insert of many; pending events released once settled.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import peewee as pw
+
+from storage.database import savepoint
+from storage.events import awaited_among, entities_rows, entity_rows, insert_event, settled_among
+from storage.models import (
+    EventRecord,
+    PendingDep,
+)
+from sync.errors import ClockDrift, SyncError
+from sync.event import Event, parse_event
+from sync.hlc import timing_problem, unpack
+from sync.log.state import (
+    APPLIED,
+    DEFERRED,
+    PENDING,
+    QUARANTINED,
+    SETTLED,
+    Decision,
+    IngestReceipt,
+    LogState,
+    Redo,
+    row_of,
+)
+from sync.order import causal_order
+from sync.projection import RuleViolation
+
+log = logging.getLogger(__name__)
+
+
+class Deciding(LogState):
+    def _observe(self, event: Event) -> bool:
+        try:
+            self.clock.observe(event.hlc)
+            return False
+        except ClockDrift:
+            log.warning(
+                "clock ahead: event %s/%s/%s at hlc %s", event.origin, event.stream, event.seq, unpack(event.hlc)
+            )
+            return True
+
+    def _refusal(self, event: Event) -> str | None:
+        """Why trust alone quarantines an event, whatever its projection would say: its origin signed two
+        histories, may not make it, or dates it where no honest clock could (invariant 11)."""
+        reason = self._forked_reason(event.origin) or self.trust.authorize(
+            event.origin, event.stream, event.seq, event.type
+        )
+        if reason or event.origin == self.author.origin:
+            return reason
+        return timing_problem(
+            event.hlc, self.trust.valid_from_ms(event.origin, event.stream), self.clock.clock.now_ms()
+        )
+
+    def _decide(self, event: Event, known: list[tuple[Event, str]] | None) -> Decision:
+        """Quarantine, keep pending, defer or apply one event; runs its projection when applied."""
+        reason = self._refusal(event)
+        if reason:
+            return Decision(QUARANTINED, reason)
+        missing = self._missing_deps(event)
+        if missing:
+            return Decision(PENDING, missing=missing)
+        if not self.registry.knows(event.type):
+            return Decision(DEFERRED, "本版本尚不认识此事件类型，升级后应用")
+        if known is None:
+            known = self._entity_events(event.entity)
+        applied = [e for e, status in known if status == APPLIED and e.eid != event.eid]
+        order = causal_order([*applied, event])
+        if order[-1].eid == event.eid:
+            try:
+                self._apply(event)
+            except RuleViolation as exc:
+                return Decision(QUARANTINED, str(exc))
+            return Decision(APPLIED)
+        return self._replay_entity(event, order)
+
+    def _apply(self, event: Event) -> None:
+        """Run the event's projection; a payload it cannot read is a broken rule like any other,
+        so one malformed authentic event is quarantined instead of blocking its stream for good."""
+        projection = self.registry.projection_for(event.type)
+        try:
+            if self._txn.optimistic:
+                projection.apply(event)
+            else:
+                with savepoint():  # a refused event leaves no half-written rows
+                    projection.apply(event)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, SyncError, pw.IntegrityError) as exc:
+            if self._txn.optimistic:
+                raise Redo from exc
+            if isinstance(exc, RuleViolation):
+                raise
+            raise RuleViolation(f"事件内容无法应用（{type(exc).__name__}: {exc}）") from exc
+
+    def _replay_entity(self, event: Event, order: list[Event]) -> Decision:
+        """The new event sorts before events already applied: replay the entity from scratch."""
+        for projection in {id(p): p for p in map(self.registry.projection_for, {e.type for e in order})}.values():
+            projection.reset(event.entity)
+        demoted, own = [], Decision(APPLIED)
+        for item in order:
+            try:
+                self._apply(item)
+            except RuleViolation as exc:
+                if item.eid == event.eid:
+                    own = Decision(QUARANTINED, str(exc))
+                else:
+                    demoted.append((item.eid, str(exc)))
+        return Decision(own.status, own.reason, demoted=tuple(demoted))
+
+    def _missing_deps(self, event: Event) -> tuple[str, ...]:
+        if not event.deps:
+            return ()
+        settled = self._txn.settled
+        unknown = [d for d in event.deps if d not in settled]
+        if unknown:
+            settled.update(settled_among(unknown, SETTLED))
+        held_back = self._txn.by_entity.get(event.entity, ())  # appended in this transaction, not yet inserted
+        held = {e.eid for e, status in held_back if status in SETTLED}
+        return tuple(d for d in event.deps if d not in settled and d not in held)
+
+    def _entity_events(self, entity: str) -> list[tuple[Event, str]]:
+        stored = self._txn.stored.get(entity)
+        if stored is None:
+            stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
+        return stored + self._txn.by_entity.get(entity, [])
+
+    def _read_ahead(self, events: list[Event]) -> None:
+        """What deciding these events needs from the database, in a few queries for the whole batch:
+        their entities' stored events, which of their deps are settled, which of them are awaited."""
+        txn = self._txn
+        entities = {e.entity for e in events} - txn.stored.keys()
+        for entity in entities:
+            txn.stored[entity] = []
+        for entity, body, status in entities_rows(entities):
+            txn.stored[entity].append((parse_event(body), status))
+        deps = {d for e in events for d in e.deps} - txn.settled
+        txn.settled.update(settled_among(deps, SETTLED))
+        txn.awaited.update(awaited_among({e.eid for e in events}))
+
+    def _keep(self, event: Event, chain: str, decision: Decision) -> None:
+        """Hold the row back for one insert of many, unless its side effects need it stored now."""
+        txn = self._txn
+        if decision.missing or decision.demoted:
+            self._flush()
+            self._store(event, chain, decision)
+            if event.entity in txn.stored:
+                txn.stored[event.entity].append((event, decision.status))
+        else:
+            txn.rows.append(row_of(event, chain, decision))
+            txn.by_entity.setdefault(event.entity, []).append((event, decision.status))
+
+    def _store(self, event: Event, chain: str, decision: Decision) -> None:
+        self._record_side_effects(insert_event(row_of(event, chain, decision)), decision)
+
+    def _record_side_effects(self, arrival: int, decision: Decision) -> None:
+        if decision.missing:
+            PendingDep.insert_many(
+                [(arrival, dep) for dep in decision.missing], fields=[PendingDep.event, PendingDep.dep]
+            ).execute()
+        for eid, reason in decision.demoted:
+            EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
+        if decision.demoted:
+            self._txn.stored.clear()  # statuses read ahead are stale now
+
+    def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:
+        """Settle the pending events that waited for `eid`, and those that waited for them."""
+        queue = [eid]
+        while queue:
+            waiting = [row.event_id for row in PendingDep.select(PendingDep.event).where(PendingDep.dep == queue.pop())]
+            if waiting:
+                self._txn.stored.clear()  # statuses read ahead are stale now
+            for arrival in waiting:
+                PendingDep.delete().where(PendingDep.event == arrival).execute()
+                record = EventRecord.get_by_id(arrival)
+                event = parse_event(bytes(record.body))
+                decision = self._decide(event, None)
+                EventRecord.update(status=decision.status, reason=decision.reason).where(
+                    EventRecord.arrival == arrival
+                ).execute()
+                self._record_side_effects(arrival, decision)
+                if receipt is not None:
+                    receipt.released += 1
+                if decision.status in SETTLED:
+                    queue.append(event.eid)
