@@ -7,7 +7,7 @@ import hashlib
 from node.cases.intake import Applicant, file_application
 from node.cases.projection import ApplicationProjection
 from node.catalogue.data import read_seed_holidays, sample_catalogue
-from provisioning.trust import issuer_recipients
+from provisioning.recipients import issuer_recipients
 from sync.chain import GENESIS, link, sign_head
 from sync.event import Event, make_event
 from sync.keys import SigningKey

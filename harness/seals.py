@@ -14,7 +14,7 @@ from node.fleet import admin as fleet
 from node.runtime import Node, initialise
 from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
-from provisioning.trust import issuer_recipients
+from provisioning.recipients import issuer_recipients
 from storage.database import db
 
 PIN = "135790"

@@ -43,7 +43,8 @@ from provisioning.stations import (
     installation_entity,
     station_entity,
 )
-from provisioning.trust import CertTrust, TrustProjection
+from provisioning.trust import CertTrust
+from provisioning.trust_events import TrustProjection
 from storage.blobs import BlobStore
 from storage.database import bind, open_database, release, retried_when_busy
 from storage.database import close as close_database

@@ -7,7 +7,7 @@ dot; anything else is an exact type.
 
 from __future__ import annotations
 
-from .region import LEVELS, contains
+from provisioning.region import LEVELS, contains
 
 # What a station does for the resident after filing; an agent's steps on an application's page.
 FOR_THE_RESIDENT = (

@@ -11,18 +11,17 @@ import hashlib
 import hmac
 import json
 
+from provisioning.ca import Authority
+from provisioning.certs import AGREEMENT
+from provisioning.codes import code_hash, code_problem, normalise
+from provisioning.enrolment import own_certificate
+from provisioning.errors import BadCode, EnrolmentRefused
+from provisioning.granting import trust_material
+from provisioning.identity import Identity, Keys
+from provisioning.registration import registration_fields
 from storage.models import Registration
 from sync import canonical
 from sync.log import EventLog
-
-from .ca import Authority
-from .certs import AGREEMENT
-from .codes import code_hash, code_problem, normalise
-from .enrolment import own_certificate
-from .errors import BadCode, EnrolmentRefused
-from .granting import trust_material
-from .identity import Identity, Keys
-from .registration import registration_fields
 
 
 def write_bundle(

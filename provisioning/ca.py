@@ -18,13 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from provisioning.authority import AUTHORITY
+from provisioning.certs import CA, COUNTY_YEARS, ROOT_YEARS, Binding, binding_of, fingerprint, issue
+from provisioning.errors import CertificateRefused
+from provisioning.identity import Identity
 from storage.models import Certificate, TrustAnchor, upsert
 from sync.keys import private_pem, write_secret
-
-from .authority import AUTHORITY
-from .certs import CA, COUNTY_YEARS, ROOT_YEARS, Binding, binding_of, fingerprint, issue
-from .errors import CertificateRefused
-from .identity import Identity
 
 CA_KEY_FILE = "keys/ca.pem"
 NEXT_CA_KEY_FILE = "keys/ca.next.pem"  # a rotation's new key, until its certificate is committed

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from provisioning.errors import CertificateRefused
+from provisioning.identity import installation_id
+from provisioning.region import contains
 from sync import canonical
-
-from .errors import CertificateRefused
-from .identity import installation_id
-from .region import contains
 
 # An OID arc minted from a UUID (ITU-T X.667: `2.25.<uuid as integer>`), no registry needed.
 ONETRIP_ARC = "2.25.198374023475528618712371917203497561227"

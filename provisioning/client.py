@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from .errors import EnrolmentRefused
+from provisioning.errors import EnrolmentRefused
 
 TIMEOUT_S = (5, 30)  # connect, read
 

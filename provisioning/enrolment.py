@@ -14,14 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from storage.models import Certificate, TrustAnchor, upsert
-from sync import canonical, cipher
-from sync.chain import head_from_wire
-from sync.errors import CipherError, EncodingError, SyncError
-from sync.log import EventLog
-
-from . import client
-from .certs import (
+from provisioning.certs import (
     AGREEMENT,
     CA,
     SIGNING,
@@ -33,13 +26,18 @@ from .certs import (
     issued_by,
     to_pem,
 )
-from .codes import code_problem, normalise
-from .errors import BadCode, CertificateRefused, EnrolmentRefused
-from .identity import Identity, Keys
-from .trust import (
-    adopt_certificate,
-    anchors,
-)
+from provisioning.codes import code_problem, normalise
+from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
+from provisioning.identity import Identity, Keys
+from provisioning.trust import anchors
+from provisioning.trust_events import adopt_certificate
+from storage.models import Certificate, TrustAnchor, upsert
+from sync import canonical, cipher
+from sync.chain import head_from_wire
+from sync.errors import CipherError, EncodingError, SyncError
+from sync.log import EventLog
+
+from . import client
 
 REQUEST_CONTEXT = b"enrol/request"
 

@@ -13,16 +13,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from provisioning.enrolment import GRANT_CONTEXT, REQUEST_CONTEXT, own_certificate
-from storage.models import Certificate, Registration, StreamHead
-from sync import canonical, cipher
-from sync.errors import CipherError, EncodingError
-from sync.log import EventLog
-
-from .audit import audit
-from .authority import AUTHORITY
-from .ca import Authority
-from .certs import (
+from provisioning.audit import audit
+from provisioning.authority import AUTHORITY
+from provisioning.ca import Authority
+from provisioning.certs import (
     AGREEMENT,
     CA,
     COUNTY_YEARS,
@@ -32,19 +26,17 @@ from .certs import (
     issue,
     to_pem,
 )
-from .codes import code_hash, code_problem
-from .errors import BadCode, CertificateRefused, EnrolmentRefused
-from .identity import Identity, Keys, installation_id
-from .registration import naive_utc, registration_fields
-from .trust import (
-    REGISTERED,
-    REPLACED,
-    TRUST_STREAM,
-    anchors,
-    authorities,
-    publish_certificates,
-    trust_entity,
-)
+from provisioning.codes import code_hash, code_problem
+from provisioning.enrolment import GRANT_CONTEXT, REQUEST_CONTEXT, own_certificate
+from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
+from provisioning.identity import Identity, Keys, installation_id
+from provisioning.registration import naive_utc, registration_fields
+from provisioning.trust import REGISTERED, REPLACED, TRUST_STREAM, anchors, authorities
+from provisioning.trust_events import publish_certificates, trust_entity
+from storage.models import Certificate, Registration, StreamHead
+from sync import canonical, cipher
+from sync.errors import CipherError, EncodingError
+from sync.log import EventLog
 
 
 def certify_own_installation(

@@ -18,10 +18,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from provisioning.errors import DataDirExists, IdentityMissing, InvalidIdentity
+from provisioning.region import LEVELS, region_problems
 from sync.keys import ALGORITHMS, DEFAULT_ALGORITHM, SigningKey, generate_agreement_key, private_pem, write_secret
-
-from .errors import DataDirExists, IdentityMissing, InvalidIdentity
-from .region import LEVELS, region_problems
 
 IDENTITY_FILE = "identity.json"
 SIGNING_KEY_FILE = "keys/signing.pem"

@@ -18,15 +18,14 @@ import re
 import secrets
 from pathlib import Path
 
+from provisioning.audit import audit
+from provisioning.errors import ProvisioningError
+from provisioning.lockout import Attempt, count_attempt
 from storage.database import write_transaction
 from storage.models import Credential, Operator, Station, upsert
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
-
-from .audit import audit
-from .errors import ProvisioningError
-from .lockout import Attempt, count_attempt
 
 ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
 CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (

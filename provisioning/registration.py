@@ -8,18 +8,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from provisioning.audit import audit
+from provisioning.ca import Authority
+from provisioning.certs import fingerprint
+from provisioning.codes import code_hash, new_code
+from provisioning.errors import EnrolmentRefused
+from provisioning.identity import Identity, identity_problems
+from provisioning.operators import first_admin_name, hash_password, new_password
+from provisioning.region import LEVELS, contains
+from provisioning.trust import REGISTERED, TRUST_STREAM
+from provisioning.trust_events import trust_entity
 from storage.models import Registration
 from sync.log import EventLog
-
-from .audit import audit
-from .ca import Authority
-from .certs import fingerprint
-from .codes import code_hash, new_code
-from .errors import EnrolmentRefused
-from .identity import Identity, identity_problems
-from .operators import first_admin_name, hash_password, new_password
-from .region import LEVELS, contains
-from .trust import REGISTERED, TRUST_STREAM, trust_entity
 
 CODE_TTL = dt.timedelta(hours=72)
 

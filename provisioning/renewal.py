@@ -10,21 +10,30 @@ import datetime as dt
 
 from cryptography import x509
 
+from provisioning.audit import audit
+from provisioning.authority import AUTHORITY
+from provisioning.ca import Authority
+from provisioning.certs import (
+    AGREEMENT,
+    INSTALLATION_DAYS,
+    SIGNING,
+    agreement_key_of,
+    binding_of,
+    from_pem,
+    issue,
+    to_pem,
+)
+from provisioning.enrolment import GRANT_CONTEXT, check_own_certificates, csr_pem, install_trust, open_grant
+from provisioning.errors import CertificateRefused, EnrolmentRefused
+from provisioning.granting import load_csr, trust_material
+from provisioning.identity import Identity, Keys, installation_id
+from provisioning.trust_events import publish_certificates
 from storage.models import Certificate
 from sync import canonical, cipher
 from sync.errors import CipherError, EncodingError
 from sync.log import EventLog
 
 from . import client
-from .audit import audit
-from .authority import AUTHORITY
-from .ca import Authority
-from .certs import AGREEMENT, INSTALLATION_DAYS, SIGNING, agreement_key_of, binding_of, from_pem, issue, to_pem
-from .enrolment import GRANT_CONTEXT, check_own_certificates, csr_pem, install_trust, open_grant
-from .errors import CertificateRefused, EnrolmentRefused
-from .granting import load_csr, trust_material
-from .identity import Identity, Keys, installation_id
-from .trust import publish_certificates
 
 RENEW_CONTEXT = b"renew/request"
 RENEW_AHEAD = dt.timedelta(days=30)

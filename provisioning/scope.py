@@ -9,10 +9,10 @@ its certificate, never from the request.
 
 from __future__ import annotations
 
-from .authority import LEVEL_OF_CODE, above
-from .certs import Binding
-from .region import area_prefix
-from .trust import TRUST_STREAM, CertTrust
+from provisioning.authority import LEVEL_OF_CODE, above
+from provisioning.certs import Binding
+from provisioning.region import area_prefix
+from provisioning.trust import TRUST_STREAM, CertTrust
 
 
 def below_or_same(top: Binding, other: Binding) -> bool:

@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from provisioning.errors import ProvisioningError
+from provisioning.lockout import Attempt, count_attempt, minutes_left
 from storage.database import write_transaction
 from storage.models import SealLock, upsert
 from sync.keys import write_secret
-
-from .errors import ProvisioningError
-from .lockout import Attempt, count_attempt, minutes_left
 
 SEAL_KEYS = "keys/seals"
 PIN_MIN = 6

@@ -4,8 +4,7 @@ Trust is data (invariant 10): registrations, certificates, revocations and new
 roots are events in a county's or city's `all` stream, each checked here against
 the trust anchors before it changes anything. A certificate is self-authenticating
 (it must chain to an anchor); a revocation holds per stream the last seq the
-county still vouches for, and anything later is quarantined, never dropped.
-"""
+county still vouches for, and anything later is quarantined, never dropped."""
 
 from __future__ import annotations
 
@@ -13,35 +12,30 @@ import datetime as dt
 from collections.abc import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from storage.models import Certificate, Replacement, Revocation, Station, TrustAnchor, upsert
-from sync.event import Event
-from sync.keys import ECDSA_P256, ED25519, VerifyingKey
-from sync.log import FEED, FEED_RENEWED
-from sync.projection import RuleViolation
-
-from .authority import AUTHORITY, allows, manages, may_write, provisional_stream
-from .certs import (
-    AGREEMENT,
+from provisioning.authority import AUTHORITY, allows, manages, may_write, provisional_stream
+from provisioning.certs import (
     CA,
     SIGNING,
     Binding,
     binding_of,
     find_path,
-    fingerprint,
-    from_pem,
-    issued_at,
     issued_by,
-    verify_path,
 )
-from .errors import CertificateRefused
-from .identity import Identity
-from .region import HANDLING_LEVELS, LEVELS
+from provisioning.errors import CertificateRefused
+from provisioning.identity import Identity
+from storage.models import Certificate, Revocation, TrustAnchor
+from sync.keys import ECDSA_P256, ED25519, VerifyingKey
+from sync.log import FEED
+from sync.projection import RuleViolation
 
 TRUST_STREAM = FEED  # a hub's stream for everything below it
+
+
 REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", "trust.revoked", "trust.anchor"
+
+
 REPLACED = "trust.replaced"
 
 
@@ -195,131 +189,6 @@ def revocations(installation: str) -> dict[str, int]:
     )
 
 
-class TrustProjection:
-    event_types = frozenset({REGISTERED, CERTIFIED, REVOKED, ANCHOR, REPLACED, FEED_RENEWED})
-
-    def __init__(self, trust: CertTrust):
-        self.trust = trust
-
-    def apply(self, event: Event) -> None:
-        payload = event.payload
-        self.trust.forget()
-        if event.type == FEED_RENEWED:
-            return  # it only carries a fresh signature on the feed's head
-        if event.type == REGISTERED:
-            author = self.trust.binding(event.origin)
-            if author is None or payload["station"] != author.station:  # the city registers itself
-                self.trust.require_jurisdiction(event.origin, payload["level"], payload["region"])
-            upsert(
-                Station,
-                code=payload["station"],
-                name=payload["name"],
-                level=payload["level"],
-                region=payload["region"],
-                parent=payload.get("parent"),
-            )
-        elif event.type == CERTIFIED:
-            self._certified(from_pem(payload["certificate"]))
-        elif event.type == REVOKED:
-            target = newest_binding(payload["installation"])
-            if target is None:
-                raise RuleViolation(f"不认识被吊销的安装 {payload['installation']}：其证书尚未收到")
-            self.trust.require_jurisdiction(event.origin, target.level, target.region)
-            chains = payload.get("last_chain", {})
-            for stream, last_seq in {"*": 0, **payload["last_seq"]}.items():
-                upsert(
-                    Revocation,
-                    installation=payload["installation"],
-                    stream=stream,
-                    last_seq=last_seq,
-                    last_chain=chains.get(stream),
-                )
-        elif event.type == REPLACED:
-            station = Station.get_or_none(Station.code == payload["station"])
-            if station is None:
-                raise RuleViolation(f"不认识站点 {payload['station']}")
-            self.trust.require_jurisdiction(event.origin, station.level, station.region)
-            upsert(
-                Replacement,
-                installation=payload["installation"],
-                replaces=payload["replaces"],
-                station=payload["station"],
-            )
-        else:
-            author = self.trust.binding(event.origin)
-            if author is None or author.level != "city":
-                raise RuleViolation("只有市级枢纽能发布新的根证书")
-            self._anchor(from_pem(payload["certificate"]), from_pem(payload["cross"]))
-
-    def _certified(self, cert: x509.Certificate) -> None:
-        try:
-            adopt_certificate(cert)
-        except CertificateRefused as exc:
-            raise RuleViolation(f"证书不可信：{exc}") from exc
-
-    def _anchor(self, root: x509.Certificate, cross: x509.Certificate) -> None:
-        """A new root is trusted only if an existing anchor signed it (the cross certificate)."""
-        try:
-            verify_path([cross], anchors(), at=issued_at(cross))
-        except CertificateRefused as exc:
-            raise RuleViolation(f"新根证书未经现有根证书签署：{exc}") from exc
-        if cross.public_key() != root.public_key():
-            raise RuleViolation("交叉证书与新根证书的公钥不一致")
-        upsert(TrustAnchor, fingerprint=fingerprint(root), der=root.public_bytes(Encoding.DER), from_event=True)
-
-    def reset(self, entity: str | None) -> None:
-        self.trust.forget()
-        if entity is None:
-            # Certificates stay: each chains to an anchor on its own, and the replay needs the
-            # hubs' certificates to authorise the very events that carried them.
-            Revocation.delete().execute()
-            Replacement.delete().execute()
-            TrustAnchor.delete().where(TrustAnchor.from_event == True).execute()  # noqa: E712
-            Station.delete().execute()
-            return
-        kind, _, key = entity.partition(":")[2].partition(":")
-        if kind == "station":
-            Station.delete().where(Station.code == key).execute()
-        elif kind == "cert":
-            Certificate.delete().where(Certificate.serial == key).execute()
-        elif kind == "replacement":
-            Replacement.delete().where(Replacement.installation == key).execute()
-        elif kind == "revocation":
-            Revocation.delete().where(Revocation.installation == key).execute()
-        elif kind == "anchor":
-            TrustAnchor.delete().where((TrustAnchor.fingerprint == key) & (TrustAnchor.from_event == True)).execute()  # noqa: E712
-
-
-def adopt_certificate(cert: x509.Certificate) -> Binding:
-    """Store a certificate that chains to an anchor (as of when it was issued); refuse any other.
-
-    A signing certificate must carry the id its key hashes to (checked in `verify_path`);
-    an agreement certificate must come from the issuer of that installation's signing
-    certificate, so that no CA can slip its own key in as another's encryption key.
-    """
-    binding = build_path(cert, issued_at(cert))
-    if binding.use == AGREEMENT:
-        issuers = {
-            x509.load_der_x509_certificate(bytes(row.der)).issuer
-            for row in Certificate.select().where(
-                (Certificate.installation == binding.installation) & (Certificate.use == SIGNING)
-            )
-        }
-        if cert.issuer not in issuers:
-            raise CertificateRefused("密钥协商证书必须由签发该安装签名证书的机构签发")
-    upsert(
-        Certificate,
-        serial=format(cert.serial_number, "x"),
-        fingerprint=fingerprint(cert),
-        installation=binding.installation,
-        station=binding.station,
-        use=binding.use,
-        der=cert.public_bytes(Encoding.DER),
-        not_after=cert.not_valid_after_utc.replace(tzinfo=None),
-    )
-    return binding
-
-
 def newest_binding(installation: str) -> Binding | None:
     row = (
         Certificate.select()
@@ -328,87 +197,6 @@ def newest_binding(installation: str) -> Binding | None:
         .first()
     )
     return binding_of(x509.load_der_x509_certificate(bytes(row.der))) if row else None
-
-
-def trust_entity(kind: str, key: str) -> str:
-    return f"trust:{kind}:{key}"
-
-
-def publish_certificates(events, certs: dict[str, x509.Certificate]) -> None:
-    """Certificates a hub issued, as trust events in its `all` stream, for everything below it."""
-    for use, cert in certs.items():
-        events.append(
-            CERTIFIED,
-            trust_entity("cert", format(cert.serial_number, "x")),
-            {"certificate": cert.public_bytes(Encoding.PEM).decode("ascii"), "use": use},
-            stream=TRUST_STREAM,
-        )
-
-
-def issuer_station(identity: Identity) -> str | None:
-    """The hub whose CA certified this installation (its county); None before enrolment."""
-    own = (
-        Certificate.select()
-        .where((Certificate.installation == identity.installation) & (Certificate.use == SIGNING))
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    if own is None:
-        return None
-    issuer = x509.load_der_x509_certificate(bytes(own.der)).issuer
-    return next((binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer), None)
-
-
-def agreement_keys(stations: set[str], identity: Identity, levels: tuple[str, ...] = LEVELS) -> dict[str, object]:
-    """The key-agreement keys of the stations' installations not revoked (and not this one), by installation;
-    only of installations certified at one of `levels`."""
-    rows = Certificate.select().where((Certificate.station.in_(stations)) & (Certificate.use == AGREEMENT))
-    certs = ((row.installation, x509.load_der_x509_certificate(bytes(row.der))) for row in rows)
-    return {
-        installation: cert.public_key()
-        for installation, cert in certs
-        if installation != identity.installation
-        and binding_of(cert).level in levels
-        and not Revocation.select().where(Revocation.installation == installation).exists()
-    }
-
-
-def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
-    """The key-agreement key certified for an installation (verified when its certificate was adopted)."""
-    row = (
-        Certificate.select()
-        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return x509.load_der_x509_certificate(bytes(row.der)).public_key() if row else None
-
-
-def serving_installation(station: str) -> str | None:
-    """The installation now serving a station: the newest certified one that is not revoked."""
-    revoked = Revocation.select(Revocation.installation)
-    row = (
-        Certificate.select(Certificate.installation)
-        .where(
-            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
-        )
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return row.installation if row else None
-
-
-def issuer_recipients(identity: Identity) -> dict[str, object]:
-    """The key-agreement keys of the hub that certified this installation (its county) and of its parent
-    station (a village's township, which accepts and decides), by installation: residents' data keys
-    are wrapped to them as well as to the station. Never the city's (DESIGN invariant 12): it oversees
-    by figures, and a county hall's issuer and parent is the city, so a county keeps its residents' keys
-    to itself. Empty before enrolment."""
-    hub = issuer_station(identity)
-    if hub is None:
-        return {}
-    stations = {hub} | ({identity.parent} if identity.parent else set())
-    return agreement_keys(stations, identity, levels=HANDLING_LEVELS)
 
 
 def chain_of(cert: x509.Certificate) -> list[x509.Certificate]:

@@ -32,7 +32,7 @@ from node.rules.identifiers import (
 )
 from node.rules.materials import scan_problem, sniff
 from provisioning.identity import Identity, Keys
-from provisioning.trust import issuer_recipients
+from provisioning.recipients import issuer_recipients
 from storage.blobs import BlobStore
 from storage.models import (
     Application,

@@ -25,7 +25,7 @@ from node.fleet import joining
 from node.runtime import Node, initialise
 from node.seals import lifecycle as seals
 from provisioning.operators import create_operator
-from provisioning.trust import issuer_recipients
+from provisioning.recipients import issuer_recipients
 from storage.database import close as close_database
 
 READY = "ready"

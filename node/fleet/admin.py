@@ -20,15 +20,8 @@ from provisioning.certs import CA, fingerprint, to_pem, verify_path
 from provisioning.errors import EnrolmentRefused
 from provisioning.granting import grant_enrolment, hub_directory, trust_material
 from provisioning.registration import Registered, new_code_for, qr_text, register_station, replace_installation
-from provisioning.trust import (
-    ANCHOR,
-    REVOKED,
-    TRUST_STREAM,
-    anchors,
-    newest_binding,
-    publish_certificates,
-    trust_entity,
-)
+from provisioning.trust import ANCHOR, REVOKED, TRUST_STREAM, anchors, newest_binding
+from provisioning.trust_events import publish_certificates, trust_entity
 from storage.models import (
     EventRecord,
     Registration,

@@ -20,8 +20,9 @@ from node.link import health, scans
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
+from provisioning.recipients import agreement_key
 from provisioning.scope import Scope
-from provisioning.trust import adopt_certificate, agreement_key
+from provisioning.trust_events import adopt_certificate
 from sync import canonical, delta, digest, nonces, sneakernet
 from sync.batch import Batch, decode_batch, encode_batch, framed, unframed
 from sync.errors import CipherError, ClockSkew, EncodingError, InstallationRevoked, RequestRefused, UnknownInstallation

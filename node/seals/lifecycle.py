@@ -30,8 +30,9 @@ from provisioning.certs import (
 from provisioning.enrolment import csr_pem, install_trust
 from provisioning.errors import CertificateRefused, ProvisioningError
 from provisioning.granting import load_csr, trust_material
+from provisioning.recipients import agreement_keys, issuer_station
 from provisioning.seal_keys import create_seal_key, seal_public_key
-from provisioning.trust import TRUST_STREAM, agreement_keys, issuer_station
+from provisioning.trust import TRUST_STREAM
 from storage.models import Certificate, Seal, SealOrder, Station
 from sync import canonical, cipher
 from sync.errors import CipherError, EncodingError, SignatureError

@@ -255,7 +255,8 @@ def test_a_county_cannot_revoke_its_city_or_anything_outside_its_division(tree):
 
 
 def test_a_revocation_by_a_county_outside_its_jurisdiction_is_refused_locally_and_quarantined_elsewhere(tree):
-    from provisioning.trust import REVOKED, trust_entity
+    from provisioning.trust import REVOKED
+    from provisioning.trust_events import trust_entity
     from sync.chain import GENESIS, link, sign_head
     from sync.event import make_event
     from sync.projection import RuleViolation
@@ -298,7 +299,8 @@ def test_a_certificate_claiming_another_installations_id_is_refused(tree):
     from provisioning.authority import AUTHORITY
     from provisioning.ca import load_authority
     from provisioning.certs import SIGNING, Binding, issue, to_pem
-    from provisioning.trust import CERTIFIED, TRUST_STREAM, trust_entity
+    from provisioning.trust import CERTIFIED, TRUST_STREAM
+    from provisioning.trust_events import trust_entity
     from sync.keys import SigningKey
     from sync.projection import RuleViolation
 

@@ -1,5 +1,5 @@
 """The architecture's import contracts (pyproject.toml, [tool.importlinter]) hold: the packages' layers,
-node/'s rooms in their order, no cycle inside node/, and each room's internals used only where they may be."""
+node/'s rooms in their order, no import cycle in any package, and each room's internals used only where they may be."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""Whose key-agreement keys a resident's data key is wrapped to: this station's issuer (the county that
+certified it), the installations serving the stations that handle a case, read from certified rows.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from provisioning.certs import (
+    AGREEMENT,
+    SIGNING,
+    binding_of,
+)
+from provisioning.identity import Identity
+from provisioning.region import HANDLING_LEVELS, LEVELS
+from provisioning.trust import anchors, authorities
+from storage.models import Certificate, Revocation
+
+
+def issuer_station(identity: Identity) -> str | None:
+    """The hub whose CA certified this installation (its county); None before enrolment."""
+    own = (
+        Certificate.select()
+        .where((Certificate.installation == identity.installation) & (Certificate.use == SIGNING))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    if own is None:
+        return None
+    issuer = x509.load_der_x509_certificate(bytes(own.der)).issuer
+    return next((binding_of(cert).station for cert in authorities() + anchors() if cert.subject == issuer), None)
+
+
+def agreement_keys(stations: set[str], identity: Identity, levels: tuple[str, ...] = LEVELS) -> dict[str, object]:
+    """The key-agreement keys of the stations' installations not revoked (and not this one), by installation;
+    only of installations certified at one of `levels`."""
+    rows = Certificate.select().where((Certificate.station.in_(stations)) & (Certificate.use == AGREEMENT))
+    certs = ((row.installation, x509.load_der_x509_certificate(bytes(row.der))) for row in rows)
+    return {
+        installation: cert.public_key()
+        for installation, cert in certs
+        if installation != identity.installation
+        and binding_of(cert).level in levels
+        and not Revocation.select().where(Revocation.installation == installation).exists()
+    }
+
+
+def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
+    """The key-agreement key certified for an installation (verified when its certificate was adopted)."""
+    row = (
+        Certificate.select()
+        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return x509.load_der_x509_certificate(bytes(row.der)).public_key() if row else None
+
+
+def serving_installation(station: str) -> str | None:
+    """The installation now serving a station: the newest certified one that is not revoked."""
+    revoked = Revocation.select(Revocation.installation)
+    row = (
+        Certificate.select(Certificate.installation)
+        .where(
+            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
+        )
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return row.installation if row else None
+
+
+def issuer_recipients(identity: Identity) -> dict[str, object]:
+    """The key-agreement keys of the hub that certified this installation (its county) and of its parent
+    station (a village's township, which accepts and decides), by installation: residents' data keys
+    are wrapped to them as well as to the station. Never the city's (DESIGN invariant 12): it oversees
+    by figures, and a county hall's issuer and parent is the city, so a county keeps its residents' keys
+    to itself. Empty before enrolment."""
+    hub = issuer_station(identity)
+    if hub is None:
+        return {}
+    stations = {hub} | ({identity.parent} if identity.parent else set())
+    return agreement_keys(stations, identity, levels=HANDLING_LEVELS)
