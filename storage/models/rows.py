@@ -11,7 +11,7 @@ from functools import lru_cache
 import peewee as pw
 from psycopg2.extras import execute_batch, execute_values
 
-from .database import db, is_postgres, select_in
+from ..database import db, is_postgres, select_in
 
 
 def utcnow() -> datetime:
