@@ -10,7 +10,18 @@ from .base import BaseModel, SchemaVersion, utcnow
 from .cases import Application, Attachment, DeadlineMark, ReferenceData, Statistic
 from .links import Contact, ForkEvidence, RequestNonce, SyncLink
 from .log import DataKey, EventRecord, PendingDep, SignedHeadRecord, StreamHead, unsettled
-from .rows import add_amounts, deferred_inserts, forget_rows, get_row, insert_row, read_rows, update_row, upsert
+from .rows import (
+    add_amounts,
+    deferred_inserts,
+    forget_rows,
+    get_row,
+    insert_row,
+    read_rows,
+    row_values,
+    table_name,
+    update_row,
+    upsert,
+)
 from .seals import Seal, SealLock, SealOrder, SealUse
 from .trust import (
     AuditEntry,
@@ -62,7 +73,9 @@ __all__ = [
     "get_row",
     "insert_row",
     "read_rows",
+    "row_values",
     "unsettled",
+    "table_name",
     "update_row",
     "upsert",
     "utcnow",

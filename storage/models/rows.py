@@ -17,6 +17,16 @@ from ..database import db, is_postgres, select_in
 from .base import BaseModel
 
 
+def table_name(model: type[BaseModel]) -> str:
+    """The table a model is stored in, for SQL written by hand."""
+    return model._meta.table_name
+
+
+def row_values(row: BaseModel) -> dict:
+    """A row's values by field name, as it holds them now (what `upsert` takes to write it back whole)."""
+    return dict(row.__data__)
+
+
 def upsert(model: type[BaseModel], **values) -> None:
     """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
     key = model._meta.primary_key
