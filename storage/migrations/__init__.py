@@ -12,9 +12,9 @@ import peewee as pw
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as alter
 
-from .database import db, write_transaction
-from .errors import PendingMigrations, SchemaTooNew
-from .models import (
+from ..database import db, write_transaction
+from ..errors import PendingMigrations, SchemaTooNew
+from ..models import (
     Application,
     Attachment,
     AuditEntry,
