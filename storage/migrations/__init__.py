@@ -1,158 +1,91 @@
 """Numbered schema migrations and the schema version table.
 
-A migration is frozen once released: later changes are new migrations. A data
-dir whose schema is newer than this program is refused before anything is read.
+A migration is frozen once released: later changes are new migrations. Each one (`mNN_*.py`) carries
+the schema it creates, as tables of its own (`frozen.Frozen`), never the live models: a later change
+to `storage.models` cannot alter it, and a test builds a database by migrations and compares it with
+the models. A data dir whose schema is newer than this program is refused before anything is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import peewee as pw
-from playhouse.migrate import SchemaMigrator
-from playhouse.migrate import migrate as alter
 
 from ..database import db, write_transaction
 from ..errors import PendingMigrations, SchemaTooNew
-from ..models import (
-    Application,
-    Attachment,
-    AuditEntry,
-    Certificate,
-    Contact,
-    Credential,
-    DataKey,
-    DeadlineMark,
-    EventRecord,
-    ForkEvidence,
-    Installation,
-    Operator,
-    PendingDep,
-    ReferenceData,
-    Registration,
-    Replacement,
-    RequestNonce,
-    Revocation,
-    SchemaVersion,
-    Seal,
-    SealLock,
-    SealOrder,
-    SealUse,
-    SignedHeadRecord,
-    Station,
-    Statistic,
-    StreamHead,
-    SyncLink,
-    TrustAnchor,
+from . import (
+    m01_event_log,
+    m02_stations_and_keys,
+    m03_trust,
+    m04_operators,
+    m05_applications,
+    m06_reference_data,
+    m07_sync_links,
+    m08_seals,
+    m09_statistics,
+    m10_forks,
+    m11_leaner_indexes,
+    m12_session_epochs,
+    m13_link_clock_offset,
 )
+from .frozen import Frozen
 
 
-def _event_log() -> None:
-    db.create_tables([EventRecord, PendingDep, StreamHead, SignedHeadRecord])
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _stations_and_keys() -> None:
-    db.create_tables([Station, Installation, DataKey])
+class _SchemaVersion(Frozen):
+    """The schema version table, as the first release made it (`storage.models._SchemaVersion` reads it)."""
 
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=100)
+    applied_at = pw.DateTimeField(default=_utcnow)  # UTC, naive
 
-def _trust() -> None:
-    db.create_tables([Registration, Certificate, TrustAnchor, Revocation, AuditEntry])
-
-
-def _operators() -> None:
-    db.create_tables([Operator, Credential, Replacement])
-
-
-def _applications() -> None:
-    db.create_tables([Application, Attachment])
-
-
-def _reference_data() -> None:
-    db.create_tables([ReferenceData, DeadlineMark])
-    # The queue's order, newest first, walked page by page (`node.cases.intake.search`).
-    db.execute_sql("CREATE INDEX IF NOT EXISTS application_filed_on_number ON application (filed_on, number)")
-
-
-def _sync_links() -> None:
-    db.create_tables([SyncLink, RequestNonce])
-
-
-def _seals() -> None:
-    db.create_tables([SealOrder, Seal, SealUse, SealLock])
-
-
-def _statistics() -> None:
-    """Counters start empty: `onetrip rebuild` counts the applications a node held before this migration.
-    A database made since migration 5 read the current model already has the columns: only missing ones."""
-    table, fields = Application._meta.table_name, Application._meta.fields
-    present = {column.name for column in db.get_columns(table)}
-    migrator = SchemaMigrator.from_database(db.obj)
-    names = ("decided_on", "delivered_on", "rated_on", "handling_days", "tally")
-    alter(*(migrator.add_column(table, name, fields[name]) for name in names if name not in present))
-    db.execute_sql(f"CREATE INDEX IF NOT EXISTS application_rating ON {table} (rating)")
-    db.create_tables([Statistic, Contact])
-
-
-def _forks() -> None:
-    db.create_tables([ForkEvidence])
-
-
-def _leaner_indexes() -> None:
-    """Fewer indexes to keep up at every write: a station's applications are found through the two indexes
-    that start with the station, and event statuses are indexed only where they are not `applied`."""
-    db.execute_sql("DROP INDEX IF EXISTS application_station")
-    db.execute_sql("DROP INDEX IF EXISTS event_status")
-    db.execute_sql("CREATE INDEX IF NOT EXISTS event_unsettled ON event (status) WHERE status <> 'applied'")
-
-
-def _session_epochs() -> None:
-    """Sessions made before carry no epoch and end at once. A database made since migration 4 read the
-    current model already has the column."""
-    if "session_epoch" not in {column.name for column in db.get_columns(Credential._meta.table_name)}:
-        alter(SchemaMigrator.from_database(db.obj).add_column("credential", "session_epoch", Credential.session_epoch))
-
-
-def _link_clock_offset() -> None:
-    """A database made since migration 7 read the current model already has the column."""
-    table = SyncLink._meta.table_name
-    if "clock_offset_ms" not in {column.name for column in db.get_columns(table)}:
-        alter(SchemaMigrator.from_database(db.obj).add_column(table, "clock_offset_ms", SyncLink.clock_offset_ms))
+    class Meta:
+        table_name = "schema_version"
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
-    (1, "event log", _event_log),
-    (2, "stations, installations, data keys", _stations_and_keys),
-    (3, "registrations, certificates, trust anchors, revocations, audit", _trust),
-    (4, "operator accounts, local credentials, replaced installations", _operators),
-    (5, "applications and their material scans", _applications),
-    (6, "published catalogues and holiday tables, deadline marks, the queue's index", _reference_data),
-    (7, "sync links and request nonces", _sync_links),
-    (8, "seal orders, seals, their uses and PIN locks", _seals),
-    (9, "application statistics, dates and tallies; children's last contact", _statistics),
-    (10, "fork evidence", _forks),
-    (11, "no index of applications by station alone; event statuses indexed where not applied", _leaner_indexes),
-    (12, "session epochs of local credentials", _session_epochs),
-    (13, "how far the parent's clock is from ours, as it last told us", _link_clock_offset),
+    (1, "event log", m01_event_log.apply),
+    (2, "stations, installations, data keys", m02_stations_and_keys.apply),
+    (3, "registrations, certificates, trust anchors, revocations, audit", m03_trust.apply),
+    (4, "operator accounts, local credentials, replaced installations", m04_operators.apply),
+    (5, "applications and their material scans", m05_applications.apply),
+    (6, "published catalogues and holiday tables, deadline marks, the queue's index", m06_reference_data.apply),
+    (7, "sync links and request nonces", m07_sync_links.apply),
+    (8, "seal orders, seals, their uses and PIN locks", m08_seals.apply),
+    (9, "application statistics, dates and tallies; children's last contact", m09_statistics.apply),
+    (10, "fork evidence", m10_forks.apply),
+    (
+        11,
+        "no index of applications by station alone; event statuses indexed where not applied",
+        m11_leaner_indexes.apply,
+    ),
+    (12, "session epochs of local credentials", m12_session_epochs.apply),
+    (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 
 
 def current_version() -> int:
-    if not db.table_exists(SchemaVersion._meta.table_name):
+    if not db.table_exists("schema_version"):
         return 0
-    return SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar() or 0
+    return _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
 
 
 def migrate(target: int = LATEST) -> list[int]:
     """Apply pending migrations up to `target`, each in its own transaction; return those applied."""
     refuse_newer()
-    db.create_tables([SchemaVersion])
+    db.create_tables([_SchemaVersion])
     applied = []
     for version, name, step in MIGRATIONS:
         if current_version() < version <= target:
             with write_transaction():
                 step()
-                SchemaVersion.create(version=version, name=name)
+                _SchemaVersion.create(version=version, name=name)
             applied.append(version)
     return applied
 
