@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from node.rules.tally import COUNTERS, Tally
 from storage.database import db
-from storage.models import Statistic, add_amounts
+from storage.models import Statistic, add_amounts, table_name
 
 KEY = ("day", "station", "item_code", "bundle")
 
@@ -17,7 +17,7 @@ KEY = ("day", "station", "item_code", "bundle")
 @lru_cache(maxsize=4)
 def _add_sql(param: str) -> str:
     """One statement both engines run: insert the key's row or add to the one there."""
-    table = Statistic._meta.table_name
+    table = table_name(Statistic)
     columns = (*KEY, *COUNTERS)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTERS)
     return (

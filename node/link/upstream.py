@@ -25,7 +25,7 @@ from provisioning.scope import Scope
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
-from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, upsert, utcnow
+from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row_values, upsert, utcnow
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.channel import Channel
@@ -380,4 +380,4 @@ def apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
 
 def save_link(link: SyncLink) -> None:
     with write_transaction():
-        upsert(SyncLink, **link.__data__)
+        upsert(SyncLink, **row_values(link))

@@ -1,0 +1,109 @@
+"""Numbered schema migrations and the schema version table.
+
+A migration is frozen once released: later changes are new migrations. Each one (`mNN_*.py`) carries
+the schema it creates, as tables of its own (`frozen.Frozen`), never the live models: a later change
+to `storage.models` cannot alter it, and a test builds a database by migrations and compares it with
+the models. A data dir whose schema is newer than this program is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import peewee as pw
+
+from ..database import db, write_transaction
+from ..errors import PendingMigrations, SchemaTooNew
+from . import (
+    m01_event_log,
+    m02_stations_and_keys,
+    m03_trust,
+    m04_operators,
+    m05_applications,
+    m06_reference_data,
+    m07_sync_links,
+    m08_seals,
+    m09_statistics,
+    m10_forks,
+    m11_leaner_indexes,
+    m12_session_epochs,
+    m13_link_clock_offset,
+)
+from .frozen import Frozen
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class _SchemaVersion(Frozen):
+    """The schema version table, as the first release made it (`storage.models._SchemaVersion` reads it)."""
+
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=100)
+    applied_at = pw.DateTimeField(default=_utcnow)  # UTC, naive
+
+    class Meta:
+        table_name = "schema_version"
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
+    (1, "event log", m01_event_log.apply),
+    (2, "stations, installations, data keys", m02_stations_and_keys.apply),
+    (3, "registrations, certificates, trust anchors, revocations, audit", m03_trust.apply),
+    (4, "operator accounts, local credentials, replaced installations", m04_operators.apply),
+    (5, "applications and their material scans", m05_applications.apply),
+    (6, "published catalogues and holiday tables, deadline marks, the queue's index", m06_reference_data.apply),
+    (7, "sync links and request nonces", m07_sync_links.apply),
+    (8, "seal orders, seals, their uses and PIN locks", m08_seals.apply),
+    (9, "application statistics, dates and tallies; children's last contact", m09_statistics.apply),
+    (10, "fork evidence", m10_forks.apply),
+    (
+        11,
+        "no index of applications by station alone; event statuses indexed where not applied",
+        m11_leaner_indexes.apply,
+    ),
+    (12, "session epochs of local credentials", m12_session_epochs.apply),
+    (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
+)
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version() -> int:
+    if not db.table_exists("schema_version"):
+        return 0
+    return _SchemaVersion.select(pw.fn.MAX(_SchemaVersion.version)).scalar() or 0
+
+
+def migrate(target: int = LATEST) -> list[int]:
+    """Apply pending migrations up to `target`, each in its own transaction; return those applied."""
+    refuse_newer()
+    db.create_tables([_SchemaVersion])
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if current_version() < version <= target:
+            with write_transaction():
+                step()
+                _SchemaVersion.create(version=version, name=name)
+            applied.append(version)
+    return applied
+
+
+def refuse_newer() -> None:
+    found = current_version()
+    if found > LATEST:
+        raise SchemaTooNew(
+            f"数据目录的结构版本为 {found}，本程序只认识到 {LATEST}："
+            "它由更新版本的 OneTrip 写入，请升级 OneTrip 后再打开，切勿用旧版本覆盖。"
+        )
+
+
+def require_current() -> None:
+    """A node refuses to start on a schema it would misread."""
+    refuse_newer()
+    found = current_version()
+    if found < LATEST:
+        raise PendingMigrations(
+            f"数据库结构版本为 {found}，需要 {LATEST}：请先运行 `onetrip migrate --data 数据目录`。"
+        )

@@ -1,0 +1,113 @@
+"""Applications (办件) and what hangs off them: material scans, deadline marks, statistics, and the
+published reference data (catalogues, holiday tables) they are judged by."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from .base import BaseModel
+
+
+class Application(BaseModel):
+    """Projection: an application (办件) and where it stands. Residents' fields stay encrypted here
+    exactly as in the event; only keyed hashes (for search) and a masked ID number are in clear."""
+
+    number = pw.CharField(max_length=64, primary_key=True)
+    station = pw.CharField(max_length=64)  # indexed first in (station, request_token) and (station, filed_on, number)
+    item_code = pw.CharField(max_length=32)
+    item_version = pw.IntegerField()
+    bundle = pw.CharField(max_length=64, null=True)
+    state = pw.CharField(max_length=32, index=True)
+    sealed = pw.TextField()  # the encrypted applicant fields, as canonical JSON
+    id_lookup = pw.CharField(max_length=64, index=True)
+    name_lookup = pw.CharField(max_length=64, index=True)
+    masked_id = pw.CharField(max_length=18)
+    request_token = pw.CharField(max_length=64)  # a retried submit finds the first one (unique per station)
+    filed_by = pw.CharField(max_length=64)
+    filed_on = pw.DateField()
+    accepted_on = pw.DateField(null=True)
+    paused_since = pw.DateField(null=True)
+    pauses = pw.TextField(default="[]")  # JSON list of [first, last] ISO dates the clock stood still
+    due = pw.DateField(null=True, index=True)
+    due_provisional = pw.BooleanField(default=False)
+    decision_reason = pw.TextField(null=True)
+    rating = pw.IntegerField(null=True, index=True)  # the dashboard lists the low ones
+    rating_comment = pw.TextField(null=True)
+    decided_on = pw.DateField(null=True)  # Beijing dates of the steps the statistics and retention count
+    delivered_on = pw.DateField(null=True)
+    rated_on = pw.DateField(null=True)
+    handling_days = pw.IntegerField(null=True)  # working days from acceptance to decision, pauses left out
+    tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.rules.tally), to take back
+
+    class Meta:
+        indexes = (
+            (("station", "request_token"), True),
+            (("station", "filed_on", "number"), False),
+            (("filed_on", "number"), False),  # the queue's order, newest first, walked page by page
+        )
+
+
+class Statistic(BaseModel):
+    """Counters per Beijing day, station, item and bundle, kept by the application projection as events are
+    applied (node.rules.tally): a dashboard sums a few rows per day instead of reading every application."""
+
+    day = pw.DateField()
+    station = pw.CharField(max_length=64)
+    item_code = pw.CharField(max_length=32)
+    bundle = pw.CharField(max_length=64)  # "" for an item filed alone
+    filed = pw.IntegerField(default=0)
+    accepted = pw.IntegerField(default=0)
+    decided = pw.IntegerField(default=0)
+    on_time = pw.IntegerField(default=0)
+    late = pw.IntegerField(default=0)
+    handling_days = pw.IntegerField(default=0)  # summed over the day's decisions
+    within_1 = pw.IntegerField(default=0)
+    within_3 = pw.IntegerField(default=0)
+    within_5 = pw.IntegerField(default=0)
+    within_10 = pw.IntegerField(default=0)
+    within_20 = pw.IntegerField(default=0)
+    over_20 = pw.IntegerField(default=0)
+    rated = pw.IntegerField(default=0)
+    stars = pw.IntegerField(default=0)
+    low_rated = pw.IntegerField(default=0)
+
+    class Meta:
+        primary_key = pw.CompositeKey("day", "station", "item_code", "bundle")
+
+
+class Attachment(BaseModel):
+    """Projection: a material's scan, stored encrypted in the blob store under the hash of the ciphertext."""
+
+    number = pw.CharField(max_length=64, index=True)
+    material = pw.CharField(max_length=64)
+    blob = pw.CharField(max_length=64)
+    content_type = pw.CharField(max_length=64)
+    size = pw.IntegerField()
+    by = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("number", "blob")
+
+
+class DeadlineMark(BaseModel):
+    """Where a running deadline stands, as the scheduler last judged it: lists colour and count by it
+    without recounting working days for every row on every page."""
+
+    number = pw.CharField(max_length=64, primary_key=True)
+    status = pw.CharField(max_length=16, index=True)  # due_soon | overdue
+    since = pw.DateField()  # the Beijing date it first stood so
+
+
+class ReferenceData(BaseModel):
+    """Projection: each catalogue or holiday table a county or city published, every version kept
+    (applications keep the item version they were filed under)."""
+
+    kind = pw.CharField(max_length=16)  # catalogue | holidays
+    publisher = pw.CharField(max_length=64)  # the station whose `all` stream carries it
+    region = pw.CharField(max_length=12)  # the publisher's division: it applies to stations inside it
+    version = pw.IntegerField()
+    body = pw.TextField()  # the canonical JSON document
+    eid = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("kind", "publisher", "version")

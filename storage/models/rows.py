@@ -1,0 +1,209 @@
+"""Write-behind rows for projections' hot paths: prepared statements that insert, read and update rows, and
+`deferred_inserts()`, inside which they are held back and written many per round trip. The one module that
+touches peewee's internals (`_meta`, `__data__`, `_dirty`, its exception wrapper): peewee is pinned below its
+next major version for it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import peewee as pw
+from psycopg2.extras import execute_batch, execute_values
+
+from ..database import db, is_postgres, select_in
+from .base import BaseModel
+
+
+def table_name(model: type[BaseModel]) -> str:
+    """The table a model is stored in, for SQL written by hand."""
+    return model._meta.table_name
+
+
+def row_values(row: BaseModel) -> dict:
+    """A row's values by field name, as it holds them now (what `upsert` takes to write it back whole)."""
+    return dict(row.__data__)
+
+
+def upsert(model: type[BaseModel], **values) -> None:
+    """Insert a row or overwrite the one with the same primary key, on SQLite and PostgreSQL alike."""
+    key = model._meta.primary_key
+    names = list(key.field_names) if isinstance(key, pw.CompositeKey) else [key.name]
+    target = [model._meta.fields[n] for n in names]
+    update = {model._meta.fields[n]: v for n, v in values.items() if n not in names}
+    model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
+
+
+_deferred = threading.local()  # inside `deferred_inserts`: what is held back (see there), by statement and key
+
+
+@contextmanager
+def deferred_inserts() -> Iterator[None]:
+    """Inside, `insert_row` holds rows back, `add_amounts` sums amounts per row and `update_row` holds
+    changed rows; all are written at the end, many per round trip. `get_row` finds a row it read before
+    (or `read_rows` read ahead) as it was last changed, and writes what is held before it reads one it
+    has not. A constraint a held row breaks is raised at the end, as IntegrityError: whoever asked for
+    it must be ready to undo the whole block."""
+    _deferred.rows, _deferred.sums, _deferred.read, _deferred.changed = {}, {}, {}, {}
+    try:
+        yield
+        flush_inserts()
+    finally:
+        _deferred.rows = _deferred.sums = _deferred.read = _deferred.changed = None
+
+
+def add_amounts(sql: str, key: tuple, amounts: tuple[int, ...]) -> None:
+    """Run an additive upsert, `sql` taking `(*key, *amounts)`. Inside `deferred_inserts` the amounts for
+    one statement and key are summed and written once: adding commutes, and a batch of ten thousand
+    filings then writes a few dozen counter rows instead of a statement (a round trip) each."""
+    held = getattr(_deferred, "sums", None)
+    if held is None:
+        db.execute_sql(sql, (*key, *amounts))
+        return
+    rows = held.setdefault(sql, {})
+    before = rows.get(key)
+    rows[key] = amounts if before is None else tuple(a + b for a, b in zip(before, amounts, strict=True))
+
+
+def flush_inserts() -> None:
+    held, sums, changed = (getattr(_deferred, name, None) for name in ("rows", "sums", "changed"))
+    if not held and not sums and not changed:
+        return
+    batches = [(sql, list(rows.values())) for sql, rows in held.items()]
+    batches += [(sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
+    updates: dict[str, list[tuple]] = {}  # by the columns changed: the same statement for rows changed alike
+    for row, names in changed.values():
+        sql, params = _update(row, names)
+        updates.setdefault(sql, []).append(params)
+    held.clear()
+    sums.clear()
+    changed.clear()
+    with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
+        cursor = db.cursor()
+        for sql, params in batches:
+            if is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
+                single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
+                execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
+            else:
+                cursor.executemany(sql, params)
+        for sql, params in updates.items():
+            if is_postgres():  # UPDATEs joined by ";", a page per round trip
+                execute_batch(cursor, sql, params, page_size=500)
+            else:
+                cursor.executemany(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...], param: str, replace_on: tuple[str, ...]) -> str:
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([param] * len(columns))})"
+    if replace_on:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in replace_on)
+        sql += f" ON CONFLICT ({', '.join(replace_on)}) DO UPDATE SET {updates}"
+    return sql
+
+
+def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, ...] = ()) -> None:
+    """Insert one row through a prepared string, overwriting the row with the same `replace_on` key.
+
+    Projections insert a row per event applied; peewee's query builder cost several
+    times the INSERT itself when a hub applies a batch of thousands.
+    """
+    fields = model._meta.fields
+    columns = tuple(fields[n].column_name for n in values)
+    sql = _insert_sql(model._meta.table_name, columns, db.param, replace_on)
+    params = tuple(fields[n].db_value(v) for n, v in values.items())
+    held = getattr(_deferred, "rows", None)
+    if held is None:
+        db.execute_sql(sql, params)
+        return
+    rows = held.setdefault(sql, {})
+    # An overwrite held back replaces one held for the same key (the last one wins either way), so that
+    # no statement carries a key twice; a plain insert is kept as is, duplicate and all, to be refused.
+    key = tuple(params[columns.index(c)] for c in replace_on) if replace_on else len(rows)
+    rows.pop(key, None)
+    rows[key] = params
+
+
+@lru_cache(maxsize=64)
+def _select_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> str:
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = {param}"
+
+
+def get_row(model: type[BaseModel], key) -> BaseModel | None:
+    """The row with this primary key, read through a prepared string (see `insert_row`); its fields
+    are clean, so `update_row` writes only what is changed afterwards. Inside `deferred_inserts`, the
+    same row object again until the block ends (or `forget_rows`)."""
+    read = getattr(_deferred, "read", None)
+    if read is not None and (model, key) in read:
+        return read[model, key]
+    flush_inserts()  # a row held back must be found
+    fields = model._meta.sorted_fields
+    sql = _select_sql(
+        model._meta.table_name, tuple(f.column_name for f in fields), model._meta.primary_key.column_name, db.param
+    )
+    found = db.execute_sql(sql, (key,)).fetchone()
+    if found is None:
+        return None
+    row = _clean_row(model, fields, found)
+    if read is not None:
+        read[model, key] = row
+    return row
+
+
+def read_rows(model: type[BaseModel], keys) -> None:
+    """Inside `deferred_inserts`, read the rows with these primary keys (those there are) in a few queries,
+    for `get_row` to find: a run of events that each change a row then reads none of them one by one."""
+    read = _deferred.read
+    fields = model._meta.sorted_fields
+    columns = ", ".join(f.column_name for f in fields)
+    key = model._meta.primary_key
+    sql = f"SELECT {columns} FROM {model._meta.table_name} WHERE {key.column_name} IN ({{marks}})"
+    for found in select_in(sql, [k for k in set(keys) if (model, k) not in read]):
+        row = _clean_row(model, fields, found)
+        read[model, row._pk] = row
+
+
+def forget_rows() -> None:
+    """Write what is held and forget the rows read: for code that goes on to read or write their tables
+    by other means than `get_row` and `update_row` (a replay deletes an entity's rows)."""
+    flush_inserts()
+    read = getattr(_deferred, "read", None)
+    if read is not None:
+        read.clear()
+
+
+def _clean_row(model: type[BaseModel], fields: list, found: tuple) -> BaseModel:
+    row = model(__no_default__=1)  # values straight into its data: through each field's setter cost twice the read
+    row.__data__.update((f.name, f.python_value(v)) for f, v in zip(fields, found, strict=True))
+    return row
+
+
+@lru_cache(maxsize=64)
+def _update_sql(table: str, columns: tuple[str, ...], key: str, param: str) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = {param}' for c in columns)} WHERE {key} = {param}"
+
+
+def _update(row: BaseModel, names) -> tuple[str, tuple]:
+    """The statement writing these fields of a row, and its parameters."""
+    meta = row._meta
+    names = sorted(names)
+    columns = tuple(meta.fields[n].column_name for n in names)
+    sql = _update_sql(meta.table_name, columns, meta.primary_key.column_name, db.param)
+    values = tuple(meta.fields[n].db_value(getattr(row, n)) for n in names)
+    return sql, (*values, meta.primary_key.db_value(row._pk))
+
+
+def update_row(row: BaseModel) -> None:
+    """Write the fields changed since `get_row`, through a prepared string; inside `deferred_inserts`,
+    hold the row back to write it once at the end, however many times it changes meanwhile."""
+    if not row._dirty:
+        return
+    changed = getattr(_deferred, "changed", None)
+    if changed is not None:
+        _, before = changed.get((type(row), row._pk), (row, set()))
+        changed[type(row), row._pk] = (row, before | row._dirty)
+    else:
+        db.execute_sql(*_update(row, row._dirty))
+    row._dirty.clear()
