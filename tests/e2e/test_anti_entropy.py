@@ -82,7 +82,7 @@ def test_a_village_restored_from_an_old_copy_gets_its_own_work_back_and_goes_on_
 
 def test_a_hub_answers_a_station_on_the_previous_protocol_without_the_digest(cluster):
     village = cluster.open("village")
-    parent = upstream._Parent(village)
+    parent = upstream.Parent(village)
     asked = canonical.encode({"cursor": 0, "status": {}})
     for protocol, carries_digest in ((1, False), (2, True)):
         channel = dataclasses.replace(parent.channel, protocol=protocol)

@@ -115,7 +115,7 @@ def test_one_forged_event_in_a_townships_feed_does_not_wedge_it_and_the_county_h
     thief = open_node(_stolen(cluster, tmp_path, "township"))
     township = thief.identity.installation
     raw, head = _forged_feed_event(thief)
-    parent = upstream._Parent(thief, None)
+    parent = upstream.Parent(thief, None)
     parent.call(upstream.PUSH_PATH, PUSH_CONTEXT, encode_batch(Batch(cursor=0, runs=((head, (raw,)),))))
     db.close()
     cluster.open("county")
