@@ -205,7 +205,7 @@ def _demo_applications(village: NodeConfig) -> None:
 def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
     """Serve every node of the tree until Ctrl+C; print the addresses and the demo logins."""
     configs = prepare(base, base_port)
-    app = Path(__file__).resolve().parents[1] / "app.py"
+    app = Path(__file__).resolve().parents[2] / "app.py"  # node/cli/demo.py → the repository's app.py
     # Each node's port is in its own onetrip.toml; an ONETRIP_PORT meant for one node must not reach all four.
     env = {k: v for k, v in os.environ.items() if k not in ("ONETRIP_PORT", "ONETRIP_HOST", "ONETRIP_DATABASE")}
     env.setdefault("ONETRIP_SYNC_INTERVAL_S", str(DEMO_SYNC_INTERVAL_S))
