@@ -1,0 +1,130 @@
+"""办件查询 on a county hub through the Flask test client, with no login: a filed case is found by its query
+code or its number with the right ID tail; a wrong tail and an unknown code get the same answer; five wrong
+tails lock the case; the answer names bodies, never logins, and shows no full ID or name."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.web import login, token
+from node.cases.intake import transition
+from node.cases.tracking import NoMatch, QueryGuard, TooMany, look_up
+from node.catalogue.data import sample_catalogue
+from node.rules import querycode
+from storage.models import Application, Station
+from web import create_app
+
+FULL_ID = "11010519491231002X"
+
+
+@pytest.fixture
+def app(county_node):
+    return create_app(node=county_node)
+
+
+@pytest.fixture
+def number(app):
+    """One application filed by agent li through the workbench."""
+    clerk = app.test_client()
+    login(clerk, "li", "agent-pass-1")
+    item = next(i for i in sample_catalogue().current() if i.proxy_allowed and i.promised_limit.days > 0)
+    response = clerk.post(
+        "/work/new",
+        data={
+            "csrf_token": token(clerk, f"/work/new?item={item.code}"),
+            "request_token": "9e57" * 8,
+            "item": item.code,
+            "name": "张秀英",
+            "id_number": FULL_ID,
+            "phone": "13800138000",
+            "address": "青山村3组",
+            "consent": "yes",
+        },
+    )
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def ask(client, code: str, tail: str):
+    return client.post("/query", data={"csrf_token": token(client, "/query"), "code": code, "id_tail": tail})
+
+
+def test_a_resident_finds_the_case_by_code_or_number_with_the_right_tail(app, number, county_node):
+    row = Application.get_by_id(number)
+    assert querycode.check(row.query_code) is None and row.masked_name == "张**"
+    client = app.test_client()
+    page = client.get("/query").get_data(as_text=True)
+    assert 'name="csrf_token"' in page and "autofocus" in page
+    for code in (querycode.grouped(row.query_code).lower(), number):
+        answer = ask(client, code, "002x")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 200, text
+        assert "材料已提交，等待受理" in text and number in text and "张**" in text
+        assert Station.get_by_id(county_node.identity.station).name in text  # who did it, by name
+        assert "受理后按承诺时限计算" in text
+        assert FULL_ID not in text and "张秀英" not in text and ">li<" not in text and "cun.agent" not in text
+
+
+def test_a_wrong_tail_and_an_unknown_code_get_the_same_answer_and_five_wrong_tails_lock_the_case(app, number):
+    client = app.test_client()
+    code = Application.get_by_id(number).query_code
+    unknown = "".join(reversed(code[:-1]))
+    unknown += querycode.check_character(unknown)
+    wrong, nobody = ask(client, code, "1234"), ask(client, unknown, "002X")
+    assert wrong.status_code == nobody.status_code == 404
+    said = [r.get_data(as_text=True).split('role="alert">')[1].split("<")[0] for r in (wrong, nobody)]
+    assert said[0] == said[1] and said[0].startswith("没有查到")
+    for _ in range(4):
+        assert ask(client, number, "1234").status_code == 404  # the number counts against the same case
+    locked = ask(client, code, "002X")  # the right tail, too late
+    assert locked.status_code == 429 and "查询已锁定" in locked.get_data(as_text=True)
+    assert ask(client, "ABCDE", "002X").status_code == 400  # what is no code at all is told so
+
+
+def test_the_json_endpoint_answers_without_a_session_or_csrf_token(app, number):
+    client = app.test_client()
+    code = Application.get_by_id(number).query_code
+    answer = client.post("/api/v1/query", json={"code": code, "id_tail": "002X"})
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["number"] == number and body["masked_name"] == "张**" and body["missing"] == []
+    assert isinstance(body["timeline"], list) and body["timeline"][0]["what"] == "提交"
+    assert set(body["timeline"][0]) == {"at", "body", "what"} and body["due"] is None
+    refused = client.post("/api/v1/query", json={"code": code, "id_tail": "0000"})
+    assert refused.status_code == 404 and refused.get_json()["error"] == "no_match"
+    typed = client.post("/api/v1/query", json={"code": code, "id_tail": 2})
+    assert typed.status_code == 400 and "id_tail" in typed.get_json()["message"]
+    assert client.post("/api/v1/query", json={"code": code}).status_code == 400
+
+
+def test_a_corrections_request_tells_exactly_what_is_missing(app, number, county_node):
+    transition(county_node.events, number, "application.corrections_requested", {"by": "zhou", "reason": "照片模糊"})
+    found = look_up(
+        QueryGuard(),
+        sample_catalogue(),
+        code_or_number=number,
+        id_tail="002X",
+        client="198.51.100.7",
+    )
+    assert found.missing == ("照片模糊",) and found.state.startswith("需要补正")
+    assert [line.what for line in found.timeline] == ["提交", "要求补正"]
+    assert "zhou" not in repr(found)
+    transition(county_node.events, number, "application.corrected", {"by": "li"})
+    transition(
+        county_node.events,
+        number,
+        "application.corrections_requested",
+        {"by": "zhou", "reason": "见清单", "items": ["户口簿原件", "出生医学证明复印件"]},
+    )
+    found = look_up(QueryGuard(), sample_catalogue(), code_or_number=number, id_tail="002X", client="x")
+    assert found.missing == ("户口簿原件", "出生医学证明复印件")
+
+
+def test_one_client_is_held_back_across_cases(number):
+    guard = QueryGuard(per_client="3 per 10 minutes")
+    for _ in range(3):
+        with pytest.raises(NoMatch):
+            look_up(guard, sample_catalogue(), code_or_number=number, id_tail="0000", client="203.0.113.9")
+    with pytest.raises(TooMany) as refused:
+        look_up(guard, sample_catalogue(), code_or_number=number, id_tail="002X", client="203.0.113.9")
+    assert "查询太频繁" in str(refused.value) and refused.value.details["retry_after_s"] > 0
+    assert look_up(guard, sample_catalogue(), code_or_number=number, id_tail="002X", client="other").number == number
