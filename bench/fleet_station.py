@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bench.records import application as record
 from node.cases.events import FILED, entity
 from node.cases.intake import Applicant, filed_payload, id_tail_check
-from node.rules import querycode
 from node.catalogue.model import ServiceItem
 from node.link.upstream import PULL_PATH, PUSH_PATH
+from node.rules import querycode
 from provisioning.identity import installation_id
 from sync import canonical
 from sync.batch import Batch, decode_batch, encode_batch
