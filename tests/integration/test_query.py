@@ -4,12 +4,18 @@ tails lock the case; the answer names bodies, never logins, and shows no full ID
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
 import pytest
+from pypdf import PdfReader
 
 from harness.web import login, token
 from node.cases.intake import transition
 from node.cases.tracking import NoMatch, QueryGuard, TooMany, look_up
 from node.catalogue.data import sample_catalogue
+from node.printing.dossier import paper_for, query_url
+from node.printing.render import render
 from node.rules import querycode
 from storage.models import Application, Station
 from web import create_app
@@ -128,3 +134,21 @@ def test_one_client_is_held_back_across_cases(number):
         look_up(guard, sample_catalogue(), code_or_number=number, id_tail="002X", client="203.0.113.9")
     assert "查询太频繁" in str(refused.value) and refused.value.details["retry_after_s"] > 0
     assert look_up(guard, sample_catalogue(), code_or_number=number, id_tail="002X", client="other").number == number
+
+
+def test_the_receipt_prints_the_query_code_and_the_county_hubs_query_address(app, number, county_node, monkeypatch):
+    code = Application.get_by_id(number).query_code
+    clerk = app.test_client()
+    login(clerk, "li", "agent-pass-1")
+    plain = PdfReader(io.BytesIO(clerk.get(f"/work/a/{number}/print/receipt.pdf").data)).pages[0].extract_text()
+    assert f"查询码：{querycode.grouped(code)}" in plain
+    hub = county_node.identity.issuer_url or county_node.identity.parent_url
+    assert query_url(county_node) == (f"{hub.rstrip('/')}/query" if hub else "")
+    public = "https://query.county.example.gov.cn/query"
+    monkeypatch.setattr(county_node, "config", dataclasses.replace(county_node.config, public_query_url=public))
+    paper = paper_for(county_node, number, sample_catalogue())
+    assert (paper.query_code, paper.query_url) == (code, public)
+    text = PdfReader(io.BytesIO(render("receipt", paper))).pages[0].extract_text()
+    assert f"查询网址：{public}" in text and querycode.grouped(code) in text
+    old = dataclasses.replace(paper, query_code="", query_url="")  # filed before query codes: no block
+    assert "查询码" not in PdfReader(io.BytesIO(render("receipt", old))).pages[0].extract_text()
