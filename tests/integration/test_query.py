@@ -10,8 +10,10 @@ import io
 import pytest
 from pypdf import PdfReader
 
+from harness.cases import STATION, case_log, filing, item
 from harness.web import login, token
-from node.cases.intake import transition
+from node.cases import tracking
+from node.cases.intake import id_tail_check, transition
 from node.cases.tracking import NoMatch, QueryGuard, TooMany, look_up
 from node.catalogue.data import sample_catalogue
 from node.printing.dossier import paper_for, query_url
@@ -152,3 +154,53 @@ def test_the_receipt_prints_the_query_code_and_the_county_hubs_query_address(app
     assert f"查询网址：{public}" in text and querycode.grouped(code) in text
     old = dataclasses.replace(paper, query_code="", query_url="")  # filed before query codes: no block
     assert "查询码" not in PdfReader(io.BytesIO(render("receipt", old))).pages[0].extract_text()
+
+
+def test_an_unknown_code_costs_the_same_scrypt_and_comparison_as_a_wrong_tail(number, monkeypatch):
+    calls = []
+    real = tracking.id_tail_check
+    monkeypatch.setattr(tracking, "id_tail_check", lambda code, tail: calls.append(code) or real(code, tail))
+    compared = []
+    monkeypatch.setattr(tracking.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or a == b)
+    unknown = "23456789A"
+    for code in (Application.get_by_id(number).query_code, unknown + querycode.check_character(unknown)):
+        with pytest.raises(NoMatch):
+            look_up(QueryGuard(), sample_catalogue(), code_or_number=code, id_tail="1234", client="x")
+    assert len(calls) == len(compared) == 2
+
+
+def test_an_application_filed_before_query_codes_is_not_found_by_its_number(number):
+    Application.update(query_code=None, id_tail_check=None).where(Application.number == number).execute()
+    with pytest.raises(NoMatch):
+        look_up(QueryGuard(), sample_catalogue(), code_or_number=number, id_tail="002X", client="x")
+
+
+def test_the_json_endpoint_tells_a_busy_client_when_to_come_back(app, number):
+    app.extensions["query_guard"] = QueryGuard(per_client="2 per minute")
+    client = app.test_client()
+    for _ in range(2):
+        assert client.post("/api/v1/query", json={"code": number, "id_tail": "002X"}).status_code == 200
+    busy = client.post("/api/v1/query", json={"code": number, "id_tail": "002X"})
+    assert busy.status_code == 429 and busy.get_json()["error"] == "too_many_queries"
+    assert 0 < int(busy.headers["Retry-After"]) <= 60 and "后再试" in busy.get_json()["message"]
+
+
+@pytest.mark.parametrize("any_database", ["sqlite", "postgresql"], indirect=True)
+def test_a_hub_that_cannot_decrypt_answers_for_a_case_relayed_to_it(migrated, make_log):
+    """The city holds no data key of the case: the payload's tail check is all it needs."""
+    log, village, county = case_log(make_log)
+    number, code = f"{STATION}-20261118-ABCD00001", querycode.make()
+    filed = village.add(
+        "application.filed",
+        number,
+        filing(number, item().code) | {"query_code": code, "id_tail_check": id_tail_check(code, "002X")},
+        day=0,
+    )
+    county.add("application.accepted", number, {"by": "zhou"}, day=0.1, deps=(filed,))
+    village.send(log, 1)
+    county.send(log, 1)
+    found = look_up(QueryGuard(), sample_catalogue(), code_or_number=code, id_tail="002X", client="x")
+    assert found.number == number and [line.what for line in found.timeline] == ["提交", "受理"]
+    assert found.masked_name == "" and found.due is not None  # filed without one: nothing invented
+    with pytest.raises(NoMatch):
+        look_up(QueryGuard(), sample_catalogue(), code_or_number=code, id_tail="0000", client="x")
