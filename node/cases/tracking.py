@@ -17,6 +17,7 @@ a code exists.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import re
 from dataclasses import dataclass
@@ -54,7 +55,14 @@ PER_CASE = "5 per hour"  # wrong tails a case takes before it is locked for the 
 PER_CLIENT = "30 per 10 minutes"  # lookups one address may make, right or wrong
 NUMBER = re.compile(r"[0-9A-Z]+(-[0-9A-Z]+){2,}")  # 办件编号: station code, date, installation and counter
 TAIL = re.compile(r"\d{3}[\dX]")
-_NOBODY = id_tail_check("0" * querycode.LENGTH, "0000")  # what an unknown code is compared with
+_NOBODY_SALT = "0" * querycode.LENGTH  # no code is made of zeros (0 is not in the alphabet)
+
+
+@functools.cache
+def _nobody() -> str:
+    """What an unknown code's tail is compared with: a check like any other, made once, when first needed."""
+    return id_tail_check(_NOBODY_SALT, "0000")
+
 
 PLAIN_STATES = {
     DRAFT: "尚未提交",
@@ -159,10 +167,10 @@ def look_up(guard: QueryGuard, catalogue: Catalogue, *, code_or_number: str, id_
         raise QueryRefused("请填写申请人身份证号的后四位（数字，最后一位可能是 X）")
     key, row = _find(code_or_number or "")
     guard.refuse_if_locked(key)
-    salt = row.query_code if row is not None and row.id_tail_check else "0" * querycode.LENGTH
-    expected = row.id_tail_check if row is not None and row.id_tail_check else _NOBODY
+    known = row is not None and bool(row.id_tail_check)
+    salt, expected = (row.query_code, row.id_tail_check) if known else (_NOBODY_SALT, _nobody())
     matches = hmac.compare_digest(id_tail_check(salt, tail), expected)  # always the same work
-    if not (matches and row is not None and row.id_tail_check):
+    if not (matches and known):
         guard.count_wrong(key)
         raise NoMatch(
             "没有查到：请核对查询码（或办件编号）和身份证号后四位。"
