@@ -72,5 +72,6 @@ def test_a_resident_follows_the_case_and_a_guesser_is_locked_out(served_case, tm
             ask(page, base, number, "1234")
             assert page.locator("[role=alert]").inner_text().startswith("没有查到")
             assert page.input_value("input[name=code]") == number  # only the tail is typed again
+            assert page.evaluate("document.activeElement.name") == "id_tail"
         ask(page, base, number, "002X")
         assert "查询已锁定" in page.locator("[role=alert]").inner_text()

@@ -61,7 +61,10 @@ def test_a_resident_finds_the_case_by_code_or_number_with_the_right_tail(app, nu
     assert querycode.check(row.query_code) is None and row.masked_name == "张**"
     client = app.test_client()
     page = client.get("/query").get_data(as_text=True)
-    assert 'name="csrf_token"' in page and "autofocus" in page
+    assert 'name="csrf_token"' in page and 'name="code" value="" required maxlength="64"' in page
+    assert "autofocus" in page.split('name="code"')[1].split(">")[0]  # the first field
+    scanned = client.get(f"/query?code={row.query_code}").get_data(as_text=True)  # the receipt's QR code
+    assert "autofocus" in scanned.split('name="id_tail"')[1].split(">")[0]  # only the tail to type
     for code in (querycode.grouped(row.query_code).lower(), number):
         answer = ask(client, code, "002x")
         text = answer.get_data(as_text=True)
