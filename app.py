@@ -190,8 +190,9 @@ CLEANUP_INTERVAL_S = 10
 
 
 def serve_options(config: NodeConfig) -> dict:
-    """Waitress's connection settings; X-Forwarded-Proto believed only from `trusted_proxy`, which says
-    whether a request came over TLS (and so whether the session cookie is `Secure`)."""
+    """Waitress's connection settings; X-Forwarded-Proto and X-Forwarded-For believed only from
+    `trusted_proxy`, which says whether a request came over TLS (and so whether the session cookie is
+    `Secure`) and from which address."""
     options = {
         "connection_limit": CONNECTION_LIMIT,
         "channel_timeout": CHANNEL_TIMEOUT_S,
@@ -199,7 +200,11 @@ def serve_options(config: NodeConfig) -> dict:
         "asyncore_use_poll": True,
     }
     if config.trusted_proxy:
-        options |= {"trusted_proxy": config.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"}}
+        # X-Forwarded-For: the query page counts lookups per resident (node/cases/tracking.py), not per proxy
+        options |= {
+            "trusted_proxy": config.trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+        }
     return options
 
 

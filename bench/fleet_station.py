@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.records import application as record
 from node.cases.events import FILED, entity
-from node.cases.intake import Applicant, filed_payload
+from node.cases.intake import Applicant, filed_payload, id_tail_check
 from node.catalogue.model import ServiceItem
 from node.link.upstream import PULL_PATH, PUSH_PATH
+from node.rules import querycode
 from provisioning.identity import installation_id
 from sync import canonical
 from sync.batch import Batch, decode_batch, encode_batch
@@ -109,6 +110,7 @@ class SimStation:
             self.filed += 1
             resident = record(self.rng, self.filed, self.region)
             number = f"{self.station}-{today:%Y%m%d}-{self.installation[2:6].upper()}{self.filed:05d}"
+            code = querycode.make()
             payload = filed_payload(
                 self.station,
                 number,
@@ -119,6 +121,8 @@ class SimStation:
                 self.hub.lookup,
                 operator="cun.agent",
                 request_token=secrets.token_hex(16),
+                query_code=code,
+                tail_check=id_tail_check(code, resident["id_number"][-4:]),
             )
             self.seq += 1
             event = make_event(

@@ -52,6 +52,7 @@ class NodeConfig:
     retention_days: int = 365  # a village station purges residents' data this long after delivery
     scheduler: str = "on"  # "off" in every hub process but one: the periodic jobs run once per hub
     trusted_proxy: str = ""  # the TLS reverse proxy's address: its X-Forwarded-Proto is believed, nobody else's
+    public_query_url: str = ""  # printed on receipts; empty: the certifying hub's URL + /query
 
     @property
     def database_url(self) -> str:

@@ -24,6 +24,7 @@ from .views import (
     enrol,
     health,
     printing,
+    query,
     seals,
     station,
     sync,
@@ -56,6 +57,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
     csrf.exempt(api_applications.bp)  # checks the same token itself, after the session (401 first)
     csrf.exempt(sync.bp)
     csrf.exempt(seals.api)
+    csrf.exempt(query.api)  # no session: nothing a visitor's browser holds is used
     blueprints = (
         health,
         api,
@@ -69,10 +71,12 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         station,
         sync,
         seals,
+        query,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
     app.register_blueprint(seals.api)
+    app.register_blueprint(query.api)
     app.add_template_filter(beijing)
     app.context_processor(
         lambda: {

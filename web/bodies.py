@@ -46,6 +46,13 @@ class Intake(Struct, forbid_unknown_fields=True):
     bundle: text(64) | None = None
 
 
+class Query(Struct, forbid_unknown_fields=True):
+    """办件查询: the query code or the application's number, and the last four characters of the ID number."""
+
+    code: text(64)
+    id_tail: text(8)
+
+
 class Step(Struct, forbid_unknown_fields=True):
     """One step of an application's handling; only the fields given reach the event's payload."""
 

@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from node.cases.events import ATTACHED, FILED, beijing_date, entity, next_state_after
 from node.catalogue.model import Catalogue, ServiceItem
 from node.errors import DomainError
+from node.rules import querycode
 from node.rules.deadlines import CHINA
 from node.rules.identifiers import (
     id_number_problem,
     mask_id_number,
+    mask_name,
     normalise_id_number,
     normalise_phone,
     phone_problem,
@@ -127,6 +129,8 @@ def file_application(
     item, problems = intake_problems(catalogue, item_code, applicant, consent, today)
     if problems:
         raise IntakeRefused(problems)
+    code = querycode.make()
+    tail_check = id_tail_check(code, normalise_id_number(applicant.id_number)[-4:])  # slow: before the lock
     with events.transaction():  # the check and the write in one transaction: a double click files once
         existing = (
             Application.select(Application.number)
@@ -149,6 +153,8 @@ def file_application(
             operator=operator,
             request_token=request_token,
             bundle=bundle,
+            query_code=code,
+            tail_check=tail_check,
         )
         events.append(FILED, entity(number), payload, stream=identity.station, hlc=hlc)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
@@ -166,11 +172,14 @@ def filed_payload(
     *,
     operator: str,
     request_token: str,
+    query_code: str,
+    tail_check: str,
     bundle: str | None = None,
 ) -> dict:
     """What an `application.filed` event carries: the resident's fields sealed under the data key, that key
-    wrapped to each recipient, keyed hashes for search. Pure, so that a simulated station files the very
-    payload a real one does."""
+    wrapped to each recipient, keyed hashes for search, and what the public query page needs at any node,
+    the city's too, which cannot decrypt: the query code, the ID tail's check (`id_tail_check`) and the
+    masked name. Pure, so that a simulated station files the very payload a real one does."""
     fields = _clear_fields(applicant)
     return {
         "number": number,
@@ -187,10 +196,26 @@ def filed_payload(
             "name": lookup_hash(lookup_key, "name", fields["name"]),
         },
         "masked_id": mask_id_number(fields["id_number"]),
+        "masked_name": mask_name(fields["name"]),
+        "query_code": query_code,
+        "id_tail_check": tail_check,
         "consent": {"recorded_by": operator},
         "request_token": request_token,
         "operator": operator,
     }
+
+
+def id_tail_check(query_code: str, tail: str) -> str:
+    """What lets any node holding the case, the city's too, tell whether the last four characters of the
+    applicant's ID number are right without holding or learning the number: scrypt of the tail, salted
+    with the case's query code. The tail alone is no secret (the masked ID on every paper shows it) and
+    has only 11,000 values; what protects a resident is the random query code (or the number) a caller must
+    also hold, and the per-case limit on wrong tails (`node.cases.tracking`). scrypt's cost (about 16 MB
+    and tens of milliseconds) makes trying every tail of a copied row slow rather than instant, and the
+    salt makes that work count for one case only. The code salts it, not the number, so that it is made
+    before filing's write lock (the number is drawn inside it)."""
+    digest = hashlib.scrypt(tail.upper().encode(), salt=query_code.encode(), n=2**14, r=8, p=1, dklen=32)
+    return digest.hex()
 
 
 def file_bundle(

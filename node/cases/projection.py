@@ -120,6 +120,9 @@ class ApplicationProjection:
             "id_lookup": payload["lookups"]["id_number"],
             "name_lookup": payload["lookups"]["name"],
             "masked_id": payload["masked_id"],
+            "masked_name": payload.get("masked_name"),  # absent from applications filed before query codes
+            "query_code": payload.get("query_code"),
+            "id_tail_check": payload.get("id_tail_check"),
             "request_token": payload["request_token"],
             "filed_by": payload["operator"],
             "filed_on": beijing_date(event.hlc),

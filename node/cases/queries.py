@@ -22,7 +22,7 @@ from storage.models import (
     DeadlineMark,
     EventRecord,
 )
-from sync.event import parse_event
+from sync.event import Event, parse_event
 from sync.fields import (
     lookup_hash,
 )
@@ -41,12 +41,17 @@ class Step:
     approved: bool | None = None  # a decision's outcome
 
 
-def timeline(number: str) -> list[Step]:
-    """The application's events in causal order, as a person reads them."""
+def applied_events(number: str) -> list[Event]:
+    """The application's applied events in causal order: what its timelines are read from."""
     rows = EventRecord.select(EventRecord.body).where(
         (EventRecord.entity == entity(number)) & (EventRecord.status == APPLIED)
     )
-    events = causal_order(parse_event(bytes(body)) for (body,) in rows.tuples())
+    return causal_order(parse_event(bytes(body)) for (body,) in rows.tuples())
+
+
+def timeline(number: str) -> list[Step]:
+    """The application's events in causal order, as a person reads them."""
+    events = applied_events(number)
     return [
         Step(
             e.type,

@@ -55,7 +55,16 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         missing=missing_materials(item, set(scans), _issued_within_bundle(catalogue, row.bundle)),
         decision=_decision(number),
         printed_at=node.now().astimezone(CHINA),
+        query_code=row.query_code or "",
+        query_url=query_url(node),
     )
+
+
+def query_url(node: Context) -> str:
+    """Where a receipt sends a resident to follow the case: `public_query_url`, else the query page of the
+    hub that certified this installation (a station's county), else none."""
+    hub = node.identity.issuer_url or node.identity.parent_url
+    return node.config.public_query_url or (f"{hub.rstrip('/')}/query" if hub else "")
 
 
 def missing_materials(item: ServiceItem, received: set[str], issued: set[str]) -> tuple[MaterialLine, ...]:

@@ -25,6 +25,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from node.catalogue.model import FORMS
 from node.printing.papers import Paper, Stamp, title
 from node.printing.stamp import RED, SealDrawing
+from node.rules import querycode
 
 FONT = "OneTripHei"
 FONT_FILE = "wqy-microhei-gbk.ttf"
@@ -97,6 +98,7 @@ def _receipt(paper: Paper, layout: _Layout) -> list:
         Paragraph("已收材料", layout.styles["heading"]),
         _grid([("材料", "份数"), *rows], _shares(layout, 0.7, 0.3), layout.styles, header=True),
         Paragraph(note, layout.styles["body"]),
+        *([_QueryBlock(paper, layout.width, layout.styles["body"])] if paper.query_code else []),
     ]
 
 
@@ -182,6 +184,36 @@ class _SealBlock(Flowable):
         canvas.drawString(0, self.height - qr - self.style.fontSize * 1.3, "扫码核验电子印章")
         radius = self.stamp.drawing.diameter / 2 * mm
         _draw_seal(canvas, self.stamp.drawing, self.width * 0.62, self.height + self.OVERLAP_MM * mm - radius)
+
+
+class _QueryBlock(Flowable):
+    """办件查询 on the receipt: the query code in groups, the page's address, and a QR code that opens the
+    page with the code filled in (the holder types only the ID tail)."""
+
+    QR_MM = 22
+
+    def __init__(self, paper: Paper, width: float, style: ParagraphStyle):
+        super().__init__()
+        self.paper, self.width, self.style = paper, width, style
+        self.height = (self.QR_MM + 4) * mm if paper.query_url else style.leading * 3
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canvas, qr, code, url = self.canv, self.QR_MM * mm, self.paper.query_code, self.paper.query_url
+        left = 0
+        if url:
+            _draw_qr(canvas, f"{url}?code={code}", 0, self.height - qr, qr)
+            left = qr + 4 * mm
+        lines = [
+            f"查询码：{querycode.grouped(code)}",
+            *([f"查询网址：{url}"] if url else []),
+            "凭查询码和申请人身份证号后四位查询办理进度",
+        ]
+        canvas.setFont(self.style.fontName, self.style.fontSize)
+        for index, line in enumerate(lines):
+            canvas.drawString(left, self.height - (index + 1.2) * self.style.leading, line)
 
 
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:

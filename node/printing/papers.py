@@ -72,6 +72,8 @@ class Paper:
     missing: tuple[MaterialLine, ...]
     decision: Decision | None
     printed_at: dt.datetime  # Beijing time
+    query_code: str = ""  # 查询码; none on applications filed before query codes
+    query_url: str = ""  # the county hub's public query page; empty where none is known
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,12 @@ def mask_id_number(text: str) -> str:
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
+def mask_name(name: str) -> str:
+    """A name safe to show to whoever holds a receipt: its first character, the rest as stars."""
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
 def normalise_credit_code(text: str) -> str:
     """A unified social credit code as stored: ASCII, upper case, no spaces."""
     return _ascii_compact(text)

@@ -29,6 +29,7 @@ from . import (
     m11_leaner_indexes,
     m12_session_epochs,
     m13_link_clock_offset,
+    m14_query_codes,
 )
 from .frozen import Frozen
 
@@ -66,6 +67,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     ),
     (12, "session epochs of local credentials", m12_session_epochs.apply),
     (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
+    (14, "applications' query codes, ID tail checks and masked names", m14_query_codes.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

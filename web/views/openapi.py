@@ -10,8 +10,8 @@ from node.rules.workflow import TRANSITIONS
 from .. import bodies
 
 # The request bodies' schemas are made from the types that decode them (`web.bodies`): they cannot drift apart.
-(_INTAKE, _STEP), _BODIES = msgspec.json.schema_components(
-    (bodies.Intake, bodies.Step), ref_template="#/components/schemas/{name}"
+(_INTAKE, _STEP, _QUERY), _BODIES = msgspec.json.schema_components(
+    (bodies.Intake, bodies.Step, bodies.Query), ref_template="#/components/schemas/{name}"
 )
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUMMARY = {"$ref": "#/components/schemas/Application"}
@@ -46,6 +46,23 @@ DOCUMENT = {
                     "200": _ok({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
                     "401": _ERRORS["401"],
                     "403": _ERRORS["403"],  # an account that must first change its password
+                },
+            }
+        },
+        "/api/v1/query": {
+            "post": {
+                "summary": "办件查询（无需登录）：查询码或办件编号，加申请人身份证号后四位",
+                "security": _PUBLIC,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _QUERY}}},
+                "responses": {
+                    "200": _ok({"$ref": "#/components/schemas/Tracking"}),
+                    "400": _ERRORS["400"],
+                    "404": _ok(_ERROR, "没有查到（查询码不存在与身份证号后四位不对，回答相同）"),
+                    "429": {
+                        "description": "查询太频繁，或该办件连续输错已锁定；Retry-After 头给出秒数",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
                 },
             }
         },
@@ -167,6 +184,33 @@ DOCUMENT = {
                     "filed_on": {"type": "string", "format": "date"},
                     "due": {"type": ["string", "null"], "format": "date"},
                     "due_provisional": {"type": "boolean"},
+                },
+            },
+            "Tracking": {
+                "type": "object",
+                "required": ["number", "item", "masked_name", "state", "timeline", "due", "due_provisional"],
+                "properties": {
+                    "number": {"type": "string"},
+                    "item": {"type": "string"},
+                    "masked_name": {"type": "string"},
+                    "state": {"type": "string", "description": "办件状态，用平常话说"},
+                    "timeline": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["at", "body", "what"],
+                            "properties": {
+                                "at": {"type": "string", "format": "date-time", "description": "北京时间"},
+                                "body": {"type": "string", "description": "办理单位（站点名称）"},
+                                "what": {"type": "string"},
+                            },
+                        },
+                    },
+                    "due": {"type": ["string", "null"], "format": "date"},
+                    "due_provisional": {"type": "boolean"},
+                    "promise": {"type": "string"},
+                    "missing": {"type": "array", "items": {"type": "string"}},
+                    "collect": {"type": "string"},
                 },
             },
             **_BODIES,
