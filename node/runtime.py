@@ -28,13 +28,13 @@ from node.config import NodeConfig, write_config
 from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
 from node.link.restore import DataKeyGrantProjection
-from node.rules.deadlines import CHINA
 from node.seals.projection import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
 from provisioning.errors import ProvisioningError
 from provisioning.granting import certify_own_installation
 from provisioning.identity import Identity, Keys, create_identity, load_identity
 from provisioning.operators import OperatorProjection
+from provisioning.region import CHINA
 from provisioning.renewal import own_expiry, renew_online, renewal_due
 from provisioning.stations import (
     INSTALLATION_CREATED,

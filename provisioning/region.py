@@ -7,6 +7,10 @@ of problems (in Chinese, for the person typing them) out.
 
 from __future__ import annotations
 
+import datetime as dt
+
+# Beijing time: every date and time a person reads, and the day an event or a deadline falls on.
+CHINA = dt.timezone(dt.timedelta(hours=8))
 LEVELS = ("village", "township", "county", "city")
 # Where a resident's case is handled and their data may be read (DESIGN invariant 12): not the city.
 HANDLING_LEVELS = ("village", "township", "county")

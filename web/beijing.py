@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from node.rules.deadlines import CHINA
+from provisioning.region import CHINA
 
 
 def beijing(value: dt.datetime | str | None, seconds: bool = False) -> str:

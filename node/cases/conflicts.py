@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from node.cases.events import CONFLICT, CONFLICT_SETTLED, STEP_NAMES, entity
 from node.cases.intake import NOTE_LIMIT, IntakeRefused
-from node.rules.deadlines import CHINA
+from provisioning.region import CHINA
 from storage.models import Application, EventRecord, unsettled
 from sync.event import parse_event
 from sync.log import QUARANTINED, EventLog

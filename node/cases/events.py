@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from node.rules.deadlines import CHINA
 from node.rules.workflow import EVENT_NAMES, Outcome, next_state
+from provisioning.region import CHINA
 from sync.hlc import unpack
 
 FILED = "application.filed"

@@ -23,7 +23,6 @@ from node.cases.events import ATTACHED, FILED, beijing_date, entity, next_state_
 from node.catalogue.model import Catalogue, ServiceItem
 from node.errors import DomainError
 from node.rules import querycode
-from node.rules.deadlines import CHINA
 from node.rules.identifiers import (
     id_number_problem,
     mask_id_number,
@@ -35,6 +34,7 @@ from node.rules.identifiers import (
 from node.rules.materials import scan_problem, sniff
 from provisioning.identity import Identity, Keys
 from provisioning.recipients import issuer_recipients
+from provisioning.region import CHINA
 from storage.blobs import BlobStore
 from storage.models import (
     Application,

@@ -13,10 +13,10 @@ import peewee as pw
 from node.cases.events import entity
 from node.cases.marks import RUNNING
 from node.cases.visibility import Viewer, visible
-from node.rules.deadlines import CHINA
 from node.rules.identifiers import (
     normalise_id_number,
 )
+from provisioning.region import CHINA
 from storage.models import (
     Application,
     DeadlineMark,

@@ -32,7 +32,6 @@ from node.cases.queries import applied_events
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
 from node.rules import querycode
-from node.rules.deadlines import CHINA
 from node.rules.identifiers import normalise_id_number
 from node.rules.workflow import (
     ACCEPTED,
@@ -49,6 +48,7 @@ from node.rules.workflow import (
     WITHDRAWN,
     is_closed,
 )
+from provisioning.region import CHINA
 from storage.models import Application, Installation, Station
 
 PER_CASE = "5 per hour"  # wrong tails a case takes before it is locked for the rest of the hour

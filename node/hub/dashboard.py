@@ -16,10 +16,9 @@ from node.cases.conflicts import open_conflicts
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
 from node.hub.filters import HUBS, Filters, bundle_names, in_area, known_items, narrowed
-from node.rules.deadlines import CHINA
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
-from provisioning.region import area_prefix
+from provisioning.region import CHINA, area_prefix
 from storage.models import (
     Application,
     Contact,

@@ -14,7 +14,7 @@ from node.catalogue.model import Catalogue, ServiceItem
 from node.context import Context
 from node.errors import DomainError
 from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Received
-from node.rules.deadlines import CHINA
+from provisioning.region import CHINA
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from typing import Literal
 
 from node.errors import DomainError
 from node.rules.holidays import SATURDAY, HolidayTable
-
-CHINA = timezone(timedelta(hours=8))  # dates of acceptance and deadlines are Beijing dates
 
 Unit = Literal["working", "calendar"]
 Status = Literal["on_time", "due_soon", "overdue"]

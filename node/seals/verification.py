@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from node.context import Context
-from node.rules.deadlines import CHINA
 from node.seals.lifecycle import seal_attributes
 from node.seals.records import KINDS, SealClaim, UnreadableDocument, parse_claim
 from provisioning.certs import find_path
 from provisioning.errors import CertificateRefused
+from provisioning.region import CHINA
 from provisioning.trust import anchors, authorities
 from storage.models import Seal, SealUse
 from sync.errors import SignatureError

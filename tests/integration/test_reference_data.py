@@ -21,9 +21,10 @@ from node.catalogue.published import CATALOGUE, HOLIDAYS, PublicationRefused, Re
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
-from node.rules.deadlines import CHINA, add_working_days
+from node.rules.deadlines import add_working_days
 from node.rules.holidays import build_table
 from node.runtime import initialise
+from provisioning.region import CHINA
 from storage.database import db
 from storage.models import Application, DeadlineMark, EventRecord
 

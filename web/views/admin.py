@@ -1,17 +1,23 @@
 """The admin pages: the fleet, registering stations, codes and QR, revocation, accounts, the audit trail."""
 
+import datetime as dt
+
 import segno
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from node.fleet import admin as fleet
 from node.fleet import overview
+from node.hub.dashboard import Table
+from node.hub.export import csv_bytes
 from node.link import health
+from provisioning.audit import ACTIONS, ACTORS, OUTCOMES, trail
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
-from provisioning.region import LEVEL_NAMES
+from provisioning.region import CHINA, LEVEL_NAMES
 from storage.models import AuditEntry, Operator
 
 from ..auth import current_operator, requires
+from ..beijing import beijing
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE = 50
@@ -109,9 +115,60 @@ def revoke():
 @bp.get("/audit")
 @requires("admin")
 def audit():
-    query = AuditEntry.select().order_by(AuditEntry.id.desc())
+    filters, problems = _audit_filters()
+    query = trail(**filters)
     entries = list(query.paginate(_page(), PAGE))
-    return render_template("admin/audit.html", entries=entries, total=query.count(), page=_page(), per_page=PAGE)
+    actors = [a for (a,) in AuditEntry.select(AuditEntry.actor).distinct().order_by(AuditEntry.actor).tuples()]
+    return render_template(
+        "admin/audit.html",
+        entries=entries,
+        total=query.count(),
+        page=_page(),
+        per_page=PAGE,
+        filters=request.args,
+        problems=problems,
+        actors=actors,
+        actions=ACTIONS,
+        actor_names=ACTORS,
+        outcomes=OUTCOMES,
+    )
+
+
+@bp.get("/audit.csv")
+@requires("admin")
+def audit_csv():
+    """The entries the page's filters select, all of them, for an inspection or a spreadsheet."""
+    filters, _ = _audit_filters()
+    rows = [
+        (
+            beijing(e.at, seconds=True),
+            ACTORS.get(e.actor, e.actor),
+            ACTIONS.get(e.action, e.action),
+            e.subject or "",
+            OUTCOMES.get(e.outcome, e.outcome),
+            e.detail or "",
+        )
+        for e in trail(**filters).iterator()
+    ]
+    table = Table("audit", "操作记录", ("时间（北京时间）", "操作人", "操作", "对象", "结果", "说明"), rows)
+    name = f"audit-{dt.datetime.now(CHINA):%Y%m%d-%H%M}.csv"
+    return Response(
+        csv_bytes(table), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _audit_filters() -> tuple[dict, list[str]]:
+    """The audit page's filters from its query; a date that is not one is named and left out."""
+    args, problems = request.args, []
+    filters = {key: args.get(key, "").strip() for key in ("actor", "action", "subject")}
+    for key, words in (("since", "起始日期"), ("until", "截止日期")):
+        text = args.get(key, "").strip()
+        try:
+            filters[key] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            filters[key] = None
+            problems.append(f"{words}“{text}”不是有效日期，应为 2026-12-01 这样的格式")
+    return filters, problems
 
 
 @bp.route("/operators", methods=["GET", "POST"])
