@@ -63,8 +63,8 @@ def test_the_csv_holds_what_the_filters_select_in_chinese(client):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["时间（北京时间）", "操作人", "操作"]
-    assert sorted(r[2] for r in rows[1:] if r[1] == "wang") == ["吊销安装", "登记站点"]
-    assert all(r[1] == "wang" for r in rows[1:])
+    assert sorted(r[2] for r in rows[1:]) == ["吊销安装", "登记站点"]
+    assert all(r[1] == "王主任（wang）" for r in rows[1:])  # the real name with the login
 
 
 def test_pages_keep_the_filters(client):

@@ -129,7 +129,7 @@ def audit():
         problems=problems,
         actors=actors,
         actions=ACTIONS,
-        actor_names=ACTORS,
+        actor_names=_actor_names(),
         outcomes=OUTCOMES,
     )
 
@@ -139,10 +139,11 @@ def audit():
 def audit_csv():
     """The entries the page's filters select, all of them, for an inspection or a spreadsheet."""
     filters, _ = _audit_filters()
+    names = _actor_names()
     rows = [
         (
             beijing(e.at, seconds=True),
-            ACTORS.get(e.actor, e.actor),
+            names.get(e.actor, e.actor),
             ACTIONS.get(e.action, e.action),
             e.subject or "",
             OUTCOMES.get(e.outcome, e.outcome),
@@ -155,6 +156,14 @@ def audit_csv():
     return Response(
         csv_bytes(table), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+def _actor_names() -> dict[str, str]:
+    """Who acted, as a person reads it: the account's real name with its login, or what made a request."""
+    return {
+        **ACTORS,
+        **{o.username: f"{o.name}（{o.username}）" for o in Operator.select(Operator.username, Operator.name)},
+    }
 
 
 def _audit_filters() -> tuple[dict, list[str]]:
