@@ -96,16 +96,29 @@ def search(
     older_than: str = "",
     newer_than: str = "",
     due: str = "",
+    states: tuple[str, ...] = (),
+    item_codes: tuple[str, ...] = (),
 ) -> Page:
     """The applications `viewer` may see, newest first, by keyset: a page after a cursor costs the same at
     the 50,000th application as at the first, where an OFFSET walks every row before it.
 
     The query is an ID number (found by its keyed hash), the start of an application number, or a name
-    (by its keyed hash): nothing is decrypted to search. `due` keeps those marked due_soon or overdue."""
+    (by its keyed hash), or the name of an item (`item_codes`, the catalogue's items whose name holds the
+    query): nothing is decrypted to search. `due` keeps those marked due_soon or overdue, `states` those
+    in one of these states."""
     found = Application.select().where(visible(viewer, walked=True))  # the page walks the order's index
     counted = Application.select().where(visible(viewer))
-    if condition := _matching(query.strip(), lookup_key):
+    condition = _matching(query.strip(), lookup_key)
+    if item_codes:
+        by_item = Application.item_code.in_(list(item_codes))
+        condition = by_item if condition is None else (condition | by_item)
+    if condition is not None:
         found, counted = found.where(condition), counted.where(condition)
+    if states:
+        found, counted = (
+            found.where(Application.state.in_(list(states))),
+            counted.where(Application.state.in_(list(states))),
+        )
     if due:
         marked = DeadlineMark.select(DeadlineMark.number).where(DeadlineMark.status == due)
         found = found.where(Application.number.in_(marked) & Application.state.in_(RUNNING))

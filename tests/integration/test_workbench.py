@@ -216,3 +216,20 @@ def test_the_conflicts_page_is_for_clerks_and_refuses_to_settle_what_is_not_a_co
         data={"csrf_token": token(client, "/work/conflicts"), "number": number, "eid": "0" * 64, "note": "x"},
     )
     assert "没有待处理的这项冲突" in answer.get_data(as_text=True) and EventRecord.select().count() == before
+
+
+def test_the_queue_names_the_item_the_applicant_and_the_station_and_filters_by_state(client, county_node):
+    location, item = file_one(client)
+    number = location.rsplit("/", 1)[1]
+    rows = client.get("/work/").get_data(as_text=True).split("<tbody>")[1]
+    assert item.name in rows and "张**" in rows and county_node.identity.name in rows
+    assert item.code not in rows.replace(f'title="{item.code}"', "")  # the code only as the name's tooltip
+    assert number in client.get("/work/?state=waiting").get_data(as_text=True).split("<tbody>")[1]
+    assert number not in client.get("/work/?state=review").get_data(as_text=True).split("<tbody>")[1]
+
+
+def test_the_queue_is_searched_by_the_items_name(client):
+    location, item = file_one(client)
+    number = location.rsplit("/", 1)[1]
+    assert number in client.get(f"/work/?q={item.name}").get_data(as_text=True).split("<tbody>")[1]
+    assert number not in client.get("/work/?q=火星移民").get_data(as_text=True).split("<tbody>")[1]

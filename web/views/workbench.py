@@ -22,11 +22,11 @@ from node.rules.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, l
 from node.seals.sealing import SEAL_ROLES, usable_seals
 from provisioning.authority import allows
 from provisioning.region import area_prefix
-from storage.models import Application, Attachment
+from storage.models import Application, Attachment, Station
 from sync.errors import SyncError
 
 from ..auth import current_operator, current_viewer, requires, visible_application
-from ..listing import DUE_FILTERS, applications_page
+from ..listing import DUE_FILTERS, STATE_FILTERS, applications_page
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
 
@@ -38,18 +38,33 @@ def _node():
 @bp.get("/")
 @requires("agent", "clerk", "admin")
 def queue():
-    page = applications_page(_node(), request.args)
+    node = _node()
+    page = applications_page(node, request.args)
+    catalogue = node.reference.catalogue()
+    stations = {row.station for row in page.rows}
     return render_template(
         "work/queue.html",
         page=page,
         marks=deadline_marks(page.rows),
         counts=deadline_counts(current_viewer()),
-        conflicts=len(open_conflicts(area_prefix(_node().identity.region))),
+        conflicts=len(open_conflicts(area_prefix(node.identity.region))),
         filters=DUE_FILTERS,
+        state_filters=STATE_FILTERS,
         states=STATE_NAMES,
+        item_names={row.item_code: _item_name(catalogue, row.item_code, row.item_version) for row in page.rows},
+        station_names=dict(Station.select(Station.code, Station.name).where(Station.code.in_(list(stations))).tuples()),
         q=request.args.get("q", ""),
         due=request.args.get("due", ""),
+        state=request.args.get("state", ""),
     )
+
+
+def _item_name(catalogue, code: str, version: int) -> str:
+    """The item's name as the catalogue gives it; its code where this node lacks that version."""
+    try:
+        return catalogue.item(code, version).name
+    except KeyError:
+        return code
 
 
 @bp.route("/conflicts", methods=["GET", "POST"])
