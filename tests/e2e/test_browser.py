@@ -111,7 +111,7 @@ def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_
     assert page.input_value("input[name=username]") == "li"  # only the password is typed again
     page.keyboard.type("agent-pass-1")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{server}/")
+    page.wait_for_url(f"{server}/work/")  # an agent lands on the queue
 
     page.get_by_role("link", name="李代办").click()  # one's own name in the bar leads to the password page
     rules = page.locator("#password-rules").inner_text()
@@ -128,5 +128,5 @@ def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_
         page.keyboard.type(typed)
         page.keyboard.press("Tab")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{server}/")
+    page.wait_for_url(f"{server}/work/")
     assert page.locator("[role=status]").first.inner_text().startswith("新密码已保存")

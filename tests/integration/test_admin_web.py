@@ -202,3 +202,10 @@ def test_the_admin_replaces_a_stations_pc_from_the_fleet_page(county, tmp_path):
     assert "旧安装已吊销" in page.get_data(as_text=True)
     assert hub.events.trust.is_revoked(old_installation)
     assert Registration.get_by_id(done.station).previous_installation == old_installation
+
+
+def test_after_login_each_person_lands_on_their_work_not_the_status_page(client):
+    assert login(client, "li", "agent-pass-1").headers["Location"].endswith("/work/")
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
+    assert login(client, "wang", "county-admin-1").headers["Location"].endswith("/admin/")
+    assert "系统状态" in client.get("/").get_data(as_text=True)

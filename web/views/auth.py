@@ -38,7 +38,7 @@ def login():
             session["epoch"] = session_epoch(operator.username)
             if must_change_password(operator.username):
                 return redirect(url_for("auth.password"))
-            return redirect(_local_target(request.args.get("next", "")) or url_for("station.index"))
+            return redirect(_local_target(request.args.get("next", "")) or home_for(operator))
     # The name stays typed after a refusal, the cursor in the password: only the password is typed again.
     page = render_template(
         "login.html",
@@ -48,6 +48,14 @@ def login():
         lockout_minutes=LOCKOUT.seconds // 60,
     )
     return page, 200 if error is None else 401
+
+
+def home_for(operator) -> str:
+    """Where a person's work is: the queue for agents and clerks, the fleet for a hub's admins. The node's
+    technical status (系统状态) is one menu item away, not the first page anyone sees."""
+    if operator.role == "admin" and current_app.extensions["onetrip"].identity.level in ("county", "city"):
+        return url_for("admin.fleet_page")
+    return url_for("workbench.queue")
 
 
 def _local_target(target: str) -> str | None:
@@ -87,7 +95,7 @@ def password():
                     current_app.extensions["onetrip"].now(),
                 )
                 flash("新密码已保存。其他电脑上用这个账号登录的，需要用新密码重新登录。")
-                return redirect(url_for("station.index"))
+                return redirect(home_for(current_operator()))
             except ProvisioningError as exc:
                 error = str(exc)
     return render_template(
