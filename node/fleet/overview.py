@@ -30,7 +30,7 @@ class FleetRow:
     parent: str | None
     installation: str | None
     certificate_expires: dt.date | None
-    status: str  # 未注册 | 已吊销 | 证书将到期 | 未联系 | 正常 | 滞后 (an hour) | 离线 (a day)
+    status: str  # 未注册 | 已吊销 | 证书将到期 | 本机 | 上级 | 未联系 | 正常 | 滞后 (an hour) | 离线 (a day)
     managed: bool  # this hub may revoke or replace it
     # What the station last reported (itself or through its relay); None until it has.
     last_contact: str | None = None  # UTC
@@ -82,10 +82,20 @@ def overview(node: Context, *, page: int, per_page: int) -> tuple[list[FleetRow]
                 )
             )
         for installation, cert in newest.items():
-            rows.append(
-                _fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now, drift_s)
-            )
+            row = _fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now, drift_s)
+            rows.append(_as_seen_from(row, hub))
     return rows, stations.count()
+
+
+def _as_seen_from(row: FleetRow, hub) -> FleetRow:
+    """This hub's own installation and its parent report to nobody here: they are not "未联系"."""
+    if row.status not in ("未联系", "正常", "滞后", "离线"):
+        return row  # revoked or expiring says more
+    if row.installation == hub.installation:
+        return dataclasses.replace(row, status="本机")
+    if row.station == hub.parent:
+        return dataclasses.replace(row, status="上级")
+    return row
 
 
 def _fleet_row(fields, parent, cert, revoked, managed, contact, now, drift_s) -> FleetRow:

@@ -209,3 +209,12 @@ def test_after_login_each_person_lands_on_their_work_not_the_status_page(client)
     client.post("/logout", data={"csrf_token": token(client, "/work/")})
     assert login(client, "wang", "county-admin-1").headers["Location"].endswith("/admin/")
     assert "系统状态" in client.get("/").get_data(as_text=True)
+
+
+def test_the_fleet_shows_this_hub_as_itself_and_its_parent_as_such_not_as_never_contacted(client, county):
+    login(client, "wang", "county-admin-1")
+    rows = client.get("/admin/").get_data(as_text=True).split("<tbody>")[1].split("</tr>")
+    own = next(r for r in rows if county.identity.station in r and county.identity.name in r)
+    parent = next(r for r in rows if county.identity.parent and f">{county.identity.parent}<" in r)
+    assert "本机" in own and "未联系" not in own
+    assert "上级" in parent and "未联系" not in parent
