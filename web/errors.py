@@ -25,8 +25,9 @@ _HTTP_MESSAGES = {
 
 
 def _respond(status: int, code: str, message: str, details: dict | None = None, headers=()):
-    """`headers`: what the status promises to say, as `Allow` for a 405."""
-    if request.path.startswith("/api/"):
+    """`headers`: what the status promises to say, as `Allow` for a 405. A page's own script that asks for JSON
+    (sealing, which must say a wrong PIN on the page instead of in a new tab) gets the JSON form too."""
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         response = jsonify(error=code, message=message, **(details or {}))
         if details and "retry_after_s" in details:  # backpressure: HTTP clients and proxies read the header
             response.headers["Retry-After"] = str(details["retry_after_s"])
