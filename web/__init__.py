@@ -28,6 +28,7 @@ from .views import (
     seals,
     station,
     sync,
+    usb,
     workbench,
 )
 
@@ -72,6 +73,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         sync,
         seals,
         query,
+        usb,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
