@@ -56,26 +56,43 @@ def _public_der(public: ec.EllipticCurvePublicKey) -> bytes:
 
 def create_seal_key(data_dir: Path, seal_id: str, pin: str) -> ec.EllipticCurvePrivateKey:
     """A new ECDSA P-256 key for a seal (PDF validators and poppler check P-256), written under `pin`."""
-    if len(pin) < PIN_MIN:
-        raise SealKeyRefused(f"印章口令至少 {PIN_MIN} 位")
+    _check_new_pin(pin)
     path = key_path(data_dir, seal_id)
     if path.exists():
         raise SealKeyRefused(f"本机已有印章 {seal_id} 的密钥：一枚印章只申请一次")
     key = ec.generate_private_key(ec.SECP256R1())
+    write_secret(path, _locked(seal_id, key, pin))
+    return key
+
+
+def change_pin(data_dir: Path, seal_id: str, old_pin: str, new_pin: str, now: dt.datetime) -> None:
+    """The holder sets a new PIN: the old one must open the key (a wrong one counts toward the lock), and
+    the same key is written again under the new one, replacing the file only once it is whole on disk."""
+    _check_new_pin(new_pin)
+    if new_pin == old_pin:
+        raise SealKeyRefused("新口令不能与原口令相同")
+    key = unlock_seal_key(data_dir, seal_id, old_pin, now)
+    path = key_path(data_dir, seal_id)
+    staged = path.with_name(path.name + ".new")
+    staged.unlink(missing_ok=True)
+    write_secret(staged, _locked(seal_id, key, new_pin))
+    os.replace(staged, path)
+
+
+def _check_new_pin(pin: str) -> None:
+    if len(pin) < PIN_MIN:
+        raise SealKeyRefused(f"印章口令至少 {PIN_MIN} 位")
+
+
+def _locked(seal_id: str, key: ec.EllipticCurvePrivateKey, pin: str) -> bytes:
+    """The key file's content: the private key under `pin` (fresh salt and nonce), the public key in clear."""
     kdf = {"name": "scrypt", "n": _N, "r": _R, "p": _P, "salt": os.urandom(16).hex()}
     nonce = os.urandom(12)
     public = _public_der(key.public_key())
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     sealed = AESGCM(_derive(pin, kdf)).encrypt(nonce, der, _AAD + seal_id.encode() + public)
-    document = {
-        "v": 1,
-        "kdf": kdf,
-        "nonce": nonce.hex(),
-        "public": public.hex(),
-        "ciphertext": sealed.hex(),
-    }
-    write_secret(path, json.dumps(document).encode("ascii"))
-    return key
+    document = {"v": 1, "kdf": kdf, "nonce": nonce.hex(), "public": public.hex(), "ciphertext": sealed.hex()}
+    return json.dumps(document).encode("ascii")
 
 
 def _read(data_dir: Path, seal_id: str) -> dict:

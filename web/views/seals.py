@@ -13,7 +13,9 @@ from node.seals.records import KINDS, SealRefused
 from node.seals.sealing import seal_document
 from node.seals.verification import verify
 from provisioning.errors import ProvisioningError
+from provisioning.seal_keys import change_pin, key_path
 from storage.models import Seal, SealOrder, SealUse
+from sync.errors import SyncError
 
 from ..auth import current_operator, requires, visible_application
 
@@ -68,12 +70,12 @@ def image(seal_id: str):
 @bp.route("/admin/seals", methods=["GET", "POST"])
 @requires("admin")
 def admin():
-    node, error, ordered = _node(), None, None
+    error, ordered = None, None
     if request.method == "POST":
         form = request.form
         try:
             ordered = seals.order_seal(
-                node,
+                _node(),
                 station=form.get("station", "").strip(),
                 kind=form.get("kind", ""),
                 name=form.get("name", "") or KINDS.get(form.get("kind", ""), ""),
@@ -84,6 +86,10 @@ def admin():
             )
         except SealRefused as exc:
             error = str(exc)
+    return _admin_page(error=error, ordered=ordered)
+
+
+def _admin_page(error: str | None = None, ordered=None) -> str:
     return render_template(
         "admin/seals.html",
         seals=list(Seal.select().order_by(Seal.seal_id)),
@@ -101,6 +107,65 @@ def admin():
 def revoke(seal_id: str):
     seals.revoke_seal(_node(), seal_id, request.form.get("reason") or "管理员吊销", actor=current_operator().username)
     return redirect(url_for("seals.admin"))
+
+
+@bp.post("/admin/seals/accept")
+@requires("admin")
+def accept_request():
+    """A holder's request carried on a USB stick: answered with the grant file to carry back."""
+    upload = request.files.get("request")
+    try:
+        grant = seals.grant_seal(_node(), upload.read(MAX_REQUEST_BYTES + 1) if upload else b"")
+    except (DomainError, ProvisioningError, SyncError) as exc:
+        return _admin_page(error=f"没有受理：{exc}"), 400
+    return _download(grant, "印章证书回执.grant")
+
+
+@bp.route("/seals/mine", methods=["GET", "POST"])
+@requires("admin", "agent", "clerk")
+def mine():
+    """The holder's side, without a command line: ask for an ordered seal (the key is made here, under a PIN
+    the holder sets; sent online, or as a file for the stick), install the county's grant, change the PIN."""
+    node, error, done = _node(), None, None
+    if request.method == "POST":
+        try:
+            done = _holder_acts(node, request.form)
+        except (DomainError, ProvisioningError, SyncError) as exc:
+            error = str(exc)
+        if isinstance(done, Response):
+            return done
+    here = Seal.select().where(Seal.station == node.identity.station)
+    held = [s for s in here if key_path(node.config.data_dir, s.seal_id).exists()]
+    return render_template("seals_mine.html", held=held, error=error, done=done), 400 if error else 200
+
+
+def _holder_acts(node, form) -> str | Response:
+    """One of the holder's acts; what to say, or the request file to save."""
+    action, seal_id = form.get("action", ""), form.get("seal", "").strip()
+    if action == "file":
+        return _download(seals.request_seal(node, seal_id, _new_pin(form)), f"印章申请-{seal_id}.request")
+    if action == "online":
+        seal = seals.request_online(node, seal_id, _new_pin(form))
+    elif action == "install":
+        upload = request.files.get("grant")
+        seal = seals.install_seal(node, upload.read() if upload else b"")
+    elif action == "pin":
+        change_pin(node.config.data_dir, seal_id, form.get("old_pin", ""), _new_pin(form), node.now())
+        return "印章口令已更改：以后盖章请用新口令"
+    else:
+        raise SealRefused("不认识的操作")
+    return f"印章 {seal.seal_id}（{seal.owner} {seal.name}）已安装，有效期至 {seal.valid_to:%Y-%m-%d}"
+
+
+def _new_pin(form) -> str:
+    pin = form.get("pin", "")
+    if pin != form.get("pin_again", ""):
+        raise SealRefused("两次输入的印章口令不一致")
+    return pin
+
+
+def _download(data: bytes, name: str) -> Response:
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True, download_name=name)
 
 
 @api.post("/request")
