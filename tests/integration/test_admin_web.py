@@ -218,3 +218,17 @@ def test_the_fleet_shows_this_hub_as_itself_and_its_parent_as_such_not_as_never_
     parent = next(r for r in rows if county.identity.parent and f">{county.identity.parent}<" in r)
     assert "本机" in own and "未联系" not in own
     assert "上级" in parent and "未联系" not in parent
+
+
+def test_the_registration_page_gives_steps_that_work_on_a_fresh_pc_and_the_offline_bundle(client):
+    login(client, "wang", "county-admin-1")
+    form = {"name": "白塔村便民服务代办点", "level": "village", "region": "511302001002"}
+    page = client.post("/admin/register", data={**form, "csrf_token": token(client, "/admin/register")})
+    text = page.get_data(as_text=True)
+    assert 'onetrip init --data 数据目录 --level village --name "白塔村便民服务代办点" --region 511302001002' in text
+    assert text.index("onetrip init") < text.index("onetrip enroll")  # init first: enroll alone fails on a fresh PC
+    code = text.split('name="code" value="')[1].split('"')[0]
+    bundle = client.post("/admin/bundle", data={"code": code, "csrf_token": token(client, "/admin/register")})
+    assert bundle.status_code == 200 and "attachment" in bundle.headers["Content-Disposition"] and bundle.data
+    wrong = client.post("/admin/bundle", data={"code": "WRONGCODE", "csrf_token": token(client, "/admin/register")})
+    assert wrong.status_code == 400

@@ -1,9 +1,10 @@
 """The admin pages: the fleet, registering stations, codes and QR, revocation, accounts, the audit trail."""
 
 import datetime as dt
+import io
 
 import segno
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
 
 from node.fleet import admin as fleet
 from node.fleet import overview
@@ -14,7 +15,7 @@ from provisioning.audit import ACTIONS, ACTORS, OUTCOMES, trail
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
 from provisioning.region import CHINA, LEVEL_NAMES
-from storage.models import AuditEntry, Operator
+from storage.models import AuditEntry, Operator, Station
 
 from ..auth import current_operator, requires
 from ..beijing import beijing
@@ -69,8 +70,15 @@ def register():
         except ProvisioningError as exc:
             error = str(exc)
     qr = segno.make(done.qr_text, error="m").svg_inline(scale=4) if done else None
+    station = Station.get_or_none(Station.code == done.station) if done else None
     return render_template(
-        "admin/register.html", done=done, qr=qr, error=error, level_names=LEVEL_NAMES, form=request.form
+        "admin/register.html",
+        done=done,
+        station=station,
+        qr=qr,
+        error=error,
+        level_names=LEVEL_NAMES,
+        form=request.form,
     )
 
 
@@ -97,7 +105,21 @@ def replace(station: str):
 
 def _show_code(station: str, code: str, qr: str, title: str):
     svg = segno.make(qr, error="m").svg_inline(scale=4)
-    return render_template("admin/code.html", station=station, code=code, qr_text=qr, qr=svg, title=title)
+    row = Station.get(Station.code == station)
+    return render_template("admin/code.html", station=row, code=code, qr_text=qr, qr=svg, title=title)
+
+
+@bp.post("/bundle")
+@requires("admin")
+def bundle():
+    """The enrolment bundle for a code, to carry on a USB stick to a station with no network."""
+    code = request.form.get("code", "").strip()
+    try:
+        data = fleet.bundle_for(_node(), code, request.host_url.rstrip("/"))
+    except ProvisioningError as exc:
+        abort(400, str(exc))
+    name = f"注册包-{code}.bundle"
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True, download_name=name)
 
 
 @bp.post("/revoke")
