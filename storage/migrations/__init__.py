@@ -29,6 +29,7 @@ from . import (
     m11_leaner_indexes,
     m12_session_epochs,
     m13_link_clock_offset,
+    m17_ratings,
 )
 from .frozen import Frozen
 
@@ -66,6 +67,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     ),
     (12, "session epochs of local credentials", m12_session_epochs.apply),
     (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
+    (17, "好差评 grades and reasons on applications; one-time rating tokens", m17_ratings.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 
