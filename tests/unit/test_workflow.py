@@ -25,8 +25,8 @@ from node.rules.workflow import (
     Outcome,
     is_closed,
     next_state,
-    replay,
     possible_actions,
+    replay,
     role_may,
 )
 from provisioning.authority import AUTHORITY, allows
