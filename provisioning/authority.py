@@ -14,8 +14,10 @@ FOR_THE_RESIDENT = (
     "application.corrected",
     "application.withdrawn",
     "application.delivered",
-    "application.rated",
 )
+# What the resident does, signed by the station's key but only through the resident's own channels (the
+# rating page an agent turns toward them, the public query page): never an operator's step.
+BY_THE_RESIDENT = ("application.rated", "application.rating_added")
 STATION = (
     "station.",
     "installation.",
@@ -23,6 +25,7 @@ STATION = (
     "application.drafted",
     "application.filed",
     *FOR_THE_RESIDENT,
+    *BY_THE_RESIDENT,
     "material.",
     "seal.used",
 )

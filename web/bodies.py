@@ -58,8 +58,6 @@ class Step(Struct, forbid_unknown_fields=True):
 
     approved: bool | UnsetType = UNSET
     reason: Note | UnsetType = UNSET
-    stars: Annotated[int, Meta(ge=1, le=5)] | UnsetType = UNSET
-    comment: Note | UnsetType = UNSET
     procedure: Procedure | UnsetType = UNSET
 
     def payload(self) -> dict:

@@ -13,11 +13,13 @@ from sync.hlc import unpack
 FILED = "application.filed"
 ATTACHED = "material.attached"
 CONFLICT_SETTLED = "application.conflict_settled"
+RATING_ADDED = "application.rating_added"  # 追评: text added to a rating within its period, no new state
 CONFLICT = "冲突："  # how a held-back transition's reason starts: `node.cases.conflicts` lists them
 STEP_NAMES = {
     **EVENT_NAMES,
     ATTACHED: "上传材料扫描件",
     CONFLICT_SETTLED: "处理冲突",
+    RATING_ADDED: "追加评价",
 }  # what a timeline calls each event
 
 

@@ -32,6 +32,7 @@ from node.rules.identifiers import (
     phone_problem,
 )
 from node.rules.materials import scan_problem, sniff
+from provisioning.authority import BY_THE_RESIDENT
 from provisioning.identity import Identity, Keys
 from provisioning.recipients import issuer_recipients
 from provisioning.region import CHINA
@@ -309,6 +310,8 @@ def new_request_token() -> str:
 def transition(events: EventLog, number: str, event_type: str, payload: dict) -> None:
     """Record one step of an application; refused in plain words, nothing written, if its state does not
     allow it or (the projection's rule, `workflow.level_problem`) the catalogue gives it to a higher level."""
+    if event_type in BY_THE_RESIDENT:  # the resident's own channels only: node.cases.ratings
+        raise IntakeRefused(["评价只能由群众本人作出，工作人员不能代为评价"])
     row = Application.get_or_none(Application.number == number)
     if row is None:
         raise IntakeRefused([f"没有办件 {number}"])

@@ -11,10 +11,19 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from node.cases.events import ATTACHED, CONFLICT, CONFLICT_SETTLED, FILED, beijing_date, entity, next_state_after
+from node.cases.events import (
+    ATTACHED,
+    CONFLICT,
+    CONFLICT_SETTLED,
+    FILED,
+    RATING_ADDED,
+    beijing_date,
+    entity,
+    next_state_after,
+)
 from node.cases.statistics import add_counts
 from node.catalogue.model import Catalogue
-from node.rules import tally
+from node.rules import ratings, tally
 from node.rules.deadlines import add_working_days, working_days_between
 from node.rules.holidays import HolidayTable
 from node.rules.workflow import TRANSITIONS, IllegalTransition, level_problem, next_state
@@ -52,7 +61,7 @@ class ApplicationProjection:
         self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
         self.signer_level = signer_level  # origin -> the level its certificate binds
 
-    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED}
+    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED}
 
     def apply(self, event: Event) -> None:
         payload = event.payload
@@ -72,6 +81,12 @@ class ApplicationProjection:
         if event.type == CONFLICT_SETTLED:
             return  # a clerk's note on a conflict: the state stays what the deterministic order made it
         day = beijing_date(event.hlc)
+        if event.type == RATING_ADDED:  # text only: the timeline shows it; the row and the counts stay
+            if problems := ratings.addition_problems(str(payload.get("comment", "")), row.rated_on, day):
+                raise RuleViolation("；".join(problems))
+            return
+        if event.type == "application.rated" and row.rated_on is not None:
+            raise RuleViolation(f"办件 {row.number} 已评价过，一件只评一次；{ratings.ADDITION_DAYS} 天内可以追加评价")
         try:
             row.state = next_state_after(row.state, event.type, payload)
         except IllegalTransition as exc:  # two levels acted at once: the later in causal order is held back
@@ -94,9 +109,10 @@ class ApplicationProjection:
         elif event.type == "application.delivered":
             row.delivered_on = day
         elif event.type == "application.rated":
-            if not 1 <= int(payload["stars"]) <= 5:
-                raise RuleViolation("评价须为 1–5 星")
-            row.rating, row.rating_comment = int(payload["stars"]), payload.get("comment") or None
+            grade, reasons = _grade(payload)
+            row.rating, row.rating_grade = ratings.STARS[grade], grade
+            row.rating_reasons = json.dumps(reasons) if reasons else None
+            row.rating_comment = payload.get("comment") or None
             row.rated_on = day
         row.tally = _recount(row.tally, row)
         update_row(row)
@@ -189,6 +205,21 @@ class ApplicationProjection:
             if entity_name is not None:
                 query = query.where(model.number == entity_name.removeprefix("application:"))
             query.execute()
+
+
+def _grade(payload: dict) -> tuple[str, list[str]]:
+    """The grade and reasons of a rating event; one from before the grades carried 1–5 stars."""
+    if "grade" not in payload:
+        if not 1 <= int(payload.get("stars", 0)) <= 5:
+            raise RuleViolation("评价须为 1–5 星")
+        return ratings.grade_of_stars(int(payload["stars"])), []
+    reasons = list(payload.get("reasons") or [])
+    problems = ratings.rating_problems(
+        payload["grade"], reasons, str(payload.get("comment") or ""), payload.get("channel", "")
+    )
+    if problems:
+        raise RuleViolation("；".join(problems))
+    return payload["grade"], reasons
 
 
 def _pauses(row: Application) -> list[tuple[dt.date, dt.date]]:

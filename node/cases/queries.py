@@ -13,6 +13,7 @@ import peewee as pw
 from node.cases.events import entity
 from node.cases.marks import RUNNING
 from node.cases.visibility import Viewer, visible
+from node.rules import ratings
 from node.rules.identifiers import (
     normalise_id_number,
 )
@@ -56,12 +57,22 @@ def timeline(number: str) -> list[Step]:
         Step(
             e.type,
             dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA),
-            e.payload.get("operator") or e.payload.get("by", ""),
-            e.payload.get("reason") or e.payload.get("comment") or e.payload.get("note", ""),
+            e.payload.get("operator") or e.payload.get("by") or ratings.CHANNELS.get(e.payload.get("channel"), ""),
+            _note(e.type, e.payload),
             e.payload.get("approved"),
         )
         for e in events
     ]
+
+
+def _note(event_type: str, payload: dict) -> str:
+    """What a timeline line says after the step: a rating's grade in words and its reasons, the comment
+    after them; otherwise the reason or the note given."""
+    if event_type == "application.rated":
+        grade = payload.get("grade") or ratings.grade_of_stars(int(payload.get("stars", 0)))
+        rating = ratings.describe(grade, payload.get("reasons") or [])
+        return f"{rating}：{payload['comment']}" if payload.get("comment") else rating
+    return payload.get("reason") or payload.get("comment") or payload.get("note", "")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from node.errors import DomainError
-from provisioning.authority import DECIDING, FOR_THE_RESIDENT
+from provisioning.authority import BY_THE_RESIDENT, DECIDING, FOR_THE_RESIDENT
 from provisioning.region import DECIDING_LEVELS, LEVEL_NAMES, LEVELS
 
 DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, NOT_ACCEPTED = (
@@ -155,8 +155,9 @@ def is_closed(state: str | None) -> bool:
 
 
 # What each role does from an application's page, taken from the levels' authority (one list each): an
-# agent what a station does for the resident; a clerk the deciding steps (a conflict is settled on its own
-# page) and handing the result over. Trust enforces the level's authority on top.
+# agent what a station does for the resident (the resident rates on their own, `node.cases.ratings`); a
+# clerk the deciding steps (a conflict is settled on its own page) and handing the result over.
+# Trust enforces the level's authority on top.
 ROLE_ACTIONS = {
     "agent": FOR_THE_RESIDENT,
     "clerk": tuple(t for t in DECIDING if t != "application.conflict_settled") + ("application.delivered",),
@@ -165,10 +166,13 @@ ROLE_ACTIONS = {
 
 def possible_actions(state: str | None, role: str, may_sign) -> list[str]:
     """The steps a person in `role` can take now: legal from `state` and signable here (`may_sign(type)`)."""
-    offered = ROLE_ACTIONS.get(role) or ROLE_ACTIONS["clerk"] + ROLE_ACTIONS["agent"][:-1]
+    offered = ROLE_ACTIONS.get(role) or ROLE_ACTIONS["clerk"] + ROLE_ACTIONS["agent"]
     return [t for t in dict.fromkeys(offered) if state in TRANSITIONS[t] and may_sign(t)]
 
 
 def role_may(role: str, event_type: str) -> bool:
-    """Whether a person in `role` may take this step at all (admins may take any)."""
+    """Whether a person in `role` may take this step at all (admins may take any but the resident's own:
+    staff never rate in the resident's name)."""
+    if event_type in BY_THE_RESIDENT:
+        return False
     return role == "admin" or event_type in ROLE_ACTIONS.get(role, ())

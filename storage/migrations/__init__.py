@@ -30,6 +30,7 @@ from . import (
     m12_session_epochs,
     m13_link_clock_offset,
     m14_query_codes,
+    m15_ratings,
 )
 from .frozen import Frozen
 
@@ -68,6 +69,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (12, "session epochs of local credentials", m12_session_epochs.apply),
     (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
     (14, "applications' query codes, ID tail checks and masked names", m14_query_codes.apply),
+    (15, "好差评 grades and reasons on applications; one-time rating tokens", m15_ratings.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

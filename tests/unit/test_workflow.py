@@ -25,6 +25,7 @@ from node.rules.workflow import (
     Outcome,
     is_closed,
     next_state,
+    possible_actions,
     replay,
     role_may,
 )
@@ -181,4 +182,10 @@ def test_each_role_offers_what_its_level_may_sign_from_the_one_list_of_authority
     assert set(DECIDING) - set(clerk) == {"application.conflict_settled"}
     assert all(allows(AUTHORITY["township"], t) for t in clerk)
     assert [t for t in clerk if allows(AUTHORITY["village"], t)] == ["application.delivered"]
-    assert role_may("admin", "application.rated") and not role_may("clerk", "application.rated")
+    assert role_may("admin", "application.decided") and not role_may("agent", "application.decided")
+    # The resident rates, never staff in their name: no role, not even an admin, is offered it.
+    for step in ("application.rated", "application.rating_added"):
+        assert not any(role_may(role, step) for role in ("agent", "clerk", "admin"))
+        assert not any(
+            step in possible_actions("delivered", role, lambda _: True) for role in ("agent", "clerk", "admin")
+        )

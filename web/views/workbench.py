@@ -1,5 +1,7 @@
 """The workbench: the queue, the catalogue, filing an application for a resident, and its page."""
 
+import json
+
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.cases.conflicts import open_conflicts, settle
@@ -16,9 +18,20 @@ from node.cases.intake import (
 )
 from node.cases.marks import deadline_counts, deadline_marks
 from node.cases.queries import timeline
+from node.cases.ratings import TOKEN_MINUTES
 from node.errors import DomainError
 from node.rules.materials import MAX_SCAN_BYTES
-from node.rules.workflow import DECIDED, PROCEDURES, STATE_NAMES, TRANSITIONS, level_problem, possible_actions, role_may
+from node.rules.ratings import describe
+from node.rules.workflow import (
+    DECIDED,
+    DELIVERED,
+    PROCEDURES,
+    STATE_NAMES,
+    TRANSITIONS,
+    level_problem,
+    possible_actions,
+    role_may,
+)
 from node.seals.sealing import SEAL_ROLES, usable_seals
 from provisioning.authority import allows
 from provisioning.region import area_prefix
@@ -162,6 +175,9 @@ def application(number: str):
         item=item,
         material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
+        token_minutes=TOKEN_MINUTES,
+        rateable=row.state == DELIVERED and row.rated_on is None,
+        rating=describe(row.rating_grade, json.loads(row.rating_reasons or "[]")) if row.rating_grade else None,
         seals=usable_seals(node) if operator.role in SEAL_ROLES else [],
     )
 
@@ -218,8 +234,6 @@ def act(number: str, event_type: str):
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
     elif event_type in ("application.withdrawn", "application.not_accepted", "application.corrections_requested"):
         payload["reason"] = form.get("reason", "")
-    elif event_type == "application.rated":
-        payload.update(stars=form.get("stars", type=int) or 0, comment=form.get("comment", ""))
     elif event_type == "application.suspended":
         payload.update(procedure=form.get("procedure", ""), reason=form.get("reason", ""))
     transition(_node().events, number, event_type, payload)
