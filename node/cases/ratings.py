@@ -79,6 +79,15 @@ def add(events: EventLog, number: str, comment: str, channel: str, today: dt.dat
     events.append(RATING_ADDED, entity(number), payload, stream=row.station)
 
 
+def rateable_now(number: str) -> bool:
+    """Whether the resident may rate `number` now: handed over and not yet rated (a page offers the form)."""
+    try:
+        _rateable(number)
+    except IntakeRefused:
+        return False
+    return True
+
+
 def _rateable(number: str) -> Application:
     row = Application.get_or_none(Application.number == number)
     if row is None:

@@ -208,3 +208,28 @@ def test_a_hub_that_cannot_decrypt_answers_for_a_case_relayed_to_it(migrated, ma
     assert found.masked_name == "" and found.due is not None  # filed without one: nothing invented
     with pytest.raises(NoMatch):
         look_up(QueryGuard(), sample_catalogue(), code_or_number=code, id_tail="0000", client="x")
+
+
+def test_a_handed_over_case_is_rated_by_the_resident_on_the_query_page(app, number, county_node):
+    for step, payload in (
+        ("application.accepted", {"by": "zhou"}),
+        ("application.decided", {"by": "zhou", "approved": True}),
+        ("application.delivered", {"by": "li"}),
+    ):
+        transition(county_node.events, number, step, payload)
+    code = Application.get_by_id(number).query_code
+    resident = app.test_client()
+    assert "请您评价本次服务" in ask(resident, code, "002X").get_data(as_text=True)
+
+    def rate(tail: str, **fields):
+        form = {"csrf_token": token(resident, "/query"), "code": number, "id_tail": tail, **fields}
+        return resident.post("/query/rate", data=form)
+
+    assert rate("1234", grade="satisfied").status_code == 404  # the tail is checked again: no rating without it
+    low = rate("002X", grade="very_dissatisfied")
+    assert low.status_code == 400 and "原因" in low.get_data(as_text=True)  # a low grade asks for a reason
+    assert Application.get_by_id(number).rating_grade is None
+    assert rate("002X", grade="satisfied").status_code == 200
+    row = Application.get_by_id(number)
+    assert row.rating_grade == "satisfied" and row.state == "rated"
+    assert "请您评价本次服务" not in ask(resident, code, "002X").get_data(as_text=True)  # rated once

@@ -7,8 +7,13 @@ static files (docs/operations.md, Public query page)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from werkzeug.datastructures import MultiDict
 
+from node.cases import ratings
+from node.cases.intake import IntakeRefused
+from node.cases.ratings import rateable_now
 from node.cases.tracking import QueryGuard, QueryRefused, Tracking, look_up
+from node.rules.ratings import ADDITION_DAYS, GRADES, REASONS
 
 from .. import bodies
 
@@ -35,9 +40,31 @@ def _look_up(code: str, id_tail: str) -> Tracking:
     )
 
 
-def _page(status: int = 200, *, found: Tracking | None = None, error: str | None = None, code: str = ""):
+def _page(
+    status: int = 200,
+    *,
+    found: Tracking | None = None,
+    error: str | None = None,
+    code: str = "",
+    problems: list[str] | None = None,
+):
+    """The form, or what was found; a case handed over and not yet rated also asks the resident to rate it."""
     tries = current_app.extensions["query_guard"].per_case.amount  # told before it happens
-    return render_template("query.html", found=found, error=error, code=code, tries=tries), status
+    rateable = found is not None and rateable_now(found.number)
+    page = render_template(
+        "query.html",
+        found=found,
+        error=error,
+        code=code,
+        tries=tries,
+        rateable=rateable,
+        id_tail=request.form.get("id_tail", ""),
+        problems=problems,
+        rating_form=request.form if problems else MultiDict(),
+        grades=GRADES,
+        reasons=REASONS,
+    )
+    return page, status
 
 
 @bp.get("/query")
@@ -53,6 +80,24 @@ def answer():
     except QueryRefused as exc:
         return _page(exc.http_status, error=str(exc), code=code)
     return _page(found=found)
+
+
+@bp.post("/query/rate")
+def rate():
+    """The resident rates from the query page: the code and the ID tail are checked again, as for a lookup."""
+    code, form = request.form.get("code", ""), request.form
+    try:
+        found = _look_up(code, form.get("id_tail", ""))
+    except QueryRefused as exc:
+        return _page(exc.http_status, error=str(exc), code=code)
+    node = current_app.extensions["onetrip"]
+    try:
+        ratings.rate(
+            node.events, found.number, form.get("grade", ""), form.getlist("reasons"), form.get("comment", ""), "query"
+        )
+    except IntakeRefused as exc:
+        return _page(400, found=found, problems=exc.problems)
+    return render_template("rate/thanks.html", days=ADDITION_DAYS)
 
 
 @api.post("/query")
