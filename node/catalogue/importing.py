@@ -25,6 +25,7 @@ from node.catalogue.model import (
     normal_code,
 )
 from node.errors import DomainError
+from node.rules.decisions import DEFAULT_KIND, KINDS
 from provisioning.region import DECIDING_LEVELS
 
 SAMPLE_PATH = Path(__file__).parent / "data" / "catalogue.json"
@@ -45,6 +46,7 @@ LABELS = {
     "proxy_allowed": "可否代办",
     "results": "出具材料代码",
     "change_note": "变更说明",
+    "kind": "事项类型",
     "material_key": "材料代码",
     "material_name": "材料名称",
     "form": "原件或复印件",
@@ -58,7 +60,7 @@ LABELS = {
     "items": "事项列表",
     "bundles": "一件事列表",
 }
-ITEM_COLUMNS = list(LABELS)[:20]
+ITEM_COLUMNS = list(LABELS)[:21]
 BUNDLE_COLUMNS = ["bundle_code", "bundle_name", "bundle_items"]
 _JSON_NAMES = {key: key for key in LABELS} | {
     "legal_days": "legal_limit.days",
@@ -252,7 +254,20 @@ def read_item_fields(reader: Reader) -> dict[str, Any]:
         "proxy_allowed": reader.flag("proxy_allowed"),
         "results": reader.words("results"),
         "change_note": reader.text("change_note", required=False),
+        "kind": _kind(reader),
     }
+
+
+def _kind(reader: Reader) -> str:
+    """事项类型 in the catalogue's words (行政许可 …) or its code; none given: a public service."""
+    given = reader.text("kind", required=False)
+    if not given:
+        return DEFAULT_KIND
+    codes = {words: code for code, words in KINDS.items()} | {code: code for code in KINDS}
+    if given not in codes:
+        reader.note("kind", f"事项类型应为 {' / '.join(KINDS.values())} 之一")
+        return DEFAULT_KIND
+    return codes[given]
 
 
 def read_material(reader: Reader) -> Material | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from node.rules.decisions import DEFAULT_KIND
 from node.rules.identifiers import credit_check_character
 
 FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
@@ -109,6 +110,7 @@ class ServiceItem:
     materials: tuple[Material, ...]
     results: tuple[str, ...] = ()  # material keys this item issues, so a bundle need not ask the applicant
     change_note: str = ""
+    kind: str = DEFAULT_KIND  # 事项类型 (node.rules.decisions.KINDS): how its decision is worded
 
     @property
     def department_code(self) -> str:
@@ -277,4 +279,5 @@ def _item_document(item: ServiceItem) -> dict[str, Any]:
         "materials": [dataclasses.asdict(material) for material in item.materials],
         "results": list(item.results),
         "change_note": item.change_note,
+        "kind": item.kind,
     }

@@ -27,11 +27,12 @@ from node.catalogue.importing import (
     read_material,
 )
 from node.catalogue.model import FORMS, UNITS, Catalogue, Material, ServiceItem, normal_code
+from node.rules.decisions import KINDS
 from provisioning.region import DECIDING_LEVELS
 
-_OPTIONAL_COLUMNS = {"results", "change_note", "material_key", "note"}
-_ITEM_KEYS = ITEM_COLUMNS[:14]
-_MATERIAL_KEYS = ITEM_COLUMNS[14:]
+_OPTIONAL_COLUMNS = {"results", "change_note", "kind", "material_key", "note"}
+_ITEM_KEYS = ITEM_COLUMNS[:15]
+_MATERIAL_KEYS = ITEM_COLUMNS[15:]
 # What clerks write besides the labels themselves (already NFKC-folded and lower-cased, as cells are compared).
 _SYNONYMS = {"乡镇(街道)": "township", "街道": "township", "县": "county", "区县": "county", "县(区)": "county"}
 _SYNONYMS |= {"复印件或原件": "either", "原件或复印件均可": "either", "均可": "either"}
@@ -227,6 +228,7 @@ def _item_cells(item: ServiceItem) -> list[str]:
         "是" if item.proxy_allowed else "否",
         "、".join(item.results),
         item.change_note,
+        KINDS[item.kind],
     ]
 
 
