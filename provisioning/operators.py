@@ -72,6 +72,9 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
+_STAFF_NO = re.compile(r"[0-9A-Za-z-]{0,20}")  # 工号, optional
+
+
 def account_problems(username: str, name: str, role: str, password: str | None) -> list[str]:
     problems = []
     if not _USERNAME.match(username):
@@ -121,9 +124,12 @@ def create_operator(
     password_hash: str | None = None,
     must_change: bool = False,
     actor: str = "admin",
+    staff_no: str = "",
 ) -> None:
     """A new account of this station; give the password, or its hash when it was set at the county."""
     problems = account_problems(username, name, role, password if password_hash is None else None)
+    if not _STAFF_NO.fullmatch(staff_no.strip()):
+        problems.append("工号最多 20 位字母、数字或连字符")
     if not problems and Operator.get_or_none(Operator.username == username):
         problems.append(f"用户名 {username} 已被使用")
     if problems:
@@ -132,7 +138,8 @@ def create_operator(
         events.append(
             CREATED,
             entity(username),
-            {"username": username, "name": name.strip(), "role": role, "station": station},
+            {"username": username, "name": name.strip(), "role": role, "station": station}
+            | ({"staff_no": staff_no.strip()} if staff_no.strip() else {}),
             stream=station,
         )
         upsert(
@@ -302,6 +309,7 @@ class OperatorProjection:
                 station=payload["station"],
                 name=payload["name"],
                 role=payload["role"],
+                staff_no=payload.get("staff_no") or None,
                 disabled=False,
                 disabled_by=None,
             )

@@ -64,3 +64,11 @@ def visible_application(number: str) -> Application:
     if seen == "forbidden":
         abort(403, "代办员只能查看本站点的办件")
     return row
+
+
+def signed_by(operator) -> dict:
+    """Who takes a step, as the event records it: the login (for this node) and, for every paper printed
+    anywhere, the real name and staff number, which another station may not know."""
+    return {"by": operator.username, "by_name": operator.name} | (
+        {"staff_no": operator.staff_no} if operator.staff_no else {}
+    )

@@ -22,6 +22,8 @@ from storage.models import (
     Application,
     DeadlineMark,
     EventRecord,
+    Installation,
+    Station,
 )
 from sync.event import Event, parse_event
 from sync.fields import (
@@ -40,6 +42,8 @@ class Step:
     by: str
     note: str
     approved: bool | None = None  # a decision's outcome
+    body: str = ""  # the station whose installation signed it, by name
+    payload: dict | None = None  # what the step says besides (who by name, a staff number), for papers
 
 
 def applied_events(number: str) -> list[Event]:
@@ -60,6 +64,8 @@ def timeline(number: str) -> list[Step]:
             e.payload.get("operator") or e.payload.get("by") or ratings.CHANNELS.get(e.payload.get("channel"), ""),
             _note(e.type, e.payload),
             e.payload.get("approved"),
+            body_of(e.origin),
+            e.payload,
         )
         for e in events
     ]
@@ -174,3 +180,14 @@ def _matching(query: str, lookup_key: bytes):
     if re.fullmatch(r"[0-9A-Za-z-]+", query):
         return (Application.number >= query) & (Application.number < query + "~")
     return Application.name_lookup == lookup_hash(lookup_key, "name", query)
+
+
+def station_name(code: str) -> str:
+    station = Station.get_or_none(Station.code == code)
+    return station.name if station else f"站点 {code}"
+
+
+def body_of(origin: str) -> str:
+    """The station whose installation signed the step: a body's name, never who was logged in."""
+    installation = Installation.get_or_none(Installation.id == origin)
+    return station_name(installation.station) if installation else "（未知站点）"

@@ -28,7 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES
 from node.cases.intake import id_tail_check
-from node.cases.queries import applied_events
+from node.cases.queries import applied_events, body_of, station_name
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
 from node.rules import querycode
@@ -49,7 +49,7 @@ from node.rules.workflow import (
     is_closed,
 )
 from provisioning.region import CHINA
-from storage.models import Application, Installation, Station
+from storage.models import Application
 
 PER_CASE = "5 per hour"  # wrong tails a case takes before it is locked for the rest of the hour
 PER_CLIENT = "30 per 10 minutes"  # lookups one address may make, right or wrong
@@ -199,9 +199,9 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         item_name = catalogue.item(row.item_code, row.item_version).name
     except KeyError:
         item_name = f"事项 {row.item_code}"
-    station = _station_name(row.station)
+    station = station_name(row.station)
     lines = tuple(
-        Line(dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA), _body(e.origin), _what(e.type, e.payload))
+        Line(dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA), body_of(e.origin), _what(e.type, e.payload))
         for e in events
         if e.type != CONFLICT_SETTLED  # a clerk's note, not a step
     )
@@ -259,14 +259,3 @@ def _collect(state: str, station: str) -> str:
     if state in (APPROVED, DENIED):
         return f"请带上回执和申请人身份证到{station}领取结果"
     return f"办结后请带上回执和申请人身份证到{station}领取结果"
-
-
-def _station_name(code: str) -> str:
-    station = Station.get_or_none(Station.code == code)
-    return station.name if station else f"站点 {code}"
-
-
-def _body(origin: str) -> str:
-    """The station whose installation signed the step: a body's name, never who was logged in."""
-    installation = Installation.get_or_none(Installation.id == origin)
-    return _station_name(installation.station) if installation else "（未知站点）"

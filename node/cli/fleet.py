@@ -87,6 +87,7 @@ def _add_operator(node: Context, args: argparse.Namespace) -> None:
         name=args.name,
         role=args.role,
         password=password,
+        staff_no=args.staff_no or "",
         actor="command line",
     )
     print(f"已新建账号 {args.username}（{ROLES[args.role]}）")
@@ -198,6 +199,7 @@ def add_parsers(command) -> None:
     operator.add_argument("--username", required=True)
     operator.add_argument("--name", required=True)
     operator.add_argument("--role", required=True, choices=("agent", "clerk", "admin"))
+    operator.add_argument("--staff-no", help="工号（印在受理回执和办结通知书上）")
     operator.add_argument("--password-file", type=Path, help="从文件读密码（脚本用）；默认交互输入")
     refresh = command("trust-refresh", "从上级取回证书、吊销和根证书的更新")
     refresh.add_argument("--hub", help="上级网址；默认为注册时记下的上级")

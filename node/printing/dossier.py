@@ -19,6 +19,7 @@ from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 
 DECIDED = "application.decided"
+ACCEPTED = "application.accepted"
 
 
 def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
@@ -36,6 +37,8 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         name = "（本站未保存申请人信息）"  # purged here, or filed at a station whose key we lack
     scans = Counter(a.material for a in Attachment.select(Attachment.material).where(Attachment.number == number))
     names = {m.key: m.name for m in item.materials}
+    steps = timeline(number)
+    accepted = [step for step in steps if step.event_type == ACCEPTED]
     return Paper(
         station_name=node.identity.name,
         number=number,
@@ -53,10 +56,13 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         operator=_operator_name(row.filed_by),
         received=tuple(Received(names.get(key, key), scans[key]) for key in sorted(scans, key=_in_order(names))),
         missing=missing_materials(item, set(scans), _issued_within_bundle(catalogue, row.bundle)),
-        decision=_decision(number),
+        decision=_decision(steps),
         printed_at=node.now().astimezone(CHINA),
         query_code=row.query_code or "",
         query_url=query_url(node),
+        kind=item.kind,
+        accepted_by_body=accepted[-1].body if accepted else "",
+        accepted_by=_who(accepted[-1]) if accepted else "",
     )
 
 
@@ -83,12 +89,21 @@ def _in_order(names: dict[str, str]):
     return lambda key: (order.get(key, len(order)), key)
 
 
-def _decision(number: str) -> Decision | None:
-    decided = [step for step in timeline(number) if step.event_type == DECIDED]
+def _decision(steps: list) -> Decision | None:
+    decided = [step for step in steps if step.event_type == DECIDED]
     if not decided:
         return None
     last = decided[-1]
-    return Decision(bool(last.approved), last.note, last.at.date(), _operator_name(last.by))
+    return Decision(bool(last.approved), last.note, last.at.date(), _who(last))
+
+
+def _who(step) -> str:
+    """Who took a step, as a paper names them: the real name and staff number the event carries (the
+    station that prints may not know the account), else as this node knows the account."""
+    payload = step.payload or {}
+    name = payload.get("by_name") or _operator_name(step.by)
+    staff_no = payload.get("staff_no") or getattr(Operator.get_or_none(Operator.username == step.by), "staff_no", None)
+    return f"{name}（工号 {staff_no}）" if staff_no else name
 
 
 def _issued_within_bundle(catalogue: Catalogue, bundle_code: str | None) -> set[str]:
@@ -99,4 +114,6 @@ def _issued_within_bundle(catalogue: Catalogue, bundle_code: str | None) -> set[
 def _operator_name(username: str) -> str:
     """The name people know; an operator of another station may not be known here, so their username."""
     operator = Operator.get_or_none(Operator.username == username)
-    return operator.name if operator else username
+    if operator is None:
+        return username
+    return f"{operator.name}（工号 {operator.staff_no}）" if operator.staff_no else operator.name

@@ -26,6 +26,7 @@ from node.catalogue.model import FORMS
 from node.printing.papers import Paper, Stamp, title
 from node.printing.stamp import RED, SealDrawing
 from node.rules import querycode
+from node.rules.decisions import decision_words, rights_after_refusal
 
 FONT = "OneTripHei"
 FONT_FILE = "wqy-microhei-gbk.ttf"
@@ -52,19 +53,37 @@ def layout(kind: str, paper: Paper, size: str, stamp: Stamp | None = None) -> by
     )
     layout = _Layout(document.width, (22 if small else 28) * mm, styles)
     body = [
-        Paragraph(escape(paper.station_name), styles["station"]),
+        Paragraph(escape(issuer(kind, paper)), styles["station"]),
         Paragraph(title(kind, paper), styles["title"]),
         _labelled(_facts(paper), layout),
         Spacer(1, styles["body"].leading / 2),
         *_SECTIONS[kind](paper, layout),
         Spacer(1, styles["body"].leading),
-        Paragraph(f"经办人：{escape(paper.operator)}　　　　（盖章）", styles["body"]),
+        Paragraph(f"{escape(_signer(kind, paper))}　　　　（盖章）", styles["body"]),
         Paragraph(f"打印时间：{paper.printed_at:%Y年%m月%d日 %H:%M}", styles["body"]),
         *([_SealBlock(stamp, document.width, styles["small"])] if stamp else []),
     ]
     footer = functools.partial(_footer, f"办件编号 {paper.number}", styles["small"], margin)
     document.build(body, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
+
+
+def issuer(kind: str, paper: Paper) -> str:
+    """The body a paper is issued by: a decision by the deciding department, a 受理回执 by the body that
+    accepted, everything before acceptance by the station that took the materials in."""
+    if kind == "decision":
+        return paper.department
+    if kind == "receipt" and paper.accepted_on and paper.accepted_by_body:
+        return paper.accepted_by_body
+    return paper.station_name
+
+
+def _signer(kind: str, paper: Paper) -> str:
+    if kind == "decision" and paper.decision:
+        return f"经办人：{paper.decision.by}"
+    if kind == "receipt" and paper.accepted_on and paper.accepted_by:
+        return f"受理人：{paper.accepted_by}"
+    return f"经办人：{paper.operator}"
 
 
 class _Layout(NamedTuple):
@@ -121,16 +140,12 @@ def _notice(paper: Paper, layout: _Layout) -> list:
 def _decision(paper: Paper, layout: _Layout) -> list:
     decision = paper.decision
     rows = [
-        ("决定", "准予许可" if decision.approved else "不予许可"),
+        ("决定", decision_words(paper.kind, decision.approved)),
         *([("理由", decision.reason)] if decision.reason else []),
+        ("决定机关", paper.department),
         ("决定日期", f"{decision.decided_on:%Y年%m月%d日}"),
-        ("决定人", decision.by),
     ]
-    note = (
-        "请凭本通知书和本人身份证件领取办理结果。"
-        if decision.approved
-        else "如对本决定不服，可以依法申请行政复议或者提起行政诉讼。"
-    )
+    note = "请凭本通知书和本人身份证件领取办理结果。" if decision.approved else rights_after_refusal()
     return [_labelled(rows, layout), Paragraph(note, layout.styles["body"])]
 
 

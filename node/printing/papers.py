@@ -67,11 +67,14 @@ class Paper:
     due: dt.date | None
     due_provisional: bool
     promised_limit: str  # as the catalogue says it: "20个工作日", "即办"
-    operator: str
+    operator: str  # who took the materials in, as people know them: a real name and staff number, never a login
     received: tuple[Received, ...]
     missing: tuple[MaterialLine, ...]
     decision: Decision | None
     printed_at: dt.datetime  # Beijing time
+    kind: str = "service"  # the item's kind (node.rules.decisions): how its decision is worded
+    accepted_by_body: str = ""  # the station that accepted it: the 受理回执 is that body's paper
+    accepted_by: str = ""  # who accepted it, by real name and staff number
     query_code: str = ""  # 查询码; none on applications filed before query codes
     query_url: str = ""  # the county hub's public query page; empty where none is known
 

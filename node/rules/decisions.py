@@ -26,9 +26,9 @@ def decision_words(kind: str, approved: bool) -> str:
     return granted if approved else refused
 
 
-def rights_after_refusal(department: str, county: str) -> str:
+def rights_after_refusal() -> str:
     """What a resident may do about a refusal, and by when: said on the paper that refuses."""
     return (
-        f"如对本决定不服，可以自收到本通知书之日起六十日内向{county}人民政府申请行政复议，"
-        f"或者自收到本通知书之日起六个月内依法向人民法院提起行政诉讼（作出决定的机关：{department}）。"
+        "如对本决定不服，可以自收到本通知书之日起六十日内依法申请行政复议，"
+        "或者自收到本通知书之日起六个月内依法向人民法院提起行政诉讼。"
     )

@@ -31,6 +31,7 @@ from . import (
     m13_link_clock_offset,
     m14_query_codes,
     m15_ratings,
+    m16_staff_numbers,
 )
 from .frozen import Frozen
 
@@ -70,6 +71,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (13, "how far the parent's clock is from ours, as it last told us", m13_link_clock_offset.apply),
     (14, "applications' query codes, ID tail checks and masked names", m14_query_codes.apply),
     (15, "好差评 grades and reasons on applications; one-time rating tokens", m15_ratings.apply),
+    (16, "operators' staff numbers (工号), printed beside their names", m16_staff_numbers.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -97,6 +97,7 @@ class Operator(BaseModel):
     station = pw.CharField(max_length=64, index=True)
     name = pw.CharField(max_length=100)
     role = pw.CharField(max_length=16)  # agent | clerk | admin
+    staff_no = pw.CharField(max_length=20, null=True)  # 工号: papers print it beside the name, never the login
     disabled = pw.BooleanField(default=False)
     disabled_by = pw.CharField(max_length=64, null=True)
 

@@ -13,6 +13,7 @@ from harness.web import login, token
 from node.catalogue.data import sample_catalogue
 from node.catalogue.model import FORMS
 from node.fleet import admin as fleet
+from node.rules.decisions import decision_words
 from provisioning.operators import create_operator
 from storage.models import Application
 from web import create_app
@@ -134,7 +135,10 @@ def test_a_decision_notice_prints_once_decided_with_the_reason(client):
     assert Application.get_by_id(number).state == "denied"
     assert "打印办结通知" in client.get(page).get_data(as_text=True)
     _, text = read_pdf(client.get(f"{page}/print/decision.pdf?size=A5"))
-    assert "办结通知书" in text and "不予许可" in text and "户籍不在本区" in text and "周科员" in text
+    assert "办结通知书" in text and decision_words(item.kind, False) in text and "户籍不在本区" in text
+    assert (
+        "周科员" in text and "行政复议" in text and item.department in text.split("\n")[1]
+    )  # the department issues it
     _, receipt = read_pdf(client.get(f"{page}/print/receipt.pdf"))
     assert "受理回执" in receipt and "受理日期" in receipt
 

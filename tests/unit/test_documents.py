@@ -32,6 +32,9 @@ PAPER = Paper(
     missing=(MaterialLine("户口簿", "original", 1, "首页及本人页"),),
     decision=Decision(False, "年龄<16 周岁 & 不符合条件", dt.date(2026, 3, 10), "周科员"),
     printed_at=dt.datetime(2026, 3, 10, 9, 30),
+    kind="payment",  # a pension: 给付, not 许可
+    accepted_by_body="搬罾街道便民服务中心",
+    accepted_by="王芳（工号 0123）",
 )
 
 
@@ -45,7 +48,29 @@ def test_the_same_paper_gives_the_same_bytes():
 
 def test_a_provisional_deadline_is_marked_and_a_reason_with_markup_characters_prints_as_written():
     text = text_of(render("decision", PAPER))
-    assert "2026年03月30日（暂定）" in text and "年龄<16 周岁 & 不符合条件" in text and "不予许可" in text
+    assert "2026年03月30日（暂定）" in text and "年龄<16 周岁 & 不符合条件" in text and "不予给付" in text
+
+
+def issued_by(text: str) -> str:
+    """The paper's first line under the page's footer line: the body that issues it."""
+    return text.split("\n")[1].strip()
+
+
+def test_papers_name_the_body_that_issues_them_and_who_decided_in_the_words_of_the_items_kind():
+    decision = text_of(render("decision", PAPER)).replace("\n", "")
+    assert (
+        issued_by(text_of(render("decision", PAPER))) == "顺庆区社会保险事业管理局"
+    )  # the department, not the village
+    assert "决定机关" in decision and "经办人：周科员" in decision and "许可" not in decision
+    assert "六十日内依法申请行政复议" in decision and "六个月内依法向人民法院提起行政诉讼" in decision
+    receipt = text_of(render("receipt", PAPER))
+    assert issued_by(receipt) == "搬罾街道便民服务中心" and "受理人：王芳（工号 0123）" in receipt  # the accepting body
+    before = text_of(render("receipt", Paper(**{**PAPER.__dict__, "accepted_on": None})))
+    assert issued_by(before) == "青山村便民服务代办点" and "经办人：李代办" in before and "材料接收凭证" in before
+    granted = Paper(
+        **{**PAPER.__dict__, "kind": "licence", "decision": Decision(True, "", dt.date(2026, 3, 10), "周科员")}
+    )
+    assert "准予许可" in text_of(render("decision", granted))
 
 
 def test_a_decision_notice_before_a_decision_and_an_unknown_paper_size_are_refused_in_chinese():

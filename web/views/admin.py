@@ -216,6 +216,7 @@ def operators():
                 name=form.get("name", ""),
                 role=form.get("role", ""),
                 password=form.get("password", ""),
+                staff_no=form.get("staff_no", ""),
                 must_change=True,
                 actor=me.username,
             )

@@ -16,7 +16,7 @@ from node.rules.workflow import TRANSITIONS, role_may
 from storage.models import Application
 
 from .. import bodies
-from ..auth import current_operator, requires, visible_application
+from ..auth import current_operator, requires, signed_by, visible_application
 from ..listing import applications_page
 from .openapi import DOCUMENT
 
@@ -105,5 +105,5 @@ def act(number: str, event_type: str):
     if not role_may(current_operator().role, event_type):
         abort(403)
     step = bodies.decode(request.get_data(), bodies.Step)
-    transition(_node().events, number, event_type, {"by": current_operator().username, **step.payload()})
+    transition(_node().events, number, event_type, {**signed_by(current_operator()), **step.payload()})
     return jsonify(_summary(Application.get_by_id(number)))

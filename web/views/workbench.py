@@ -38,7 +38,7 @@ from provisioning.region import area_prefix
 from storage.models import Application, Attachment, Station
 from sync.errors import SyncError
 
-from ..auth import current_operator, current_viewer, requires, visible_application
+from ..auth import current_operator, current_viewer, requires, signed_by, visible_application
 from ..listing import DUE_FILTERS, STATE_FILTERS, applications_page
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
@@ -229,7 +229,7 @@ def act(number: str, event_type: str):
         abort(404)
     if not role_may(operator.role, event_type):
         abort(403)
-    payload = {"by": operator.username}
+    payload = signed_by(operator)
     if event_type == "application.decided":
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
     elif event_type in ("application.withdrawn", "application.not_accepted", "application.corrections_requested"):
