@@ -32,6 +32,7 @@ from node.rules.identifiers import (
     phone_problem,
 )
 from node.rules.materials import scan_problem, sniff
+from node.rules.workflow import corrections_problems
 from provisioning.authority import BY_THE_RESIDENT
 from provisioning.identity import Identity, Keys
 from provisioning.recipients import issuer_recipients
@@ -318,6 +319,8 @@ def transition(events: EventLog, number: str, event_type: str, payload: dict) ->
     too_long = [k for k in ("reason", "comment") if len(str(payload.get(k, ""))) > NOTE_LIMIT]
     if too_long:
         raise IntakeRefused([f"说明不能超过 {NOTE_LIMIT} 个字"])
+    if event_type == "application.corrections_requested" and (problems := corrections_problems(payload)):
+        raise IntakeRefused(problems)
     next_state_after(row.state, event_type, payload)  # a clear refusal before anything is written
     events.append(event_type, entity(number), payload, stream=row.station)
 

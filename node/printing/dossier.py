@@ -6,6 +6,7 @@ what counts as received, missing or decided.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 from node.cases.intake import read_applicant
@@ -20,6 +21,7 @@ from sync.errors import SyncError
 
 DECIDED = "application.decided"
 ACCEPTED = "application.accepted"
+CORRECTIONS = "application.corrections_requested"
 
 
 def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
@@ -39,6 +41,7 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
     names = {m.key: m.name for m in item.materials}
     steps = timeline(number)
     accepted = [step for step in steps if step.event_type == ACCEPTED]
+    asked = _corrections_asked(row, steps)
     return Paper(
         station_name=node.identity.name,
         number=number,
@@ -55,7 +58,9 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         promised_limit=str(item.promised_limit),
         operator=_operator_name(row.filed_by),
         received=tuple(Received(names.get(key, key), scans[key]) for key in sorted(scans, key=_in_order(names))),
-        missing=missing_materials(item, set(scans), _issued_within_bundle(catalogue, row.bundle)),
+        missing=asked[0]
+        if asked
+        else missing_materials(item, set(scans), _issued_within_bundle(catalogue, row.bundle)),
         decision=_decision(steps),
         printed_at=node.now().astimezone(CHINA),
         query_code=row.query_code or "",
@@ -63,6 +68,8 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         kind=item.kind,
         accepted_by_body=accepted[-1].body if accepted else "",
         accepted_by=_who(accepted[-1]) if accepted else "",
+        corrections_due=asked[1] if asked else None,
+        corrections_by=asked[2] if asked else "",
     )
 
 
@@ -87,6 +94,17 @@ def _in_order(names: dict[str, str]):
     """Materials in the catalogue's order; a key the version does not know (a newer one's) last."""
     order = {key: index for index, key in enumerate(names)}
     return lambda key: (order.get(key, len(order)), key)
+
+
+def _corrections_asked(row: Application, steps: list) -> tuple[tuple[MaterialLine, ...], dt.date | None, str] | None:
+    """While a 补正 request awaits the resident: exactly the items it asked for and the date they are due
+    by; the 一次性告知书 printed then is its 补正告知书, not the catalogue's list."""
+    asked = [step for step in steps if step.event_type == CORRECTIONS]
+    if row.state != "corrections_requested" or not asked or not (asked[-1].payload or {}).get("items"):
+        return None
+    payload = asked[-1].payload
+    due = dt.date.fromisoformat(payload["deadline"]) if payload.get("deadline") else None
+    return tuple(MaterialLine(name, "", 1, "") for name in payload["items"]), due, _who(asked[-1])
 
 
 def _decision(steps: list) -> Decision | None:

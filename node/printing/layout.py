@@ -83,6 +83,8 @@ def _signer(kind: str, paper: Paper) -> str:
         return f"经办人：{paper.decision.by}"
     if kind == "receipt" and paper.accepted_on and paper.accepted_by:
         return f"受理人：{paper.accepted_by}"
+    if kind == "notice" and paper.corrections_by:
+        return f"经办人：{paper.corrections_by}"
     return f"经办人：{paper.operator}"
 
 
@@ -125,15 +127,23 @@ def _notice(paper: Paper, layout: _Layout) -> list:
     if not paper.missing:
         return [Paragraph("所需材料已经齐全，无须补充。", layout.styles["body"])]
     rows = [(m.name, FORMS.get(m.form, m.form), str(m.count), m.note) for m in paper.missing]
+    if paper.corrections_due:
+        heading = "请补正以下材料（一次告知）"
+        closing = (
+            f"以上为须补正的全部材料。请于 {paper.corrections_due:%Y年%m月%d日} 前补齐，携带本告知书到本站办理；"
+            "补正期间办理时限暂停计算。"
+        )
+    else:
+        heading = "尚缺以下材料（一次性告知）"
+        closing = (
+            "以上为办理本事项尚缺的全部材料，本站一次性告知，不再另行要求其他材料。请补齐后携带本告知书到本站办理。"
+        )
     return [
-        Paragraph("尚缺以下材料（一次性告知）", layout.styles["heading"]),
+        Paragraph(heading, layout.styles["heading"]),
         _grid(
             [("材料", "形式", "份数", "说明"), *rows], _shares(layout, 0.36, 0.2, 0.1, 0.34), layout.styles, header=True
         ),
-        Paragraph(
-            "以上为办理本事项尚缺的全部材料，本站一次性告知，不再另行要求其他材料。请补齐后携带本告知书到本站办理。",
-            layout.styles["body"],
-        ),
+        Paragraph(closing, layout.styles["body"]),
     ]
 
 

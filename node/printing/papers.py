@@ -75,6 +75,8 @@ class Paper:
     kind: str = "service"  # the item's kind (node.rules.decisions): how its decision is worded
     accepted_by_body: str = ""  # the station that accepted it: the 受理回执 is that body's paper
     accepted_by: str = ""  # who accepted it, by real name and staff number
+    corrections_due: dt.date | None = None  # a 补正 request awaits: `missing` holds exactly what it asked for
+    corrections_by: str = ""  # who asked for the corrections, by real name and staff number
     query_code: str = ""  # 查询码; none on applications filed before query codes
     query_url: str = ""  # the county hub's public query page; empty where none is known
 
@@ -91,6 +93,8 @@ def title(kind: str, paper: Paper) -> str:
     """Before acceptance a station has only taken materials in: its receipt says so."""
     if kind == "receipt":
         return "受理回执" if paper.accepted_on else "材料接收凭证"
+    if kind == "notice" and paper.corrections_due:
+        return "补正告知书"
     return {"notice": "一次性告知书", "decision": "办结通知书"}[kind]
 
 

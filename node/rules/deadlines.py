@@ -130,3 +130,14 @@ def status(due: date, today: date, table: HolidayTable, warn_days: int = 3) -> S
     if working_days_left(due, today, table) <= warn_days:
         return "due_soon"
     return "on_time"
+
+
+# 行政许可法 第三十二条: corrections not asked within five days of receipt mean the application was accepted
+# on receipt. Counted here in working days, the way every other limit of a window is counted.
+DEEMED_ACCEPTANCE_DAYS = 5
+
+
+def deemed_accepted(filed_on: date, today: date, table: HolidayTable) -> bool:
+    """Whether an application still waiting for 受理 is past the days in which corrections could be asked:
+    the law then deems it accepted on the day of receipt, and its page says so."""
+    return working_days_between(filed_on, today, table) > DEEMED_ACCEPTANCE_DAYS

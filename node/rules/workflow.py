@@ -176,3 +176,23 @@ def role_may(role: str, event_type: str) -> bool:
     if event_type in BY_THE_RESIDENT:
         return False
     return role == "admin" or event_type in ROLE_ACTIONS.get(role, ())
+
+
+# A 补正 request names exactly what is missing and by when (行政许可法 第三十二条: 一次告知需要补正的全部内容).
+CORRECTION_DAYS = (1, 60)  # working days a resident may be given; 15 unless the clerk says otherwise
+MAX_CORRECTION_ITEMS = 30
+
+
+def corrections_problems(payload: dict) -> list[str]:
+    """What is wrong with a 补正 request's payload, in words: no item, too many or too long, a bad deadline."""
+    items, days = payload.get("items", []), payload.get("deadline_days", 15)
+    problems = []
+    if not isinstance(items, list) or not all(isinstance(i, str) and 0 < len(i.strip()) <= 100 for i in items):
+        problems.append("须补正的材料应逐项写明，每项不超过 100 字")
+    elif not items and not str(payload.get("reason", "")).strip():
+        problems.append("请勾选或写明须补正的材料")
+    elif len(items) > MAX_CORRECTION_ITEMS:
+        problems.append(f"一次最多告知 {MAX_CORRECTION_ITEMS} 项须补正的材料")
+    if not isinstance(days, int) or isinstance(days, bool) or not CORRECTION_DAYS[0] <= days <= CORRECTION_DAYS[1]:
+        problems.append(f"补正期限应为 {CORRECTION_DAYS[0]} 到 {CORRECTION_DAYS[1]} 个工作日")
+    return problems

@@ -4,6 +4,7 @@ number only, exactly the missing materials; an agent of another station gets non
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -175,3 +176,28 @@ def test_the_api_serves_the_same_documents(client):
     number = file_one(client, item)
     _, text = read_pdf(client.get(f"/api/v1/applications/{number}/documents/notice.pdf?size=A4"))
     assert "一次性告知书" in text and number in text
+
+
+def test_a_corrections_request_lists_exactly_what_the_clerk_ticked_with_its_date_and_the_late_case_is_flagged(client):
+    item = an_item_with_materials()
+    number = file_one(client, item)
+    page = f"/work/a/{number}"
+    assert "第三十二条" not in client.get(page).get_data(as_text=True)
+    filed_on = Application.get_by_id(number).filed_on
+    Application.update(filed_on=filed_on - dt.timedelta(days=30)).where(Application.number == number).execute()
+    assert "行政许可法》第三十二条" in client.get(page).get_data(as_text=True)  # six working days and more unaccepted
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
+    login(client, "zhou", "clerk-pass-1")
+    asked = item.materials[0].name
+    form = {"csrf_token": token(client, page), "items": [asked], "other": "近期免冠照片两张", "deadline_days": "10"}
+    client.post(f"{page}/application.corrections_requested", data=form)
+    row = Application.get_by_id(number)
+    assert row.state == "corrections_requested"
+    _, text = read_pdf(client.get(f"{page}/print/notice.pdf"))
+    flat = text.replace("\n", "")
+    assert "补正告知书" in flat and asked in flat and "近期免冠照片两张" in flat and "前补齐" in flat
+    others = [m.name for m in item.materials[1:] if m.name not in asked and m.name not in item.name]
+    assert not any(name in flat for name in others)  # the items asked for, not the catalogue's whole list
+    nothing = {"csrf_token": token(client, page), "deadline_days": "10"}
+    refused = client.post(f"{page}/application.corrections_requested", data=nothing)
+    assert refused.status_code == 400

@@ -185,3 +185,13 @@ def test_a_pause_never_brings_a_deadline_forward(start, n, unit, spans):
 def test_a_working_day_deadline_inside_the_covered_years_is_firm_and_one_past_them_provisional(start, n):
     deadline = add_working_days(start, n, SEED)
     assert deadline.provisional == (deadline.due.year > 2026)
+
+
+def test_an_application_unaccepted_for_more_than_five_working_days_is_deemed_accepted():
+    from node.rules.deadlines import deemed_accepted
+
+    table = read_seed_holidays()
+    friday = date(2026, 11, 27)
+    assert not deemed_accepted(friday, date(2026, 12, 4), table)  # five working days later: still in time
+    assert deemed_accepted(friday, date(2026, 12, 7), table)  # the sixth
+    assert not deemed_accepted(date(2026, 9, 29), date(2026, 10, 8), table)  # the National Day week is off

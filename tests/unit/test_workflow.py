@@ -189,3 +189,14 @@ def test_each_role_offers_what_its_level_may_sign_from_the_one_list_of_authority
         assert not any(
             step in possible_actions("delivered", role, lambda _: True) for role in ("agent", "clerk", "admin")
         )
+
+
+def test_a_corrections_request_names_each_item_and_a_deadline_in_working_days():
+    from node.rules.workflow import corrections_problems
+
+    assert corrections_problems({"items": ["户口簿", "结婚证"], "deadline_days": 15}) == []
+    assert corrections_problems({"items": [], "reason": "照片不清晰", "deadline_days": 5}) == []
+    assert corrections_problems({"items": [], "deadline_days": 15}) == ["请勾选或写明须补正的材料"]
+    assert corrections_problems({"items": ["x" * 101]})[0].startswith("须补正的材料应逐项写明")
+    assert corrections_problems({"items": ["户口簿"], "deadline_days": 0}) == ["补正期限应为 1 到 60 个工作日"]
+    assert corrections_problems({"items": "户口簿"})  # not a list

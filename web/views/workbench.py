@@ -20,6 +20,8 @@ from node.cases.marks import deadline_counts, deadline_marks
 from node.cases.queries import timeline
 from node.cases.ratings import TOKEN_MINUTES
 from node.errors import DomainError
+from node.rules.deadlines import add_working_days, deemed_accepted
+from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.ratings import describe
 from node.rules.workflow import (
@@ -27,6 +29,7 @@ from node.rules.workflow import (
     DELIVERED,
     PROCEDURES,
     STATE_NAMES,
+    SUBMITTED,
     TRANSITIONS,
     level_problem,
     possible_actions,
@@ -34,7 +37,7 @@ from node.rules.workflow import (
 )
 from node.seals.sealing import SEAL_ROLES, usable_seals
 from provisioning.authority import allows
-from provisioning.region import area_prefix
+from provisioning.region import CHINA, area_prefix
 from storage.models import Application, Attachment, Station
 from sync.errors import SyncError
 
@@ -175,11 +178,29 @@ def application(number: str):
         item=item,
         material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
+        refused_words=decision_words(item.kind if item else DEFAULT_KIND, False),
+        deemed=row.state == SUBMITTED and deemed_accepted(row.filed_on, _today(node), node.reference.holidays()),
         token_minutes=TOKEN_MINUTES,
         rateable=row.state == DELIVERED and row.rated_on is None,
         rating=describe(row.rating_grade, json.loads(row.rating_reasons or "[]")) if row.rating_grade else None,
         seals=usable_seals(node) if operator.role in SEAL_ROLES else [],
     )
+
+
+def _corrections(form) -> dict:
+    """A 补正 request from the clerk's form: each item ticked or written, and the resident's date, counted in
+    working days with this window's holiday table (the window's checks refuse what is wrong before it)."""
+    items = [i.strip() for i in [*form.getlist("items"), form.get("other", "")] if i.strip()]
+    days = form.get("deadline_days", 15, type=int)
+    asked = {"items": items, "deadline_days": days, "reason": form.get("reason", "")}
+    if days is not None and 0 < days <= 366:
+        node = _node()
+        asked["deadline"] = add_working_days(_today(node), days, node.reference.holidays()).due.isoformat()
+    return asked
+
+
+def _today(node):
+    return node.now().astimezone(CHINA).date()
 
 
 def _item(row: Application):
@@ -232,7 +253,9 @@ def act(number: str, event_type: str):
     payload = signed_by(operator)
     if event_type == "application.decided":
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
-    elif event_type in ("application.withdrawn", "application.not_accepted", "application.corrections_requested"):
+    elif event_type == "application.corrections_requested":
+        payload.update(_corrections(form))
+    elif event_type in ("application.withdrawn", "application.not_accepted"):
         payload["reason"] = form.get("reason", "")
     elif event_type == "application.suspended":
         payload.update(procedure=form.get("procedure", ""), reason=form.get("reason", ""))
