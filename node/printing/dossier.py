@@ -22,6 +22,7 @@ from sync.errors import SyncError
 DECIDED = "application.decided"
 ACCEPTED = "application.accepted"
 CORRECTIONS = "application.corrections_requested"
+NOT_ACCEPTED = "application.not_accepted"
 
 
 def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
@@ -70,6 +71,8 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         accepted_by=_who(accepted[-1]) if accepted else "",
         corrections_due=asked[1] if asked else None,
         corrections_by=asked[2] if asked else "",
+        refusal=_refusal(steps),
+        refused_by_body=_last(steps, NOT_ACCEPTED).body if _last(steps, NOT_ACCEPTED) else "",
     )
 
 
@@ -105,6 +108,16 @@ def _corrections_asked(row: Application, steps: list) -> tuple[tuple[MaterialLin
     payload = asked[-1].payload
     due = dt.date.fromisoformat(payload["deadline"]) if payload.get("deadline") else None
     return tuple(MaterialLine(name, "", 1, "") for name in payload["items"]), due, _who(asked[-1])
+
+
+def _last(steps: list, event_type: str):
+    found = [step for step in steps if step.event_type == event_type]
+    return found[-1] if found else None
+
+
+def _refusal(steps: list) -> Decision | None:
+    step = _last(steps, NOT_ACCEPTED)
+    return Decision(False, step.note, step.at.date(), _who(step)) if step else None
 
 
 def _decision(steps: list) -> Decision | None:

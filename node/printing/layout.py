@@ -73,6 +73,8 @@ def issuer(kind: str, paper: Paper) -> str:
     accepted, everything before acceptance by the station that took the materials in."""
     if kind == "decision":
         return paper.department
+    if kind == "refusal" and paper.refused_by_body:
+        return paper.refused_by_body
     if kind == "receipt" and paper.accepted_on and paper.accepted_by_body:
         return paper.accepted_by_body
     return paper.station_name
@@ -83,6 +85,8 @@ def _signer(kind: str, paper: Paper) -> str:
         return f"经办人：{paper.decision.by}"
     if kind == "receipt" and paper.accepted_on and paper.accepted_by:
         return f"受理人：{paper.accepted_by}"
+    if kind == "refusal" and paper.refusal:
+        return f"经办人：{paper.refusal.by}"
     if kind == "notice" and paper.corrections_by:
         return f"经办人：{paper.corrections_by}"
     return f"经办人：{paper.operator}"
@@ -159,7 +163,13 @@ def _decision(paper: Paper, layout: _Layout) -> list:
     return [_labelled(rows, layout), Paragraph(note, layout.styles["body"])]
 
 
-_SECTIONS = {"receipt": _receipt, "notice": _notice, "decision": _decision}
+def _refusal(paper: Paper, layout: _Layout) -> list:
+    refusal = paper.refusal
+    rows = [("决定", "不予受理"), ("理由", refusal.reason or "—"), ("决定日期", f"{refusal.decided_on:%Y年%m月%d日}")]
+    return [_labelled(rows, layout), Paragraph(rights_after_refusal(), layout.styles["body"])]
+
+
+_SECTIONS = {"receipt": _receipt, "notice": _notice, "decision": _decision, "refusal": _refusal}
 
 
 def _shares(layout: _Layout, *shares: float) -> list[float]:

@@ -15,7 +15,7 @@ from node.printing.stamp import SealDrawing
 SIZES = ("A4", "A5")
 
 
-KINDS = ("receipt", "notice", "decision")
+KINDS = ("receipt", "notice", "decision", "refusal")
 
 
 class DocumentUnavailable(DomainError):
@@ -77,6 +77,8 @@ class Paper:
     accepted_by: str = ""  # who accepted it, by real name and staff number
     corrections_due: dt.date | None = None  # a 补正 request awaits: `missing` holds exactly what it asked for
     corrections_by: str = ""  # who asked for the corrections, by real name and staff number
+    refusal: Decision | None = None  # 不予受理: why, when and by whom (approved is False)
+    refused_by_body: str = ""  # the body that refused to accept: the 不予受理通知书 is its paper
     query_code: str = ""  # 查询码; none on applications filed before query codes
     query_url: str = ""  # the county hub's public query page; empty where none is known
 
@@ -95,7 +97,7 @@ def title(kind: str, paper: Paper) -> str:
         return "受理回执" if paper.accepted_on else "材料接收凭证"
     if kind == "notice" and paper.corrections_due:
         return "补正告知书"
-    return {"notice": "一次性告知书", "decision": "办结通知书"}[kind]
+    return {"notice": "一次性告知书", "decision": "办结通知书", "refusal": "不予受理通知书"}[kind]
 
 
 def filename(kind: str, paper: Paper) -> str:

@@ -20,7 +20,12 @@ from storage.models import Seal, SealUse
 from sync.errors import SignatureError
 from sync.keys import ECDSA_P256, VerifyingKey
 
-DOCUMENT_NAMES = {"receipt": "受理回执", "notice": "一次性告知书", "decision": "办结通知书"}
+DOCUMENT_NAMES = {
+    "receipt": "受理回执",
+    "notice": "一次性告知书",
+    "decision": "办结通知书",
+    "refusal": "不予受理通知书",
+}
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,18 @@ def test_a_corrections_request_lists_exactly_what_the_clerk_ticked_with_its_date
     nothing = {"csrf_token": token(client, page), "deadline_days": "10"}
     refused = client.post(f"{page}/application.corrections_requested", data=nothing)
     assert refused.status_code == 400
+
+
+def test_a_refusal_to_accept_gets_its_own_notice_with_the_reason_and_the_rights(client):
+    item = an_item_with_materials()
+    number = file_one(client, item)
+    page = f"/work/a/{number}"
+    assert client.get(f"{page}/print/refusal.pdf").status_code == 400  # not refused: no such paper
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
+    login(client, "zhou", "clerk-pass-1")
+    form = {"csrf_token": token(client, page), "reason": "不属于本机关职权范围，请向县民政局申请"}
+    client.post(f"{page}/application.not_accepted", data=form)
+    assert "打印不予受理通知书" in client.get(page).get_data(as_text=True)
+    _, text = read_pdf(client.get(f"{page}/print/refusal.pdf"))
+    flat = text.replace("\n", "")
+    assert "不予受理通知书" in flat and "不属于本机关职权范围" in flat and "行政复议" in flat and "周科员" in flat
