@@ -36,3 +36,13 @@ def next_state_after(state: str | None, event_type: str, payload: dict) -> str:
 def beijing_date(hlc: int) -> dt.date:
     """The Beijing day of an HLC timestamp: an event's day everywhere it is replayed."""
     return dt.datetime.fromtimestamp(unpack(hlc)[0] / 1000, CHINA).date()
+
+
+# A decision's result files (批文, 证照 as PDF) are attachments whose material is "result:<title>": encrypted
+# and carried like scans, so they reach the filing station, which prints them for the resident.
+RESULT = "result:"
+
+
+def result_title(material: str) -> str | None:
+    """The title of a result file (批文, 营业执照 …), or None for a material's scan."""
+    return material.removeprefix(RESULT) if material.startswith(RESULT) else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node.cases.events import ATTACHED, FILED, beijing_date, entity, next_state_after
+from node.cases.events import ATTACHED, FILED, beijing_date, entity, next_state_after, result_title
 from node.catalogue.model import Catalogue, ServiceItem
 from node.errors import DomainError
 from node.rules import querycode
@@ -32,7 +32,7 @@ from node.rules.identifiers import (
     phone_problem,
 )
 from node.rules.materials import scan_problem, sniff
-from node.rules.workflow import corrections_problems
+from node.rules.workflow import DECIDED, corrections_problems
 from provisioning.authority import BY_THE_RESIDENT
 from provisioning.identity import Identity, Keys
 from provisioning.recipients import issuer_recipients
@@ -349,6 +349,8 @@ def attach_scan(
         raise IntakeRefused([f"没有办件 {number}"])
     if problem := scan_problem(data):
         raise IntakeRefused([problem])
+    if (title := result_title(material)) is not None:
+        _check_result(row, title, data)
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     digest = blobs.put(encrypt_bytes(data_key, entity(number), material, data))
     try:
@@ -369,6 +371,19 @@ def attach_scan(
         blobs.delete(digest)  # a fresh ciphertext (a new nonce): no other attachment can name it
         raise
     return digest
+
+
+def _check_result(row: Application, title: str, data: bytes) -> None:
+    """A result file comes with the decision: once decided, a PDF, named in a few words."""
+    problems = []
+    if row.state not in DECIDED:
+        problems.append("作出决定后才能上传办理结果")
+    if not 0 < len(title.strip()) <= 30:
+        problems.append("请写明办理结果的名称（如 批文、营业执照），不超过 30 字")
+    if sniff(data) != "application/pdf":
+        problems.append("办理结果应为 PDF 文件")
+    if problems:
+        raise IntakeRefused(problems)
 
 
 def read_scan(identity: Identity, keys: Keys, blobs: BlobStore, number: str, digest: str) -> tuple[str, bytes]:

@@ -26,7 +26,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES
+from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES, result_title
 from node.cases.intake import id_tail_check
 from node.cases.queries import applied_events, body_of, station_name
 from node.catalogue.model import Catalogue
@@ -121,6 +121,7 @@ class Tracking:
     promise: str  # the promised date in words
     missing: tuple[str, ...]  # a 补正 request's items (or its reason) while corrections are awaited
     collect: str  # where and how to collect the result
+    results: tuple[str, ...] = ()  # the titles of the decision's result files (批文, 证照), ready to print
 
 
 class QueryGuard:
@@ -216,6 +217,7 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         promise=_promise(row),
         missing=_missing(row, events),
         collect=_collect(row.state, station),
+        results=tuple(t for e in events if e.type == ATTACHED and (t := result_title(e.payload.get("material", "")))),
     )
 
 

@@ -216,3 +216,31 @@ def test_a_refusal_to_accept_gets_its_own_notice_with_the_reason_and_the_rights(
     _, text = read_pdf(client.get(f"{page}/print/refusal.pdf"))
     flat = text.replace("\n", "")
     assert "不予受理通知书" in flat and "不属于本机关职权范围" in flat and "行政复议" in flat and "周科员" in flat
+
+
+def test_a_decisions_result_file_is_kept_encrypted_listed_for_printing_and_told_in_the_query(client):
+    from node.cases.tracking import QueryGuard, look_up
+
+    item = an_item_with_materials()
+    number = file_one(client, item)
+    page = f"/work/a/{number}"
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+    def upload(title: str, data: bytes = pdf):
+        form = {"csrf_token": token(client, page), "result_title": title, "scan": (io.BytesIO(data), "r.pdf")}
+        return client.post(f"{page}/materials", data=form, content_type="multipart/form-data")
+
+    assert upload("批文").status_code == 403  # an agent does not issue results
+    client.post("/logout", data={"csrf_token": token(client, "/work/")})
+    login(client, "zhou", "clerk-pass-1")
+    before = upload("批文")
+    assert before.status_code == 400 and "作出决定后才能上传办理结果" in before.get_data(as_text=True)
+    client.post(f"{page}/application.accepted", data={"csrf_token": token(client, page)})
+    client.post(f"{page}/application.decided", data={"csrf_token": token(client, page), "approved": "yes"})
+    assert "应为 PDF" in upload("批文", b"\x89PNG\r\n\x1a\n" + b"0" * 64).get_data(as_text=True)
+    assert upload("批文").status_code == 302
+    shown = client.get(page).get_data(as_text=True)
+    assert "办理结果" in shown and "批文" in shown
+    row = Application.get_by_id(number)
+    found = look_up(QueryGuard(), sample_catalogue(), code_or_number=row.query_code, id_tail="002X", client="t")
+    assert found.results == ("批文",)

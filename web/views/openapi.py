@@ -211,6 +211,11 @@ DOCUMENT = {
                     "promise": {"type": "string"},
                     "missing": {"type": "array", "items": {"type": "string"}},
                     "collect": {"type": "string"},
+                    "results": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "已出具的办理结果（批文、证照）名称",
+                    },
                 },
             },
             **_BODIES,

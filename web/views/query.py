@@ -115,4 +115,5 @@ def answer_json():
         promise=found.promise,
         missing=list(found.missing),
         collect=found.collect,
+        results=list(found.results),
     )

@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.cases.conflicts import open_conflicts, settle
-from node.cases.events import CONFLICT_SETTLED, STEP_NAMES
+from node.cases.events import CONFLICT_SETTLED, RESULT, STEP_NAMES, result_title
 from node.cases.intake import (
     Applicant,
     IntakeRefused,
@@ -164,10 +164,13 @@ def application(number: str):
         lambda step: allows(authority, step) and not level_problem(step, level, node.identity.level),
     )
     attachments = list(Attachment.select().where(Attachment.number == number))
+    results = [(result_title(a.material), a) for a in attachments if result_title(a.material) is not None]
+    attachments = [a for a in attachments if result_title(a.material) is None]
     item = _item(row)
     return render_template(
         "work/application.html",
         attachments=attachments,
+        results=results,
         row=row,
         applicant=applicant,
         steps=timeline(number),
@@ -217,13 +220,18 @@ def upload(number: str):
     visible_application(number)
     node, upload = _node(), request.files.get("scan")
     data = upload.read(MAX_SCAN_BYTES + 1) if upload else b""
+    material = request.form.get("material", "")
+    if "result_title" in request.form:  # a decision's result file: the deciding side's, not the agent's
+        if current_operator().role not in ("clerk", "admin"):
+            abort(403)
+        material = RESULT + request.form.get("result_title", "").strip()
     attach_scan(
         node.events,
         node.identity,
         node.keys,
         node.blobs,
         number,
-        request.form.get("material", ""),
+        material,
         data,
         current_operator().username,
     )
