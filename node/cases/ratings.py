@@ -79,6 +79,12 @@ def add(events: EventLog, number: str, comment: str, channel: str, today: dt.dat
     events.append(RATING_ADDED, entity(number), payload, stream=row.station)
 
 
+def addition_open(number: str, today: dt.date) -> bool:
+    """Whether the resident may still add to their rating of `number` (追评) today."""
+    row = Application.get_or_none(Application.number == number)
+    return row is not None and row.rated_on is not None and not addition_problems("追评", row.rated_on, today)
+
+
 def rateable_now(number: str) -> bool:
     """Whether the resident may rate `number` now: handed over and not yet rated (a page offers the form)."""
     try:

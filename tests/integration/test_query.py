@@ -19,7 +19,7 @@ from node.catalogue.data import sample_catalogue
 from node.printing.dossier import paper_for, query_url
 from node.printing.render import render
 from node.rules import querycode
-from storage.models import Application, Station
+from storage.models import Application, EventRecord, Station
 from web import create_app
 
 FULL_ID = "11010519491231002X"
@@ -232,4 +232,8 @@ def test_a_handed_over_case_is_rated_by_the_resident_on_the_query_page(app, numb
     assert rate("002X", grade="satisfied").status_code == 200
     row = Application.get_by_id(number)
     assert row.rating_grade == "satisfied" and row.state == "rated"
-    assert "请您评价本次服务" not in ask(resident, code, "002X").get_data(as_text=True)  # rated once
+    again = ask(resident, code, "002X").get_data(as_text=True)
+    assert "请您评价本次服务" not in again and "追加评价" in again  # rated once; additions for a while
+    assert rate("002X", action="add", comment="领证时窗口很耐心").status_code == 200
+    added = EventRecord.select().where(EventRecord.type == "application.rating_added").count()
+    assert added == 1

@@ -11,9 +11,10 @@ from werkzeug.datastructures import MultiDict
 
 from node.cases import ratings
 from node.cases.intake import IntakeRefused
-from node.cases.ratings import rateable_now
+from node.cases.ratings import addition_open, rateable_now
 from node.cases.tracking import QueryGuard, QueryRefused, Tracking, look_up
 from node.rules.ratings import ADDITION_DAYS, GRADES, REASONS
+from provisioning.region import CHINA
 
 from .. import bodies
 
@@ -51,6 +52,7 @@ def _page(
     """The form, or what was found; a case handed over and not yet rated also asks the resident to rate it."""
     tries = current_app.extensions["query_guard"].per_case.amount  # told before it happens
     rateable = found is not None and rateable_now(found.number)
+    addable = found is not None and not rateable and addition_open(found.number, _today())
     page = render_template(
         "query.html",
         found=found,
@@ -58,6 +60,8 @@ def _page(
         code=code,
         tries=tries,
         rateable=rateable,
+        addable=addable,
+        addition_days=ADDITION_DAYS,
         id_tail=request.form.get("id_tail", ""),
         problems=problems,
         rating_form=request.form if problems else MultiDict(),
@@ -65,6 +69,10 @@ def _page(
         reasons=REASONS,
     )
     return page, status
+
+
+def _today():
+    return current_app.extensions["onetrip"].now().astimezone(CHINA).date()
 
 
 @bp.get("/query")
@@ -91,6 +99,12 @@ def rate():
     except QueryRefused as exc:
         return _page(exc.http_status, error=str(exc), code=code)
     node = current_app.extensions["onetrip"]
+    if form.get("action") == "add":
+        try:
+            ratings.add(node.events, found.number, form.get("comment", ""), "query", _today())
+        except IntakeRefused as exc:
+            return _page(400, found=found, problems=exc.problems)
+        return render_template("rate/thanks.html", days=ADDITION_DAYS)
     try:
         ratings.rate(
             node.events, found.number, form.get("grade", ""), form.getlist("reasons"), form.get("comment", ""), "query"
