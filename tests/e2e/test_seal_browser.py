@@ -52,3 +52,16 @@ def test_a_wrong_pin_is_said_on_the_page_and_the_right_one_saves_the_sealed_rece
         download.value.save_as(saved)
         assert saved.read_bytes().startswith(b"%PDF") and saved.suffix == ".pdf"
         expect(outcome).to_contain_text("已盖章")
+
+
+def test_a_pages_one_form_has_its_first_field_focused(village, tmp_path):
+    base, _ = village
+    with chromium(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "cun")
+        page.fill("input[name=password]", "admin-pass-1")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.goto(f"{base}/admin/operators")
+        assert page.evaluate("document.activeElement.name") == "username"  # type the new account at once

@@ -1,0 +1,15 @@
+// The first field of a page's one form to fill in has the focus, so a person starts typing without the
+// mouse; a page that names its own first field (autofocus) keeps it, and a page of several such forms (an
+// application's) lets the person choose. Kept out of the pages, whose policy allows no inline script.
+document.addEventListener("DOMContentLoaded", function () {
+  if (document.querySelector("[autofocus]")) {
+    return;
+  }
+  var fields = "input:not([type=hidden]):not([disabled]), select, textarea";
+  var forms = Array.prototype.filter.call(document.querySelectorAll("main form"), function (form) {
+    return form.querySelector(fields);
+  });
+  if (forms.length === 1) {
+    forms[0].querySelector(fields).focus();
+  }
+});
