@@ -1,0 +1,106 @@
+"""What a resident is told by SMS at each step, and when it may be sent.
+
+Pure: an application event in, the notices it makes out; a clock reading in, the next moment a
+message may go. A notice is keyed by its triggering event and its kind, so a replayed or rebuilt
+event makes the same notice again and a gateway that dedupes by that key delivers it once.
+A message carries the number, the masked name and the step, never an ID number: an SMS is read on
+a lock screen and kept by carriers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+
+ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY = "受理", "补正", "不予受理", "办结", "可领取"
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+QUIET_FROM, QUIET_UNTIL = dt.time(21, 0), dt.time(8, 0)  # no message between 21:00 and 08:00 Beijing
+
+# An 18-character ID number (17 digits and a digit or X); no text we send may contain one.
+ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message for one resident: its key (the idempotency key at the gateway), kind and text."""
+
+    notice_id: str
+    kind: str
+    text: str
+
+
+def notice_id(eid: str, kind: str) -> str:
+    """The same event and kind give the same id, wherever and however often it is computed."""
+    return hashlib.sha256(f"{eid}\n{kind}".encode()).hexdigest()[:32]
+
+
+def mask_name(name: str) -> str:
+    """The surname and, for names of three or more characters, the last character: 张*、张*明."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _scrub(text: str) -> str:
+    """Anything that looks like an ID number in free text (a reason, an item) is masked."""
+    return ID_NUMBER.sub(lambda m: m.group(0)[:3] + "*" * 11 + m.group(0)[-4:], text)
+
+
+def notices_for(
+    event_type: str, payload: dict, *, eid: str, number: str, name: str, service: str, signature: str
+) -> list[Notice]:
+    """The notices an application event makes: 受理, 补正 (items and deadline), 不予受理, 办结 and,
+    when the decision approves, 可领取 (the result is ready at the hall); none for other steps."""
+    who = mask_name(name)
+    head = f"【{signature}】{who}您好，您的{service}（办件号{number}）"
+    texts: list[tuple[str, str]] = []
+    if event_type == "application.accepted":
+        texts.append((ACCEPTED, f"{head}已受理。"))
+    elif event_type == "application.corrections_requested":
+        items = payload.get("items") or []
+        what = "、".join(str(i) for i in items) if items else str(payload.get("reason", "")).strip()
+        deadline = str(payload.get("deadline", "")).strip()
+        text = f"{head}需补正材料：{what or '请咨询窗口'}。"
+        if deadline:
+            text += f"请于{deadline}前补正。"
+        texts.append((CORRECTIONS, text))
+    elif event_type == "application.not_accepted":
+        reason = str(payload.get("reason", "")).strip()
+        texts.append((NOT_ACCEPTED, f"{head}不予受理" + (f"，理由：{reason}。" if reason else "。")))
+    elif event_type == "application.decided":
+        approved = bool(payload.get("approved"))
+        texts.append((DECIDED, f"{head}已办结，结果：{'准予' if approved else '不予许可'}。"))
+        if approved:
+            texts.append((READY, f"{head}办理结果已可领取，请携带本人身份证件到窗口领取。"))
+    return [Notice(notice_id(eid, kind), kind, _scrub(text)) for kind, text in texts]
+
+
+def beijing(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, BEIJING)
+
+
+def is_quiet(ms: int) -> bool:
+    t = beijing(ms).time()
+    return t >= QUIET_FROM or t < QUIET_UNTIL
+
+
+def next_send_ms(ms: int) -> int:
+    """`ms` itself outside quiet hours; else 08:00 Beijing of the morning that ends them."""
+    if not is_quiet(ms):
+        return ms
+    at = beijing(ms)
+    day = at.date() if at.time() < QUIET_UNTIL else at.date() + dt.timedelta(days=1)
+    return int(dt.datetime.combine(day, QUIET_UNTIL, BEIJING).timestamp() * 1000)
+
+
+def retry_at_ms(ms: int, attempts: int, rng: random.Random, *, base_ms: int = 30_000, cap_ms: int = 3_600_000) -> int:
+    """When to try again after `attempts` failures: exponential backoff with full jitter, then quiet hours."""
+    delay = min(cap_ms, base_ms * 2 ** max(0, attempts - 1))
+    return next_send_ms(ms + base_ms // 2 + rng.randrange(delay))
