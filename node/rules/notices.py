@@ -15,9 +15,10 @@ import random
 import re
 from dataclasses import dataclass
 
+from provisioning.region import CHINA
+
 ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY = "受理", "补正", "不予受理", "办结", "可领取"
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 QUIET_FROM, QUIET_UNTIL = dt.time(21, 0), dt.time(8, 0)  # no message between 21:00 and 08:00 Beijing
 
 # An 18-character ID number (17 digits and a digit or X); no text we send may contain one.
@@ -83,7 +84,7 @@ def notices_for(
 
 
 def beijing(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, BEIJING)
+    return dt.datetime.fromtimestamp(ms / 1000, CHINA)
 
 
 def is_quiet(ms: int) -> bool:
@@ -97,7 +98,7 @@ def next_send_ms(ms: int) -> int:
         return ms
     at = beijing(ms)
     day = at.date() if at.time() < QUIET_UNTIL else at.date() + dt.timedelta(days=1)
-    return int(dt.datetime.combine(day, QUIET_UNTIL, BEIJING).timestamp() * 1000)
+    return int(dt.datetime.combine(day, QUIET_UNTIL, CHINA).timestamp() * 1000)
 
 
 def retry_at_ms(ms: int, attempts: int, rng: random.Random, *, base_ms: int = 30_000, cap_ms: int = 3_600_000) -> int:

@@ -13,10 +13,11 @@ import random
 from harness.clock import FrozenClock
 from harness.sms_gateway import LoopbackSmsGateway
 from node.hub.sms import HttpSmsGateway, queue, send_due
-from node.rules.notices import BEIJING, is_quiet, notices_for
+from node.rules.notices import is_quiet, notices_for
+from provisioning.region import CHINA
 
 STEP_MS = 5 * 60_000
-START = dt.datetime(2026, 3, 9, 6, 0, tzinfo=BEIJING)
+START = dt.datetime(2026, 3, 9, 6, 0, tzinfo=CHINA)
 
 
 def _steps(rng: random.Random, n: int):
