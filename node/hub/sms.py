@@ -51,8 +51,11 @@ class HttpSmsGateway:
             raise GatewayFailed(f"短信网关无法连接：{type(exc).__name__}") from exc
         if not answer.ok:
             raise GatewayFailed(f"短信网关拒绝发送：HTTP {answer.status_code}")
-        body = answer.json()
-        if not body.get("message_id"):
+        try:
+            body = answer.json()
+        except ValueError as exc:
+            raise GatewayFailed("短信网关的回执不是 JSON") from exc
+        if not isinstance(body, dict) or not body.get("message_id"):
             raise GatewayFailed("短信网关的回执缺少消息编号")
         return Receipt(str(body["message_id"]), str(body.get("status", "accepted")))
 

@@ -15,6 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from node.rules.decisions import DEFAULT_KIND, decision_words
 from provisioning.region import CHINA
 
 ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY = "受理", "补正", "不予受理", "办结", "可领取"
@@ -55,7 +56,15 @@ def _scrub(text: str) -> str:
 
 
 def notices_for(
-    event_type: str, payload: dict, *, eid: str, number: str, name: str, service: str, signature: str
+    event_type: str,
+    payload: dict,
+    *,
+    eid: str,
+    number: str,
+    name: str,
+    service: str,
+    signature: str,
+    kind: str = DEFAULT_KIND,
 ) -> list[Notice]:
     """The notices an application event makes: 受理, 补正 (items and deadline), 不予受理, 办结 and,
     when the decision approves, 可领取 (the result is ready at the hall); none for other steps."""
@@ -77,7 +86,7 @@ def notices_for(
         texts.append((NOT_ACCEPTED, f"{head}不予受理" + (f"，理由：{reason}。" if reason else "。")))
     elif event_type == "application.decided":
         approved = bool(payload.get("approved"))
-        texts.append((DECIDED, f"{head}已办结，结果：{'准予' if approved else '不予许可'}。"))
+        texts.append((DECIDED, f"{head}已办结，结果：{decision_words(kind, approved)}。"))
         if approved:
             texts.append((READY, f"{head}办理结果已可领取，请携带本人身份证件到窗口领取。"))
     return [Notice(notice_id(eid, kind), kind, _scrub(text)) for kind, text in texts]
