@@ -53,6 +53,8 @@ class NodeConfig:
     scheduler: str = "on"  # "off" in every hub process but one: the periodic jobs run once per hub
     trusted_proxy: str = ""  # the TLS reverse proxy's address: its X-Forwarded-Proto is believed, nobody else's
     public_query_url: str = ""  # printed on receipts; empty: the certifying hub's URL + /query
+    sms_gateway_url: str = ""  # a county hub sends residents' SMS notices through it; empty: none are sent
+    sms_signature: str = ""  # the sender's signature in each message (【…】); empty: the hub's name
 
     @property
     def database_url(self) -> str:

@@ -25,6 +25,8 @@ from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
+from node.hub.outbox import NoticeProjection, queue_new, send_due
+from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
 from node.link.restore import DataKeyGrantProjection
@@ -65,6 +67,7 @@ SYNC_TICK_S = 5  # how often the scheduler asks whether a sync is due (the backo
 CERTIFICATE_CHECK_H = 6
 DEADLINE_MARKING_S = 60  # dashboards' figures are never more than a minute old (an acceptance moves them too)
 RETENTION_CHECK_H = 24
+NOTIFY_S = 60  # a resident hears of a step within a minute or two of the county holding it (quiet hours apart)
 COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
 # Jobs' threads: a sync round (minutes, at a county relaying a storm) and the short jobs one after
 # another beside it. Each thread may hold a database connection, so fewer is cheaper on a hub.
@@ -146,6 +149,7 @@ class Node:
                     DataKeyGrantProjection(identity.installation),
                     SealProjection(trust),
                     ForkReportProjection(identity.installation, trust),
+                    NoticeProjection(),
                 )
             ),
             hlc,
@@ -177,6 +181,9 @@ class Node:
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.level == "county":
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
+            if self.config.sms_gateway_url:
+                gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
+                self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: self._sync_if_due(rng), min(self.config.sync_interval_s, SYNC_TICK_S))
@@ -236,6 +243,12 @@ class Node:
         if counts["overdue"]:
             log.warning("applications overdue: %d, due soon: %d", counts["overdue"], counts["due_soon"])
         return counts
+
+    def notify(self, gateway: SmsGateway, rng: random.Random) -> int:
+        """Queue the notices of new application events and send those due; how many went out."""
+        now_ms = self.events.clock.clock.now_ms()
+        queue_new(self, self.reference.catalogue(), now_ms)
+        return send_due(self, gateway, now_ms, rng)
 
     def purge_personal_data(self) -> int:
         """Purge residents' data of cases delivered more than `retention_days` ago (village stations only)."""

@@ -39,7 +39,7 @@ DECIDING = (
     "application.decided",
     "application.conflict_settled",
 )
-HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.")
+HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.")
 
 AUTHORITY = {
     "village": STATION,

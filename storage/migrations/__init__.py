@@ -32,6 +32,7 @@ from . import (
     m14_query_codes,
     m15_ratings,
     m16_staff_numbers,
+    m17_notices,
 )
 from .frozen import Frozen
 
@@ -72,6 +73,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (14, "applications' query codes, ID tail checks and masked names", m14_query_codes.apply),
     (15, "好差评 grades and reasons on applications; one-time rating tokens", m15_ratings.apply),
     (16, "operators' staff numbers (工号), printed beside their names", m16_staff_numbers.apply),
+    (17, "the county hub's outbox of SMS notices", m17_notices.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

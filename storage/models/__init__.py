@@ -7,7 +7,7 @@ adapter over peewee's internals.
 """
 
 from .base import BaseModel, SchemaVersion, utcnow
-from .cases import Application, Attachment, DeadlineMark, RatingToken, ReferenceData, Statistic
+from .cases import Application, Attachment, DeadlineMark, Notice, RatingToken, ReferenceData, Statistic
 from .links import Contact, ForkEvidence, RequestNonce, SyncLink
 from .log import DataKey, EventRecord, PendingDep, SignedHeadRecord, StreamHead, unsettled
 from .rows import (
@@ -52,6 +52,7 @@ __all__ = [
     "Operator",
     "PendingDep",
     "ReferenceData",
+    "Notice",
     "RatingToken",
     "Registration",
     "Replacement",

@@ -129,3 +129,20 @@ class RatingToken(BaseModel):
 
     class Meta:
         table_name = "rating_token"
+
+
+class Notice(BaseModel):
+    """At a county hub: one SMS notice to a resident (node.rules.notices), queued from an application event and
+    sent through the gateway; `sent_at` is set from the county's own `notice.sent` event, so a restored hub
+    knows what went out. The phone number is never stored here: it is decrypted when the notice is sent."""
+
+    notice_id = pw.CharField(max_length=32, primary_key=True)  # the gateway's idempotency key
+    number = pw.CharField(max_length=64, index=True)
+    kind = pw.CharField(max_length=16)
+    text = pw.TextField()
+    arrival = pw.BigIntegerField(index=True)  # of the event that made it: where the next scan starts
+    due_ms = pw.BigIntegerField()
+    attempts = pw.IntegerField(default=0)
+    sent_at = pw.DateTimeField(null=True)
+    message_id = pw.CharField(max_length=64, null=True)
+    status = pw.CharField(max_length=32, null=True)
