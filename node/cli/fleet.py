@@ -16,7 +16,7 @@ from node.fleet import admin as fleet
 from node.fleet import joining
 from provisioning.errors import EnrolmentRefused
 from provisioning.operators import ROLES, AccountRefused, create_operator
-from provisioning.region import LEVELS
+from provisioning.region import CHINA, LEVELS
 
 
 def _hub_url(node: Context, given: str | None) -> str:
@@ -46,7 +46,8 @@ def _register(node: Context, args: argparse.Namespace) -> None:
     )
     print(f"已登记 {args.name}：站点编码 {done.station}")
     print(f"注册码 {done.code}")
-    print(f"有效期至 {done.expires_at:%Y-%m-%d %H:%M} UTC，只能使用一次")
+    expires = done.expires_at.astimezone(CHINA)  # an aware UTC time: the hub's clock
+    print(f"有效期至 {expires:%Y-%m-%d %H:%M}（北京时间），只能使用一次")
     print(f"二维码内容：{done.qr_text}")
     print(f"站点首个管理员：{done.admin_username}  初始密码：{done.admin_password}（首次登录须修改）")
     if args.qr_svg:
