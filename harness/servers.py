@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,14 +23,23 @@ def free_port() -> int:
 
 
 def free_run(count: int) -> int:
-    """A base port with `count` free ports after it."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + count < 65535 and all(_free(base + i) for i in range(count)):
+    """A base port with `count` free ports after it, below the range the kernel hands out for outgoing
+    connections: a tree provisioned once per session keeps its ports for minutes, during which thousands
+    of client connections take ephemeral ports, and one of them must never be the port a node binds."""
+    low = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, low - count)
+        if all(_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no run of free ports")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default; elsewhere ports below it are as good
 
 
 def _free(port: int) -> bool:

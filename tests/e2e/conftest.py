@@ -25,9 +25,11 @@ def cluster(demo_tree, tmp_path):
     base, port = demo_tree
     shutil.copytree(base, tmp_path / "demo")
     cluster = Cluster(tmp_path / "demo", port)
-    for level in ("city", "county", "township"):
-        cluster.serve(level)
-    yield cluster
-    db.close()
-    for level in list(cluster.servers):
-        cluster.halt(level)
+    try:  # a node that fails to start must not leave the others holding the tree's ports for later tests
+        for level in ("city", "county", "township"):
+            cluster.serve(level)
+        yield cluster
+    finally:
+        db.close()
+        for level in list(cluster.servers):
+            cluster.halt(level)
