@@ -43,6 +43,15 @@ def beijing_date(hlc: int) -> dt.date:
 RESULT = "result:"
 
 
+# An electronic licence (电子证照) is a result file the deciding body sealed: "licence:<title>", the sealed PDF.
+LICENCE = "licence:"
+
+
 def result_title(material: str) -> str | None:
     """The title of a result file (批文, 营业执照 …), or None for a material's scan."""
     return material.removeprefix(RESULT) if material.startswith(RESULT) else None
+
+
+def licence_title(material: str) -> str | None:
+    """The title of an electronic licence (a sealed result file), or None for anything else."""
+    return material.removeprefix(LICENCE) if material.startswith(LICENCE) else None

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node.cases.events import ATTACHED, FILED, beijing_date, entity, next_state_after, result_title
+from node.cases.events import (
+    ATTACHED,
+    FILED,
+    LICENCE,
+    beijing_date,
+    entity,
+    licence_title,
+    next_state_after,
+    result_title,
+)
 from node.catalogue.model import Catalogue, ServiceItem
 from node.errors import DomainError
 from node.rules import querycode
@@ -349,8 +358,26 @@ def attach_scan(
         raise IntakeRefused([f"没有办件 {number}"])
     if problem := scan_problem(data):
         raise IntakeRefused([problem])
+    if licence_title(material) is not None:
+        raise IntakeRefused(["电子证照由作出决定的单位对办理结果盖章生成，不能直接上传"])
     if (title := result_title(material)) is not None:
         _check_result(row, title, data)
+    return _store(events, identity, keys, blobs, row, material, data, {"by": operator})
+
+
+def attach_licence(
+    events: EventLog, identity: Identity, keys: Keys, blobs: BlobStore, number: str, title: str, data: bytes, use: dict
+) -> str:
+    """Keep a sealed electronic licence beside the result it was made from; `use` names the seal's use
+    (`node.seals.sealing`), so the attachment and the use are read together."""
+    row = Application.get_by_id(number)
+    return _store(events, identity, keys, blobs, row, LICENCE + title, data, use)
+
+
+def _store(
+    events: EventLog, identity: Identity, keys: Keys, blobs: BlobStore, row: Application, material: str, data, extra
+) -> str:
+    number = row.number
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     digest = blobs.put(encrypt_bytes(data_key, entity(number), material, data))
     try:
@@ -363,7 +390,7 @@ def attach_scan(
                 "blob": digest,
                 "content_type": sniff(data),
                 "size": len(data),
-                "by": operator,
+                **extra,
             },
             stream=row.station,
         )

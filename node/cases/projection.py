@@ -19,6 +19,7 @@ from node.cases.events import (
     RATING_ADDED,
     beijing_date,
     entity,
+    licence_title,
     next_state_after,
 )
 from node.cases.statistics import add_counts
@@ -169,6 +170,8 @@ class ApplicationProjection:
             raise RuleViolation(f"办件 {payload['number']} 尚未建立")
         if event.stream != row.station or event.entity != entity(row.number):  # owned, like every transition
             raise RuleViolation(f"办件 {row.number} 的材料只能记在站点 {row.station} 的事件流中")
+        if licence_title(payload["material"]) is not None and self.signer_level(event.origin) in ("", "village"):
+            raise RuleViolation("电子证照只能由作出决定的单位生成，村级代办点不能生成")  # a village's key is no licence
         Attachment.insert(
             number=payload["number"],
             material=payload["material"],

@@ -26,12 +26,13 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES, result_title
+from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES, licence_title, result_title
 from node.cases.intake import id_tail_check
 from node.cases.queries import applied_events, body_of, station_name
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
 from node.rules import querycode
+from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.identifiers import normalise_id_number
 from node.rules.workflow import (
     ACCEPTED,
@@ -122,6 +123,7 @@ class Tracking:
     missing: tuple[str, ...]  # a 补正 request's items (or its reason) while corrections are awaited
     collect: str  # where and how to collect the result
     results: tuple[str, ...] = ()  # the titles of the decision's result files (批文, 证照), ready to print
+    licences: tuple[str, ...] = ()  # those sealed by the deciding body as 电子证照, checked at /verify
 
 
 class QueryGuard:
@@ -197,12 +199,13 @@ def _find(text: str) -> tuple[str, Application | None]:
 def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
     events = applied_events(row.number)
     try:
-        item_name = catalogue.item(row.item_code, row.item_version).name
+        item = catalogue.item(row.item_code, row.item_version)
+        item_name, kind = item.name, item.kind
     except KeyError:
-        item_name = f"事项 {row.item_code}"
+        item_name, kind = f"事项 {row.item_code}", DEFAULT_KIND
     station = station_name(row.station)
     lines = tuple(
-        Line(dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA), body_of(e.origin), _what(e.type, e.payload))
+        Line(dt.datetime.fromtimestamp((e.hlc >> 16) / 1000, CHINA), body_of(e.origin), _what(e.type, e.payload, kind))
         for e in events
         if e.type != CONFLICT_SETTLED  # a clerk's note, not a step
     )
@@ -217,14 +220,24 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         promise=_promise(row),
         missing=_missing(row, events),
         collect=_collect(row.state, station),
-        results=tuple(t for e in events if e.type == ATTACHED and (t := result_title(e.payload.get("material", "")))),
+        results=_titles(events, result_title),
+        licences=_titles(events, licence_title),
     )
 
 
-def _what(event_type: str, payload: dict) -> str:
+def _titles(events: list, title_of) -> tuple[str, ...]:
+    return tuple(t for e in events if e.type == ATTACHED and (t := title_of(e.payload.get("material", ""))))
+
+
+def _what(event_type: str, payload: dict, kind: str) -> str:
     if event_type == "application.decided":
-        return "作出决定：" + ("准予许可" if payload.get("approved") else "不予许可")
+        return "作出决定：" + decision_words(kind, bool(payload.get("approved")))
     if event_type == ATTACHED:
+        material = payload.get("material", "")
+        if (title := licence_title(material)) is not None:
+            return f"出具电子证照：{title}（已加盖电子印章）"
+        if (title := result_title(material)) is not None:
+            return f"出具办理结果：{title}"
         return "收到材料（扫描件）"
     return STEP_NAMES.get(event_type, event_type)
 

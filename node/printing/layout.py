@@ -251,6 +251,23 @@ class _QueryBlock(Flowable):
             canvas.drawString(left, self.height - (index + 1.2) * self.style.leading, line)
 
 
+def seal_overlay(width: float, height: float, stamp: Stamp) -> bytes:
+    """A page of the given size (in points) holding only the QR code and the seal at its lower right: laid
+    over the last page of a result file the deciding body uploaded, which OneTrip did not lay out."""
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(width, height), invariant=True, initialFontName=_font())
+    margin, qr = 14 * mm, _SealBlock.QR_MM * mm
+    radius = stamp.drawing.diameter / 2 * mm
+    _draw_seal(canvas, stamp.drawing, width - margin - radius, margin + radius)
+    left = width - margin - 2 * radius - qr - 4 * mm
+    _draw_qr(canvas, stamp.qr_text, left, margin + 5 * mm, qr)
+    canvas.setFont(_font(), 8)
+    canvas.drawString(left, margin, "扫码核验电子证照")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
     """Dark modules as filled runs, row by row: a few hundred rectangles rather than thousands."""
     matrix = segno.make(text, error="m").matrix

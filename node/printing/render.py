@@ -4,6 +4,8 @@ printed rather than at start: it costs a tenth of a second and megabytes that a 
 
 from __future__ import annotations
 
+import io
+
 from node.printing.papers import SIZES, DocumentUnavailable, Paper, Stamp
 
 
@@ -18,3 +20,28 @@ def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None
     from node.printing.layout import layout  # reportlab, loaded on the first paper printed
 
     return layout(kind, paper, size, stamp)
+
+
+def stamp_onto(pdf: bytes, stamp: Stamp) -> bytes:
+    """An uploaded result (a licence, a 批文) with the seal and its QR code on its last page, and the QR text as
+    its /Subject, as OneTrip's own sealed papers carry it; refused in words if the PDF cannot be stamped."""
+    from pypdf import PdfReader, PdfWriter  # loaded when a licence is first sealed
+    from pypdf.errors import PyPdfError
+
+    from node.printing.layout import seal_overlay
+
+    try:
+        reader = PdfReader(io.BytesIO(pdf))
+        if reader.is_encrypted:
+            raise DocumentUnavailable("这份 PDF 设有密码，无法盖章：请上传未加密的 PDF")
+        writer = PdfWriter(clone_from=reader)
+        page = writer.pages[-1]
+        box = page.mediabox
+        overlay = PdfReader(io.BytesIO(seal_overlay(float(box.width), float(box.height), stamp))).pages[0]
+        page.merge_translated_page(overlay, float(box.left), float(box.bottom))
+        writer.add_metadata({"/Subject": stamp.qr_text})
+        out = io.BytesIO()
+        writer.write(out)
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DocumentUnavailable("这份 PDF 已损坏或格式不规范，无法盖章：请重新导出后上传") from exc
+    return out.getvalue()

@@ -103,7 +103,7 @@ class SealClaim:
     seal_id: str
     digest: str  # SHA-256 hex of the document as printed before the seal was put on it
     number: str  # the application
-    document: str  # receipt | notice | decision
+    document: str  # receipt | notice | decision | refusal | licence
     at_ms: int  # the sealing node's clock
     signature: bytes = b""
 

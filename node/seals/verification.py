@@ -25,6 +25,7 @@ DOCUMENT_NAMES = {
     "notice": "一次性告知书",
     "decision": "办结通知书",
     "refusal": "不予受理通知书",
+    "licence": "电子证照",
 }
 
 

@@ -38,7 +38,11 @@ def test_where_to_collect_follows_the_state():
     assert tracking._collect("delivered", "青山村代办点") == "结果已送达申请人"
 
 
-def test_a_decision_is_told_by_its_outcome_and_a_scan_without_its_material():
-    assert tracking._what("application.decided", {"approved": False, "reason": "x"}) == "作出决定：不予许可"
-    assert tracking._what("material.attached", {"material": "hukou"}) == "收到材料（扫描件）"
-    assert tracking._what("application.accepted", {"by": "zhou"}) == "受理"
+def test_a_decision_is_told_in_its_items_words_and_a_scan_without_its_material():
+    assert tracking._what("application.decided", {"approved": False, "reason": "x"}, "licence") == "作出决定：不予许可"
+    assert tracking._what("application.decided", {"approved": True}, "payment") == "作出决定：准予给付"
+    assert tracking._what("material.attached", {"material": "hukou"}, "licence") == "收到材料（扫描件）"
+    assert tracking._what("material.attached", {"material": "result:批文"}, "licence") == "出具办理结果：批文"
+    licence = tracking._what("material.attached", {"material": "licence:营业执照"}, "licence")
+    assert licence == "出具电子证照：营业执照（已加盖电子印章）"
+    assert tracking._what("application.accepted", {"by": "zhou"}, "licence") == "受理"

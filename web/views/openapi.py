@@ -216,6 +216,11 @@ DOCUMENT = {
                         "items": {"type": "string"},
                         "description": "已出具的办理结果（批文、证照）名称",
                     },
+                    "licences": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "作出决定的单位已加盖电子印章的电子证照名称（凭证照上的二维码核验）",
+                    },
                 },
             },
             **_BODIES,

@@ -130,4 +130,5 @@ def answer_json():
         missing=list(found.missing),
         collect=found.collect,
         results=list(found.results),
+        licences=list(found.licences),
     )

@@ -10,7 +10,7 @@ from node.printing.papers import KINDS as DOCUMENTS
 from node.printing.stamp import draw, to_svg
 from node.seals import lifecycle as seals
 from node.seals.records import KINDS, SealRefused
-from node.seals.sealing import seal_document
+from node.seals.sealing import seal_document, seal_licence
 from node.seals.verification import verify
 from provisioning.errors import ProvisioningError
 from provisioning.seal_keys import change_pin, key_path
@@ -55,6 +55,22 @@ def seal(number: str, doc: str):
         number=number,
         kind=doc,
         size=request.form.get("size", "A4"),
+    )
+    return send_file(io.BytesIO(sealed.pdf), mimetype="application/pdf", download_name=sealed.filename)
+
+
+@bp.post("/work/a/<number>/results/<blob>/licence.pdf")
+@requires("clerk")
+def licence(number: str, blob: str):
+    """A result file sealed as 电子证照 by the deciding body; kept beside the result and named in the query."""
+    visible_application(number)
+    sealed = seal_licence(
+        _node(),
+        operator=current_operator(),
+        pin=request.form.get("pin", ""),
+        seal_id=request.form.get("seal", ""),
+        number=number,
+        blob=blob,
     )
     return send_file(io.BytesIO(sealed.pdf), mimetype="application/pdf", download_name=sealed.filename)
 

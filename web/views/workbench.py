@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from node.cases.conflicts import open_conflicts, settle
-from node.cases.events import CONFLICT_SETTLED, RESULT, STEP_NAMES, result_title
+from node.cases.events import CONFLICT_SETTLED, RESULT, STEP_NAMES, licence_title, result_title
 from node.cases.intake import (
     Applicant,
     IntakeRefused,
@@ -165,12 +165,14 @@ def application(number: str):
     )
     attachments = list(Attachment.select().where(Attachment.number == number))
     results = [(result_title(a.material), a) for a in attachments if result_title(a.material) is not None]
-    attachments = [a for a in attachments if result_title(a.material) is None]
+    licences = {licence_title(a.material): a for a in attachments if licence_title(a.material) is not None}
+    attachments = [a for a in attachments if result_title(a.material) is None and licence_title(a.material) is None]
     item = _item(row)
     return render_template(
         "work/application.html",
         attachments=attachments,
         results=results,
+        licences=licences,
         row=row,
         applicant=applicant,
         steps=timeline(number),
