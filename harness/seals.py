@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportlab.pdfgen.canvas import Canvas
+
 from harness.tree import open_node
-from node.cases.intake import Applicant, file_application, new_request_token
+from node.cases.intake import Applicant, attach_scan, file_application, new_request_token, transition
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
@@ -90,3 +93,58 @@ def provision_seal(city: NodeConfig, county: NodeConfig, base: Path) -> SealTree
     )
     db.close()
     return SealTree(city, county, village, number)
+
+
+def carry(tree: SealTree, source: str, target: str, stream: str) -> Node:
+    """What a sync round carries: `source`'s own events in `stream`, ingested by `target` with their head.
+    One database is bound at a time: the source is read before the target is opened; the target is returned."""
+    node = tree.open(source)
+    node.events.sign_heads()
+    origin = node.identity.installation
+    head = node.events.latest_head(origin, stream)
+    batch = node.events.events_of(origin, stream, 0, head.seq)
+    node = tree.open(target)
+    node.events.ingest(batch, head)
+    return node
+
+
+def licence_pdf() -> bytes:
+    """A one-page licence as a department's own system would export it."""
+    out = io.BytesIO()
+    canvas = Canvas(out, invariant=True)
+    canvas.drawString(72, 760, "Business licence No. 511302-0001")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def county_decides(tree: SealTree) -> tuple[str, str]:
+    """The village's application at the county, accepted and approved there by clerk 周科员 (`zhou`,
+    clerk-pass-1), its licence uploaded as a result file; the county holds a seal of its own, ordered and
+    granted by the city above it. Returns the seal's id and the result file's blob."""
+    county = carry(tree, "village", "county", tree.open("village").identity.station)
+    station = county.identity.station
+    seal_id = seals.order_seal(
+        tree.open("city"),  # opened last: one database is bound at a time
+        station=station,
+        kind="business",
+        name="行政审批专用章",
+        owner="顺庆区政务服务中心",
+        credit_code=CREDIT_CODE,
+        valid_days=365,
+        actor="wang",
+    )
+    request = seals.request_seal(tree.open("county"), seal_id, PIN)
+    grant = seals.grant_seal(tree.open("city"), request)
+    county = tree.open("county")
+    seals.install_seal(county, grant)
+    create_operator(
+        county.events, county.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
+    )
+    transition(county.events, tree.number, "application.accepted", {"by": "zhou", "by_name": "周科员"})
+    transition(county.events, tree.number, "application.decided", {"by": "zhou", "approved": True})
+    blob = attach_scan(
+        county.events, county.identity, county.keys, county.blobs, tree.number, "result:营业执照", licence_pdf(), "zhou"
+    )
+    db.close()
+    return seal_id, blob

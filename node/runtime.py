@@ -21,15 +21,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from node.cases.marks import mark_deadlines
+from node.cases.notices import NoticeProjection, queue_new
 from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
-from node.hub.outbox import NoticeProjection, queue_new, send_due
+from node.hub.outbox import send_due
 from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
 from node.link.restore import DataKeyGrantProjection
+from node.rules.notices import next_send_ms, print_due_ms
 from node.seals.projection import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
 from provisioning.errors import ProvisioningError
@@ -181,9 +183,11 @@ class Node:
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.level == "county":
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
-            if self.config.sms_gateway_url:
-                gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
-                self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
+        if self.identity.level == "county" and self.config.sms_gateway_url:
+            gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
+            self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
+        else:  # no gateway here: the notices of what this station filed are printed when its hub stays silent
+            self._every("queue_printed_notices", self.queue_printed_notices, NOTIFY_S)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: self._sync_if_due(rng), min(self.config.sync_interval_s, SYNC_TICK_S))
@@ -247,8 +251,13 @@ class Node:
     def notify(self, gateway: SmsGateway, rng: random.Random) -> int:
         """Queue the notices of new application events and send those due; how many went out."""
         now_ms = self.events.clock.clock.now_ms()
-        queue_new(self, self.reference.catalogue(), now_ms)
+        queue_new(self, self.reference.catalogue(), now_ms, next_send_ms)
         return send_due(self, gateway, now_ms, rng)
+
+    def queue_printed_notices(self) -> int:
+        """Queue the notices of what this station filed, to print if no word of their SMS comes back in time."""
+        now_ms = self.events.clock.clock.now_ms()
+        return queue_new(self, self.reference.catalogue(), now_ms, print_due_ms, filed_here=True)
 
     def purge_personal_data(self) -> int:
         """Purge residents' data of cases delivered more than `retention_days` ago (village stations only)."""

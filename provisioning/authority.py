@@ -28,6 +28,7 @@ STATION = (
     *BY_THE_RESIDENT,
     "material.",
     "seal.used",
+    "notice.printed",  # a notice its hub could not send, handed to the resident on paper (node.cases.notices)
 )
 DECIDING = (
     "application.accepted",

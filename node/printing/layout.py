@@ -5,8 +5,10 @@ Kept apart from `node.printing.papers` so that only printing loads reportlab.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
+import re
 from importlib import resources
 from typing import NamedTuple
 from xml.sax.saxutils import escape
@@ -20,10 +22,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from node.catalogue.model import FORMS
-from node.printing.papers import Paper, Stamp, title
+from node.printing.papers import Paper, Slip, Stamp, title
 from node.printing.stamp import RED, SealDrawing
 from node.rules import querycode
 from node.rules.decisions import decision_words, rights_after_refusal
@@ -249,6 +251,49 @@ class _QueryBlock(Flowable):
         canvas.setFont(self.style.fontName, self.style.fontSize)
         for index, line in enumerate(lines):
             canvas.drawString(left, self.height - (index + 1.2) * self.style.leading, line)
+
+
+def slips(station_name: str, notices: tuple[Slip, ...], printed_at: dt.datetime) -> bytes:
+    """办件进度通知 on A4, one after another with a line to cut along: each kept whole on its page."""
+    styles = _styles(11)
+    margin = 18 * mm
+    out = io.BytesIO()
+    document = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=f"办件进度通知 {station_name}",
+        author=station_name,
+        invariant=True,
+        initialFontName=_font(),
+    )
+    body = []
+    for slip in notices:
+        # The SMS's signature and masked greeting: on paper the station signs below and greets by the full name.
+        text = slip.name + "您好，" + re.sub(r"^【[^】]*】[^，]*您好，", "", slip.text)
+        body.append(
+            KeepTogether(
+                [
+                    Paragraph(f"办件进度通知（{escape(slip.step)}）", styles["heading"]),
+                    Paragraph(f"致：{escape(slip.name)}（{escape(slip.address)}）", styles["body"]),
+                    Paragraph(escape(text), styles["body"]),
+                    Paragraph(
+                        f"本通知未能以短信送达，由{escape(station_name)}打印转交。"
+                        f"办件编号 {escape(slip.number)}；打印时间 {printed_at:%Y年%m月%d日 %H:%M}",
+                        styles["small"],
+                    ),
+                    Paragraph(
+                        "- - - - - - - - - - - - - - - - - - - - 沿此线剪开 - - - - - - - - - - - - - - - - - - - -",
+                        styles["small"],
+                    ),
+                ]
+            )
+        )
+    document.build(body)
+    return out.getvalue()
 
 
 def seal_overlay(width: float, height: float, stamp: Stamp) -> bytes:

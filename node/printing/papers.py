@@ -84,6 +84,18 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class Slip:
+    """A notice the resident did not get by SMS, printed by the filing station and handed over: it names the
+    resident in full (it goes by hand, not over a carrier) but, like the SMS, never the ID number."""
+
+    number: str
+    name: str
+    address: str
+    step: str  # 受理, 补正, 不予受理, 办结, 可领取 (node.rules.notices)
+    text: str  # the SMS as it would have gone out
+
+
+@dataclass(frozen=True)
 class Stamp:
     """A seal put on a document: its image and the QR text of the signed claim (`node.seals.records`)."""
 

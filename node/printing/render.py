@@ -4,9 +4,10 @@ printed rather than at start: it costs a tenth of a second and megabytes that a 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
-from node.printing.papers import SIZES, DocumentUnavailable, Paper, Stamp
+from node.printing.papers import SIZES, DocumentUnavailable, Paper, Slip, Stamp
 
 
 def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None) -> bytes:
@@ -20,6 +21,15 @@ def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None
     from node.printing.layout import layout  # reportlab, loaded on the first paper printed
 
     return layout(kind, paper, size, stamp)
+
+
+def render_slips(station_name: str, notices: tuple[Slip, ...], printed_at: dt.datetime) -> bytes:
+    """The notices a station hands over on paper, as one PDF (`printed_at` in Beijing time)."""
+    if not notices:
+        raise DocumentUnavailable("没有选择要打印的通知")
+    from node.printing.layout import slips  # reportlab, loaded on the first paper printed
+
+    return slips(station_name, notices, printed_at)
 
 
 def stamp_onto(pdf: bytes, stamp: Stamp) -> bytes:

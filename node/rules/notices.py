@@ -19,8 +19,12 @@ from node.rules.decisions import DEFAULT_KIND, decision_words
 from provisioning.region import CHINA
 
 ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY = "受理", "补正", "不予受理", "办结", "可领取"
+STEPS = (ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY)  # in the order a case goes through them
 
 QUIET_FROM, QUIET_UNTIL = dt.time(21, 0), dt.time(8, 0)  # no message between 21:00 and 08:00 Beijing
+# A station prints a notice its hub has not been heard to send this long after it could first go out: a hub
+# in reach sends within minutes and says so at the next sync; four hours is an outage, not a slow link.
+PRINT_AFTER_MS = 4 * 3600 * 1000
 
 # An 18-character ID number (17 digits and a digit or X); no text we send may contain one.
 ID_NUMBER = re.compile(r"\d{17}[\dXx]")
@@ -86,7 +90,8 @@ def notices_for(
         texts.append((NOT_ACCEPTED, f"{head}不予受理" + (f"，理由：{reason}。" if reason else "。")))
     elif event_type == "application.decided":
         approved = bool(payload.get("approved"))
-        texts.append((DECIDED, f"{head}已办结，结果：{decision_words(kind, approved)}。"))
+        words = decision_words(kind, approved)
+        texts.append((DECIDED, f"{head}已办结。" if words == "已办结" else f"{head}已办结，结果：{words}。"))
         if approved:
             texts.append((READY, f"{head}办理结果已可领取，请携带本人身份证件到窗口领取。"))
     return [Notice(notice_id(eid, kind), kind, _scrub(text)) for kind, text in texts]
@@ -108,6 +113,11 @@ def next_send_ms(ms: int) -> int:
     at = beijing(ms)
     day = at.date() if at.time() < QUIET_UNTIL else at.date() + dt.timedelta(days=1)
     return int(dt.datetime.combine(day, QUIET_UNTIL, CHINA).timestamp() * 1000)
+
+
+def print_due_ms(ms: int) -> int:
+    """When a notice made at `ms` becomes printable at its station, if no word of its SMS has come back."""
+    return next_send_ms(ms) + PRINT_AFTER_MS
 
 
 def retry_at_ms(ms: int, attempts: int, rng: random.Random, *, base_ms: int = 30_000, cap_ms: int = 3_600_000) -> int:

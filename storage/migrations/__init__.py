@@ -33,6 +33,7 @@ from . import (
     m15_ratings,
     m16_staff_numbers,
     m17_notices,
+    m18_scan_cursors,
 )
 from .frozen import Frozen
 
@@ -74,6 +75,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (15, "好差评 grades and reasons on applications; one-time rating tokens", m15_ratings.apply),
     (16, "operators' staff numbers (工号), printed beside their names", m16_staff_numbers.apply),
     (17, "the county hub's outbox of SMS notices", m17_notices.apply),
+    (18, "scan cursors", m18_scan_cursors.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -7,7 +7,16 @@ adapter over peewee's internals.
 """
 
 from .base import BaseModel, SchemaVersion, utcnow
-from .cases import Application, Attachment, DeadlineMark, Notice, RatingToken, ReferenceData, Statistic
+from .cases import (
+    Application,
+    Attachment,
+    DeadlineMark,
+    Notice,
+    RatingToken,
+    ReferenceData,
+    ScanCursor,
+    Statistic,
+)
 from .links import Contact, ForkEvidence, RequestNonce, SyncLink
 from .log import DataKey, EventRecord, PendingDep, SignedHeadRecord, StreamHead, unsettled
 from .rows import (
@@ -53,6 +62,7 @@ __all__ = [
     "PendingDep",
     "ReferenceData",
     "Notice",
+    "ScanCursor",
     "RatingToken",
     "Registration",
     "Replacement",

@@ -146,3 +146,14 @@ class Notice(BaseModel):
     sent_at = pw.DateTimeField(null=True)
     message_id = pw.CharField(max_length=64, null=True)
     status = pw.CharField(max_length=32, null=True)
+
+
+class ScanCursor(BaseModel):
+    """Where a periodic scan of the event log stopped (`name`: the scan's), so that events it read and had
+    nothing to do with (another station's case, one purged here) are not read again at every run."""
+
+    name = pw.CharField(max_length=32, primary_key=True)
+    arrival = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "scan_cursor"

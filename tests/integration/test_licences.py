@@ -8,66 +8,20 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from harness.seals import CREDIT_CODE, PIN
-from node.cases.intake import IntakeRefused, attach_scan, transition
+from harness.seals import PIN, county_decides, licence_pdf
+from node.cases.intake import IntakeRefused, attach_scan
 from node.cases.tracking import QueryGuard, look_up
-from node.seals import lifecycle as seals
 from node.seals.records import SealRefused
 from node.seals.sealing import seal_licence
 from node.seals.verification import verify_pdf
-from provisioning.operators import create_operator
 from storage.models import Application, Attachment, Operator, SealUse
 from sync.projection import RuleViolation
 
 
-def a_licence_pdf() -> bytes:
-    """A one-page licence as a department's own system would export it."""
-    from reportlab.pdfgen.canvas import Canvas
-
-    out = io.BytesIO()
-    canvas = Canvas(out, invariant=True)
-    canvas.drawString(72, 760, "Business licence No. 511302-0001")
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
-
-
 @pytest.fixture
 def decided(seal_tree):
-    """The village's application at the county, accepted and approved there, its licence uploaded; the county
-    holds a seal of its own and a clerk."""
-    village = seal_tree.open("village")
-    village.events.sign_heads()
-    origin, stream = village.identity.installation, village.identity.station
-    head = village.events.latest_head(origin, stream)
-    batch = village.events.events_of(origin, stream, 0, head.seq)
-    county = seal_tree.open("county")
-    county.events.ingest(batch, head)  # what the village's push brings
-    city = seal_tree.open("city")  # a county's own seal is ordered and granted by the city above it
-    seal_id = seals.order_seal(
-        city,
-        station=county.identity.station,
-        kind="business",
-        name="行政审批专用章",
-        owner=county.identity.name,
-        credit_code=CREDIT_CODE,
-        valid_days=365,
-        actor="wang",
-    )
-    request = seals.request_seal(seal_tree.open("county"), seal_id, PIN)
-    grant = seals.grant_seal(seal_tree.open("city"), request)
-    county = seal_tree.open("county")
-    seals.install_seal(county, grant)
-    create_operator(
-        county.events, county.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
-    )
-    number = seal_tree.number
-    transition(county.events, number, "application.accepted", {"by": "zhou", "by_name": "周科员"})
-    transition(county.events, number, "application.decided", {"by": "zhou", "approved": True})
-    blob = attach_scan(
-        county.events, county.identity, county.keys, county.blobs, number, "result:营业执照", a_licence_pdf(), "zhou"
-    )
-    return county, seal_id, number, blob
+    seal_id, blob = county_decides(seal_tree)
+    return seal_tree.open("county"), seal_id, seal_tree.number, blob
 
 
 def test_a_sealed_licence_verifies_carries_the_seal_and_qr_and_is_listed_in_the_query(decided):
@@ -117,7 +71,7 @@ def test_a_licence_cannot_be_uploaded_as_a_file_or_claimed_by_a_village(decided,
             county.blobs,
             number,
             "licence:营业执照",
-            a_licence_pdf(),
+            licence_pdf(),
             "zhou",
         )
     # A village's key signing a licence attachment in its own stream: the projection, the same at every node,

@@ -12,8 +12,10 @@ import pytest
 from harness.cases import file
 from harness.sms_gateway import LoopbackSmsGateway
 from node.cases.intake import transition
-from node.hub.outbox import SENT, queue_new, send_due
+from node.cases.notices import SENT, queue_new
+from node.hub.outbox import send_due
 from node.hub.sms import HttpSmsGateway
+from node.rules.notices import next_send_ms
 from provisioning.region import CHINA
 from storage.models import EventRecord, Notice
 
@@ -47,9 +49,9 @@ def test_every_notice_arrives_once_none_at_night_and_a_rebuild_keeps_what_was_se
     gateway = LoopbackSmsGateway(clock, fail_share=0.3, seed=3)
     sender, rng = HttpSmsGateway(gateway.url, timeout_s=5), random.Random(1)
     try:
-        queued = queue_new(county_node, county_node.reference.catalogue(), clock.ms)
+        queued = queue_new(county_node, county_node.reference.catalogue(), clock.ms, next_send_ms)
         assert queued == 6 * 2 + 3  # 受理 and 办结 each, 可领取 for the three approved
-        assert queue_new(county_node, county_node.reference.catalogue(), clock.ms) == 0  # never twice
+        assert queue_new(county_node, county_node.reference.catalogue(), clock.ms, next_send_ms) == 0  # never twice
         assert send_due(county_node, sender, clock.ms, rng) == 0 and not gateway.log.accepted  # 22:30: quiet
         for minutes in range(0, 24 * 60, 5):  # from 22:30 through the next day, every five minutes
             clock.ms = beijing_ms(7, 22, 30) + minutes * 60_000

@@ -17,6 +17,7 @@ from node.cases.intake import (
     transition,
 )
 from node.cases.marks import deadline_counts, deadline_marks
+from node.cases.notices import printable_count
 from node.cases.queries import timeline
 from node.cases.ratings import TOKEN_MINUTES
 from node.errors import DomainError
@@ -63,6 +64,7 @@ def queue():
         page=page,
         marks=deadline_marks(page.rows),
         counts=deadline_counts(current_viewer()),
+        to_print=printable_count(node, int(node.now().timestamp() * 1000)),
         conflicts=len(open_conflicts(area_prefix(node.identity.region))),
         filters=DUE_FILTERS,
         state_filters=STATE_FILTERS,
