@@ -27,6 +27,7 @@ from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
 from node.hub.outbox import send_due
+from node.hub.reminders import queue_reminders
 from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
@@ -252,6 +253,7 @@ class Node:
         """Queue the notices of new application events and send those due; how many went out."""
         now_ms = self.events.clock.clock.now_ms()
         queue_new(self, self.reference.catalogue(), now_ms, next_send_ms)
+        queue_reminders(self, now_ms)
         return send_due(self, gateway, now_ms, rng)
 
     def queue_printed_notices(self) -> int:

@@ -21,6 +21,7 @@ ACTIONS = {
     "rotate_ca": "轮换证书机构密钥",
     "disable_operator": "停用账号",
     "enable_operator": "启用账号",
+    "set_operator_phone": "设置提醒手机号",
     "order_seal": "订制印章",
     "grant_seal": "签发印章",
     "revoke_seal": "吊销印章",

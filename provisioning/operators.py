@@ -28,11 +28,12 @@ from sync.log import EventLog
 from sync.projection import RuleViolation
 
 ROLES = {"agent": "代办员", "clerk": "窗口人员", "admin": "管理员"}
-CREATED, DISABLED, ENABLED, COUNTY_DISABLED = (
+CREATED, DISABLED, ENABLED, COUNTY_DISABLED, PHONE_SET = (
     "operator.created",
     "operator.disabled",
     "operator.enabled",
     "trust.operator_disabled",
+    "operator.phone_set",
 )
 COUNTY_PREFIX = "county:"  # disabled_by of an account a county disabled
 MAX_FAILURES = 5
@@ -73,6 +74,8 @@ def password_matches(password: str, stored: str) -> bool:
 
 
 _STAFF_NO = re.compile(r"[0-9A-Za-z-]{0,20}")  # 工号, optional
+_MOBILE = re.compile(r"(1[3-9]\d{9})?")  # a mainland mobile's 11 digits, optional; the pages normalise what is typed
+MOBILE_PROBLEM = "手机号应为 11 位数字，以 13–19 开头（可不填）"
 
 
 def account_problems(username: str, name: str, role: str, password: str | None) -> list[str]:
@@ -125,11 +128,14 @@ def create_operator(
     must_change: bool = False,
     actor: str = "admin",
     staff_no: str = "",
+    phone: str = "",
 ) -> None:
     """A new account of this station; give the password, or its hash when it was set at the county."""
     problems = account_problems(username, name, role, password if password_hash is None else None)
     if not _STAFF_NO.fullmatch(staff_no.strip()):
         problems.append("工号最多 20 位字母、数字或连字符")
+    if not _MOBILE.fullmatch(phone):
+        problems.append(MOBILE_PROBLEM)
     if not problems and Operator.get_or_none(Operator.username == username):
         problems.append(f"用户名 {username} 已被使用")
     if problems:
@@ -139,7 +145,8 @@ def create_operator(
             CREATED,
             entity(username),
             {"username": username, "name": name.strip(), "role": role, "station": station}
-            | ({"staff_no": staff_no.strip()} if staff_no.strip() else {}),
+            | ({"staff_no": staff_no.strip()} if staff_no.strip() else {})
+            | ({"phone": phone} if phone else {}),
             stream=station,
         )
         upsert(
@@ -173,6 +180,18 @@ def set_disabled(events: EventLog, station: str, username: str, disabled: bool, 
             DISABLED if disabled else ENABLED, entity(username), {"username": username, "by": by}, stream=station
         )
         audit(by, "disable_operator" if disabled else "enable_operator", username, "ok")
+
+
+def set_phone(events: EventLog, station: str, username: str, phone: str, *, by: str) -> None:
+    """A station admin sets (or, with "", clears) the mobile one of its accounts gets reminders on."""
+    operator = Operator.get_or_none(Operator.username == username)
+    if operator is None or operator.station != station:
+        raise AccountRefused(f"本站没有用户 {username}")
+    if not _MOBILE.fullmatch(phone):
+        raise AccountRefused(MOBILE_PROBLEM)
+    with events.transaction():
+        events.append(PHONE_SET, entity(username), {"username": username, "phone": phone, "by": by}, stream=station)
+        audit(by, "set_operator_phone", username, "ok")
 
 
 def county_disable(events: EventLog, username: str, *, by: str, reason: str) -> None:
@@ -292,7 +311,7 @@ def _station_of(username: str) -> str | None:
 
 
 class OperatorProjection:
-    event_types = frozenset({CREATED, DISABLED, ENABLED, COUNTY_DISABLED})
+    event_types = frozenset({CREATED, DISABLED, ENABLED, COUNTY_DISABLED, PHONE_SET})
 
     def __init__(self, trust):
         self.trust = trust  # a CertTrust: a county may disable only accounts in its division
@@ -310,9 +329,15 @@ class OperatorProjection:
                 name=payload["name"],
                 role=payload["role"],
                 staff_no=payload.get("staff_no") or None,
+                phone=payload.get("phone") or None,
                 disabled=False,
                 disabled_by=None,
             )
+            return
+        if event.type == PHONE_SET:
+            if _station_of(payload["username"]) != event.stream or not _MOBILE.fullmatch(str(payload.get("phone"))):
+                raise RuleViolation("站点只能为本站点的账号设置手机号")
+            Operator.update(phone=payload["phone"] or None).where(Operator.username == payload["username"]).execute()
             return
         if event.type == COUNTY_DISABLED:
             station = Station.get_or_none(Station.code == _station_of(payload["username"]))

@@ -76,22 +76,22 @@ def queue_new(node: Context, catalogue, now_ms: int, due_at: Callable[[int], int
             signature=signature,
             kind=item.kind,
         ):
-            created = (
-                Notice.insert(
-                    notice_id=notice.notice_id,
-                    number=number,
-                    kind=notice.kind,
-                    text=notice.text,
-                    arrival=arrival,
-                    due_ms=due_at(now_ms),
-                )
-                .on_conflict_ignore()
-                .execute()
-            )
+            created = enqueue(notice, number, arrival, due_at(now_ms))
             queued += 1 if created else 0
     if last != after:
         upsert(ScanCursor, name=CURSOR, arrival=last)
     return queued
+
+
+def enqueue(notice, number: str, arrival: int, due_ms: int) -> bool:
+    """Put one notice in the outbox unless it is there (queued, sent or printed already); whether it was new.
+    Asked first, since an ignored INSERT does not tell on every database."""
+    if Notice.get_or_none(Notice.notice_id == notice.notice_id) is not None:
+        return False
+    Notice.insert(
+        notice_id=notice.notice_id, number=number, kind=notice.kind, text=notice.text, arrival=arrival, due_ms=due_ms
+    ).on_conflict_ignore().execute()
+    return True
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from node.cases.notices import SENT
 from node.context import Context
 from node.errors import DomainError
 from node.hub.sms import GatewayFailed, SmsGateway
-from node.rules.notices import next_send_ms, retry_at_ms
-from storage.models import Application, Notice
+from node.rules.notices import STAFF, next_send_ms, retry_at_ms
+from storage.models import Application, Notice, Operator
 from sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,10 @@ def send_due(node: Context, gateway: SmsGateway, now_ms: int, rng: random.Random
     due = Notice.select().where(Notice.sent_at.is_null() & (Notice.due_ms <= now_ms)).order_by(Notice.due_ms)
     for notice in due:
         try:
-            phone = read_applicant(notice.number, node.identity, node.keys).phone
+            phone = _phone(node, notice.number)
+            if phone is None:  # a clerk disabled or without a mobile since: nobody to remind
+                Notice.delete().where(Notice.notice_id == notice.notice_id).execute()
+                continue
             receipt = gateway.send(notice.notice_id, phone, notice.text)
         except (GatewayFailed, SyncError, DomainError) as exc:
             attempts = notice.attempts + 1
@@ -47,7 +50,20 @@ def send_due(node: Context, gateway: SmsGateway, now_ms: int, rng: random.Random
                 "status": receipt.status,
             }
             # In the application's stream: the filing station learns it need not print this notice.
-            station = Application.get_by_id(notice.number).station
+            station = node.identity.station if notice.number.startswith(STAFF) else _station(notice.number)
             node.events.append(SENT, f"notice:{notice.notice_id}", payload, stream=station)
         sent += 1
     return sent
+
+
+def _phone(node: Context, number: str) -> str | None:
+    """A clerk's work mobile for a reminder (None once disabled or cleared); else the resident's, decrypted now
+    and never kept."""
+    if number.startswith(STAFF):
+        operator = Operator.get_or_none(Operator.username == number.removeprefix(STAFF))
+        return operator.phone if operator is not None and not operator.disabled else None
+    return read_applicant(number, node.identity, node.keys).phone
+
+
+def _station(number: str) -> str:
+    return Application.get_by_id(number).station

@@ -97,6 +97,25 @@ def notices_for(
     return [Notice(notice_id(eid, kind), kind, _scrub(text)) for kind, text in texts]
 
 
+REMINDER = "到期提醒"
+STAFF = "staff:"  # a staff reminder's `number` in the outbox: "staff:<login>", not an application
+REMIND_FROM = dt.time(8, 30)  # a clerk's daily reminder goes out after the working day has begun
+
+
+def staff_reminder(
+    day: dt.date, username: str, name: str, body: str, *, overdue: int, due_soon: int, signature: str
+) -> Notice | None:
+    """A clerk's reminder of the day: how many of their body's running cases are overdue or due within three
+    working days; none when there are neither. Counts only: no resident is named in it."""
+    parts = ([f"{overdue} 件已超过承诺办结日"] if overdue else []) + (
+        [f"{due_soon} 件将在 3 个工作日内到期"] if due_soon else []
+    )
+    if not parts:
+        return None
+    text = f"【{signature}】{name}您好，{body}在办件中" + "，".join(parts) + "，请登录一趟办优先办理。"
+    return Notice(notice_id(f"{day.isoformat()}\n{username}", REMINDER), REMINDER, text)
+
+
 def beijing(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, CHINA)
 

@@ -34,6 +34,7 @@ from . import (
     m16_staff_numbers,
     m17_notices,
     m18_scan_cursors,
+    m19_operator_phones,
 )
 from .frozen import Frozen
 
@@ -76,6 +77,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (16, "operators' staff numbers (工号), printed beside their names", m16_staff_numbers.apply),
     (17, "the county hub's outbox of SMS notices", m17_notices.apply),
     (18, "scan cursors", m18_scan_cursors.apply),
+    (19, "operators' mobile numbers, for deadline reminders", m19_operator_phones.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

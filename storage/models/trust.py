@@ -98,6 +98,7 @@ class Operator(BaseModel):
     name = pw.CharField(max_length=100)
     role = pw.CharField(max_length=16)  # agent | clerk | admin
     staff_no = pw.CharField(max_length=20, null=True)  # 工号: papers print it beside the name, never the login
+    phone = pw.CharField(max_length=11, null=True)  # a work mobile: the county's due-soon and overdue reminders
     disabled = pw.BooleanField(default=False)
     disabled_by = pw.CharField(max_length=64, null=True)
 

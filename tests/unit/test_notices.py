@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from hypothesis import given
@@ -20,6 +21,7 @@ from node.rules.notices import (
     next_send_ms,
     notices_for,
     retry_at_ms,
+    staff_reminder,
 )
 
 SAMPLE_ID = "11010519491231002X"
@@ -93,3 +95,17 @@ def test_next_send_is_never_quiet_and_never_early(ms):
 def test_retry_is_later_and_outside_quiet_hours(ms, attempts, seed):
     at = retry_at_ms(ms, attempts, random.Random(seed))
     assert ms < at <= ms + DAY_MS and not is_quiet(at)
+
+
+def test_a_clerks_reminder_counts_cases_names_nobody_and_is_one_per_day_and_login():
+    day = dt.date(2026, 12, 7)
+    reminder = staff_reminder(day, "zhou", "周科员", "顺庆区政务服务中心", overdue=2, due_soon=0, signature="顺庆政务")
+    assert (
+        reminder.text
+        == "【顺庆政务】周科员您好，顺庆区政务服务中心在办件中2 件已超过承诺办结日，请登录一趟办优先办理。"
+    )
+    again = staff_reminder(day, "zhou", "周科员", "x", overdue=1, due_soon=1, signature="s")
+    assert again.notice_id == reminder.notice_id  # the same day and login: the same key, sent once
+    tomorrow = staff_reminder(day + dt.timedelta(days=1), "zhou", "周科员", "x", overdue=1, due_soon=0, signature="s")
+    assert tomorrow.notice_id != reminder.notice_id
+    assert staff_reminder(day, "zhou", "周科员", "x", overdue=0, due_soon=0, signature="s") is None

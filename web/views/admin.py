@@ -11,9 +11,10 @@ from node.fleet import overview
 from node.hub.dashboard import Table
 from node.hub.export import csv_bytes
 from node.link import health
+from node.rules.identifiers import normalise_phone
 from provisioning.audit import ACTIONS, ACTORS, OUTCOMES, trail
 from provisioning.errors import ProvisioningError
-from provisioning.operators import ROLES, county_disable, create_operator, set_disabled
+from provisioning.operators import ROLES, county_disable, create_operator, set_disabled, set_phone
 from provisioning.region import CHINA, LEVEL_NAMES
 from storage.models import AuditEntry, Operator, Station
 
@@ -209,6 +210,10 @@ def operators():
     if request.method == "POST":
         form = request.form
         try:
+            if "phone_for" in form:  # the row's own small form: a reminder mobile set or cleared
+                phone = normalise_phone(form.get("phone", ""))
+                set_phone(node.events, me.station, form["phone_for"], phone, by=me.username)
+                return redirect(url_for("admin.operators"))
             create_operator(
                 node.events,
                 me.station,
@@ -217,6 +222,7 @@ def operators():
                 role=form.get("role", ""),
                 password=form.get("password", ""),
                 staff_no=form.get("staff_no", ""),
+                phone=normalise_phone(form.get("phone", "")),
                 must_change=True,
                 actor=me.username,
             )
