@@ -22,14 +22,19 @@ ARGS = [  # headless comes from Playwright's `headless=True`
 ]
 
 
-@contextmanager
-def chromium(profile: Path):
-    """A browser context with a fresh profile; a missing Chromium fails in CI and skips elsewhere."""
+def _require_chromium() -> None:
+    """A missing Chromium fails in CI and skips elsewhere."""
     if not os.access(CHROMIUM, os.X_OK):
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; `make test` does it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@contextmanager
+def chromium(profile: Path):
+    """A browser context with a fresh profile; a missing Chromium fails in CI and skips elsewhere."""
+    _require_chromium()
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=ARGS, locale="zh-CN"
@@ -37,3 +42,14 @@ def chromium(profile: Path):
         context.set_default_timeout(10_000)
         yield context
         context.close()
+
+
+@contextmanager
+def chromium_browser():
+    """One browser for several people at once: each `new_context()` is a person with cookies of their own, as
+    staff of different stations on 127.0.0.1 must be (a cookie does not tell ports apart)."""
+    _require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()

@@ -1,6 +1,8 @@
 // The first field of a page's one form to fill in has the focus, so a person starts typing without the
 // mouse; a page that names its own first field (autofocus) keeps it, and a page of several such forms (an
-// application's) lets the person choose. Kept out of the pages, whose policy allows no inline script.
+// application's) lets the person choose. A form that opens with a choice of radio buttons (the resident's
+// rating) gets no focus: a ring on its first grade would look like a grade chosen for them. Kept out of the
+// pages, whose policy allows no inline script.
 document.addEventListener("DOMContentLoaded", function () {
   if (document.querySelector("[autofocus]")) {
     return;
@@ -10,6 +12,9 @@ document.addEventListener("DOMContentLoaded", function () {
     return form.querySelector(fields);
   });
   if (forms.length === 1) {
-    forms[0].querySelector(fields).focus();
+    var first = forms[0].querySelector(fields);
+    if (first.type !== "radio") {
+      first.focus();
+    }
   }
 });
