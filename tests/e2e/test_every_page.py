@@ -134,6 +134,7 @@ def pages_of(role: str, site: Site) -> list[str]:
                 f"/work/new?bundle={site.bundle}",
                 a + site.decided,
                 a + site.submitted,
+                "/work/notices/",
                 "/seals/mine",
                 "/sync/usb/",
                 "/verify",
