@@ -7,6 +7,7 @@ A city receives its counties' events, so the same sums at the city are the roll-
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -107,7 +108,8 @@ def build(
     own_station: str,
     catalogues: list[Catalogue],
 ) -> Dashboard:
-    """Every figure and table of the dashboard, as of `now`."""
+    """Every figure and table of the dashboard, as of `now`; a city's narrowed to a county if the filters say."""
+    area = filters.county or area
     items, bundles = known_items(catalogues), bundle_names(catalogues)
     stations = {s.code: s for s in Station.select().where(in_area(Station.code, area, Filters()))}
     area_station = next((s for s in stations.values() if area_prefix(s.region) == area and s.level in HUBS), None)
@@ -115,9 +117,12 @@ def build(
     marks = _marks(area, filters)
     contacts = _contacts(own_station, stations, now)
     offline = sum(1 for row in contacts.rows if row[-1] != "正常")
+    per_station = _sums(area, filters, Statistic.station)
+    counties = {s.region: s for s in stations.values() if s.level in HUBS}
     tables = [
         _summary(totals, marks),
-        _by_station(_sums(area, filters, Statistic.station), stations),
+        *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
+        _by_station(per_station, stations),
         _by_item(_sums(area, filters, Statistic.item_code), items),
         _by_bundle(_sums(area, filters, Statistic.bundle), bundles),
         _handling(totals),
@@ -139,6 +144,9 @@ def build(
         offline=offline,
         tables={table.name: table for table in tables},
     )
+
+
+ZERO = dict.fromkeys(COUNTERS, 0)
 
 
 def _counted(row: tuple, offset: int) -> dict[str, int]:
@@ -178,6 +186,21 @@ def _performance(counts: dict[str, int]) -> tuple:
 
 
 PERFORMANCE = ("申请", "受理", "办结", "按时", "超期", "按时办结率", "平均工作日", "评价", "平均星级")
+
+
+COUNTY_CODE = 6  # digits of a county's division code: the first six of every station code inside it
+
+
+def _by_county(rows: list[tuple], counties: dict[str, Station]) -> Table:
+    """A city's counties, each summed over its stations; the page links each code to that county's board."""
+    sums: dict[str, Counter] = {}
+    for row in rows:
+        sums.setdefault(row[0][:COUNTY_CODE], Counter()).update(_counted(row, 1))
+    body = [
+        (code, counties[code].name if code in counties else f"区划 {code}", *_performance({**ZERO, **counts}))
+        for code, counts in sorted(sums.items())
+    ]
+    return Table("counties", "各县（区）", ("区划代码", "县（区）", *PERFORMANCE), body)
 
 
 def _by_station(rows: list[tuple], stations: dict[str, Station]) -> Table:

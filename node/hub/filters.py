@@ -25,6 +25,7 @@ VIEWERS = ("admin", "clerk")
 
 @dataclass(frozen=True)
 class Filters:
+    county: str = ""  # a city's board narrowed to one of its counties (its six-digit division code)
     station: str = ""
     department: str = ""
     item: str = ""
@@ -34,6 +35,7 @@ class Filters:
     def as_args(self) -> dict[str, str]:
         """As query-string arguments, for links that keep the filters (CSV, charts)."""
         values = {
+            "county": self.county,
             "station": self.station,
             "department": self.department,
             "item": self.item,
@@ -58,6 +60,11 @@ def read_filters(args: Mapping[str, str], area: str, items: Mapping[str, tuple[s
     """The filters a query string asks for; anything that does not read, or lies outside the area, is left
     out with a message saying so, so a mistyped link shows the whole area rather than an error."""
     problems, values = [], {}
+    county = args.get("county", "").strip()
+    if county and not (len(county) == 6 and county.isdigit() and county.startswith(area) and county != area):
+        problems.append(f"区划 {county} 不是本市辖区内的县（区），已忽略")
+    elif county:
+        values["county"] = area = county
     station = args.get("station", "").strip()
     if station and not (station.startswith(area) and Station.get_or_none(Station.code == station)):
         problems.append(f"站点 {station} 不在本辖区，已忽略")

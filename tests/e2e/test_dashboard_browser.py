@@ -10,6 +10,7 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from app import main
 from harness.browser import chromium
@@ -24,13 +25,13 @@ from storage.database import db
 
 @pytest.fixture
 def tree(tmp_path):
-    """The demo tree, with the township and the county served by real processes."""
+    """The demo tree, with the township, the county and the city served by real processes."""
     base = tmp_path / "demo"
     demo.prepare(base, free_run(4))
-    configs = {level: NodeConfig.load(base / level) for level in ("village", "township", "county")}
+    configs = {level: NodeConfig.load(base / level) for level in ("village", "township", "county", "city")}
     servers = [
         start(["serve", "--data", str(configs[level].data_dir)], configs[level].port)
-        for level in ("township", "county")
+        for level in ("township", "county", "city")
     ]
     yield configs
     db.close()
@@ -96,9 +97,30 @@ def test_the_county_admin_sees_a_village_application_decided_at_the_township(tre
         data = open(download.value.path(), "rb").read()
         assert data.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-        assert rows[0][1] == "事项" and any(row[0] == item.code for row in rows[1:])
+        assert rows[0] == ["统计范围", "顺庆区政务服务中心"] and rows[1] == ["期间", "全部"]  # what it covers
+        assert rows[2] == ["筛选", "站点：青山村便民服务代办点"] and rows[3][0] == "截至" and rows[4] == []
+        assert rows[5][1] == "事项" and any(row[0] == item.code for row in rows[6:])
         page.set_viewport_size({"width": 1366, "height": 768})  # a county office's screen
         page.goto(f"{county}/admin/")  # the fleet page: its confirmations come from a static script
         assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # every column without scrolling
         assert "搬罾街道便民服务中心" in page.locator("table.list").inner_text()
+
+        sync(tree["county"])  # up to the city, which sees its counties and drills down to one
+        city = f"http://127.0.0.1:{tree['city'].port}"
+        page.goto(f"{city}/login")
+        page.fill("input[name=username]", "city.admin")
+        page.fill("input[name=password]", demo.PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{city}/dashboard/")
+        counties = page.locator("#counties table").inner_text()
+        assert "顺庆区政务服务中心" in counties and "100.0%" in counties
+        page.get_by_role("link", name="顺庆区政务服务中心").click()
+        expect(page.get_by_role("heading", name="统计看板 · 顺庆区政务服务中心")).to_be_visible()
+        assert (
+            page.locator("#counties").count() == 0 and "青山村便民服务代办点" in page.locator("#stations").inner_text()
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        if target := os.environ.get("ONETRIP_SCREENSHOTS"):
+            page.goto(f"{city}/dashboard/")
+            page.screenshot(path=f"{target}/dashboard-city.png", full_page=False)
         assert refused == []

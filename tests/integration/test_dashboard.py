@@ -63,11 +63,16 @@ def test_every_table_exports_to_csv_with_a_byte_order_mark_for_excel(client):
     answer = client.get("/dashboard/items.csv")
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert answer.data.startswith("\ufeff".encode())
-    rows = list(csv.reader(io.StringIO(answer.data.decode("utf-8-sig"))))
+    about, _, table = answer.data.decode("utf-8-sig").partition("\r\n\r\n")  # what it covers, then the table
+    assert "统计范围,顺庆区政务服务中心" in about and "期间,全部" in about and "筛选,无" in about
+    rows = list(csv.reader(io.StringIO(table)))
     assert rows[0][:4] == ["事项编码", "事项", "部门", "申请"]
     assert rows[1][0] == an_item().code and rows[1][3] == "2" and rows[1][8] == "100.0%"
+    dated = client.get(f"/dashboard/items.csv?since=2026-01-01&item={an_item().code}").data.decode("utf-8-sig")
+    assert "期间,2026-01-01 至 今日" in dated and f"事项：{an_item().name}" in dated
     summary = list(csv.reader(io.StringIO(client.get("/dashboard/summary.csv").data.decode("utf-8-sig"))))
     assert ["申请件数", "2"] in summary and ["办结件数", "1"] in summary
+    assert client.get("/dashboard/counties.csv").status_code == 404  # a county's board has no counties table
     for name in ("stations", "bundles", "handling", "channels", "overdue", "ratings", "contacts"):
         assert client.get(f"/dashboard/{name}.csv").status_code == 200
     assert client.get("/dashboard/nothing.csv").status_code == 404
@@ -115,6 +120,7 @@ def test_a_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(clie
     rate(county_node.events, number, "very_dissatisfied", ["other"], attack, "query")
     login(client, "zhou", "clerk-pass-1")
     rows = list(csv.reader(io.StringIO(client.get("/dashboard/ratings.csv").data.decode("utf-8-sig"))))
+    rows = rows[rows.index([]) + 1 :]  # after what the file covers
     assert rows[1][0] == number and rows[1][4] == "'" + attack
 
 

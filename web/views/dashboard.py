@@ -3,9 +3,10 @@
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from node.hub import dashboard
-from node.hub.export import csv_bytes
+from node.hub.export import coverage, csv_bytes
 from node.hub.filters import area_for, departments, known_items, read_filters
 from node.link import forks, health
+from storage.models import Station
 
 from .. import charts
 from ..auth import current_operator, requires
@@ -55,8 +56,12 @@ def export(name: str):
     if table is None:
         abort(404, f"没有名为 {name} 的统计表")
     filename = f"{name}-{board.as_of:%Y%m%d-%H%M}.csv"
+    items = known_items(current_app.extensions["onetrip"].reference.catalogues())
+    names = {code: item[0] for code, item in items.items()} | dict(departments(items))
+    if station := Station.get_or_none(Station.code == board.filters.station):
+        names[station.code] = station.name
     return Response(
-        csv_bytes(table),
+        csv_bytes(table, coverage(board, names)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
