@@ -11,8 +11,9 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from node.cases.visibility import Viewer, access
+from node.rules.deadlines import add_working_days
 from provisioning.operators import must_change_password, session_epoch
-from provisioning.region import area_prefix
+from provisioning.region import CHINA, area_prefix
 from storage.models import Application, Operator
 
 
@@ -64,6 +65,16 @@ def visible_application(number: str) -> Application:
     if seen == "forbidden":
         abort(403, "代办员只能查看本站点的办件")
     return row
+
+
+def with_correction_date(node, asked: dict) -> dict:
+    """A 补正 request with the resident's date: its working days counted from today (Beijing) with this
+    window's holiday table. A count out of range gets no date; the domain refuses it in words."""
+    days = asked.get("deadline_days", 15)
+    if isinstance(days, int) and 0 < days <= 366:
+        today = node.now().astimezone(CHINA).date()
+        asked["deadline"] = add_working_days(today, days, node.reference.holidays()).due.isoformat()
+    return asked
 
 
 def signed_by(operator) -> dict:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from node.rules.workflow import PROCEDURES
+from node.rules.workflow import CORRECTION_DAYS, MAX_CORRECTION_ITEMS, PROCEDURES
 
 T = TypeVar("T")
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL cannot store NUL in text: a hub would fail where a station would not
@@ -54,14 +54,25 @@ class Query(Struct, forbid_unknown_fields=True):
 
 
 class Step(Struct, forbid_unknown_fields=True):
-    """One step of an application's handling; only the fields given reach the event's payload."""
+    """One step of an application's handling; only the fields given reach the event's payload. A 补正 request
+    names its items and gives the resident working days (the date is counted by the node)."""
 
     approved: bool | UnsetType = UNSET
     reason: Note | UnsetType = UNSET
     procedure: Procedure | UnsetType = UNSET
+    items: Annotated[list[text(100)], Meta(max_length=MAX_CORRECTION_ITEMS)] | UnsetType = UNSET
+    deadline_days: Annotated[int, Meta(ge=CORRECTION_DAYS[0], le=CORRECTION_DAYS[1])] | UnsetType = UNSET
 
     def payload(self) -> dict:
         return msgspec.to_builtins(self)  # UNSET fields are left out
+
+
+class Sealing(Struct, forbid_unknown_fields=True):
+    """A paper to seal: which of this node's seals, its holder's PIN, the paper size."""
+
+    seal: text(32)
+    pin: text(64)
+    size: Literal["A4", "A5"] = "A4"
 
 
 class MalformedBody(Exception):

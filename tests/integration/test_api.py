@@ -83,3 +83,43 @@ def test_the_openapi_document_covers_every_api_route(app):
         and rule.rule not in ("/api/v1/openapi.json", "/api/v1/trust")
     }
     assert routes <= documented, routes - documented
+
+
+def test_a_terminal_uploads_and_reads_back_scans_and_asks_for_corrections_with_items_through_the_api(app):
+    """What the pages do, a 自助终端 does over JSON: scans in and out, a 补正 request with its items and days."""
+    agent = app.test_client()
+    login(agent, "li", "agent-pass-1")
+    csrf = {"X-CSRFToken": agent.get("/api/v1/csrf").json["token"]}
+    number = agent.post("/api/v1/applications", json=intake(an_item()), headers=csrf).json["numbers"][0]
+    scan = b"\xff\xd8\xff\xe0" + b"\x00" * 2000  # a JPEG's opening bytes
+    url = f"/api/v1/applications/{number}/materials"
+    stored = agent.post(f"{url}/hukou", data=scan, headers={**csrf, "Content-Type": "image/jpeg"})
+    assert stored.status_code == 201
+    [listed] = agent.get(url).json["items"]
+    assert listed["material"] == "hukou" and listed["content_type"] == "image/jpeg" and listed["size"] == len(scan)
+    back = agent.get(f"{url}/{stored.json['blob']}")
+    assert back.data == scan and back.mimetype == "image/jpeg"
+    assert agent.post(f"{url}/hukou", data=b"MZ\x90\x00", headers=csrf).status_code == 400  # not a scan
+    assert agent.post(f"{url}/result:批文", data=b"%PDF-1.4\n", headers=csrf).status_code == 403  # clerks' only
+    assert agent.post(f"{url}/licence:执照", data=b"%PDF-1.4\n", headers=csrf).status_code == 400
+    assert len(agent.get(url).json["items"]) == 1  # the refusals stored nothing
+
+    clerk = app.test_client()
+    login(clerk, "zhou", "clerk-pass-1")
+    token = {"X-CSRFToken": clerk.get("/api/v1/csrf").json["token"]}
+    asked = clerk.post(
+        f"/api/v1/applications/{number}/application.corrections_requested",
+        json={"items": ["户口簿首页复印件"], "deadline_days": 10},
+        headers=token,
+    )
+    assert asked.status_code == 200 and asked.json["state"] == "corrections_requested"
+    too_long = clerk.post(
+        f"/api/v1/applications/{number}/application.corrections_requested",
+        json={"items": ["x"], "deadline_days": 61},
+        headers=token,
+    )
+    assert too_long.status_code == 400 and "deadline_days" in too_long.json["message"]
+    from node.cases.queries import applied_events
+
+    [request] = [e for e in applied_events(number) if e.type == "application.corrections_requested"]
+    assert request.payload["items"] == ["户口簿首页复印件"] and request.payload["deadline"]  # the date counted here

@@ -184,3 +184,19 @@ def test_five_wrong_pins_lock_the_seal_for_a_quarter_of_an_hour(seal_tree):
         unlock_seal_key(data_dir, SEAL_ID, PIN, start + dt.timedelta(seconds=61))
     assert unlock_seal_key(data_dir, SEAL_ID, PIN, start + dt.timedelta(minutes=16)) is not None
     assert SealLock.select().count() == 0
+
+
+def test_a_terminal_gets_a_sealed_paper_through_the_api_and_a_wrong_pin_is_said_in_json(seal_tree):
+    from harness.web import login
+    from web import create_app
+
+    village = seal_tree.open("village")
+    client = create_app(node=village).test_client()
+    login(client, "li", "agent-pass-1")
+    csrf = {"X-CSRFToken": client.get("/api/v1/csrf").json["token"]}
+    url = f"/api/v1/applications/{seal_tree.number}/documents/receipt/sealed.pdf"
+    wrong = client.post(url, json={"seal": SEAL_ID, "pin": "000000"}, headers=csrf)
+    assert wrong.status_code == 400 and "口令" in wrong.json["message"]
+    sealed = client.post(url, json={"seal": SEAL_ID, "pin": PIN, "size": "A5"}, headers=csrf)
+    assert sealed.status_code == 200 and sealed.mimetype == "application/pdf"
+    assert verify_pdf(seal_tree.open("village"), sealed.data).valid

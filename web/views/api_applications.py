@@ -7,16 +7,22 @@ before every view: a call without a session answers 401, and one without the tok
 about the header, not about a form. Bodies are typed by `web.bodies` before the domain sees them.
 """
 
-from flask import Blueprint, abort, current_app, jsonify, request
+import io
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask_wtf.csrf import generate_csrf
 
-from node.cases.intake import Applicant, IntakeRefused, file_for_resident, transition
+from node.cases.events import result_title
+from node.cases.intake import Applicant, IntakeRefused, attach_scan, file_for_resident, read_scan, transition
 from node.cases.queries import timeline
+from node.printing.papers import KINDS as DOCUMENTS
+from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.workflow import TRANSITIONS, role_may
-from storage.models import Application
+from node.seals.sealing import seal_document
+from storage.models import Application, Attachment
 
 from .. import bodies
-from ..auth import current_operator, requires, signed_by, visible_application
+from ..auth import current_operator, requires, signed_by, visible_application, with_correction_date
 from ..listing import applications_page
 from .openapi import DOCUMENT
 
@@ -105,5 +111,65 @@ def act(number: str, event_type: str):
     if not role_may(current_operator().role, event_type):
         abort(403)
     step = bodies.decode(request.get_data(), bodies.Step)
-    transition(_node().events, number, event_type, {**signed_by(current_operator()), **step.payload()})
+    payload = {**signed_by(current_operator()), **step.payload()}
+    if event_type == "application.corrections_requested":
+        payload = with_correction_date(_node(), payload)
+    transition(_node().events, number, event_type, payload)
     return jsonify(_summary(Application.get_by_id(number)))
+
+
+@bp.get("/applications/<number>/materials")
+@requires("agent", "clerk", "admin")
+def materials(number: str):
+    """The scans, result files and sealed licences this node holds for the application."""
+    visible_application(number)
+    rows = Attachment.select().where(Attachment.number == number).order_by(Attachment.material)
+    return jsonify(
+        items=[
+            {"material": a.material, "blob": a.blob, "content_type": a.content_type, "size": a.size, "by": a.by}
+            for a in rows
+        ]
+    )
+
+
+@bp.post("/applications/<number>/materials/<material>")
+@requires("agent", "clerk", "admin")
+def upload(number: str, material: str):
+    """A scan (JPEG, PNG or PDF) as the raw body, under a material's key; `result:<title>` is a decision's
+    result file, the deciding side's only, as on the page."""
+    visible_application(number)
+    if result_title(material) is not None and current_operator().role not in ("clerk", "admin"):
+        abort(403)
+    data = request.stream.read(MAX_SCAN_BYTES + 1)  # one byte more tells an oversize file from a full one
+    node = _node()
+    digest = attach_scan(
+        node.events, node.identity, node.keys, node.blobs, number, material, data, current_operator().username
+    )
+    return jsonify(blob=digest), 201
+
+
+@bp.get("/applications/<number>/materials/<material>")
+@requires("agent", "clerk", "admin")
+def material(number: str, material: str):
+    """One file by its blob digest (the listing's `blob`), decrypted here."""
+    visible_application(number)
+    digest = material
+    if not Attachment.select().where((Attachment.number == number) & (Attachment.blob == digest)).exists():
+        abort(404)
+    node = _node()
+    content_type, data = read_scan(node.identity, node.keys, node.blobs, number, digest)
+    return Response(data, mimetype=content_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@bp.post("/applications/<number>/documents/<doc>/sealed.pdf")
+@requires("agent", "clerk")
+def sealed(number: str, doc: str):
+    """A paper sealed with one of this node's seals, the holder's PIN in the body: what a 自助终端 prints."""
+    visible_application(number)
+    if doc not in DOCUMENTS:
+        abort(404)
+    body = bodies.decode(request.get_data(), bodies.Sealing)
+    paper = seal_document(
+        _node(), operator=current_operator(), pin=body.pin, seal_id=body.seal, number=number, kind=doc, size=body.size
+    )
+    return send_file(io.BytesIO(paper.pdf), mimetype="application/pdf", download_name=paper.filename)

@@ -10,8 +10,8 @@ from node.rules.workflow import TRANSITIONS
 from .. import bodies
 
 # The request bodies' schemas are made from the types that decode them (`web.bodies`): they cannot drift apart.
-(_INTAKE, _STEP, _QUERY), _BODIES = msgspec.json.schema_components(
-    (bodies.Intake, bodies.Step, bodies.Query), ref_template="#/components/schemas/{name}"
+(_INTAKE, _STEP, _QUERY, _SEALING), _BODIES = msgspec.json.schema_components(
+    (bodies.Intake, bodies.Step, bodies.Query, bodies.Sealing), ref_template="#/components/schemas/{name}"
 )
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUMMARY = {"$ref": "#/components/schemas/Application"}
@@ -26,6 +26,11 @@ _ERRORS = {
     "401": _ok(_ERROR, "未登录"),
     "403": _ok(_ERROR, "无权操作"),
     "404": _ok(_ERROR, "没有这个办件"),
+}
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+_PDF = {
+    "description": "PDF，嵌入所用字形的子集",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
 }
 _READ = [{"session": []}]  # a logged-in session
 _WRITE = [{"session": [], "csrf": []}]  # and the CSRF token in its header
@@ -133,6 +138,87 @@ DOCUMENT = {
                     **_ERRORS,
                 },
             }
+        },
+        "/api/v1/applications/{number}/documents/{doc}/sealed.pdf": {
+            "post": {
+                "summary": "盖章文书（PDF，PAdES 签名并带核验二维码）：用本机的一枚印章，凭持章人口令",
+                "security": _WRITE,
+                "parameters": [
+                    _NUMBER,
+                    {"name": "doc", "in": "path", "required": True, "schema": {"type": "string", "enum": list(KINDS)}},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _SEALING}}},
+                "responses": {"200": _PDF, **_ERRORS},
+            }
+        },
+        "/api/v1/applications/{number}/materials": {
+            "get": {
+                "summary": "办件的材料扫描件、办理结果与电子证照",
+                "security": _READ,
+                "parameters": [_NUMBER],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "material": {"type": "string"},
+                                            "blob": {"type": "string"},
+                                            "content_type": {"type": "string"},
+                                            "size": {"type": "integer"},
+                                            "by": {"type": "string"},
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/applications/{number}/materials/{material}": {
+            "post": {
+                "summary": "上传一份扫描件（JPEG、PNG 或 PDF，请求体即文件）；result:名称 为办理结果（窗口人员）",
+                "security": _WRITE,
+                "parameters": [
+                    _NUMBER,
+                    {"name": "material", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("image/jpeg", "image/png", "application/pdf")
+                    },
+                },
+                "responses": {
+                    "201": _ok({"type": "object", "properties": {"blob": {"type": "string"}}}),
+                    **_ERRORS,
+                },
+            },
+            "get": {
+                "summary": "取回一份扫描件或办理结果（material 处填 blob 摘要）",
+                "security": _READ,
+                "parameters": [
+                    _NUMBER,
+                    {"name": "material", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "文件本身",
+                        "content": {
+                            kind: {"schema": {"type": "string", "format": "binary"}}
+                            for kind in ("image/jpeg", "image/png", "application/pdf")
+                        },
+                    },
+                    **_ERRORS,
+                },
+            },
         },
         "/api/v1/applications/{number}/{event}": {
             "post": {

@@ -21,7 +21,7 @@ from node.cases.notices import printable_count
 from node.cases.queries import timeline
 from node.cases.ratings import TOKEN_MINUTES
 from node.errors import DomainError
-from node.rules.deadlines import add_working_days, deemed_accepted
+from node.rules.deadlines import deemed_accepted
 from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.ratings import describe
@@ -42,7 +42,7 @@ from provisioning.region import CHINA, area_prefix
 from storage.models import Application, Attachment, Station
 from sync.errors import SyncError
 
-from ..auth import current_operator, current_viewer, requires, signed_by, visible_application
+from ..auth import current_operator, current_viewer, requires, signed_by, visible_application, with_correction_date
 from ..listing import DUE_FILTERS, STATE_FILTERS, applications_page
 
 bp = Blueprint("workbench", __name__, url_prefix="/work")
@@ -198,12 +198,8 @@ def _corrections(form) -> dict:
     """A 补正 request from the clerk's form: each item ticked or written, and the resident's date, counted in
     working days with this window's holiday table (the window's checks refuse what is wrong before it)."""
     items = [i.strip() for i in [*form.getlist("items"), form.get("other", "")] if i.strip()]
-    days = form.get("deadline_days", 15, type=int)
-    asked = {"items": items, "deadline_days": days, "reason": form.get("reason", "")}
-    if days is not None and 0 < days <= 366:
-        node = _node()
-        asked["deadline"] = add_working_days(_today(node), days, node.reference.holidays()).due.isoformat()
-    return asked
+    asked = {"items": items, "deadline_days": form.get("deadline_days", 15, type=int), "reason": form.get("reason", "")}
+    return with_correction_date(_node(), asked)
 
 
 def _today(node):
