@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import signal
@@ -222,6 +223,20 @@ def _allow_open_files(needed: int) -> None:
         )
 
 
+def _lean_malloc() -> None:
+    """glibc's allocator, set for a long-lived threaded server on a small PC, before any thread starts: two
+    arenas rather than eight per core (each thread's freed memory otherwise stays in its own), and big blocks
+    (scrypt's 16 MB, a PDF) always mapped and given back rather than kept in the heap once freed once.
+    Together they hold a village node under 150 MB after hours of sealing (bench/budget.py); elsewhere no-op."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_mmap_threshold, m_arena_max = -3, -8
+    libc.mallopt(m_arena_max, 2)
+    libc.mallopt(m_mmap_threshold, 1024 * 1024)
+
+
 def _serve(config: NodeConfig, *, banner: str) -> int:
     import waitress
 
@@ -229,10 +244,12 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     from storage.database import release
     from web import create_app
 
+    _lean_malloc()
     node = Node.from_config(config)
     configure_logging(node.identity.station, node.identity.installation, config.log_level)
     app = create_app(node=node)
     node.start()
+    node.warm_up()
     release()  # from here this thread only waits in waitress: its connection goes back to the pool
     _allow_open_files(CONNECTION_LIMIT + 256)  # and the database, blobs, logs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler

@@ -25,7 +25,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import fleet, provisioning, seals, sync, workbench
+from . import budget, fleet, provisioning, seals, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -126,6 +126,8 @@ def main() -> int:
     print("\n".join(workbench.report()))
     print()
     print("\n".join(seals.report()))
+    print()
+    print("\n".join(budget.report()))
     if admin is not None:
         print("\n".join(fleet.report()))
     return 0

@@ -195,6 +195,20 @@ class Node:
         self._scheduler.start()
         log.info("node started: %s %s", self.identity.level, self.identity.name)
 
+    def warm_up(self) -> None:
+        """Load, on a thread of its own, what a person's first paper and first seal would otherwise wait for
+        (reportlab and the font, pyHanko): seconds on an old PC, spent while the first person logs in."""
+        if self.config.scheduler == "off":
+            return  # a hub's extra processes serve sync, not papers
+
+        def load() -> None:
+            from node.printing import layout
+            from node.seals import pades  # noqa: F401 - imported for its import's cost
+
+            layout.warm()
+
+        threading.Thread(target=load, name="warm-up", daemon=True).start()
+
     def _every(self, name: str, job, seconds: int, at_start: bool = True) -> None:
         """A periodic job; a run that is late or slow is neither repeated back to back nor overlapped, and a
         run waiting for a free worker still runs (`misfire_grace_time=None`) however late. SQLite locked by

@@ -313,9 +313,16 @@ def seal_overlay(width: float, height: float, stamp: Stamp) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=64)
+def _qr_matrix(text: str) -> tuple:
+    """The QR code's modules: choosing its mask is most of a paper's drawing time, and a receipt's query
+    QR is drawn again when the same paper is sealed (once plain, once stamped)."""
+    return segno.make(text, error="m").matrix
+
+
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
     """Dark modules as filled runs, row by row: a few hundred rectangles rather than thousands."""
-    matrix = segno.make(text, error="m").matrix
+    matrix = _qr_matrix(text)
     module = size / len(matrix)
     canvas.saveState()
     canvas.setFillColor(colors.black)
@@ -372,6 +379,11 @@ def _styles(base: float) -> dict[str, ParagraphStyle]:
             "title", parent=body, fontSize=base * 1.7, leading=base * 2.4, alignment=TA_CENTER, spaceAfter=6
         ),
     }
+
+
+def warm() -> None:
+    """The font read and registered now, not on the first paper a person prints."""
+    _font()
 
 
 @functools.cache
