@@ -227,16 +227,24 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     first (`web.serving_app`), and the periodic jobs start once the setup is done."""
     import waitress
 
+    from node.firststart import has_installation
     from node.logs import configure_logging
+    from provisioning.identity import load_identity
     from storage.database import release
     from web import serving_app
 
     started: list[Node] = []
 
     def on_ready(node: Node) -> None:
-        configure_logging(node.identity.station, node.identity.installation, config.log_level)
+        configure_logging(node.identity.station, node.identity.installation, config.log_level)  # enrolled now
         node.start()
         started.append(node)
+
+    if has_installation(config.data_dir):
+        identity, _ = load_identity(config.data_dir)
+        configure_logging(identity.station, identity.installation, config.log_level)
+    else:
+        configure_logging("-", "-", config.log_level)  # no station yet: the setup page makes it
 
     app = serving_app(config, on_ready)
     release()  # from here this thread only waits in waitress: its connection goes back to the pool

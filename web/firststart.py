@@ -1,6 +1,6 @@
 """How the app starts on a PC not yet set up: a data dir with no installation is served by the setup pages
 alone until enrolment makes one, then by the node's app; a station not yet set up has every page lead to
-`/setup` (static files and `/healthz` aside) until its first admin is made. Then `on_ready` starts the node's
+`/setup` (static files, `/healthz` and the JSON endpoints aside) until its first admin is made. Then `on_ready` starts the node's
 periodic jobs, which `serve` would otherwise start at once."""
 
 from __future__ import annotations
@@ -50,14 +50,19 @@ def guard(app: Flask, node: Node, on_ready: Callable[[Node], None] | None) -> No
 
     @app.before_request
     def _until_set_up():
-        if state.done or request.endpoint in OPEN_ENDPOINTS or (request.endpoint or "").startswith("setup."):
+        if state.done or _open(request):
             return None
         if stage(node) == DONE:  # set up meanwhile (on the command line, say)
             state.finish(node)
             return None
-        if request.path.startswith("/api/"):  # a program is told, not sent to a page
-            return jsonify(error="not_set_up", message="本机尚未完成设置：请在浏览器中打开 /setup"), 503
         return redirect(url_for("setup.start"))
+
+
+def _open(request) -> bool:
+    """Served whatever the setup's stage: static files, the setup pages, and the machine endpoints under /api/
+    (status, sync, enrolment), which authenticate by their own means and answer programs in JSON."""
+    endpoint = request.endpoint or ""
+    return endpoint in OPEN_ENDPOINTS or endpoint.startswith("setup.") or request.path.startswith("/api/")
 
 
 class FirstStart:
@@ -97,10 +102,10 @@ def _setup_pages(state: Setup) -> Flask:
 
     @app.before_request
     def _to_setup():
-        if request.endpoint in OPEN_ENDPOINTS or (request.endpoint or "").startswith("setup."):
-            return None
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/"):  # no installation to answer for: a program is told so
             return jsonify(error="not_set_up", message="本机尚未完成设置：请在浏览器中打开 /setup"), 503
+        if _open(request):
+            return None
         return redirect(url_for("setup.start"))
 
     app.context_processor(lambda: {"operator": None, "node_identity": None, "sync_link": None, "setting_up": True})
