@@ -1,7 +1,7 @@
 """How the app starts on a PC not yet set up: a data dir with no installation is served by the setup pages
 alone until enrolment makes one, then by the node's app; a station not yet set up has every page lead to
-`/setup` (static files, `/healthz` and the JSON endpoints aside) until its first admin is made. Then `on_ready` starts the node's
-periodic jobs, which `serve` would otherwise start at once."""
+`/setup` (static files, `/healthz` and the JSON endpoints aside) until its first admin is made. Then
+`on_ready` starts the node's periodic jobs, which `serve` would otherwise start at once."""
 
 from __future__ import annotations
 

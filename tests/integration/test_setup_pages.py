@@ -163,7 +163,9 @@ def test_a_station_initialised_on_the_command_line_is_led_to_enrol_until_it_has_
     assert client.get("/").headers["Location"] == "/setup/"
     page = client.get("/setup/").get_data(as_text=True)
     assert "村便民服务代办点" in page and "重新选择" not in page  # its level was chosen at init
-    create_operator(node.events, node.identity.station, username="cun", name="村管理员", role="admin", password="x" * 12)
+    create_operator(
+        node.events, node.identity.station, username="cun", name="村管理员", role="admin", password="x" * 12
+    )
     assert client.get("/").status_code == 200  # county IT gave it an account: theirs to enrol on the command line
     assert login(client, "cun", "x" * 12).status_code == 302
 
