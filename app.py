@@ -238,29 +238,48 @@ def _lean_malloc() -> None:
 
 
 def _serve(config: NodeConfig, *, banner: str) -> int:
+    """Serve the node; on a data dir with no installation (or a station not set up yet), the setup pages
+    first (`web.serving_app`), and the periodic jobs start once the setup is done."""
     import waitress
 
+    from node.firststart import has_installation
     from node.logs import configure_logging
+    from provisioning.identity import load_identity
     from storage.database import release
-    from web import create_app
+    from web import serving_app
 
     _lean_malloc()
-    node = Node.from_config(config)
-    configure_logging(node.identity.station, node.identity.installation, config.log_level)
-    app = create_app(node=node)
-    node.start()
-    node.warm_up()
+    started: list[Node] = []
+
+    def on_ready(node: Node) -> None:
+        configure_logging(node.identity.station, node.identity.installation, config.log_level)  # enrolled now
+        node.start()
+        node.warm_up()
+        started.append(node)
+
+    if has_installation(config.data_dir):
+        identity, _ = load_identity(config.data_dir)
+        configure_logging(identity.station, identity.installation, config.log_level)
+    else:
+        configure_logging("-", "-", config.log_level)  # no station yet: the setup page makes it
+
+    app = serving_app(config, on_ready)
     release()  # from here this thread only waits in waitress: its connection goes back to the pool
     _allow_open_files(CONNECTION_LIMIT + 256)  # and the database, blobs, logs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler
-    print(f"{banner} {node.identity.name} 已启动：http://{config.host}:{config.port}/   （Ctrl+C 停止）", flush=True)
+    url = f"http://{config.host}:{config.port}/"
+    if started:
+        print(f"{banner} {started[0].identity.name} 已启动：{url}   （Ctrl+C 停止）", flush=True)
+    else:
+        print(f"新安装，尚未设置：请用浏览器打开 {url} 完成设置   （Ctrl+C 停止）", flush=True)
     try:
         # No Server header: it tells nobody anything useful, and an idle sync round has 1 KB to spend.
         waitress.serve(
             app, host=config.host, port=config.port, threads=config.threads, ident="", **serve_options(config)
         )
     finally:
-        node.stop()
+        for node in started:
+            node.stop()
     return 0
 
 

@@ -358,15 +358,19 @@ class Node:
         )
 
 
-def initialise(config: NodeConfig, *, level: str, name: str, region: str, algorithm: str) -> Identity:
-    """`onetrip init`: identity and keys, settings, schema, and the station's first events.
+def initialise(
+    config: NodeConfig, *, level: str, name: str, region: str, algorithm: str, session_key: bytes | None = None
+) -> Identity:
+    """`onetrip init` (and the setup page): identity and keys, settings, schema, and the station's first events.
 
     All or nothing: if any step fails, the data dir it made is removed, so the same
     command can simply be run again.
     """
     if config.database:  # an unreachable hub database fails before any file is written
         open_database(config.database).connect()
-    identity, keys = create_identity(config.data_dir, level=level, name=name, region=region, algorithm=algorithm)
+    identity, keys = create_identity(
+        config.data_dir, level=level, name=name, region=region, algorithm=algorithm, session_key=session_key
+    )
     try:
         _first_start(config, identity, keys)
     except BaseException:

@@ -15,6 +15,7 @@ ACTIONS = {
     "new_code": "重新生成注册码",
     "replace": "更换站点电脑",
     "enrol": "安装注册",
+    "bundle": "联网取注册包",
     "renew": "证书续期",
     "revoke": "吊销安装",
     "release": "放行被吊销安装的事件",

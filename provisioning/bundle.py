@@ -14,13 +14,14 @@ import json
 from provisioning.ca import Authority
 from provisioning.certs import AGREEMENT
 from provisioning.codes import code_hash, code_problem, normalise
-from provisioning.enrolment import own_certificate
+from provisioning.enrolment import BUNDLE_CONTEXT, own_certificate
 from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.granting import trust_material
 from provisioning.identity import Identity, Keys
 from provisioning.registration import registration_fields
 from storage.models import Registration
-from sync import canonical
+from sync import canonical, cipher
+from sync.errors import CipherError
 from sync.log import EventLog
 
 
@@ -40,6 +41,17 @@ def write_bundle(
         }
     )
     return json.dumps({"bundle": body.decode("utf-8"), "mac": _mac(code, body)}, ensure_ascii=False).encode("utf-8")
+
+
+def open_code(sealed: bytes, hub_keys: Keys) -> str:
+    """The code an installation sealed to this hub to ask for its bundle online (`enrolment.seal_code`)."""
+    try:
+        code = cipher.open_sealed(hub_keys.agreement, sealed, context=BUNDLE_CONTEXT).decode("ascii")
+    except (CipherError, UnicodeDecodeError) as exc:
+        raise EnrolmentRefused("注册包请求无法解开：不是发给本枢纽的，或已被改动") from exc
+    if problem := code_problem(code):
+        raise BadCode(problem)
+    return code
 
 
 def read_bundle(data: bytes, code: str) -> dict:

@@ -38,6 +38,11 @@ def post_request(hub_url: str, sealed: bytes) -> bytes:
     return post(hub_url, "/api/v1/enrol", sealed)
 
 
+def fetch_bundle(hub_url: str, sealed_code: bytes) -> bytes:
+    """The station's enrolment bundle, for a code sealed to the hub (`enrolment.seal_code`)."""
+    return post(hub_url, "/api/v1/enrol/bundle", sealed_code)
+
+
 def post(hub_url: str, path: str, sealed: bytes) -> bytes:
     try:
         response = requests.post(

@@ -43,6 +43,7 @@ REQUEST_CONTEXT = b"enrol/request"
 
 
 GRANT_CONTEXT = b"enrol/grant"
+BUNDLE_CONTEXT = b"enrol/bundle"  # a code sent to a hub for its bundle, online (the setup page's path)
 
 
 def csr_pem(key, installation: str) -> str:
@@ -74,6 +75,14 @@ def make_request(identity: Identity, keys: Keys, code: str, ca_key: ec.EllipticC
 
 def seal_request(request: bytes, hub_agreement: ec.EllipticCurvePublicKey) -> bytes:
     return cipher.seal(hub_agreement, request, context=REQUEST_CONTEXT)
+
+
+def seal_code(code: str, hub_agreement: ec.EllipticCurvePublicKey) -> bytes:
+    """An enrolment code on its way to the hub that issued it, asking for the station's bundle: sealed, so
+    that only that hub learns it (HTTP carries it in the clear)."""
+    if problem := code_problem(code):
+        raise BadCode(problem)
+    return cipher.seal(hub_agreement, normalise(code).encode("ascii"), context=BUNDLE_CONTEXT)
 
 
 def open_grant(sealed: bytes, keys: Keys) -> dict:

@@ -26,11 +26,11 @@ from provisioning.certs import (
     issue,
     to_pem,
 )
-from provisioning.codes import code_hash, code_problem
+from provisioning.codes import code_problem
 from provisioning.enrolment import GRANT_CONTEXT, REQUEST_CONTEXT, own_certificate
 from provisioning.errors import BadCode, CertificateRefused, EnrolmentRefused
 from provisioning.identity import Identity, Keys, installation_id
-from provisioning.registration import naive_utc, registration_fields
+from provisioning.registration import registration_fields, usable_registration
 from provisioning.trust import REGISTERED, REPLACED, TRUST_STREAM, anchors, authorities
 from provisioning.trust_events import publish_certificates, trust_entity
 from storage.models import Certificate, Registration, StreamHead
@@ -117,13 +117,7 @@ def _grant(
 ) -> bytes:
     if not isinstance(request, dict) or problem_of(request):
         raise EnrolmentRefused(problem_of(request) if isinstance(request, dict) else "请求格式无效")
-    registration = Registration.get_or_none(Registration.code_hash == code_hash(request["code"]))
-    if registration is None:
-        raise BadCode("注册码无效：不是本枢纽签发的注册码，或已被更换")
-    if registration.enrolled_installation:
-        raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
-    if naive_utc(now) > registration.code_expires_at:
-        raise BadCode("注册码已过期：请管理员重新生成")
+    registration = usable_registration(request["code"], now)
     signing_csr, agreement_csr = load_csr(request["signing_csr"]), load_csr(request["agreement_csr"])
     if installation_id(signing_csr.public_key()) != request["installation"]:
         raise EnrolmentRefused("安装编号与签名密钥不符")

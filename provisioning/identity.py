@@ -76,9 +76,16 @@ def identity_problems(level: str, name: str, region: str, algorithm: str) -> lis
 
 
 def create_identity(
-    data_dir: Path, *, level: str, name: str, region: str, algorithm: str = DEFAULT_ALGORITHM
+    data_dir: Path,
+    *,
+    level: str,
+    name: str,
+    region: str,
+    algorithm: str = DEFAULT_ALGORITHM,
+    session_key: bytes | None = None,
 ) -> tuple[Identity, Keys]:
-    """Make a new installation's keys and identity in `data_dir`, all or nothing.
+    """Make a new installation's keys and identity in `data_dir`, all or nothing. `session_key`: the one the
+    setup page's session is signed with already, kept so that the browser that set the PC up stays known.
 
     Everything is written in a sibling temporary directory, which is renamed into
     place only when complete; a refused request leaves no file behind.
@@ -89,7 +96,8 @@ def create_identity(
         raise InvalidIdentity("；".join(problems), problems)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise DataDirExists(f"数据目录 {data_dir} 已存在且不为空：不会覆盖已有的节点")
-    keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32), os.urandom(32))
+    session = session_key or os.urandom(32)
+    keys = Keys(SigningKey.generate(algorithm), generate_agreement_key(), os.urandom(32), session)
     installation = installation_id(keys.signing.verifying_key.public_key)
     root = level == "city"  # the city holds the root: nobody above it assigns its code
     identity = Identity(

@@ -12,7 +12,7 @@ from provisioning.audit import audit
 from provisioning.ca import Authority
 from provisioning.certs import fingerprint
 from provisioning.codes import code_hash, new_code
-from provisioning.errors import EnrolmentRefused
+from provisioning.errors import BadCode, EnrolmentRefused
 from provisioning.identity import Identity, identity_problems
 from provisioning.operators import first_admin_name, hash_password, new_password
 from provisioning.region import LEVELS, contains
@@ -133,6 +133,18 @@ def replace_installation(events: EventLog, station: str, now: dt.datetime, actor
         ).where(Registration.station == station).execute()
         audit(actor, "replace", station, "ok", registration.enrolled_installation)
     return code
+
+
+def usable_registration(code: str, now: dt.datetime) -> Registration:
+    """The registration a code was issued for, while the code can still enrol a station."""
+    registration = Registration.get_or_none(Registration.code_hash == code_hash(code))
+    if registration is None:
+        raise BadCode("注册码无效：不是本枢纽签发的注册码，或已被更换")
+    if registration.enrolled_installation:
+        raise BadCode(f"注册码已使用：站点 {registration.station} 已完成注册")
+    if naive_utc(now) > registration.code_expires_at:
+        raise BadCode("注册码已过期：请管理员重新生成")
+    return registration
 
 
 def registration_fields(registration: Registration) -> dict:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from node.config import NodeConfig
+from node.firststart import has_installation
 from node.link import status
 from node.runtime import Node
 from storage.database import release
 
-from . import errors, headers
+from . import errors, firststart, headers
 from .auth import current_operator
 from .beijing import beijing
 from .views import (
@@ -28,6 +30,7 @@ from .views import (
     query,
     rating,
     seals,
+    setup,
     station,
     sync,
     usb,
@@ -37,8 +40,11 @@ from .views import (
 SESSION_HOURS = 8
 
 
-def create_app(config: NodeConfig | None = None, *, node: Node | None = None) -> Flask:
-    """Build the app around a node; never starts the scheduler or touches the network."""
+def create_app(
+    config: NodeConfig | None = None, *, node: Node | None = None, on_ready: Callable[[Node], None] | None = None
+) -> Flask:
+    """Build the app around a node; never starts the scheduler or touches the network. A station not set up
+    yet has its every page lead to the setup pages, and `on_ready(node)` is called once they are done."""
     if node is None:
         if config is None:
             raise ValueError("create_app needs a NodeConfig or a Node")
@@ -78,6 +84,7 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
         seals,
         query,
         usb,
+        setup,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
@@ -89,9 +96,23 @@ def create_app(config: NodeConfig | None = None, *, node: Node | None = None) ->
             "operator": current_operator(),
             "node_identity": node.identity,
             "sync_link": status.link_status(node) if current_operator() else None,
+            "setting_up": False,
         }
     )
     errors.init_app(app)
     headers.init_app(app)
     app.teardown_appcontext(lambda _exc: release())  # the request's connection back to the pool
+    firststart.guard(app, node, on_ready)
+    return app
+
+
+def serving_app(config: NodeConfig, on_ready: Callable[[Node], None]):
+    """What `onetrip serve` runs: the node's app, or on a data dir with no installation yet the setup pages
+    first. `on_ready(node)` is called once the node is set up: at once if it is already."""
+    if not has_installation(config.data_dir):
+        return firststart.FirstStart(config, on_ready, create_app)
+    node = Node.from_config(config)
+    app = create_app(node=node, on_ready=on_ready)
+    if app.extensions["onetrip.setup"].done:
+        on_ready(node)
     return app

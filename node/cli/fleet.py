@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import segno
 
@@ -21,15 +20,6 @@ from provisioning.region import CHINA, LEVELS
 
 def _hub_url(node: Context, given: str | None) -> str:
     return given or f"http://{node.config.host}:{node.config.port}"
-
-
-def parse_qr(text: str) -> tuple[str, str, str]:
-    """`onetrip:enrol?hub=URL&code=CODE&fp=FINGERPRINT` → (hub, code, fingerprint)."""
-    parsed = urlparse(text.strip())
-    fields = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-    if parsed.scheme != "onetrip" or not {"hub", "code", "fp"} <= fields.keys():
-        raise EnrolmentRefused("二维码内容不是 OneTrip 注册码")
-    return fields["hub"], fields["code"], fields["fp"]
 
 
 def _register(node: Context, args: argparse.Namespace) -> None:
@@ -148,7 +138,7 @@ def _enroll(node: Context, args: argparse.Namespace) -> None:
             out.write(joining.enrol_from_bundle(node, bundle, args.code))
         print(f"已采用注册包中的信任数据；证书请求已写入 {args.out}，请带回枢纽运行 onetrip accept")
         return
-    hub, code, fingerprint = parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)
+    hub, code, fingerprint = joining.parse_qr(args.qr) if args.qr else (args.hub, args.code, args.fingerprint)
     if not (hub and code):
         raise EnrolmentRefused("联网注册需要 --hub 和 --code（或 --qr）")
     identity = joining.enrol_online(node, hub, code, fingerprint)

@@ -14,12 +14,19 @@ from node.seals.lifecycle import reissue_for
 from provisioning import renewal
 from provisioning.audit import audit
 from provisioning.authority import manages
-from provisioning.bundle import write_bundle
+from provisioning.bundle import open_code, write_bundle
 from provisioning.ca import promote_next_key, require_authority, rotate, rotate_root
 from provisioning.certs import CA, fingerprint, to_pem, verify_path
-from provisioning.errors import EnrolmentRefused
+from provisioning.errors import EnrolmentRefused, ProvisioningError
 from provisioning.granting import grant_enrolment, hub_directory, trust_material
-from provisioning.registration import Registered, new_code_for, qr_text, register_station, replace_installation
+from provisioning.registration import (
+    Registered,
+    new_code_for,
+    qr_text,
+    register_station,
+    replace_installation,
+    usable_registration,
+)
 from provisioning.trust import ANCHOR, REVOKED, TRUST_STREAM, anchors, newest_binding
 from provisioning.trust_events import publish_certificates, trust_entity
 from storage.models import (
@@ -109,6 +116,22 @@ def replace(node: Context, station: str, reason: str, hub_url: str, actor: str =
 
 def bundle_for(node: Context, code: str, hub_url: str) -> bytes:
     return write_bundle(node.events, node.identity, node.keys, require_authority(node.config.data_dir), code, hub_url)
+
+
+def bundle_on_request(node: Context, sealed_code: bytes, hub_url: str) -> bytes:
+    """Online, for a station's setup page: the bundle for a code the station sealed to this hub, while the
+    code can still enrol; refusals are audited like an enrolment's."""
+    try:
+        code = open_code(sealed_code, node.keys)
+        registration = usable_registration(code, node.now())
+        bundle = bundle_for(node, code, hub_url)
+    except ProvisioningError as exc:
+        with node.events.transaction():
+            audit("enrolment", "bundle", None, "refused", str(exc))
+        raise
+    with node.events.transaction():
+        audit("enrolment", "bundle", registration.station, "ok")
+    return bundle
 
 
 def revoke(node: Context, installation: str, reason: str, actor: str = "admin") -> dict[str, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from urllib.parse import parse_qs, urlparse
 
 from node.context import Context
 from provisioning import client, enrolment, renewal
@@ -28,6 +29,15 @@ from provisioning.operators import create_operator, first_admin_name
 from storage.models import (
     Operator,
 )
+
+
+def parse_qr(text: str) -> tuple[str, str, str]:
+    """The QR code's text, `onetrip:enrol?hub=URL&code=CODE&fp=FINGERPRINT`, as (hub, code, fingerprint)."""
+    parsed = urlparse(text.strip())
+    fields = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+    if parsed.scheme != "onetrip" or not {"hub", "code", "fp"} <= fields.keys():
+        raise EnrolmentRefused("二维码内容不是 OneTrip 注册码")
+    return fields["hub"], fields["code"], fields["fp"]
 
 
 def _request(node: Context, code: str, hub_agreement_pem: str) -> bytes:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from harness.web import login
+from provisioning.operators import create_operator
 from storage.models import SyncLink, upsert
 from web import create_app
+
+
+@pytest.fixture
+def set_up(node):
+    """The village as county IT sets one up on the command line: initialised, with an account (no setup page)."""
+    station = node.identity.station
+    create_operator(node.events, station, username="cun", name="村管理员", role="admin", password="admin-pass-1")
 
 
 def test_healthz_answers_ok(client):
@@ -30,7 +40,7 @@ def test_status_names_the_station_and_counts_its_events(client, node):
     assert client.get("/api/v1/status").json["event_count"] == 3
 
 
-def test_the_station_page_is_in_chinese_and_needs_nothing_from_the_internet(client, node):
+def test_the_station_page_is_in_chinese_and_needs_nothing_from_the_internet(client, node, set_up):
     page = client.get("/").get_data(as_text=True)
     assert "青山村便民服务代办点" in page and node.identity.station in page  # its name and its code
     assert "http://" not in page and "https://" not in page
@@ -43,7 +53,7 @@ def test_api_errors_are_json_with_a_stable_code(client):
     assert response.json["error"] == "not_found" and response.json["message"]
 
 
-def test_page_errors_are_a_page_in_chinese_without_a_stack_trace(client):
+def test_page_errors_are_a_page_in_chinese_without_a_stack_trace(client, set_up):
     response = client.get("/nothing-here")
     assert response.status_code == 404
     text = response.get_data(as_text=True)

@@ -17,12 +17,14 @@ from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled, set_phone
 from provisioning.region import CHINA, LEVEL_NAMES
 from storage.models import AuditEntry, Operator, Station
+from sync.errors import SyncError
 
 from ..auth import current_operator, requires
 from ..beijing import beijing
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE = 50
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 def _node():
@@ -37,8 +39,12 @@ def _page() -> int:
 @bp.get("/")
 @requires("admin")
 def fleet_page():
+    return _fleet_page()
+
+
+def _fleet_page(accept_error: str | None = None, status: int = 200):
     rows, total = overview.overview(_node(), page=_page(), per_page=PAGE)
-    return render_template(
+    page = render_template(
         "admin/fleet.html",
         rows=rows,
         total=total,
@@ -48,7 +54,9 @@ def fleet_page():
         is_hub=overview.is_hub(_node()),
         clock_warning=health.clock_warning(_node().config.max_clock_drift_s),
         max_clock_drift_min=_node().config.max_clock_drift_s // 60,
+        accept_error=accept_error,
     )
+    return page, status
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -107,7 +115,9 @@ def replace(station: str):
 def _show_code(station: str, code: str, qr: str, title: str):
     svg = segno.make(qr, error="m").svg_inline(scale=4)
     row = Station.get(Station.code == station)
-    return render_template("admin/code.html", station=row, code=code, qr_text=qr, qr=svg, title=title)
+    return render_template(
+        "admin/code.html", station=row, code=code, qr_text=qr, qr=svg, title=title, level_names=LEVEL_NAMES
+    )
 
 
 @bp.post("/bundle")
@@ -120,6 +130,22 @@ def bundle():
     except ProvisioningError as exc:
         abort(400, str(exc))
     name = f"注册包-{code}.bundle"
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True, download_name=name)
+
+
+@bp.post("/enrol/accept")
+@requires("admin")
+def accept_enrolment():
+    """A station's enrolment request carried on a USB stick (its setup page wrote it): answered with the grant
+    file to carry back, as `onetrip accept` does."""
+    upload = request.files.get("request")
+    try:
+        data = fleet.grant(_node(), upload.read(MAX_REQUEST_BYTES + 1) if upload else b"")
+    except ProvisioningError as exc:
+        return _fleet_page(accept_error=f"没有受理：{exc}", status=400)
+    except SyncError:  # the envelope does not open: not a request sealed to this hub, or altered
+        return _fleet_page(accept_error="没有受理：这个文件不是发给本枢纽的注册请求，或已被改动", status=400)
+    name = "证书回执.grant"
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True, download_name=name)
 
 

@@ -23,6 +23,17 @@ def enrol():
     return Response(sealed, mimetype="application/octet-stream")
 
 
+@bp.post("/bundle")
+def bundle():
+    """A station's setup page asks for its enrolment bundle with its code, sealed to this hub."""
+    body = request.get_data(cache=False)
+    if len(body) > MAX_REQUEST_BYTES:
+        return jsonify(error="too_large", message="注册包请求过大"), 413
+    node = current_app.extensions["onetrip"]
+    data = fleet.bundle_on_request(node, body, request.host_url.rstrip("/"))
+    return Response(data, mimetype="application/octet-stream")
+
+
 @bp.post("/renew")
 def renew():
     body = request.get_data(cache=False)
