@@ -26,6 +26,7 @@ from node.catalogue.model import (
 )
 from node.errors import DomainError
 from node.rules.decisions import DEFAULT_KIND, KINDS
+from node.rules.eligibility import Condition, rule_problems
 from provisioning.region import DECIDING_LEVELS
 
 SAMPLE_PATH = Path(__file__).parent / "data" / "catalogue.json"
@@ -59,6 +60,10 @@ LABELS = {
     "bundle_items": "事项编码",
     "items": "事项列表",
     "bundles": "一件事列表",
+    # Published in the JSON catalogue only: a rule does not fit a spreadsheet's cell.
+    "eligibility": "办理条件",
+    "auto_approve": "秒办",
+    "delegated": "授权当场办结的站点",
 }
 ITEM_COLUMNS = list(LABELS)[:21]
 BUNDLE_COLUMNS = ["bundle_code", "bundle_name", "bundle_items"]
@@ -140,6 +145,10 @@ class Reader:
     def text(self, key: str, required: bool = True) -> str | None:
         raise NotImplementedError
 
+    def optional(self, key: str) -> Any:
+        """A structured field only the JSON form carries; elsewhere it is missing (its default)."""
+        return _MISSING
+
     def integer(self, key: str, minimum: int) -> int | None:
         raise NotImplementedError
 
@@ -162,6 +171,9 @@ class JsonReader(Reader):
     def __init__(self, obj: Mapping[str, Any], location: str, problems: list[Problem]) -> None:
         super().__init__(location, _JSON_NAMES, problems)
         self.obj = obj
+
+    def optional(self, key: str) -> Any:
+        return self.raw(key)
 
     def raw(self, key: str) -> Any:
         value: Any = self.obj
@@ -255,6 +267,34 @@ def read_item_fields(reader: Reader) -> dict[str, Any]:
         "results": reader.words("results"),
         "change_note": reader.text("change_note", required=False),
         "kind": _kind(reader),
+        **_authority(reader),
+    }
+
+
+def _authority(reader: Reader) -> dict[str, Any]:
+    """办理条件, 秒办 and 授权委托 as the JSON catalogue states them; each condition's rule checked to run."""
+    conditions, given = [], reader.optional("eligibility")
+    if given is not _MISSING and not isinstance(given, list):
+        reader.note("eligibility", "办理条件应为列表，每项含 rule 与 reason")
+    for index, entry in enumerate(given if isinstance(given, list) else []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+            reader.note("eligibility", f"第 {index + 1} 条办理条件须有 rule 与不符合时告知群众的 reason")
+            continue
+        for problem in rule_problems(entry.get("rule")):
+            reader.note("eligibility", f"第 {index + 1} 条办理条件：{problem}")
+        conditions.append(Condition(entry.get("rule"), entry["reason"].strip()))
+    auto, delegated = reader.optional("auto_approve"), reader.optional("delegated")
+    if auto is not _MISSING and not isinstance(auto, bool):
+        reader.note("auto_approve", "秒办应为 true 或 false")
+    if auto is True and not conditions:
+        reader.note("auto_approve", "秒办的事项须写明办理条件")
+    if delegated is not _MISSING and not (isinstance(delegated, list) and all(isinstance(d, str) for d in delegated)):
+        reader.note("delegated", "授权当场办结的站点应为站点编码的列表")
+        delegated = []
+    return {
+        "eligibility": tuple(conditions),
+        "auto_approve": auto is True,
+        "delegated": tuple(delegated) if isinstance(delegated, list) else (),
     }
 
 

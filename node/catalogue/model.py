@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from node.rules.decisions import DEFAULT_KIND
+from node.rules.eligibility import Condition
 from node.rules.identifiers import credit_check_character
 
 FORMAT = "onetrip-catalogue/1"  # the canonical JSON form, docs/catalogue.md
@@ -111,6 +112,18 @@ class ServiceItem:
     results: tuple[str, ...] = ()  # material keys this item issues, so a bundle need not ask the applicant
     change_note: str = ""
     kind: str = DEFAULT_KIND  # 事项类型 (node.rules.decisions.KINDS): how its decision is worded
+    eligibility: tuple[Condition, ...] = ()  # 办理条件, checked at intake (node.rules.eligibility)
+    auto_approve: bool = False  # 秒办: an eligible application is approved by the rule at filing
+    delegated: tuple[str, ...] = ()  # 授权委托: stations that may decide this 即办 item on the spot
+
+    def decided_by(self, station: str) -> str | None:
+        """On what authority `station` may approve an application of this item itself, or None: 即办 by
+        the county's delegation, or 秒办 by the published rule."""
+        if self.promised_limit.days == 0 and station in self.delegated:
+            return "delegation"
+        if self.auto_approve and self.eligibility:
+            return "rule"
+        return None
 
     @property
     def department_code(self) -> str:
@@ -280,4 +293,7 @@ def _item_document(item: ServiceItem) -> dict[str, Any]:
         "results": list(item.results),
         "change_note": item.change_note,
         "kind": item.kind,
+        "eligibility": [{"rule": dict(c.rule), "reason": c.reason} for c in item.eligibility],
+        "auto_approve": item.auto_approve,
+        "delegated": list(item.delegated),
     }
