@@ -138,6 +138,7 @@ class Node:
             identity.installation,
             deciding_level=reference.deciding_level,
             signer_level=lambda origin: getattr(trust.binding(origin), "level", ""),
+            signer_station=lambda origin: getattr(trust.binding(origin), "station", ""),
         )
         events = EventLog(
             Author(identity.installation, keys.signing),

@@ -29,6 +29,9 @@ STATION = (
     "material.",
     "seal.used",
     "notice.printed",  # a notice its hub could not send, handed to the resident on paper (node.cases.notices)
+    # 即办 and 秒办: approved by a station on the authority of the signed catalogue, checked by every projection
+    # against the item's delegations and rules (node.catalogue.model.ServiceItem.authorised).
+    "application.decided_on_authority",
 )
 DECIDING = (
     "application.accepted",

@@ -27,7 +27,7 @@ from node.catalogue.model import Catalogue
 from node.rules import ratings, tally
 from node.rules.deadlines import add_working_days, working_days_between
 from node.rules.holidays import HolidayTable
-from node.rules.workflow import TRANSITIONS, IllegalTransition, level_problem, next_state
+from node.rules.workflow import BASES, ON_AUTHORITY, TRANSITIONS, IllegalTransition, level_problem, next_state
 from provisioning.authority import DECIDING
 from storage.models import (
     Application,
@@ -55,12 +55,14 @@ class ApplicationProjection:
         *,
         deciding_level: Callable[[str, int, str], str | None],
         signer_level: Callable[[str], str],
+        signer_station: Callable[[str], str] = lambda origin: "",
     ):
         self.catalogue = catalogue
         self.holidays = holidays
         self.installation = installation  # a data key wrapped to us in the event is kept, so we can read
         self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
         self.signer_level = signer_level  # origin -> the level its certificate binds
+        self.signer_station = signer_station  # origin -> the station its certificate binds
 
     event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED}
 
@@ -79,6 +81,8 @@ class ApplicationProjection:
             level = self.deciding_level(row.item_code, row.item_version, row.station)
             if problem := level_problem(event.type, level, self.signer_level(event.origin)):
                 raise RuleViolation(problem)
+        if event.type == ON_AUTHORITY:
+            self._check_authority(event, row, payload)
         if event.type == CONFLICT_SETTLED:
             return  # a clerk's note on a conflict: the state stays what the deterministic order made it
         day = beijing_date(event.hlc)
@@ -107,6 +111,10 @@ class ApplicationProjection:
             row.decision_reason = payload.get("reason") or None
             row.decided_on = day
             row.handling_days = working_days_between(row.accepted_on, day, self.holidays(), _pauses(row))
+        elif event.type == ON_AUTHORITY:  # received, accepted and decided on the spot
+            row.accepted_on = row.decided_on = day
+            self.count_deadline(row)
+            row.handling_days = 0
         elif event.type == "application.delivered":
             row.delivered_on = day
         elif event.type == "application.rated":
@@ -117,6 +125,19 @@ class ApplicationProjection:
             row.rated_on = day
         row.tally = _recount(row.tally, row)
         update_row(row)
+
+    def _check_authority(self, event: Event, row: Application, payload: dict) -> None:
+        """A station's approval stands only if the catalogue version the case was filed under authorises
+        that station on that basis: no node takes the event's word for it."""
+        try:
+            item = self.catalogue().item(row.item_code, row.item_version)
+        except KeyError:
+            raise RuleViolation(f"本节点没有事项 {row.item_code} 第 {row.item_version} 版，无法核对办结授权") from None
+        basis, station = payload.get("basis"), self.signer_station(event.origin)
+        if not item.authorised(station, str(basis)):
+            raise RuleViolation(f"站点 {station} 未获授权自行办结“{item.name}”（{BASES.get(basis, basis)}）")
+        if basis == "rule" and payload.get("rule") != f"{item.code}@{item.version}":
+            raise RuleViolation("秒办须写明所依据的规则版本")
 
     def read_ahead(self, events: list[Event]) -> None:
         """The rows a run's transitions and scans change, in a few queries (a filing's row is not there yet);

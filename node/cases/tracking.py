@@ -37,12 +37,14 @@ from node.rules.identifiers import normalise_id_number
 from node.rules.workflow import (
     ACCEPTED,
     APPROVED,
+    BASES,
     CORRECTIONS,
     DELIVERED,
     DENIED,
     DRAFT,
     IN_REVIEW,
     NOT_ACCEPTED,
+    ON_AUTHORITY,
     RATED,
     SUBMITTED,
     SUSPENDED,
@@ -232,6 +234,8 @@ def _titles(events: list, title_of) -> tuple[str, ...]:
 def _what(event_type: str, payload: dict, kind: str) -> str:
     if event_type == "application.decided":
         return "作出决定：" + decision_words(kind, bool(payload.get("approved")))
+    if event_type == ON_AUTHORITY:
+        return f"当场办结：{decision_words(kind, True)}（{BASES.get(payload.get('basis'), '按授权')}）"
     if event_type == ATTACHED:
         material = payload.get("material", "")
         if (title := licence_title(material)) is not None:

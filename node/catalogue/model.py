@@ -116,14 +116,12 @@ class ServiceItem:
     auto_approve: bool = False  # 秒办: an eligible application is approved by the rule at filing
     delegated: tuple[str, ...] = ()  # 授权委托: stations that may decide this 即办 item on the spot
 
-    def decided_by(self, station: str) -> str | None:
-        """On what authority `station` may approve an application of this item itself, or None: 即办 by
-        the county's delegation, or 秒办 by the published rule."""
-        if self.promised_limit.days == 0 and station in self.delegated:
-            return "delegation"
-        if self.auto_approve and self.eligibility:
-            return "rule"
-        return None
+    def authorised(self, station: str, basis: str) -> bool:
+        """Whether `station` may approve an application of this item itself on `basis`: "delegation" (即办,
+        the county named it) or "rule" (秒办, the published conditions hold)."""
+        if basis == "delegation":
+            return self.promised_limit.days == 0 and station in self.delegated
+        return basis == "rule" and self.auto_approve and bool(self.eligibility)
 
     @property
     def department_code(self) -> str:

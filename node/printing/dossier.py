@@ -15,11 +15,12 @@ from node.catalogue.model import Catalogue, ServiceItem
 from node.context import Context
 from node.errors import DomainError
 from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Received
+from node.rules.workflow import BASES, ON_AUTHORITY
 from provisioning.region import CHINA
 from storage.models import Application, Attachment, Operator
 from sync.errors import SyncError
 
-DECIDED = "application.decided"
+DECIDED = "application.decided"  # and ON_AUTHORITY: 即办 by delegation, 秒办 by rule
 ACCEPTED = "application.accepted"
 CORRECTIONS = "application.corrections_requested"
 NOT_ACCEPTED = "application.not_accepted"
@@ -41,7 +42,7 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
     scans = Counter(a.material for a in Attachment.select(Attachment.material).where(Attachment.number == number))
     names = {m.key: m.name for m in item.materials}
     steps = timeline(number)
-    accepted = [step for step in steps if step.event_type == ACCEPTED]
+    accepted = [step for step in steps if step.event_type in (ACCEPTED, ON_AUTHORITY)]
     asked = _corrections_asked(row, steps)
     return Paper(
         station_name=node.identity.name,
@@ -121,10 +122,14 @@ def _refusal(steps: list) -> Decision | None:
 
 
 def _decision(steps: list) -> Decision | None:
-    decided = [step for step in steps if step.event_type == DECIDED]
+    decided = [step for step in steps if step.event_type in (DECIDED, ON_AUTHORITY)]
     if not decided:
         return None
     last = decided[-1]
+    if last.event_type == ON_AUTHORITY:  # approved on the catalogue's authority, the basis said
+        basis = (last.payload or {}).get("basis", "")
+        by = f"{BASES.get(basis, basis)}（{last.payload.get('rule')}）" if basis == "rule" else _who(last)
+        return Decision(True, BASES.get(basis, ""), last.at.date(), by)
     return Decision(bool(last.approved), last.note, last.at.date(), _who(last))
 
 

@@ -59,6 +59,11 @@ BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW,
 PROCEDURES = {"hearing": "听证", "inspection": "检验检测", "appraisal": "鉴定", "expert_review": "专家评审"}
 DECIDED = frozenset({APPROVED, DENIED, DELIVERED, RATED})  # a decision was made: its notice can be printed
 
+# 即办 by the county's delegation, 秒办 by the published rule: a station approves on the catalogue's authority,
+# receipt to decision in one step. `basis` names which; every node checks it against its catalogue.
+ON_AUTHORITY = "application.decided_on_authority"
+BASES = {"delegation": "县级授权当场办结", "rule": "符合已发布的秒办规则，自动办结"}
+
 # event type -> {state it may follow: state it leads to}; "decided" depends on the outcome.
 TRANSITIONS: dict[str, dict[str | None, str]] = {
     "application.drafted": {None: DRAFT},
@@ -71,6 +76,7 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "application.suspended": {ACCEPTED: SUSPENDED, IN_REVIEW: SUSPENDED},
     "application.resumed": {SUSPENDED: IN_REVIEW},
     "application.decided": {ACCEPTED: APPROVED, IN_REVIEW: APPROVED},
+    ON_AUTHORITY: {SUBMITTED: APPROVED},
     "application.delivered": {APPROVED: DELIVERED, DENIED: DELIVERED},
     "application.rated": {DELIVERED: RATED},
     "application.withdrawn": dict.fromkeys(BEFORE_DECISION, WITHDRAWN),
@@ -87,6 +93,7 @@ EVENT_NAMES = {
     "application.suspended": "启动特别程序（暂停计时）",
     "application.resumed": "特别程序结束（恢复计时）",
     "application.decided": "作出决定",
+    ON_AUTHORITY: "按授权办结",
     "application.delivered": "送达",
     "application.rated": "评价",
     "application.withdrawn": "撤回",
@@ -112,7 +119,8 @@ def next_state(state: str | None, event_type: str, outcome: Outcome | None = Non
         raise IllegalTransition(f"未知的办件操作 {event_type}")
     if state not in allowed:
         here = STATE_NAMES.get(state, "尚未建立") if state else "尚未建立"
-        possible = "、".join(EVENT_NAMES[t] for t in TRANSITIONS if state in TRANSITIONS[t]) or "无"
+        steps = [t for t in TRANSITIONS if state in TRANSITIONS[t] and t != ON_AUTHORITY]  # that one: no choice
+        possible = "、".join(EVENT_NAMES[t] for t in steps) or "无"
         raise IllegalTransition(f"办件{here}，不能{EVENT_NAMES[event_type]}；此时可以：{possible}")
     if event_type == "application.decided":
         if outcome is None:

@@ -56,7 +56,7 @@ def test_the_allowance_refuses_a_71_year_old_and_names_why_and_approves_an_85_ye
     young = facts(id_number("511302", dt.date(1955, 3, 1)), dt.date(2026, 12, 4), station_region="511302001001")
     assert unmet(item.eligibility, young) == [item.eligibility[0].reason] and "80" in item.eligibility[0].reason
     old = facts(id_number("511302", dt.date(1941, 3, 1)), dt.date(2026, 12, 4), station_region="511302001001")
-    assert unmet(item.eligibility, old) == [] and item.decided_by("511302001001-01") == "rule"
+    assert unmet(item.eligibility, old) == [] and item.authorised("511302001001-01", "rule")
     elsewhere = facts(id_number("110105", dt.date(1941, 3, 1)), dt.date(2026, 12, 4), station_region="511302001001")
     assert len(unmet(item.eligibility, elsewhere)) == 1  # 户籍不在本市
     again = facts(
@@ -70,7 +70,8 @@ def test_the_allowance_refuses_a_71_year_old_and_names_why_and_approves_an_85_ye
 
 def test_only_delegated_stations_decide_an_on_the_spot_item_themselves():
     item = sample_catalogue().item("11511302MB1007079B-0003")  # 生育登记, 即办
-    assert item.decided_by("511302001001-01") == "delegation" and item.decided_by("511302001002-01") is None
+    assert item.authorised("511302001001-01", "delegation") and not item.authorised("511302001002-01", "delegation")
+    assert not item.authorised("511302001001-01", "rule")  # no published conditions: no 秒办
 
 
 @pytest.mark.parametrize(

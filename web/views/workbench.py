@@ -28,6 +28,7 @@ from node.rules.ratings import describe
 from node.rules.workflow import (
     DECIDED,
     DELIVERED,
+    ON_AUTHORITY,
     PROCEDURES,
     STATE_NAMES,
     SUBMITTED,
@@ -191,7 +192,43 @@ def application(number: str):
         rateable=row.state == DELIVERED and row.rated_on is None,
         rating=describe(row.rating_grade, json.loads(row.rating_reasons or "[]")) if row.rating_grade else None,
         seals=usable_seals(node) if operator.role in SEAL_ROLES else [],
+        on_the_spot=_on_the_spot(node, operator, row, item, authority, level),
     )
+
+
+def _on_the_spot(node, operator, row: Application, item, authority, level) -> str | None:
+    """当场办结 of a 即办 item waiting here: "decide" at a window that decides it (receipt, acceptance and
+    decision in one step), "delegation" at a station the county authorised for it; else None."""
+    if row.state != SUBMITTED or item is None or item.promised_limit.days != 0:
+        return None
+    may_decide = allows(authority, "application.decided") and not level_problem(
+        "application.decided", level, node.identity.level
+    )
+    if may_decide and operator.role in ("clerk", "admin"):
+        return "decide"
+    if item.authorised(node.identity.station, "delegation") and operator.role in ("agent", "clerk"):
+        return "delegation"
+    return None
+
+
+@bp.post("/a/<number>/on-the-spot")
+@requires("agent", "clerk", "admin")
+def on_the_spot(number: str):
+    """当场办结, then the 办结通知书 at once."""
+    node, operator = _node(), current_operator()
+    row = visible_application(number)
+    authority = node.events.trust.binding(node.identity.installation).authority
+    level = node.reference.deciding_level(row.item_code, row.item_version, row.station)
+    mode = _on_the_spot(node, operator, row, _item(row), authority, level)
+    if mode is None:
+        abort(403)
+    with node.events.transaction():
+        if mode == "decide":
+            transition(node.events, number, "application.accepted", signed_by(operator))
+            transition(node.events, number, "application.decided", {**signed_by(operator), "approved": True})
+        else:
+            transition(node.events, number, ON_AUTHORITY, {**signed_by(operator), "basis": "delegation"})
+    return redirect(url_for("printing.document", number=number, doc="decision"))
 
 
 def _corrections(form) -> dict:
