@@ -81,7 +81,7 @@ def test_an_authorised_village_decides_on_the_spot_offline_and_the_county_applie
     refused = client.post(f"/work/a/{other}/on-the-spot", data={"csrf_token": token(client, f"/work/a/{other}")})
     assert refused.status_code == 403 and Application.get_by_id(other).state == "submitted"
 
-    county = carry(seal_tree, "village", "county", "511302001001-01")  # the link comes back
+    carry(seal_tree, "village", "county", "511302001001-01")  # the link comes back: now the county holds it
     assert Application.get_by_id(number).state == "approved"
     assert not EventRecord.select().where(EventRecord.status != "applied").exists()  # nothing held back
 
