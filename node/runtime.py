@@ -27,6 +27,7 @@ from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
 from node.hub.outbox import send_due
+from node.hub.rechecks import recheck
 from node.hub.reminders import queue_reminders
 from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
@@ -185,6 +186,7 @@ class Node:
             self._every("purge_personal_data", self.purge_personal_data, RETENTION_CHECK_H * 3600)
         if self.identity.level == "county":
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
+            self._every("recheck_rules", lambda: recheck(self, self.reference.catalogue()), NOTIFY_S)
         if self.identity.level == "county" and self.config.sms_gateway_url:
             gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)

@@ -42,6 +42,7 @@ DECIDING = (
     "application.resumed",
     "application.decided",
     "application.conflict_settled",
+    "application.rule_disputed",  # a hub's re-check of a 秒办 under a newer rule: a conflict for a clerk
 )
 HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.")
 

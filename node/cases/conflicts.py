@@ -2,6 +2,8 @@
 approved it). Both events are kept; the causal order decides deterministically which applies, and the
 other is held back (quarantined) with a reason that starts with `CONFLICT`. A clerk of the deciding
 level reads both and records how it was settled with the resident; nothing is overwritten silently.
+A hub that finds a 秒办 not eligible under a newer version of its rule (`node.hub.rechecks`) records a
+`RULE_DISPUTED` finding: listed and settled the same way, the approval standing until a clerk acts.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from node.cases.events import CONFLICT, CONFLICT_SETTLED, STEP_NAMES, entity
+from node.cases.events import CONFLICT, CONFLICT_SETTLED, RULE_DISPUTED, STEP_NAMES, entity
 from node.cases.intake import NOTE_LIMIT, IntakeRefused
 from provisioning.region import CHINA
 from storage.models import Application, EventRecord, unsettled
@@ -35,7 +37,7 @@ def open_conflicts(station_prefix: str, number: str | None = None) -> list[Confl
         & EventRecord.reason.startswith(CONFLICT)
         & (EventRecord.entity == entity(number) if number else EventRecord.entity.startswith(entity(station_prefix)))
     )
-    held = list(held.tuples())
+    held = list(held.tuples()) + _disputes(station_prefix, number)
     if not held:
         return []
     notes = EventRecord.select(EventRecord.body).where(
@@ -60,6 +62,18 @@ def open_conflicts(station_prefix: str, number: str | None = None) -> list[Confl
             )
         )
     return sorted(found, key=lambda c: c.at)
+
+
+def _disputes(station_prefix: str, number: str | None) -> list[tuple]:
+    """A hub's findings against a 秒办, shaped as held-back steps: the rule's reasons are the conflict."""
+    found = EventRecord.select(EventRecord.eid, EventRecord.entity, EventRecord.body).where(
+        (EventRecord.type == RULE_DISPUTED)
+        & (EventRecord.entity == entity(number) if number else EventRecord.entity.startswith(entity(station_prefix)))
+    )
+    return [
+        (eid, name, body, "；".join(parse_event(bytes(body)).payload.get("reasons", [])))
+        for eid, name, body in found.tuples()
+    ]
 
 
 def settle(events: EventLog, number: str, eid: str, note: str, by: str) -> None:

@@ -13,12 +13,14 @@ from sync.hlc import unpack
 FILED = "application.filed"
 ATTACHED = "material.attached"
 CONFLICT_SETTLED = "application.conflict_settled"
+RULE_DISPUTED = "application.rule_disputed"  # a hub found a 秒办 not eligible under a newer rule: a clerk looks
 RATING_ADDED = "application.rating_added"  # 追评: text added to a rating within its period, no new state
 CONFLICT = "冲突："  # how a held-back transition's reason starts: `node.cases.conflicts` lists them
 STEP_NAMES = {
     **EVENT_NAMES,
     ATTACHED: "上传材料扫描件",
     CONFLICT_SETTLED: "处理冲突",
+    RULE_DISPUTED: "县级按新版办理条件复核不符",
     RATING_ADDED: "追加评价",
 }  # what a timeline calls each event
 

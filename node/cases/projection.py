@@ -17,6 +17,7 @@ from node.cases.events import (
     CONFLICT_SETTLED,
     FILED,
     RATING_ADDED,
+    RULE_DISPUTED,
     beijing_date,
     entity,
     licence_title,
@@ -64,7 +65,7 @@ class ApplicationProjection:
         self.signer_level = signer_level  # origin -> the level its certificate binds
         self.signer_station = signer_station  # origin -> the station its certificate binds
 
-    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED}
+    event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED, RULE_DISPUTED}
 
     def apply(self, event: Event) -> None:
         payload = event.payload
@@ -83,8 +84,8 @@ class ApplicationProjection:
                 raise RuleViolation(problem)
         if event.type == ON_AUTHORITY:
             self._check_authority(event, row, payload)
-        if event.type == CONFLICT_SETTLED:
-            return  # a clerk's note on a conflict: the state stays what the deterministic order made it
+        if event.type in (CONFLICT_SETTLED, RULE_DISPUTED):
+            return  # a clerk's note, or a hub's finding for one: the state stays what the causal order made it
         day = beijing_date(event.hlc)
         if event.type == RATING_ADDED:  # text only: the timeline shows it; the row and the counts stay
             if problems := ratings.addition_problems(str(payload.get("comment", "")), row.rated_on, day):

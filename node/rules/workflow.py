@@ -166,9 +166,11 @@ def is_closed(state: str | None) -> bool:
 # agent what a station does for the resident (the resident rates on their own, `node.cases.ratings`); a
 # clerk the deciding steps (a conflict is settled on its own page) and handing the result over.
 # Trust enforces the level's authority on top.
+# Deciding-level events nobody takes as a step on the page: a conflict's note, a hub's re-check of a rule.
+NOT_A_STEP = ("application.conflict_settled", "application.rule_disputed")
 ROLE_ACTIONS = {
     "agent": FOR_THE_RESIDENT,
-    "clerk": tuple(t for t in DECIDING if t != "application.conflict_settled") + ("application.delivered",),
+    "clerk": tuple(t for t in DECIDING if t not in NOT_A_STEP) + ("application.delivered",),
 }
 
 

@@ -116,3 +116,37 @@ def test_the_deciding_window_completes_an_on_the_spot_item_in_one_step(county_no
     assert steps == ["application.filed", "application.accepted", "application.decided"]
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(done.location).data)).pages)
     assert "办结通知书" in text and "准予" in text and "周科员" in text
+
+
+def test_a_county_finds_a_rule_approval_not_eligible_under_its_newer_rule_and_a_clerk_settles_it(county_node):
+    """A station still on version 1 approves an 85-year-old; the county, which has published version 2 (90
+    and over), records a finding for a clerk when the application arrives; the approval stands until then."""
+    import dataclasses
+
+    from node.cases.conflicts import open_conflicts, settle
+    from node.catalogue.model import Catalogue
+    from node.catalogue.published import CATALOGUE, publish
+    from node.hub.rechecks import recheck
+    from node.rules.eligibility import Condition
+
+    sample = sample_catalogue()
+    item = sample.item(ALLOWANCE)
+    stricter = dataclasses.replace(
+        item,
+        version=item.version + 1,
+        eligibility=(Condition({">=": [{"var": "age"}, 90]}, "高龄津贴调整为年满 90 周岁发放"),),
+        change_note="发放年龄调整",
+    )
+    items = [i for versions in sample.versions.values() for i in versions] + [stricter]
+    bundles = [(b.code, b.name, b.item_codes) for b in sample.bundles.values()]
+    publish(county_node.events, county_node.identity, CATALOGUE, Catalogue.build(items, bundles))
+    number = file(county_node, ALLOWANCE, resident(dt.date(1941, 6, 1)))  # filed under the sample's version 1
+    assert Application.get_by_id(number).state == "approved"
+    assert recheck(county_node, county_node.reference.catalogue()) == 1
+    assert recheck(county_node, county_node.reference.catalogue()) == 0  # once
+    [finding] = open_conflicts("", number)
+    assert "年满 90 周岁" in finding.reason and Application.get_by_id(number).state == "approved"  # stands
+    settle(county_node.events, number, finding.eid, "已电话告知群众：本次按申请时的条件发放", "zhou")
+    assert open_conflicts("", number) == []
+    older = file(county_node, ALLOWANCE, resident(dt.date(1931, 6, 1), region="511303"))  # 95: fine by both
+    assert recheck(county_node, county_node.reference.catalogue()) == 0 and open_conflicts("", older) == []
