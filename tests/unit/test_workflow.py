@@ -174,12 +174,13 @@ def test_a_deciding_step_needs_a_signer_at_or_above_the_items_deciding_level(eve
 
 def test_each_role_offers_what_its_level_may_sign_from_the_one_list_of_authority():
     """provisioning.authority is the one source: an agent's steps are what a village signs for the resident;
-    a clerk's are every deciding step but settling a conflict (its own page), and handing the result over."""
+    a clerk's are every deciding step but settling a conflict (its own page) and a hub's re-check of a rule
+    (the county's job), and handing the result over."""
     from provisioning.authority import AUTHORITY, DECIDING, FOR_THE_RESIDENT, allows
 
     agent, clerk = ROLE_ACTIONS["agent"], ROLE_ACTIONS["clerk"]
     assert set(agent) == set(FOR_THE_RESIDENT) and all(allows(AUTHORITY["village"], t) for t in agent)
-    assert set(DECIDING) - set(clerk) == {"application.conflict_settled"}
+    assert set(DECIDING) - set(clerk) == {"application.conflict_settled", "application.rule_disputed"}
     assert all(allows(AUTHORITY["township"], t) for t in clerk)
     assert [t for t in clerk if allows(AUTHORITY["village"], t)] == ["application.delivered"]
     assert role_may("admin", "application.decided") and not role_may("agent", "application.decided")
