@@ -134,8 +134,10 @@ def file_application(
     request_token: str,
     now: dt.datetime,
     bundle: str | None = None,
+    case: str | None = None,
 ) -> str:
-    """File an application for a resident; a retried submit (same `request_token`) returns the first number."""
+    """File an application for a resident; a retried submit (same `request_token`) returns the first number.
+    An item of a 一件事 names its case: the number of the bundle's first item (that one, its own)."""
     if not TOKEN.fullmatch(request_token or ""):
         raise IntakeRefused(["表单已失效，请重新打开“代办”页面后填写"])
     today = now.astimezone(CHINA).date()
@@ -170,6 +172,7 @@ def file_application(
             bundle=bundle,
             query_code=code,
             tail_check=tail_check,
+            case=case or (number if bundle else None),
         )
         events.append(FILED, entity(number), payload, stream=identity.station, hlc=hlc)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
@@ -217,6 +220,7 @@ def filed_payload(
     query_code: str,
     tail_check: str,
     bundle: str | None = None,
+    case: str | None = None,
 ) -> dict:
     """What an `application.filed` event carries: the resident's fields sealed under the data key, that key
     wrapped to each recipient, keyed hashes for search, and what the public query page needs at any node,
@@ -228,6 +232,7 @@ def filed_payload(
         "station": station,
         "item": {"code": item.code, "version": item.version},
         "bundle": bundle,
+        **({"case": case} if case else {}),
         "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
         "keys": {
             installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
@@ -290,24 +295,27 @@ def file_bundle(
         ]
     if problems:
         raise IntakeRefused(problems)
+    numbers: list[str] = []
     with events.transaction():
-        return [
-            file_application(
-                events,
-                identity,
-                keys,
-                catalogue,
-                recipients,
-                item_code=code,
-                applicant=applicant,
-                consent=consent,
-                operator=operator,
-                now=now,
-                bundle=bundle.code,
-                request_token=hashlib.sha256(f"{request_token}/{code}".encode()).hexdigest()[:32],
+        for code in bundle.item_codes:
+            numbers.append(
+                file_application(
+                    events,
+                    identity,
+                    keys,
+                    catalogue,
+                    recipients,
+                    item_code=code,
+                    applicant=applicant,
+                    consent=consent,
+                    operator=operator,
+                    now=now,
+                    bundle=bundle.code,
+                    case=numbers[0] if numbers else None,  # one case: its number is its first item's
+                    request_token=hashlib.sha256(f"{request_token}/{code}".encode()).hexdigest()[:32],
+                )
             )
-            for code in bundle.item_codes
-        ]
+    return numbers
 
 
 def file_for_resident(node, catalogue: Catalogue, *, item_code: str = "", bundle_code: str = "", **intake) -> list[str]:

@@ -154,6 +154,7 @@ class ApplicationProjection:
             "item_code": payload["item"]["code"],
             "item_version": payload["item"]["version"],
             "bundle": payload.get("bundle"),
+            "case_number": _case_of(payload),
             "state": next_state(None, FILED),
             "sealed": json.dumps(payload["sealed"], ensure_ascii=False, sort_keys=True),
             "id_lookup": payload["lookups"]["id_number"],
@@ -268,3 +269,13 @@ def _recount(counted: str, row: Application) -> str:
     counts = tally.tally(facts)
     add_counts(tally.difference(counts, tally.decode(counted)))
     return tally.encode(counts)
+
+
+def _case_of(payload: dict) -> str | None:
+    """The 一件事 case an item belongs to: a number of the same station (its first item's), else none."""
+    case = payload.get("case")
+    if case is None:
+        return None
+    if not isinstance(case, str) or not case.startswith(payload["station"] + "-") or len(case) > 64:
+        raise RuleViolation("一件事的办件号应为同一站点的办件号")
+    return case

@@ -54,6 +54,11 @@ def applied_events(number: str) -> list[Event]:
     return causal_order(parse_event(bytes(body)) for (body,) in rows.tuples())
 
 
+def case_items(case_number: str) -> list[Application]:
+    """The applications of a 一件事 case, its first (whose number the case bears) first."""
+    return list(Application.select().where(Application.case_number == case_number).order_by(Application.number))
+
+
 def timeline(number: str) -> list[Step]:
     """The application's events in causal order, as a person reads them."""
     events = applied_events(number)

@@ -16,6 +16,7 @@ a code exists.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hmac
@@ -28,7 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from node.cases.events import ATTACHED, CONFLICT_SETTLED, STEP_NAMES, licence_title, result_title
 from node.cases.intake import id_tail_check
-from node.cases.queries import applied_events, body_of, station_name
+from node.cases.queries import applied_events, body_of, case_items, station_name
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
 from node.rules import querycode
@@ -126,6 +127,17 @@ class Tracking:
     collect: str  # where and how to collect the result
     results: tuple[str, ...] = ()  # the titles of the decision's result files (批文, 证照), ready to print
     licences: tuple[str, ...] = ()  # those sealed by the deciding body as 电子证照, checked at /verify
+    parts: tuple[Part, ...] = ()  # 一件事: each item of the case, decided by its own department
+
+
+@dataclass(frozen=True)
+class Part:
+    """One item of a 一件事 case as the query page lists it."""
+
+    number: str
+    item_name: str
+    state: str
+    promise: str
 
 
 class QueryGuard:
@@ -181,7 +193,37 @@ def look_up(guard: QueryGuard, catalogue: Catalogue, *, code_or_number: str, id_
             "没有查到：请核对查询码（或办件编号）和身份证号后四位。"
             f"连续输错 {guard.per_case.amount} 次，查询将锁定 1 小时"
         )
+    if row.case_number:
+        return _case(case_items(row.case_number), catalogue)
     return _tracking(row, catalogue)
+
+
+def _case(rows: list[Application], catalogue: Catalogue) -> Tracking:
+    """一件事 as one case: its items' timelines in one, what is still missing of each, the latest promised
+    date, and each item's own state; 办结 once every item is."""
+    each = [_tracking(row, catalogue) for row in rows]
+    bundle = catalogue.bundles.get(rows[0].bundle or "")
+    closed = sum(1 for row in rows if is_closed(row.state))
+    latest = max((row for row in rows if row.due), key=lambda row: row.due, default=rows[0])
+    return dataclasses.replace(
+        each[0],
+        number=rows[0].case_number,
+        item_name="一件事：" + (bundle.name if bundle else rows[0].bundle or ""),
+        state="已全部办结" if closed == len(rows) else f"办理中：{len(rows)} 个事项中已办结 {closed} 个",
+        timeline=tuple(
+            sorted(
+                (Line(line.at, line.body, f"{part.item_name}：{line.what}") for part in each for line in part.timeline),
+                key=lambda line: line.at,
+            )
+        ),
+        due=latest.due,
+        due_provisional=latest.due_provisional,
+        promise=_promise(latest) if closed < len(rows) else "已全部办结，不再计时",
+        missing=tuple(f"{part.item_name}：{item}" for part in each for item in part.missing),
+        results=tuple(title for part in each for title in part.results),
+        licences=tuple(title for part in each for title in part.licences),
+        parts=tuple(Part(part.number, part.item_name, part.state, part.promise) for part in each),
+    )
 
 
 def _find(text: str) -> tuple[str, Application | None]:
@@ -215,7 +257,7 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         number=row.number,
         item_name=item_name,
         masked_name=row.masked_name or "",
-        state=PLAIN_STATES.get(row.state, row.state),
+        state=_state_words(row.state, kind),
         timeline=lines,
         due=row.due,
         due_provisional=row.due_provisional,
@@ -225,6 +267,13 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         results=_titles(events, result_title),
         licences=_titles(events, licence_title),
     )
+
+
+def _state_words(state: str, kind: str) -> str:
+    """The state in plain words; a decision in the words of the item's kind (准予给付, 予以确认 …)."""
+    if state in (APPROVED, DENIED):
+        return "已办结：" + decision_words(kind, state == APPROVED)
+    return PLAIN_STATES.get(state, state)
 
 
 def _titles(events: list, title_of) -> tuple[str, ...]:

@@ -6,15 +6,16 @@ what counts as received, missing or decided.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 
 from node.cases.intake import read_applicant
-from node.cases.queries import timeline
+from node.cases.queries import case_items, timeline
 from node.catalogue.model import Catalogue, ServiceItem
 from node.context import Context
 from node.errors import DomainError
-from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Received
+from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Part, Received
 from node.rules.workflow import BASES, ON_AUTHORITY
 from provisioning.region import CHINA
 from storage.models import Application, Attachment, Operator
@@ -26,9 +27,18 @@ CORRECTIONS = "application.corrections_requested"
 NOT_ACCEPTED = "application.not_accepted"
 
 
-def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
-    """Everything the documents of application `number` print, as of now (Beijing time)."""
+def paper_for(node: Context, number: str, catalogue: Catalogue, kind: str = "receipt") -> Paper:
+    """Everything the documents of application `number` print, as of now (Beijing time). An item of a
+    一件事 case gets the case's receipt and 一次性告知: one number, its items listed, shared materials once;
+    its decision and refusal stay its own department's."""
     row = Application.get_by_id(number)
+    if row.case_number and kind in ("receipt", "notice"):
+        return _case_paper(node, case_items(row.case_number), catalogue)
+    return _paper(node, row, catalogue)
+
+
+def _paper(node: Context, row: Application, catalogue: Catalogue) -> Paper:
+    number = row.number
     try:
         item = catalogue.item(row.item_code, row.item_version)
     except KeyError:
@@ -74,6 +84,45 @@ def paper_for(node: Context, number: str, catalogue: Catalogue) -> Paper:
         corrections_by=asked[2] if asked else "",
         refusal=_refusal(steps),
         refused_by_body=_last(steps, NOT_ACCEPTED).body if _last(steps, NOT_ACCEPTED) else "",
+    )
+
+
+def _case_paper(node: Context, rows: list[Application], catalogue: Catalogue) -> Paper:
+    """The case's paper: its first item's, under the case's number and the bundle's name, listing every
+    item with its department and promise, the scans of all of them, and what the bundle still lacks."""
+    first = _paper(node, rows[0], catalogue)
+    bundle = catalogue.bundles.get(rows[0].bundle or "")
+    numbers = [row.number for row in rows]
+    scans = Counter(a.material for a in Attachment.select(Attachment.material).where(Attachment.number.in_(numbers)))
+    names = {entry.material.key: entry.material.name for entry in bundle.checklist} if bundle else {}
+    parts, departments, limits = [], [], []
+    for row in rows:
+        try:
+            item = catalogue.item(row.item_code, row.item_version)
+        except KeyError:
+            continue
+        departments += [item.department] if item.department not in departments else []
+        promise = f"{row.due:%Y年%m月%d日}" if row.due else f"受理后{item.promised_limit}"
+        parts.append(Part(item.name, item.department, row.number, promise))
+        limits.append(item.promised_limit)
+    latest = max((row.due for row in rows if row.due), default=None)
+    longest = next((limit for limit in limits if all(other.fits_within(limit) for other in limits)), None)
+    return dataclasses.replace(
+        first,
+        number=rows[0].case_number,
+        item_name="一件事：" + (bundle.name if bundle else rows[0].bundle or ""),
+        department="、".join(departments),
+        due=latest,
+        promised_limit=str(longest) if longest else first.promised_limit,  # the case ends with its last item
+        received=tuple(Received(names.get(key, key), scans[key]) for key in sorted(scans, key=_in_order(names))),
+        missing=first.missing
+        if first.corrections_due
+        else tuple(
+            MaterialLine(e.material.name, e.material.form, e.material.count, e.material.note)
+            for e in (bundle.to_ask() if bundle else ())
+            if e.material.key not in scans
+        ),
+        parts=tuple(parts),
     )
 
 

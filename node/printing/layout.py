@@ -105,12 +105,28 @@ def _facts(paper: Paper) -> list[tuple[str, str]]:
     return [
         ("办件编号", paper.number),
         ("事项", f"{paper.item_name}（{paper.department}）"),
-        ("事项编码", f"{paper.item_code}（第 {paper.item_version} 版）"),
+        *([] if paper.parts else [("事项编码", f"{paper.item_code}（第 {paper.item_version} 版）")]),
         ("申请人", paper.applicant_name),
         ("身份证号", paper.masked_id),
         ("收件日期", f"{paper.filed_on:%Y年%m月%d日}"),
         *([("受理日期", f"{paper.accepted_on:%Y年%m月%d日}")] if paper.accepted_on else []),
         ("承诺办结", due or f"受理后{paper.promised_limit}内办结"),
+    ]
+
+
+def _parts(paper: Paper, layout: _Layout) -> list:
+    """一件事: the case's items, each decided by its own department, under one number."""
+    if not paper.parts:
+        return []
+    rows = [(p.item_name, p.department, p.number, p.promise) for p in paper.parts]
+    return [
+        Paragraph("本件包含的事项（各由其部门办理，全部办结后本件办结）", layout.styles["heading"]),
+        _grid(
+            [("事项", "办理部门", "事项办件号", "承诺办结"), *rows],
+            _shares(layout, 0.3, 0.26, 0.26, 0.18),
+            layout.styles,
+            header=True,
+        ),
     ]
 
 
@@ -122,6 +138,7 @@ def _receipt(paper: Paper, layout: _Layout) -> list:
         else "本凭证证明本站已收到上列材料，是否受理以受理部门的决定为准。"
     )
     return [
+        *_parts(paper, layout),
         Paragraph("已收材料", layout.styles["heading"]),
         _grid([("材料", "份数"), *rows], _shares(layout, 0.7, 0.3), layout.styles, header=True),
         Paragraph(note, layout.styles["body"]),
@@ -131,7 +148,7 @@ def _receipt(paper: Paper, layout: _Layout) -> list:
 
 def _notice(paper: Paper, layout: _Layout) -> list:
     if not paper.missing:
-        return [Paragraph("所需材料已经齐全，无须补充。", layout.styles["body"])]
+        return [*_parts(paper, layout), Paragraph("所需材料已经齐全，无须补充。", layout.styles["body"])]
     rows = [(m.name, FORMS.get(m.form, m.form), str(m.count), m.note) for m in paper.missing]
     if paper.corrections_due:
         heading = "请补正以下材料（一次告知）"
@@ -145,6 +162,7 @@ def _notice(paper: Paper, layout: _Layout) -> list:
             "以上为办理本事项尚缺的全部材料，本站一次性告知，不再另行要求其他材料。请补齐后携带本告知书到本站办理。"
         )
     return [
+        *_parts(paper, layout),
         Paragraph(heading, layout.styles["heading"]),
         _grid(
             [("材料", "形式", "份数", "说明"), *rows], _shares(layout, 0.36, 0.2, 0.1, 0.34), layout.styles, header=True

@@ -51,6 +51,16 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One item of a 一件事 case, as its receipt and 一次性告知 list it."""
+
+    item_name: str
+    department: str
+    number: str
+    promise: str
+
+
+@dataclass(frozen=True)
 class Paper:
     """Everything a document may print about one application; never the full ID number."""
 
@@ -81,6 +91,7 @@ class Paper:
     refused_by_body: str = ""  # the body that refused to accept: the 不予受理通知书 is its paper
     query_code: str = ""  # 查询码; none on applications filed before query codes
     query_url: str = ""  # the county hub's public query page; empty where none is known
+    parts: tuple[Part, ...] = ()  # 一件事: the case's items, each decided by its own department
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def seal_document(
     if operator.role not in SEAL_ROLES:
         raise SealRefused("只有代办员和窗口人员可以用章")
     seal, cert, key = _unlock(node, seal_id, pin)
-    paper = paper_for(node, number, node.reference.catalogue())
+    paper = paper_for(node, number, node.reference.catalogue(), kind)
     plain = render(kind, paper, size)
     claim = _claim(node, seal_id, key, plain, number, kind)
     stamped = render(kind, paper, size, Stamp(draw(seal.owner, seal.name), claim.to_qr()))

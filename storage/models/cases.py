@@ -17,6 +17,7 @@ class Application(BaseModel):
     item_code = pw.CharField(max_length=32)
     item_version = pw.IntegerField()
     bundle = pw.CharField(max_length=64, null=True)
+    case_number = pw.CharField(max_length=64, null=True, index=True)  # 一件事: the case's number (its first item's)
     state = pw.CharField(max_length=32, index=True)
     sealed = pw.TextField()  # the encrypted applicant fields, as canonical JSON
     id_lookup = pw.CharField(max_length=64, index=True)

@@ -307,6 +307,19 @@ DOCUMENT = {
                         "items": {"type": "string"},
                         "description": "作出决定的单位已加盖电子印章的电子证照名称（凭证照上的二维码核验）",
                     },
+                    "parts": {
+                        "type": "array",
+                        "description": "一件事：本件包含的各事项及其进度（单一事项为空）",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "number": {"type": "string"},
+                                "item": {"type": "string"},
+                                "state": {"type": "string"},
+                                "promise": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             },
             **_BODIES,

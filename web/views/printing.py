@@ -22,6 +22,6 @@ def document(number: str, doc: str):
         abort(404)
     visible_application(number)
     node = current_app.extensions["onetrip"]
-    paper = paper_for(node, number, node.reference.catalogue())
+    paper = paper_for(node, number, node.reference.catalogue(), doc)
     pdf = render(doc, paper, request.args.get("size", "A4"))
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=filename(doc, paper))

@@ -131,4 +131,5 @@ def answer_json():
         collect=found.collect,
         results=list(found.results),
         licences=list(found.licences),
+        parts=[{"number": p.number, "item": p.item_name, "state": p.state, "promise": p.promise} for p in found.parts],
     )

@@ -18,7 +18,7 @@ from node.cases.intake import (
 )
 from node.cases.marks import deadline_counts, deadline_marks
 from node.cases.notices import printable_count
-from node.cases.queries import timeline
+from node.cases.queries import case_items, timeline
 from node.cases.ratings import TOKEN_MINUTES
 from node.errors import DomainError
 from node.rules.deadlines import deemed_accepted
@@ -193,6 +193,10 @@ def application(number: str):
         rating=describe(row.rating_grade, json.loads(row.rating_reasons or "[]")) if row.rating_grade else None,
         seals=usable_seals(node) if operator.role in SEAL_ROLES else [],
         on_the_spot=_on_the_spot(node, operator, row, item, authority, level),
+        case=[
+            (r, _item_name(node.reference.catalogue(), r.item_code, r.item_version))
+            for r in (case_items(row.case_number) if row.case_number else [])
+        ],
     )
 
 

@@ -1,0 +1,82 @@
+"""一件事 as one case, over the demo tree's real servers: the village files 出生一件事 as one case (one number, one
+receipt listing its items, each shared material asked once); the township decides its items and the county
+its own; the resident's query shows each item, the case still running until every item is decided, and the
+promised date the latest item's."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from pypdf import PdfReader
+
+from harness.cluster import RESIDENT
+from node.cases.intake import file_for_resident, transition
+from node.cases.tracking import QueryGuard, look_up
+from node.catalogue.data import sample_catalogue
+from node.printing.dossier import paper_for
+from node.printing.render import render
+from storage.database import db
+from storage.models import Application
+
+BIRTH = "511302-YJS-001"  # 出生一件事: five items, decided at the township and at the county
+
+
+def text_of(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).replace("\n", "")
+
+
+def decide(node, numbers: list[str], level: str, clerk: str) -> None:
+    catalogue = sample_catalogue()
+    for number in numbers:
+        row = Application.get_by_id(number)
+        if catalogue.item(row.item_code, row.item_version).level == level:
+            transition(node.events, number, "application.accepted", {"by": clerk})
+            transition(node.events, number, "application.decided", {"by": clerk, "approved": True})
+
+
+def look(case_code: str):
+    return look_up(
+        QueryGuard(), sample_catalogue(), code_or_number=case_code, id_tail=RESIDENT.id_number[-4:], client="t"
+    )
+
+
+def test_a_bundle_is_one_case_decided_by_its_items_departments_at_two_levels(cluster):
+    village = cluster.open("village")
+    numbers = file_for_resident(
+        village,
+        sample_catalogue(),
+        bundle_code=BIRTH,
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=village.now(),
+    )
+    case = numbers[0]
+    assert len(numbers) == 5 and {Application.get_by_id(n).case_number for n in numbers} == {case}
+    bundle = sample_catalogue().bundles[BIRTH]
+    receipt = text_of(render("receipt", paper_for(village, numbers[3], sample_catalogue(), "receipt")))
+    assert f"办件编号{case}" in receipt.replace(" ", "") and "本件包含的事项" in receipt
+    assert all(sample_catalogue().item(code).name in receipt for code in bundle.item_codes)
+    notice = text_of(render("notice", paper_for(village, numbers[1], sample_catalogue(), "notice")))
+    shared = [e.material.name for e in bundle.to_ask() if len(e.item_codes) > 1]
+    assert shared and all(notice.count(name) == 1 for name in shared)  # asked once for the whole case
+    code = Application.get_by_id(case).query_code
+    running = look(code)
+    assert running.number == case and len(running.parts) == 5 and "已办结 0 个" in running.state
+    db.close()
+
+    assert cluster.sync("village") == 0 and cluster.sync("township") == 0  # up to the township and the county
+    decide(cluster.open("township"), numbers, "township", "town.clerk")
+    db.close()
+    decide(cluster.open("county"), numbers, "county", "county.clerk")
+    db.close()
+    assert cluster.sync("township") == 0 and cluster.sync("village") == 0  # the decisions come down
+
+    cluster.open("village")
+    done = look(code)
+    assert done.state == "已全部办结" and all(part.state.startswith("已办结") for part in done.parts)
+    assert {part.number for part in done.parts} == set(numbers)
+    assert done.due == max(Application.get_by_id(n).due for n in numbers)
+    db.close()
