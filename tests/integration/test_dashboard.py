@@ -72,6 +72,7 @@ def test_every_table_exports_to_csv_with_a_byte_order_mark_for_excel(client):
     assert "期间,2026-01-01 至 今日" in dated and f"事项：{an_item().name}" in dated
     summary = list(csv.reader(io.StringIO(client.get("/dashboard/summary.csv").data.decode("utf-8-sig"))))
     assert ["申请件数", "2"] in summary and ["办结件数", "1"] in summary
+    assert ["即办件数（收件当日办结）", "1"] in summary and ["即办率", "100.0%"] in summary  # decided the day filed
     assert client.get("/dashboard/counties.csv").status_code == 404  # a county's board has no counties table
     for name in ("stations", "bundles", "handling", "channels", "overdue", "ratings", "contacts"):
         assert client.get(f"/dashboard/{name}.csv").status_code == 200
