@@ -21,7 +21,7 @@ import peewee as pw
 from node.cases.intake import read_applicant
 from node.context import Context
 from node.errors import DomainError
-from node.rules.notices import STEPS, notices_for
+from node.rules.notices import ACCEPTED, STEPS, notices_for
 from storage.models import Application, EventRecord, Notice, ScanCursor, upsert
 from sync.errors import SyncError
 from sync.event import Event, parse_event
@@ -66,21 +66,33 @@ def queue_new(node: Context, catalogue, now_ms: int, due_at: Callable[[int], int
             item = catalogue.item(row.item_code, row.item_version)
         except (SyncError, DomainError, KeyError):
             continue  # not readable here (another county's case, purged, or an item this node lacks)
+        service, told = _as_told(row, item, catalogue)
         for notice in notices_for(
             event.type,
             event.payload,
             eid=event.eid,
-            number=number,
+            number=told,
             name=name,
-            service=item.name,
+            service=service,
             signature=signature,
             kind=item.kind,
         ):
+            if notice.kind == ACCEPTED and told != number:
+                continue  # a 一件事 is accepted once for the resident: its first item's acceptance says so
             created = enqueue(notice, number, arrival, due_at(now_ms))
             queued += 1 if created else 0
     if last != after:
         upsert(ScanCursor, name=CURSOR, arrival=last)
     return queued
+
+
+def _as_told(row: Application, item, catalogue) -> tuple[str, str]:
+    """What a notice calls the case and which number it gives: an item of a 一件事 by the bundle's name and
+    the case's number, which is the one on the resident's receipt."""
+    if not row.case_number:
+        return item.name, row.number
+    bundle = catalogue.bundles.get(row.bundle or "")
+    return f"{bundle.name if bundle else '一件事'}中的“{item.name}”", row.case_number
 
 
 def enqueue(notice, number: str, arrival: int, due_ms: int) -> bool:

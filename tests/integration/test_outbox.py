@@ -71,3 +71,34 @@ def test_every_notice_arrives_once_none_at_night_and_a_rebuild_keeps_what_was_se
     assert sent == Notice.select().where(Notice.sent_at.is_null(False)).count() == queued
     county_node.events.rebuild()
     assert Notice.select().where(Notice.sent_at.is_null()).count() == 0  # replayed from the county's own events
+
+
+def test_a_bundles_items_are_told_as_one_case_accepted_once(county_node):
+    """一件事: the resident hears one 受理 for the case, under the case's number and the bundle's name, and a
+    办结 for each item its department decides."""
+    import os
+
+    from harness.cases import RESIDENT
+    from node.cases.intake import file_for_resident
+
+    numbers = file_for_resident(
+        county_node,
+        county_node.reference.catalogue(),
+        bundle_code="511302-YJS-002",  # 退休一件事: three items, all decided at the county
+        applicant=RESIDENT,
+        consent=True,
+        operator="li",
+        request_token=os.urandom(16).hex(),
+        now=county_node.now(),
+    )
+    for number in numbers:
+        transition(county_node.events, number, "application.accepted", {"by": "zhou", "by_name": "周科员"})
+    queue_new(county_node, county_node.reference.catalogue(), beijing_ms(7, 10), next_send_ms)
+    accepted = [n for n in Notice.select() if n.kind == "受理"]
+    assert len(accepted) == 1 and accepted[0].number == numbers[0]
+    assert "退休一件事中的" in accepted[0].text and f"办件号{numbers[0]}" in accepted[0].text
+    for number in numbers:
+        transition(county_node.events, number, "application.decided", {"by": "zhou", "approved": True})
+    queue_new(county_node, county_node.reference.catalogue(), beijing_ms(7, 11), next_send_ms)
+    decided = [n for n in Notice.select() if n.kind == "办结"]
+    assert len(decided) == 3 and all(f"办件号{numbers[0]}" in n.text for n in decided)
