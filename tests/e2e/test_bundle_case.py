@@ -80,3 +80,37 @@ def test_a_bundle_is_one_case_decided_by_its_items_departments_at_two_levels(clu
     assert {part.number for part in done.parts} == set(numbers)
     assert done.due == max(Application.get_by_id(n).due for n in numbers)
     db.close()
+
+
+def test_an_authorised_village_decides_on_the_spot_offline_and_its_parents_apply_it(cluster):
+    """即办 by delegation, over real servers: the village (never served, as on a real village PC) finishes
+    生育登记 on the spot through its own pages, then syncs; the township and the county apply the approval
+    on the catalogue's authority, nothing held back."""
+    from harness.web import login, token
+    from node.catalogue.data import sample_catalogue as catalogue
+    from storage.models import EventRecord
+    from web import create_app
+
+    village = cluster.open("village")
+    assert village.identity.station == "511302001001-01"  # the station the sample delegates 生育登记 to
+    (number,) = file_for_resident(
+        village,
+        catalogue(),
+        item_code="11511302MB1007079B-0003",
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=village.now(),
+    )
+    client = create_app(node=village).test_client()
+    login(client, "cun.agent", "onetrip-demo")
+    done = client.post(f"/work/a/{number}/on-the-spot", data={"csrf_token": token(client, f"/work/a/{number}")})
+    assert done.status_code == 302 and Application.get_by_id(number).state == "approved"
+    db.close()
+    assert cluster.sync("village") == 0 and cluster.sync("township") == 0
+    for level in ("township", "county"):
+        cluster.open(level)
+        assert Application.get_by_id(number).state == "approved", level
+        assert not EventRecord.select().where(EventRecord.status != "applied").exists(), level
+        db.close()
