@@ -23,6 +23,7 @@ ACTIONS = {
     "disable_operator": "停用账号",
     "enable_operator": "启用账号",
     "set_operator_phone": "设置提醒手机号",
+    "publish_holidays": "发布节假日表",
     "order_seal": "订制印章",
     "grant_seal": "签发印章",
     "revoke_seal": "吊销印章",

@@ -11,7 +11,9 @@ from flask_wtf.csrf import CSRFProtect
 from node.config import NodeConfig
 from node.firststart import has_installation
 from node.link import status
+from node.rules.holidays import next_year_missing
 from node.runtime import Node
+from provisioning.region import CHINA
 from storage.database import release
 
 from . import errors, firststart, headers
@@ -38,6 +40,14 @@ from .views import (
 )
 
 SESSION_HOURS = 8
+
+
+def _calendar_missing(node) -> int | None:
+    """Next year, when a hub's admin should publish its holiday table and has not (from 1 October)."""
+    operator = current_operator()
+    if operator is None or operator.role != "admin" or node.identity.level not in ("county", "city"):
+        return None
+    return next_year_missing(node.reference.holidays(), node.now().astimezone(CHINA).date())
 
 
 def create_app(
@@ -97,6 +107,7 @@ def create_app(
             "node_identity": node.identity,
             "sync_link": status.link_status(node) if current_operator() else None,
             "setting_up": False,
+            "calendar_missing": _calendar_missing(node),
         }
     )
     errors.init_app(app)

@@ -190,3 +190,48 @@ def _spans(days: frozenset[date], year: int) -> list[tuple[date, date]]:
         else:
             spans.append((day, day))
     return spans
+
+
+CALENDAR_DUE = (10, 1)  # from 1 October, next year's table is overdue: 20-day promises cross New Year by then
+
+
+def next_year_missing(table: HolidayTable, today: date) -> int | None:
+    """Next year, if the table lacks it and it is time to have it (from 1 October); else None."""
+    if (today.month, today.day) >= CALENDAR_DUE and not table.covers(today.year + 1):
+        return today.year + 1
+    return None
+
+
+def year_from_lines(year: int, days_off: str, workdays: str) -> tuple[set[date], set[date], list[str]]:
+    """A year typed on the calendar page: days off one span a line ("2027-02-15 至 2027-02-23", or one date),
+    make-up workdays one date a line; every mistake named, in Chinese."""
+    problems: list[str] = []
+    off: set[date] = set()
+    for line in filter(None, (raw.strip() for raw in days_off.splitlines())):
+        parts = [part.strip() for part in line.replace("～", "至").replace("~", "至").split("至")]
+        if len(parts) > 2:
+            problems.append(f"“{line}”应为一个日期，或“首日 至 末日”")
+            continue
+        first = _date_in(year, parts[0], problems)
+        last = _date_in(year, parts[-1], problems) if len(parts) == 2 else first
+        if first and last and first > last:
+            problems.append(f"放假区间 {first.isoformat()} 至 {last.isoformat()} 首日晚于末日")
+        elif first and last:
+            off |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
+    work = {day for line in workdays.splitlines() if line.strip() and (day := _date_in(year, line.strip(), problems))}
+    return off, work, problems
+
+
+def with_year(table: HolidayTable, year: int, days_off: set[date], workdays: set[date]) -> HolidayTable:
+    """The table with `year` set to these days (added, or replaced), as a new version; refused if inconsistent."""
+    return build_table(
+        {day for day in table.days_off if day.year != year} | days_off,
+        {day for day in table.workdays if day.year != year} | workdays,
+        table.years | {year},
+        table.version + 1,
+    )
+
+
+def holiday_summary(table: HolidayTable, year: int) -> tuple[list[tuple[date, date]], list[date]]:
+    """A year as a person reads it: its spans of days off and its make-up workdays, in order."""
+    return _spans(table.days_off, year), sorted(day for day in table.workdays if day.year == year)

@@ -42,7 +42,11 @@ NOT_PAGES = {
     "printing.document",
     "printing.api_document",
     "seals.image",
+    "setup.request_download",  # a file, and only on a PC not set up yet
 }
+# Pages only a PC that is not set up yet shows, which the walk's enrolled tree cannot: tests/e2e/test_setup_browser.py
+# drives them (no sideways scrolling checked there; axe-core not yet).
+FRESH_PC_PAGES = {"setup.start"}
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ def pages_of(role: str, site: Site) -> list[str]:
                 "/admin/audit",
                 "/admin/operators",
                 "/admin/seals",
+                "/admin/holidays",
                 "/dashboard/",
                 "/work/",
                 a + site.decided,
@@ -320,7 +325,7 @@ def test_the_walk_covers_every_page_of_the_app(site):
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if "GET" in rule.methods
-        and rule.endpoint not in NOT_PAGES
+        and rule.endpoint not in NOT_PAGES | FRESH_PC_PAGES
         and not rule.rule.startswith("/api/")  # the JSON API and the sync endpoints: programs, not people
     }
     adapter = app.url_map.bind("127.0.0.1")

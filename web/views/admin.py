@@ -6,13 +6,16 @@ import io
 import segno
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
 
+from node.catalogue.published import HOLIDAYS, PublicationRefused, publish
 from node.fleet import admin as fleet
 from node.fleet import overview
 from node.hub.dashboard import Table
 from node.hub.export import csv_bytes
 from node.link import health
+from node.rules.holidays import BadHolidayTable, holiday_summary, next_year_missing, with_year, year_from_lines
 from node.rules.identifiers import normalise_phone
 from provisioning.audit import ACTIONS, ACTORS, OUTCOMES, trail
+from provisioning.audit import audit as record_audit
 from provisioning.errors import ProvisioningError
 from provisioning.operators import ROLES, county_disable, create_operator, set_disabled, set_phone
 from provisioning.region import CHINA, LEVEL_NAMES
@@ -291,3 +294,45 @@ def enable(username: str):
     me = current_operator()
     set_disabled(_node().events, me.station, username, False, by=me.username)
     return redirect(url_for("admin.operators"))
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@requires("admin")
+def holidays():
+    """节假日表: the years a hub's table covers, and a year typed in (days off, make-up workdays) checked and,
+    on the admin's word, published as a new version; refusals on the same page, nothing published."""
+    node = _node()
+    if not overview.is_hub(node):
+        abort(403, "节假日表由县级、市级枢纽发布")
+    table, today = node.reference.holidays(), node.now().astimezone(CHINA).date()
+    form, problems, checked, published = request.form, [], None, None
+    year = request.values.get("year", type=int) or today.year + 1
+    if request.method == "POST":
+        if not today.year - 1 <= year <= today.year + 2:
+            problems.append(f"只能编辑 {today.year - 1} 至 {today.year + 2} 年的节假日安排")
+        else:
+            off, work, problems = year_from_lines(year, form.get("days_off", ""), form.get("workdays", ""))
+            try:
+                checked = with_year(table, year, off, work) if not problems else None
+            except BadHolidayTable as exc:
+                problems = exc.problems
+            if checked is not None and form.get("action") == "publish":
+                try:
+                    published = publish(node.events, node.identity, HOLIDAYS, checked)
+                except PublicationRefused as exc:
+                    problems.append(str(exc))
+                else:
+                    record_audit(current_operator().username, "publish_holidays", str(year), "ok", f"第 {published} 版")
+                    table = node.reference.holidays()
+    return render_template(
+        "admin/holidays.html",
+        table=table,
+        years=sorted(table.years, reverse=True)[:4],
+        summary=lambda y: holiday_summary(table, y),
+        year=year,
+        form=form,
+        problems=problems,
+        checked=checked,
+        published=published,
+        missing=next_year_missing(table, today),
+    )
