@@ -40,7 +40,8 @@ DECIDING = (
     "application.decided",
     "application.conflict_settled",
 )
-HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.")
+# A hub's own: trust and reference data, seals, data keys, notices sent; a county's 差评整改 and 办件回访.
+HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.", "rectification.", "callback.")
 
 AUTHORITY = {
     "village": STATION,
