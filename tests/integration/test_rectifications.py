@@ -1,0 +1,142 @@
+"""差评整改 and 办件回访 on a real county hub (its own keys, certificate and SQLite database): a 差评 opens one
+case, assigned to the item's department and due in working days, that goes through 核实, 整改, 报告 and closes
+only with the 回访; a month's call-back sample drawn twice is the same list; every phone read is audited; a
+rebuild brings everything back from the county's own events and opens nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from harness.cases import RESIDENT, file, item
+from harness.clock import FrozenClock
+from harness.tree import open_node
+from node.cases.intake import transition
+from node.cases.ratings import rate
+from node.config import NodeConfig
+from node.hub.callbacks import call_list, draw_due, draw_month, record_call
+from node.hub.calls import VIEW_PHONE, callee_for_call
+from node.hub.rectifications import FollowUpRefused, open_cases, open_rectifications, record_step, steps_of
+from node.rules.callbacks import RECORDED, SAMPLED
+from node.rules.deadlines import add_working_days
+from node.rules.rectification import CLOSED, OPENED, RECTIFIED, REPORTED, REVISITED, REVISITING, VERIFIED
+from provisioning.operators import create_operator
+from provisioning.region import CHINA
+from storage.database import db
+from storage.models import AuditEntry, Callback, EventRecord, Rectification
+
+DECEMBER = dt.datetime(2026, 12, 7, 10, 0, tzinfo=CHINA)  # a Monday
+PHONE = RESIDENT.phone.replace(" ", "")
+CLERK = {"by": "zhou", "by_name": "周科员", "staff_no": "A017"}
+
+
+@pytest.fixture
+def clock():
+    return FrozenClock(int(DECEMBER.timestamp() * 1000))
+
+
+@pytest.fixture
+def county(county_template, tmp_path, clock):
+    """The provisioned county hub on a clock the test moves, with a clerk."""
+    shutil.copytree(county_template.county.data_dir, tmp_path / "county")
+    node = open_node(NodeConfig(tmp_path / "county"), clock)
+    create_operator(
+        node.events, node.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
+    )
+    yield node
+    db.close()
+
+
+def decided(node, token: str) -> str:
+    number = file(node, token=token)
+    transition(node.events, number, "application.accepted", {"by": "zhou"})
+    transition(node.events, number, "application.decided", {"by": "zhou", "approved": True})
+    return number
+
+
+def rated(node, token: str, grade: str, reasons: list[str]) -> str:
+    number = decided(node, token)
+    transition(node.events, number, "application.delivered", {"by": "zhou"})
+    rate(node.events, number, grade, reasons, "跑了三趟才办成", "query")
+    return number
+
+
+def today(node) -> dt.date:
+    return node.now().astimezone(CHINA).date()
+
+
+def test_a_low_rating_opens_one_case_that_closes_only_after_the_revisit(county):
+    low = rated(county, "low", "very_dissatisfied", ["slow", "attitude"])
+    rated(county, "fine", "satisfied", [])
+    holidays, catalogues = county.reference.holidays(), county.reference.catalogues()
+    assert open_rectifications(county, today(county), holidays, catalogues) == 1
+    assert open_rectifications(county, today(county), holidays, catalogues) == 0  # one case per 差评
+    row = Rectification.get_by_id(low)
+    assert row.county == county.identity.station and row.grade == "very_dissatisfied" and row.comment
+    assert row.department == item().department and row.department_code == item().department_code
+    assert row.due == add_working_days(today(county), 15, holidays).due
+    assert EventRecord.get(EventRecord.type == OPENED).stream == county.identity.station
+
+    with pytest.raises(FollowUpRefused, match="下一步应为：核实"):
+        record_step(county, low, REVISITED, {"note": "已回访", "reached": True, "satisfied": True}, CLERK)
+    record_step(county, low, VERIFIED, {"note": "窗口确实让群众多跑了两趟", "finding": "founded"}, CLERK)
+    record_step(county, low, RECTIFIED, {"note": "一次性告知单补全了材料清单"}, CLERK)
+    with pytest.raises(FollowUpRefused, match="请写明报告情况"):
+        record_step(county, low, REPORTED, {"note": "  "}, CLERK)
+    record_step(county, low, REPORTED, {"note": "整改报告已报县政务服务管理局"}, CLERK)
+    assert Rectification.get_by_id(low).state == REVISITING and open_cases(county.identity.station, today(county))
+
+    callee = callee_for_call(county, low, "zhou", "差评整改回访")
+    assert (callee.name, callee.phone) == (RESIDENT.name, PHONE)
+    record_step(county, low, REVISITED, {"note": "电话无人接听", "reached": False}, CLERK)
+    assert Rectification.get_by_id(low).state == REVISITING  # not reached: still open
+    record_step(county, low, REVISITED, {"note": "群众认可整改", "reached": True, "satisfied": True}, CLERK)
+    row = Rectification.get_by_id(low)
+    assert (row.state, row.closed_on, row.revisit_tries, row.satisfied) == (CLOSED, today(county), 2, True)
+    assert not open_cases(county.identity.station, today(county))
+    assert [s.name for s in steps_of(low)] == ["差评转整改", "核实", "整改", "报告", "回访", "回访"]
+    assert steps_of(low)[1].by == "周科员" and steps_of(low)[1].note.startswith("属实：")
+    with pytest.raises(FollowUpRefused):
+        record_step(county, low, REVISITED, {"note": "再访", "reached": True, "satisfied": True}, CLERK)
+
+    entry = AuditEntry.get(AuditEntry.action == VIEW_PHONE)
+    assert (entry.actor, entry.subject, entry.outcome) == ("zhou", low, "ok")
+
+    county.events.rebuild()
+    row = Rectification.get_by_id(low)
+    assert (row.state, row.revisit_tries, row.finding) == (CLOSED, 2, "founded")
+    assert open_rectifications(county, today(county), holidays, catalogues) == 0  # the rebuild opened nothing twice
+
+
+def test_a_month_sample_drawn_twice_is_the_same_list_and_calls_are_recorded(county, clock):
+    numbers = [decided(county, f"dec-{n}") for n in range(5)]
+    with pytest.raises(FollowUpRefused, match="尚未结束"):
+        draw_month(county, "2026-12", today(county))
+    clock.set_ms(int(dt.datetime(2027, 1, 4, 9, tzinfo=CHINA).timestamp() * 1000))
+    assert draw_due(county, today(county)) is None  # too early: stations may still be bringing December up
+    clock.set_ms(int(dt.datetime(2027, 1, 6, 9, tzinfo=CHINA).timestamp() * 1000))
+    assert draw_due(county, today(county)) == 3  # one window, one station: five cases, at least three
+    first = [line.number for line in call_list(county.identity.station, "2026-12", {})]
+    assert draw_month(county, "2026-12", today(county)) == 3 and draw_due(county, today(county)) is None
+    assert EventRecord.select().where(EventRecord.type == SAMPLED).count() == 1
+    assert first == [line.number for line in call_list(county.identity.station, "2026-12", {})]
+    assert set(first) <= set(numbers)
+
+    called = first[0]
+    assert callee_for_call(county, called, "zhou", "办件回访").phone == PHONE
+    assert AuditEntry.select().where((AuditEntry.action == VIEW_PHONE) & (AuditEntry.subject == called)).count() == 1
+    with pytest.raises(FollowUpRefused, match="未接通时不能记录满意度"):
+        record_call(county, "2026-12", called, False, True, [], "", CLERK)
+    record_call(county, "2026-12", called, False, None, [], "关机", CLERK)
+    record_call(county, "2026-12", called, True, False, ["overdue", "repeat_trips"], "等了很久", CLERK)
+    with pytest.raises(FollowUpRefused, match="已回访"):
+        record_call(county, "2026-12", called, True, True, [], "", CLERK)
+    line = next(line for line in call_list(county.identity.station, "2026-12", {}) if line.number == called)
+    assert (line.outcome, line.tries, line.window) == ("不满意（超期、多次跑）", 2, county.identity.name)
+
+    county.events.rebuild()
+    assert [line.number for line in call_list(county.identity.station, "2026-12", {})] == first
+    assert Callback.get_by_id(("2026-12", called)).tries == 2
+    assert EventRecord.select().where(EventRecord.type == RECORDED).count() == 2
