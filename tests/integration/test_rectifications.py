@@ -13,6 +13,7 @@ import pytest
 from harness.cases import RESIDENT, file, item
 from harness.clock import FrozenClock
 from harness.tree import open_node
+from harness.web import login, token
 from node.cases.intake import transition
 from node.cases.ratings import rate
 from node.config import NodeConfig
@@ -26,6 +27,7 @@ from provisioning.operators import create_operator
 from provisioning.region import CHINA
 from storage.database import db
 from storage.models import AuditEntry, Callback, EventRecord, Rectification
+from web import create_app
 
 DECEMBER = dt.datetime(2026, 12, 7, 10, 0, tzinfo=CHINA)  # a Monday
 PHONE = RESIDENT.phone.replace(" ", "")
@@ -140,3 +142,74 @@ def test_a_month_sample_drawn_twice_is_the_same_list_and_calls_are_recorded(coun
     assert [line.number for line in call_list(county.identity.station, "2026-12", {})] == first
     assert Callback.get_by_id(("2026-12", called)).tries == 2
     assert EventRecord.select().where(EventRecord.type == RECORDED).count() == 2
+
+
+@pytest.fixture
+def clerk(county):
+    client = create_app(node=county).test_client()
+    login(client, "zhou", "clerk-pass-1")
+    return client
+
+
+def _post(client, path: str, data: dict):
+    return client.post(path, data={"csrf_token": token(client, path), **data})
+
+
+def test_a_clerk_takes_a_case_through_its_pages_overdue_highlighted_and_the_phone_shown_only_at_the_revisit(
+    county, clock, clerk
+):
+    number = rated(county, "web", "dissatisfied", ["materials"])
+    county.follow_up()  # the scheduler's job
+    listing = clerk.get("/rectifications/").get_data(as_text=True)
+    assert number in listing and "待核实" in listing and "已超期" not in listing
+    assert "整改与回访" in listing  # the menu
+
+    page = f"/rectifications/{number}"
+    assert PHONE not in clerk.get(page).get_data(as_text=True)
+    refused = _post(clerk, page, {"step": VERIFIED, "note": "属实"})
+    assert "请选择核实结论" in refused.get_data(as_text=True)
+    for step, data in (
+        (VERIFIED, {"note": "材料清单缺一项", "finding": "founded"}),
+        (RECTIFIED, {"note": "清单已更正"}),
+        (REPORTED, {"note": "已报告"}),
+    ):
+        assert _post(clerk, page, {"step": step, **data}).status_code == 302
+    assert AuditEntry.select().where(AuditEntry.action == VIEW_PHONE).count() == 0  # not shown before the 回访
+
+    clock.advance(40 * 24 * 3600 * 1000)  # past the 15 working days
+    listing = clerk.get("/rectifications/").get_data(as_text=True)
+    assert 'class="due-overdue"' in listing and "已超期" in listing and "1 件整改已超过期限" in listing
+    shown = clerk.get(page).get_data(as_text=True)
+    assert PHONE in shown and "本次查看已记入操作记录" in shown
+    before = AuditEntry.select().where(AuditEntry.action == VIEW_PHONE).count()
+    done = _post(clerk, page, {"step": REVISITED, "note": "群众表示认可", "reached": "yes", "satisfied": "yes"})
+    assert done.status_code == 302
+    assert AuditEntry.select().where(AuditEntry.action == VIEW_PHONE).count() == before + 1  # each view audited
+    assert Rectification.get_by_id(number).state == CLOSED and number not in clerk.get("/rectifications/").get_data(
+        as_text=True
+    )
+    assert number in clerk.get("/rectifications/?closed=1").get_data(as_text=True)
+
+
+def test_the_call_list_and_a_call_through_the_pages(county, clock, clerk):
+    numbers = {decided(county, f"call-{n}") for n in range(4)}
+    clock.set_ms(int(dt.datetime(2027, 1, 2, 9, tzinfo=CHINA).timestamp() * 1000))
+    assert "现在抽取 2026-12 的回访样本" in clerk.get("/callbacks/").get_data(as_text=True)
+    drawn = clerk.post("/callbacks/draw", data={"csrf_token": token(clerk, "/callbacks/")})
+    assert drawn.status_code == 302
+    listing = clerk.get("/callbacks/?month=2026-12").get_data(as_text=True)
+    listed = [n for n in numbers if f"/callbacks/2026-12/{n}" in listing]
+    assert len(listed) == 3 and "现在抽取" not in listing and PHONE not in listing  # no phone on the list
+
+    page = f"/callbacks/2026-12/{listed[0]}"
+    assert PHONE in clerk.get(page).get_data(as_text=True)
+    refused = _post(clerk, page, {"reached": "yes"})
+    assert "接通时请选择群众是否满意" in refused.get_data(as_text=True)
+    done = _post(
+        clerk, page, {"reached": "yes", "satisfied": "no", "problems": ["attitude", "other"], "comment": "窗口说话生硬"}
+    )
+    assert done.status_code == 302
+    listing = clerk.get("/callbacks/?month=2026-12").get_data(as_text=True)
+    assert "不满意（态度差、其他）：窗口说话生硬" in listing and "已接通 1/3" in listing
+    views = AuditEntry.select().where((AuditEntry.action == VIEW_PHONE) & (AuditEntry.subject == listed[0])).count()
+    assert views == 4  # every showing: the page, then before and after the refused form, then before the outcome
