@@ -28,7 +28,7 @@ from node.rules.callbacks import (
 )
 from node.rules.workflow import DECIDED
 from provisioning.region import area_prefix
-from storage.models import Application, Callback, CallbackSample, EventRecord, Installation, Station
+from storage.models import Application, Callback, CallbackSample, Certificate, EventRecord, Installation, Station
 from sync.event import Event
 from sync.log import APPLIED
 from sync.projection import RuleViolation
@@ -69,9 +69,15 @@ def deciders(numbers: list[str]) -> dict[str, str]:
             & (EventRecord.status == APPLIED)
         )
         origins |= {name.removeprefix("application:"): origin for name, origin in found.tuples()}
+    signers = sorted(set(origins.values()))
+    # The station an installation's certificate names: the one it serves since enrolment (the Installation
+    # row keeps the provisional code it declared before); the declared one where no certificate is held.
     station_of = dict(
-        Installation.select(Installation.id, Installation.station)
-        .where(Installation.id.in_(sorted(set(origins.values()))))
+        Installation.select(Installation.id, Installation.station).where(Installation.id.in_(signers)).tuples()
+    )
+    station_of |= dict(
+        Certificate.select(Certificate.installation, Certificate.station)
+        .where(Certificate.installation.in_(signers) & (Certificate.use == "signing"))
         .tuples()
     )
     return {number: station_of.get(origin, "") for number, origin in origins.items() if origin in station_of}

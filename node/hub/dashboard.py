@@ -16,6 +16,7 @@ import peewee as pw
 from node.cases.conflicts import open_conflicts
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
+from node.hub import followup
 from node.hub.filters import HUBS, Filters, bundle_names, in_area, known_items, narrowed
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
@@ -63,6 +64,7 @@ class Dashboard:
     conflicts: int  # steps two levels took at once, held back and not yet settled by a clerk
     offline: int
     tables: dict[str, Table] = field(default_factory=dict)
+    follow_up: followup.FollowUp | None = None  # 差评整改 and 办件回访 (node.hub.followup)
 
     @property
     def on_time_rate(self) -> str:
@@ -119,6 +121,7 @@ def build(
     offline = sum(1 for row in contacts.rows if row[-1] != "正常")
     per_station = _sums(area, filters, Statistic.station)
     counties = {s.region: s for s in stations.values() if s.level in HUBS}
+    follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
         _summary(totals, marks),
         *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
@@ -129,6 +132,7 @@ def build(
         _channels(_sums(area, filters, Statistic.station), stations),
         _overdue(area, filters, stations, items),
         _low_ratings(area, filters, stations, items),
+        *(Table(*table) for table in follow_tables),
         contacts,
     ]
     return Dashboard(
@@ -143,6 +147,7 @@ def build(
         conflicts=len(open_conflicts(area)),
         offline=offline,
         tables={table.name: table for table in tables},
+        follow_up=follow,
     )
 
 

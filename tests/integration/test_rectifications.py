@@ -189,6 +189,24 @@ def test_a_clerk_takes_a_case_through_its_pages_overdue_highlighted_and_the_phon
         as_text=True
     )
     assert number in clerk.get("/rectifications/?closed=1").get_data(as_text=True)
+    board = clerk.get("/dashboard/").get_data(as_text=True)
+    assert 'id="rectification-rate">100.0%<' in board and "差评整改率（1 件立案）" in board
+
+
+def test_the_dashboard_counts_open_and_overdue_rectifications_in_the_period(county, clock, clerk):
+    numbers = [rated(county, f"dash-{n}", "dissatisfied", ["slow"]) for n in range(2)]
+    county.follow_up()
+    for step, data in ((VERIFIED, {"finding": "unfounded"}), (RECTIFIED, {}), (REPORTED, {})):
+        record_step(county, numbers[0], step, {"note": "已办", **data}, CLERK)
+    record_step(county, numbers[0], REVISITED, {"note": "认可", "reached": True, "satisfied": True}, CLERK)
+    assert 'id="rectification-rate">50.0%<' in clerk.get("/dashboard/").get_data(as_text=True)
+    opened = today(county).isoformat()
+    assert "—" in clerk.get(f"/dashboard/?until={opened[:4]}-01-01").get_data(as_text=True)  # none opened then
+    clock.advance(40 * 24 * 3600 * 1000)
+    overdue = clerk.get("/dashboard/rectifications_overdue.csv").data.decode("utf-8-sig")
+    assert numbers[1] in overdue and numbers[0] not in overdue
+    departments = clerk.get("/dashboard/rectifications_departments.csv").data.decode("utf-8-sig")
+    assert f"{item().department},2,1,50.0%,1" in departments
 
 
 def test_the_call_list_and_a_call_through_the_pages(county, clock, clerk):
@@ -213,3 +231,6 @@ def test_the_call_list_and_a_call_through_the_pages(county, clock, clerk):
     assert "不满意（态度差、其他）：窗口说话生硬" in listing and "已接通 1/3" in listing
     views = AuditEntry.select().where((AuditEntry.action == VIEW_PHONE) & (AuditEntry.subject == listed[0])).count()
     assert views == 4  # every showing: the page, then before and after the refused form, then before the outcome
+    assert 'id="callback-rate">33.3%<' in clerk.get("/dashboard/").get_data(as_text=True)
+    windows = clerk.get("/dashboard/callbacks_windows.csv").data.decode("utf-8-sig")
+    assert f"{county.identity.station},{county.identity.name},3,1,33.3%,0,1,0,0,0,1,1" in windows
