@@ -210,7 +210,7 @@ def steps_of(number: str) -> list[StepLine]:
     for event in causal_order(parse_event(bytes(body)) for (body,) in rows.tuples()):
         payload = event.payload
         at = dt.datetime.fromtimestamp((event.hlc >> 16) / 1000, CHINA)
-        by = payload.get("by_name") or payload.get("by") or "（系统自动立案）"
+        by = payload.get("by_name") or payload.get("by") or "系统自动立案"
         lines.append(StepLine(STEP_NAMES.get(event.type, event.type), at, by, _note(event.type, payload)))
     return lines
 
