@@ -75,6 +75,7 @@ RETENTION_CHECK_H = 24
 NOTIFY_S = 60  # a resident hears of a step within a minute or two of the county holding it (quiet hours apart)
 COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
 FOLLOW_UP_S = 60  # a 差评 is a rectification case at the county within a minute of its arrival there
+CALLBACK_DRAW_H = 1  # last month's 回访 sample is drawn within the hour its day comes
 # Jobs' threads: a sync round (minutes, at a county relaying a storm) and the short jobs one after
 # another beside it. Each thread may hold a database connection, so fewer is cheaper on a hub.
 SCHEDULER_WORKERS = 2
@@ -190,6 +191,7 @@ class Node:
         if self.identity.level == "county":
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
             self._every("follow_up_ratings", self.follow_up, FOLLOW_UP_S)
+            self._every("draw_callbacks", self.draw_callbacks, CALLBACK_DRAW_H * 3600)
         if self.identity.level == "county" and self.config.sms_gateway_url:
             gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
@@ -277,15 +279,19 @@ class Node:
         return send_due(self, gateway, now_ms, rng)
 
     def follow_up(self) -> int:
-        """A county's 差评整改 and 办件回访: open a case for every new 差评; draw last month's 回访 sample when due.
-        How many cases were opened."""
+        """A county's 差评整改: open a case for every 差评 that has none; how many were opened."""
         today = self.now().astimezone(CHINA).date()
         opened = open_rectifications(self, today, self.reference.holidays(), self.reference.catalogues())
         if opened:
             log.info("rectification cases opened for low ratings: %d", opened)
-        if (drawn := draw_due(self, today)) is not None:
-            log.info("call-back sample of last month drawn: %d cases", drawn)
         return opened
+
+    def draw_callbacks(self) -> int | None:
+        """A county's 办件回访: draw last month's sample once its day has come; how many cases it holds."""
+        drawn = draw_due(self, self.now().astimezone(CHINA).date())
+        if drawn:
+            log.info("call-back sample of last month drawn: %d cases", drawn)
+        return drawn
 
     def queue_printed_notices(self) -> int:
         """Queue the notices of what this station filed, to print if no word of their SMS comes back in time."""

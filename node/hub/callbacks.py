@@ -85,7 +85,8 @@ def deciders(numbers: list[str]) -> dict[str, str]:
 
 def draw_month(node: Context, month: str, today: dt.date) -> int:
     """Draw the month's sample once, as the county's event; how many cases it holds (the held sample's, if
-    it was drawn before: drawing again changes nothing). A month not yet over is refused."""
+    it was drawn before: drawing again changes nothing). A month not yet over is refused; a month with no
+    closed case records nothing."""
     county = node.identity.station
     if drawn := CallbackSample.get_or_none((CallbackSample.county == county) & (CallbackSample.month == month)):
         return Callback.select().where((Callback.county == county) & (Callback.month == drawn.month)).count()
@@ -96,6 +97,8 @@ def draw_month(node: Context, month: str, today: dt.date) -> int:
     if last >= today:
         raise FollowUpRefused([f"{month} 尚未结束，月份结束后才能抽取回访样本"])
     cases = closed_cases(area_prefix(node.identity.region), month)
+    if not cases:
+        return 0  # nothing closed: nothing to record (a county just set up, a test's hub), asked again later
     facts = {case.number: (item, day) for case, item, day in cases}
     sample = draw_sample((case for case, _, _ in cases), county, month, SHARE_PERCENT, MINIMUM)
     payload = {

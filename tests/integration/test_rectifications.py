@@ -27,6 +27,7 @@ from provisioning.operators import create_operator
 from provisioning.region import CHINA
 from storage.database import db
 from storage.models import AuditEntry, Callback, EventRecord, Rectification
+from sync.projection import RuleViolation
 from web import create_app
 
 DECEMBER = dt.datetime(2026, 12, 7, 10, 0, tzinfo=CHINA)  # a Monday
@@ -110,6 +111,16 @@ def test_a_low_rating_opens_one_case_that_closes_only_after_the_revisit(county):
     row = Rectification.get_by_id(low)
     assert (row.state, row.revisit_tries, row.finding) == (CLOSED, 2, "founded")
     assert open_rectifications(county, today(county), holidays, catalogues) == 0  # the rebuild opened nothing twice
+
+
+def test_an_opening_for_another_county_s_station_is_refused_and_an_empty_month_records_nothing(county, clock):
+    payload = {"number": "X-1", "station": "511303001001-01", "item_code": item().code, "department_code": "d"}
+    payload |= {"department": "某局", "grade": "dissatisfied", "opened_on": "2026-12-07", "due": "2026-12-28"}
+    with pytest.raises(RuleViolation, match="只有办件所在地的县级中心"):
+        county.events.append(OPENED, "rectification:X-1", payload, stream=county.identity.station)
+    clock.set_ms(int(dt.datetime(2027, 2, 6, 9, tzinfo=CHINA).timestamp() * 1000))
+    assert draw_due(county, today(county)) == 0  # January: nothing closed
+    assert not EventRecord.select().where(EventRecord.type.in_([OPENED, SAMPLED])).exists()
 
 
 def test_a_month_sample_drawn_twice_is_the_same_list_and_calls_are_recorded(county, clock):
