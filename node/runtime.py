@@ -26,8 +26,10 @@ from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection
 from node.config import NodeConfig, write_config
+from node.hub.callbacks import CallbackProjection, draw_due
 from node.hub.outbox import send_due
 from node.hub.rechecks import recheck
+from node.hub.rectifications import RectificationProjection, open_rectifications
 from node.hub.reminders import queue_reminders
 from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
@@ -73,6 +75,8 @@ DEADLINE_MARKING_S = 60  # dashboards' figures are never more than a minute old 
 RETENTION_CHECK_H = 24
 NOTIFY_S = 60  # a resident hears of a step within a minute or two of the county holding it (quiet hours apart)
 COUNTERSIGN_S = 60  # a seal use's receipt time is signed within a minute of its arrival
+FOLLOW_UP_S = 60  # a 差评 is a rectification case at the county within a minute of its arrival there
+CALLBACK_DRAW_H = 1  # last month's 回访 sample is drawn within the hour its day comes
 # Jobs' threads: a sync round (minutes, at a county relaying a storm) and the short jobs one after
 # another beside it. Each thread may hold a database connection, so fewer is cheaper on a hub.
 SCHEDULER_WORKERS = 2
@@ -155,6 +159,8 @@ class Node:
                     SealProjection(trust),
                     ForkReportProjection(identity.installation, trust),
                     NoticeProjection(),
+                    RectificationProjection(),
+                    CallbackProjection(),
                 )
             ),
             hlc,
@@ -187,6 +193,8 @@ class Node:
         if self.identity.level == "county":
             self._every("countersign_seal_uses", lambda: countersign(self), COUNTERSIGN_S)
             self._every("recheck_rules", lambda: recheck(self, self.reference.catalogue()), NOTIFY_S)
+            self._every("follow_up_ratings", self.follow_up, FOLLOW_UP_S)
+            self._every("draw_callbacks", self.draw_callbacks, CALLBACK_DRAW_H * 3600)
         if self.identity.level == "county" and self.config.sms_gateway_url:
             gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
@@ -272,6 +280,21 @@ class Node:
         queue_new(self, self.reference.catalogue(), now_ms, next_send_ms)
         queue_reminders(self, now_ms)
         return send_due(self, gateway, now_ms, rng)
+
+    def follow_up(self) -> int:
+        """A county's 差评整改: open a case for every 差评 that has none; how many were opened."""
+        today = self.now().astimezone(CHINA).date()
+        opened = open_rectifications(self, today, self.reference.holidays(), self.reference.catalogues())
+        if opened:
+            log.info("rectification cases opened for low ratings: %d", opened)
+        return opened
+
+    def draw_callbacks(self) -> int | None:
+        """A county's 办件回访: draw last month's sample once its day has come; how many cases it holds."""
+        drawn = draw_due(self, self.now().astimezone(CHINA).date())
+        if drawn:
+            log.info("call-back sample of last month drawn: %d cases", drawn)
+        return drawn
 
     def queue_printed_notices(self) -> int:
         """Queue the notices of what this station filed, to print if no word of their SMS comes back in time."""

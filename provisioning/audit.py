@@ -27,6 +27,7 @@ ACTIONS = {
     "order_seal": "订制印章",
     "grant_seal": "签发印章",
     "revoke_seal": "吊销印章",
+    "view_phone": "查看群众电话（回访）",
 }
 # Requests no person signed in for: an installation enrolling or renewing, a holder asking for its seal.
 ACTORS = {"enrolment": "（站点注册请求）", "renewal": "（证书续期请求）", "seal": "（印章申请）"}

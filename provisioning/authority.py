@@ -44,7 +44,8 @@ DECIDING = (
     "application.conflict_settled",
     "application.rule_disputed",  # a hub's re-check of a 秒办 under a newer rule: a conflict for a clerk
 )
-HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.")
+# A hub's own: trust and reference data, seals, data keys, notices sent; a county's 差评整改 and 办件回访.
+HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.", "rectification.", "callback.")
 
 AUTHORITY = {
     "village": STATION,

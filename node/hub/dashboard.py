@@ -16,6 +16,7 @@ import peewee as pw
 from node.cases.conflicts import open_conflicts
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
+from node.hub import followup
 from node.hub.filters import HUBS, Filters, bundle_names, in_area, known_items, narrowed
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
@@ -67,6 +68,7 @@ class Dashboard:
     conflicts: int  # steps two levels took at once, held back and not yet settled by a clerk
     offline: int
     tables: dict[str, Table] = field(default_factory=dict)
+    follow_up: followup.FollowUp | None = None  # 差评整改 and 办件回访 (node.hub.followup)
 
     @property
     def on_the_spot_rate(self) -> str:
@@ -128,6 +130,7 @@ def build(
     per_station = _sums(area, filters, Statistic.station)
     counties = {s.region: s for s in stations.values() if s.level in HUBS}
     on_the_spot = _on_the_spot(area, filters)
+    follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
         _summary(totals, marks, on_the_spot),
         *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
@@ -138,6 +141,7 @@ def build(
         _channels(_sums(area, filters, Statistic.station), stations),
         _overdue(area, filters, stations, items),
         _low_ratings(area, filters, stations, items),
+        *(Table(*table) for table in follow_tables),
         contacts,
     ]
     return Dashboard(
@@ -152,6 +156,7 @@ def build(
         conflicts=len(open_conflicts(area)),
         offline=offline,
         tables={table.name: table for table in tables},
+        follow_up=follow,
     )
 
 

@@ -35,6 +35,7 @@ from . import (
     m17_notices,
     m18_scan_cursors,
     m19_operator_phones,
+    m20_rectifications,
     m22_bundle_cases,
 )
 from .frozen import Frozen
@@ -79,6 +80,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (17, "the county hub's outbox of SMS notices", m17_notices.apply),
     (18, "scan cursors", m18_scan_cursors.apply),
     (19, "operators' mobile numbers, for deadline reminders", m19_operator_phones.apply),
+    (20, "差评整改 cases; monthly 办件回访 samples and their calls", m20_rectifications.apply),
     (22, "一件事 cases: each application names its case", m22_bundle_cases.apply),
 )
 LATEST = MIGRATIONS[-1][0]

@@ -2,8 +2,8 @@
 
 `base`: the base model and schema versions. `log`: the event log. `trust`: stations, installations,
 certificates, operators. `cases`: applications and what hangs off them. `links`: sync bookkeeping.
-`seals`: electronic seals. `rows`: `insert_row`, `get_row`, `update_row`, `deferred_inserts()`, the one
-adapter over peewee's internals.
+`seals`: electronic seals. `followup`: 差评整改 cases and 办件回访 samples. `rows`: `insert_row`, `get_row`,
+`update_row`, `deferred_inserts()`, the one adapter over peewee's internals.
 """
 
 from .base import BaseModel, SchemaVersion, utcnow
@@ -17,6 +17,7 @@ from .cases import (
     ScanCursor,
     Statistic,
 )
+from .followup import Callback, CallbackSample, Rectification
 from .links import Contact, ForkEvidence, RequestNonce, SyncLink
 from .log import DataKey, EventRecord, PendingDep, SignedHeadRecord, StreamHead, unsettled
 from .rows import (
@@ -50,6 +51,8 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "BaseModel",
+    "Callback",
+    "CallbackSample",
     "Certificate",
     "Contact",
     "Credential",
@@ -64,6 +67,7 @@ __all__ = [
     "Notice",
     "ScanCursor",
     "RatingToken",
+    "Rectification",
     "Registration",
     "Replacement",
     "RequestNonce",

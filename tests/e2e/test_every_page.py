@@ -9,6 +9,7 @@ is added that no role's walk opens."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -18,11 +19,15 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from harness.browser import chromium_browser
+from harness.cases import file
 from harness.cluster import Cluster
 from node.cases.intake import file_for_resident, transition
-from node.cases.ratings import issue_token
+from node.cases.ratings import issue_token, rate
 from node.cli import demo
 from node.config import NodeConfig
+from node.hub.callbacks import DRAW_ON_DAY, draw_month
+from node.rules.callbacks import month_days, month_of
+from provisioning.region import CHINA
 from storage.database import db
 from storage.models import Application
 from web import create_app
@@ -60,6 +65,8 @@ class Site:
     item: str  # an item the agent may file
     bundle: str  # a 一件事 the agent may file
     village: NodeConfig
+    rectification: str  # a 差评 filed, decided and rated at the county hall: its rectification case
+    call: str  # the path of a call-back of the county's sample of this month
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +110,15 @@ def site(demo_tree, tmp_path_factory):
         token = issue_token(decided, village.now())
         db.close()
         assert cluster.sync("village") == 0 and cluster.sync("township") == 0
-        cluster.open("county")
+        county = cluster.open("county")
         code = Application.get_by_id(decided).query_code
+        low = file(county, token="every-page-low")
+        for step in ("application.accepted", "application.decided", "application.delivered"):
+            transition(county.events, low, step, {**clerk, "approved": True} if step.endswith("decided") else clerk)
+        rate(county.events, low, "dissatisfied", ["slow"], "", "query")
+        county.follow_up()
+        month = month_of(county.now().astimezone(CHINA).date())
+        draw_month(county, month, month_days(month)[1] + dt.timedelta(days=DRAW_ON_DAY))  # as next month's job
         db.close()
         yield Site(
             urls={level: f"http://127.0.0.1:{cluster.configs[level].port}" for level in cluster.servers},
@@ -116,6 +130,8 @@ def site(demo_tree, tmp_path_factory):
             item=township_item,
             bundle=bundle.code,
             village=cluster.configs["village"],
+            rectification=low,
+            call=f"/callbacks/{month}/{decided}",
         )
     finally:
         db.close()
@@ -172,6 +188,10 @@ def pages_of(role: str, site: Site) -> list[str]:
                 "/admin/seals",
                 "/admin/holidays",
                 "/dashboard/",
+                "/rectifications/",
+                f"/rectifications/{site.rectification}",
+                "/callbacks/",
+                site.call,
                 "/work/",
                 a + site.decided,
                 "/work/catalogue",
