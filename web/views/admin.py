@@ -12,7 +12,7 @@ from node.fleet import overview
 from node.hub.dashboard import Table
 from node.hub.export import csv_bytes
 from node.link import health
-from node.rules.holidays import BadHolidayTable, holiday_summary, next_year_missing, with_year, year_from_lines
+from node.rules.holidays import BadHolidayTable, holiday_summary, with_year, year_from_lines
 from node.rules.identifiers import normalise_phone
 from provisioning.audit import ACTIONS, ACTORS, OUTCOMES, trail
 from provisioning.audit import audit as record_audit
@@ -334,5 +334,4 @@ def holidays():
         problems=problems,
         checked=checked,
         published=published,
-        missing=next_year_missing(table, today),
     )
