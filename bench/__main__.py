@@ -7,6 +7,7 @@ needs PostgreSQL and runs at the size `ONETRIP_FLEET` names.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -93,7 +94,14 @@ def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):>9,.0f}  ({min(values):,.0f}–{max(values):,.0f})"
 
 
+def machine() -> str:
+    """The load the figures were measured under: a benchmark on a busy machine says so."""
+    one, five, fifteen = os.getloadavg()
+    return f"machine: {os.cpu_count()} cores, load average {one:.2f} / {five:.2f} / {fifteen:.2f} at the start"
+
+
 def main() -> int:
+    print(machine())
     records = applications(EVENTS)
     rows = []
     results = []

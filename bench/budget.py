@@ -166,8 +166,9 @@ def _seal_of(agent: Agent, base: str, queue: str) -> str:
 
 
 def _table(how: str, cold: float, times: dict[str, list[float]], memory: float) -> list[str]:
+    one, five, _ = os.getloadavg()
     lines = [
-        f"Budget of an old PC: a village node, {how}",
+        f"Budget of an old PC: a village node, {how}; machine load {one:.2f} / {five:.2f} at the end",
         f"{cold * 1000:8.0f} ms  cold start (process → /healthz)",
         f"{'first':>8} {'p50':>8} {'p99':>8} {'max':>8}  action (ms; target: every figure ≤ {TARGET_MS})",
     ]

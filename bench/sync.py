@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -105,8 +104,10 @@ def _round(village: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _server_peak_mb(process: subprocess.Popen) -> float:
-    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+def _peak_mb(pid: int | str) -> float:
+    """A process's own peak resident memory (VmHWM): `ru_maxrss` would carry the bench parent's peak across
+    the fork and exec that started it, and report every round as big as the parent."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
     return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 
 
@@ -173,7 +174,7 @@ def _measured(village: Path, server: subprocess.Popen, proxy: CountingProxy) -> 
     proxy.reset()
     figures = _round(village)
     time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
-    return {**figures, "up": proxy.up, "down": proxy.down, "hub_mb": _server_peak_mb(server)}
+    return {**figures, "up": proxy.up, "down": proxy.down, "hub_mb": _peak_mb(server.pid)}
 
 
 def _chain(template: Path, work: Path, database) -> dict[str, dict]:
@@ -319,7 +320,7 @@ def _round_main(village: str) -> None:
     except SyncError as exc:
         report, error = None, exc.code
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb("self")
     pushed, pulled = (report.pushed, report.pulled) if report else (None, None)
     print(json.dumps({"seconds": seconds, "pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error}))
 

@@ -34,7 +34,7 @@ REQUESTS = 200
 
 def _fill(node: Node, count: int = COUNT) -> list[str]:
     catalogue = sample_catalogue()
-    items = [i for i in catalogue.current() if i.proxy_allowed]
+    items = [i for i in catalogue.current() if i.proxy_allowed and not i.eligibility]  # no 秒办 conditions to meet
     rng, ids = random.Random(42), []
     records = applications(count)
     for start in range(0, count, BATCH):
