@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -27,7 +25,7 @@ from harness.servers import free_port
 from node.catalogue.data import sample_catalogue
 from node.cli.demo import DEMO_RESIDENTS, PASSWORD, SEAL_PIN, prepare
 
-from .serving import APP, IDLE_S, rss_mb
+from .serving import IDLE_S, rss_mb, served
 
 ROUNDS = int(os.environ.get("ONETRIP_BUDGET_ROUNDS", 20))
 CPU_QUOTA_US, CPU_PERIOD_US, MEMORY_MB = 33_333, 100_000, 512
@@ -84,7 +82,7 @@ class Agent:
 
 
 def _drive(agent: Agent, item_code: str, seal_id: str, round_no: int) -> None:
-    queue = agent.timed("工作台（办件列表）", "GET", "/work/")
+    agent.timed("工作台（办件列表）", "GET", "/work/")
     agent.timed("事项清单", "GET", "/work/catalogue")
     form = agent.timed("新办件表单", "GET", f"/work/new?item={item_code}")
     resident = DEMO_RESIDENTS[round_no % len(DEMO_RESIDENTS)]
@@ -113,29 +111,12 @@ def _drive(agent: Agent, item_code: str, seal_id: str, round_no: int) -> None:
         data={"csrf_token": _csrf(page.text), "seal": seal_id, "pin": SEAL_PIN, "size": "A4"},
     )
     agent.timed("待打印的通知", "GET", "/work/notices/")
-    del queue
 
 
 def report() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp, held() as how:
         village = prepare(Path(tmp) / "tree", free_port())[-1]
-        port = free_port()
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, str(APP), "serve", "--data", str(village.data_dir), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: _join(os.getpid()),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                try:
-                    if requests.get(f"{base}/healthz", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.02)
-            cold = time.perf_counter() - started
+        with served(village.data_dir, preexec_fn=lambda: _join(os.getpid())) as (process, base, cold):
             time.sleep(IDLE_S)  # the clerk sits down at a PC that has started: the node warms up meanwhile
             agent = Agent(base)
             login = agent.timed("登录页", "GET", "/login")
@@ -153,9 +134,6 @@ def report() -> list[str]:
                     seal_id = _seal_of(agent, base, page)
                 _drive(agent, item.code, seal_id, round_no)
             memory = rss_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait()
     return _table(how, cold, agent.times, memory)
 
 

@@ -18,14 +18,16 @@ IDLE_S = 10  # long enough for the scheduler's first runs to settle
 
 
 @contextmanager
-def served(data_dir: Path) -> Iterator[tuple[subprocess.Popen, str, float]]:
-    """`onetrip serve` on a free port: the process, its base URL, and its cold start (start → /healthz)."""
+def served(data_dir: Path, preexec_fn=None) -> Iterator[tuple[subprocess.Popen, str, float]]:
+    """`onetrip serve` on a free port: the process, its base URL, and its cold start (start → /healthz).
+    `preexec_fn` runs in the child before it starts (a benchmark puts it in a cgroup there)."""
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(APP), "serve", "--data", str(data_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -43,6 +43,26 @@ class SealTree:
         )
 
 
+def issue_seal(issuer: NodeConfig, holder: NodeConfig, station: str, name: str, owner: str) -> tuple[Node, str]:
+    """A seal ordered and granted by the hub above `station`, asked for and installed by its holder with PIN;
+    one database bound at a time. Returns the holder, open, and the seal's id."""
+    seal_id = seals.order_seal(
+        open_node(issuer),
+        station=station,
+        kind="business",
+        name=name,
+        owner=owner,
+        credit_code=CREDIT_CODE,
+        valid_days=365,
+        actor="wang",
+    )
+    request = seals.request_seal(open_node(holder), seal_id, PIN)
+    grant = seals.grant_seal(open_node(issuer), request)
+    node = open_node(holder)
+    seals.install_seal(node, grant)
+    return node, seal_id
+
+
 def provision_seal(city: NodeConfig, county: NodeConfig, base: Path) -> SealTree:
     village = NodeConfig(base / "village")
     initialise(
@@ -56,20 +76,7 @@ def provision_seal(city: NodeConfig, county: NodeConfig, base: Path) -> SealTree
         hub_url="http://county.invalid",
     )
     enrol_by_bundle(county, village, done.code, "http://county.invalid")
-    seal_id = seals.order_seal(
-        open_node(county),
-        station=done.station,
-        kind="business",
-        name="业务专用章",
-        owner="青山村便民服务代办点",
-        credit_code=CREDIT_CODE,
-        valid_days=365,
-        actor="wang",
-    )
-    request = seals.request_seal(open_node(village), seal_id, PIN)
-    grant = seals.grant_seal(open_node(county), request)
-    holder = open_node(village)
-    seals.install_seal(holder, grant)
+    holder, _ = issue_seal(county, village, done.station, "业务专用章", "青山村便民服务代办点")
     create_operator(
         holder.events, holder.identity.station, username="li", name="李代办", role="agent", password="agent-pass-1"
     )
@@ -122,22 +129,8 @@ def county_decides(tree: SealTree) -> tuple[str, str]:
     """The village's application at the county, accepted and approved there by clerk 周科员 (`zhou`,
     clerk-pass-1), its licence uploaded as a result file; the county holds a seal of its own, ordered and
     granted by the city above it. Returns the seal's id and the result file's blob."""
-    county = carry(tree, "village", "county", tree.open("village").identity.station)
-    station = county.identity.station
-    seal_id = seals.order_seal(
-        tree.open("city"),  # opened last: one database is bound at a time
-        station=station,
-        kind="business",
-        name="行政审批专用章",
-        owner="顺庆区政务服务中心",
-        credit_code=CREDIT_CODE,
-        valid_days=365,
-        actor="wang",
-    )
-    request = seals.request_seal(tree.open("county"), seal_id, PIN)
-    grant = seals.grant_seal(tree.open("city"), request)
-    county = tree.open("county")
-    seals.install_seal(county, grant)
+    station = carry(tree, "village", "county", tree.open("village").identity.station).identity.station
+    county, seal_id = issue_seal(tree.city, tree.county, station, "行政审批专用章", "顺庆区政务服务中心")
     create_operator(
         county.events, county.identity.station, username="zhou", name="周科员", role="clerk", password="clerk-pass-1"
     )
