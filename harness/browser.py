@@ -53,3 +53,13 @@ def chromium_browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
+
+
+def log_in(page, base: str, username: str, password: str, width: int = 1366) -> None:
+    """A person at a 1366×768 screen (unless `width` says otherwise) logs in with the keyboard."""
+    page.set_viewport_size({"width": width, "height": 768})
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from harness.browser import chromium
+from harness.browser import chromium, log_in
 from harness.seals import PIN, carry, county_decides
 from harness.servers import free_port, start, stop
 from node.cases.notices import queue_new
@@ -24,15 +24,6 @@ from storage.database import db
 def shot(page, name: str) -> None:
     if target := os.environ.get("ONETRIP_SCREENSHOTS"):
         page.screenshot(path=str(Path(target) / name))
-
-
-def log_in(page, base: str, username: str, password: str) -> None:
-    page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from harness.browser import chromium
+from harness.browser import chromium, log_in
 from harness.servers import free_port, start, stop
 from storage.database import db
 
@@ -39,12 +39,7 @@ def fill(page, name: str, id_number: str) -> None:
 def test_an_agent_finishes_an_authorised_item_on_the_spot_and_is_told_why_an_allowance_is_refused(village, tmp_path):
     with chromium(tmp_path / "profile") as context:
         page = context.new_page()
-        page.set_viewport_size({"width": 1366, "height": 768})
-        page.goto(f"{village}/login")
-        page.fill("input[name=username]", "li")
-        page.fill("input[name=password]", "agent-pass-1")
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        log_in(page, village, "li", "agent-pass-1")
 
         page.goto(f"{village}/work/new?item={ALLOWANCE}")
         fill(page, "王大爷", "511302195506010015")  # 71: not yet 80

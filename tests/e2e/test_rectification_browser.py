@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from harness.browser import chromium
+from harness.browser import chromium, log_in
 from harness.cases import RESIDENT, file
 from harness.servers import free_port, start, stop
 from node.cases.intake import transition
@@ -53,12 +53,8 @@ def test_a_clerk_takes_a_rectification_through_its_steps_and_the_revisit_closes_
     server, number, _ = served
     with chromium(tmp_path / "profile") as context:
         page = context.new_page()
-        page.set_viewport_size({"width": 1366, "height": 768})
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "zhou")
-        page.fill("input[name=password]", "clerk-pass-1")
-        page.click("button[type=submit]")
-        page.get_by_role("link", name="整改与回访").click()
+        log_in(page, server, "zhou", "clerk-pass-1")
+        page.get_by_role("link", name="整改回访").click()
         row = page.locator("table.list tbody tr", has_text=number)
         assert "待核实" in row.inner_text() and "非常不满意" in row.inner_text()
         row.get_by_role("link", name=number).click()
@@ -94,11 +90,7 @@ def test_a_clerk_calls_a_sampled_resident_back_from_the_month_list(served, tmp_p
     server, number, month = served
     with chromium(tmp_path / "profile") as context:
         page = context.new_page()
-        page.set_viewport_size({"width": 1366, "height": 768})
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "zhou")
-        page.fill("input[name=password]", "clerk-pass-1")
-        page.click("button[type=submit]")
+        log_in(page, server, "zhou", "clerk-pass-1")
         page.goto(f"{server}/callbacks/")
         assert PHONE not in page.locator("main").inner_text()
         row = page.locator("table.list tbody tr", has_text=number)
