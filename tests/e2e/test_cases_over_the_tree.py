@@ -1,13 +1,14 @@
-"""一件事 as one case, over the demo tree's real servers: the village files 出生一件事 as one case (one number, one
-receipt listing its items, each shared material asked once); the township decides its items and the county
-its own; the resident's query shows each item, the case still running until every item is decided, and the
-promised date the latest item's."""
+"""Cases over the demo tree's real servers: 一件事 filed as one case (one number, one receipt listing its items,
+each shared material asked once), decided by its items' departments at the township and the county, the query
+showing each item; 即办 decided by an authorised village offline and applied above it; the city answering
+the query for a case whose resident's data it cannot read."""
 
 from __future__ import annotations
 
 import io
 import os
 
+import pytest
 from pypdf import PdfReader
 
 from harness.cluster import RESIDENT
@@ -114,3 +115,36 @@ def test_an_authorised_village_decides_on_the_spot_offline_and_its_parents_apply
         assert Application.get_by_id(number).state == "approved", level
         assert not EventRecord.select().where(EventRecord.status != "applied").exists(), level
         db.close()
+
+
+def test_the_city_answers_the_query_for_a_village_case_it_cannot_read(cluster):
+    """办件查询 at the city, over real servers: a village's case reaches the city through its township and
+    county; the city holds no key to the resident's data, yet checks the ID tail and tells the state."""
+    from node.cases.intake import read_applicant
+    from node.cases.tracking import NoMatch
+    from sync.errors import SyncError
+
+    village = cluster.open("village")
+    (number,) = file_for_resident(
+        village,
+        sample_catalogue(),
+        item_code="11511302MB10010137-0003",
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=village.now(),
+    )
+    code = Application.get_by_id(number).query_code
+    db.close()
+    for level in ("village", "township", "county"):
+        assert cluster.sync(level) == 0
+    city = cluster.open("city")
+    found = look(code)
+    assert found.number == number and found.masked_name.startswith("张") and "秀英" not in found.masked_name
+    assert "等待受理" in found.state
+    with pytest.raises(SyncError):
+        read_applicant(number, city.identity, city.keys)  # the city reads none of it
+    with pytest.raises(NoMatch):
+        look_up(QueryGuard(), sample_catalogue(), code_or_number=code, id_tail="0000", client="t")
+    db.close()
