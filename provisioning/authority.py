@@ -14,6 +14,7 @@ FOR_THE_RESIDENT = (
     "application.corrected",
     "application.withdrawn",
     "application.delivered",
+    "application.deferred_supplied",  # a 容缺 material brought to the station (or to the window: every level)
 )
 # What the resident does, signed by the station's key but only through the resident's own channels (the
 # rating page an agent turns toward them, the public query page): never an operator's step.
@@ -39,6 +40,7 @@ DECIDING = (
     "application.resumed",
     "application.decided",
     "application.conflict_settled",
+    "application.deferral_lapsed",  # 容缺 owed past its last day: the accepting level ends the case
 )
 HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.")
 

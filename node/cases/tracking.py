@@ -42,6 +42,7 @@ from node.rules.workflow import (
     DENIED,
     DRAFT,
     IN_REVIEW,
+    LAPSED,
     NOT_ACCEPTED,
     RATED,
     SUBMITTED,
@@ -78,6 +79,7 @@ PLAIN_STATES = {
     DELIVERED: "已办结，结果已送达",
     RATED: "已办结，结果已送达并已评价",
     WITHDRAWN: "已撤回，办件已结束",
+    LAPSED: "容缺材料逾期未补齐，办件已终止",
 }
 
 
@@ -257,7 +259,7 @@ def _missing(row: Application, events: list) -> tuple[str, ...]:
 
 def _promise(row: Application) -> str:
     if is_closed(row.state):
-        return "已办结，不再计时" if row.state not in (NOT_ACCEPTED, WITHDRAWN) else "办件已结束"
+        return "已办结，不再计时" if row.state not in (NOT_ACCEPTED, WITHDRAWN, LAPSED) else "办件已结束"
     if row.due is None:
         return "受理后按承诺时限计算" if row.accepted_on is None else "承诺时限待本站收到事项清单后计算"
     said = f"承诺于 {row.due.year} 年 {row.due.month} 月 {row.due.day} 日前办结"
@@ -269,7 +271,7 @@ def _promise(row: Application) -> str:
 def _collect(state: str, station: str) -> str:
     if state in (DELIVERED, RATED):
         return "结果已送达申请人"
-    if state in (NOT_ACCEPTED, WITHDRAWN):
+    if state in (NOT_ACCEPTED, WITHDRAWN, LAPSED):
         return f"如有疑问，请到{station}咨询"
     if state in (APPROVED, DENIED):
         return f"请带上回执和申请人身份证到{station}领取结果"
