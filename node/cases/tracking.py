@@ -31,7 +31,7 @@ from node.cases.intake import id_tail_check
 from node.cases.queries import applied_events, body_of, station_name
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
-from node.rules import querycode
+from node.rules import deferrals, querycode
 from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.identifiers import normalise_id_number
 from node.rules.workflow import (
@@ -126,6 +126,8 @@ class Tracking:
     collect: str  # where and how to collect the result
     results: tuple[str, ...] = ()  # the titles of the decision's result files (批文, 证照), ready to print
     licences: tuple[str, ...] = ()  # those sealed by the deciding body as 电子证照, checked at /verify
+    deferred: tuple[str, ...] = ()  # 容缺: materials accepted without, still to bring
+    deferral_note: str = ""  # by when, and what follows if they are not brought
 
 
 class QueryGuard:
@@ -224,7 +226,21 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         collect=_collect(row.state, station),
         results=_titles(events, result_title),
         licences=_titles(events, licence_title),
+        **_deferred(row),
     )
+
+
+def _deferred(row: Application) -> dict:
+    """容缺 materials still owed while the case can take them, with their last day in words."""
+    held = deferrals.decode(row.deferral)
+    if held is None or not held.owed or row.state not in (ACCEPTED, IN_REVIEW, SUSPENDED, APPROVED, DENIED):
+        return {}
+    due = held.due
+    note = (
+        f"受理时容缺，请于 {due.year} 年 {due.month} 月 {due.day} 日前（含当日）携带回执补齐到原收件站点或窗口；"
+        "逾期未补齐的，受理单位可以按容缺承诺书终止办理"
+    )
+    return {"deferred": tuple(item.name for item in held.owed), "deferral_note": note}
 
 
 def _titles(events: list, title_of) -> tuple[str, ...]:
@@ -232,6 +248,10 @@ def _titles(events: list, title_of) -> tuple[str, ...]:
 
 
 def _what(event_type: str, payload: dict, kind: str) -> str:
+    if event_type == "application.accepted" and payload.get("deferral"):
+        return (
+            "受理（容缺受理：" + "、".join(i.get("name", "") for i in payload["deferral"].get("items", [])) + " 待补）"
+        )
     if event_type == "application.decided":
         return "作出决定：" + decision_words(kind, bool(payload.get("approved")))
     if event_type == ATTACHED:

@@ -35,6 +35,7 @@ from . import (
     m17_notices,
     m18_scan_cursors,
     m19_operator_phones,
+    m21_deferrals,
 )
 from .frozen import Frozen
 
@@ -78,6 +79,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (17, "the county hub's outbox of SMS notices", m17_notices.apply),
     (18, "scan cursors", m18_scan_cursors.apply),
     (19, "operators' mobile numbers, for deadline reminders", m19_operator_phones.apply),
+    # 20 is another change's (merged separately)
+    (21, "容缺: what an application owes and by when; deferred cases in the statistics", m21_deferrals.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

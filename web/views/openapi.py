@@ -296,6 +296,12 @@ DOCUMENT = {
                     "due_provisional": {"type": "boolean"},
                     "promise": {"type": "string"},
                     "missing": {"type": "array", "items": {"type": "string"}},
+                    "deferred": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "容缺受理时尚未提交、仍须补齐的材料",
+                    },
+                    "deferral_note": {"type": "string", "description": "容缺材料的补齐期限及逾期后果"},
                     "collect": {"type": "string"},
                     "results": {
                         "type": "array",
