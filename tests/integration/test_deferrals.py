@@ -196,6 +196,8 @@ def test_a_deferral_past_its_deadline_lets_the_window_end_the_case_with_a_reason
     assert step(client, number, "application.deferred_supplied", supplied="subsidy_card").status_code == 400
     counted = totals()
     assert (counted["deferred"], counted["deferral_supplied"], counted["deferral_lapsed"]) == (1, 0, 1)
+    board = client.get("/dashboard/").get_data(as_text=True)
+    assert "<td>容缺逾期终止件数</td><td>1</td>" in board and "<td>补齐率</td><td>0.0%</td>" in board
 
 
 def test_the_api_accepts_on_a_check_with_a_deferral_and_records_what_is_brought(county):
@@ -214,6 +216,15 @@ def test_the_api_accepts_on_a_check_with_a_deferral_and_records_what_is_brought(
     assert supplied.status_code == 200 and Application.get_by_id(number).deferral_owed == 1
     receipt = client.get(f"/api/v1/applications/{number}/documents/receipt.pdf")
     assert receipt.status_code == 200
+    board = client.get("/dashboard/").get_data(as_text=True)
+    assert '<span class="figure" id="deferral-supply-rate">0.0%</span>补齐率（1 件待补，0 件逾期）' in board
+    last = client.post(
+        f"/api/v1/applications/{number}/application.deferred_supplied", json={"items": ["land_contract_certificate"]}
+    )
+    assert last.status_code == 200  # everything brought within the three working days
+    board = client.get("/dashboard/").get_data(as_text=True)
+    assert '<span class="figure" id="deferral-supply-rate">100.0%</span>补齐率（0 件待补，0 件逾期）' in board
+    assert "<td>容缺件数</td><td>1</td>" in board and "<td>容缺按期补齐件数</td><td>1</td>" in board
 
 
 # What arrives from elsewhere is checked the same way: the projection quarantines what breaks a rule.
