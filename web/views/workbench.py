@@ -165,8 +165,9 @@ def application(number: str):
     return _application_page(number)
 
 
-def _application_page(number: str, problems: list[str] = (), form=None, status: int = 200):
-    """The application's page; after a refused step, with what was wrong and the form as the clerk left it."""
+def _application_page(number: str, problems: list[str] = (), form=None, status: int = 200, refused: str = ""):
+    """The application's page; after a refused step, with what was wrong (atop the page and beside the step's
+    button, where the clerk is) and the form as the clerk left it."""
     node, operator = _node(), current_operator()
     row = visible_application(number)
     try:
@@ -191,6 +192,7 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
     return render_template(
         "work/application.html",
         problems=problems,
+        refused=refused,
         form=form or {},
         checked=checked,
         checks=deferral_rules.CHECKS,
@@ -335,7 +337,7 @@ def act(number: str, event_type: str):
         try:
             _deferral_step(number, event_type, payload, form)
         except IntakeRefused as exc:  # said on the same page, the clerk's ticks kept
-            return _application_page(number, exc.problems, form, 400)
+            return _application_page(number, exc.problems, form, 400, event_type)
         return redirect(url_for("workbench.application", number=number))
     if event_type == "application.decided":
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
