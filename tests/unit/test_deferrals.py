@@ -175,3 +175,23 @@ def test_the_agent_records_supply_and_the_clerk_both_supplies_and_ends():
     clerk = possible_actions(ACCEPTED, "clerk", lambda t: True)
     assert {"application.deferred_supplied", "application.deferral_lapsed"} <= set(clerk)
     assert "application.deferral_lapsed" not in possible_actions(ACCEPTED, "agent", lambda t: True)
+
+
+def test_the_acceptance_sms_says_what_is_owed_and_by_when():
+    from node.rules.notices import notices_for
+
+    deferral = {"items": [{"key": "a", "name": "结婚证"}], "deadline_days": 10, "deadline": "2026-12-18"}
+    [notice] = notices_for(
+        "application.accepted",
+        {"deferral": deferral},
+        eid="e",
+        number="N1",
+        name="张秀英",
+        service="出生登记",
+        signature="顺庆区",
+    )
+    assert notice.text.endswith("已受理。容缺材料结婚证请于12月18日前补齐，逾期可能终止办理。")
+    [plain] = notices_for(
+        "application.accepted", {}, eid="e", number="N1", name="张秀英", service="出生登记", signature="顺庆区"
+    )
+    assert plain.text.endswith("已受理。")
