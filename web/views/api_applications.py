@@ -47,6 +47,8 @@ def _summary(row: Application) -> dict:
         "filed_on": row.filed_on.isoformat(),
         "due": row.due.isoformat() if row.due else None,
         "due_provisional": row.due_provisional,
+        "deferral_owed": row.deferral_owed,
+        "deferral_due": row.deferral_due.isoformat() if row.deferral_due else None,
     }
 
 
