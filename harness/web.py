@@ -79,3 +79,13 @@ def post_intake(client, item, request_token: str = "5ca9" * 8, **fields):
     """The intake form for `item`, filled for our resident unless `fields` say otherwise."""
     form = {"csrf_token": token(client, f"/work/new?item={item.code}"), "request_token": request_token}
     return client.post("/work/new", data={**form, "item": item.code, **RESIDENT_FORM, **fields})
+
+
+def received(item) -> dict[str, str]:
+    """The 受理 check of every material of `item` as received (原件): what the JSON API takes in `materials`."""
+    return {m.key: "original" for m in item.materials}
+
+
+def received_form(item) -> dict[str, str]:
+    """The same check as the application page's 受理 form posts it."""
+    return {f"check.{key}": value for key, value in received(item).items()}

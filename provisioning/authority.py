@@ -14,6 +14,7 @@ FOR_THE_RESIDENT = (
     "application.corrected",
     "application.withdrawn",
     "application.delivered",
+    "application.deferred_supplied",  # a 容缺 material brought to the station (or to the window: every level)
 )
 # What the resident does, signed by the station's key but only through the resident's own channels (the
 # rating page an agent turns toward them, the public query page): never an operator's step.
@@ -43,6 +44,7 @@ DECIDING = (
     "application.decided",
     "application.conflict_settled",
     "application.rule_disputed",  # a hub's re-check of a 秒办 under a newer rule: a conflict for a clerk
+    "application.deferral_lapsed",  # 容缺 owed past its last day: the accepting level ends the case
 )
 # A hub's own: trust and reference data, seals, data keys, notices sent; a county's 差评整改 and 办件回访.
 HUB = ("trust.", "catalogue.", "holiday.", "seal.", "datakey.", "notice.", "rectification.", "callback.")

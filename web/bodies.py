@@ -14,6 +14,7 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from node.rules.deferrals import CHECKS, DEFERRAL_DAYS
 from node.rules.workflow import CORRECTION_DAYS, MAX_CORRECTION_ITEMS, PROCEDURES
 
 T = TypeVar("T")
@@ -27,6 +28,7 @@ def text(longest: int):
 
 Note = text(500)
 Procedure = Literal[tuple(PROCEDURES)]  # type: ignore[valid-type]
+Check = Literal[tuple(CHECKS)]  # type: ignore[valid-type]
 
 
 class Applicant(Struct, forbid_unknown_fields=True):
@@ -55,13 +57,17 @@ class Query(Struct, forbid_unknown_fields=True):
 
 class Step(Struct, forbid_unknown_fields=True):
     """One step of an application's handling; only the fields given reach the event's payload. A 补正 request
-    names its items and gives the resident working days (the date is counted by the node)."""
+    names its items and gives the resident working days (the date is counted by the node). 受理 checks each
+    material (`materials`: key → original, copy, electronic, deferred or missing; left out, the scans held
+    count as received and nothing else), a 容缺 with `deferral_days`; 补齐容缺材料 names its keys in `items`."""
 
     approved: bool | UnsetType = UNSET
     reason: Note | UnsetType = UNSET
     procedure: Procedure | UnsetType = UNSET
     items: Annotated[list[text(100)], Meta(max_length=MAX_CORRECTION_ITEMS)] | UnsetType = UNSET
     deadline_days: Annotated[int, Meta(ge=CORRECTION_DAYS[0], le=CORRECTION_DAYS[1])] | UnsetType = UNSET
+    materials: Annotated[dict[text(64), Check], Meta(max_length=100)] | UnsetType = UNSET
+    deferral_days: Annotated[int, Meta(ge=DEFERRAL_DAYS[0], le=DEFERRAL_DAYS[1])] | UnsetType = UNSET
 
     def payload(self) -> dict:
         return msgspec.to_builtins(self)  # UNSET fields are left out

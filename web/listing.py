@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from node.cases.deferrals import OWING
 from node.cases.queries import Page, search
 from node.rules.workflow import ACCEPTED, CORRECTIONS, IN_REVIEW, SUBMITTED, SUSPENDED
 
@@ -12,11 +13,12 @@ from .auth import current_viewer
 PER_PAGE = 30
 DUE_FILTERS = {"due_soon": "即将到期", "overdue": "已超期"}
 # The queue's filters by state, in the order the work comes: what waits for acceptance, for the resident's
-# corrections, for review.
+# corrections, for review; and those accepted with 容缺 that still owe a material.
 STATE_FILTERS = {
     "waiting": ("待受理", (SUBMITTED,)),
     "corrections": ("待补正", (CORRECTIONS,)),
     "review": ("审查中", (ACCEPTED, IN_REVIEW, SUSPENDED)),
+    "deferred": ("容缺待补", OWING),
 }
 
 
@@ -35,4 +37,5 @@ def applications_page(node, args: Mapping[str, str]) -> Page:
         due=due if due in DUE_FILTERS else "",
         states=STATE_FILTERS.get(args.get("state", ""), ("", ()))[1],
         item_codes=tuple(item.code for item in items),
+        owing=args.get("state") == "deferred",
     )

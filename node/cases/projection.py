@@ -25,10 +25,10 @@ from node.cases.events import (
 )
 from node.cases.statistics import add_counts
 from node.catalogue.model import Catalogue
-from node.rules import ratings, tally
+from node.rules import deferrals, ratings, tally
 from node.rules.deadlines import add_working_days, working_days_between
 from node.rules.holidays import HolidayTable
-from node.rules.workflow import BASES, ON_AUTHORITY, TRANSITIONS, IllegalTransition, level_problem, next_state
+from node.rules.workflow import BASES, LAPSED, ON_AUTHORITY, TRANSITIONS, IllegalTransition, level_problem, next_state
 from provisioning.authority import DECIDING
 from storage.models import (
     Application,
@@ -97,6 +97,8 @@ class ApplicationProjection:
             row.state = next_state_after(row.state, event.type, payload)
         except IllegalTransition as exc:  # two levels acted at once: the later in causal order is held back
             raise RuleViolation(CONFLICT + str(exc)) from exc
+        if event.type in DEFERRAL_STEPS:
+            self._deferral(row, event.type, payload, day)
         if event.type == "application.accepted":
             row.accepted_on = day
             self.count_deadline(row)
@@ -168,6 +170,7 @@ class ApplicationProjection:
             "filed_on": beijing_date(event.hlc),
             "pauses": "[]",
             "due_provisional": False,
+            "deferral_owed": 0,
         }
         counts = tally.tally(tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"]))
         row["tally"] = tally.encode(counts)
@@ -204,6 +207,39 @@ class ApplicationProjection:
             by=payload["by"],
         ).on_conflict_ignore().execute()
 
+    def _deferral(self, row: Application, event_type: str, payload: dict, day: dt.date) -> None:
+        """容缺: what an acceptance defers (only what the item's version marks deferrable, where this node has
+        it), each material brought (again is no change: the station and the window may both record it), and a
+        case ended only for what was owed past its last day."""
+        try:
+            owed = deferrals.read_deferral(payload) if event_type == "application.accepted" else None
+        except ValueError as exc:
+            raise RuleViolation(str(exc)) from exc
+        if event_type == "application.accepted":
+            if owed is not None and (refused := self._not_deferrable(row, [i.key for i in owed.items])):
+                raise RuleViolation(f"{'、'.join(refused)}不是可以容缺的材料")
+            _keep(row, owed)
+            return
+        held = deferrals.decode(row.deferral)
+        if event_type == "application.deferral_lapsed":
+            if problems := deferrals.lapse_problems(held, day, str(payload.get("reason", ""))):
+                raise RuleViolation("；".join(problems))
+            return
+        keys = [str(key) for key in payload.get("items") or []]
+        if held is None or not keys:
+            raise RuleViolation("这个办件没有容缺的材料" if held is None else "补齐容缺材料须列明补齐的材料")
+        if unknown := sorted(set(keys) - {item.key for item in held.items}):
+            raise RuleViolation(f"{'、'.join(unknown)}不是这个办件容缺的材料")
+        _keep(row, deferrals.supply(held, keys, day))
+
+    def _not_deferrable(self, row: Application, keys: list[str]) -> list[str]:
+        try:
+            item = self.catalogue().item(row.item_code, row.item_version)
+        except KeyError:
+            return []  # a version this node lacks: the publishing hub, which holds it, checks
+        deferrable = {m.key for m in item.materials if m.deferrable}
+        return [key for key in keys if key not in deferrable]
+
     def count_deadline(self, row: Application) -> None:
         """The promised deadline from the day of acceptance, skipping special procedures' days. Without the
         item's version in this node's catalogue (it has not arrived yet) there is no due date until it does."""
@@ -231,6 +267,15 @@ class ApplicationProjection:
             if entity_name is not None:
                 query = query.where(model.number == entity_name.removeprefix("application:"))
             query.execute()
+
+
+DEFERRAL_STEPS = frozenset({"application.accepted", "application.deferred_supplied", "application.deferral_lapsed"})
+
+
+def _keep(row: Application, deferral: deferrals.Deferral | None) -> None:
+    row.deferral = deferrals.encode(deferral)
+    row.deferral_due = deferral.due if deferral else None
+    row.deferral_owed = len(deferral.owed) if deferral else 0
 
 
 def _grade(payload: dict) -> tuple[str, list[str]]:
@@ -265,6 +310,7 @@ def _recount(counted: str, row: Application) -> str:
         row.handling_days,
         row.rated_on,
         row.rating,
+        *_deferral_facts(row),
     )
     counts = tally.tally(facts)
     add_counts(tally.difference(counts, tally.decode(counted)))
@@ -279,3 +325,9 @@ def _case_of(payload: dict) -> str | None:
     if not isinstance(case, str) or not case.startswith(payload["station"] + "-") or len(case) > 64:
         raise RuleViolation("一件事的办件号应为同一站点的办件号")
     return case
+
+
+def _deferral_facts(row: Application) -> tuple[bool, bool, bool]:
+    """Deferred, supplied on time, ended for a lapse: what a 容缺 case counts for."""
+    held = deferrals.decode(row.deferral)
+    return held is not None, bool(held and held.supplied_on_time), held is not None and row.state == LAPSED

@@ -120,6 +120,7 @@ def search(
     due: str = "",
     states: tuple[str, ...] = (),
     item_codes: tuple[str, ...] = (),
+    owing: bool = False,
 ) -> Page:
     """The applications `viewer` may see, newest first, by keyset: a page after a cursor costs the same at
     the 50,000th application as at the first, where an OFFSET walks every row before it.
@@ -127,7 +128,7 @@ def search(
     The query is an ID number (found by its keyed hash), the start of an application number, or a name
     (by its keyed hash), or the name of an item (`item_codes`, the catalogue's items whose name holds the
     query): nothing is decrypted to search. `due` keeps those marked due_soon or overdue, `states` those
-    in one of these states."""
+    in one of these states, `owing` those that still owe deferred (容缺) materials."""
     found = Application.select().where(visible(viewer, walked=True))  # the page walks the order's index
     counted = Application.select().where(visible(viewer))
     condition = _matching(query.strip(), lookup_key)
@@ -141,6 +142,8 @@ def search(
             found.where(Application.state.in_(list(states))),
             counted.where(Application.state.in_(list(states))),
         )
+    if owing:
+        found, counted = found.where(Application.deferral_owed > 0), counted.where(Application.deferral_owed > 0)
     if due:
         marked = DeadlineMark.select(DeadlineMark.number).where(DeadlineMark.status == due)
         found = found.where(Application.number.in_(marked) & Application.state.in_(RUNNING))

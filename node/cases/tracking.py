@@ -32,7 +32,7 @@ from node.cases.intake import id_tail_check
 from node.cases.queries import applied_events, body_of, case_items, station_name
 from node.catalogue.model import Catalogue
 from node.errors import DomainError
-from node.rules import querycode
+from node.rules import deferrals, querycode
 from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.identifiers import normalise_id_number
 from node.rules.workflow import (
@@ -44,6 +44,7 @@ from node.rules.workflow import (
     DENIED,
     DRAFT,
     IN_REVIEW,
+    LAPSED,
     NOT_ACCEPTED,
     ON_AUTHORITY,
     RATED,
@@ -81,6 +82,7 @@ PLAIN_STATES = {
     DELIVERED: "已办结，结果已送达",
     RATED: "已办结，结果已送达并已评价",
     WITHDRAWN: "已撤回，办件已结束",
+    LAPSED: "容缺材料逾期未补齐，办件已终止",
 }
 
 
@@ -128,6 +130,8 @@ class Tracking:
     results: tuple[str, ...] = ()  # the titles of the decision's result files (批文, 证照), ready to print
     licences: tuple[str, ...] = ()  # those sealed by the deciding body as 电子证照, checked at /verify
     parts: tuple[Part, ...] = ()  # 一件事: each item of the case, decided by its own department
+    deferred: tuple[str, ...] = ()  # 容缺: materials accepted without, still to bring
+    deferral_note: str = ""  # by when, and what follows if they are not brought
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,7 @@ def _tracking(row: Application, catalogue: Catalogue) -> Tracking:
         collect=_collect(row.state, station),
         results=_titles(events, result_title),
         licences=_titles(events, licence_title),
+        **_deferred(row),
     )
 
 
@@ -276,11 +281,28 @@ def _state_words(state: str, kind: str) -> str:
     return PLAIN_STATES.get(state, state)
 
 
+def _deferred(row: Application) -> dict:
+    """容缺 materials still owed while the case can take them, with their last day in words."""
+    held = deferrals.decode(row.deferral)
+    if held is None or not held.owed or row.state not in (ACCEPTED, IN_REVIEW, SUSPENDED, APPROVED, DENIED):
+        return {}
+    due = held.due
+    note = (
+        f"受理时容缺，请于 {due.year} 年 {due.month} 月 {due.day} 日前（含当日）携带回执补齐到原收件站点或窗口；"
+        "逾期未补齐的，受理单位可以按容缺承诺书终止办理"
+    )
+    return {"deferred": tuple(item.name for item in held.owed), "deferral_note": note}
+
+
 def _titles(events: list, title_of) -> tuple[str, ...]:
     return tuple(t for e in events if e.type == ATTACHED and (t := title_of(e.payload.get("material", ""))))
 
 
 def _what(event_type: str, payload: dict, kind: str) -> str:
+    if event_type == "application.accepted" and payload.get("deferral"):
+        return (
+            "受理（容缺受理：" + "、".join(i.get("name", "") for i in payload["deferral"].get("items", [])) + " 待补）"
+        )
     if event_type == "application.decided":
         return "作出决定：" + decision_words(kind, bool(payload.get("approved")))
     if event_type == ON_AUTHORITY:
@@ -310,7 +332,7 @@ def _missing(row: Application, events: list) -> tuple[str, ...]:
 
 def _promise(row: Application) -> str:
     if is_closed(row.state):
-        return "已办结，不再计时" if row.state not in (NOT_ACCEPTED, WITHDRAWN) else "办件已结束"
+        return "已办结，不再计时" if row.state not in (NOT_ACCEPTED, WITHDRAWN, LAPSED) else "办件已结束"
     if row.due is None:
         return "受理后按承诺时限计算" if row.accepted_on is None else "承诺时限待本站收到事项清单后计算"
     said = f"承诺于 {row.due.year} 年 {row.due.month} 月 {row.due.day} 日前办结"
@@ -322,7 +344,7 @@ def _promise(row: Application) -> str:
 def _collect(state: str, station: str) -> str:
     if state in (DELIVERED, RATED):
         return "结果已送达申请人"
-    if state in (NOT_ACCEPTED, WITHDRAWN):
+    if state in (NOT_ACCEPTED, WITHDRAWN, LAPSED):
         return f"如有疑问，请到{station}咨询"
     if state in (APPROVED, DENIED):
         return f"请带上回执和申请人身份证到{station}领取结果"

@@ -54,6 +54,7 @@ LABELS = {
     "count": "份数",
     "station_may_collect": "村站可收取",
     "note": "材料备注",
+    "deferrable": "可容缺",
     "materials": "材料清单",
     "bundle_code": "一件事编码",
     "bundle_name": "一件事名称",
@@ -65,7 +66,7 @@ LABELS = {
     "auto_approve": "秒办",
     "delegated": "授权当场办结的站点",
 }
-ITEM_COLUMNS = list(LABELS)[:21]
+ITEM_COLUMNS = list(LABELS)[:22]
 BUNDLE_COLUMNS = ["bundle_code", "bundle_name", "bundle_items"]
 _JSON_NAMES = {key: key for key in LABELS} | {
     "legal_days": "legal_limit.days",
@@ -152,7 +153,8 @@ class Reader:
     def integer(self, key: str, minimum: int) -> int | None:
         raise NotImplementedError
 
-    def flag(self, key: str) -> bool | None:
+    def flag(self, key: str, default: bool | None = None) -> bool | None:
+        """A yes or no; left out (or blank), `default` where the field is optional."""
         raise NotImplementedError
 
     def choice(self, key: str, options: Mapping[str, str]) -> str | None:
@@ -197,8 +199,10 @@ class JsonReader(Reader):
             return None
         return self.bounded(key, value, minimum)
 
-    def flag(self, key: str) -> bool | None:
+    def flag(self, key: str, default: bool | None = None) -> bool | None:
         value = self.raw(key)
+        if value is _MISSING and default is not None:
+            return default
         if not isinstance(value, bool):
             self.note(key, f"{LABELS[key]}应为 true 或 false")
             return None
@@ -316,9 +320,10 @@ def read_material(reader: Reader) -> Material | None:
     key = reader.text("material_key", required=False) or name
     form, count = reader.choice("form", FORMS), reader.integer("count", 1)
     collect, note = reader.flag("station_may_collect"), reader.text("note", required=False)
+    deferrable = reader.flag("deferrable", default=False)  # 非关键材料; most are not, so it may be left out
     if reader.failed:
         return None
-    return Material(key or "", name or "", form or "", count or 1, bool(collect), note or "")
+    return Material(key or "", name or "", form or "", count or 1, bool(collect), note or "", bool(deferrable))
 
 
 def finish_item(

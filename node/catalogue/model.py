@@ -92,6 +92,7 @@ class Material:
     count: int = 1
     station_may_collect: bool = False  # a village agent may take it in; otherwise it goes to the window
     note: str = ""
+    deferrable: bool = False  # 非关键材料: may be 容缺 at acceptance, on the resident's promise (node.rules.deferrals)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def _merge_asks(asked: list[tuple[str, Material]], issuer: str) -> ChecklistEntr
         count=max(material.count for material in materials),
         station_may_collect=all(material.station_may_collect for material in materials),
         note="；".join(notes),
+        deferrable=all(material.deferrable for material in materials),  # 容缺 only where every item allows it
     )
     return ChecklistEntry(merged, codes, "" if issuer in codes else issuer)
 
@@ -287,7 +289,7 @@ def _item_document(item: ServiceItem) -> dict[str, Any]:
         "promised_limit": {"days": item.promised_limit.days, "unit": item.promised_limit.unit},
         "fee_fen": item.fee_fen,
         "proxy_allowed": item.proxy_allowed,
-        "materials": [dataclasses.asdict(material) for material in item.materials],
+        "materials": [_material_document(material) for material in item.materials],
         "results": list(item.results),
         "change_note": item.change_note,
         "kind": item.kind,
@@ -295,3 +297,11 @@ def _item_document(item: ServiceItem) -> dict[str, Any]:
         "auto_approve": item.auto_approve,
         "delegated": list(item.delegated),
     }
+
+
+def _material_document(material: Material) -> dict[str, Any]:
+    """A material's fields; `deferrable` only when true, so a catalogue written before it reads the same."""
+    document = dataclasses.asdict(material)
+    if not material.deferrable:
+        del document["deferrable"]
+    return document

@@ -30,7 +30,7 @@ from node.catalogue.model import FORMS, UNITS, Catalogue, Material, ServiceItem,
 from node.rules.decisions import KINDS
 from provisioning.region import DECIDING_LEVELS
 
-_OPTIONAL_COLUMNS = {"results", "change_note", "kind", "material_key", "note"}
+_OPTIONAL_COLUMNS = {"results", "change_note", "kind", "material_key", "note", "deferrable"}
 _ITEM_KEYS = ITEM_COLUMNS[:15]
 _MATERIAL_KEYS = ITEM_COLUMNS[15:]
 # What clerks write besides the labels themselves (already NFKC-folded and lower-cased, as cells are compared).
@@ -64,7 +64,9 @@ class CsvReader(Reader):
             return None
         return self.bounded(key, int(cell), minimum)
 
-    def flag(self, key: str) -> bool | None:
+    def flag(self, key: str, default: bool | None = None) -> bool | None:
+        if default is not None and not _normal(self.cell(key)):
+            return default
         value = _FLAGS.get(_normal(self.cell(key)))
         if value is None:
             self.note(key, f"{LABELS[key]}应填“是”或“否”")
@@ -236,4 +238,5 @@ def _material_cells(material: Material | None) -> list[str]:
     if material is None:
         return [""] * len(_MATERIAL_KEYS)
     collect = "是" if material.station_may_collect else "否"
-    return [material.key, material.name, FORMS[material.form], str(material.count), collect, material.note]
+    deferrable = "是" if material.deferrable else "否"
+    return [material.key, material.name, FORMS[material.form], str(material.count), collect, material.note, deferrable]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from node.cases.conflicts import open_conflicts
+from node.cases.deferrals import OWING
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
 from node.hub import followup
@@ -67,6 +68,7 @@ class Dashboard:
     quarantined: int
     conflicts: int  # steps two levels took at once, held back and not yet settled by a clerk
     offline: int
+    owing: tuple[int, int] = (0, 0)  # 容缺 cases still owing a material now, and those of them past the last day
     tables: dict[str, Table] = field(default_factory=dict)
     follow_up: followup.FollowUp | None = None  # 差评整改 and 办件回访 (node.hub.followup)
 
@@ -85,6 +87,11 @@ class Dashboard:
     @property
     def average_stars(self) -> str:
         return average(self.totals["stars"], self.totals["rated"])
+
+    @property
+    def deferral_supply_rate(self) -> str:
+        """补齐率: of the cases accepted with 容缺 in the period, those that brought everything by the last day."""
+        return percent(self.totals["deferral_supplied"], self.totals["deferred"])
 
 
 def percent(part: int, whole: int) -> str:
@@ -125,6 +132,7 @@ def build(
     area_station = next((s for s in stations.values() if area_prefix(s.region) == area and s.level in HUBS), None)
     totals = dict(zip(COUNTERS, _sums(area, filters)[0], strict=True))
     marks = _marks(area, filters)
+    owing = _owing(area, filters, now.astimezone(CHINA).date())
     contacts = _contacts(own_station, stations, now)
     offline = sum(1 for row in contacts.rows if row[-1] != "正常")
     per_station = _sums(area, filters, Statistic.station)
@@ -132,7 +140,7 @@ def build(
     on_the_spot = _on_the_spot(area, filters)
     follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
-        _summary(totals, marks, on_the_spot),
+        _summary(totals, marks, owing, on_the_spot),
         *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
         _by_station(per_station, stations),
         _by_item(_sums(area, filters, Statistic.item_code), items),
@@ -155,6 +163,7 @@ def build(
         quarantined=EventRecord.select().where(unsettled("quarantined")).count(),
         conflicts=len(open_conflicts(area)),
         offline=offline,
+        owing=owing,
         tables={table.name: table for table in tables},
         follow_up=follow,
     )
@@ -179,7 +188,9 @@ def _on_the_spot(area: str, filters: Filters) -> tuple[int, int]:
     return int(same_day), int(decided)
 
 
-def _summary(totals: dict[str, int], marks: dict[str, int], on_the_spot: tuple[int, int] = (0, 0)) -> Table:
+def _summary(
+    totals: dict[str, int], marks: dict[str, int], owing: tuple[int, int], on_the_spot: tuple[int, int] = (0, 0)
+) -> Table:
     rows = [
         ("申请件数", totals["filed"]),
         ("受理件数", totals["accepted"]),
@@ -195,6 +206,12 @@ def _summary(totals: dict[str, int], marks: dict[str, int], on_the_spot: tuple[i
         ("差评件数", totals["low_rated"]),
         ("当前临期件数", marks.get("due_soon", 0)),
         ("当前超期件数", marks.get("overdue", 0)),
+        ("容缺件数", totals["deferred"]),
+        ("容缺按期补齐件数", totals["deferral_supplied"]),
+        ("补齐率", percent(totals["deferral_supplied"], totals["deferred"])),
+        ("容缺逾期终止件数", totals["deferral_lapsed"]),
+        ("当前容缺待补件数", owing[0]),
+        ("当前容缺逾期未补件数", owing[1]),
     ]
     return Table("summary", "总体情况", ("指标", "数值"), rows)
 
@@ -284,6 +301,16 @@ def _marks(area: str, filters: Filters) -> dict[str, int]:
     )
     query = narrowed(query, filters, Application.item_code)
     return dict(query.tuples())
+
+
+def _owing(area: str, filters: Filters, today: dt.date) -> tuple[int, int]:
+    """容缺 cases that still owe a material now, and those past their last day: read from the rows, as marks are."""
+    late = pw.fn.SUM(pw.Case(None, [(Application.deferral_due < today, 1)], 0))
+    query = Application.select(pw.fn.COUNT(Application.number), late).where(
+        (Application.deferral_owed > 0) & Application.state.in_(OWING) & in_area(Application.station, area, filters)
+    )
+    owed, overdue = narrowed(query, filters, Application.item_code).scalar(as_tuple=True)
+    return owed or 0, overdue or 0
 
 
 def _overdue(area: str, filters: Filters, stations: dict[str, Station], items) -> Table:

@@ -16,6 +16,7 @@ from node.catalogue.model import Catalogue, ServiceItem
 from node.context import Context
 from node.errors import DomainError
 from node.printing.papers import Decision, DocumentUnavailable, MaterialLine, Paper, Part, Received
+from node.rules import deferrals
 from node.rules.workflow import BASES, ON_AUTHORITY
 from provisioning.region import CHINA
 from storage.models import Application, Attachment, Operator
@@ -84,6 +85,8 @@ def _paper(node: Context, row: Application, catalogue: Catalogue) -> Paper:
         corrections_by=asked[2] if asked else "",
         refusal=_refusal(steps),
         refused_by_body=_last(steps, NOT_ACCEPTED).body if _last(steps, NOT_ACCEPTED) else "",
+        checked=_checked(item, accepted[-1] if accepted else None),
+        **_deferral(row, item, accepted[-1] if accepted else None),
     )
 
 
@@ -158,6 +161,31 @@ def _corrections_asked(row: Application, steps: list) -> tuple[tuple[MaterialLin
     payload = asked[-1].payload
     due = dt.date.fromisoformat(payload["deadline"]) if payload.get("deadline") else None
     return tuple(MaterialLine(name, "", 1, "") for name in payload["items"]), due, _who(asked[-1])
+
+
+def _deferral(row: Application, item: ServiceItem, accepted) -> dict:
+    """容缺: the materials accepted without, as the item asks for them, and their last day: the promise the
+    resident signs (`node.rules.deferrals`)."""
+    held = deferrals.decode(row.deferral)
+    if held is None:
+        return {}
+    asked = {m.key: m for m in item.materials}
+    lines = tuple(
+        MaterialLine(i.name, asked[i.key].form, asked[i.key].count, asked[i.key].note)
+        if i.key in asked
+        else MaterialLine(i.name, "", 1)
+        for i in held.items
+    )
+    days = ((accepted.payload or {}).get("deferral") or {}).get("deadline_days", 0) if accepted else 0
+    return {"deferred": lines, "deferral_due": held.due, "deferral_days": int(days or 0)}
+
+
+def _checked(item: ServiceItem, accepted) -> tuple[tuple[str, str], ...]:
+    """The window's check at 受理, material by material in the catalogue's order, as the receipt prints it."""
+    check = ((accepted.payload or {}).get("materials") or {}) if accepted else {}
+    return tuple(
+        (m.name, deferrals.CHECKS[check[m.key]]) for m in item.materials if check.get(m.key) in deferrals.CHECKS
+    )
 
 
 def _last(steps: list, event_type: str):

@@ -77,7 +77,7 @@ def issuer(kind: str, paper: Paper) -> str:
         return paper.department
     if kind == "refusal" and paper.refused_by_body:
         return paper.refused_by_body
-    if kind == "receipt" and paper.accepted_on and paper.accepted_by_body:
+    if kind in ("receipt", "deferral") and paper.accepted_on and paper.accepted_by_body:
         return paper.accepted_by_body
     return paper.station_name
 
@@ -85,7 +85,7 @@ def issuer(kind: str, paper: Paper) -> str:
 def _signer(kind: str, paper: Paper) -> str:
     if kind == "decision" and paper.decision:
         return f"经办人：{paper.decision.by}"
-    if kind == "receipt" and paper.accepted_on and paper.accepted_by:
+    if kind in ("receipt", "deferral") and paper.accepted_on and paper.accepted_by:
         return f"受理人：{paper.accepted_by}"
     if kind == "refusal" and paper.refusal:
         return f"经办人：{paper.refusal.by}"
@@ -131,19 +131,36 @@ def _parts(paper: Paper, layout: _Layout) -> list:
 
 
 def _receipt(paper: Paper, layout: _Layout) -> list:
-    rows = [(r.name, f"扫描件 {r.scans} 份") for r in paper.received] or [("（尚未收到材料）", "")]
+    header, rows = _received_rows(paper)
     note = (
         "本站已受理上述申请，将在承诺时限内办结。"
         if paper.accepted_on
         else "本凭证证明本站已收到上列材料，是否受理以受理部门的决定为准。"
     )
+    if paper.deferral_due:
+        note += f"标为“容缺”的材料，请申请人按容缺受理承诺书于 {paper.deferral_due:%Y年%m月%d日}前补齐。"
     return [
         *_parts(paper, layout),
         Paragraph("已收材料", layout.styles["heading"]),
-        _grid([("材料", "份数"), *rows], _shares(layout, 0.7, 0.3), layout.styles, header=True),
+        _grid([header, *rows], _shares(layout, 0.6, 0.4), layout.styles, header=True),
         Paragraph(note, layout.styles["body"]),
         *([_QueryBlock(paper, layout.width, layout.styles["body"])] if paper.query_code else []),
     ]
+
+
+def _received_rows(paper: Paper) -> tuple[tuple[str, str], list[tuple[str, str]]]:
+    """Once accepted on a check, what the window checked (a 容缺 with its last day); before, the scans held."""
+    scans = {r.name: r.scans for r in paper.received}
+    if not (paper.accepted_on and paper.checked):
+        return ("材料", "份数"), [(r.name, f"扫描件 {r.scans} 份") for r in paper.received] or [
+            ("（尚未收到材料）", "")
+        ]
+    due = f"，{paper.deferral_due:%Y年%m月%d日}前补齐" if paper.deferral_due else ""
+    rows = [
+        (name, word + (due if word == "容缺" else "") + (f"（扫描件 {scans[name]} 份）" if scans.get(name) else ""))
+        for name, word in paper.checked
+    ]
+    return ("材料", "受理时核对"), rows
 
 
 def _notice(paper: Paper, layout: _Layout) -> list:
@@ -189,7 +206,47 @@ def _refusal(paper: Paper, layout: _Layout) -> list:
     return [_labelled(rows, layout), Paragraph(rights_after_refusal(), layout.styles["body"])]
 
 
-_SECTIONS = {"receipt": _receipt, "notice": _notice, "decision": _decision, "refusal": _refusal}
+def _deferral(paper: Paper, layout: _Layout) -> list:
+    """容缺受理承诺书: what was accepted without, by when, and what follows if it is not brought; the resident
+    signs it at the window, which keeps it with the case."""
+    due = f"{paper.deferral_due:%Y年%m月%d日}"
+    within = f"（受理之日起 {paper.deferral_days} 个工作日内）" if paper.deferral_days else ""
+    rows = [(m.name, FORMS.get(m.form, m.form or "—"), str(m.count), f"{due}前") for m in paper.deferred]
+    body, small = layout.styles["body"], layout.styles["small"]
+    promises = [
+        f"一、于 {due}前{within}将上列材料补齐，交到受理窗口或原收件站点，并出示本承诺书或受理回执；",
+        "二、已提交的申请材料真实、有效，补齐的材料与已提交的材料和所填内容一致；",
+        "三、逾期未补齐的，受理单位可以终止办理本申请，已进行的审查随之终止，须重新申请；"
+        "所补材料与承诺不符的，依法承担相应责任。",
+    ]
+    return [
+        Paragraph("暂缺的材料（容缺）", layout.styles["heading"]),
+        _grid(
+            [("材料", "形式", "份数", "补齐期限"), *rows],
+            _shares(layout, 0.42, 0.2, 0.1, 0.28),
+            layout.styles,
+            header=True,
+        ),
+        Paragraph("申请人承诺", layout.styles["heading"]),
+        Paragraph(
+            f"本人申请办理“{escape(paper.item_name)}”，上列材料暂缺。经受理单位核对，其余材料齐全，"
+            "上列材料属于可以容缺的非关键材料，同意先行受理。本人承诺：",
+            body,
+        ),
+        *(Paragraph(escape(line), body) for line in promises),
+        Spacer(1, body.leading),
+        Paragraph("申请人（签字）：＿＿＿＿＿＿＿＿＿＿　　　　日期：＿＿＿＿年＿＿月＿＿日", body),
+        Paragraph("本承诺书一式两份，申请人和受理单位各执一份。", small),
+    ]
+
+
+_SECTIONS = {
+    "receipt": _receipt,
+    "notice": _notice,
+    "decision": _decision,
+    "refusal": _refusal,
+    "deferral": _deferral,
+}
 
 
 def _shares(layout: _Layout, *shares: float) -> list[float]:

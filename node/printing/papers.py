@@ -1,4 +1,5 @@
-"""The papers of an application — 受理回执 / 材料接收凭证, 一次性告知书, 办结通知书 — as plain values.
+"""The papers of an application — 受理回执 / 材料接收凭证, 一次性告知书, 办结通知书, 不予受理通知书, 容缺受理承诺书
+— as plain values.
 
 A `Paper` holds what a document says and nothing else; `render` turns it into PDF bytes, the same bytes
 for the same values (no creation time or random id inside), so a paper made offline at a village prints
@@ -15,7 +16,7 @@ from node.printing.stamp import SealDrawing
 SIZES = ("A4", "A5")
 
 
-KINDS = ("receipt", "notice", "decision", "refusal")
+KINDS = ("receipt", "notice", "decision", "refusal", "deferral")
 
 
 class DocumentUnavailable(DomainError):
@@ -92,6 +93,10 @@ class Paper:
     query_code: str = ""  # 查询码; none on applications filed before query codes
     query_url: str = ""  # the county hub's public query page; empty where none is known
     parts: tuple[Part, ...] = ()  # 一件事: the case's items, each decided by its own department
+    deferred: tuple[MaterialLine, ...] = ()  # 容缺: accepted without these, on the resident's signed promise
+    deferral_due: dt.date | None = None  # the last day to bring them
+    deferral_days: int = 0  # the working days that date was counted as
+    checked: tuple[tuple[str, str], ...] = ()  # the window's check at 受理: (material, 原件 / 复印件 / 电子件 / 容缺)
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,12 @@ def title(kind: str, paper: Paper) -> str:
         return "受理回执" if paper.accepted_on else "材料接收凭证"
     if kind == "notice" and paper.corrections_due:
         return "补正告知书"
-    return {"notice": "一次性告知书", "decision": "办结通知书", "refusal": "不予受理通知书"}[kind]
+    return {
+        "notice": "一次性告知书",
+        "decision": "办结通知书",
+        "refusal": "不予受理通知书",
+        "deferral": "容缺受理承诺书",
+    }[kind]
 
 
 def filename(kind: str, paper: Paper) -> str:

@@ -16,6 +16,8 @@ def render(kind: str, paper: Paper, size: str = "A4", stamp: Stamp | None = None
         raise DocumentUnavailable("纸张只能选 A4 或 A5")
     if kind == "decision" and paper.decision is None:
         raise DocumentUnavailable(f"办件 {paper.number} 尚未作出决定，还不能打印办结通知书")
+    if kind == "deferral" and not paper.deferred:
+        raise DocumentUnavailable(f"办件 {paper.number} 没有容缺受理的材料，没有容缺受理承诺书")
     if kind == "refusal" and paper.refusal is None:
         raise DocumentUnavailable(f"办件 {paper.number} 没有被决定不予受理，没有不予受理通知书")
     from node.printing.layout import layout  # reportlab, loaded on the first paper printed

@@ -76,7 +76,12 @@ def notices_for(
     head = f"【{signature}】{who}您好，您的{service}（办件号{number}）"
     texts: list[tuple[str, str]] = []
     if event_type == "application.accepted":
-        texts.append((ACCEPTED, f"{head}已受理。"))
+        said, deferral = f"{head}已受理。", payload.get("deferral") or {}
+        if deferral.get("items") and deferral.get("deadline"):  # 容缺: what is owed and by when, as signed for
+            owed = "、".join(str(item.get("name", "")) for item in deferral["items"])
+            due = dt.date.fromisoformat(deferral["deadline"])
+            said += _scrub(f"容缺材料{owed}请于{due.month}月{due.day}日前补齐，逾期可能终止办理。")
+        texts.append((ACCEPTED, said))
     elif event_type == "application.corrections_requested":
         items = payload.get("items") or []
         what = "、".join(str(i) for i in items) if items else str(payload.get("reason", "")).strip()

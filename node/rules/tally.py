@@ -29,6 +29,9 @@ COUNTERS = (
     "rated",
     "stars",
     "low_rated",
+    "deferred",
+    "deferral_supplied",
+    "deferral_lapsed",
 )
 
 Key = tuple[str, str, str, str]  # (ISO day, station, item code, bundle or "")
@@ -49,6 +52,9 @@ class Facts:
     handling_days: int | None = None
     rated_on: dt.date | None = None
     stars: int | None = None
+    deferred: bool = False  # accepted with 容缺 (node.rules.deferrals)
+    deferral_supplied: bool = False  # everything deferred brought by its last day
+    deferral_lapsed: bool = False  # ended for a deferral owed past its last day
 
 
 def bucket(days: int) -> str:
@@ -57,7 +63,8 @@ def bucket(days: int) -> str:
 
 def tally(facts: Facts) -> Tally:
     """Each counter on the day its event happened: a filing on the day filed, a decision on the day decided.
-    A decision counts on time or late only against a known due date."""
+    A decision counts on time or late only against a known due date. A 容缺 case's outcome (supplied on
+    time, lapsed) counts on its day of acceptance, beside it, so that a period's 补齐率 is of its own cases."""
     counts: Tally = {}
 
     def add(day: dt.date, **values: int) -> None:
@@ -68,6 +75,13 @@ def tally(facts: Facts) -> Tally:
     add(facts.filed_on, filed=1)
     if facts.accepted_on is not None:
         add(facts.accepted_on, accepted=1)
+        if facts.deferred:  # a cohort by the day of acceptance: 补齐率 reads the cases accepted in a period
+            add(
+                facts.accepted_on,
+                deferred=1,
+                deferral_supplied=int(facts.deferral_supplied),
+                deferral_lapsed=int(facts.deferral_lapsed),
+            )
     if facts.decided_on is not None:
         add(facts.decided_on, decided=1)
         if facts.due is not None:

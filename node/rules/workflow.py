@@ -11,6 +11,8 @@ projection turns that into a quarantine (remote events) or an error (local ones)
     approved | denied ─delivered→ delivered ─rated→ rated                                    (办结)
     accepted | in_review ─suspended→ suspended ─resumed→ in_review   (听证、检验、鉴定: the clock stops)
     withdrawn: from any state before a decision
+    accepted with 容缺 (node.rules.deferrals): deferred_supplied records what is brought, the state unchanged;
+    accepted | in_review | suspended ─deferral_lapsed→ deferral_lapsed (closed: owed past its last day)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ IN_REVIEW, SUSPENDED, APPROVED, DENIED, DELIVERED, RATED, WITHDRAWN = (
     "rated",
     "withdrawn",
 )
+LAPSED = "deferral_lapsed"
 
 STATE_NAMES = {
     DRAFT: "草稿",
@@ -51,6 +54,7 @@ STATE_NAMES = {
     DELIVERED: "已送达",
     RATED: "已评价",
     WITHDRAWN: "已撤回",
+    LAPSED: "容缺逾期终止",
 }
 
 BEFORE_DECISION = frozenset({DRAFT, SUBMITTED, ACCEPTED, CORRECTIONS, IN_REVIEW, SUSPENDED})
@@ -80,6 +84,9 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "application.delivered": {APPROVED: DELIVERED, DENIED: DELIVERED},
     "application.rated": {DELIVERED: RATED},
     "application.withdrawn": dict.fromkeys(BEFORE_DECISION, WITHDRAWN),
+    # 容缺: what was deferred may be brought while the case runs and until its result is handed over
+    "application.deferred_supplied": {s: s for s in (ACCEPTED, IN_REVIEW, SUSPENDED, APPROVED, DENIED)},
+    "application.deferral_lapsed": dict.fromkeys((ACCEPTED, IN_REVIEW, SUSPENDED), LAPSED),
 }
 
 EVENT_NAMES = {
@@ -97,6 +104,8 @@ EVENT_NAMES = {
     "application.delivered": "送达",
     "application.rated": "评价",
     "application.withdrawn": "撤回",
+    "application.deferred_supplied": "补齐容缺材料",
+    "application.deferral_lapsed": "容缺逾期终止办理",
 }
 
 
@@ -159,7 +168,7 @@ def replay(steps: list[tuple[str, Outcome | None]]) -> str | None:
 
 def is_closed(state: str | None) -> bool:
     """办结 or ended otherwise: no deadline runs any more."""
-    return state in DECIDED | {NOT_ACCEPTED, WITHDRAWN}
+    return state in DECIDED | {NOT_ACCEPTED, WITHDRAWN, LAPSED}
 
 
 # What each role does from an application's page, taken from the levels' authority (one list each): an
@@ -170,7 +179,8 @@ def is_closed(state: str | None) -> bool:
 NOT_A_STEP = ("application.conflict_settled", "application.rule_disputed")
 ROLE_ACTIONS = {
     "agent": FOR_THE_RESIDENT,
-    "clerk": tuple(t for t in DECIDING if t not in NOT_A_STEP) + ("application.delivered",),
+    "clerk": tuple(t for t in DECIDING if t not in NOT_A_STEP)
+    + ("application.delivered", "application.deferred_supplied"),
 }
 
 

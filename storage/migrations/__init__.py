@@ -36,6 +36,7 @@ from . import (
     m18_scan_cursors,
     m19_operator_phones,
     m20_rectifications,
+    m21_deferrals,
     m22_bundle_cases,
 )
 from .frozen import Frozen
@@ -81,6 +82,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (18, "scan cursors", m18_scan_cursors.apply),
     (19, "operators' mobile numbers, for deadline reminders", m19_operator_phones.apply),
     (20, "差评整改 cases; monthly 办件回访 samples and their calls", m20_rectifications.apply),
+    (21, "容缺: what an application owes and by when; deferred cases in the statistics", m21_deferrals.apply),
     (22, "一件事 cases: each application names its case", m22_bundle_cases.apply),
 )
 LATEST = MIGRATIONS[-1][0]

@@ -44,6 +44,9 @@ class Application(BaseModel):
     rated_on = pw.DateField(null=True)
     handling_days = pw.IntegerField(null=True)  # working days from acceptance to decision, pauses left out
     tally = pw.TextField(default="[]")  # what this application adds to `statistic` (node.rules.tally), to take back
+    deferral = pw.TextField(null=True)  # 容缺: the deferred materials and their last day (node.rules.deferrals)
+    deferral_due = pw.DateField(null=True, index=True)  # that last day: the overdue warning finds cases by it
+    deferral_owed = pw.IntegerField(default=0)  # deferred materials not yet brought: the queue's 容缺待补
 
     class Meta:
         indexes = (
@@ -76,6 +79,9 @@ class Statistic(BaseModel):
     rated = pw.IntegerField(default=0)
     stars = pw.IntegerField(default=0)
     low_rated = pw.IntegerField(default=0)
+    deferred = pw.IntegerField(default=0)  # 容缺: cases accepted with a deferral, on their day of acceptance
+    deferral_supplied = pw.IntegerField(default=0)  # of those, all brought by the last day (same day as accepted)
+    deferral_lapsed = pw.IntegerField(default=0)  # of those, ended for what was still owed (same day as accepted)
 
     class Meta:
         primary_key = pw.CompositeKey("day", "station", "item_code", "bundle")

@@ -95,9 +95,11 @@ def _an_acceptance_at_the_township_reaches_the_village_within_a_minute(base_port
     township = f"http://127.0.0.1:{base_port + 2}"
     clerk = logged_in(township, "town.clerk", PASSWORD)
     number = re.search(r'href="/work/a/([^"/]+)"', clerk.get(f"{township}/work/", timeout=5).text).group(1)
+    page = clerk.get(f"{township}/work/a/{number}", timeout=5).text
+    check = {name: "original" for name in set(re.findall(r'name="(check\.[^"]+)"', page))}  # each material received
     accepted = clerk.post(
         f"{township}/work/a/{number}/application.accepted",
-        data={"csrf_token": csrf(clerk, f"{township}/work/a/{number}")},
+        data={"csrf_token": csrf(clerk, f"{township}/work/a/{number}"), **check},
         timeout=10,
     )
     assert accepted.ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.cases import item as an_item
-from harness.web import intake, login
+from harness.web import intake, login, received
 from storage.models import Application
 from web import create_app
 
@@ -36,7 +36,9 @@ def test_filing_and_acting_through_the_api_follow_the_same_rules(app):
     login(clerk, "zhou", "clerk-pass-1")
     token = clerk.get("/api/v1/csrf").json["token"]
     accepted = clerk.post(
-        f"/api/v1/applications/{number}/application.accepted", json={}, headers={"X-CSRFToken": token}
+        f"/api/v1/applications/{number}/application.accepted",
+        json={"materials": received(an_item())},
+        headers={"X-CSRFToken": token},
     )
     assert accepted.json["state"] == "accepted" and accepted.json["due"]
     refused = clerk.post(

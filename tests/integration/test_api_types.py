@@ -11,7 +11,7 @@ import pytest
 
 from harness.cases import item as an_item
 from harness.tree import open_node
-from harness.web import GIVEN_PASSWORD, account_to_change, intake, login
+from harness.web import GIVEN_PASSWORD, account_to_change, intake, login, received
 from provisioning.recipients import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
@@ -34,7 +34,10 @@ def _as(app, username: str, password: str):
 def _accepted(app) -> tuple[object, str]:
     number = _as(app, "li", "agent-pass-1").post("/api/v1/applications", json=intake(an_item())).json["numbers"][0]
     clerk = _as(app, "zhou", "clerk-pass-1")
-    assert clerk.post(f"/api/v1/applications/{number}/application.accepted", json={}).status_code == 200
+    accepted = clerk.post(
+        f"/api/v1/applications/{number}/application.accepted", json={"materials": received(an_item())}
+    )
+    assert accepted.status_code == 200
     return clerk, number
 
 

@@ -8,7 +8,7 @@ import pytest
 from harness.by_hand import carry, demo_copy_with_village_known, prepare_demo
 from harness.cluster import file
 from harness.tree import open_node
-from harness.web import login
+from harness.web import login, received
 from node.cases.intake import transition
 from node.catalogue.data import sample_catalogue
 from node.cli.demo import PASSWORD
@@ -61,11 +61,17 @@ def test_a_township_clerk_is_told_why_on_the_api_and_not_offered_the_step_on_the
     assert "application.accepted" not in page
     assert "application.accepted" in client.get(f"/work/a/{township_item}").get_data(as_text=True)
     token = client.get("/api/v1/csrf").get_json()["token"]
-    answer = client.post(f"/api/v1/applications/{county_item}/application.accepted", headers={"X-CSRFToken": token})
+    checked = {"materials": received(sample_catalogue().item(Application.get_by_id(county_item).item_code))}
+    answer = client.post(
+        f"/api/v1/applications/{county_item}/application.accepted", json=checked, headers={"X-CSRFToken": token}
+    )
     assert answer.status_code == 400
     assert "县级" in answer.get_json()["message"]
     assert Application.get_by_id(county_item).state == "submitted"
-    accepted = client.post(f"/api/v1/applications/{township_item}/application.accepted", headers={"X-CSRFToken": token})
+    check = {"materials": received(sample_catalogue().item(Application.get_by_id(township_item).item_code))}
+    accepted = client.post(
+        f"/api/v1/applications/{township_item}/application.accepted", json=check, headers={"X-CSRFToken": token}
+    )
     assert accepted.status_code == 200 and accepted.get_json()["state"] == "accepted"
 
 

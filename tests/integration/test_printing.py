@@ -10,7 +10,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from harness.web import login, token
+from harness.web import login, received_form, token
 from node.catalogue.data import sample_catalogue
 from node.catalogue.model import FORMS
 from node.fleet import admin as fleet
@@ -128,7 +128,7 @@ def test_a_decision_notice_prints_once_decided_with_the_reason(client):
     client.post("/logout", data={"csrf_token": token(client, "/work/")})
     login(client, "zhou", "clerk-pass-1")
     page = f"/work/a/{number}"
-    client.post(f"{page}/application.accepted", data={"csrf_token": token(client, page)})
+    client.post(f"{page}/application.accepted", data={"csrf_token": token(client, page), **received_form(item)})
     client.post(
         f"{page}/application.decided",
         data={"csrf_token": token(client, page), "approved": "no", "reason": "户籍不在本区"},
@@ -235,7 +235,7 @@ def test_a_decisions_result_file_is_kept_encrypted_listed_for_printing_and_told_
     login(client, "zhou", "clerk-pass-1")
     before = upload("批文")
     assert before.status_code == 400 and "作出决定后才能上传办理结果" in before.get_data(as_text=True)
-    client.post(f"{page}/application.accepted", data={"csrf_token": token(client, page)})
+    client.post(f"{page}/application.accepted", data={"csrf_token": token(client, page), **received_form(item)})
     client.post(f"{page}/application.decided", data={"csrf_token": token(client, page), "approved": "yes"})
     assert "应为 PDF" in upload("批文", b"\x89PNG\r\n\x1a\n" + b"0" * 64).get_data(as_text=True)
     assert upload("批文").status_code == 302

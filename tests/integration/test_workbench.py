@@ -8,7 +8,7 @@ import re
 import pytest
 
 from harness.cases import item as an_item
-from harness.web import login, post_intake, token
+from harness.web import login, post_intake, received_form, token
 from node.catalogue.data import sample_catalogue
 from storage.models import Application, EventRecord
 from web import create_app
@@ -55,7 +55,10 @@ def test_an_agent_files_once_however_often_the_form_is_sent_and_a_clerk_accepts(
     client.post("/logout", data={"csrf_token": token(client, "/work/")})
     login(client, "zhou", "clerk-pass-1")
     number = Application.select().first().number
-    client.post(f"/work/a/{number}/application.accepted", data={"csrf_token": token(client, f"/work/a/{number}")})
+    check = received_form(an_item())  # each material ticked as received (原件)
+    client.post(
+        f"/work/a/{number}/application.accepted", data={"csrf_token": token(client, f"/work/a/{number}"), **check}
+    )
     row = Application.get_by_id(number)
     assert row.state == "accepted" and row.due is not None
     queue = client.get("/work/?q=11010519491231002X").get_data(as_text=True)

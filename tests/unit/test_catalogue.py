@@ -541,3 +541,71 @@ def test_any_json_value_in_any_field_is_a_problem_reported_never_a_crash(changes
         load_json(json_doc([json_item(**changes), json_item(code=code(2))], bundles))
     except CatalogueError as error:
         assert error.problems
+
+
+# 容缺: materials marked deferrable (非关键材料)
+
+
+def test_a_material_is_deferrable_only_when_the_json_says_true():
+    materials = [
+        {"key": "id_card", "name": "申请人居民身份证", "form": "original", "count": 1, "station_may_collect": True},
+        {
+            "key": "photo",
+            "name": "照片",
+            "form": "original",
+            "count": 1,
+            "station_may_collect": True,
+            "deferrable": True,
+        },
+    ]
+    item = load_json(json_doc([json_item(materials=materials)])).item(code(1))
+    assert [m.deferrable for m in item.materials] == [False, True]
+    assert '"deferrable": true' in to_json(Catalogue.build([item]))
+    assert to_json(Catalogue.build([item])).count('"deferrable"') == 1  # written only where true
+
+
+def test_a_deferrable_that_is_not_true_or_false_is_reported():
+    materials = [{"key": "id_card", "name": "申请人居民身份证", "form": "original", "count": 1}]
+    materials[0] |= {"station_may_collect": True, "deferrable": "是"}
+    assert problems_of(load_json, json_doc([json_item(materials=materials)])) == [
+        ("items[0].materials[0]", "deferrable", "可容缺应为 true 或 false")
+    ]
+
+
+def test_the_sheet_reads_deferrable_under_its_chinese_header_and_a_blank_is_no():
+    text = sheet(
+        item_row(deferrable="否"),
+        material_row(deferrable="是"),
+        material_row(material_key="photo", material_name="照片"),
+    )
+    item = load_csv(text).item(code(1))
+    assert [(m.key, m.deferrable) for m in item.materials] == [
+        ("id_card", False),
+        ("household_register", True),
+        ("photo", False),
+    ]
+    assert problems_of(load_csv, sheet(item_row(deferrable="也许"))) == [("第 2 行", "可容缺", "可容缺应填“是”或“否”")]
+
+
+def test_a_sheet_without_the_deferrable_column_still_reads():
+    table = list(csv.reader(io.StringIO(sheet(item_row(), material_row()))))
+    out = io.StringIO()
+    csv.writer(out).writerows(row[:-1] for row in table)  # the last column is 可容缺
+    assert not any(m.deferrable for m in load_csv(out.getvalue()).item(code(1)).materials)
+
+
+def test_the_sample_marks_a_few_materials_deferrable_and_never_an_identity_card():
+    deferrable = [(i.code, m.key) for i in sample().current() for m in i.materials if m.deferrable]
+    assert 5 <= len(deferrable) <= 20
+    assert not [key for _, key in deferrable if "id_card" in key]
+
+
+def test_a_bundle_asks_a_material_as_deferrable_only_if_every_item_allows_it():
+    one = ServiceItem(
+        **{**vars(sample().item(code(1))), "materials": (Material("photo", "照片", "original", deferrable=True),)}
+    )
+    two = ServiceItem(
+        **{**vars(sample().item(code(1))), "code": code(2), "materials": (Material("photo", "照片", "copy"),)}
+    )
+    assert not merge_checklist([one, two])[0].material.deferrable
+    assert merge_checklist([one, one])[0].material.deferrable

@@ -12,13 +12,16 @@ import io
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask_wtf.csrf import generate_csrf
 
+from node.cases import deferrals
 from node.cases.events import result_title
 from node.cases.intake import Applicant, IntakeRefused, attach_scan, file_for_resident, read_scan, transition
 from node.cases.queries import timeline
 from node.printing.papers import KINDS as DOCUMENTS
+from node.rules.deferrals import DEFAULT_DEFERRAL_DAYS
 from node.rules.materials import MAX_SCAN_BYTES
 from node.rules.workflow import TRANSITIONS, role_may
 from node.seals.sealing import seal_document
+from provisioning.region import CHINA
 from storage.models import Application, Attachment
 
 from .. import bodies
@@ -44,6 +47,8 @@ def _summary(row: Application) -> dict:
         "filed_on": row.filed_on.isoformat(),
         "due": row.due.isoformat() if row.due else None,
         "due_provisional": row.due_provisional,
+        "deferral_owed": row.deferral_owed,
+        "deferral_due": row.deferral_due.isoformat() if row.deferral_due else None,
     }
 
 
@@ -112,9 +117,26 @@ def act(number: str, event_type: str):
         abort(403)
     step = bodies.decode(request.get_data(), bodies.Step)
     payload = {**signed_by(current_operator()), **step.payload()}
+    node = _node()
     if event_type == "application.corrections_requested":
-        payload = with_correction_date(_node(), payload)
-    transition(_node().events, number, event_type, payload)
+        payload = with_correction_date(node, payload)
+    if event_type == deferrals.ACCEPTED:
+        deferrals.accept(
+            node.events,
+            node.reference.catalogue(),
+            node.reference.holidays(),
+            number,
+            payload,
+            check=payload.pop("materials", None),
+            deadline_days=payload.pop("deferral_days", DEFAULT_DEFERRAL_DAYS),
+            today=node.now().astimezone(CHINA).date(),
+        )
+    elif event_type == deferrals.SUPPLIED:
+        deferrals.supply(node.events, number, payload.pop("items", []), payload)
+    elif event_type == deferrals.LAPSED:
+        deferrals.end_lapsed(node.events, number, payload, node.now().astimezone(CHINA).date())
+    else:
+        transition(node.events, number, event_type, payload)
     return jsonify(_summary(Application.get_by_id(number)))
 
 

@@ -80,6 +80,12 @@ DOCUMENT = {
                     {"name": "older", "in": "query", "schema": {"type": "string"}, "description": "下一页"},
                     {"name": "newer", "in": "query", "schema": {"type": "string"}, "description": "上一页"},
                     {"name": "due", "in": "query", "schema": {"type": "string", "enum": ["due_soon", "overdue"]}},
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["waiting", "corrections", "review", "deferred"]},
+                        "description": "待受理、待补正、审查中、容缺待补",
+                    },
                 ],
                 "responses": {
                     "200": _ok(
@@ -270,6 +276,8 @@ DOCUMENT = {
                     "filed_on": {"type": "string", "format": "date"},
                     "due": {"type": ["string", "null"], "format": "date"},
                     "due_provisional": {"type": "boolean"},
+                    "deferral_owed": {"type": "integer", "description": "容缺受理后尚未补齐的材料数"},
+                    "deferral_due": {"type": ["string", "null"], "format": "date", "description": "容缺材料补齐期限"},
                 },
             },
             "Tracking": {
@@ -296,6 +304,12 @@ DOCUMENT = {
                     "due_provisional": {"type": "boolean"},
                     "promise": {"type": "string"},
                     "missing": {"type": "array", "items": {"type": "string"}},
+                    "deferred": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "容缺受理时尚未提交、仍须补齐的材料",
+                    },
+                    "deferral_note": {"type": "string", "description": "容缺材料的补齐期限及逾期后果"},
                     "collect": {"type": "string"},
                     "results": {
                         "type": "array",

@@ -128,6 +128,8 @@ def answer_json():
         due_provisional=found.due_provisional,
         promise=found.promise,
         missing=list(found.missing),
+        deferred=list(found.deferred),
+        deferral_note=found.deferral_note,
         collect=found.collect,
         results=list(found.results),
         licences=list(found.licences),

@@ -4,6 +4,7 @@ import json
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
+from node.cases import deferrals
 from node.cases.conflicts import open_conflicts, settle
 from node.cases.events import CONFLICT_SETTLED, RESULT, STEP_NAMES, licence_title, result_title
 from node.cases.intake import (
@@ -20,7 +21,9 @@ from node.cases.marks import deadline_counts, deadline_marks
 from node.cases.notices import printable_count
 from node.cases.queries import case_items, timeline
 from node.cases.ratings import TOKEN_MINUTES
+from node.catalogue.model import FORMS
 from node.errors import DomainError
+from node.rules import deferrals as deferral_rules
 from node.rules.deadlines import deemed_accepted
 from node.rules.decisions import DEFAULT_KIND, decision_words
 from node.rules.materials import MAX_SCAN_BYTES
@@ -60,9 +63,16 @@ def queue():
     page = applications_page(node, request.args)
     catalogue = node.reference.catalogue()
     stations = {row.station for row in page.rows}
+    today = _today(node)
     return render_template(
         "work/queue.html",
         page=page,
+        owing=deferrals.owing(current_viewer(), today),
+        owed={  # 容缺 still owed per row, and whether past its last day
+            row.number: (row.deferral_owed, row.deferral_due < today)
+            for row in page.rows
+            if row.deferral_owed and row.state in deferrals.OWING
+        },
         marks=deadline_marks(page.rows),
         counts=deadline_counts(current_viewer()),
         to_print=printable_count(node, int(node.now().timestamp() * 1000)),
@@ -153,6 +163,12 @@ def new():
 @bp.get("/a/<number>")
 @requires("agent", "clerk", "admin")
 def application(number: str):
+    return _application_page(number)
+
+
+def _application_page(number: str, problems: list[str] = (), form=None, status: int = 200, refused: str = ""):
+    """The application's page; after a refused step, with what was wrong (atop the page and beside the step's
+    button, where the clerk is) and the form as the clerk left it."""
     node, operator = _node(), current_operator()
     row = visible_application(number)
     try:
@@ -171,8 +187,21 @@ def application(number: str):
     licences = {licence_title(a.material): a for a in attachments if licence_title(a.material) is not None}
     attachments = [a for a in attachments if result_title(a.material) is None and licence_title(a.material) is None]
     item = _item(row)
+    deferral, today = deferral_rules.decode(row.deferral), _today(node)
+    actions = [a for a in actions if _offered(a, deferral, today)]
+    checked = [] if "application.accepted" not in actions or item is None else _checked(row, form)
     return render_template(
         "work/application.html",
+        problems=problems,
+        refused=refused,
+        form=form or {},
+        checked=checked,
+        checks=deferral_rules.CHECKS,
+        forms=FORMS,
+        any_deferrable=any(m.deferrable for m, _ in checked),
+        deferral=deferral,
+        deferral_overdue=bool(deferral and row.state in deferrals.OWING and deferral.overdue(today)),
+        deferral_days=deferral_rules.DEFAULT_DEFERRAL_DAYS,
         attachments=attachments,
         results=results,
         licences=licences,
@@ -197,7 +226,52 @@ def application(number: str):
             (r, _item_name(node.reference.catalogue(), r.item_code, r.item_version))
             for r in (case_items(row.case_number) if row.case_number else [])
         ],
-    )
+    ), status
+
+
+def _offered(action: str, deferral, today) -> bool:
+    """容缺's steps only where they mean something: supplying while a material is owed, ending once overdue."""
+    if action == deferrals.SUPPLIED:
+        return bool(deferral and deferral.owed)
+    if action == deferrals.LAPSED:
+        return bool(deferral and deferral.overdue(today))
+    return True
+
+
+def _checked(row: Application, form) -> list[tuple]:
+    """The acceptance check's rows: each material to check and what is ticked, as the clerk left it after a
+    refusal, else 电子件 where the station holds a scan and nothing where it does not (the clerk ticks it)."""
+    try:
+        materials = deferrals.to_check(_node().reference.catalogue(), row)
+    except IntakeRefused:
+        return []
+    if form is not None:
+        return [(m, form.get(f"check.{m.key}", "")) for m in materials]
+    scanned = deferrals.scanned_check(materials, row.number)
+    return [(m, "electronic" if scanned[m.key] == "electronic" else "") for m in materials]
+
+
+def _deferral_step(number: str, event_type: str, payload: dict, form) -> None:
+    """受理 on the clerk's check of each material (容缺 with its working days), 容缺 materials brought, or a case
+    ended for a lapsed deferral. A form without a check (an old page) is taken on the scans held."""
+    node = _node()
+    if event_type == deferrals.ACCEPTED:
+        check = {key.removeprefix("check."): value for key, value in form.items() if key.startswith("check.")}
+        days = form.get("deferral_days", deferral_rules.DEFAULT_DEFERRAL_DAYS, type=int)
+        deferrals.accept(
+            node.events,
+            node.reference.catalogue(),
+            node.reference.holidays(),
+            number,
+            payload,
+            check=check or None,
+            deadline_days=days,
+            today=_today(node),
+        )
+    elif event_type == deferrals.SUPPLIED:
+        deferrals.supply(node.events, number, form.getlist("supplied"), payload)
+    else:
+        deferrals.end_lapsed(node.events, number, {**payload, "reason": form.get("reason", "")}, _today(node))
 
 
 def _on_the_spot(node, operator, row: Application, item, authority, level) -> str | None:
@@ -300,6 +374,12 @@ def act(number: str, event_type: str):
     if not role_may(operator.role, event_type):
         abort(403)
     payload = signed_by(operator)
+    if event_type in (deferrals.ACCEPTED, deferrals.SUPPLIED, deferrals.LAPSED):
+        try:
+            _deferral_step(number, event_type, payload, form)
+        except IntakeRefused as exc:  # said on the same page, the clerk's ticks kept
+            return _application_page(number, exc.problems, form, 400, event_type)
+        return redirect(url_for("workbench.application", number=number))
     if event_type == "application.decided":
         payload.update(approved=form.get("approved") == "yes", reason=form.get("reason", ""))
     elif event_type == "application.corrections_requested":
