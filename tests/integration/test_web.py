@@ -66,3 +66,33 @@ def test_the_sync_status_tells_the_last_success_in_beijing_time(county_node):
     login(client, "li", "agent-pass-1")
     status = client.get("/sync/status").get_json()
     assert not status["running"] and status["message"] == "同步完成（北京时间 2026-12-05 00:05）"
+
+
+def test_the_timeline_names_a_step_by_the_real_name_of_an_account_this_node_knows(county_node):
+    """A filing's event carries only the login; the page shows the person's name where this node knows the
+    account, and the login where it does not."""
+    import os
+
+    from harness.cases import RESIDENT
+    from harness.cases import item as an_item
+    from harness.web import login
+    from node.cases.intake import file_for_resident
+    from web import create_app
+
+    def filed_by(operator: str) -> str:
+        return file_for_resident(
+            county_node,
+            county_node.reference.catalogue(),
+            item_code=an_item().code,
+            applicant=RESIDENT,
+            consent=True,
+            operator=operator,
+            request_token=os.urandom(16).hex(),
+            now=county_node.now(),
+        )[0]
+
+    known, unknown = filed_by("li"), filed_by("cun.agent")
+    client = create_app(node=county_node).test_client()
+    login(client, "zhou", "clerk-pass-1")
+    assert "提交（李代办）" in client.get(f"/work/a/{known}").get_data(as_text=True)
+    assert "提交（cun.agent）" in client.get(f"/work/a/{unknown}").get_data(as_text=True)

@@ -43,7 +43,7 @@ from node.rules.workflow import (
 from node.seals.sealing import SEAL_ROLES, usable_seals
 from provisioning.authority import allows
 from provisioning.region import CHINA, area_prefix
-from storage.models import Application, Attachment, Station
+from storage.models import Application, Attachment, Operator, Station
 from sync.errors import SyncError
 
 from ..auth import current_operator, current_viewer, requires, signed_by, visible_application, with_correction_date
@@ -188,6 +188,8 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
     attachments = [a for a in attachments if result_title(a.material) is None and licence_title(a.material) is None]
     item = _item(row)
     deferral, today = deferral_rules.decode(row.deferral), _today(node)
+    steps = timeline(number)
+    logins = {step.by for step in steps if step.by} or {""}  # those this node knows are shown by real names
     actions = [a for a in actions if _offered(a, deferral, today)]
     checked = [] if "application.accepted" not in actions or item is None else _checked(row, form)
     return render_template(
@@ -207,7 +209,8 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
         licences=licences,
         row=row,
         applicant=applicant,
-        steps=timeline(number),
+        steps=steps,
+        people=dict(Operator.select(Operator.username, Operator.name).where(Operator.username.in_(logins)).tuples()),
         actions=actions,
         names=STEP_NAMES,
         states=STATE_NAMES,
