@@ -87,6 +87,9 @@ def test_the_county_admin_sees_a_village_application_decided_at_the_township(tre
         contacts = page.locator("#contacts table").inner_text()
         assert "搬罾街道便民服务中心" in contacts and "正常" in contacts
         assert item.name in page.locator("#items table").inner_text()
+        if target := os.environ.get("ONETRIP_SCREENSHOTS"):
+            page.set_viewport_size({"width": 1366, "height": 768})
+            page.screenshot(path=f"{target}/dashboard.png")
 
         page.fill("input[name=station]", open_node(tree["village"]).identity.station)
         db.close()
