@@ -63,6 +63,11 @@ def test_the_package_installs_offline_into_a_scratch_root_and_the_installed_node
         )
         if shutil.which("systemctl"):  # enabled offline, started at the next boot
             assert (root / "etc/systemd/system/multi-user.target.wants/onetrip.service").is_symlink()
+        if shutil.which("systemd-analyze"):  # the unit as systemd reads it, its command the one installed
+            checked = tmp_path / "onetrip.service"
+            checked.write_text(unit.replace("=/opt/onetrip/", f"={root}/opt/onetrip/"))
+            verify = subprocess.run(["systemd-analyze", "verify", str(checked)], capture_output=True, text=True)
+            assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
 
         as_onetrip = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", str(root / "usr/bin/onetrip")]
         with _serving([*as_onetrip, "serve", "--data", data]) as base:  # as the service first starts: no node yet
