@@ -114,16 +114,25 @@ def fetch_dependencies(requirements: list[str], target: Target, cache: Path) -> 
 
 
 def _fetch(requirements: list[str], folder: Path, options: list[str]) -> None:
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    listing = partial / "requirements.txt"
-    listing.write_text("\n".join(requirements) + "\n")
-    _pip("download", "--dest", str(partial), *options, "-r", str(listing))
-    listing.unlink()
-    (partial / ".complete").write_text(json.dumps(requirements) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    """Download into a folder of this build's own, renamed into place once complete: two builds sharing a cache
+    never see each other's half, and the first to finish is the one kept."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        listing = partial / "requirements.txt"
+        listing.write_text("\n".join(requirements) + "\n")
+        _pip("download", "--dest", str(partial), *options, "-r", str(listing))
+        listing.unlink()
+        (partial / ".complete").write_text(json.dumps(requirements) + "\n")
+        if folder.exists() and not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an interrupted build's, from before this one
+        try:
+            partial.rename(folder)
+        except OSError:
+            if not (folder / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _key(values: list[str]) -> str:
