@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast soak bench lint chromium fuzz
+.PHONY: demo test test-fast soak bench lint chromium fuzz dist
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ soak: $(STAMP)
 # (harness/fuzz.py): no 5xx, no answer outside /api/v1/openapi.json. A few minutes; `make test` runs it short.
 fuzz: $(STAMP)
 	$(BIN)/python -m harness.fuzz --max-examples 300
+
+# The release: dist/onetrip-<version>-linux-<machine>.tar.gz (OneTrip and every dependency as wheels, a manifest,
+# install.sh) for x86-64 and aarch64, and dist/onetrip_<version>_<arch>.deb from each; both install with no
+# network (docs/operations.md, Installing). The wheels are fetched afresh: this needs the package registries.
+dist: $(STAMP)
+	$(BIN)/python -m installers --out dist
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
