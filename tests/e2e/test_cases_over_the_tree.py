@@ -23,6 +23,20 @@ from storage.models import Application
 BIRTH = "511302-YJS-001"  # 出生一件事: five items, decided at the township and at the county
 
 
+def filed_at(village, **what) -> list[str]:
+    """What the village's agent files for our resident: an item (`item_code=`) or a 一件事 (`bundle_code=`)."""
+    return file_for_resident(
+        village,
+        sample_catalogue(),
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=village.now(),
+        **what,
+    )
+
+
 def text_of(pdf: bytes) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).replace("\n", "")
 
@@ -44,16 +58,7 @@ def look(case_code: str):
 
 def test_a_bundle_is_one_case_decided_by_its_items_departments_at_two_levels(cluster):
     village = cluster.open("village")
-    numbers = file_for_resident(
-        village,
-        sample_catalogue(),
-        bundle_code=BIRTH,
-        applicant=RESIDENT,
-        consent=True,
-        operator="cun.agent",
-        request_token=os.urandom(16).hex(),
-        now=village.now(),
-    )
+    numbers = filed_at(village, bundle_code=BIRTH)
     case = numbers[0]
     assert len(numbers) == 5 and {Application.get_by_id(n).case_number for n in numbers} == {case}
     bundle = sample_catalogue().bundles[BIRTH]
@@ -88,22 +93,12 @@ def test_an_authorised_village_decides_on_the_spot_offline_and_its_parents_apply
     生育登记 on the spot through its own pages, then syncs; the township and the county apply the approval
     on the catalogue's authority, nothing held back."""
     from harness.web import login, token
-    from node.catalogue.data import sample_catalogue as catalogue
     from storage.models import EventRecord
     from web import create_app
 
     village = cluster.open("village")
     assert village.identity.station == "511302001001-01"  # the station the sample delegates 生育登记 to
-    (number,) = file_for_resident(
-        village,
-        catalogue(),
-        item_code="11511302MB1007079B-0003",
-        applicant=RESIDENT,
-        consent=True,
-        operator="cun.agent",
-        request_token=os.urandom(16).hex(),
-        now=village.now(),
-    )
+    (number,) = filed_at(village, item_code="11511302MB1007079B-0003")
     client = create_app(node=village).test_client()
     login(client, "cun.agent", "onetrip-demo")
     done = client.post(f"/work/a/{number}/on-the-spot", data={"csrf_token": token(client, f"/work/a/{number}")})
@@ -125,16 +120,7 @@ def test_the_city_answers_the_query_for_a_village_case_it_cannot_read(cluster):
     from sync.errors import SyncError
 
     village = cluster.open("village")
-    (number,) = file_for_resident(
-        village,
-        sample_catalogue(),
-        item_code="11511302MB10010137-0003",
-        applicant=RESIDENT,
-        consent=True,
-        operator="cun.agent",
-        request_token=os.urandom(16).hex(),
-        now=village.now(),
-    )
+    (number,) = filed_at(village, item_code="11511302MB10010137-0003")
     code = Application.get_by_id(number).query_code
     db.close()
     for level in ("village", "township", "county"):
