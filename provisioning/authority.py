@@ -82,9 +82,14 @@ LEVEL_OF_CODE = {6: "county", 9: "township", 12: "village"}
 def may_write(level: str, region: str, station: str, installation: str, stream: str) -> bool:
     """Which streams an installation may write (invariant 2): its station's, its provisional one
     from before enrolment, `all` for a hub, and those of the stations below it (a decision on a
-    village's application goes into the deciding level's stream for that village)."""
+    village's application goes into the deciding level's stream for that village). A 跨区域通办
+    stream is written by its filing station and by the county that handles it, by nobody else: not
+    the levels above the filing station, whose case it is not."""
     if stream == "all":
         return level in ("county", "city")
+    home, handler = cross_region(stream)
+    if handler is not None:
+        return home == station or (level == "county" and region == handler)
     if stream == station:
         return True
     if stream == provisional_stream(region, installation):
@@ -92,6 +97,23 @@ def may_write(level: str, region: str, station: str, installation: str, stream: 
     code = stream.partition("-")[0]
     target = LEVEL_OF_CODE.get(len(code)) if code.isdigit() else None
     return target is not None and above(level, region, target, code)
+
+
+CROSS_REGION = "-TB"  # 通办: `<station>-TB<county>`, a station's cases handled by another county
+
+
+def cross_region_stream(station: str, county: str) -> str:
+    """The stream of a station's 跨区域通办 cases handled by `county` (a county's division code): one per
+    handling county, so that the handling county's link carries that stream and nothing else of the station."""
+    return f"{station}{CROSS_REGION}{county}"
+
+
+def cross_region(stream: str) -> tuple[str, str | None]:
+    """A stream's home station and, for a 通办 stream, the county that handles its cases (else None)."""
+    home, marker, county = stream.partition(CROSS_REGION)
+    if not marker or LEVEL_OF_CODE.get(len(county)) != "county" or not county.isdigit():
+        return stream, None
+    return home, county
 
 
 def provisional_stream(region: str, installation: str) -> str:

@@ -71,6 +71,14 @@ def serving_installation(station: str) -> str | None:
     return row.installation if row else None
 
 
+def county_recipients(county: str, identity: Identity) -> dict[str, object]:
+    """The key-agreement keys of a county hub's installations, by its division code: a 跨区域通办 case's data
+    key is wrapped to them alone (and kept by the filing station), not to the filing station's own township
+    or county, which do not handle it, and never to the city."""
+    hub = Certificate.select(Certificate.station).where(Certificate.station.startswith(county + "-")).distinct()
+    return agreement_keys(set(hub.scalars()), identity, levels=("county",))
+
+
 def issuer_recipients(identity: Identity) -> dict[str, object]:
     """The key-agreement keys of the hub that certified this installation (its county) and of its parent
     station (a village's township, which accepts and decides), by installation: residents' data keys

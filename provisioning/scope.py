@@ -9,10 +9,13 @@ its certificate, never from the request.
 
 from __future__ import annotations
 
-from provisioning.authority import LEVEL_OF_CODE, above
+from functools import cached_property
+
+from provisioning.authority import CROSS_REGION, LEVEL_OF_CODE, above, cross_region
 from provisioning.certs import Binding
 from provisioning.region import area_prefix
 from provisioning.trust import TRUST_STREAM, CertTrust
+from storage.models import StreamHead
 
 
 def below_or_same(top: Binding, other: Binding) -> bool:
@@ -20,7 +23,9 @@ def below_or_same(top: Binding, other: Binding) -> bool:
 
 
 def keyed_below(stream: str, station: Binding) -> bool:
-    """A stream named for this station, or for a station whose division lies inside its own."""
+    """A stream named for this station, or for a station whose division lies inside its own (a 通办 stream
+    goes by its filing station: its line holds it as it holds the station's own)."""
+    stream = cross_region(stream)[0]
     if stream == station.station:
         return True
     code = stream.partition("-")[0]
@@ -38,7 +43,18 @@ class Scope:
     @property
     def streams(self) -> tuple[str, ...]:
         """Every stream the link carries is named so or starts so: reads narrow to these in the database."""
-        return (TRUST_STREAM, area_prefix(self.station.region))
+        return (TRUST_STREAM, area_prefix(self.station.region), *self.handled)
+
+    @cached_property
+    def handled(self) -> tuple[str, ...]:
+        """The 通办 streams a county handles, by name as its hub holds them: outside its area, they are the
+        only streams of another county's stations its link carries (a few, one per filing station)."""
+        if self.station.level != "county":
+            return ()
+        suffix = CROSS_REGION + self.station.region
+        return tuple(
+            StreamHead.select(StreamHead.stream).where(StreamHead.stream.endswith(suffix)).distinct().scalars()
+        )
 
     def holds(self, origin: str, stream: str) -> bool:
         """The link's scope both ways: what anti-entropy compares."""
@@ -60,4 +76,9 @@ class Scope:
             return False
         if stream == TRUST_STREAM:
             return above(author.level, author.region, self.station.level, self.station.region)
-        return keyed_below(stream, self.station)
+        return keyed_below(stream, self.station) or handled_by(stream, self.station)
+
+
+def handled_by(stream: str, station: Binding) -> bool:
+    """A 通办 stream whose cases this county handles: what the filing station and the county write there."""
+    return station.level == "county" and cross_region(stream)[1] == station.region

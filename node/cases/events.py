@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from node.rules.workflow import EVENT_NAMES, Outcome, next_state
+from provisioning.authority import cross_region_stream
 from provisioning.region import CHINA
 from sync.hlc import unpack
 
@@ -27,6 +28,17 @@ STEP_NAMES = {
 
 def entity(number: str) -> str:
     return f"application:{number}"
+
+
+def case_stream(row) -> str:
+    """The stream an application's events go in: its station's, or for a 跨区域通办 case the station's stream
+    for the county that handles it (the only stream of the station that county's link carries)."""
+    return cross_region_stream(row.station, row.handler) if row.handler else row.station
+
+
+def deciding_place(row) -> str:
+    """Whose catalogue names the level that decides a case: the filing station's line, or the handling county."""
+    return row.handler or row.station
 
 
 def next_state_after(state: str | None, event_type: str, payload: dict) -> str:

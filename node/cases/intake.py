@@ -25,6 +25,7 @@ from node.cases.events import (
     FILED,
     LICENCE,
     beijing_date,
+    case_stream,
     entity,
     licence_title,
     next_state_after,
@@ -44,9 +45,9 @@ from node.rules.identifiers import (
 )
 from node.rules.materials import scan_problem, sniff
 from node.rules.workflow import DECIDED, DENIED, NOT_ACCEPTED, ON_AUTHORITY, WITHDRAWN, corrections_problems
-from provisioning.authority import BY_THE_RESIDENT
+from provisioning.authority import BY_THE_RESIDENT, cross_region_stream
 from provisioning.identity import Identity, Keys
-from provisioning.recipients import issuer_recipients
+from provisioning.recipients import county_recipients, issuer_recipients
 from provisioning.region import CHINA
 from storage.blobs import BlobStore
 from storage.models import (
@@ -105,6 +106,8 @@ def intake_problems(catalogue: Catalogue, item_code: str, applicant: Applicant, 
         problems.append(f"事项 {item_code} 不在本站的事项清单中")
     if item is not None and not item.proxy_allowed:
         problems.append(f"“{item.name}”须本人到窗口办理，不能代办")
+    if item is not None and item.handler and not item.cross_region:
+        problems.append(f"“{item.name}”已不再跨区域通办，请到办理地申请")
     if not applicant.name.strip():
         problems.append("申请人姓名不能为空")
     for problem in (id_number_problem(applicant.id_number, today), phone_problem(applicant.phone)):
@@ -146,6 +149,11 @@ def file_application(
         raise IntakeRefused(problems)
     if unmet_conditions := eligibility_problems(item, applicant, today, identity.region, keys.lookup):
         raise IntakeRefused(unmet_conditions)
+    stream = cross_region_stream(identity.station, item.handler) if item.handler else identity.station
+    if item.handler:  # 跨区域通办: the resident's data is for the handling county alone
+        recipients = county_recipients(item.handler, identity)
+        if not recipients:
+            raise IntakeRefused([f"本站尚未收到办理地（{item.handler}）县级枢纽的证书，请先同步后再申请通办"])
     code = querycode.make()
     tail_check = id_tail_check(code, normalise_id_number(applicant.id_number)[-4:])  # slow: before the lock
     with events.transaction():  # the check and the write in one transaction: a double click files once
@@ -173,12 +181,13 @@ def file_application(
             query_code=code,
             tail_check=tail_check,
             case=case or (number if bundle else None),
+            handler=item.handler or None,
         )
-        events.append(FILED, entity(number), payload, stream=identity.station, hlc=hlc)
+        events.append(FILED, entity(number), payload, stream=stream, hlc=hlc)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
         if item.authorised(identity.station, "rule"):  # 秒办: eligible (checked above), approved by the rule
             rule = {"basis": "rule", "rule": f"{item.code}@{item.version}", "by": operator}
-            events.append(ON_AUTHORITY, entity(number), rule, stream=identity.station)
+            events.append(ON_AUTHORITY, entity(number), rule, stream=stream)
     return number
 
 
@@ -221,6 +230,7 @@ def filed_payload(
     tail_check: str,
     bundle: str | None = None,
     case: str | None = None,
+    handler: str | None = None,
 ) -> dict:
     """What an `application.filed` event carries: the resident's fields sealed under the data key, that key
     wrapped to each recipient, keyed hashes for search, and what the public query page needs at any node,
@@ -233,6 +243,7 @@ def filed_payload(
         "item": {"code": item.code, "version": item.version},
         "bundle": bundle,
         **({"case": case} if case else {}),
+        **({"handler": handler} if handler else {}),  # 跨区域通办: the county that handles it
         "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
         "keys": {
             installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
@@ -370,7 +381,7 @@ def transition(events: EventLog, number: str, event_type: str, payload: dict) ->
     if event_type == "application.corrections_requested" and (problems := corrections_problems(payload)):
         raise IntakeRefused(problems)
     next_state_after(row.state, event_type, payload)  # a clear refusal before anything is written
-    events.append(event_type, entity(number), payload, stream=row.station)
+    events.append(event_type, entity(number), payload, stream=case_stream(row))
 
 
 def read_applicant(number: str, identity: Identity, keys: Keys) -> Applicant:
@@ -431,7 +442,7 @@ def _store(
                 "size": len(data),
                 **extra,
             },
-            stream=row.station,
+            stream=case_stream(row),
         )
     except BaseException:
         blobs.delete(digest)  # a fresh ciphertext (a new nonce): no other attachment can name it

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from node.cases.events import case_stream
 from node.cases.intake import read_applicant
 from node.context import Context
 from node.errors import DomainError
@@ -162,7 +163,7 @@ def record_printed(node: Context, notices: list[Printable], operator: str) -> No
     of them afterwards, and this station lists them no more."""
     with node.events.transaction():
         for notice in notices:
-            station = Application.get_by_id(notice.number).station
+            station = case_stream(Application.get_by_id(notice.number))
             payload = {"notice": notice.notice_id, "number": notice.number, "kind": notice.kind, "by": operator}
             node.events.append(PRINTED, f"notice:{notice.notice_id}", payload, stream=station)
 
@@ -180,7 +181,7 @@ class NoticeProjection:
             raise RuleViolation("通知记录缺少通知编号")
         number = payload.get("number")
         row = Application.get_or_none(Application.number == number) if isinstance(number, str) else None
-        if event.type == PRINTED and (row is None or row.station != event.stream):
+        if event.type == PRINTED and (row is None or case_stream(row) != event.stream):
             raise RuleViolation("只有收件的站点可以记录打印了通知")  # none can silence another station's notices
         settled_at = dt.datetime.fromtimestamp((event.hlc >> 16) / 1000, dt.UTC).replace(tzinfo=None)
         status = "printed" if event.type == PRINTED else payload.get("status")

@@ -19,6 +19,8 @@ from node.cases.events import (
     RATING_ADDED,
     RULE_DISPUTED,
     beijing_date,
+    case_stream,
+    deciding_place,
     entity,
     licence_title,
     next_state_after,
@@ -29,7 +31,7 @@ from node.rules import deferrals, ratings, tally
 from node.rules.deadlines import add_working_days, working_days_between
 from node.rules.holidays import HolidayTable
 from node.rules.workflow import BASES, LAPSED, ON_AUTHORITY, TRANSITIONS, IllegalTransition, level_problem, next_state
-from provisioning.authority import DECIDING
+from provisioning.authority import DECIDING, cross_region
 from storage.models import (
     Application,
     Attachment,
@@ -76,10 +78,10 @@ class ApplicationProjection:
         row = get_row(Application, event.entity.removeprefix("application:"))
         if row is None:
             raise RuleViolation(f"办件 {event.entity} 尚未建立")
-        if event.stream != row.station:  # trust lets only the station and the levels above it write there
-            raise RuleViolation(f"办件 {row.number} 的事件只能记在站点 {row.station} 的事件流中")
+        if event.stream != (stream := case_stream(row)):  # trust says who writes there: the station and its
+            raise RuleViolation(f"办件 {row.number} 的事件只能记在事件流 {stream} 中")  # levels, or the 通办 county
         if event.type in DECIDING:  # a certificate's authority covers the step, the catalogue says on which items
-            level = self.deciding_level(row.item_code, row.item_version, row.station)
+            level = self.deciding_level(row.item_code, row.item_version, deciding_place(row))
             if problem := level_problem(event.type, level, self.signer_level(event.origin)):
                 raise RuleViolation(problem)
         if event.type == ON_AUTHORITY:
@@ -148,8 +150,11 @@ class ApplicationProjection:
         read_rows(Application, {e.entity.removeprefix("application:") for e in events if e.type != FILED})
 
     def _filed(self, event: Event, payload: dict) -> None:
-        if payload["station"] != event.stream or not payload["number"].startswith(payload["station"] + "-"):
+        home, handler = cross_region(event.stream)
+        if payload["station"] != home or not payload["number"].startswith(payload["station"] + "-"):
             raise RuleViolation("办件只能在本站点的事件流中、以本站点编码为号建立")
+        if payload.get("handler") != handler or (handler and home.startswith(handler)):
+            raise RuleViolation("跨区域通办的办件应记在本站点为办理县设的事件流中，且办理县不是本县")
         row = {
             "number": payload["number"],
             "station": payload["station"],
@@ -171,6 +176,7 @@ class ApplicationProjection:
             "pauses": "[]",
             "due_provisional": False,
             "deferral_owed": 0,
+            "handler": handler,
         }
         counts = tally.tally(tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"]))
         row["tally"] = tally.encode(counts)
@@ -194,8 +200,8 @@ class ApplicationProjection:
         row = get_row(Application, payload["number"])
         if row is None:
             raise RuleViolation(f"办件 {payload['number']} 尚未建立")
-        if event.stream != row.station or event.entity != entity(row.number):  # owned, like every transition
-            raise RuleViolation(f"办件 {row.number} 的材料只能记在站点 {row.station} 的事件流中")
+        if event.stream != case_stream(row) or event.entity != entity(row.number):  # owned, like every transition
+            raise RuleViolation(f"办件 {row.number} 的材料只能记在事件流 {case_stream(row)} 中")
         if licence_title(payload["material"]) is not None and self.signer_level(event.origin) in ("", "village"):
             raise RuleViolation("电子证照只能由作出决定的单位生成，村级代办点不能生成")  # a village's key is no licence
         Attachment.insert(

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from node.cases.events import RATING_ADDED, entity, next_state_after
+from node.cases.events import RATING_ADDED, case_stream, entity, next_state_after
 from node.cases.intake import IntakeRefused
 from node.rules.ratings import ADDITION_DAYS, addition_problems, rating_problems
 from node.rules.workflow import RATED, IllegalTransition
@@ -65,7 +65,7 @@ def rate(events: EventLog, number: str, grade: str, reasons: list[str], comment:
     if problems := rating_problems(grade, reasons, comment, channel):
         raise IntakeRefused(problems)
     payload = {"grade": grade, "reasons": list(reasons), "comment": comment.strip(), "channel": channel}
-    events.append("application.rated", entity(number), payload, stream=row.station)
+    events.append("application.rated", entity(number), payload, stream=case_stream(row))
 
 
 def add(events: EventLog, number: str, comment: str, channel: str, today: dt.date) -> None:
@@ -76,7 +76,7 @@ def add(events: EventLog, number: str, comment: str, channel: str, today: dt.dat
     if problems := addition_problems(comment, row.rated_on, today):
         raise IntakeRefused(problems)
     payload = {"comment": comment.strip(), "channel": channel}
-    events.append(RATING_ADDED, entity(number), payload, stream=row.station)
+    events.append(RATING_ADDED, entity(number), payload, stream=case_stream(row))
 
 
 def addition_open(number: str, today: dt.date) -> bool:

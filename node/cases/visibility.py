@@ -25,12 +25,14 @@ class Viewer:
 
 
 def in_area(area: str, *, walked: bool = False) -> pw.Expression:
-    """The applications of the node's area. `walked`: written so that no index can serve it, for a page
-    walked along the (filed_on, number) index (with the index on station the planner would sort every
-    matching row first); otherwise a range on the index that starts with the station."""
+    """The applications of the node's area, and those it handles for stations of other counties (通办).
+    `walked`: written so that no index can serve it, for a page walked along the (filed_on, number) index
+    (with the index on station the planner would sort every matching row first); otherwise a range on the
+    index that starts with the station."""
+    handled = Application.handler == area  # 跨区域通办: another county's station filed it, this county handles it
     if walked:
-        return pw.fn.SUBSTR(Application.station, 1, len(area)) == area
-    return (Application.station >= area) & (Application.station < area + "~")
+        return (pw.fn.SUBSTR(Application.station, 1, len(area)) == area) | handled
+    return ((Application.station >= area) & (Application.station < area + "~")) | handled
 
 
 def visible(viewer: Viewer, *, walked: bool = False) -> pw.Expression:

@@ -65,6 +65,9 @@ LABELS = {
     "eligibility": "办理条件",
     "auto_approve": "秒办",
     "delegated": "授权当场办结的站点",
+    "cross_region": "跨区域通办",
+    "handler": "办理地（县级区划代码）",
+    "handler_name": "办理地名称",
 }
 ITEM_COLUMNS = list(LABELS)[:22]
 BUNDLE_COLUMNS = ["bundle_code", "bundle_name", "bundle_items"]
@@ -276,7 +279,8 @@ def read_item_fields(reader: Reader) -> dict[str, Any]:
 
 
 def _authority(reader: Reader) -> dict[str, Any]:
-    """办理条件, 秒办 and 授权委托 as the JSON catalogue states them; each condition's rule checked to run."""
+    """办理条件, 秒办, 授权委托 and 跨区域通办 as the JSON catalogue states them; each condition's rule checked
+    to run. `handler` is written by the city in its 通办 list only, naming the county whose item it is."""
     conditions, given = [], reader.optional("eligibility")
     if given is not _MISSING and not isinstance(given, list):
         reader.note("eligibility", "办理条件应为列表，每项含 rule 与 reason")
@@ -295,10 +299,19 @@ def _authority(reader: Reader) -> dict[str, Any]:
     if delegated is not _MISSING and not (isinstance(delegated, list) and all(isinstance(d, str) for d in delegated)):
         reader.note("delegated", "授权当场办结的站点应为站点编码的列表")
         delegated = []
+    cross, handler = reader.optional("cross_region"), reader.optional("handler")
+    if cross is not _MISSING and not isinstance(cross, bool):
+        reader.note("cross_region", "跨区域通办应为 true 或 false")
+    if handler is not _MISSING and not (isinstance(handler, str) and len(handler) == 6 and handler.isdigit()):
+        reader.note("handler", "办理地应为 6 位县级区划代码")
+        handler = ""
     return {
         "eligibility": tuple(conditions),
         "auto_approve": auto is True,
         "delegated": tuple(delegated) if isinstance(delegated, list) else (),
+        "cross_region": cross is True,
+        "handler": handler if isinstance(handler, str) else "",
+        "handler_name": reader.text("handler_name", required=False) if handler else "",
     }
 
 

@@ -116,6 +116,9 @@ class ServiceItem:
     eligibility: tuple[Condition, ...] = ()  # 办理条件, checked at intake (node.rules.eligibility)
     auto_approve: bool = False  # 秒办: an eligible application is approved by the rule at filing
     delegated: tuple[str, ...] = ()  # 授权委托: stations that may decide this 即办 item on the spot
+    cross_region: bool = False  # 跨区域通办: the county accepts it from stations of other counties
+    handler: str = ""  # in the city's 通办 list: the county whose item it is, which handles its applications
+    handler_name: str = ""  # and that county's name, as the agent and the resident are told it
 
     def authorised(self, station: str, basis: str) -> bool:
         """Whether `station` may approve an application of this item itself on `basis`: "delegation" (即办,
@@ -201,6 +204,12 @@ class Catalogue:
             made[code] = Bundle(code, name, tuple(item_codes), merge_checklist(members))
         return cls(ordered, made)
 
+    def with_cross_region(self, listed: Catalogue) -> Catalogue:
+        """This catalogue and the city's 通办 list (`cross_region_list`): what a station may file, its own
+        county's items first (a county's own items stay its own, never handled as 通办 by itself)."""
+        added = {code: versions for code, versions in listed.versions.items() if code not in self.versions}
+        return dataclasses.replace(self, versions={**self.versions, **added}) if added else self
+
     def item(self, code: str, version: int | None = None) -> ServiceItem:
         """The given version of an item (an application's), or its newest; KeyError if there is none."""
         found = self.versions[code]
@@ -238,6 +247,25 @@ class Catalogue:
         words = _fold(query).split()
         found = [b for b in self.bundles.values() if words and all(w in _fold(b.name + " " + b.code) for w in words)]
         return sorted(found, key=lambda bundle: bundle.code)
+
+
+def cross_region_list(counties: Mapping[str, tuple[str, Catalogue]], previous: Catalogue | None) -> Catalogue:
+    """The city's 通办 list: every version of each item whose county marks its newest version 跨区域通办, each
+    naming its county (`handler`, `handler_name`; `counties` maps each county's code to its name and
+    catalogue). An item once listed keeps every version, newer ones too: applications filed under it are
+    read by them, and a county withdraws an item by a newer version left unmarked."""
+    listed = previous.versions if previous else {}
+    items = {
+        (item.code, item.version): dataclasses.replace(item, handler=region, handler_name=name)
+        for region, (name, catalogue) in counties.items()
+        for code, versions in catalogue.versions.items()
+        if versions[-1].cross_region or code in listed
+        for item in versions
+    }
+    for versions in listed.values():
+        for item in versions:
+            items.setdefault((item.code, item.version), item)
+    return Catalogue.build(items.values())
 
 
 def _fold(text: str) -> str:
@@ -296,6 +324,9 @@ def _item_document(item: ServiceItem) -> dict[str, Any]:
         "eligibility": [{"rule": dict(c.rule), "reason": c.reason} for c in item.eligibility],
         "auto_approve": item.auto_approve,
         "delegated": list(item.delegated),
+        **({"cross_region": True} if item.cross_region else {}),  # absent when false or empty: catalogues
+        **({"handler": item.handler, "handler_name": item.handler_name} if item.handler else {}),  # written
+        # before them read the same
     }
 
 

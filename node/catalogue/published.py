@@ -20,7 +20,7 @@ import peewee as pw
 
 from node.catalogue.data import read_seed_holidays, sample_catalogue
 from node.catalogue.importing import load_json
-from node.catalogue.model import Catalogue, to_json
+from node.catalogue.model import Catalogue, cross_region_list, to_json
 from node.catalogue.spreadsheet import load_csv
 from node.errors import DomainError
 from node.rules.holidays import HolidayTable, table_from_json, table_to_json
@@ -28,14 +28,19 @@ from provisioning.identity import Identity
 from provisioning.region import contains
 from provisioning.trust import TRUST_STREAM, CertTrust
 from storage.database import forget_memo, transaction_memo
-from storage.models import Application, ReferenceData, forget_rows
+from storage.models import Application, ReferenceData, Station, forget_rows
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
 
-CATALOGUE, HOLIDAYS = "catalogue", "holidays"
-PUBLISHED = {CATALOGUE: "catalogue.published", HOLIDAYS: "holiday.published"}
-KIND_NAMES = {CATALOGUE: "事项清单", HOLIDAYS: "节假日表"}
+CATALOGUE, HOLIDAYS, CROSS_REGION = "catalogue", "holidays", "cross_region"
+PUBLISHED = {
+    CATALOGUE: "catalogue.published",
+    HOLIDAYS: "holiday.published",
+    CROSS_REGION: "catalogue.cross_region_published",  # the city's 通办 list (`model.cross_region_list`)
+}
+KIND_NAMES = {CATALOGUE: "事项清单", HOLIDAYS: "节假日表", CROSS_REGION: "跨区域通办事项清单"}
+LISTS = (CATALOGUE, CROSS_REGION)  # kinds in the catalogue's form, versioned by their publisher
 RUNNING = ("accepted", "in_review", "suspended")  # applications whose deadline a new table may move
 
 
@@ -62,7 +67,14 @@ def dropped_versions(before: Catalogue, after: Catalogue) -> list[str]:
 
 @lru_cache(maxsize=16)
 def _parse(kind: str, body: str) -> Catalogue | HolidayTable:
-    return load_json(body) if kind == CATALOGUE else table_from_json(body)
+    return load_json(body) if kind in LISTS else table_from_json(body)
+
+
+@lru_cache(maxsize=16)
+def _with_list(own: str | None, listed: str) -> Catalogue:
+    """A catalogue (the shipped sample when None) with a 通办 list, merged once per pair of versions."""
+    catalogue = sample_catalogue() if own is None else _parse(CATALOGUE, own)
+    return catalogue.with_cross_region(_parse(CROSS_REGION, listed))
 
 
 class Reference:
@@ -74,8 +86,16 @@ class Reference:
         self.region = region
 
     def catalogue(self) -> Catalogue:
-        row = self._chosen(CATALOGUE)
+        """The nearest publisher's newest catalogue, with the city's 通办 list: what this node files and reads."""
+        row, listed = self._chosen(CATALOGUE), self._chosen(CROSS_REGION)
+        if listed is not None:
+            return _with_list(None if row is None else row.body, listed.body)
         return sample_catalogue() if row is None else _parse(CATALOGUE, row.body)
+
+    def cross_region(self) -> Catalogue | None:
+        """The city's newest 通办 list, if one has arrived."""
+        row = self._chosen(CROSS_REGION)
+        return None if row is None else _parse(CROSS_REGION, row.body)
 
     def catalogues(self) -> list[Catalogue]:
         """The catalogue this node goes by, then every publisher's newest: a city names the items of its
@@ -113,6 +133,8 @@ class Reference:
         nearest = sorted((r for r in rows if contains(r[1], region)), key=lambda r: -len(r[1]))
         found = [_parse(CATALOGUE, ReferenceData.get_by_id((CATALOGUE, p, v)).body) for p, _, v in nearest]
         found = found or [sample_catalogue()]
+        if (listed := self.cross_region()) is not None:  # a 通办 case's item, where its county's catalogue is not
+            found = [*found, listed]
         if memo is not None:
             memo[key] = found
         return found
@@ -145,7 +167,7 @@ class Reference:
         mine = [row for row in rows if contains(row.region, self.region)]
         if not mine:
             return None
-        rank = (lambda r: (len(r.region), r.version)) if kind == CATALOGUE else (lambda r: (r.version, len(r.region)))
+        rank = (lambda r: (len(r.region), r.version)) if kind in LISTS else (lambda r: (r.version, len(r.region)))
         best = max(mine, key=rank)
         return ReferenceData.get_by_id((kind, best.publisher, best.version))
 
@@ -164,6 +186,8 @@ def publish(events: EventLog, identity: Identity, kind: str, document: Catalogue
     Refused, with nothing written, if it would roll back or drop what applications depend on."""
     if identity.level not in ("county", "city"):
         raise PublicationRefused(f"只有县级、市级枢纽可以发布{KIND_NAMES[kind]}；本站点的上级发布后会同步到这里")
+    if kind == CROSS_REGION and identity.level != "city":
+        raise PublicationRefused("跨区域通办事项清单由市级汇总各县的通办事项后发布")
     station = identity.station
     latest = (
         ReferenceData.select(ReferenceData)
@@ -171,7 +195,7 @@ def publish(events: EventLog, identity: Identity, kind: str, document: Catalogue
         .order_by(ReferenceData.version.desc())
         .first()
     )
-    if kind == CATALOGUE:
+    if kind in LISTS:
         version, body = (latest.version + 1 if latest else 1), to_json(document)
     else:
         version, body = document.version, table_to_json(document)
@@ -181,13 +205,46 @@ def publish(events: EventLog, identity: Identity, kind: str, document: Catalogue
     return version
 
 
+def publish_cross_region(events: EventLog, identity: Identity) -> tuple[int, int]:
+    """The city gathers its counties' 通办 items from the newest catalogue each published (all of which it
+    holds: a county's `all` stream goes up) and publishes them as one list every station receives; the
+    version, and how many items it lists. Refused if nothing changed since the last one."""
+    newest = (
+        ReferenceData.select(ReferenceData.publisher, ReferenceData.region, pw.fn.MAX(ReferenceData.version))
+        .where(ReferenceData.kind == CATALOGUE)
+        .group_by(ReferenceData.publisher, ReferenceData.region)
+        .tuples()
+    )
+    names = dict(Station.select(Station.code, Station.name).tuples())
+    counties = {
+        region: (
+            names.get(publisher, region),
+            _parse(CATALOGUE, ReferenceData.get_by_id((CATALOGUE, publisher, version)).body),
+        )
+        for publisher, region, version in newest
+        if len(region) == 6 and not region.endswith("00") and contains(identity.region, region)
+    }
+    latest = (
+        ReferenceData.select()
+        .where((ReferenceData.kind == CROSS_REGION) & (ReferenceData.publisher == identity.station))
+        .order_by(ReferenceData.version.desc())
+        .first()
+    )
+    listed = cross_region_list(counties, _parse(CROSS_REGION, latest.body) if latest else None)
+    if latest is not None and to_json(listed) == latest.body:
+        raise PublicationRefused(f"各县的通办事项与第 {latest.version} 版通办清单相同，无需重新发布")
+    if not listed.versions:
+        raise PublicationRefused("各县发布的事项清单中还没有标明跨区域通办（cross_region）的事项")
+    return publish(events, identity, CROSS_REGION, listed), len(listed.versions)
+
+
 def _problem(kind: str, latest: ReferenceData | None, version: int, body: str) -> str | None:
     """Why a publication may not follow `latest` of the same publisher, in Chinese; None if it may."""
     if latest is None:
         return None
     if version <= latest.version:
         return f"{KIND_NAMES[kind]}版本 {version} 不高于已发布的版本 {latest.version}：不能回退，请提高版本号"
-    if kind == CATALOGUE and (dropped := dropped_versions(_parse(kind, latest.body), _parse(kind, body))):
+    if kind in LISTS and (dropped := dropped_versions(_parse(kind, latest.body), _parse(kind, body))):
         return "新的事项清单删除或改动了已有办件所依据的事项版本：" + "、".join(dropped[:10])
     return None
 
@@ -204,10 +261,12 @@ class ReferenceProjection:
 
     def apply(self, event: Event) -> None:
         forget_memo()  # the reference chosen in this transaction may change
-        kind = CATALOGUE if event.type == PUBLISHED[CATALOGUE] else HOLIDAYS
+        kind = next(k for k, event_type in PUBLISHED.items() if event_type == event.type)
         author = self.trust.binding(event.origin)
         if author is None or event.stream != TRUST_STREAM or event.entity != f"{kind}:{author.station}":
             raise RuleViolation(f"{KIND_NAMES[kind]}只能由县级或市级在本级的 all 事件流中发布")
+        if kind == CROSS_REGION and author.level != "city":
+            raise RuleViolation("跨区域通办事项清单只能由市级发布")
         payload = event.payload
         try:
             document = _parse(kind, payload["document"])
@@ -239,7 +298,7 @@ class ReferenceProjection:
         """A new holiday table may move any running deadline; a catalogue only fills those it lacked."""
         forget_rows()  # what a run of events holds back of the rows, written before they are read here
         running = Application.select().where(Application.state.in_(RUNNING) & Application.accepted_on.is_null(False))
-        if kind == CATALOGUE:
+        if kind in LISTS:
             running = running.where(Application.due.is_null())
         for row in running:
             self.recount(row)

@@ -9,7 +9,15 @@ from pathlib import Path
 import segno
 
 from node import files
-from node.catalogue.published import CATALOGUE, HOLIDAYS, KIND_NAMES, PublicationRefused, publish, read_document
+from node.catalogue.published import (
+    CATALOGUE,
+    HOLIDAYS,
+    KIND_NAMES,
+    PublicationRefused,
+    publish,
+    publish_cross_region,
+    read_document,
+)
 from node.context import Context
 from node.fleet import admin as fleet
 from node.fleet import joining
@@ -112,6 +120,11 @@ def _rotate_ca(node: Context, args: argparse.Namespace) -> None:
 
 
 def _publish(node: Context, args: argparse.Namespace) -> None:
+    if args.cross_region:
+        with node.events.transaction():
+            version, count = publish_cross_region(node.events, node.identity)
+        print(f"已发布跨区域通办事项清单第 {version} 版（{count} 个事项）：各站点同步后可以受理通办")
+        return
     kind, path = (CATALOGUE, args.catalogue) if args.catalogue else (HOLIDAYS, args.holidays)
     if path is None:
         raise PublicationRefused("请用 --catalogue 文件 或 --holidays 文件 指明要发布的内容")
@@ -198,6 +211,7 @@ def add_parsers(command) -> None:
     publish.add_argument("--catalogue", type=Path, help="事项清单文件：.json，或事项表 .csv")
     publish.add_argument("--bundles", type=Path, help="与 CSV 事项表配套的一件事表 .csv")
     publish.add_argument("--holidays", type=Path, help="节假日表 .json（格式见 node/rules/holidays.py）")
+    publish.add_argument("--cross-region", action="store_true", help="市级：汇总各县标明的跨区域通办事项，发布通办清单")
 
 
 COMMANDS = {

@@ -138,9 +138,10 @@ def build(
     per_station = _sums(area, filters, Statistic.station)
     counties = {s.region: s for s in stations.values() if s.level in HUBS}
     on_the_spot = _on_the_spot(area, filters)
+    cross_region = _cross_region(area, filters)
     follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
-        _summary(totals, marks, owing, on_the_spot),
+        _summary(totals, marks, owing, on_the_spot, cross_region),
         *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
         _by_station(per_station, stations),
         _by_item(_sums(area, filters, Statistic.item_code), items),
@@ -188,8 +189,24 @@ def _on_the_spot(area: str, filters: Filters) -> tuple[int, int]:
     return int(same_day), int(decided)
 
 
+def _cross_region(area: str, filters: Filters) -> tuple[int, int]:
+    """跨区域通办 filed in the period: (filed here for another county: 收件地; filed elsewhere, handled here:
+    办理地). Each county counts its side; a city, whose counties both are, counts a case on both sides."""
+    received = Application.select().where(
+        Application.handler.is_null(False) & in_area(Application.station, area, filters)
+    )
+    handled = Application.select().where(Application.handler.startswith(area))
+    return tuple(  # type: ignore[return-value]
+        narrowed(query, filters, Application.item_code, Application.filed_on).count() for query in (received, handled)
+    )
+
+
 def _summary(
-    totals: dict[str, int], marks: dict[str, int], owing: tuple[int, int], on_the_spot: tuple[int, int] = (0, 0)
+    totals: dict[str, int],
+    marks: dict[str, int],
+    owing: tuple[int, int],
+    on_the_spot: tuple[int, int] = (0, 0),
+    cross_region: tuple[int, int] = (0, 0),
 ) -> Table:
     rows = [
         ("申请件数", totals["filed"]),
@@ -212,6 +229,8 @@ def _summary(
         ("容缺逾期终止件数", totals["deferral_lapsed"]),
         ("当前容缺待补件数", owing[0]),
         ("当前容缺逾期未补件数", owing[1]),
+        ("通办收件件数（本地收件、外地办理）", cross_region[0]),
+        ("通办办理件数（外地收件、本地办理）", cross_region[1]),
     ]
     return Table("summary", "总体情况", ("指标", "数值"), rows)
 

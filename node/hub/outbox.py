@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 
+from node.cases.events import case_stream
 from node.cases.intake import read_applicant
 from node.cases.notices import SENT
 from node.context import Context
@@ -66,4 +67,4 @@ def _phone(node: Context, number: str) -> str | None:
 
 
 def _station(number: str) -> str:
-    return Application.get_by_id(number).station
+    return case_stream(Application.get_by_id(number))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from node.cases.events import RULE_DISPUTED, entity
+from node.cases.events import RULE_DISPUTED, case_stream, entity
 from node.cases.intake import NOT_GRANTED, read_applicant
 from node.context import Context
 from node.errors import DomainError
@@ -42,7 +42,7 @@ def recheck(node: Context, catalogue) -> int:
             row = Application.get_by_id(event.entity.removeprefix("application:"))
             newest = catalogue.item(row.item_code)
             payload = {"rule": f"{newest.code}@{newest.version}", "reasons": reasons, "by": node.identity.station}
-            node.events.append(RULE_DISPUTED, entity(row.number), payload, stream=row.station)
+            node.events.append(RULE_DISPUTED, entity(row.number), payload, stream=case_stream(row))
             disputed += 1
     if last != after:
         upsert(ScanCursor, name=CURSOR, arrival=last)

@@ -58,13 +58,16 @@ def answer(node: Context, child: Binding, asked) -> dict:
 
 
 def _in_scope(child: Binding, digest: str) -> bool:
-    """Whether the blob belongs to an attachment of an application of the child's station or one below it."""
+    """Whether the blob belongs to an attachment of an application of the child's station or one below it, or
+    of a 跨区域通办 case the child (a county) handles."""
     numbers = Attachment.select(Attachment.number).where(Attachment.blob == digest)
-    stations = Application.select(Application.station).where(Application.number.in_(numbers)).distinct()
-    for (code,) in stations.tuples():
+    cases = Application.select(Application.station, Application.handler).where(Application.number.in_(numbers))
+    for code, handler in cases.distinct().tuples():
         station = Station.get_or_none(Station.code == code)
-        if code == child.station or (
-            station is not None and above(child.level, child.region, station.level, station.region)
+        if (
+            code == child.station
+            or (station is not None and above(child.level, child.region, station.level, station.region))
+            or (child.level == "county" and handler == child.region)
         ):
             return True
     return False

@@ -61,7 +61,7 @@ def _paper(node: Context, row: Application, catalogue: Catalogue) -> Paper:
         item_name=item.name,
         item_code=item.code,
         item_version=item.version,
-        department=item.department,
+        department=f"{item.department}（跨区域通办，{item.handler_name}办理）" if item.handler else item.department,
         applicant_name=name,
         masked_id=row.masked_id,
         filed_on=row.filed_on,

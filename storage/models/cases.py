@@ -47,6 +47,7 @@ class Application(BaseModel):
     deferral = pw.TextField(null=True)  # 容缺: the deferred materials and their last day (node.rules.deferrals)
     deferral_due = pw.DateField(null=True, index=True)  # that last day: the overdue warning finds cases by it
     deferral_owed = pw.IntegerField(default=0)  # deferred materials not yet brought: the queue's 容缺待补
+    handler = pw.CharField(max_length=16, null=True, index=True)  # 跨区域通办: the handling county, if not its own
 
     class Meta:
         indexes = (

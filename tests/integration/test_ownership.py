@@ -108,6 +108,6 @@ def test_a_village_key_cannot_attach_a_scan_to_another_stations_application(tmp_
     county = open_node(tree.county)
     county.events.ingest(*batch)
     forged = EventRecord.get(EventRecord.type == "material.attached")
-    assert forged.status == "quarantined" and "材料只能记在站点" in forged.reason
+    assert forged.status == "quarantined" and "材料只能记在事件流" in forged.reason
     assert not Attachment.select().where(Attachment.number == number).exists()
     db.close()

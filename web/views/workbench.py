@@ -6,7 +6,15 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from node.cases import deferrals
 from node.cases.conflicts import open_conflicts, settle
-from node.cases.events import CONFLICT_SETTLED, RESULT, STEP_NAMES, licence_title, result_title
+from node.cases.events import (
+    CONFLICT_SETTLED,
+    RESULT,
+    STEP_NAMES,
+    case_stream,
+    deciding_place,
+    licence_title,
+    result_title,
+)
 from node.cases.intake import (
     Applicant,
     IntakeRefused,
@@ -175,8 +183,7 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
         applicant = read_applicant(number, node.identity, node.keys)
     except (SyncError, DomainError):
         applicant = None  # purged here, or filed elsewhere: the masked number is all this node shows
-    authority = node.events.trust.binding(node.identity.installation).authority
-    level = node.reference.deciding_level(row.item_code, row.item_version, row.station)
+    authority, level = _powers(node, row)
     actions = possible_actions(
         row.state,
         operator.role,
@@ -216,6 +223,7 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
         states=STATE_NAMES,
         procedures=PROCEDURES,
         item=item,
+        node_region=node.identity.region,
         material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
         refused_words=decision_words(item.kind if item else DEFAULT_KIND, False),
@@ -277,6 +285,16 @@ def _deferral_step(number: str, event_type: str, payload: dict, form) -> None:
         deferrals.end_lapsed(node.events, number, {**payload, "reason": form.get("reason", "")}, _today(node))
 
 
+def _powers(node, row: Application) -> tuple[tuple[str, ...], str | None]:
+    """What this installation may sign on a case, and the level its item's catalogue gives the decision to.
+    Nothing where it may not write the case's stream: another county's 通办 case seen from the filing county."""
+    installation = node.identity.installation
+    authority = node.events.trust.binding(installation).authority
+    if not node.events.trust.may_write(installation, case_stream(row)):
+        authority = ()
+    return authority, node.reference.deciding_level(row.item_code, row.item_version, deciding_place(row))
+
+
 def _on_the_spot(node, operator, row: Application, item, authority, level) -> str | None:
     """当场办结 of a 即办 item waiting here: "decide" at a window that decides it (receipt, acceptance and
     decision in one step), "delegation" at a station the county authorised for it; else None."""
@@ -298,8 +316,7 @@ def on_the_spot(number: str):
     """当场办结, then the 办结通知书 at once."""
     node, operator = _node(), current_operator()
     row = visible_application(number)
-    authority = node.events.trust.binding(node.identity.installation).authority
-    level = node.reference.deciding_level(row.item_code, row.item_version, row.station)
+    authority, level = _powers(node, row)
     mode = _on_the_spot(node, operator, row, _item(row), authority, level)
     if mode is None:
         abort(403)

@@ -1,0 +1,153 @@
+"""跨区域通办 over real servers: a second county under the city marks an item 通办, the city lists it, the demo
+village (顺庆区) files it for a resident, the case travels up to the city and down to 高坪区's hub alone, whose
+clerk reads the resident's data, accepts and decides; the decision comes back to the village. Neither county
+receives anything else of the other, the filing county cannot read or decide the case, both count it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+
+import pytest
+
+from app import main
+from harness.cluster import RESIDENT
+from harness.servers import free_port
+from harness.tree import open_node
+from node.cases.events import case_stream
+from node.cases.intake import attach_scan, file_for_resident, read_applicant, read_scan, transition
+from node.catalogue.data import sample_catalogue
+from node.catalogue.model import Catalogue
+from node.catalogue.published import CATALOGUE, publish, publish_cross_region
+from node.cli.demo import enrol_by_bundle
+from node.config import NodeConfig
+from node.fleet import admin as fleet
+from node.hub import dashboard
+from node.hub.filters import Filters
+from node.rules.identifiers import credit_check_character
+from node.runtime import initialise
+from storage.database import db
+from storage.models import Application, EventRecord
+from sync.errors import SyncError
+from sync.log import NotAuthorized
+
+HANDLER = "511303"  # 高坪区
+
+
+def handled_item():
+    """高坪区's own item (its department's credit code), marked 通办: a county-level item with a deadline."""
+    model = next(i for i in sample_catalogue().current() if i.level == "county" and i.promised_limit.days > 0)
+    department = "11511303MB0000001"
+    code = f"{department}{credit_check_character(department)}-0001"
+    return dataclasses.replace(model, code=code, name="高坪区居住证签注", cross_region=True)
+
+
+def second_county(cluster, base) -> NodeConfig:
+    """高坪区's hub, registered at the city and enrolled by USB bundle, publishing its catalogue upward."""
+    city_url = f"http://127.0.0.1:{cluster.configs['city'].port}"
+    done = fleet.register(
+        cluster.open("city"), name="高坪区政务服务中心", level="county", region=HANDLER, hub_url=city_url, actor="t"
+    )
+    db.close()
+    county = NodeConfig(base / "gaoping", port=free_port())
+    initialise(county, level="county", name="高坪区政务服务中心", region=HANDLER, algorithm="ecdsa-p256-sha256")
+    enrol_by_bundle(cluster.configs["city"], county, done.code, city_url)
+    node = open_node(county)
+    with node.events.transaction():
+        publish(node.events, node.identity, CATALOGUE, Catalogue.build([handled_item()]))
+    node.events.sign_heads()
+    db.close()
+    return county
+
+
+def sync(config: NodeConfig) -> int:
+    code = main(["sync", "--data", str(config.data_dir)])
+    db.close()
+    return code
+
+
+def down_the_line(cluster) -> None:
+    for level in ("county", "township", "village"):
+        assert cluster.sync(level) == 0, level
+
+
+def summary(node) -> dict:
+    board = dashboard.build(
+        dashboard.area_prefix(node.identity.region),
+        Filters(),
+        [],
+        now=dt.datetime.now(dt.UTC),
+        own_station=node.identity.station,
+        catalogues=node.reference.catalogues(),
+    )
+    return dict(board.tables["summary"].rows)
+
+
+@pytest.mark.e2e
+def test_a_village_files_for_another_county_which_alone_reads_and_decides_it(cluster, tmp_path):
+    gaoping = second_county(cluster, tmp_path)
+    assert sync(gaoping) == 0  # its catalogue up to the city
+    city = cluster.open("city")
+    with city.events.transaction():
+        version, count = publish_cross_region(city.events, city.identity)
+    city.events.sign_heads()
+    assert (version, count) == (1, 1)
+    db.close()
+    down_the_line(cluster)
+
+    village = cluster.open("village")
+    item = village.reference.catalogue().item(handled_item().code)
+    assert item.handler == HANDLER and item.cross_region
+    (number,) = file_for_resident(
+        village,
+        village.reference.catalogue(),
+        item_code=item.code,
+        applicant=RESIDENT,
+        consent=True,
+        operator="cun.agent",
+        request_token=os.urandom(16).hex(),
+        now=village.now(),
+    )
+    photo = b"\xff\xd8\xff\xe0" + os.urandom(20_000)  # the material's photo travels with the case
+    material = item.materials[0].key
+    digest = attach_scan(
+        village.events, village.identity, village.keys, village.blobs, number, material, photo, "cun.agent"
+    )
+    village.events.sign_heads()
+    row = Application.get_by_id(number)
+    stream = case_stream(row)
+    assert row.handler == HANDLER and stream == f"{village.identity.station}-TB{HANDLER}"
+    db.close()
+    for level in ("village", "township", "county"):
+        assert cluster.sync(level) == 0, level  # up the filing county's line to the city
+    assert sync(gaoping) == 0  # down to the handling county
+
+    node = open_node(gaoping)
+    assert read_applicant(number, node.identity, node.keys).name == RESIDENT.name  # sealed to 高坪区
+    assert read_scan(node.identity, node.keys, node.blobs, number, digest)[1] == photo
+    transition(node.events, number, "application.accepted", {"by": "gp.clerk"})
+    transition(node.events, number, "application.decided", {"by": "gp.clerk", "approved": True})
+    node.events.sign_heads()
+    crossed = EventRecord.select().where(EventRecord.stream.startswith("511302") & (EventRecord.stream != stream))
+    assert not crossed.exists()  # nothing else of 顺庆区's stations reached 高坪区
+    assert [r.number for r in Application.select()] == [number]
+    assert summary(node)["通办办理件数（外地收件、本地办理）"] == 1
+    gaoping_installation = node.identity.installation
+    db.close()
+    assert sync(gaoping) == 0
+    down_the_line(cluster)
+
+    village = cluster.open("village")
+    assert Application.get_by_id(number).state == "approved" and Application.get_by_id(number).due is not None
+    db.close()
+    county = cluster.open("county")
+    assert Application.get_by_id(number).state == "approved"
+    with pytest.raises(SyncError):  # the filing county holds the case, not the resident's data
+        read_applicant(number, county.identity, county.keys)
+    with pytest.raises(NotAuthorized):  # nor may it take a step on it
+        transition(county.events, number, "application.delivered", {"by": "county.clerk"})
+    from_gaoping = EventRecord.select().where(EventRecord.origin == gaoping_installation)
+    assert {e.stream for e in from_gaoping} <= {stream}  # of 高坪区, only what it wrote on this case
+    assert summary(county)["通办收件件数（本地收件、外地办理）"] == 1
+    db.close()
