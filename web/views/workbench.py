@@ -224,6 +224,8 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
         procedures=PROCEDURES,
         item=item,
         node_region=node.identity.region,
+        station_name=Station.select(Station.name).where(Station.code == row.station).scalar() or row.station,
+        writable=node.events.trust.may_write(node.identity.installation, case_stream(row)),
         material_names={m.key: m.name for m in item.materials} if item else {},
         decided=row.state in DECIDED,
         refused_words=decision_words(item.kind if item else DEFAULT_KIND, False),
