@@ -35,6 +35,7 @@ TRIGGERS = (
     "application.accepted",
     "application.corrections_requested",
     "application.not_accepted",
+    "application.deferral_lapsed",
     "application.decided",
 )
 CURSOR = "notices"

@@ -19,7 +19,8 @@ from node.rules.decisions import DEFAULT_KIND, decision_words
 from provisioning.region import CHINA
 
 ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY = "受理", "补正", "不予受理", "办结", "可领取"
-STEPS = (ACCEPTED, CORRECTIONS, NOT_ACCEPTED, DECIDED, READY)  # in the order a case goes through them
+LAPSED = "容缺终止"  # a 容缺 case ended because what was owed was not brought by its last day
+STEPS = (ACCEPTED, CORRECTIONS, NOT_ACCEPTED, LAPSED, DECIDED, READY)  # in the order a case goes through them
 
 QUIET_FROM, QUIET_UNTIL = dt.time(21, 0), dt.time(8, 0)  # no message between 21:00 and 08:00 Beijing
 # A station prints a notice its hub has not been heard to send this long after it could first go out: a hub
@@ -70,7 +71,7 @@ def notices_for(
     signature: str,
     kind: str = DEFAULT_KIND,
 ) -> list[Notice]:
-    """The notices an application event makes: 受理, 补正 (items and deadline), 不予受理, 办结 and,
+    """The notices an application event makes: 受理, 补正 (items and deadline), 不予受理, 容缺终止, 办结 and,
     when the decision approves, 可领取 (the result is ready at the hall); none for other steps."""
     who = mask_name(name)
     head = f"【{signature}】{who}您好，您的{service}（办件号{number}）"
@@ -93,6 +94,10 @@ def notices_for(
     elif event_type == "application.not_accepted":
         reason = str(payload.get("reason", "")).strip()
         texts.append((NOT_ACCEPTED, f"{head}不予受理" + (f"，理由：{reason}。" if reason else "。")))
+    elif event_type == "application.deferral_lapsed":
+        reason = str(payload.get("reason", "")).strip()
+        text = f"{head}因容缺材料未在承诺期限内补齐，已终止办理" + (f"（{reason}）" if reason else "")
+        texts.append((LAPSED, text + "。如需办理，请备齐材料后重新申请。"))
     elif event_type == "application.decided":
         approved = bool(payload.get("approved"))
         words = decision_words(kind, approved)

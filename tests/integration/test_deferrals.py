@@ -17,12 +17,14 @@ from harness.clock import FrozenClock
 from harness.tree import open_node
 from harness.web import login, token
 from node.cases.intake import file_for_resident, new_request_token
+from node.cases.notices import queue_new
 from node.cases.queries import timeline
 from node.config import NodeConfig
+from node.rules.notices import LAPSED
 from node.rules.tally import COUNTERS
 from provisioning.operators import create_operator
 from storage.database import db
-from storage.models import Application, EventRecord, Statistic
+from storage.models import Application, EventRecord, Notice, Statistic
 from sync.log import QUARANTINED
 from web import create_app
 
@@ -198,6 +200,11 @@ def test_a_deferral_past_its_deadline_lets_the_window_end_the_case_with_a_reason
     assert (counted["deferred"], counted["deferral_supplied"], counted["deferral_lapsed"]) == (1, 0, 1)
     board = client.get("/dashboard/").get_data(as_text=True)
     assert "<td>容缺逾期终止件数</td><td>1</td>" in board and "<td>补齐率</td><td>0.0%</td>" in board
+    queue_new(
+        node, node.reference.catalogue(), int(node.now().timestamp() * 1000), lambda now: now
+    )  # the resident is told by SMS
+    [told] = Notice.select().where((Notice.number == number) & (Notice.kind == LAPSED))
+    assert "已终止办理（容缺材料逾期未补齐，依承诺终止办理）" in told.text
 
 
 def test_the_api_accepts_on_a_check_with_a_deferral_and_records_what_is_brought(county):

@@ -13,6 +13,7 @@ from node.rules.notices import (
     CORRECTIONS,
     DECIDED,
     ID_NUMBER,
+    LAPSED,
     NOT_ACCEPTED,
     READY,
     beijing,
@@ -29,6 +30,7 @@ STEPS = [
     "application.accepted",
     "application.corrections_requested",
     "application.not_accepted",
+    "application.deferral_lapsed",
     "application.decided",
     "application.filed",
     "application.delivered",
@@ -49,6 +51,8 @@ def test_each_step_makes_its_notice():
     assert [n.kind for n in _notices("application.decided", {"approved": True})] == [DECIDED, READY]
     assert [n.kind for n in _notices("application.decided", {"approved": False, "reason": "x"})] == [DECIDED]
     assert _notices("application.filed", {}) == []
+    [ended] = _notices("application.deferral_lapsed", {"reason": "逾期未补齐户口簿"})
+    assert ended.kind == LAPSED and "已终止办理（逾期未补齐户口簿）" in ended.text and "重新申请" in ended.text
     [fix] = _notices(
         "application.corrections_requested", {"items": ["身份证复印件", "租赁合同"], "deadline": "2026年3月20日"}
     )
