@@ -8,6 +8,7 @@ events of now-known types applied) → scheduler (only in `start`).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import random
 import shutil
@@ -208,15 +209,19 @@ class Node:
 
     def warm_up(self) -> None:
         """Load, on a thread of its own, what a person's first paper and first seal would otherwise wait for
-        (reportlab and the font, pyHanko): seconds on an old PC, spent while the first person logs in."""
+        (reportlab, the font and the QR encoder; pyHanko, and a rehearsal signature with a throwaway key):
+        seconds on an old PC, spent while the first person logs in."""
         if self.config.scheduler == "off":
             return  # a hub's extra processes serve sync, not papers
 
         def load() -> None:
             from node.printing import layout
-            from node.seals import pades  # noqa: F401 - imported for its import's cost
+            from node.seals import pades
 
             layout.warm()
+            pades.rehearse()
+            gc.collect()
+            gc.freeze()  # what start-up made lives as long as the process: no collection walks it again
 
         threading.Thread(target=load, name="warm-up", daemon=True).start()
 

@@ -5,14 +5,24 @@ keys it needs a person to unlock it, so a copied disk does not carry a usable se
 through scrypt (about 16 MB and 50 ms per try) into an AES-256-GCM key. The public key is kept in
 clear beside it, so a certificate can be matched to its key without the PIN. Five wrong PINs in a
 row lock the seal for a quarter of an hour: guessing a six-digit PIN at the window takes years.
+
+Once a PIN has opened a key, the key stays open in this process for a few minutes (`SESSION`), as a
+smart card stays open after its PIN: the holder still types the PIN for every use, every try still counts
+toward the lock, but a right PIN is checked against a keyed hash held only in memory (its key made at
+start, never written) instead of going through scrypt again. A seal at the window is used again and again
+within minutes, and scrypt is a third of a sealing's time on an old PC. The file on disk is as strong as
+before; what an attacker gains from this is only what reading the process's memory already gave.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -32,6 +42,20 @@ PIN_TRIES = 5
 PIN_LOCK = dt.timedelta(minutes=15)
 _N, _R, _P = 2**14, 8, 1
 _AAD = b"onetrip/seal-key/v1|"
+SESSION = dt.timedelta(minutes=10)  # how long a key stays open after its PIN last opened it
+
+
+@dataclass(frozen=True)
+class _Opened:
+    key: ec.EllipticCurvePrivateKey
+    verifier: bytes  # HMAC of the PIN under `_SESSION_KEY`
+    stamp: tuple[int, int, int]  # the key file's (inode, mtime, size): a new PIN or a new file closes the session
+    until: dt.datetime  # UTC, naive
+
+
+_SESSION_KEY = os.urandom(32)  # lives and dies with the process
+_opened: dict[tuple[str, str], _Opened] = {}
+_opened_lock = threading.Lock()
 
 
 class SealKeyRefused(ProvisioningError):
@@ -116,6 +140,32 @@ def unlock_seal_key(data_dir: Path, seal_id: str, pin: str, now: dt.datetime) ->
         raise SealKeyRefused(
             f"印章口令连续输错 {PIN_TRIES} 次，已锁定：请 {minutes_left(attempt.locked_until, now)} 分钟后再试"
         )
+    held, verifier = (str(data_dir), seal_id), _verify(seal_id, pin)
+    with _opened_lock:
+        opened = _opened.get(held)
+    stamp = _stamp(data_dir, seal_id)
+    if opened and opened.stamp == stamp and now < opened.until and hmac.compare_digest(opened.verifier, verifier):
+        private = opened.key
+    else:
+        private = _open(document, seal_id, pin, attempt)
+    with _opened_lock:
+        _opened[held] = _Opened(private, verifier, stamp, now + SESSION)
+    with write_transaction():
+        SealLock.delete().where(SealLock.seal_id == seal_id).execute()
+    return private
+
+
+def _verify(seal_id: str, pin: str) -> bytes:
+    return hmac.new(_SESSION_KEY, f"{seal_id}\0{pin}".encode(), hashlib.sha256).digest()
+
+
+def _stamp(data_dir: Path, seal_id: str) -> tuple[int, int, int]:
+    info = key_path(data_dir, seal_id).stat()
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _open(document: dict, seal_id: str, pin: str, attempt: Attempt) -> ec.EllipticCurvePrivateKey:
+    """The key file opened by the PIN through scrypt; a wrong PIN says how many tries are left."""
     key = _derive(pin, document["kdf"])
     aad = _AAD + seal_id.encode() + bytes.fromhex(document["public"])
     try:
@@ -127,8 +177,6 @@ def unlock_seal_key(data_dir: Path, seal_id: str, pin: str, now: dt.datetime) ->
             else f"再错 {PIN_TRIES - attempt.failures} 次将锁定"
         )
         raise SealKeyRefused(f"印章口令不正确（{left}）") from exc
-    with write_transaction():
-        SealLock.delete().where(SealLock.seal_id == seal_id).execute()
     return serialization.load_der_private_key(der, password=None)
 
 

@@ -6,14 +6,16 @@ megabytes to import, so only this module imports them, and only sealing and veri
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -69,6 +71,31 @@ def sign(
     out = io.BytesIO()
     signers.PdfSigner(meta, signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
     return out.getvalue()
+
+
+def rehearse() -> bytes:
+    """Sign a one-page document with a throwaway key and certificate, at start: pyHanko's and asn1crypto's
+    first signature builds what later ones reuse, and a person's first seal should not wait for it."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rehearsal")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(minutes=10))
+        .sign(key, hashes.SHA256())
+    )
+    page = io.BytesIO()
+    canvas = Canvas(page)
+    canvas.drawString(72, 720, "rehearsal")
+    canvas.save()
+    return sign(page.getvalue(), key, cert, [cert], name="rehearsal", location="rehearsal")
 
 
 def read(pdf: bytes, roots: list[x509.Certificate], others: list[x509.Certificate]) -> SignedPdf | None:

@@ -112,3 +112,32 @@ def test_an_unknown_name_locks_after_five_tries_on_both_engines(migrated):
     with pytest.raises(LoginRefused) as refused:  # the lock runs out: a new run of five
         authenticate("nobody.here", "wrong-guess-1", NOW + dt.timedelta(minutes=16))
     assert str(refused.value) == REFUSED
+
+
+def test_an_opened_seal_stays_open_for_its_pin_only_and_closes_on_a_new_pin_or_after_its_session(
+    seal_tree, monkeypatch
+):
+    """The PIN session: within minutes of a right PIN the key opens without scrypt, for that PIN alone; a wrong
+    PIN still goes through scrypt and counts; a new PIN closes the session (the old one opens nothing), and
+    so does time."""
+    from provisioning import seal_keys
+
+    village = seal_tree.open("village")
+    data_dir = village.config.data_dir
+    derived = []
+    real = seal_keys._derive
+    monkeypatch.setattr(seal_keys, "_derive", lambda pin, kdf: derived.append(pin) or real(pin, kdf))
+
+    first = unlock_seal_key(data_dir, SEAL_ID, PIN, NOW)
+    again = unlock_seal_key(data_dir, SEAL_ID, PIN, NOW + dt.timedelta(minutes=5))
+    assert derived == [PIN] and again.private_numbers() == first.private_numbers()
+    with pytest.raises(SealKeyRefused, match="口令不正确（再错 4 次将锁定）"):
+        unlock_seal_key(data_dir, SEAL_ID, "999999", NOW + dt.timedelta(minutes=6))
+    assert derived == [PIN, "999999"]
+    unlock_seal_key(data_dir, SEAL_ID, PIN, NOW + dt.timedelta(minutes=20))  # ten minutes after the last use
+    assert derived == [PIN, "999999", PIN]
+
+    seal_keys.change_pin(data_dir, SEAL_ID, PIN, "135792", NOW + dt.timedelta(minutes=21))
+    with pytest.raises(SealKeyRefused, match="口令不正确"):
+        unlock_seal_key(data_dir, SEAL_ID, PIN, NOW + dt.timedelta(minutes=22))
+    unlock_seal_key(data_dir, SEAL_ID, "135792", NOW + dt.timedelta(minutes=23))

@@ -200,3 +200,27 @@ def test_a_terminal_gets_a_sealed_paper_through_the_api_and_a_wrong_pin_is_said_
     sealed = client.post(url, json={"seal": SEAL_ID, "pin": PIN, "size": "A5"}, headers=csrf)
     assert sealed.status_code == 200 and sealed.mimetype == "application/pdf"
     assert verify_pdf(seal_tree.open("village"), sealed.data).valid
+
+
+def test_the_start_up_rehearsal_makes_a_real_signature_that_reads_back_whole_and_intact():
+    """What a node signs at start, so that a person's first seal does not pay for pyHanko's first signature:
+    a real PAdES signature over the whole of a real PDF, with a key made for it and forgotten."""
+    from node.seals import pades
+
+    signed = pades.rehearse()
+    facts = pades.read(signed, [], [])
+    assert facts is not None and facts.signer is not None and facts.whole_file
+    assert facts.signer.subject.rfc4514_string() == "CN=rehearsal"
+
+
+def test_a_sealed_receipts_qr_codes_read_back_from_the_printed_page(seal_tree):
+    """Both QR codes of a sealed receipt (the seal's claim, the query address) as a resident's phone reads them:
+    the page drawn by PDFium at print resolution, decoded by zxing-cpp, each giving back its exact text."""
+    import pypdfium2
+    import zxingcpp
+
+    _, sealed = seal_receipt(seal_tree)
+    page = pypdfium2.PdfDocument(sealed.pdf)[0].render(scale=150 / 72).to_pil()
+    read = {code.text for code in zxingcpp.read_barcodes(page) if code.format == zxingcpp.BarcodeFormat.QRCode}
+    assert sealed.claim.to_qr() in read
+    assert any(text.endswith("/query") or "/query?" in text for text in read - {sealed.claim.to_qr()})
