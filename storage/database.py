@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import peewee
 from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parseresult_to_dict
-from playhouse.pool import PooledDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
 
 from .errors import DatabaseBusy, UnsupportedDatabase, disk_full_translated, is_busy
 
@@ -67,6 +67,10 @@ def open_database(url: str, connections: int = COMMAND_CONNECTIONS) -> peewee.Da
     if parsed.scheme == "sqlite":
         return _SqliteDatabase(**parseresult_to_dict(parsed), pragmas=SQLITE_PRAGMAS)
     if parsed.scheme in ("postgresql", "postgres"):
+        if "," in parsed.netloc:  # a primary and its standbys: libpq tries them in order (docs/operations.md)
+            name = parsed.path.lstrip("/")
+            pool = {"max_connections": connections, "stale_timeout": POOL_STALE_S, "timeout": POOL_WAIT_S}
+            return PooledPostgresqlDatabase(name, dsn=url, **pool)
         pooled = "postgresql+pool://" + url.split("://", 1)[1]
         return connect_url(pooled, max_connections=connections, stale_timeout=POOL_STALE_S, timeout=POOL_WAIT_S)
     raise UnsupportedDatabase(f"不支持的数据库地址 {url!r}：请使用 sqlite:///路径 或 postgresql://用户@主机/库名")

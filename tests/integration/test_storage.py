@@ -303,3 +303,23 @@ def test_a_blob_name_with_a_trailing_newline_is_no_name(tmp_path):
     assert is_blob_name(digest) and not is_blob_name(digest + "\n") and not is_blob_name(digest.upper())
     with pytest.raises(StorageError, match="不是扫描件的名称"):
         BlobStore(tmp_path).has(digest + "\n")
+
+
+@pytest.mark.postgres
+def test_a_url_naming_a_standby_before_the_primary_reaches_the_one_that_writes(postgres_url):
+    """Several hosts in one URL, as for a primary with a standby: libpq tries them in order and
+    `target_session_attrs=read-write` keeps only a server that takes writes. This machine runs one server,
+    so the host tried first is one that does not answer (a standby down or promoted away)."""
+    head, name = postgres_url.rsplit("/", 1)
+    user, _, live = head.rpartition("@")
+    url = f"{user}@127.0.0.1:9,{live}/{name}?target_session_attrs=read-write&connect_timeout=2"
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    bind(open_database(url))
+    migrate()
+    with write_transaction():
+        db.execute_sql("CREATE TABLE failover_probe (n integer)")
+        db.execute_sql("INSERT INTO failover_probe VALUES (1)")
+    assert db.execute_sql("SELECT n, pg_is_in_recovery() FROM failover_probe").fetchone() == (1, False)
+    assert current_version() == LATEST
+    db.close()
