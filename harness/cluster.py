@@ -21,12 +21,11 @@ from storage.database import db
 from storage.models import Application
 
 RESIDENT = demo.DEMO_RESIDENTS[0]
-LEVELS = ("city", "county", "township", "village")
 
 
 class Cluster:
     def __init__(self, base, port):
-        self.configs = {level: NodeConfig.load(base / level) for level in LEVELS}
+        self.configs = {node.directory: NodeConfig.load(base / node.directory) for node in demo.TREE}
         self.port = port
         self.servers = {}
 

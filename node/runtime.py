@@ -25,7 +25,7 @@ from node.cases.marks import mark_deadlines
 from node.cases.notices import NoticeProjection, queue_new
 from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
-from node.catalogue.published import Reference, ReferenceProjection
+from node.catalogue.published import Reference, ReferenceProjection, publish_cross_region
 from node.config import NodeConfig, write_config
 from node.hub.callbacks import CallbackProjection, draw_due
 from node.hub.outbox import send_due
@@ -196,6 +196,8 @@ class Node:
             self._every("recheck_rules", lambda: recheck(self, self.reference.catalogue()), NOTIFY_S)
             self._every("follow_up_ratings", self.follow_up, FOLLOW_UP_S)
             self._every("draw_callbacks", self.draw_callbacks, CALLBACK_DRAW_H * 3600)
+        if self.identity.level == "city":
+            self._every("publish_cross_region", self.publish_cross_region, NOTIFY_S)
         if self.identity.level == "county" and self.config.sms_gateway_url:
             gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
@@ -300,6 +302,14 @@ class Node:
         if drawn:
             log.info("call-back sample of last month drawn: %d cases", drawn)
         return drawn
+
+    def publish_cross_region(self) -> tuple[int, int] | None:
+        """The city's 通办 list, published again when a county's catalogue changed what it marks 跨区域通办."""
+        with self.events.transaction():
+            published = publish_cross_region(self.events, self.identity)
+        if published:
+            log.info("跨区域通办 list version %d published: %d items", *published)
+        return published
 
     def queue_printed_notices(self) -> int:
         """Queue the notices of what this station filed, to print if no word of their SMS comes back in time."""

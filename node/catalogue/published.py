@@ -205,10 +205,11 @@ def publish(events: EventLog, identity: Identity, kind: str, document: Catalogue
     return version
 
 
-def publish_cross_region(events: EventLog, identity: Identity) -> tuple[int, int]:
+def publish_cross_region(events: EventLog, identity: Identity) -> tuple[int, int] | None:
     """The city gathers its counties' 通办 items from the newest catalogue each published (all of which it
     holds: a county's `all` stream goes up) and publishes them as one list every station receives; the
-    version, and how many items it lists. Refused if nothing changed since the last one."""
+    version, and how many items it lists. None when the list would be the last one again, or empty: the city
+    does this every minute (`Node.publish_cross_region`), and on the command line."""
     newest = (
         ReferenceData.select(ReferenceData.publisher, ReferenceData.region, pw.fn.MAX(ReferenceData.version))
         .where(ReferenceData.kind == CATALOGUE)
@@ -231,10 +232,8 @@ def publish_cross_region(events: EventLog, identity: Identity) -> tuple[int, int
         .first()
     )
     listed = cross_region_list(counties, _parse(CROSS_REGION, latest.body) if latest else None)
-    if latest is not None and to_json(listed) == latest.body:
-        raise PublicationRefused(f"各县的通办事项与第 {latest.version} 版通办清单相同，无需重新发布")
-    if not listed.versions:
-        raise PublicationRefused("各县发布的事项清单中还没有标明跨区域通办（cross_region）的事项")
+    if not listed.versions or (latest is not None and to_json(listed) == latest.body):
+        return None
     return publish(events, identity, CROSS_REGION, listed), len(listed.versions)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.cases.intake import Applicant, file_application, new_request_token
-from node.catalogue.data import read_seed_holidays, sample_catalogue
+from node.catalogue.data import read_seed_holidays, sample_catalogue, second_county_catalogue
 from node.catalogue.published import CATALOGUE, HOLIDAYS, publish
 from node.config import NodeConfig
 from node.fleet import admin as fleet
@@ -51,6 +51,15 @@ class DemoNode:
 TREE = (
     DemoNode("city", "city", "南充市政务服务中心", "511300", 0, (("city.admin", "市管理员", "admin"),)),
     DemoNode("county", "county", "顺庆区政务服务中心", "511302", 1, (("county.admin", "县管理员", "admin"),)),
+    # A second county, whose 跨区域通办 items the village may file: its window clerk decides them.
+    DemoNode(
+        "gaoping",
+        "county",
+        "高坪区政务服务中心",
+        "511303",
+        4,
+        (("gp.admin", "高坪区管理员", "admin"), ("gp.clerk", "高坪区窗口人员", "clerk")),
+    ),
     DemoNode(
         "township",
         "township",
@@ -104,10 +113,15 @@ def _url(config: NodeConfig) -> str:
 
 def _provision(configs: dict[str, NodeConfig]) -> None:
     by_dir = {n.directory: n for n in TREE}
-    city, county, township, village = (by_dir[d] for d in ("city", "county", "township", "village"))
+    city, county, gaoping, township, village = (by_dir[d] for d in ("city", "county", "gaoping", "township", "village"))
     initialise(configs["city"], level="city", name=city.name, region=city.region, algorithm="ecdsa-p256-sha256")
     _publish(configs["city"], HOLIDAYS, read_seed_holidays())
-    for child, hub, parent in ((county, city, None), (township, county, None), (village, county, township)):
+    for child, hub, parent in (
+        (county, city, None),
+        (gaoping, city, None),
+        (township, county, None),
+        (village, county, township),
+    ):
         initialise(
             configs[child.directory],
             level=child.level,
@@ -130,6 +144,8 @@ def _provision(configs: dict[str, NodeConfig]) -> None:
         enrol_by_bundle(configs[hub.directory], configs[child.directory], done.code, hub_url)
         if child is county:  # before the stations below enrol, so that their enrolment brings it
             _publish(configs["county"], CATALOGUE, sample_catalogue())
+        if child is gaoping:  # reaches the city at its first sync; the city lists its 通办 items within a minute
+            _publish(configs["gaoping"], CATALOGUE, second_county_catalogue())
     for node in TREE:
         opened = _open(configs[node.directory])
         for username, name, role in node.accounts:
@@ -220,7 +236,8 @@ def run(base: Path, base_port: int = DEFAULT_BASE_PORT) -> int:
                     env=env,
                 )
             )
-    print("OneTrip 演示：一个市、一个县、一个街道、一个村，均已完成注册。", flush=True)
+    print("OneTrip 演示：一个市、两个县、一个街道、一个村，均已完成注册。", flush=True)
+    print("  村代办点可代收高坪区的跨区域通办事项（高坪区的清单约一分钟后经市级同步到村）。", flush=True)
     for node, config in zip(TREE, configs, strict=True):
         logins = "，".join(f"{u}（{name}）" for u, name, _ in node.accounts)
         print(f"  {node.name:<14} {_url(config)}/    登录：{logins}")

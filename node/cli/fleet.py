@@ -122,7 +122,10 @@ def _rotate_ca(node: Context, args: argparse.Namespace) -> None:
 def _publish(node: Context, args: argparse.Namespace) -> None:
     if args.cross_region:
         with node.events.transaction():
-            version, count = publish_cross_region(node.events, node.identity)
+            published = publish_cross_region(node.events, node.identity)
+        if published is None:
+            raise PublicationRefused("各县标明的跨区域通办事项与已发布的通办清单相同（或还没有），无需重新发布")
+        version, count = published
         print(f"已发布跨区域通办事项清单第 {version} 版（{count} 个事项）：各站点同步后可以受理通办")
         return
     kind, path = (CATALOGUE, args.catalogue) if args.catalogue else (HOLIDAYS, args.holidays)

@@ -29,7 +29,7 @@ from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.channel import Channel
-from sync.errors import CipherError, ClockDrift, ForkError, SyncError
+from sync.errors import ChainError, CipherError, ClockDrift, ForkError, SyncError
 from sync.request import DIGEST_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT, open_body
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
 
@@ -102,7 +102,7 @@ class Parent:
         ident, hub = node.identity, hub or parent_of(node)
         if not hub.station or (online and not hub.url):
             raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
-        self.node, self.station = node, hub.station
+        self.node, self.station, self.url = node, hub.station, hub.url if online else None
         self.installation = serving_installation(hub.station)
         if online and (self.installation is None or agreement_key(self.installation) is None):
             refresh_trust(node.events, hub.url)
@@ -290,11 +290,26 @@ def _pull(parent: Parent, link: SyncLink, node: Context) -> tuple[int, int, str 
     while True:
         asked = canonical.encode({"cursor": link.down_cursor, "status": status})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
-        with delta.fork_evidence_kept(node.events):
-            applied += apply_pulled(node, link, [batch])
+        applied += _apply_learning_signers(parent, link, node, batch)
         pulled += batch.event_count
         if not batch.more:
             return pulled, applied, batch.digest
+
+
+def _apply_learning_signers(parent: Parent, link: SyncLink, node: Context, batch) -> int:
+    """Apply a pulled batch; if it holds events of an installation we hold no certificate for, fetch the
+    parent's trust feed (certificates are public) and apply it again, once. A county learns so the station of
+    another county that files a 跨区域通办 case with it: that station's certificate travels in its own
+    county's trust stream, which does not come down to another county."""
+    try:
+        with delta.fork_evidence_kept(node.events):
+            return apply_pulled(node, link, [batch])
+    except ChainError as exc:
+        if exc.code != "unknown_origin" or not parent.url:
+            raise
+    refresh_trust(node.events, parent.url)
+    with delta.fork_evidence_kept(node.events):
+        return apply_pulled(node, link, [batch])
 
 
 def _reconcile(parent: Parent, node: Context, theirs: str | None, limits: Limits) -> int:

@@ -15,7 +15,7 @@ from storage.database import db
 @pytest.fixture(scope="session")
 def demo_tree(tmp_path_factory):
     base = tmp_path_factory.mktemp("tree") / "demo"
-    port = free_run(4)
+    port = free_run(len(demo.TREE))
     demo.prepare(base, port)
     return base, port
 

@@ -1,11 +1,10 @@
-"""跨区域通办 over real servers: a second county under the city marks an item 通办, the city lists it, the demo
+"""跨区域通办 over real servers: the demo's second county (高坪区) marks items 通办, the city lists it, the demo
 village (顺庆区) files it for a resident, the case travels up to the city and down to 高坪区's hub alone, whose
 clerk reads the resident's data, accepts and decides; the decision comes back to the village. Neither county
 receives anything else of the other, the filing county cannot read or decide the case, both count it."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 
@@ -13,54 +12,24 @@ import pytest
 
 from app import main
 from harness.cluster import RESIDENT
-from harness.servers import free_port
 from harness.tree import open_node
 from node.cases.events import case_stream
 from node.cases.intake import attach_scan, file_for_resident, read_applicant, read_scan, transition
-from node.catalogue.data import sample_catalogue
-from node.catalogue.model import Catalogue
-from node.catalogue.published import CATALOGUE, publish
-from node.cli.demo import enrol_by_bundle
+from node.catalogue.data import second_county_catalogue
 from node.config import NodeConfig
-from node.fleet import admin as fleet
 from node.hub import dashboard
 from node.hub.filters import Filters
-from node.rules.identifiers import credit_check_character
-from node.runtime import initialise
 from storage.database import db
 from storage.models import Application, EventRecord
 from sync.errors import SyncError
 from sync.log import NotAuthorized
 
-HANDLER = "511303"  # 高坪区
+HANDLER = "511303"  # 高坪区, the demo's second county
 
 
 def handled_item():
-    """高坪区's own item (its department's credit code), marked 通办: a county-level item with a deadline."""
-    model = next(i for i in sample_catalogue().current() if i.level == "county" and i.promised_limit.days > 0)
-    department = "11511303MB0000001"
-    code = f"{department}{credit_check_character(department)}-0001"
-    return dataclasses.replace(
-        model, code=code, name="高坪区居住证签注", department="南充市公安局高坪区分局", cross_region=True
-    )
-
-
-def second_county(cluster, base) -> NodeConfig:
-    """高坪区's hub, registered at the city and enrolled by USB bundle, publishing its catalogue upward."""
-    city_url = f"http://127.0.0.1:{cluster.configs['city'].port}"
-    done = fleet.register(
-        cluster.open("city"), name="高坪区政务服务中心", level="county", region=HANDLER, hub_url=city_url, actor="t"
-    )
-    db.close()
-    county = NodeConfig(base / "gaoping", port=free_port())
-    initialise(county, level="county", name="高坪区政务服务中心", region=HANDLER, algorithm="ecdsa-p256-sha256")
-    enrol_by_bundle(cluster.configs["city"], county, done.code, city_url)
-    node = open_node(county)
-    with node.events.transaction():
-        publish(node.events, node.identity, CATALOGUE, Catalogue.build([handled_item()]))
-    node.events.sign_heads()
-    db.close()
-    return county
+    """高坪区's 社会保障卡申领, which its catalogue marks 跨区域通办."""
+    return second_county_catalogue().item("11511303MB20020247-0004")
 
 
 def sync(config: NodeConfig) -> int:
@@ -87,11 +56,11 @@ def summary(node) -> dict:
 
 
 @pytest.mark.e2e
-def test_a_village_files_for_another_county_which_alone_reads_and_decides_it(cluster, tmp_path, capsys):
-    gaoping = second_county(cluster, tmp_path)
+def test_a_village_files_for_another_county_which_alone_reads_and_decides_it(cluster, capsys):
+    gaoping = cluster.configs["gaoping"]
     assert sync(gaoping) == 0  # its catalogue up to the city
     city = ["publish", "--data", str(cluster.configs["city"].data_dir), "--cross-region"]
-    assert main(city) == 0 and "跨区域通办事项清单第 1 版（1 个事项）" in capsys.readouterr().out
+    assert main(city) == 0 and "跨区域通办事项清单第 1 版（3 个事项）" in capsys.readouterr().out
     assert main(city) == 2 and "无需重新发布" in capsys.readouterr().err  # nothing changed: nothing published
     db.close()
     down_the_line(cluster)

@@ -27,7 +27,7 @@ from storage.database import db
 def tree(tmp_path):
     """The demo tree, with the township, the county and the city served by real processes."""
     base = tmp_path / "demo"
-    demo.prepare(base, free_run(4))
+    demo.prepare(base, free_run(len(demo.TREE)))
     configs = {level: NodeConfig.load(base / level) for level in ("village", "township", "county", "city")}
     servers = [
         start(["serve", "--data", str(configs[level].data_dir)], configs[level].port)

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from app import main
 from harness.servers import free_port, free_run, start, stop
 from harness.web import csrf, logged_in
-from node.cli.demo import PASSWORD, SEAL_PIN
+from node.cli.demo import PASSWORD, SEAL_PIN, TREE
 from storage.database import db
 
 
@@ -50,7 +50,7 @@ def test_serve_answers_health_status_and_the_page_and_logs_structured_lines(tmp_
 
 
 def test_demo_provisions_the_whole_tree_once_and_serves_every_node(tmp_path):
-    base_port = free_run(4)
+    base_port = free_run(len(TREE))
     ports = range(base_port, base_port + 4)
     for run in range(2):
         demo = start(  # the first run provisions the whole tree: slow on a busy 2-core machine

@@ -12,6 +12,7 @@ from node.rules.holidays import HolidayTable, table_from_json
 
 SEED_HOLIDAYS = "holidays.json"
 SAMPLE_CATALOGUE = "catalogue.json"
+SECOND_COUNTY_CATALOGUE = "catalogue_gaoping.json"
 
 
 @cache
@@ -24,3 +25,10 @@ def read_seed_holidays() -> HolidayTable:
 def sample_catalogue() -> Catalogue:
     """Our sample catalogue of 顺庆区 (docs/catalogue.md); read once."""
     return load_json(resources.files(__name__).joinpath(SAMPLE_CATALOGUE).read_text("utf-8"))
+
+
+@cache
+def second_county_catalogue() -> Catalogue:
+    """A few items of 高坪区, the demo's second county, three of them marked 跨区域通办: what its hub publishes, so
+    that the demo's village (in 顺庆区) can file for a resident a case 高坪区 handles."""
+    return load_json(resources.files(__name__).joinpath(SECOND_COUNTY_CATALOGUE).read_text("utf-8"))
