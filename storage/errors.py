@@ -75,6 +75,19 @@ def is_busy(exc: BaseException) -> bool:
     return getattr(getattr(exc, "orig", exc), "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether PostgreSQL could not be reached or dropped the connection (the server restarting, its host
+    away, a failover under way): psycopg2's OperationalError or InterfaceError, raw or wrapped by peewee.
+    The pool discards such a connection; the next request opens a new one."""
+    driver = exc
+    while getattr(driver, "orig", None) is not None and driver.orig is not driver:  # peewee may wrap twice
+        driver = driver.orig
+    return type(driver).__module__.startswith("psycopg2") and type(driver).__name__ in (
+        "OperationalError",
+        "InterfaceError",
+    )
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an error means the disk is full: ENOSPC or EDQUOT from the system, SQLITE_FULL from SQLite
     (raw, or wrapped by peewee, which keeps the driver's error as `orig`)."""

@@ -11,7 +11,10 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from storage.errors import is_unreachable
+
 log = logging.getLogger(__name__)
+DATABASE_RETRY_S = 5  # what a hub whose database is away asks a station to wait before trying again
 
 _HTTP_MESSAGES = {
     400: "请求有误",
@@ -74,5 +77,9 @@ def init_app(app: Flask) -> None:
             log.log(logging.ERROR if status >= 500 else logging.WARNING, "refused: %s: %s", code, exc)
             # A sync refusal may carry what the sender needs to act on it (held seq, server time).
             return _respond(status, code, str(exc), getattr(exc, "details", None))
+        if is_unreachable(exc):  # a station backs off and comes back; a person is told to try again shortly
+            log.error("database unreachable on %s: %s", request.path, exc)
+            said = "数据库暂时无法连接（服务器重启或网络中断），请稍后再试；恢复后无需任何操作"
+            return _respond(503, "busy", said, {"retry_after_s": DATABASE_RETRY_S})
         log.exception("unexpected error on %s", request.path)
         return _respond(500, "internal_error", _HTTP_MESSAGES[500])

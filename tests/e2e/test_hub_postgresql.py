@@ -140,3 +140,37 @@ def _at_once(calls: list) -> list:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+def test_a_hub_whose_database_goes_away_answers_busy_and_recovers_by_itself(fleet, tmp_path):
+    """PostgreSQL away mid-work (its host cut off by a proxy between hub and server, as a restart or a failover
+    looks from the hub): every request is answered 503 busy with Retry-After, nobody sees a 500; the station
+    waits and retries; once the database is back the hub serves again with no restart, and every event the
+    station sent is held once."""
+    from bench.proxy import CountingProxy
+
+    county = fleet.counties[0]
+    proxy = CountingProxy(5432)
+    url = county.config.database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    assert url != county.config.database
+    station, stats = county.stations[0], Stats()
+    server = serve(county.config, tmp_path / "county.log", database=url)  # ONETRIP_DATABASE
+    try:
+        station.file(2)
+        assert station.sync_round(stats)
+        proxy.cut_after(proxy.up)  # at the next byte to the database every connection drops, new ones fail
+        station.file(3)
+        away = requests.get(f"{county.url}/api/v1/status", timeout=30)
+        assert away.status_code == 503 and away.json()["error"] == "busy" and int(away.headers["Retry-After"]) > 0
+        page = requests.get(f"{county.url}/login", timeout=30)
+        assert page.status_code in (200, 503) and "Traceback" not in page.text
+        synced = ThreadPoolExecutor(1).submit(station.sync_round, stats)
+        time.sleep(4)
+        assert stats.busy > 0 and not synced.done()  # told busy, waiting its Retry-After, not failing
+        proxy.restore()
+        assert synced.result(timeout=60) and not stats.errors
+        assert requests.get(f"{county.url}/api/v1/status", timeout=30).ok
+    finally:
+        stop(server)
+        proxy.close()
+    assert events_by_origin(county.config.database)[station.installation] == station.seq
