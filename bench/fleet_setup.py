@@ -15,6 +15,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import psycopg2
 import requests
@@ -27,8 +28,10 @@ from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.fleet import joining
 from node.runtime import Node, initialise
+from provisioning import registration
 from provisioning.ca import require_authority
 from provisioning.granting import enrol_installation
+from provisioning.operators import hash_password
 from storage.database import db
 from storage.models import Application, EventRecord, Registration, StreamHead
 from sync import delta
@@ -37,6 +40,7 @@ from .fleet_station import Hub, SimStation
 
 POSTGRES = os.environ.get("ONETRIP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ALGORITHM = "ecdsa-p256-sha256"
+FIRST_ADMIN_PASSWORD = "simulated-first-admin"  # the simulator never logs in with it
 COUNTIES = [f"5113{21 + k:02d}" for k in range(10)]
 VILLAGES_PER_TOWNSHIP = 13  # 5,561 villages in 416 townships
 RELAY_INTERVAL_S = 2  # a county pushes up this soon after its last round (the scheduler looks every 5 s)
@@ -93,9 +97,27 @@ def databases(count: int):
         admin.close()
 
 
+@contextmanager
+def _one_first_admin_password():
+    """Every simulated station's first admin gets one password, hashed once: the stations never log in, and a
+    scrypt per registration was more than half of provisioning a city. Keys, certificates and enrolment codes
+    stay each station's own."""
+    hashed = hash_password(FIRST_ADMIN_PASSWORD)
+    with (
+        mock.patch.object(registration, "new_password", lambda: FIRST_ADMIN_PASSWORD),
+        mock.patch.object(registration, "hash_password", lambda password: hashed),
+    ):
+        yield
+
+
 def provision(base: Path, shape: Shape, urls: list[str]) -> Fleet:
     """The city, its counties enrolled by bundle, each county's stations registered and certified,
     and the state before the storm: each station's earlier applications at its county, decided there."""
+    with _one_first_admin_password():
+        return _provision(base, shape, urls)
+
+
+def _provision(base: Path, shape: Shape, urls: list[str]) -> Fleet:
     city = NodeConfig(base / "city", database=urls[0], port=free_port())
     initialise(city, level="city", name="南充市政务服务中心", region="511300", algorithm=ALGORITHM)
     city_url = f"http://127.0.0.1:{city.port}"
