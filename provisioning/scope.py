@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from provisioning.authority import CROSS_REGION, LEVEL_OF_CODE, above, cross_region
+from provisioning.authority import LEVEL_OF_CODE, above, cross_region, cross_region_stream
 from provisioning.certs import Binding
 from provisioning.region import area_prefix
 from provisioning.trust import TRUST_STREAM, CertTrust
-from storage.models import StreamHead
+from storage.models import Application
 
 
 def below_or_same(top: Binding, other: Binding) -> bool:
@@ -47,14 +47,14 @@ class Scope:
 
     @cached_property
     def handled(self) -> tuple[str, ...]:
-        """The 通办 streams a county handles, by name as its hub holds them: outside its area, they are the
-        only streams of another county's stations its link carries (a few, one per filing station)."""
+        """The 通办 streams a county handles, by name, from the applications that name it (an index serves it):
+        outside its area, they are the only streams of another county's stations its link carries (one per
+        filing station)."""
         if self.station.level != "county":
             return ()
-        suffix = CROSS_REGION + self.station.region
-        return tuple(
-            StreamHead.select(StreamHead.stream).where(StreamHead.stream.endswith(suffix)).distinct().scalars()
-        )
+        region = self.station.region
+        filing = Application.select(Application.station).where(Application.handler == region).distinct()
+        return tuple(cross_region_stream(station, region) for station in filing.scalars())
 
     def holds(self, origin: str, stream: str) -> bool:
         """The link's scope both ways: what anti-entropy compares."""
