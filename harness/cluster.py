@@ -21,6 +21,7 @@ from storage.database import db
 from storage.models import Application
 
 RESIDENT = demo.DEMO_RESIDENTS[0]
+LEVELS = ("city", "county", "township", "village")  # the filing line; the second county (gaoping) apart
 
 
 class Cluster:
