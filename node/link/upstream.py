@@ -20,8 +20,9 @@ from node.link import health, scans
 from node.link.status import clock_words, link_status
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
-from provisioning.recipients import agreement_key, issuer_station, serving_installation
+from provisioning.recipients import issuer_station, serving_installation
 from provisioning.scope import Scope
+from provisioning.trust import agreement_key
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
