@@ -10,7 +10,7 @@ import secrets
 
 import peewee as pw
 
-from storage.database import write_transaction
+from storage.database import unsynced, write_transaction
 from storage.models import RequestNonce
 
 from .errors import ReplayedRequest
@@ -28,9 +28,13 @@ def admit(nonce: str, installation: str, now_ms: int, window_ms: int) -> bool:
     use, committed on its own (no writer lock, no transaction around it: authenticating a request never
     waits for a batch being applied). A nonce we issued holds that key already, so only a refused insert
     asks whether it was ours to redeem. Nonces past the window are pruned now and then (`PRUNE_ONE_IN`
-    requests): their time is refused anyway, so keeping them a while longer weakens nothing."""
+    requests): their time is refused anyway, so keeping them a while longer weakens nothing. On SQLite the
+    insert does not wait for the disk (`unsynced`): a restarted hub still refuses a replay; only a power cut
+    may forget the last moments' nonces, and what their requests did (a batch applied, an answer sealed to
+    the station) would be a replay or unreadable to anyone else."""
     try:
-        RequestNonce.insert(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST).execute()
+        with unsynced():
+            RequestNonce.insert(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST).execute()
     except pw.IntegrityError as exc:
         if redeem(nonce, installation, now_ms):
             return False

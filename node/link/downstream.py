@@ -197,8 +197,9 @@ def _pulled(node: Context, child: Binding, cursor: int, protocol: int) -> Batch:
     """The next batch; the last one (protocol 2) carries our fingerprint of the child's scope, which the
     child compares with its own once it has applied it."""
     watch = watch_of(node.events)
-    watch.sign_heads()  # our newest events go down signed, not held back until the next minute
-    top = watch.look()
+    # Our newest events go down signed, not held back until the next minute; a signing may have appended
+    # (a feed renewed), otherwise the arrival `authenticate` looked at is the newest.
+    top = watch.look() if watch.sign_heads() else watch.seen
     scope = Scope(node.events.trust, child)
     if cursor >= watch.touched(scope.streams):
         batch = Batch(max(top, cursor), (), False)  # nothing arrived in its streams since: no read

@@ -80,16 +80,22 @@ class Watch:
                 self._touched.setdefault(prefix, self._seen)
             return max(self._touched[prefix] for prefix in streams)
 
-    def sign_heads(self) -> None:
+    @property
+    def seen(self) -> int:
+        """The newest arrival looked at (by `look`, in this thread or another; looked at now if none was)."""
+        return self.look() if self._seen is None else self._seen
+
+    def sign_heads(self) -> bool:
         """Sign own heads when own events arrived since the last signing, or the newest one of a stream
-        nears half its lifetime; otherwise there is nothing to sign, and nothing is read."""
+        nears half its lifetime; otherwise there is nothing to sign, and nothing is read. Whether it signed."""
         own = self._own
         if own == self._signed and self._log.clock.clock.now_ms() < self._log.heads_fresh_until_ms:
-            return
+            return False
         self._log.sign_heads()
         with self._lock:
             if self._own == own:  # nothing new was noted while signing (it may have missed that)
                 self._signed = own
+        return True
 
     def fingerprint(self, child: str, streams: tuple[str, ...], top: int, compute: Callable[[], str]) -> str:
         """A child's scope's fingerprint, computed again only when an event arrived in its streams."""
