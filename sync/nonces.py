@@ -11,7 +11,7 @@ import secrets
 import peewee as pw
 
 from storage.database import unsynced, write_transaction
-from storage.models import RequestNonce
+from storage.models import RequestNonce, insert_row
 
 from .errors import ReplayedRequest
 
@@ -34,7 +34,7 @@ def admit(nonce: str, installation: str, now_ms: int, window_ms: int) -> bool:
     the station) would be a replay or unreadable to anyone else."""
     try:
         with unsynced():
-            RequestNonce.insert(nonce=nonce, installation=installation, at_ms=now_ms, kind=REQUEST).execute()
+            insert_row(RequestNonce, {"nonce": nonce, "installation": installation, "at_ms": now_ms, "kind": REQUEST})
     except pw.IntegrityError as exc:
         if redeem(nonce, installation, now_ms):
             return False
