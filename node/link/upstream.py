@@ -185,7 +185,8 @@ def _round(
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
     pulled, applied, theirs = _pull(parent, link, node)
-    _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    if pulled:
+        _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
     repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
     succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
