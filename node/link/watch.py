@@ -33,7 +33,9 @@ class Watch:
         self._touched: dict[str, int] = {}
         self._own = 0  # own events found so far (a count: a signing compares it before and after)
         self._signed = -1  # `_own` when the heads were signed last
-        self._digests: dict[str, tuple[int, str]] = {}  # child installation -> (arrival computed at, fingerprint)
+        # (child installation, its streams) -> (arrival computed at, fingerprint): a scope that gains a stream
+        # is another key, computed afresh
+        self._digests: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = {}
         self.contacts: Memo = {}  # `health`'s: each station's contact row, read at most once a minute
 
     def look(self) -> int:
@@ -98,12 +100,13 @@ class Watch:
         return True
 
     def fingerprint(self, child: str, streams: tuple[str, ...], top: int, compute: Callable[[], str]) -> str:
-        """A child's scope's fingerprint, computed again only when an event arrived in its streams."""
-        kept = self._digests.get(child)
+        """A child's scope's fingerprint, computed again only when an event arrived in its streams (or they
+        changed)."""
+        kept = self._digests.get((child, streams))
         if kept is not None and self.touched(streams) <= kept[0]:
             return kept[1]
         fingerprint = compute()
-        self._digests[child] = (top, fingerprint)
+        self._digests[child, streams] = (top, fingerprint)
         return fingerprint
 
 
