@@ -247,6 +247,7 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     from provisioning.identity import load_identity
     from storage.database import release
     from web import serving_app
+    from web.admission import StampingDispatcher
 
     _lean_malloc()
     started: list[Node] = []
@@ -267,6 +268,10 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     release()  # from here this thread only waits in waitress: its connection goes back to the pool
     _allow_open_files(CONNECTION_LIMIT + 256)  # and the database, blobs, logs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly: sign heads, close the scheduler
+    # Waitress's threads, from a dispatcher that notes how long each request waited for one (`web.admission`),
+    # handed in through waitress's `_dispatcher` (it then starts none of its own).
+    dispatcher = StampingDispatcher()
+    dispatcher.set_thread_count(config.threads)
     url = f"http://{config.host}:{config.port}/"
     if started:
         print(f"{banner} {started[0].identity.name} 已启动：{url}   （Ctrl+C 停止）", flush=True)
@@ -275,7 +280,7 @@ def _serve(config: NodeConfig, *, banner: str) -> int:
     try:
         # No Server header: it tells nobody anything useful, and an idle sync round has 1 KB to spend.
         waitress.serve(
-            app, host=config.host, port=config.port, threads=config.threads, ident="", **serve_options(config)
+            app, host=config.host, port=config.port, ident="", _dispatcher=dispatcher, **serve_options(config)
         )
     finally:
         for node in started:

@@ -23,6 +23,7 @@ from bench.records import application as record
 from node.cases.events import FILED, entity
 from node.cases.intake import Applicant, filed_payload
 from node.catalogue.model import ServiceItem
+from node.link.schedule import retry_after_s
 from node.link.upstream import PULL_PATH, PUSH_PATH
 from node.rules import querycode
 from provisioning.identity import installation_id
@@ -208,7 +209,7 @@ class SimStation:
                     raise
                 stats.backed_off()
                 channel.transport.session.close()
-                time.sleep(float(exc.details["retry_after_s"]) * self.rng.uniform(0.5, 1.5))
+                time.sleep(retry_after_s(float(exc.details["retry_after_s"]), self.rng))  # as a node does
                 continue
             stats.took(time.perf_counter() - started)
             return answer

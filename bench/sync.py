@@ -9,7 +9,9 @@ applications, 10,000 by default) rather than 100,000: filing 100,000 through int
 W5 has a state of its own: 200 applications, each with a 200 KB scan of random bytes; it syncs it
 once, then on a fresh copy cuts the link when about half the scans' bytes have gone up and syncs
 again. `ONETRIP_BENCH_WORKLOADS` (say `W5`, or `W1,W4`) chooses what runs; W1–W4 share one state,
-so choosing one of them runs the chain up to it.
+so choosing one of them runs the chain up to it. W2 is the first round in a fresh process and, as
+"W2 idle, warm", the median of twenty more in it (a station's scheduler runs its rounds in one process);
+"hub CPU ms" is the served hub's CPU time (every thread, not PostgreSQL's) for a round.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ POSTGRES_BASE = "postgresql://postgres@127.0.0.1:5432"
 COUNT = int(os.environ.get("ONETRIP_BENCH_SYNC_APPLICATIONS", 10_000))
 RUNS = 3
 CHANGED, DECIDED = 100, 1_000
+IDLE_ROUNDS = 21  # W2: the first round in a fresh process, then 20 more in it (a station's rounds are)
 SCANNED, SCAN_BYTES = 200, 200 * 1024
 CHAIN = ("W1 backlog", "W2 idle", "W3 small delta", "W4 pull")  # each starts from the state the one before left
 WORKLOADS = {w.strip().upper() for w in os.environ.get("ONETRIP_BENCH_WORKLOADS", "W1,W2,W3,W4,W5").split(",")}
@@ -91,10 +94,12 @@ def _scanned_template(base: Path) -> None:
     close()
 
 
-def _round(village: Path) -> dict:
-    """One `sync_once` in a fresh process: its wall seconds (the round only) and peak RSS."""
+def _round(village: Path, rounds: int = 1) -> dict:
+    """`rounds` of `sync_once` in a fresh process: the first one's wall seconds (the round only, in a process
+    that has done none yet), the median of the others (a station's scheduler runs its rounds in one
+    long-lived process), and the process's peak RSS."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.sync", "round", str(village)],
+        [sys.executable, "-m", "bench.sync", "round", str(village), str(rounds)],
         capture_output=True,
         text=True,
         check=True,
@@ -170,11 +175,32 @@ def _linked(template: Path, work: Path, postgres_url: str | None):
         stop(server)
 
 
-def _measured(village: Path, server: subprocess.Popen, proxy: CountingProxy) -> dict:
+def _cpu_s(pid: int) -> float:
+    """A process's CPU time so far, every thread's, from the scheduler's nanosecond counters (a clock tick
+    of `/proc/<pid>/stat` is 10 ms, longer than an idle round's share)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+    return total / 1e9
+
+
+def _measured(village: Path, server: subprocess.Popen, proxy: CountingProxy, rounds: int = 1) -> dict:
+    """A round's figures; with `rounds`, the bytes and the hub's CPU are a round's share of them all."""
     proxy.reset()
-    figures = _round(village)
+    hub_cpu_s = _cpu_s(server.pid)
+    figures = _round(village, rounds)
+    hub_cpu_s = _cpu_s(server.pid) - hub_cpu_s
     time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
-    return {**figures, "up": proxy.up, "down": proxy.down, "hub_mb": _peak_mb(server.pid)}
+    return {
+        **figures,
+        "up": proxy.up / rounds,
+        "down": proxy.down / rounds,
+        "hub_mb": _peak_mb(server.pid),
+        "hub_cpu_ms": hub_cpu_s / rounds * 1000,
+    }
 
 
 def _chain(template: Path, work: Path, database) -> dict[str, dict]:
@@ -192,9 +218,11 @@ def _chain(template: Path, work: Path, database) -> dict[str, dict]:
         for name in CHAIN[: last + 1]:
             if steps[name]:
                 steps[name]()
-            figures = _measured(village, server, proxy)
+            figures = _measured(village, server, proxy, IDLE_ROUNDS if name == "W2 idle" else 1)
             if name[:2] in WORKLOADS:
                 results[name] = figures
+            if figures.get("warm_seconds") is not None and name[:2] in WORKLOADS:
+                results[name + ", warm"] = {**figures, "seconds": figures["warm_seconds"]}
     return results
 
 
@@ -282,12 +310,16 @@ def _postgres_admin():
 
 
 def _table(title: str, runs: list[dict], gzipped: int | None) -> list[str]:
-    lines = [f"{title:<16} {'seconds':>24} {'bytes up':>12} {'bytes down':>12} {'RSS child/hub MB':>18}"]
+    lines = [
+        f"{title:<19} {'seconds':>24} {'bytes up':>12} {'bytes down':>12} {'RSS child/hub MB':>18} {'hub CPU ms':>10}"
+    ]
     for name in runs[0]:
         rows = [run[name] for run in runs]
-        up, down, child, hub = (statistics.median(r[k] for r in rows) for k in ("up", "down", "child_mb", "hub_mb"))
+        up, down, child, hub, cpu = (
+            statistics.median(r[k] for r in rows) for k in ("up", "down", "child_mb", "hub_mb", "hub_cpu_ms")
+        )
         seconds = _median([r["seconds"] for r in rows])
-        lines.append(f"{name:<16} {seconds:>24} {up:>12,.0f} {down:>12,.0f} {child:>8.0f}/{hub:<8.0f}")
+        lines.append(f"{name:<19} {seconds:>24} {up:>12,.0f} {down:>12,.0f} {child:>8.0f}/{hub:<8.0f} {cpu:>10.2f}")
     if gzipped is not None and "W1 backlog" in runs[0]:
         w1 = statistics.median(run["W1 backlog"]["up"] + run["W1 backlog"]["down"] for run in runs)
         lines.append(f"W1 bytes on the wire / gzip of the records as JSON lines ({gzipped:,} B): {w1 / gzipped:.2f}")
@@ -311,22 +343,26 @@ def _resumed(runs: list[dict]) -> str:
     )
 
 
-def _round_main(village: str) -> None:
-    """One round; a round the link cut (W5) reports its error instead of failing the benchmark."""
+def _round_main(village: str, rounds: int) -> None:
+    """`rounds` rounds; a round the link cut (W5) reports its error instead of failing the benchmark."""
     node = Node.from_config(NodeConfig.load(Path(village)))
-    started = time.perf_counter()
-    try:
-        report, error = node.sync_once(), None
-    except SyncError as exc:
-        report, error = None, exc.code
-    seconds = time.perf_counter() - started
+    times, report, error = [], None, None
+    for _ in range(rounds):
+        started = time.perf_counter()
+        try:
+            report = node.sync_once()
+        except SyncError as exc:
+            report, error = None, exc.code
+        times.append(time.perf_counter() - started)
     peak_mb = _peak_mb("self")
     pushed, pulled = (report.pushed, report.pulled) if report else (None, None)
-    print(json.dumps({"seconds": seconds, "pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error}))
+    warm = statistics.median(times[1:]) if rounds > 1 else None
+    figures = {"pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error}
+    print(json.dumps({"seconds": times[0], "warm_seconds": warm, **figures}))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["round"]:
-        _round_main(sys.argv[2])
+        _round_main(sys.argv[2], int(sys.argv[3]))
     else:
         print("\n".join(report()))

@@ -5,7 +5,6 @@ certified it), the installations serving the stations that handle a case, read f
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning.certs import (
     AGREEMENT,
@@ -44,17 +43,6 @@ def agreement_keys(stations: set[str], identity: Identity, levels: tuple[str, ..
         and binding_of(cert).level in levels
         and not Revocation.select().where(Revocation.installation == installation).exists()
     }
-
-
-def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
-    """The key-agreement key certified for an installation (verified when its certificate was adopted)."""
-    row = (
-        Certificate.select()
-        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return x509.load_der_x509_certificate(bytes(row.der)).public_key() if row else None
 
 
 def serving_installation(station: str) -> str | None:

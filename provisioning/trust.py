@@ -12,10 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from provisioning.authority import AUTHORITY, allows, manages, may_write, provisional_stream
 from provisioning.certs import (
+    AGREEMENT,
     CA,
     SIGNING,
     Binding,
@@ -73,12 +74,16 @@ class CertTrust:
         # installation -> {stream: last vouched seq}, empty if not revoked: asked once per event applied.
         self._revoked: dict[str, dict[str, int]] = {}
         self._valid_from: dict[str, int | None] = {}  # installation -> start of its first certificate, ms
+        # installation -> its certified key-agreement key and that certificate's expiry: a hub seals every
+        # answer to one. An installation not found is asked again (its certificates may come with a request).
+        self._agreement: dict[str, tuple[ec.EllipticCurvePublicKey, dt.datetime]] = {}
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
         self._certified.clear()
         self._revoked.clear()
         self._valid_from.clear()
+        self._agreement.clear()
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -137,9 +142,8 @@ class CertTrust:
             return f"安装 {origin} 无权签发 {event_type} 类事件"
         if not may_write(author.level, author.region, author.station, origin, stream):
             return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
-        if origin not in self._revoked:
-            self._revoked[origin] = revocations(origin)
-        vouched = self._revoked[origin].get(stream, self._revoked[origin].get("*"))
+        revoked = self._revocations(origin)
+        vouched = revoked.get(stream, revoked.get("*"))
         if vouched is not None and seq > vouched:
             return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
         return None
@@ -172,7 +176,22 @@ class CertTrust:
         return self._valid_from[origin]
 
     def is_revoked(self, installation: str) -> bool:
-        return Revocation.select().where(Revocation.installation == installation).exists()
+        return bool(self._revocations(installation))
+
+    def _revocations(self, installation: str) -> dict[str, int]:
+        if installation not in self._revoked:
+            self._revoked[installation] = revocations(installation)
+        return self._revoked[installation]
+
+    def agreement_key(self, installation: str) -> ec.EllipticCurvePublicKey | None:
+        """`agreement_key`, kept until trust data changes or the certificate expires."""
+        found = self._agreement.get(installation)
+        if found is None or found[1] < self.now():
+            cert = agreement_certificate(installation)
+            if cert is None:
+                return None
+            self._agreement[installation] = found = (cert.public_key(), cert.not_valid_after_utc)
+        return found[0]
 
 
 def provisional(author: Binding, stream: str) -> bool:
@@ -187,6 +206,23 @@ def revocations(installation: str) -> dict[str, int]:
         .where(Revocation.installation == installation)
         .tuples()
     )
+
+
+def agreement_certificate(installation: str) -> x509.Certificate | None:
+    """The newest key-agreement certificate of an installation (verified when it was adopted)."""
+    row = (
+        Certificate.select()
+        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return x509.load_der_x509_certificate(bytes(row.der)) if row else None
+
+
+def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
+    """The key-agreement key certified for an installation."""
+    cert = agreement_certificate(installation)
+    return cert.public_key() if cert else None
 
 
 def newest_binding(installation: str) -> Binding | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -203,6 +203,22 @@ def savepoint(name: str = "onetrip_apply"):
         _rolled_back()
         raise
     db.execute_sql(f"RELEASE SAVEPOINT {name}")
+
+
+@contextmanager
+def unsynced() -> Iterator[None]:
+    """Around a write on its own (never inside a transaction) whose loss in a power cut is harmless: on
+    SQLite committed without waiting for the disk (WAL with synchronous NORMAL keeps it through a crash
+    of this process, not of the machine), which spares a hub an fsync per sync request for its nonce.
+    PostgreSQL commits as always: its flush is the server's work, not this process's."""
+    if is_postgres() or db.in_transaction():
+        yield
+        return
+    db.execute_sql("PRAGMA synchronous = normal")
+    try:
+        yield
+    finally:
+        db.execute_sql(f"PRAGMA synchronous = {SQLITE_PRAGMAS['synchronous']}")
 
 
 def release() -> None:

@@ -33,15 +33,21 @@ class OutOfScope(SyncError):
 
 
 def outgoing(
-    cursor: int, wanted: Wanted, limits: Limits = DEFAULT_LIMITS, streams: tuple[str, ...] | None = None
+    cursor: int,
+    wanted: Wanted,
+    limits: Limits = DEFAULT_LIMITS,
+    streams: tuple[str, ...] | None = None,
+    top: int | None = None,
 ) -> Batch:
     """The next batch of wanted events stored after `cursor`, cut at signed heads.
 
     `streams`, when given, narrows the read in the database to streams named exactly so or starting
     with one of them (a child's division code, `all`): `wanted` still decides, but a village's pull no
-    longer reads every neighbour's events to throw them away in Python."""
+    longer reads every neighbour's events to throw them away in Python. `top`, when given, is the newest
+    arrival, read by the caller."""
     scan = limits.max_events * _SCAN_FACTOR
-    top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
+    if top is None:
+        top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
     while True:
         rows = _headers_after(cursor, scan, top, streams)
         scanned_to = rows[-1].arrival if len(rows) == scan else max(top, cursor)

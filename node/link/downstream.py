@@ -17,10 +17,10 @@ from cryptography import x509
 
 from node.context import Context
 from node.link import health, scans
+from node.link.watch import watch_of
 from provisioning.authority import above
 from provisioning.certs import SIGNING, Binding, binding_of
 from provisioning.errors import CertificateRefused
-from provisioning.recipients import agreement_key
 from provisioning.scope import Scope
 from provisioning.trust_events import adopt_certificate
 from sync import canonical, delta, digest, nonces, sneakernet
@@ -48,12 +48,13 @@ def authenticate(node: Context, headers: Mapping[str, str], path: str, body: byt
     """The verified request and its sender as certified; a replay, a stranger or a revoked PC is refused."""
     request = read_request(headers, "POST", path, body)
     sender = _sender(node, request, headers)
+    memo = watch_of(node.events).contacts
     try:
         own_time = _check_freshness(node, request)
     except ClockSkew:
-        health.contacted(node, sender, request)  # the one request that shows how wrong its clock is
+        health.contacted(node, sender, request, memo=memo)  # the one request that shows how wrong its clock is
         raise
-    health.contacted(node, sender, request, own_time=own_time)
+    health.contacted(node, sender, request, own_time=own_time, memo=memo)
     return request, sender
 
 
@@ -61,6 +62,7 @@ def _sender(node: Context, request: SignedRequest, headers: Mapping[str, str]) -
     """Who signed the request, as certified: a stranger, another station's claim or a revoked PC is refused."""
     if request.installation == node.identity.installation:
         raise RequestRefused("请求自称来自本机：已拒绝")
+    watch_of(node.events).look()  # trust events since the last request (another process's too) are noted first
     trust = node.events.trust
     key = trust.verifying_key(request.installation)
     if key is None and headers.get(CERTIFICATES):
@@ -95,10 +97,9 @@ def _adopt_sent_certificates(node: Context, header: str) -> None:
 
 
 def _check_freshness(node: Context, request: SignedRequest) -> bool:
-    """Whether the request was signed with the sender's own time (rather than the time we gave it)."""
+    """Whether the request was signed with the sender's own time (rather than the time and nonce we gave
+    it after a clock skew: that retry signs our time, so it passes the window too)."""
     now_ms = node.events.clock.clock.now_ms()
-    if nonces.redeem(request.nonce, request.installation, now_ms):
-        return False  # it signed the time and nonce we gave it after a clock skew
     window_ms = node.config.max_clock_drift_s * 1000
     if abs(request.time_ms - now_ms) > window_ms:
         raise ClockSkew(
@@ -106,8 +107,7 @@ def _check_freshness(node: Context, request: SignedRequest) -> bool:
             server_time_ms=now_ms,
             nonce=nonces.issue(request.installation, now_ms),
         )
-    nonces.remember(request.nonce, request.installation, now_ms, window_ms)
-    return True
+    return nonces.admit(request.nonce, request.installation, now_ms, window_ms)
 
 
 def push(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
@@ -116,7 +116,7 @@ def push(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> b
     batch = decode_batch(opened(node, body, PUSH_CONTEXT, request))
     with delta.fork_evidence_kept(node.events):
         applied = _applied(node, child, batch)
-    return answer_to(child, canonical.encode(applied), request)
+    return answer_to(node, child, canonical.encode(applied), request)
 
 
 def _applied(node: Context, child: Binding, batch: Batch) -> dict:
@@ -130,10 +130,10 @@ def pull(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> b
     request, child = authenticate(node, headers, path, body)
     asked = _asked(node, body, PULL_CONTEXT, request, "拉取请求无法读取")
     if "repair" in asked:
-        return answer_to(child, encode_batch(_repair(node, child, asked["repair"])), request)
+        return answer_to(node, child, encode_batch(_repair(node, child, asked["repair"])), request)
     cursor = _cursor(asked.get("cursor"))
-    health.reported(node, child, asked.get("status"))
-    return answer_to(child, encode_batch(_pulled(node, child, cursor, request.protocol)), request)
+    health.reported(node, child, asked.get("status"), watch_of(node.events).contacts)
+    return answer_to(node, child, encode_batch(_pulled(node, child, cursor, request.protocol)), request)
 
 
 def compare(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
@@ -143,7 +143,7 @@ def compare(node: Context, headers: Mapping[str, str], path: str, body: bytes) -
     held = digest.from_wire(_asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取").get("heads"))
     scope = Scope(node.events.trust, child)
     repairs = digest.differences(held, digest.heads(scope.holds, scope.streams), scope.sends_up)
-    return answer_to(child, canonical.encode(digest.repairs_to_wire(repairs)), request)
+    return answer_to(node, child, canonical.encode(digest.repairs_to_wire(repairs)), request)
 
 
 def _asked(node: Context, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:
@@ -177,7 +177,7 @@ def blobs(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> 
     """A child's scan request (`node.link.scans`): which it lacks, a chunk of one, or a chunk of ours."""
     request, child = authenticate(node, headers, path, body)
     asked = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
-    return answer_to(child, canonical.encode(scans.answer(node, child, asked)), request)
+    return answer_to(node, child, canonical.encode(scans.answer(node, child, asked)), request)
 
 
 def opened(node: Context, body: bytes, context: bytes, request: SignedRequest) -> bytes:
@@ -196,12 +196,21 @@ def _cursor(value) -> int:
 def _pulled(node: Context, child: Binding, cursor: int, protocol: int) -> Batch:
     """The next batch; the last one (protocol 2) carries our fingerprint of the child's scope, which the
     child compares with its own once it has applied it."""
-    node.events.sign_heads()  # our newest events go down signed, not held back until the next minute
+    watch = watch_of(node.events)
+    # Our newest events go down signed, not held back until the next minute; a signing may have appended
+    # (a feed renewed), otherwise the arrival `authenticate` looked at is the newest.
+    top = watch.look() if watch.sign_heads() else watch.seen
     scope = Scope(node.events.trust, child)
-    batch = delta.outgoing(cursor, scope.receives, streams=scope.streams)
+    if cursor >= watch.touched(scope.streams):
+        batch = Batch(max(top, cursor), (), False)  # nothing arrived in its streams since: no read
+    else:
+        batch = delta.outgoing(cursor, scope.receives, streams=scope.streams, top=top)
     if batch.more or protocol < 2:
         return batch
-    return dataclasses.replace(batch, digest=digest.fingerprint(digest.heads(scope.holds, scope.streams)))
+    held = watch.fingerprint(
+        child.installation, scope.streams, top, lambda: digest.fingerprint(digest.heads(scope.holds, scope.streams))
+    )
+    return dataclasses.replace(batch, digest=held)
 
 
 def import_bundle(node: Context, bundle: sneakernet.Bundle, out: BinaryIO) -> None:
@@ -247,7 +256,7 @@ def import_bundle(node: Context, bundle: sneakernet.Bundle, out: BinaryIO) -> No
     nonce = secrets.token_hex(16)
     headers, sealed = seal_and_sign(
         node.keys.signing,
-        _agreement_of(child),
+        _agreement_of(node, child),
         framed([encode_batch(b) for b in repairs + batches], manifest),
         path=sneakernet.bundle_path(child.installation),
         context=BUNDLE_CONTEXT,
@@ -257,7 +266,7 @@ def import_bundle(node: Context, bundle: sneakernet.Bundle, out: BinaryIO) -> No
         nonce=nonce,
     )
     sneakernet.write(out, headers, sealed, to=child.installation)
-    scans.write_carried(node, out, _agreement_of(child), nonce, down)
+    scans.write_carried(node, out, _agreement_of(node, child), nonce, down)
 
 
 def _bundle_repairs(node: Context, child: Binding, heads, pulled: list[Batch]) -> tuple[tuple, list[Batch]]:
@@ -276,12 +285,12 @@ def _bundle_repairs(node: Context, child: Binding, heads, pulled: list[Batch]) -
     return repairs.up, [batch for batch in down if batch.runs]
 
 
-def answer_to(child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
-    return seal_body(_agreement_of(child), plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
+def answer_to(node: Context, child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
+    return seal_body(_agreement_of(node, child), plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
 
 
-def _agreement_of(child: Binding):
-    key = agreement_key(child.installation)
+def _agreement_of(node: Context, child: Binding):
+    key = node.events.trust.agreement_key(child.installation)
     if key is None:
         raise RequestRefused(f"本节点没有 {child.name} 的密钥协商证书，无法加密回答")
     return key

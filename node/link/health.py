@@ -8,6 +8,7 @@ those behind it): they inform the fleet page, they decide nothing.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from importlib import metadata
 
 from node.context import Context
@@ -23,6 +24,7 @@ OFFLINE = dt.timedelta(hours=24)
 RESOLUTION = dt.timedelta(minutes=1)  # how fresh "last contact" needs to be on a fleet page
 OFFSET_RESOLUTION_MS = 5_000  # a clock offset that moved more than this is written at once
 RELAYED_LIMIT = 5_000  # a township's villages, with room to spare; a pull body stays small
+Memo = dict[str, tuple[float, Contact | None]]  # station -> (when read, its contact row): kept by a hub's `Watch`
 
 
 def report(node: Context, pending_events: int, oldest_unsent_s: int | None) -> dict:
@@ -42,29 +44,45 @@ def report(node: Context, pending_events: int, oldest_unsent_s: int | None) -> d
     return {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s, "below": below}
 
 
-def contacted(node: Context, sender: Binding, request: SignedRequest, *, own_time: bool = True) -> None:
+def contacted(
+    node: Context, sender: Binding, request: SignedRequest, *, own_time: bool = True, memo: Memo | None = None
+) -> None:
     """An authenticated request arrived: when, and how far the sender's clock is from ours. Only a request
     signed with its own time (`own_time`) measures that: a retry after a clock skew carries our time, and
     the offset its first request showed stays. Written at most once a minute per station unless the
-    offset moved, so that an idle round costs the hub no extra commit."""
+    offset moved, so that an idle round costs the hub no extra commit (nor, with a `memo`, a read)."""
     now = node.now()
     offset = request.time_ms - int(now.timestamp() * 1000) if own_time else None
-    known = Contact.get_or_none(Contact.station == sender.station)
+    known = _known(sender.station, memo)
     if known is not None and known.via is None and known.installation == request.installation:
         recent = now.replace(tzinfo=None) - known.at < RESOLUTION
         if recent and (offset is None or not offset_moved(known.clock_offset_ms, offset)):
             return
         if offset is None:
             offset = known.clock_offset_ms
+    row = {
+        "station": sender.station,
+        "installation": request.installation,
+        "at": now.replace(tzinfo=None),
+        "clock_offset_ms": offset,
+        "via": None,
+    }
     with write_transaction():
-        upsert(
-            Contact,
-            station=sender.station,
-            installation=request.installation,
-            at=now.replace(tzinfo=None),
-            clock_offset_ms=offset,
-            via=None,
-        )
+        upsert(Contact, **row)
+    if memo is not None:
+        memo.pop(sender.station, None)  # the figures a pull reported are in the row, not here: read it again
+
+
+def _known(station: str, memo: Memo | None) -> Contact | None:
+    """The station's contact row, as read at most `RESOLUTION` ago when a memo is kept (several hub
+    processes each keep their own: what another wrote is seen within that time)."""
+    kept = memo.get(station) if memo is not None else None
+    if kept is not None and time.monotonic() - kept[0] < RESOLUTION.total_seconds():
+        return kept[1]
+    known = Contact.get_or_none(Contact.station == station)
+    if memo is not None:
+        memo[station] = (time.monotonic(), known)
+    return known
 
 
 def offset_moved(before_ms: int | None, after_ms: int | None) -> bool:
@@ -74,26 +92,32 @@ def offset_moved(before_ms: int | None, after_ms: int | None) -> bool:
     return abs(after_ms - before_ms) >= OFFSET_RESOLUTION_MS
 
 
-def reported(node: Context, sender: Binding, status: object) -> None:
-    """Keep what a child reported of itself and of the stations behind it (only those below it)."""
-    if isinstance(status, dict):
-        with write_transaction():  # nothing is written when nothing changed: an idle round stays cheap
-            _keep(sender, status)
-
-
-def _keep(sender: Binding, status: dict) -> None:
+def reported(node: Context, sender: Binding, status: object, memo: Memo | None = None) -> None:
+    """Keep what a child reported of itself and of the stations behind it (only those below it). Nothing
+    is written, nor a transaction opened, when nothing changed: an idle round stays cheap."""
+    if not isinstance(status, dict):
+        return
     figures = {
         "version": _text(status.get("version")),
         "pending_events": _count(status.get("pending_events")),
         "oldest_unsent_s": _count(status.get("oldest_unsent_s")),
     }
+    known = _known(sender.station, memo)
+    below = status.get("below")
+    below = [entry for entry in below if isinstance(entry, dict)] if isinstance(below, list) else []
+    if (known is None or all(getattr(known, name) == value for name, value in figures.items())) and not below:
+        return
+    with write_transaction():
+        _keep(sender, figures, below)
+    if memo is not None:
+        memo.pop(sender.station, None)
+
+
+def _keep(sender: Binding, figures: dict, below: list[dict]) -> None:
     known = Contact.get_or_none(Contact.station == sender.station)
     if known is not None and any(getattr(known, name) != value for name, value in figures.items()):
         Contact.update(**figures).where(Contact.station == sender.station).execute()
-    below = status.get("below")
-    for entry in below if isinstance(below, list) else []:
-        if not isinstance(entry, dict):
-            continue
+    for entry in below:
         station = Station.get_or_none(Station.code == _text(entry.get("station")))
         at = _time(entry.get("at"))
         if station is None or at is None or not above(sender.level, sender.region, station.level, station.region):

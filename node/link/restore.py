@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 
 from node.cases.events import entity
-from provisioning.recipients import agreement_key
+from provisioning.trust import agreement_key
 from storage.models import DataKey, EventRecord, Replacement, insert_row
 from sync.event import Event
 from sync.fields import unwrap_data_key, wrap_data_key

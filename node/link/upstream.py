@@ -20,8 +20,9 @@ from node.link import health, scans
 from node.link.status import clock_words, link_status
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
-from provisioning.recipients import agreement_key, issuer_station, serving_installation
+from provisioning.recipients import issuer_station, serving_installation
 from provisioning.scope import Scope
+from provisioning.trust import agreement_key
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
@@ -45,6 +46,7 @@ PUSH_PATH, PULL_PATH, DIGEST_PATH = "/api/v1/sync/push", "/api/v1/sync/pull", "/
 
 
 MAX_REPAIRS = 8  # gaps answered in one round; more means something else is wrong
+MAX_RETRY_AFTER_S = 600.0  # a parent's Retry-After is taken up to this: it is not signed
 
 
 class NoParent(SyncError):
@@ -154,6 +156,11 @@ def sync_once(
     except ROUND_FAILURES as exc:
         parent = (hub or parent_of(node)).station or "-"
         link = link_row(parent)
+        if busy_for_s(exc) is not None:  # backpressure, not a failure: the round resumes where it stopped
+            link.last_attempt_at = utcnow()
+            save_link(link)
+            log.info("parent %s is busy: the round stops here and resumes later", parent)
+            raise
         failure = exc
         if clock_offsets_ms:
             link.clock_offset_ms = clock_offsets_ms[-1]
@@ -178,11 +185,23 @@ def _round(
     node.events.sign_heads()
     pushed = _push(parent, link, limits)
     pulled, applied, theirs = _pull(parent, link, node)
-    _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
+    if pulled:
+        _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
     repaired = _reconcile(parent, node, theirs, limits)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
     succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
+
+
+def busy_for_s(exc: Exception) -> float | None:
+    """The seconds a parent that answered `busy` (503) asked us to wait before coming back; None for any
+    other failure."""
+    if not (isinstance(exc, Refused) and exc.code == "busy"):
+        return None
+    try:
+        return min(max(float(exc.details.get("retry_after_s", 0)), 1.0), MAX_RETRY_AFTER_S)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def link_row(parent: str) -> SyncLink:

@@ -12,6 +12,7 @@ from storage.models import (
     StreamHead,
     upsert,
 )
+from sync.canonical import INT_MAX
 from sync.chain import GENESIS, SignedHead, parse_head, sign_head
 from sync.log.state import FEED, FEED_RENEWED, Head, LogState
 
@@ -19,12 +20,14 @@ from sync.log.state import FEED, FEED_RENEWED, Head, LogState
 class SignedHeads(LogState):
     def sign_heads(self) -> list[SignedHead]:
         """Sign every own stream with events after its last signed head (before a sync), and re-sign
-        one whose newest head is past half its lifetime: a quiet feed stays fresh, a frozen one shows."""
+        one whose newest head is past half its lifetime: a quiet feed stays fresh, a frozen one shows.
+        `heads_fresh_until_ms` says until when a call without new own events would sign nothing."""
         with self.transaction():
             self._flush()
             latest = self._latest_own_heads()
             refresh_before = self.clock.clock.now_ms() + self.head_ttl_ms // 2
             signed = []
+            expiries = []
             for stream, seq, chain in (
                 StreamHead.select(StreamHead.stream, StreamHead.seq, StreamHead.chain)
                 .where(StreamHead.origin == self.author.origin)
@@ -40,6 +43,10 @@ class SignedHeads(LogState):
                     self.append(FEED_RENEWED, f"feed:{self.author.origin}", {}, stream=stream)
                 if head.seq > head.signed_seq or stale:
                     signed.append(self._sign(stream, head))
+                    expiries.append(signed[-1].expires_at_ms)
+                elif stream in latest:
+                    expiries.append(latest[stream].expires_at_ms)
+            self.heads_fresh_until_ms = min(expiries, default=INT_MAX) - self.head_ttl_ms // 2
             return signed
 
     def _latest_own_heads(self) -> dict[str, SignedHead]:

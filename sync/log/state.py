@@ -103,6 +103,7 @@ class LogState:
     clock: HybridClock
     head_interval: int
     head_ttl_ms: int
+    heads_fresh_until_ms: int = 0  # set by `sign_heads`: until then, only new own events need signing
     on_fork: Callable[[ForkError], None] | None
     _local: threading.local
     _forked: frozenset[str] | None

@@ -159,6 +159,10 @@ def test_replayed_tampered_and_forged_requests_are_refused_and_change_nothing(cl
     assert events_from(cluster, "township", village.identity.installation) > before
     replayed = post(cluster, path, headers, body)
     assert replayed.status_code == 403 and replayed.json()["error"] == "replayed_request"
+    cluster.halt("township")
+    cluster.serve("township")  # a restarted hub still knows the nonces it has seen
+    replayed = post(cluster, path, headers, body)
+    assert replayed.status_code == 403 and replayed.json()["error"] == "replayed_request"
 
 
 def test_a_retried_push_applies_each_event_once(cluster):

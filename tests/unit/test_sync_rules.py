@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from node.link.schedule import backoff_s
+from node.link.schedule import backoff_s, retry_after_s
 from provisioning.certs import Binding
 from provisioning.scope import below_or_same, keyed_below
 from sync.digest import (
@@ -133,6 +133,13 @@ def test_the_wait_doubles_after_each_failure_up_to_the_cap_with_jitter():
     waits = [backoff_s(n, 30, 900, rng) for n in range(1, 8)]
     assert all(30 * 2**n * 0.5 <= w <= 30 * 2**n or w <= 900 for n, w in enumerate(waits, start=1))
     assert max(waits) <= 900 and waits[0] < waits[3]
+
+
+def test_a_station_told_busy_waits_at_least_what_the_parent_asked_spread_over_half_as_long_again():
+    rng = random.Random(2)
+    waits = [retry_after_s(5, rng) for _ in range(200)]
+    assert all(5 <= w <= 7.5 for w in waits)
+    assert max(waits) - min(waits) > 2  # spread: the stations turned away together do not come back together
 
 
 def test_heads_and_repairs_that_do_not_read_are_refused_in_plain_words():

@@ -1,9 +1,9 @@
 """Sync endpoints: take the raw body, hand it to the node, return its sealed answer.
 
 Exempt from CSRF: every request is signed by an installation's key instead. At most
-`sync_max_in_flight` requests are served at once; the others are answered 503 with
-`Retry-After` at once, so that a storm of reconnecting stations queues at the stations,
-not in the hub's threads (where it would hold every thread and time requests out).
+`sync_max_in_flight` requests are served at once (one fewer than the threads); the others, and any
+that waited in waitress's queue too long, are answered 503 with `Retry-After` at once
+(`web.admission`), so that a storm of reconnecting stations queues at the stations, not in the hub.
 """
 
 import threading
@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 
 from node.link import downstream
 from sync.errors import Busy
+from web.admission import QUEUE_WAIT_MAX_S, sync_slots, waited_s
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
 SLOTS = "onetrip.sync_slots"
@@ -21,7 +22,8 @@ RETRY_AFTER_S = 5
 @bp.record_once
 def _make_slots(state) -> None:
     node = state.app.extensions["onetrip"]
-    state.app.extensions[SLOTS] = threading.BoundedSemaphore(node.config.sync_max_in_flight)
+    slots = sync_slots(node.config.sync_max_in_flight, node.config.threads)
+    state.app.extensions[SLOTS] = threading.BoundedSemaphore(slots)
 
 
 @bp.post("/push")
@@ -46,7 +48,7 @@ def blobs():
 
 def _sealed(handler) -> Response:
     slots = current_app.extensions[SLOTS]
-    if not slots.acquire(blocking=False):
+    if waited_s() > QUEUE_WAIT_MAX_S or not slots.acquire(blocking=False):
         raise Busy("上级正忙：请稍后再同步", retry_after_s=RETRY_AFTER_S)
     try:
         answer = handler(current_app.extensions["onetrip"], request.headers, request.path, request.get_data())

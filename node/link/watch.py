@@ -1,0 +1,122 @@
+"""What a hub remembers between its children's sync requests, so that an idle pull reads almost nothing.
+
+Every change that matters here is an event with an arrival number: an own event (heads to sign), a
+trust event in an `all` stream (certificates and revocations cached by `CertTrust`), any event in a
+child's scope (what its pull sends, its scope's fingerprint). So each request reads the newest arrival,
+and the few rows past the one looked at last; what it finds there decides what is looked up again.
+Per process: several hub processes on one database each keep their own, and each sees what the
+others wrote through the log itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+
+from node.link.health import Memo
+from storage.database import db
+from storage.models import EventRecord, table_name
+from sync.log import FEED, EventLog
+
+_NEWEST = f"SELECT MAX(arrival) FROM {table_name(EventRecord)}"
+BEHIND_LIMIT = 20_000  # arrivals: further behind than this, forget everything rather than read them all
+
+
+class Watch:
+    def __init__(self, log: EventLog):
+        self._log = log
+        self._lock = threading.Lock()
+        self._seen: int | None = None  # every arrival up to this one has been looked at
+        # stream prefix (`Scope.streams`) -> an arrival at or after the newest event in a stream named so
+        # or starting so; registered prefixes only, each starting at the arrival seen when it was registered
+        self._touched: dict[str, int] = {}
+        self._own = 0  # own events found so far (a count: a signing compares it before and after)
+        self._signed = -1  # `_own` when the heads were signed last
+        # (child installation, its streams) -> (arrival computed at, fingerprint): a scope that gains a stream
+        # is another key, computed afresh
+        self._digests: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = {}
+        self.contacts: Memo = {}  # `health`'s: each station's contact row, read at most once a minute
+
+    def look(self) -> int:
+        """The newest arrival; what arrived since the last look is noted first."""
+        top = db.execute_sql(_NEWEST).fetchone()[0] or 0  # a prepared string: peewee's builder cost more
+        with self._lock:
+            if self._seen is None or top - self._seen > BEHIND_LIMIT:
+                self._forget_all(top)
+            elif top > self._seen:
+                self._note(top)
+        return top
+
+    def _note(self, top: int) -> None:
+        rows = (
+            EventRecord.select(EventRecord.arrival, EventRecord.origin, EventRecord.stream)
+            .where((EventRecord.arrival > self._seen) & (EventRecord.arrival <= top))
+            .tuples()
+        )
+        me, trust_changed = self._log.author.origin, False
+        for arrival, origin, stream in rows:
+            self._own += origin == me
+            trust_changed |= stream == FEED
+            for end in range(1, len(stream) + 1):
+                if stream[:end] in self._touched:
+                    self._touched[stream[:end]] = arrival
+        if trust_changed:
+            self._log.trust.forget()
+        self._seen = top
+
+    def _forget_all(self, top: int) -> None:
+        self._log.trust.forget()
+        self._own += 1
+        self._touched = dict.fromkeys(self._touched, top)
+        self._digests.clear()
+        self._seen = top
+
+    def touched(self, streams: tuple[str, ...]) -> int:
+        """An arrival at or after the newest event in these streams (named so or starting so): a child
+        whose cursor is there already has nothing to pull."""
+        with self._lock:
+            if self._seen is None:
+                return 2**63
+            for prefix in streams:
+                self._touched.setdefault(prefix, self._seen)
+            return max(self._touched[prefix] for prefix in streams)
+
+    @property
+    def seen(self) -> int:
+        """The newest arrival looked at (by `look`, in this thread or another; looked at now if none was)."""
+        return self.look() if self._seen is None else self._seen
+
+    def sign_heads(self) -> bool:
+        """Sign own heads when own events arrived since the last signing, or the newest one of a stream
+        nears half its lifetime; otherwise there is nothing to sign, and nothing is read. Whether it signed."""
+        own = self._own
+        if own == self._signed and self._log.clock.clock.now_ms() < self._log.heads_fresh_until_ms:
+            return False
+        self._log.sign_heads()
+        with self._lock:
+            if self._own == own:  # nothing new was noted while signing (it may have missed that)
+                self._signed = own
+        return True
+
+    def fingerprint(self, child: str, streams: tuple[str, ...], top: int, compute: Callable[[], str]) -> str:
+        """A child's scope's fingerprint, computed again only when an event arrived in its streams (or they
+        changed)."""
+        kept = self._digests.get((child, streams))
+        if kept is not None and self.touched(streams) <= kept[0]:
+            return kept[1]
+        fingerprint = compute()
+        self._digests[child, streams] = (top, fingerprint)
+        return fingerprint
+
+
+_watches: weakref.WeakKeyDictionary[EventLog, Watch] = weakref.WeakKeyDictionary()
+_made = threading.Lock()
+
+
+def watch_of(log: EventLog) -> Watch:
+    """The watch of this event log, made on first use (one per log, and so per served node)."""
+    with _made:
+        if log not in _watches:
+            _watches[log] = Watch(log)
+        return _watches[log]
