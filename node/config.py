@@ -55,6 +55,8 @@ class NodeConfig:
     public_query_url: str = ""  # printed on receipts; empty: the certifying hub's URL + /query
     sms_gateway_url: str = ""  # a county hub sends residents' SMS notices through it; empty: none are sent
     sms_signature: str = ""  # the sender's signature in each message (【…】); empty: the hub's name
+    province_url: str = ""  # a city hub forwards every application to the province's platform there; empty: none
+    province_token: str = ""  # the bearer token the province issued to this city (keep onetrip.toml 0600)
 
     @property
     def database_url(self) -> str:

@@ -27,8 +27,10 @@ from node.cases.projection import ApplicationProjection
 from node.cases.retention import purge_personal_data
 from node.catalogue.published import Reference, ReferenceProjection, publish_cross_region
 from node.config import NodeConfig, write_config
+from node.hub import province
 from node.hub.callbacks import CallbackProjection, draw_due
 from node.hub.outbox import send_due
+from node.hub.province import ProvinceClient
 from node.hub.rechecks import recheck
 from node.hub.rectifications import RectificationProjection, open_rectifications
 from node.hub.reminders import queue_reminders
@@ -198,6 +200,10 @@ class Node:
             self._every("draw_callbacks", self.draw_callbacks, CALLBACK_DRAW_H * 3600)
         if self.identity.level == "city":
             self._every("publish_cross_region", self.publish_cross_region, NOTIFY_S)
+        if self.identity.level == "city" and self.config.province_url:
+            client, rng = ProvinceClient(self.config.province_url, self.config.province_token), random.Random()
+            now_ms = self.events.clock.clock.now_ms
+            self._every("forward_to_province", lambda: province.forward(self, client, now_ms(), rng), NOTIFY_S)
         if self.identity.level == "county" and self.config.sms_gateway_url:
             gateway, rng = HttpSmsGateway(self.config.sms_gateway_url), random.Random()
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)

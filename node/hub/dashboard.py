@@ -17,7 +17,7 @@ from node.cases.conflicts import open_conflicts
 from node.cases.deferrals import OWING
 from node.cases.marks import RUNNING
 from node.catalogue.model import Catalogue
-from node.hub import followup
+from node.hub import followup, province
 from node.hub.filters import HUBS, Filters, bundle_names, in_area, known_items, narrowed
 from node.rules.tally import BUCKETS, COUNTERS, HISTOGRAM, LOW_STARS
 from node.rules.workflow import STATE_NAMES
@@ -142,7 +142,7 @@ def build(
     follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
         _summary(totals, marks, owing, on_the_spot, cross_region),
-        *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
+        *([_by_county(per_station, counties), _province(now)] if len(area) < COUNTY_CODE else []),
         _by_station(per_station, stations),
         _by_item(_sums(area, filters, Statistic.item_code), items),
         _by_bundle(_sums(area, filters, Statistic.bundle), bundles),
@@ -199,6 +199,14 @@ def _cross_region(area: str, filters: Filters) -> tuple[int, int]:
     return tuple(  # type: ignore[return-value]
         narrowed(query, filters, Application.item_code, Application.filed_on).count() for query in (received, handled)
     )
+
+
+def _province(now: dt.datetime) -> Table:
+    """The city's outbox to the province (`node.hub.province`): what waits, and how long the oldest has."""
+    waiting = province.backlog(int(now.timestamp() * 1000))
+    oldest = "—" if waiting.oldest_hours is None else waiting.oldest_hours
+    rows = [("待报送省平台的办件", waiting.waiting), ("其中最早的已等待（小时）", oldest)]
+    return Table("province", "报送省平台", ("指标", "数值"), rows)
 
 
 def _summary(

@@ -15,6 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from node.rules.backoff import backoff_ms
 from node.rules.decisions import DEFAULT_KIND, decision_words
 from provisioning.region import CHINA
 
@@ -149,7 +150,6 @@ def print_due_ms(ms: int) -> int:
     return next_send_ms(ms) + PRINT_AFTER_MS
 
 
-def retry_at_ms(ms: int, attempts: int, rng: random.Random, *, base_ms: int = 30_000, cap_ms: int = 3_600_000) -> int:
+def retry_at_ms(ms: int, attempts: int, rng: random.Random) -> int:
     """When to try again after `attempts` failures: exponential backoff with full jitter, then quiet hours."""
-    delay = min(cap_ms, base_ms * 2 ** max(0, attempts - 1))
-    return next_send_ms(ms + base_ms // 2 + rng.randrange(delay))
+    return next_send_ms(backoff_ms(ms, attempts, rng))

@@ -39,6 +39,7 @@ from . import (
     m21_deferrals,
     m22_bundle_cases,
     m23_cross_region,
+    m24_province_records,
 )
 from .frozen import Frozen
 
@@ -86,6 +87,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (21, "容缺: what an application owes and by when; deferred cases in the statistics", m21_deferrals.apply),
     (22, "一件事 cases: each application names its case", m22_bundle_cases.apply),
     (23, "跨区域通办: the county that handles an application filed in another county", m23_cross_region.apply),
+    (24, "a city hub's records of applications forwarded to the province", m24_province_records.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

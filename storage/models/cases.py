@@ -156,6 +156,21 @@ class Notice(BaseModel):
     status = pw.CharField(max_length=32, null=True)
 
 
+class ProvinceRecord(BaseModel):
+    """At a city hub: an application's record for the province (`node.hub.exchange`) as it is now (`digest`)
+    and as last accepted there (`sent_digest`); a row whose two differ waits in the outbox until `due_ms`.
+    The record itself is made again from the application when it is sent, never stored."""
+
+    number = pw.CharField(max_length=64, primary_key=True)
+    filed_on = pw.DateField(index=True)  # the day the province counts it under, for the daily reconciliation
+    digest = pw.CharField(max_length=64)
+    sent_digest = pw.CharField(max_length=64, null=True)
+    attempts = pw.IntegerField(default=0)
+    due_ms = pw.BigIntegerField(index=True)
+    waiting_since_ms = pw.BigIntegerField(null=True)  # since when it has waited to be sent: the backlog's age
+    sent_at = pw.DateTimeField(null=True)  # UTC, naive
+
+
 class ScanCursor(BaseModel):
     """Where a periodic scan of the event log stopped (`name`: the scan's), so that events it read and had
     nothing to do with (another station's case, one purged here) are not read again at every run."""
