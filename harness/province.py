@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from .sms_gateway import reply_json
+
 
 @dataclass
 class ProvinceLog:
@@ -50,21 +52,13 @@ class LoopbackProvince:
 
             def do_POST(self) -> None:
                 record = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self._answer(*province._receive(self.headers.get("Idempotency-Key", ""), record))
+                reply_json(self, *province._receive(self.headers.get("Idempotency-Key", ""), record))
 
             def do_GET(self) -> None:
                 day = parse_qs(urlparse(self.path).query).get("day", [""])[0]
                 with province._lock:
                     count = sum(1 for r in province.log.cases.values() if r["basic"]["filed_on"] == day)
-                self._answer(200, {"count": count})
-
-            def _answer(self, status: int, answer: dict) -> None:
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, 200, {"count": count})
 
         return Handler
 

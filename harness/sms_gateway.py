@@ -27,6 +27,16 @@ class GatewayLog:
     failed: int = 0
 
 
+def reply_json(handler: BaseHTTPRequestHandler, status: int, answer: dict) -> None:
+    """Answer a request of a loopback service with a JSON body."""
+    data = json.dumps(answer).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class LoopbackSmsGateway:
     def __init__(self, clock, *, fail_share: float = 0.3, seed: int = 14) -> None:
         self.log = GatewayLog()
@@ -45,13 +55,7 @@ class LoopbackSmsGateway:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = gateway._receive(self.headers.get("Idempotency-Key", ""), body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, *gateway._receive(self.headers.get("Idempotency-Key", ""), body))
 
         return Handler
 
