@@ -26,7 +26,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import budget, fleet, provisioning, seals, sync, workbench
+from . import budget, fleet, ingest, provisioning, seals, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -137,6 +137,9 @@ def main() -> int:
     print()
     print("\n".join(budget.report()))
     if admin is not None:
+        print()
+        print("\n".join(ingest.report()))
+        print()
         print("\n".join(fleet.report()))
     return 0
 
