@@ -16,7 +16,7 @@ from installers.wheelhouse import TARGETS
 
 from .servers import ROOT
 
-SHIM = '''import sys
+SHIM = """import sys
 
 def main():
     if {broken!r} and sys.argv[1:2] == ["serve"]:
@@ -26,7 +26,7 @@ def main():
     sys.path += [{root!r}, {site!r}]
     import app
     sys.exit(app.main())
-'''
+"""
 
 
 def fake_release(folder: Path, version: str, *, healthy: bool = True, platform: str | None = None) -> Path:
@@ -56,4 +56,3 @@ def fake_release(folder: Path, version: str, *, healthy: bool = True, platform: 
 
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-

@@ -21,6 +21,7 @@ CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 POSITIVE = (
     "port",
+    "update_interval_s",
     "head_interval",
     "head_ttl_s",
     "max_clock_drift_s",
@@ -55,6 +56,8 @@ class NodeConfig:
     public_query_url: str = ""  # printed on receipts; empty: the certifying hub's URL + /query
     sms_gateway_url: str = ""  # a county hub sends residents' SMS notices through it; empty: none are sent
     sms_signature: str = ""  # the sender's signature in each message (【…】); empty: the hub's name
+    update_interval_s: int = 3600  # ask the parent for new releases this often (docs/operations.md, Releases)
+    update_prefix: str = ""  # where install.sh keeps the environments (/opt/onetrip); empty: download, never stage
 
     @property
     def database_url(self) -> str:

@@ -10,6 +10,7 @@ what verified), `partial/` (bytes of an archive still coming), `targets/` (verif
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import platform as platform_module
@@ -28,6 +29,7 @@ from node.releases.fetcher import MirrorFetcher
 HUB_LEVELS = ("county", "township")  # they mirror for their children; the city is the source
 
 
+@functools.cache
 def running_version() -> str:
     try:
         return version("onetrip")
