@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("--out", type=Path, help="回执包写到哪里（默认：同步包旁边，加 .return）")
     add_fleet_parsers(command)
     add_seal_parsers(command)
-    add_update_parser(command)
+    add_update_parser(commands)
     add_releases_parser(commands)
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))

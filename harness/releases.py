@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import sysconfig
 import zipfile
 from pathlib import Path
@@ -29,11 +30,12 @@ def main():
 """
 
 
-def fake_release(folder: Path, version: str, *, healthy: bool = True, platform: str | None = None) -> Path:
-    """dist/onetrip-<version>-<platform>.tar.gz, as `make dist` lays it out."""
+def fake_release(folder: Path, version: str, *, healthy: bool = True, padding_bytes: int = 0) -> Path:
+    """dist/onetrip-<version>-<platform>.tar.gz, as `make dist` lays it out; `padding_bytes` of random data
+    in the wheel give a download something to resume."""
     from node.releases.client import this_platform
 
-    target = TARGETS[platform or this_platform()]
+    target = TARGETS[this_platform()]
     folder.mkdir(parents=True, exist_ok=True)
     wheel = folder / f"onetrip-{version}-py3-none-any.whl"
     shim = SHIM.format(broken=not healthy, version=version, root=str(ROOT), site=sysconfig.get_paths()["purelib"])
@@ -48,6 +50,10 @@ def fake_release(folder: Path, version: str, *, healthy: bool = True, platform: 
     with zipfile.ZipFile(wheel, "w") as out:
         for name, text in files.items():
             out.writestr(name, text)
+        if padding_bytes:
+            padding = os.urandom(padding_bytes)
+            out.writestr("onetrip_padding.bin", padding)
+            record += f"onetrip_padding.bin,sha256={_digest(padding)},{padding_bytes}\n"
         out.writestr(f"{info}/RECORD", record + f"{info}/RECORD,,\n")
     staged = folder / f"staged-{version}"
     stage_release([wheel], staged, version=version, target=target)

@@ -201,7 +201,7 @@ class Node:
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
         else:  # no gateway here: the notices of what this station filed are printed when its hub stays silent
             self._every("queue_printed_notices", self.queue_printed_notices, NOTIFY_S)
-        self._every("releases", lambda: run_releases(self), self.config.update_interval_s)
+        self._every("releases", lambda: run_releases(self), self.config.update_interval_s, at_start=False)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: self._sync_if_due(rng), min(self.config.sync_interval_s, SYNC_TICK_S))

@@ -207,19 +207,24 @@ def _mirror_to(config: NodeConfig, args: argparse.Namespace) -> None:
 UPDATE = {"trust": _trust, "check": _check, "switch": _switch, "status": _show, "mirror-to": _mirror_to}
 
 
-def add_update_parser(command) -> None:
-    parser = command("update", "本机：市级发布的新版本（信任根元数据、检查下载、切换、状态、拷贝镜像）")
+def add_update_parser(commands) -> None:
+    parser = commands.add_parser("update", help="本机：市级发布的新版本（信任根元数据、检查下载、切换、状态、拷贝镜像）")
     actions = parser.add_subparsers(dest="action", required=True)
-    trust = actions.add_parser("trust", help="安装市级发布库的根元数据（密钥仪式后由县级运维带来）")
-    trust.add_argument("--root", type=Path, required=True)
-    check = actions.add_parser("check", help="从上级（或U盘镜像）取更新、校验、下载，需要时装好")
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help)
+        sub.add_argument("--data", type=Path, required=True, help="数据目录")
+        sub.add_argument("--database", help="数据库地址（默认 SQLite：数据目录/onetrip.db）")
+        return sub
+
+    action("trust", "安装市级发布库的根元数据（密钥仪式后由县级运维带来）").add_argument("--root", type=Path, required=True)
+    check = action("check", "从上级（或U盘镜像）取更新、校验、下载，需要时装好")
     check.add_argument("--from", dest="source", type=Path, help="U盘上的镜像目录；默认从上级网址")
-    switch = actions.add_parser("switch", help="切换到已装好的新版本：停服务、迁移、启动、健康检查，不行就回退")
+    switch = action("switch", "切换到已装好的新版本：停服务、迁移、启动、健康检查，不行就回退")
     switch.add_argument("--service", default="onetrip", help="systemd 服务名")
     switch.add_argument("--if-staged", action="store_true", help="没有待切换的版本时什么也不做（给夜间定时器用）")
-    actions.add_parser("status", help="更新状态（JSON）")
-    mirror = actions.add_parser("mirror-to", help="枢纽：把本机镜像拷到U盘，给没有网络的站点")
-    mirror.add_argument("--to", type=Path, required=True)
+    action("status", "更新状态（JSON）")
+    action("mirror-to", "枢纽：把本机镜像拷到U盘，给没有网络的站点").add_argument("--to", type=Path, required=True)
 
 
 def run_update(config: NodeConfig, args: argparse.Namespace) -> int:

@@ -84,12 +84,15 @@ def switch(
     return Outcome(False, previous or "", f"{problem}；已回退到原来的版本")
 
 
-def answers_as(url: str, within_s: float = HEALTH_WITHIN_S) -> Callable[[str], bool]:
-    """A health check: /healthz at `url` says ok, from the given version, within the time."""
+def answers_as(
+    url: str, within_s: float = HEALTH_WITHIN_S, alive: Callable[[], bool] = lambda: True
+) -> Callable[[str], bool]:
+    """A health check: /healthz at `url` says ok, from the given version, within the time; given to give up
+    at once when the process is known to have died (`alive`)."""
 
     def healthy(version: str) -> bool:
         deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and alive():
             try:
                 answer = requests.get(f"{url}/healthz", timeout=2)
                 if answer.ok and answer.json().get("version") == version:
