@@ -208,7 +208,7 @@ UPDATE = {"trust": _trust, "check": _check, "switch": _switch, "status": _show, 
 
 
 def add_update_parser(commands) -> None:
-    parser = commands.add_parser("update", help="本机：市级发布的新版本（信任根元数据、检查下载、切换、状态、拷贝镜像）")
+    parser = commands.add_parser("update", help="本机：市级发布的新版本（信任根、检查下载、切换、状态、拷贝镜像）")
     actions = parser.add_subparsers(dest="action", required=True)
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
@@ -217,7 +217,8 @@ def add_update_parser(commands) -> None:
         sub.add_argument("--database", help="数据库地址（默认 SQLite：数据目录/onetrip.db）")
         return sub
 
-    action("trust", "安装市级发布库的根元数据（密钥仪式后由县级运维带来）").add_argument("--root", type=Path, required=True)
+    trust = action("trust", "安装市级发布库的根元数据（密钥仪式后由县级运维带来）")
+    trust.add_argument("--root", type=Path, required=True)
     check = action("check", "从上级（或U盘镜像）取更新、校验、下载，需要时装好")
     check.add_argument("--from", dest="source", type=Path, help="U盘上的镜像目录；默认从上级网址")
     switch = action("switch", "切换到已装好的新版本：停服务、迁移、启动、健康检查，不行就回退")

@@ -33,7 +33,9 @@ COUNTY, VILLAGE = "511302", "511302001001"
 def keys(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     """Three root holders (two must sign), two targets holders (both must sign), the city hub's online key."""
     folder = tmp_path_factory.mktemp("sticks")
-    return {name: generate_key(folder / name, name) for name in ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online")}
+    return {
+        name: generate_key(folder / name, name) for name in ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,10 @@ def test_a_county_mirrors_the_release_and_a_village_takes_it_from_the_mirror(tmp
     assert client.check(county, city.folder).mirrored == 1
     village = node(tmp_path, "village", VILLAGE, "village", city)
     checked = client.check(village, county.folder)
-    assert checked.offer.version == "0.1.1" and checked.archive.read_bytes() == (city.targets / checked.archive.name).read_bytes()
+    assert (
+        checked.offer.version == "0.1.1"
+        and checked.archive.read_bytes() == (city.targets / checked.archive.name).read_bytes()
+    )
     assert client.read_state(village.data_dir)["state"] == "downloaded"
 
 
