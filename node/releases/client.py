@@ -90,7 +90,8 @@ def check(place: Place, source: str | Path, *, retry_pause_s: float = 1.0) -> Ch
     try:
         checked = _check(place, source, fetcher)
     except (UpdateRefused, UpdateUnavailable) as exc:
-        record(place, state="refused" if isinstance(exc, UpdateRefused) else "unreachable", message=str(exc))
+        state = "refused" if isinstance(exc, UpdateRefused) else "unreachable"
+        record(place, state=state, message=str(exc), received_bytes=fetcher.received_bytes)
         raise
     record(
         place,

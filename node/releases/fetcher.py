@@ -92,7 +92,12 @@ class MirrorFetcher(FetcherInterface):
 
     def _get(self, url: str, headers: dict[str, str]) -> requests.Response:
         try:
-            answer = self._session.get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+            answer = self._session.get(
+                url,
+                headers=headers | {"Accept-Encoding": "identity"},  # the bytes the signatures cover, as stored
+                stream=True,
+                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            )
         except requests.RequestException as exc:
             raise DownloadError(f"连不上 {url}") from exc
         if answer.status_code >= 400 and answer.status_code != 416:

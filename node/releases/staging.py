@@ -62,10 +62,11 @@ def switch(
     *,
     stop: Callable[[], None],
     start: Callable[[], None],
-    healthy: Callable[[str], bool],
+    healthy: Callable[[str | None], bool],
 ) -> Outcome:
     """Switch to `staged`; back to the previous environment, database included, if the new one fails to
-    migrate or to answer /healthz as its version. `stop` and `start` drive the service (systemd on a PC)."""
+    migrate or to answer /healthz as its version (`healthy(None)`: answers at all, after a rollback). `stop` and
+    `start` drive the service (systemd on a PC)."""
     link = prefix / "venv"
     previous = os.readlink(link) if link.is_symlink() else None
     stop()
@@ -81,21 +82,23 @@ def switch(
     _restore_database(data_dir, backup)
     _point(link, previous)
     start()
+    if not healthy(None):
+        return Outcome(False, previous or "", f"{problem}；已回退，但原来的版本也没有响应，请人工检查")
     return Outcome(False, previous or "", f"{problem}；已回退到原来的版本")
 
 
 def answers_as(
     url: str, within_s: float = HEALTH_WITHIN_S, alive: Callable[[], bool] = lambda: True
-) -> Callable[[str], bool]:
+) -> Callable[[str | None], bool]:
     """A health check: /healthz at `url` says ok, from the given version, within the time; given to give up
     at once when the process is known to have died (`alive`)."""
 
-    def healthy(version: str) -> bool:
+    def healthy(version: str | None) -> bool:
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline and alive():
             try:
                 answer = requests.get(f"{url}/healthz", timeout=2)
-                if answer.ok and answer.json().get("version") == version:
+                if answer.ok and version in (None, answer.json().get("version")):
                     return True
             except (requests.RequestException, ValueError):
                 pass

@@ -22,5 +22,6 @@ def mirrored(kind: str, name: str):
     if not NAME.match(name) or name.endswith((".tmp", ".verified")):
         abort(404)
     folder = Path(current_app.extensions["onetrip"].config.data_dir) / "releases" / kind
-    # never cached by a proxy for long: timestamp.json changes under the same name
-    return send_from_directory(folder, name, conditional=True, max_age=60)
+    # As stored: a .tar.gz guessed as gzip-encoded tar would be unpacked by the client before it is hashed.
+    # Never cached by a proxy for long: timestamp.json changes under the same name.
+    return send_from_directory(folder, name, mimetype="application/octet-stream", conditional=True, max_age=60)
