@@ -14,7 +14,7 @@ from pathlib import Path
 from node import files
 from node.config import NodeConfig
 from node.releases import client, staging
-from node.releases.background import stage_checked, staged_release
+from node.releases.background import stage_checked, staged_release, switch_staged
 from node.releases.errors import UpdateRefused
 from node.releases.repository import (
     Repository,
@@ -178,15 +178,14 @@ def _switch(config: NodeConfig, args: argparse.Namespace) -> int:
     def service(action: str):
         return lambda: subprocess.run(["systemctl", action, args.service], check=True)
 
-    outcome = staging.switch(
+    outcome = switch_staged(
+        place,
         staged,
         Path(config.update_prefix),
-        config.data_dir,
         stop=service("stop"),
         start=service("start"),
         healthy=staging.answers_as(f"http://{config.host}:{config.port}"),
     )
-    client.record(place, state="switched" if outcome.switched else "rolled_back", message=outcome.message)
     print(outcome.message)
     return 0 if outcome.switched else 1
 

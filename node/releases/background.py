@@ -59,6 +59,14 @@ def _staged_from(state: dict) -> staging.Staged:
     return staging.Staged(staged["version"], staged["release"], Path(staged["folder"]))
 
 
+def switch_staged(place: client.Place, staged: staging.Staged, prefix: Path, **service) -> staging.Outcome:
+    """The switch (`staging.switch`, with the service's `stop`, `start` and `healthy`), its outcome recorded
+    for the state page and the parent's fleet page."""
+    outcome = staging.switch(staged, prefix, place.data_dir, **service)
+    client.record(place, state="switched" if outcome.switched else "rolled_back", message=outcome.message)
+    return outcome
+
+
 def staged_release(place: client.Place) -> staging.Staged | None:
     state = client.read_state(place.data_dir)
     return _staged_from(state) if state.get("state") == "staged" else None

@@ -91,7 +91,8 @@ def check(place: Place, source: str | Path, *, retry_pause_s: float = 1.0) -> Ch
         checked = _check(place, source, fetcher)
     except (UpdateRefused, UpdateUnavailable) as exc:
         state = "refused" if isinstance(exc, UpdateRefused) else "unreachable"
-        record(place, state=state, message=str(exc), received_bytes=fetcher.received_bytes)
+        reason = getattr(exc, "reason", None)
+        record(place, state=state, reason=reason, message=str(exc), received_bytes=fetcher.received_bytes)
         raise
     record(
         place,
@@ -211,6 +212,38 @@ def record(place: Place, **fields) -> dict:
     temporary.write_text(json.dumps(state, ensure_ascii=False, indent=1))
     os.replace(temporary, path)
     return state
+
+
+STATE_WORDS = {
+    "current": "已是最新",
+    "downloaded": "已下载",
+    "staged": "已装好待切换",
+    "switched": "已切换",
+    "rolled_back": "切换失败已回退",
+    "refused": "拒绝",
+    "unreachable": "取不到更新",
+}
+REASON_WORDS = {
+    "tampered_target": "发布包被篡改",
+    "tampered_metadata": "元数据被篡改",
+    "expired": "元数据过期",
+    "frozen": "镜像冻结",
+    "rolled_back": "版本回退",
+    "install_failed": "安装失败",
+}
+
+
+def update_words(data_dir: Path) -> str | None:
+    """The update's state in a few words for the parent's fleet page (at most 64 characters): 已装好待切换
+    0.2.0, 拒绝：镜像冻结; None before the first check."""
+    state = read_state(data_dir)
+    words = STATE_WORDS.get(state.get("state"))
+    if words is None:
+        return None
+    if state["state"] == "refused":
+        return f"{words}：{REASON_WORDS.get(state.get('reason'), '元数据无效')}"
+    offered = (state.get("offered") or {}).get("version")
+    return f"{words} {offered}" if offered and state["state"] in ("downloaded", "staged") else words
 
 
 def read_state(data_dir: Path) -> dict:

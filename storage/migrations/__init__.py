@@ -38,6 +38,7 @@ from . import (
     m20_rectifications,
     m21_deferrals,
     m22_bundle_cases,
+    m25_update_states,
 )
 from .frozen import Frozen
 
@@ -84,6 +85,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (20, "差评整改 cases; monthly 办件回访 samples and their calls", m20_rectifications.apply),
     (21, "容缺: what an application owes and by when; deferred cases in the statistics", m21_deferrals.apply),
     (22, "一件事 cases: each application names its case", m22_bundle_cases.apply),
+    (25, "children's release update states", m25_update_states.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

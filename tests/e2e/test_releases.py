@@ -19,8 +19,9 @@ from app import main
 from harness.flaky import FlakyProxy
 from harness.releases import fake_release
 from harness.servers import ROOT, free_port
+from node.fleet import overview
 from node.releases import client, staging
-from node.releases.background import stage_checked
+from node.releases.background import stage_checked, switch_staged
 from node.releases.errors import UpdateUnavailable
 from node.releases.repository import (
     Repository,
@@ -67,7 +68,9 @@ class StationPC:
     def switch(self, staged: staging.Staged) -> staging.Outcome:
         alive = lambda: self.process is not None and self.process.poll() is None  # noqa: E731
         healthy = staging.answers_as(self.url, within_s=30, alive=alive)
-        return staging.switch(staged, self.prefix, self.data, stop=self.stop, start=self.start, healthy=healthy)
+        return switch_staged(
+            place_of(self.data), staged, self.prefix, stop=self.stop, start=self.start, healthy=healthy
+        )
 
     def version(self) -> str:
         return requests.get(f"{self.url}/healthz", timeout=5).json()["version"]
@@ -186,6 +189,14 @@ def test_a_release_travels_down_the_tree_to_two_villages_and_a_failing_one_rolls
         assert os.readlink(pc_a.prefix / "venv").startswith("venvs/0.1.1-")
     finally:
         pc_a.stop()
+
+    # The fleet page: the village's update state travels up with its next rounds, the township relaying it.
+    assert cluster.sync("village") == 0 and cluster.sync("township") == 0
+    county = cluster.open("county")
+    rows, _ = overview.overview(county, page=1, per_page=100)
+    (row,) = [row for row in rows if row.station == place.station]
+    assert row.update_state == "切换失败已回退" and row.version
+    assert sum(count for _, count, _ in overview.version_shares(county)) >= 2
     assert time.monotonic() - started < 90
 
 
