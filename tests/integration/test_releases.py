@@ -12,6 +12,7 @@ import pytest
 
 from harness.releases import fake_release
 from node.releases import client
+from node.releases.client import running_version
 from node.releases.errors import ReleaseRefused, UpdateRefused
 from node.releases.repository import (
     Repository,
@@ -185,3 +186,24 @@ def test_a_root_not_signed_by_its_own_threshold_is_not_trusted(tmp_path, city):
     data["signatures"] = data["signatures"][:1]
     with pytest.raises(UpdateRefused, match="签名无效"):
         client.trust_root(client.Place(tmp_path / "v", "S", VILLAGE, "village"), json.dumps(data).encode())
+
+
+def test_a_hub_serves_its_mirror_openly_with_ranges_and_nothing_outside_it(county_node, city):
+    from web import create_app
+
+    client = create_app(node=county_node).test_client()
+    releases = county_node.config.data_dir / "releases"
+    shutil.copytree(city.folder / "targets", releases / "targets")
+    (archive,) = (releases / "targets").iterdir()
+    whole = client.get(f"/releases/targets/{archive.name}")
+    assert whole.status_code == 200 and whole.data == archive.read_bytes()
+    assert "Content-Encoding" not in whole.headers  # a .tar.gz is sent as stored, not as gzip to unpack
+    rest = client.get(f"/releases/targets/{archive.name}", headers={"Range": "bytes=100-"})
+    assert rest.status_code == 206 and rest.data == archive.read_bytes()[100:]
+    for name in ("..%2Fidentity.json", ".hidden", f"{archive.name}.verified"):
+        assert client.get(f"/releases/targets/{name}").status_code == 404
+    assert client.get("/releases/keys/signing.pem").status_code == 404
+
+
+def test_healthz_says_which_version_answers(client):
+    assert client.get("/healthz").get_json() == {"status": "ok", "version": running_version()}
