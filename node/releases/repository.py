@@ -183,8 +183,8 @@ def add_release(repo: Repository, archive: Path, now: dt.datetime, *, counties=(
     targets = repo.current(Targets.type)
     if targets is None:
         raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
-    digest = _sha256(archive)
     target = TargetFile.from_file(archive.name, str(archive))
+    digest = target.hashes["sha256"]
     target.unrecognized_fields["custom"] = {
         "onetrip": {
             "version": manifest["version"],
@@ -328,14 +328,6 @@ def _write(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def keys_of(paths: Iterable[Path]) -> list[SSlibKey]:
