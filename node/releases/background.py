@@ -40,11 +40,14 @@ def run_releases(node: Context) -> None:
 
 
 def stage_checked(place: client.Place, checked: client.Checked, prefix: Path) -> staging.Staged:
-    """The verified archive installed beside the running environment, once; recorded for the switch."""
+    """The verified archive installed beside the running environment, once (each later check finds it staged);
+    recorded for the switch."""
     state = client.read_state(place.data_dir)
-    if (state.get("staged") or {}).get("release") == checked.offer.release:
-        return _staged_from(state)
-    staged = staging.stage(checked.archive, prefix, place.folder / "unpacked", python=sys.executable)
+    before = state.get("staged") or {}
+    if before.get("release") == checked.offer.release and Path(before["folder"]).is_dir():
+        staged = _staged_from(state)
+    else:
+        staged = staging.stage(checked.archive, prefix, place.folder / "unpacked", python=sys.executable)
     client.record(
         place,
         state="staged",

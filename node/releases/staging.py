@@ -71,8 +71,11 @@ def switch(
     previous = os.readlink(link) if link.is_symlink() else None
     stop()
     backup = _keep_database(data_dir, staged.release)
-    _install_sh(staged.folder, "--switch-only", prefix=prefix)
-    problem = _migrate(prefix, data_dir)
+    try:
+        _install_sh(staged.folder, "--switch-only", prefix=prefix)
+        problem = _migrate(prefix, data_dir)
+    except UpdateRefused as exc:
+        problem = str(exc)
     if problem is None:
         start()
         if healthy(staged.version):

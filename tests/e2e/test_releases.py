@@ -21,7 +21,7 @@ from harness.releases import fake_release
 from harness.servers import ROOT, free_port
 from node.fleet import overview
 from node.releases import client, staging
-from node.releases.background import stage_checked, switch_staged
+from node.releases.background import stage_checked, staged_release, switch_staged
 from node.releases.errors import UpdateUnavailable
 from node.releases.repository import (
     Repository,
@@ -167,7 +167,9 @@ def test_a_release_travels_down_the_tree_to_two_villages_and_a_failing_one_rolls
         with monkeypatch.context() as settings:  # this PC's onetrip.toml would say so
             settings.setenv("ONETRIP_UPDATE_PREFIX", str(tmp_path / "opt-b"))
             assert main(["update", "check", "--data", str(village_b), "--from", str(stick)]) == 0
-        assert "0.1.1 已装入新环境" in capsys.readouterr().out
+            assert "0.1.1 已装入新环境" in capsys.readouterr().out
+            assert main(["update", "check", "--data", str(village_b), "--from", str(stick)]) == 0  # the next hour's
+        assert staged_release(place_of(village_b)).version == "0.1.1"  # still waiting for its switch
         pc_b = StationPC(tmp_path / "opt-b", village_b, free_port())
         pc_b.start()
         try:
