@@ -1,5 +1,5 @@
-"""The scheduler's release job: at the city, keep the timestamp fresh; below it, fetch, verify and (at a
-station, or any node given `update_prefix`) stage the release meant for this node. The switch waits for a
+"""The scheduler's release job: at the city, keep the timestamp fresh; below it, fetch and verify the release
+meant for this node (and at a hub, its children's), and stage it where `update_prefix` is set. The switch waits for a
 quiet moment or the admin's word (`onetrip update switch`): it stops the service, which this process is."""
 
 from __future__ import annotations

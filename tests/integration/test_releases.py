@@ -207,3 +207,20 @@ def test_a_hub_serves_its_mirror_openly_with_ranges_and_nothing_outside_it(count
 
 def test_healthz_says_which_version_answers(client):
     assert client.get("/healthz").get_json() == {"status": "ok", "version": running_version()}
+
+
+def test_the_city_hub_re_signs_the_timestamp_once_half_its_week_is_gone(county_template, tmp_path, keys, archives):
+    from harness.tree import open_node
+    from node.config import NodeConfig
+    from node.releases.background import ONLINE_KEY, run_releases
+
+    shutil.copytree(county_template.city.data_dir, tmp_path / "city")
+    city_node = open_node(NodeConfig(tmp_path / "city"))
+    repo = ceremony(tmp_path / "city" / "releases", keys, archives["0.1.1"], now=NOW - dt.timedelta(days=2))
+    shutil.copy(keys["online"][0], repo.folder / ONLINE_KEY)
+    run_releases(city_node)
+    assert repo.published("timestamp").signed.version == 1  # five days left of seven: not yet
+    repo = ceremony(repo.folder, keys, archives["0.1.2"], now=NOW - dt.timedelta(days=4))
+    run_releases(city_node)
+    timestamp = repo.published("timestamp").signed
+    assert timestamp.version == 3 and timestamp.expires > NOW + dt.timedelta(days=6)
