@@ -124,7 +124,7 @@ def _check(place: Place, source: str | Path, fetcher: MirrorFetcher) -> Checked:
         _download(updater, fetcher, offer, targets_dir)
     if place.level in HUB_LEVELS:
         _mirror(trusted, place.folder / "metadata")
-        _drop_unlisted(targets_dir, [*wanted, *([mine] if mine else [])])
+    _drop_unlisted(targets_dir, [*wanted, *([mine] if mine else [])])  # withdrawn, or installed already
     archive = targets_dir / f"{mine.sha256}.{mine.name}" if mine else None
     return Checked(mine, archive, len(wanted), fetcher.received_bytes)
 
