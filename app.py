@@ -1,4 +1,5 @@
-"""The `onetrip` command: configuration, then one of init, migrate, serve, rebuild, check, status, demo."""
+"""The `onetrip` command: configuration, then one of init, migrate, serve, rebuild, check, status, demo, and the
+rooms' commands (fleet, seals, releases and update)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from node import files
 from node.cli.fleet import COMMANDS as FLEET_COMMANDS
 from node.cli.fleet import add_parsers as add_fleet_parsers
+from node.cli.releases import add_releases_parser, add_update_parser, run_releases, run_update
 from node.cli.seals import COMMANDS as SEAL_COMMANDS
 from node.cli.seals import add_parsers as add_seal_parsers
 from node.config import NodeConfig
@@ -59,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("--out", type=Path, help="回执包写到哪里（默认：同步包旁边，加 .return）")
     add_fleet_parsers(command)
     add_seal_parsers(command)
+    add_update_parser(commands)
+    add_releases_parser(commands)
     demo = command("demo", "初始化（如需要）并启动演示节点")
     demo.add_argument("--dir", type=Path, default=Path(".demo"))
     demo.add_argument("--base-port", type=int, default=8701, help="市、县、街道、村依次使用此端口起的四个端口")
@@ -89,7 +93,11 @@ def _run(args: argparse.Namespace) -> int:
 
         files.check_folder(args.dir)
         return demo.run(args.dir, args.base_port)
+    if args.command == "releases":  # the city's offline keys and repository folder: no node involved
+        return run_releases(args)
     config = _config(args)
+    if args.command == "update":  # a node's files and identity only: a switch runs with the service stopped
+        return run_update(config, args)
     if args.command == "init":
         files.check_folder(config.data_dir)
         identity = initialise(config, level=args.level, name=args.name, region=args.region, algorithm=args.algorithm)

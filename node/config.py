@@ -21,6 +21,7 @@ CONFIG_FILE = "onetrip.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 POSITIVE = (
     "port",
+    "update_interval_s",
     "head_interval",
     "head_ttl_s",
     "max_clock_drift_s",
@@ -57,6 +58,8 @@ class NodeConfig:
     sms_signature: str = ""  # the sender's signature in each message (【…】); empty: the hub's name
     province_url: str = ""  # a city hub forwards every application to the province's platform there; empty: none
     province_token: str = ""  # the bearer token the province issued to this city (keep onetrip.toml 0600)
+    update_interval_s: int = 3600  # ask the parent for new releases this often (docs/operations.md, Releases)
+    update_prefix: str = ""  # where install.sh keeps the environments (/opt/onetrip); empty: download, never stage
 
     @property
     def database_url(self) -> str:

@@ -38,6 +38,7 @@ from node.hub.sms import HttpSmsGateway, SmsGateway
 from node.link import forks, schedule, status, upstream
 from node.link.forks import ForkReportProjection
 from node.link.restore import DataKeyGrantProjection
+from node.releases.background import run_releases
 from node.rules.notices import next_send_ms, print_due_ms
 from node.seals.projection import SealProjection, countersign
 from provisioning.ca import create_ca_key, create_root
@@ -209,6 +210,7 @@ class Node:
             self._every("notify_residents", lambda: self.notify(gateway, rng), NOTIFY_S)
         else:  # no gateway here: the notices of what this station filed are printed when its hub stays silent
             self._every("queue_printed_notices", self.queue_printed_notices, NOTIFY_S)
+        self._every("releases", lambda: run_releases(self), self.config.update_interval_s, at_start=False)
         if self.identity.parent_url:
             rng = random.Random()
             self._every("sync", lambda: self._sync_if_due(rng), min(self.config.sync_interval_s, SYNC_TICK_S))

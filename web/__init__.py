@@ -32,6 +32,7 @@ from .views import (
     printing,
     query,
     rating,
+    releases,
     seals,
     setup,
     station,
@@ -97,6 +98,7 @@ def create_app(
         query,
         usb,
         setup,
+        releases,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)

@@ -11,6 +11,7 @@ import peewee as pw
 
 from node.context import Context
 from node.link import health
+from node.releases.choice import version_key
 from provisioning.authority import manages
 from provisioning.certs import SIGNING
 from storage.models import (
@@ -39,6 +40,7 @@ class FleetRow:
     clock_offset_s: int | None = None
     clock_offset: str | None = None  # in words: 快 3 天, 慢 12 分钟
     version: str | None = None
+    update_state: str | None = None  # its release update, in words (node/releases/client.update_words)
 
 
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -121,4 +123,19 @@ def _fleet_row(fields, parent, cert, revoked, managed, contact, now, drift_s) ->
         clock_offset_s=None if offset_ms is None else round(offset_ms / 1000),
         clock_offset=None if offset_ms is None else health.offset_words(offset_ms),
         version=heard and heard.version,
+        update_state=heard and heard.update_state,
     )
+
+
+def version_shares(node: Context) -> list[tuple[str, int, float]]:
+    """The share of the stations below on each version they last reported: (version, stations, percent),
+    newest first; stations not heard from yet are not counted."""
+    counts = (
+        Contact.select(Contact.version, pw.fn.COUNT(Contact.station))
+        .where(Contact.version.is_null(False))
+        .group_by(Contact.version)
+        .tuples()
+    )
+    total = sum(count for _, count in counts)
+    shares = [(version, count, 100 * count / total) for version, count in counts]
+    return sorted(shares, key=lambda share: version_key(share[0]), reverse=True)

@@ -1,4 +1,5 @@
-"""Every node's health as its hubs see it: last contact, clock offset, version, and what waits to be sent.
+"""Every node's health as its hubs see it: last contact, clock offset, version and release update, and what
+waits to be sent.
 
 A child reports its own figures in each pull, and a relay adds what its own children last reported to
 it, so a county sees the villages behind a township too. The figures are the child's word (a relay's for
@@ -12,6 +13,7 @@ import time
 from importlib import metadata
 
 from node.context import Context
+from node.releases.client import update_words
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.database import write_transaction
@@ -38,10 +40,12 @@ def report(node: Context, pending_events: int, oldest_unsent_s: int | None) -> d
             "version": c.version,
             "pending_events": c.pending_events,
             "oldest_unsent_s": c.oldest_unsent_s,
+            "update": c.update_state,
         }
         for c in Contact.select().order_by(Contact.at.desc()).limit(RELAYED_LIMIT)
     ]
-    return {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s, "below": below}
+    mine = {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s}
+    return mine | {"update": update_words(node.config.data_dir), "below": below}
 
 
 def contacted(
@@ -101,6 +105,7 @@ def reported(node: Context, sender: Binding, status: object, memo: Memo | None =
         "version": _text(status.get("version")),
         "pending_events": _count(status.get("pending_events")),
         "oldest_unsent_s": _count(status.get("oldest_unsent_s")),
+        "update_state": _text(status.get("update")),
     }
     known = _known(sender.station, memo)
     below = status.get("below")
@@ -134,6 +139,7 @@ def _keep(sender: Binding, figures: dict, below: list[dict]) -> None:
             version=_text(entry.get("version")),
             pending_events=_count(entry.get("pending_events")),
             oldest_unsent_s=_count(entry.get("oldest_unsent_s")),
+            update_state=_text(entry.get("update")),
             via=sender.station,
         )
 

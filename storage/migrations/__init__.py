@@ -40,6 +40,7 @@ from . import (
     m22_bundle_cases,
     m23_cross_region,
     m24_province_records,
+    m25_update_states,
 )
 from .frozen import Frozen
 
@@ -88,6 +89,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (22, "一件事 cases: each application names its case", m22_bundle_cases.apply),
     (23, "跨区域通办: the county that handles an application filed in another county", m23_cross_region.apply),
     (24, "a city hub's records of applications forwarded to the province", m24_province_records.apply),
+    (25, "children's release update states", m25_update_states.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

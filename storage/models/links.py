@@ -34,6 +34,7 @@ class Contact(BaseModel):
     version = pw.CharField(max_length=32, null=True)
     pending_events = pw.IntegerField(null=True)  # stored there, not yet acknowledged by its parent
     oldest_unsent_s = pw.IntegerField(null=True)
+    update_state = pw.CharField(max_length=64, null=True)  # its release update, in words (node/releases/)
     via = pw.CharField(max_length=64, null=True)  # the relay that reported it; None: it came itself
 
 

@@ -23,9 +23,11 @@ from harness.servers import free_port
 from installers import BuildError
 from installers.__main__ import build, default_cache
 from installers.wheelhouse import TARGETS
+from node.releases.client import running_version
 
 # Any registry or proxy a step might try is this closed port: the install must need none.
 TOWNSHIP = "搬罾街道便民服务中心"
+VERSION = running_version()  # this tree's, which the package installs
 OFFLINE = {
     "http_proxy": "http://127.0.0.1:9",
     "https_proxy": "http://127.0.0.1:9",
@@ -71,12 +73,12 @@ def test_the_package_installs_offline_into_a_scratch_root_and_the_installed_node
 
         as_onetrip = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", str(root / "usr/bin/onetrip")]
         with _serving([*as_onetrip, "serve", "--data", data]) as base:  # as the service first starts: no node yet
-            assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok"}
+            assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok", "version": VERSION}
             assert "村便民服务代办点" in requests.get(base + "/", timeout=10).text  # the setup page, from the wheel
         init = ["init", "--data", data, "--level", "township", "--name", TOWNSHIP, "--region", "511302001"]
         _run([*as_onetrip, *init])  # as county IT sets up a node on the command line
         with _serving([*as_onetrip, "serve", "--data", data]) as base:
-            assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok"}
+            assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok", "version": VERSION}
             assert TOWNSHIP in requests.get(base + "/", timeout=10).text
 
         (upgrade,) = build(tmp_path / "next", [TARGETS["linux-x86_64"]], cache=default_cache())

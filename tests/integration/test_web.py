@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from harness.web import login
+from node.releases.client import running_version
 from provisioning.operators import create_operator
 from storage.models import SyncLink, upsert
 from web import create_app
@@ -21,7 +22,7 @@ def set_up(node):
 
 def test_healthz_answers_ok(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert response.status_code == 200 and response.json == {"status": "ok", "version": running_version()}
 
 
 def test_status_names_the_station_and_counts_its_events(client, node):

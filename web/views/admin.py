@@ -56,6 +56,7 @@ def _fleet_page(accept_error: str | None = None, status: int = 200):
         level_names=LEVEL_NAMES,
         is_hub=overview.is_hub(_node()),
         clock_warning=health.clock_warning(_node().config.max_clock_drift_s),
+        version_shares=overview.version_shares(_node()),
         max_clock_drift_min=_node().config.max_clock_drift_s // 60,
         accept_error=accept_error,
     )

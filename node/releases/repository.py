@@ -1,0 +1,334 @@
+"""The city's TUF repository, with python-tuf's Metadata API: four roles, root and targets signed by a
+threshold of offline keys that their holders keep on sticks, snapshot and timestamp by one online key on the
+city hub. Changes to root or targets wait in `staged/` until enough holders have signed them.
+
+Layout (what nodes fetch, and what hubs mirror unchanged): `metadata/<v>.root.json`, `<v>.targets.json`,
+`<v>.snapshot.json` and `timestamp.json` (consistent snapshots: a file once published never changes, so a
+mirror copied mid-publication is never inconsistent), and `targets/<sha256>.<archive name>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from securesystemslib.signer import CryptoSigner, SSlibKey
+from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.metadata import (
+    Metadata,
+    MetaFile,
+    Role,
+    Root,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization.json import JSONSerializer
+
+from node.releases.errors import ReleaseRefused
+
+# How long each role's signature is good for. Root and targets are signed at ceremonies (a year; a quarter:
+# a release older than that is re-signed or withdrawn); snapshot and timestamp by the city hub's online key,
+# the timestamp re-signed daily. A week of timestamp is how long a USB mirror stays usable, and how long a
+# frozen mirror (one that keeps serving old metadata) can hide a newer release.
+LIFETIMES = {
+    Root.type: dt.timedelta(days=365),
+    Targets.type: dt.timedelta(days=90),
+    Snapshot.type: dt.timedelta(days=14),
+    Timestamp.type: dt.timedelta(days=7),
+}
+OFFLINE_ROLES = (Root.type, Targets.type)
+PRETTY = JSONSerializer(compact=False)
+
+
+# ---- keys -----------------------------------------------------------------------------------------------
+
+
+def generate_key(folder: Path, name: str) -> tuple[Path, Path]:
+    """An ed25519 key pair for one key holder: `<name>.key` (PKCS#8 PEM, 0600, never copied off its stick)
+    and `<name>.pub.json` (the public key, handed to whoever builds the root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    private, public = folder / f"{name}.key", folder / f"{name}.pub.json"
+    if private.exists() or public.exists():
+        raise ReleaseRefused(f"{private} 或 {public} 已存在：不覆盖已有的密钥")
+    signer = CryptoSigner(Ed25519PrivateKey.generate())
+    pem = signer.private_bytes
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(pem)
+    public.write_text(json.dumps({"keyid": signer.public_key.keyid, **signer.public_key.to_dict()}, indent=1))
+    return private, public
+
+
+def load_public(path: Path) -> SSlibKey:
+    try:
+        data = json.loads(path.read_bytes())
+        return SSlibKey.from_dict(data.pop("keyid"), data)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReleaseRefused(f"{path} 不是 onetrip releases keygen 写出的公钥文件") from exc
+
+
+def load_signer(path: Path) -> CryptoSigner:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return CryptoSigner(key)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ReleaseRefused(f"{path} 不是 onetrip releases keygen 写出的私钥文件") from exc
+
+
+# ---- the repository -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staged:
+    role: str
+    version: int
+    signed_by: int  # valid signatures of the keys the role needs
+    threshold: int
+
+
+class Repository:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.metadata = self.folder / "metadata"
+        self.targets = self.folder / "targets"
+        self.staged = self.folder / "staged"
+
+    # reading
+
+    def published(self, role: str) -> Metadata | None:
+        if role == Timestamp.type:
+            path = self.metadata / "timestamp.json"
+        else:
+            versions = sorted(int(p.name.split(".")[0]) for p in self.metadata.glob(f"*.{role}.json"))
+            path = self.metadata / f"{versions[-1]}.{role}.json" if versions else None
+        return Metadata.from_file(str(path)) if path and path.exists() else None
+
+    def staged_role(self, role: str) -> Metadata | None:
+        path = self.staged / f"{role}.json"
+        return Metadata.from_file(str(path)) if path.exists() else None
+
+    def current(self, role: str) -> Metadata | None:
+        return self.staged_role(role) or self.published(role)
+
+    def pending(self) -> list[Staged]:
+        """What waits for signatures, and how many it has of how many it needs."""
+        out = []
+        for role in OFFLINE_ROLES:
+            staged = self.staged_role(role)
+            if staged is not None:
+                signers = _signing_roots(self, role, staged)
+                counts = [_valid_signatures(root.signed, role, staged) for root in signers]
+                need = [root.signed.roles[role].threshold for root in signers]
+                short = min(range(len(counts)), key=lambda i: counts[i] - need[i])
+                out.append(Staged(role, staged.signed.version, counts[short], need[short]))
+        return out
+
+    # writing
+
+    def _stage(self, metadata: Metadata) -> None:
+        self.staged.mkdir(parents=True, exist_ok=True)
+        _write(self.staged / f"{metadata.signed.type}.json", metadata.to_bytes(PRETTY))
+
+
+def init_repository(
+    repo: Repository,
+    *,
+    root_keys: list[SSlibKey],
+    root_threshold: int,
+    targets_keys: list[SSlibKey],
+    targets_threshold: int,
+    online_key: SSlibKey,
+    now: dt.datetime,
+) -> None:
+    """Root v1 and an empty targets v1, staged for their holders to sign (`sign_staged`), then `publish`."""
+    if repo.published(Root.type) or repo.staged_role(Root.type):
+        raise ReleaseRefused(f"{repo.folder} 已有发布库：轮换密钥请改根元数据，不要重新初始化")
+    problems = [
+        f"{role} 的门限 {threshold} 超过密钥数 {len(keys)}"
+        for role, keys, threshold in (("root", root_keys, root_threshold), ("targets", targets_keys, targets_threshold))
+        if not 1 <= threshold <= len(keys)
+    ]
+    if online_key.keyid in {key.keyid for key in root_keys + targets_keys}:
+        problems.append("在线密钥（快照、时间戳）不能同时是离线的根或目标密钥")
+    if problems:
+        raise ReleaseRefused("；".join(problems))
+    root = Root(expires=now + LIFETIMES[Root.type], consistent_snapshot=True)
+    root.roles[Root.type] = Role([], root_threshold)
+    root.roles[Targets.type] = Role([], targets_threshold)
+    for role, keys in ((Root.type, root_keys), (Targets.type, targets_keys)):
+        for key in keys:
+            root.add_key(key, role)
+    root.add_key(online_key, Snapshot.type)
+    root.add_key(online_key, Timestamp.type)
+    repo._stage(Metadata(root))
+    repo._stage(Metadata(Targets(expires=now + LIFETIMES[Targets.type])))
+
+
+def add_release(repo: Repository, archive: Path, now: dt.datetime, *, counties=(), stations=()) -> TargetFile:
+    """A release archive made by `make dist` as a new target, in a new targets version staged for signing.
+    `counties` pins it to those counties (six-digit division codes); `stations` makes it a ring: only those
+    stations take it (a few first, the rest with the next targets version that drops the list)."""
+    manifest = read_manifest(archive)
+    targets = repo.current(Targets.type)
+    if targets is None:
+        raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
+    target = TargetFile.from_file(archive.name, str(archive))
+    digest = target.hashes["sha256"]
+    target.unrecognized_fields["custom"] = {
+        "onetrip": {
+            "version": manifest["version"],
+            "release": manifest["release"],
+            "platform": manifest["platform"],
+            "counties": sorted(counties),
+            "stations": sorted(stations),
+        }
+    }
+    repo.targets.mkdir(parents=True, exist_ok=True)
+    copy = repo.targets / f"{digest}.{archive.name}"
+    if not copy.exists():
+        shutil.copyfile(archive, copy.with_suffix(".part"))
+        os.replace(copy.with_suffix(".part"), copy)
+    _restage(repo, targets, now, lambda signed: signed.targets.__setitem__(archive.name, target))
+    return target
+
+
+def remove_release(repo: Repository, name: str, now: dt.datetime) -> None:
+    targets = repo.current(Targets.type)
+    if targets is None or name not in targets.signed.targets:
+        raise ReleaseRefused(f"发布库中没有 {name}")
+    _restage(repo, targets, now, lambda signed: signed.targets.pop(name))
+
+
+def _restage(repo: Repository, targets: Metadata, now: dt.datetime, change) -> None:
+    published = repo.published(Targets.type)
+    change(targets.signed)
+    targets.signed.version = (published.signed.version if published else 0) + 1
+    targets.signed.expires = now + LIFETIMES[Targets.type]
+    targets.signatures.clear()  # the content changed: every holder signs again
+    repo._stage(targets)
+
+
+def sign_staged(repo: Repository, role: str, signer: CryptoSigner) -> Staged:
+    """One holder's signature on the staged root or targets; refused if the key is not one the role needs."""
+    staged = repo.staged_role(role)
+    if staged is None:
+        raise ReleaseRefused(f"没有待签的 {role} 元数据")
+    wanted = {keyid for root in _signing_roots(repo, role, staged) for keyid in root.signed.roles[role].keyids}
+    if signer.public_key.keyid not in wanted:
+        raise ReleaseRefused(f"这把密钥（{signer.public_key.keyid[:12]}…）不是 {role} 的签署密钥")
+    staged.sign(signer, append=True)
+    repo._stage(staged)
+    return next(item for item in repo.pending() if item.role == role)
+
+
+def publish(repo: Repository, online: CryptoSigner, now: dt.datetime) -> list[str]:
+    """Move staged roles that carry their thresholds into metadata/, then a new snapshot and timestamp
+    signed with the online key. Refused whole if any staged role is short of signatures."""
+    short = [
+        f"{item.role} v{item.version} 有 {item.signed_by}/{item.threshold} 个签名"
+        for item in repo.pending()
+        if item.signed_by < item.threshold
+    ]
+    if short:
+        raise ReleaseRefused("签名不足，未发布：" + "；".join(short))
+    moved = []
+    repo.metadata.mkdir(parents=True, exist_ok=True)
+    for role in OFFLINE_ROLES:  # root first: targets is checked against the root it comes with
+        staged = repo.staged_role(role)
+        if staged is not None:
+            _write(repo.metadata / f"{staged.signed.version}.{role}.json", staged.to_bytes(PRETTY))
+            (repo.staged / f"{role}.json").unlink()
+            moved.append(f"{role} v{staged.signed.version}")
+    if repo.published(Targets.type) is None:
+        raise ReleaseRefused("还没有已签的 targets 元数据")
+    _sign_snapshot_and_timestamp(repo, online, now)
+    return moved
+
+
+def refresh_timestamp(repo: Repository, online: CryptoSigner, now: dt.datetime, *, force: bool = False) -> bool:
+    """A new timestamp (and snapshot, if it would expire first) once half the timestamp's life has passed:
+    the city hub's daily job, so that nodes can tell a live repository from a frozen one."""
+    timestamp = repo.published(Timestamp.type)
+    if timestamp is None:
+        return False
+    if not force and timestamp.signed.expires - now > LIFETIMES[Timestamp.type] / 2:
+        return False
+    _sign_snapshot_and_timestamp(repo, online, now)
+    return True
+
+
+def _sign_snapshot_and_timestamp(repo: Repository, online: CryptoSigner, now: dt.datetime) -> None:
+    old_snapshot, old_timestamp = repo.published(Snapshot.type), repo.published(Timestamp.type)
+    targets = repo.published(Targets.type)
+    snapshot = Snapshot(
+        version=(old_snapshot.signed.version + 1) if old_snapshot else 1,
+        expires=now + LIFETIMES[Snapshot.type],
+        meta={"targets.json": MetaFile(version=targets.signed.version)},
+    )
+    snapshot_bytes = _signed_bytes(Metadata(snapshot), online)
+    _write(repo.metadata / f"{snapshot.version}.snapshot.json", snapshot_bytes)
+    timestamp = Timestamp(
+        version=(old_timestamp.signed.version + 1) if old_timestamp else 1,
+        expires=now + LIFETIMES[Timestamp.type],
+        snapshot_meta=MetaFile(
+            version=snapshot.version,
+            length=len(snapshot_bytes),
+            hashes={"sha256": hashlib.sha256(snapshot_bytes).hexdigest()},
+        ),
+    )
+    _write(repo.metadata / "timestamp.json", _signed_bytes(Metadata(timestamp), online))
+
+
+def _signed_bytes(metadata: Metadata, signer: CryptoSigner) -> bytes:
+    try:
+        metadata.sign(signer)
+    except UnsignedMetadataError as exc:
+        raise ReleaseRefused(f"在线密钥无法签名：{exc}") from exc
+    return metadata.to_bytes(PRETTY)
+
+
+def _signing_roots(repo: Repository, role: str, staged: Metadata) -> list[Metadata]:
+    """The roots whose thresholds a staged role must meet: a new root needs its predecessor's and its own
+    (so a rotation is signed by the old keys and the new); targets, the root it will be published under."""
+    published_root = repo.published(Root.type)
+    if role == Root.type:
+        return [root for root in (published_root, staged) if root is not None]
+    return [repo.staged_role(Root.type) or published_root]
+
+
+def _valid_signatures(root: Root, role: str, metadata: Metadata) -> int:
+    return len(root.get_verification_result(role, metadata.signed_bytes, metadata.signatures).signed)
+
+
+def read_manifest(archive: Path) -> dict:
+    """The manifest inside a release archive of `make dist` (one top folder, manifest.json in it)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            member = next(m for m in tar if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/manifest.json"))
+            manifest = json.load(tar.extractfile(member))
+        if manifest.get("name") != "onetrip" or not all(manifest.get(k) for k in ("version", "release", "platform")):
+            raise ValueError("not a OneTrip manifest")
+        return manifest
+    except (OSError, tarfile.TarError, StopIteration, ValueError) as exc:
+        raise ReleaseRefused(f"{archive} 不是 make dist 生成的发布包（找不到有效的 manifest.json）") from exc
+
+
+def _write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def keys_of(paths: Iterable[Path]) -> list[SSlibKey]:
+    return [load_public(path) for path in paths]
