@@ -18,7 +18,7 @@ from node.printing.stamp import FONT_URL
 from node.runtime import Node
 
 from . import errors, headers
-from .views import setup, station
+from .views import health, setup, station
 
 OPEN_ENDPOINTS = ("static", "health.healthz", "station.font")  # served whatever the setup's stage
 
@@ -98,7 +98,7 @@ def _setup_pages(state: Setup) -> Flask:
     CSRFProtect(app)
     app.register_blueprint(setup.bp)
     app.add_url_rule(FONT_URL, "station.font", station.font)
-    app.add_url_rule("/healthz", "health.healthz", lambda: jsonify(status="ok"))
+    app.add_url_rule("/healthz", "health.healthz", health.healthz)  # the version too: a switch checks it
 
     @app.before_request
     def _to_setup():

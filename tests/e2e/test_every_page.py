@@ -48,6 +48,7 @@ NOT_PAGES = {
     "printing.api_document",
     "seals.image",
     "setup.request_download",  # a file, and only on a PC not set up yet
+    "releases.mirrored",  # TUF metadata and release archives a hub mirrors for its children
 }
 # Pages only a PC that is not set up yet shows, which the walk's enrolled tree cannot: tests/e2e/test_setup_browser.py
 # drives them (no sideways scrolling checked there; axe-core not yet).
