@@ -1,7 +1,8 @@
 """The province's 一体化政务服务平台 on loopback, for the forwarding's test: a real HTTP server that keeps each
 case's newest record, dedupes by `Idempotency-Key`, and misbehaves as a remote platform does: a share of the
 requests fail before anything is kept (503), a share after (the record kept, the answer lost), and answers
-come back out of order (each request waits a random moment before it is handled). It answers the daily
+come back out of order (each request waits a random moment before it is handled, and the city sends several
+at once). Of a case's versions it keeps the highest, whatever order they arrive in. It answers the daily
 count by filing day, and can lose a case (`forget`), as a platform restored from an old backup would."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class ProvinceLog:
     keys: dict[str, str] = field(default_factory=dict)  # idempotency keys taken → the case each was for
     kept: int = 0  # records kept (a new key)
     duplicates: int = 0  # requests repeating a key already taken
+    out_of_order: int = 0  # answers given while a request that arrived before was still waiting for its own
     failed: int = 0
 
 
@@ -31,6 +33,7 @@ class LoopbackProvince:
         self.log = ProvinceLog()
         self._share, self._rng = fail_share, random.Random(seed)
         self._lock = threading.Lock()
+        self._arrivals, self._in_flight = 0, set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/exchange"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -64,9 +67,13 @@ class LoopbackProvince:
 
     def _receive(self, key: str, record: dict) -> tuple[int, dict]:
         with self._lock:
-            roll, pause = self._rng.random(), self._rng.uniform(0, 0.05)
-        time.sleep(pause)  # requests in flight together are answered in no particular order
+            roll, arrival = self._rng.random(), self._arrivals
+            self._arrivals += 1
+            self._in_flight.add(arrival)
+        time.sleep(0.05 if arrival % 2 == 0 else 0)  # of two requests in flight together, the later is answered first
         with self._lock:
+            self.log.out_of_order += any(earlier < arrival for earlier in self._in_flight)
+            self._in_flight.discard(arrival)
             if roll < self._share / 2:
                 self.log.failed += 1
                 return 503, {"error": "busy"}
@@ -76,7 +83,9 @@ class LoopbackProvince:
             else:
                 self.log.keys[key] = number
                 self.log.kept += 1
-                self.log.cases[number] = record
+                held = self.log.cases.get(number)
+                if held is None or held["version"] <= record["version"]:  # a late older version is not kept
+                    self.log.cases[number] = record
             if roll < self._share:
                 self.log.failed += 1
                 return 500, {"error": "lost"}  # kept, but the answer never says so

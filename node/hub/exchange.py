@@ -15,9 +15,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from node.rules.notices import scrub_id_numbers
 from node.rules.workflow import EVENT_NAMES, STATE_NAMES
 
-FORMAT = "onetrip-exchange/1"
+FORMAT = "onetrip-exchange/2"  # 2: `version`, by which the province keeps the newest
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ def record(case: CaseFacts) -> dict:
     decision = next((s for s in reversed(case.steps) if s.approved is not None), None)
     return {
         "format": FORMAT,
+        # Steps are only ever added: the province keeps a case's record of the highest version, so an older
+        # request it handles late (its answer timed out here) never replaces a newer one.
+        "version": len(case.steps),
         "basic": {  # 办件基本信息
             "case_number": case.number,
             "item_code": case.item_code,
@@ -86,7 +90,8 @@ def record(case: CaseFacts) -> dict:
         else {
             "decided_on": case.decided_on.isoformat(),
             "approved": decision.approved if decision else None,
-            "reason": case.decision_reason,
+            # a clerk's free text: an ID number typed into it is masked, as in the resident's SMS
+            "reason": scrub_id_numbers(case.decision_reason) if case.decision_reason else case.decision_reason,
             "handling_working_days": case.handling_days,
         },
     }

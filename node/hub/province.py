@@ -5,8 +5,10 @@ The city holds each application's events (its counties relay them), so it makes 
 accepted it (`ProvinceRecord`): a case waits in this outbox while the two differ. Sending is a POST with an
 idempotency key per version of the record, so a request that reached the province but whose answer was lost
 is sent again harmlessly; a failure is tried again later, with exponential backoff and jitter. A record is sent
-again only when it changed. Once a day the city asks the province how many cases it holds per filing day and
-sends again every case of a day that comes up short. What is waiting, and since when, is on the dashboard.
+again only when it changed. Once a day the city asks the province how many cases it holds per filing day, for
+each of the last `RECONCILE_DAYS` days (a case filed offline a week ago reaches the city a week late, and a
+platform restored from an old backup loses more than yesterday), and sends again the cases of every day that
+comes up short. What is waiting, and since when, is on the dashboard.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import peewee as pw
@@ -34,10 +38,12 @@ from sync.log import APPLIED
 log = logging.getLogger(__name__)
 
 CURSOR = "province"  # where the scan of application events stopped
-RECONCILED = "province-day"  # the last day reconciled, as a date ordinal
+RECONCILED = "province-day"  # the last Beijing day whose reconciliation ran, as a date ordinal
 SCAN_LIMIT = 1000
 SEND_LIMIT = 200  # records a run sends at most: the rest go at the next minute
-RECONCILE_AFTER = dt.time(2, 0)  # yesterday is reconciled once the night's late relays have arrived
+SENDERS = 4  # requests in flight at once: the province's round trip, not the city's CPU, bounds a run
+RECONCILE_AFTER = dt.time(2, 0)  # the night's late relays have arrived: the days before today are compared
+RECONCILE_DAYS = 31  # filing days compared each night, yesterday and the 30 before it
 
 
 class ProvinceUnavailable(DomainError):
@@ -49,10 +55,17 @@ class ProvinceClient:
     `GET {url}/counts?day=` (how many cases it holds filed that day)."""
 
     def __init__(self, url: str, token: str = "", *, timeout_s: float = 10.0) -> None:
-        self.url, self.timeout_s = url.rstrip("/"), timeout_s
-        self._session = requests.Session()
-        if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
+        self.url, self.timeout_s, self._token = url.rstrip("/"), timeout_s, token
+        self._local = threading.local()  # a session per sending thread: requests does not promise to share one
+
+    @property
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            if self._token:
+                session.headers["Authorization"] = f"Bearer {self._token}"
+        return session
 
     def send(self, body: bytes, key: str) -> None:
         headers = {"Idempotency-Key": key, "Content-Type": "application/json; charset=utf-8"}
@@ -131,69 +144,88 @@ def _note(number: str, filed_on: dt.date, digest: str, now_ms: int) -> int:
 
 
 def send_due(node: Context, client: ProvinceClient, now_ms: int, rng: random.Random) -> int:
-    """Send the waiting records that are due; how many the province accepted. Each is made afresh from the
-    case as it stands, so what is sent is never older than what was noted."""
+    """Send the waiting records that are due, `SENDERS` at a time; how many the province accepted. Each is made
+    afresh from the case as it stands, so what is sent is never older than what was noted. The answers come
+    back in any order; each is matched to its own request, and the outcomes are written in one transaction."""
     waiting = (
         ProvinceRecord.select()
         .where(_waiting() & (ProvinceRecord.due_ms <= now_ms))
         .order_by(ProvinceRecord.due_ms)
         .limit(SEND_LIMIT)
     )
-    catalogues, sent = node.reference.catalogues(), 0
+    catalogues, made = node.reference.catalogues(), []
     for row in list(waiting):
         facts = case_facts(row.number, catalogues)
-        if facts is None:
-            continue
-        made = exchange.record(facts)
-        digest = exchange.digest(made)
+        if facts is not None:
+            record = exchange.record(facts)
+            made.append((row, record, exchange.digest(record)))
+
+    def send(entry) -> ProvinceUnavailable | None:
+        row, record, digest = entry
         try:
-            client.send(exchange.encode(made), exchange.idempotency_key(row.number, digest))
+            client.send(exchange.encode(record), exchange.idempotency_key(row.number, digest))
         except ProvinceUnavailable as exc:
-            with write_transaction():
+            return exc
+        return None
+
+    with ThreadPoolExecutor(SENDERS, thread_name_prefix="province") as pool:
+        failures = list(pool.map(send, made))
+    with write_transaction():
+        for (row, _, digest), failure in zip(made, failures, strict=True):
+            if failure is None:
                 ProvinceRecord.update(
-                    attempts=row.attempts + 1, due_ms=backoff_ms(now_ms, row.attempts + 1, rng)
+                    digest=digest, sent_digest=digest, attempts=0, waiting_since_ms=None, sent_at=_utc(now_ms)
                 ).where(ProvinceRecord.number == row.number).execute()
-            log.warning("case %s not forwarded to the province (try %d): %s", row.number, row.attempts + 1, exc)
-            continue
-        with write_transaction():
-            ProvinceRecord.update(
-                digest=digest, sent_digest=digest, attempts=0, waiting_since_ms=None, sent_at=_utc(now_ms)
-            ).where(ProvinceRecord.number == row.number).execute()
-        sent += 1
-    return sent
+                continue
+            attempts = row.attempts + 1
+            ProvinceRecord.update(attempts=attempts, due_ms=backoff_ms(now_ms, attempts, rng)).where(
+                ProvinceRecord.number == row.number
+            ).execute()
+            log.warning("case %s not forwarded to the province (try %d): %s", row.number, attempts, failure)
+    return failures.count(None)
 
 
-def reconcile(client: ProvinceClient, day: dt.date, now_ms: int) -> tuple[int, int]:
-    """Compare the day's count at the province with the cases we had it accept; if it holds fewer, send every
-    case of that day again (their idempotency keys make the ones it has no-ops). (ours, theirs)."""
-    forwarded = ProvinceRecord.select().where(
-        (ProvinceRecord.filed_on == day) & ProvinceRecord.sent_digest.is_null(False)
+def reconcile(client: ProvinceClient, today: dt.date, now_ms: int) -> list[dt.date]:
+    """Compare, for each of the `RECONCILE_DAYS` filing days before `today`, the count the province holds
+    with the cases it accepted from us; the cases of every day where it holds fewer are sent again (their
+    idempotency keys make those it still has no-ops). The days sent again, oldest first."""
+    days = [today - dt.timedelta(days=n) for n in range(RECONCILE_DAYS, 0, -1)]
+    accepted = ProvinceRecord.sent_digest.is_null(False)
+    ours = dict(
+        ProvinceRecord.select(ProvinceRecord.filed_on, pw.fn.COUNT(ProvinceRecord.number))
+        .where(accepted & ProvinceRecord.filed_on.between(days[0], days[-1]))
+        .group_by(ProvinceRecord.filed_on)
+        .tuples()
     )
-    ours, theirs = forwarded.count(), client.count(day)
-    if theirs < ours:
+    short = []
+    for day in days:  # asked day by day: a province away halfway leaves the rest to the next run
+        theirs = client.count(day)
+        if theirs < ours.get(day, 0):
+            short.append(day)
+            log.warning("province holds %d cases filed %s, it accepted %d: sent again", theirs, day, ours[day])
+    if short:
         with write_transaction():
             ProvinceRecord.update(sent_digest=None, due_ms=now_ms, attempts=0, waiting_since_ms=now_ms).where(
-                ProvinceRecord.filed_on == day
+                ProvinceRecord.filed_on.in_(short) & accepted
             ).execute()
-        log.warning("province holds %d cases filed %s, we forwarded %d: all sent again", theirs, day, ours)
-    return ours, theirs
+    return short
 
 
 def forward(node: Context, client: ProvinceClient, now_ms: int, rng: random.Random) -> int:
-    """The city's job each minute: note changes, send what is due, and once a day after 02:00 reconcile yesterday."""
+    """The city's job each minute: note changes, send what is due, and once a day after 02:00 reconcile the
+    days before today with the province."""
     queue_changes(node, now_ms)
     sent = send_due(node, client, now_ms, rng)
     now = dt.datetime.fromtimestamp(now_ms / 1000, CHINA)
-    yesterday = now.date() - dt.timedelta(days=1)
     done = ScanCursor.get_or_none(ScanCursor.name == RECONCILED)
-    if now.time() >= RECONCILE_AFTER and (done is None or done.arrival < yesterday.toordinal()):
+    if now.time() >= RECONCILE_AFTER and (done is None or done.arrival < now.date().toordinal()):
         try:
-            reconcile(client, yesterday, now_ms)
+            reconcile(client, now.date(), now_ms)
         except ProvinceUnavailable as exc:
             log.warning("reconciliation with the province put off: %s", exc)
             return sent
         with write_transaction():
-            upsert(ScanCursor, name=RECONCILED, arrival=yesterday.toordinal())
+            upsert(ScanCursor, name=RECONCILED, arrival=now.date().toordinal())
     return sent
 
 

@@ -56,7 +56,7 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def _scrub(text: str) -> str:
+def scrub_id_numbers(text: str) -> str:
     """Anything that looks like an ID number in free text (a reason, an item) is masked."""
     return ID_NUMBER.sub(lambda m: m.group(0)[:3] + "*" * 11 + m.group(0)[-4:], text)
 
@@ -82,7 +82,7 @@ def notices_for(
         if deferral.get("items") and deferral.get("deadline"):  # 容缺: what is owed and by when, as signed for
             owed = "、".join(str(item.get("name", "")) for item in deferral["items"])
             due = dt.date.fromisoformat(deferral["deadline"])
-            said += _scrub(f"容缺材料{owed}请于{due.month}月{due.day}日前补齐，逾期可能终止办理。")
+            said += scrub_id_numbers(f"容缺材料{owed}请于{due.month}月{due.day}日前补齐，逾期可能终止办理。")
         texts.append((ACCEPTED, said))
     elif event_type == "application.corrections_requested":
         items = payload.get("items") or []
@@ -105,7 +105,7 @@ def notices_for(
         texts.append((DECIDED, f"{head}已办结。" if words == "已办结" else f"{head}已办结，结果：{words}。"))
         if approved:
             texts.append((READY, f"{head}办理结果已可领取，请携带本人身份证件到窗口领取。"))
-    return [Notice(notice_id(eid, kind), kind, _scrub(text)) for kind, text in texts]
+    return [Notice(notice_id(eid, kind), kind, scrub_id_numbers(text)) for kind, text in texts]
 
 
 REMINDER = "到期提醒"

@@ -3,6 +3,7 @@ and accept (`ONETRIP_GOLDEN=write` rewrites them), never silently at the provinc
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -68,3 +69,12 @@ def test_a_record_has_one_digest_and_a_changed_one_another_key():
     first, later = (exchange.digest(exchange.record(c)) for c in (RUNNING, DECIDED))
     assert first != later
     assert exchange.idempotency_key(RUNNING.number, first) != exchange.idempotency_key(RUNNING.number, later)
+
+
+def test_an_id_number_a_clerk_typed_into_the_reason_does_not_reach_the_province():
+    told = exchange.record(dataclasses.replace(DECIDED, decision_reason="申请人11010519491231002X已领卡"))
+    assert told["result"]["reason"] == "申请人110***********002X已领卡"
+
+
+def test_a_record_with_more_steps_has_a_higher_version():
+    assert exchange.record(DECIDED)["version"] == exchange.record(RUNNING)["version"] + 1
