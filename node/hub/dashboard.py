@@ -205,7 +205,8 @@ def _province(now: dt.datetime) -> Table:
     """The city's outbox to the province (`node.hub.province`): what waits, and how long the oldest has."""
     waiting = province.backlog(int(now.timestamp() * 1000))
     oldest = "—" if waiting.oldest_hours is None else waiting.oldest_hours
-    rows = [("待报送省平台的办件", waiting.waiting), ("其中最早的已等待（小时）", oldest)]
+    first = f"{waiting.oldest_number}（{waiting.oldest_since:%Y-%m-%d %H:%M} 起）" if waiting.oldest_since else "—"
+    rows = [("待报送省平台的办件", waiting.waiting), ("其中最早的已等待（小时）", oldest), ("最早未报送的办件", first)]
     return Table("province", "报送省平台", ("指标", "数值"), rows)
 
 

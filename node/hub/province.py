@@ -233,16 +233,24 @@ def forward(node: Context, client: ProvinceClient, now_ms: int, rng: random.Rand
 class Backlog:
     waiting: int
     oldest_hours: float | None  # how long the longest-waiting record has waited; None when none waits
+    oldest_number: str | None = None  # that record's case, for a person to look up
+    oldest_since: dt.datetime | None = None  # Beijing time: since when it has waited
 
 
 def backlog(now_ms: int) -> Backlog:
-    """What waits to reach the province: the dashboard's gauge."""
-    count, oldest = (
-        ProvinceRecord.select(pw.fn.COUNT(ProvinceRecord.number), pw.fn.MIN(ProvinceRecord.waiting_since_ms))
-        .where(_waiting())
-        .scalar(as_tuple=True)
+    """What waits to reach the province, and its oldest: the dashboard's gauge (read by the waiting condition
+    and the oldest first, so a city with nothing waiting reads no row)."""
+    count = ProvinceRecord.select().where(_waiting()).count()
+    oldest = ProvinceRecord.select().where(_waiting()).order_by(ProvinceRecord.waiting_since_ms).first()
+    if not count or oldest is None or oldest.waiting_since_ms is None:
+        return Backlog(count, None)
+    since = oldest.waiting_since_ms
+    return Backlog(
+        count,
+        round((now_ms - since) / 3_600_000, 1),
+        oldest.number,
+        dt.datetime.fromtimestamp(since / 1000, CHINA),
     )
-    return Backlog(count or 0, round((now_ms - oldest) / 3_600_000, 1) if oldest else None)
 
 
 def case_facts(number: str, catalogues: list[Catalogue]) -> exchange.CaseFacts | None:

@@ -46,7 +46,12 @@ def test_the_city_forwards_every_case_once_again_only_when_changed_and_after_a_l
         city = cluster.open("city")
         numbers = {a.number for a in Application.select(Application.number)}
         assert filed in numbers and len(numbers) == 3
-        now = drain(city, client, city.events.clock.clock.now_ms(), rng)
+        start = city.events.clock.clock.now_ms()
+        province.queue_changes(city, start)
+        gauge = province.backlog(start + HOUR_MS)  # the dashboard's: how many wait, and the oldest
+        assert (gauge.waiting, gauge.oldest_hours) == (3, 1.0) and gauge.oldest_number in numbers
+        now = drain(city, client, start, rng)
+        assert province.backlog(now) == province.Backlog(0, None)
         assert set(platform.log.cases) == numbers and platform.log.kept == len(numbers)
         assert platform.log.failed > 0 and platform.log.out_of_order > 0  # it misbehaved; nothing lost or kept twice
         catalogues = city.reference.catalogues()
