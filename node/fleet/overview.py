@@ -14,6 +14,7 @@ from node.link import health
 from node.releases.choice import version_key
 from provisioning.authority import manages
 from provisioning.certs import SIGNING
+from provisioning.region import area_prefix, contains
 from storage.models import (
     Certificate,
     Contact,
@@ -52,12 +53,14 @@ def is_hub(node: Context) -> bool:
 
 def overview(node: Context, *, page: int, per_page: int) -> tuple[list[FleetRow], int]:
     """Every registered station this node knows, with its installations' certificates, what it last
-    reported, and a status (an installation's own code from before registration is not a fleet station)."""
+    reported, and a status (an installation's own code from before registration is not a fleet station). Only
+    this hub's line: the stations of its area and the hubs above it, never a sibling county the city's trust
+    stream made known here."""
+    hub = node.identity
     registered = pw.fn.LENGTH(Station.code) != pw.fn.LENGTH(Station.region) + 7  # "<region>-NN", not "-<hex6>"
-    stations = Station.select().where(registered).order_by(Station.code)
+    stations = Station.select().where(registered & _in_line(hub.region)).order_by(Station.code)
     rows = []
     now = node.now().replace(tzinfo=None)
-    hub = node.identity
     revoked = {r for (r,) in Revocation.select(Revocation.installation).tuples()}
     drift_s = node.config.max_clock_drift_s
     for station in stations.paginate(page, per_page):
@@ -87,6 +90,13 @@ def overview(node: Context, *, page: int, per_page: int) -> tuple[list[FleetRow]
             row = _fleet_row(fields, station.parent, cert, installation in revoked, managed, contact, now, drift_s)
             rows.append(_as_seen_from(row, hub))
     return rows, stations.count()
+
+
+def _in_line(region: str) -> pw.Expression:
+    """This hub's area and the hubs above it."""
+    hubs = Station.select(Station.code, Station.region).where(Station.level.in_(("county", "city")))
+    above = [code for code, other in hubs.tuples() if other != region and contains(other, region)]
+    return Station.code.startswith(area_prefix(region)) | Station.code.in_(above)
 
 
 def _as_seen_from(row: FleetRow, hub) -> FleetRow:

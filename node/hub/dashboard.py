@@ -124,8 +124,10 @@ def build(
     now: dt.datetime,
     own_station: str,
     catalogues: list[Catalogue],
+    forwarding: bool = False,
 ) -> Dashboard:
-    """Every figure and table of the dashboard, as of `now`; a city's narrowed to a county if the filters say."""
+    """Every figure and table of the dashboard, as of `now`; a city's narrowed to a county if the filters say.
+    `forwarding`: the city forwards to the province (`province_url`), so its outbox is shown."""
     area = filters.county or area
     items, bundles = known_items(catalogues), bundle_names(catalogues)
     stations = {s.code: s for s in Station.select().where(in_area(Station.code, area, Filters()))}
@@ -142,7 +144,8 @@ def build(
     follow, follow_tables = followup.figures(area, filters, now.astimezone(CHINA).date(), stations, items)
     tables = [
         _summary(totals, marks, owing, on_the_spot, cross_region),
-        *([_by_county(per_station, counties), _province(now)] if len(area) < COUNTY_CODE else []),
+        *([_by_county(per_station, counties)] if len(area) < COUNTY_CODE else []),
+        *([_province(now)] if forwarding and len(area) < COUNTY_CODE else []),
         _by_station(per_station, stations),
         _by_item(_sums(area, filters, Statistic.item_code), items),
         _by_bundle(_sums(area, filters, Statistic.bundle), bundles),

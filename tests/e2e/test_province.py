@@ -15,7 +15,8 @@ import pytest
 from harness.cluster import RESIDENT, file
 from harness.province import LoopbackProvince
 from node.cases.intake import transition
-from node.hub import exchange, province
+from node.hub import dashboard, exchange, province
+from node.hub.filters import Filters
 from provisioning.region import CHINA
 from storage.database import db
 from storage.models import Application
@@ -34,6 +35,23 @@ def drain(node, client, start_ms: int, rng) -> int:
     raise AssertionError(f"still waiting after 40 hours: {province.backlog(now)}")
 
 
+def _board_tables(node, *, forwarding: bool) -> dict:
+    board = dashboard.build(
+        "5113",
+        Filters(),
+        [],
+        now=node.now(),
+        own_station=node.identity.station,
+        catalogues=node.reference.catalogues(),
+        forwarding=forwarding,
+    )
+    return board.tables
+
+
+def _board(node, *, forwarding: bool) -> dict:
+    return dict(_board_tables(node, forwarding=forwarding)["province"].rows)
+
+
 @pytest.mark.e2e
 def test_the_city_forwards_every_case_once_again_only_when_changed_and_after_a_loss(cluster):
     filed = file(cluster.open("village"))
@@ -50,6 +68,8 @@ def test_the_city_forwards_every_case_once_again_only_when_changed_and_after_a_l
         province.queue_changes(city, start)
         gauge = province.backlog(start + HOUR_MS)  # the dashboard's: how many wait, and the oldest
         assert (gauge.waiting, gauge.oldest_hours) == (3, 1.0) and gauge.oldest_number in numbers
+        assert _board(city, forwarding=True)["待报送省平台的办件"] == 3  # on the city's dashboard, where it forwards
+        assert "province" not in _board_tables(city, forwarding=False)  # a city that forwards nothing shows no outbox
         now = drain(city, client, start, rng)
         assert province.backlog(now) == province.Backlog(0, None)
         assert set(platform.log.cases) == numbers and platform.log.kept == len(numbers)

@@ -327,6 +327,7 @@ def test_the_county_fleet_page_shows_each_stations_last_contact_even_behind_a_re
         assert cluster.sync(level) == 0, capsys.readouterr().err
     county = cluster.open("county")
     rows, _ = overview.overview(county, page=1, per_page=50)
+    assert not any(row.station.startswith("511303") for row in rows)  # a sibling county is not this one's fleet
     by_level = {row.level: row for row in rows if row.installation and row.status != "已吊销"}
     township, village = by_level["township"], by_level["village"]
     assert township.status == village.status == "正常"

@@ -23,7 +23,13 @@ def _build() -> dashboard.Dashboard:
     catalogues = node.reference.catalogues()
     filters, problems = read_filters(request.args, area, known_items(catalogues))
     return dashboard.build(
-        area, filters, problems, now=node.now(), own_station=node.identity.station, catalogues=catalogues
+        area,
+        filters,
+        problems,
+        now=node.now(),
+        own_station=node.identity.station,
+        catalogues=catalogues,
+        forwarding=bool(node.config.province_url),
     )
 
 
