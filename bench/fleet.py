@@ -44,6 +44,7 @@ STORM_WORKERS = 1000  # connections the simulator holds open at once: every stat
 STEADY_WORKERS = 32
 RELAY_TIMEOUT_S = 1800
 PY_SPY = Path(sys.executable).with_name("py-spy")
+PROFILED = os.environ.get("ONETRIP_FLEET_PROFILE", "county")  # the hub py-spy follows in the storm: or "city"
 TICKS = os.sysconf("SC_CLK_TCK")
 OURS = re.compile(r"\((sync|node|storage|provisioning|web)/")  # py-spy names frames "function (path:line)"
 LINE = re.compile(r":\d+\)$")
@@ -92,7 +93,9 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
     stations = fleet.stations
     for station in stations:
         station.file(shape.storm_applications)  # offline, before the clock starts
-    profiler = _profile(fleet.counties[0].process.pid, fleet.base / "storm.prof")
+    hub = PROFILED if PROFILED == "city" else "county"
+    process = fleet.city_process if hub == "city" else fleet.counties[0].process
+    profiler = _profile(process.pid, fleet.base / "storm.prof")
 
     def work(stats: Stats) -> int:
         with ThreadPoolExecutor(max_workers=min(len(stations), STORM_WORKERS)) as pool:
@@ -102,7 +105,7 @@ def storm(fleet: Fleet, shape: Shape) -> Phase:
 
     with DashboardWatch(fleet.databases[0]) as watch:
         phase = _measured(fleet, "storm", work)
-        phase.profile = _profile_summary(profiler, fleet.base / "storm.prof")
+        phase.profile = _profile_summary(profiler, fleet.base / "storm.prof", hub)
         phase.city_s = _wait_relayed(fleet) - phase.started
     phase.dashboard_lag_s = watch.worst_lag_s(phase.stats.pushed_at)
     return phase
@@ -230,9 +233,9 @@ def _profile(pid: int, out: Path) -> subprocess.Popen | None:
     )
 
 
-def _profile_summary(profiler: subprocess.Popen | None, out: Path, top: int = 10) -> list[str]:
-    """Where the county hub spent its CPU during the storm: the share of samples in each of our
-    functions (inclusive), and the hottest leaf functions."""
+def _profile_summary(profiler: subprocess.Popen | None, out: Path, hub: str, top: int = 10) -> list[str]:
+    """Where the profiled hub (the first county's, or the city's) spent its CPU during the storm: the share of
+    samples in each of our functions (inclusive), and the hottest leaf functions."""
     if profiler is None:
         return ["profile: py-spy not installed in the venv (pip install py-spy)"]
     profiler.send_signal(signal.SIGINT)
@@ -245,7 +248,7 @@ def _profile_summary(profiler: subprocess.Popen | None, out: Path, top: int = 10
         leaf[frames[-1]] += n
         for function in {LINE.sub(")", frame) for frame in frames if OURS.search(frame)}:
             inclusive[function] += n
-    lines = [f"profile of the county hub during the storm (py-spy, {total:,} samples on CPU):"]
+    lines = [f"profile of the {hub} hub during the storm (py-spy, {total:,} samples on CPU):"]
     lines += [f"  {n / total:6.1%} incl.  {frame}" for frame, n in inclusive.most_common(top)]
     lines += [f"  {n / total:6.1%} self   {frame}" for frame, n in leaf.most_common(top)]
     return lines
@@ -265,7 +268,7 @@ def simulate(shape: Shape) -> Result:
         started = time.perf_counter()
         fleet = provision(base, shape, urls)
         made = time.perf_counter() - started
-        city = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
+        city = fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
         for county in fleet.counties:
             log = base / f"{county.config.data_dir.name}.log"
             county.process = serve(county.config, log, sync_interval_s=str(RELAY_INTERVAL_S), threads=str(HUB_THREADS))

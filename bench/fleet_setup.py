@@ -71,6 +71,7 @@ class Fleet:
     counties: list[County]
     databases: list[str]  # the city's, then each county's
     city_origins: frozenset[str]  # what the counties received from the city, not from below
+    city_process: subprocess.Popen | None = None
 
     @property
     def stations(self) -> list[SimStation]:

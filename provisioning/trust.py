@@ -71,8 +71,8 @@ class CertTrust:
         # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
         # and an entry past its certificate's expiry is looked up again.
         self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
-        # installation -> {stream: last vouched seq}, empty if not revoked: asked once per event applied.
-        self._revoked: dict[str, dict[str, int]] = {}
+        # installation -> {stream: (last vouched seq, chain hash)}, empty if not revoked: asked per event.
+        self._revoked: dict[str, dict[str, tuple[int, str | None]]] = {}
         self._valid_from: dict[str, int | None] = {}  # installation -> start of its first certificate, ms
         # installation -> its certified key-agreement key and that certificate's expiry: a hub seals every
         # answer to one. An installation not found is asked again (its certificates may come with a request).
@@ -142,10 +142,9 @@ class CertTrust:
             return f"安装 {origin} 无权签发 {event_type} 类事件"
         if not may_write(author.level, author.region, author.station, origin, stream):
             return f"安装 {origin}（{author.name}）不能写入站点 {stream} 的事件流"
-        revoked = self._revocations(origin)
-        vouched = revoked.get(stream, revoked.get("*"))
-        if vouched is not None and seq > vouched:
-            return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched} 号及以前的事件"
+        vouched = self.vouched(origin, stream)
+        if vouched is not None and seq > vouched[0]:
+            return f"安装 {origin} 已被吊销：县级只担保其 {stream} 流第 {vouched[0]} 号及以前的事件"
         return None
 
     def may_write(self, origin: str, stream: str) -> bool:
@@ -153,10 +152,8 @@ class CertTrust:
         return author is not None and may_write(author.level, author.region, author.station, origin, stream)
 
     def vouched(self, origin: str, stream: str) -> tuple[int, str | None] | None:
-        row = Revocation.get_or_none(installation=origin, stream=stream) or Revocation.get_or_none(
-            installation=origin, stream="*"
-        )
-        return (row.last_seq, row.last_chain) if row else None
+        revoked = self._revocations(origin)
+        return revoked.get(stream, revoked.get("*"))
 
     def valid_from_ms(self, origin: str, stream: str) -> int | None:
         """When `origin`'s key was first certified (the earliest start of its signing certificates, which
@@ -178,7 +175,7 @@ class CertTrust:
     def is_revoked(self, installation: str) -> bool:
         return bool(self._revocations(installation))
 
-    def _revocations(self, installation: str) -> dict[str, int]:
+    def _revocations(self, installation: str) -> dict[str, tuple[int, str | None]]:
         if installation not in self._revoked:
             self._revoked[installation] = revocations(installation)
         return self._revoked[installation]
@@ -199,13 +196,11 @@ def provisional(author: Binding, stream: str) -> bool:
     return stream != author.station and stream == provisional_stream(author.region, author.installation)
 
 
-def revocations(installation: str) -> dict[str, int]:
-    """Per stream ("*" for the others), the last seq still vouched for; empty if not revoked."""
-    return dict(
-        Revocation.select(Revocation.stream, Revocation.last_seq)
-        .where(Revocation.installation == installation)
-        .tuples()
-    )
+def revocations(installation: str) -> dict[str, tuple[int, str | None]]:
+    """Per stream ("*" for the others), the last seq still vouched for and the chain hash there; empty if
+    not revoked."""
+    rows = Revocation.select(Revocation.stream, Revocation.last_seq, Revocation.last_chain)
+    return {stream: (seq, chain) for stream, seq, chain in rows.where(Revocation.installation == installation).tuples()}
 
 
 def agreement_certificate(installation: str) -> x509.Certificate | None:

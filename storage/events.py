@@ -70,3 +70,21 @@ def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
 def awaited_among(eids) -> set[str]:
     """Which of these events some pending event waits for."""
     return {dep for (dep,) in select_in("SELECT DISTINCT dep FROM pending_dep WHERE dep IN ({marks})", eids)}
+
+
+_PAIRS = 400  # (origin, stream) pairs per statement: two parameters each
+
+
+def stream_heads(streams) -> list[tuple[str, str, int, str]]:
+    """The held head (origin, stream, seq, chain) of each of these (origin, stream) pairs that has one."""
+    pairs, rows = list(streams), []
+    for start in range(0, len(pairs), _PAIRS):
+        chunk = pairs[start : start + _PAIRS]
+        marks = ", ".join([f"({db.param}, {db.param})"] * len(chunk))
+        cursor = db.cursor()
+        cursor.execute(
+            f"SELECT origin, stream, seq, chain FROM stream_head WHERE (origin, stream) IN ({marks})",
+            [value for pair in chunk for value in pair],
+        )
+        rows.extend(cursor.fetchall())
+    return rows

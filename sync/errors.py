@@ -115,3 +115,9 @@ class UnknownInstallation(RequestRefused):
 
 class InstallationRevoked(RequestRefused):
     code = "installation_revoked"
+
+
+class OutOfScope(SyncError):
+    """A batch carries a stream the sender may not relay (not its own or its descendants')."""
+
+    code = "out_of_scope"

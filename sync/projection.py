@@ -21,7 +21,10 @@ class RuleViolation(SyncError):
 
 class Projection(Protocol):
     """What the engine calls. A projection may also have `read_ahead(events)`: before a run of events is
-    applied in one go, read what applying them will need in a few queries instead of one or more each."""
+    applied in one go, read what applying them will need in a few queries instead of one or more each; and
+    `reads_log = True` if it reads stored events (a fork report is checked against what we hold): the log
+    then stores what it holds back before applying one of its events, since the runs of a batch are settled
+    together and an earlier run's events would not be there yet."""
 
     event_types: frozenset[str]
 
@@ -51,6 +54,9 @@ class Registry:
 
     def projection_for(self, event_type: str) -> Projection:
         return self._by_type[event_type]
+
+    def reads_log(self, event_type: str) -> bool:
+        return getattr(self._by_type.get(event_type), "reads_log", False)
 
     def read_ahead(self, events: list[Event]) -> None:
         """Let each projection that reads ahead read what applying its share of these events will need."""

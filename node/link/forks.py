@@ -48,6 +48,7 @@ def report(events: EventLog, station: str, fork: ForkError) -> None:
 
 class ForkReportProjection:
     event_types = frozenset({FORKED})
+    reads_log = True  # the report is checked against the events we hold of the reported stream
 
     def __init__(self, installation: str, trust: Trust):
         self.installation = installation

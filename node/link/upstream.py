@@ -22,7 +22,6 @@ from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
 from provisioning.recipients import issuer_station, serving_installation
 from provisioning.scope import Scope
-from provisioning.trust import agreement_key
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
@@ -105,11 +104,12 @@ class Parent:
         if not hub.station or (online and not hub.url):
             raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
         self.node, self.station, self.url = node, hub.station, hub.url if online else None
+        trust = node.events.trust
         self.installation = serving_installation(hub.station)
-        if online and (self.installation is None or agreement_key(self.installation) is None):
+        if online and (self.installation is None or trust.agreement_key(self.installation) is None):
             refresh_trust(node.events, hub.url)
             self.installation = serving_installation(hub.station)
-        key = agreement_key(self.installation) if self.installation else None
+        key = trust.agreement_key(self.installation) if self.installation else None
         if key is None:
             raise NoParent(f"还不认识上级 {hub.station} 的证书：请运行 onetrip trust-refresh")
         self.channel = Channel(

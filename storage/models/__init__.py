@@ -32,6 +32,7 @@ from .rows import (
     table_name,
     update_row,
     upsert,
+    upsert_many,
 )
 from .seals import Seal, SealLock, SealOrder, SealUse
 from .trust import (
@@ -96,5 +97,6 @@ __all__ = [
     "table_name",
     "update_row",
     "upsert",
+    "upsert_many",
     "utcnow",
 ]

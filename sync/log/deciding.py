@@ -85,6 +85,8 @@ class Deciding(LogState):
         """Run the event's projection; a payload it cannot read is a broken rule like any other,
         so one malformed authentic event is quarantined instead of blocking its stream for good."""
         projection = self.registry.projection_for(event.type)
+        if self.registry.reads_log(event.type):
+            self._flush()  # what it reads of the log includes the events held back so far
         try:
             if self._txn.optimistic:
                 projection.apply(event)

@@ -35,7 +35,7 @@ class Forks(LogState):
             for event in replayed:
                 if stored.get(event.seq) != event.eid:
                     self._prove_fork(events, head, key, stored[event.seq], event)
-            receipt.replayed = len(replayed)
+            receipt.replayed += len(replayed)
         return events[len(replayed) :]
 
     def _prove_fork(self, events: list[Event], head: SignedHead, key, held_eid: str, other: Event) -> None:

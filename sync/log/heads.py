@@ -11,6 +11,7 @@ from storage.models import (
     SignedHeadRecord,
     StreamHead,
     upsert,
+    upsert_many,
 )
 from sync.canonical import INT_MAX
 from sync.chain import GENESIS, SignedHead, parse_head, sign_head
@@ -95,7 +96,7 @@ class SignedHeads(LogState):
             signed_at=self.clock.now(),
             expires_at_ms=self.clock.clock.now_ms() + self.head_ttl_ms,
         )
-        self._save_signed_head(signed)
+        self._save_signed_heads([signed])
         head.signed_seq = head.seq
         return signed
 
@@ -114,15 +115,20 @@ class SignedHeads(LogState):
                 upsert(StreamHead, origin=self.author.origin, stream=stream, seq=head.seq, chain=head.chain)
                 head.stored_seq = head.seq
 
-    def _save_signed_head(self, head: SignedHead) -> None:
-        upsert(
+    def _save_signed_heads(self, heads: list[SignedHead]) -> None:
+        upsert_many(
             SignedHeadRecord,
-            origin=head.origin,
-            stream=head.stream,
-            seq=head.seq,
-            chain=head.chain,
-            body=head.body,
-            signature=head.signature,
+            [
+                {
+                    "origin": h.origin,
+                    "stream": h.stream,
+                    "seq": h.seq,
+                    "chain": h.chain,
+                    "body": h.body,
+                    "signature": h.signature,
+                }
+                for h in heads
+            ],
         )
 
     def latest_head(self, origin: str, stream: str) -> SignedHead | None:
