@@ -7,19 +7,25 @@ the hub: authenticating each push, opening its sealed body, verifying every even
 projecting (the application rows, the statistics) and committing. Stations push at once from SENDERS threads,
 each station's batches in order. Events/s is wall-clock; events per hub CPU-second (the served processes'
 user + system time from /proc) is the figure a single core would give.
+
+The relay (`relay`): what a city meets, a county's backlog of many stations' small runs (each station pushed
+a few events at a time, so its stream's signed heads are a few events apart), taken up by the county's own
+`onetrip sync` into the city on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from harness.servers import free_port
+from harness.servers import ROOT, free_port
 from node.link.upstream import PUSH_PATH
 from sync.batch import encode_batch
 from sync.request import PUSH_CONTEXT
@@ -33,13 +39,14 @@ PER_STATION = int(os.environ.get("ONETRIP_INGEST_EVENTS", 500))
 BATCH = 250  # events per push, as a station catching up sends them
 SENDERS = 4  # the hub's sync slots
 RUNS = 3
+RELAY_STATIONS, RELAY_EVENTS, RELAY_BATCH = 200, 50, 5  # 10,000 events in runs of 5
 
 
-def _batches(station: SimStation) -> list[bytes]:
+def _batches(station: SimStation, per_station: int = PER_STATION, batch: int = BATCH) -> list[bytes]:
     """The station's applications, filed and cut into signed batches now, so that the timed part is the hub's."""
     cut = []
-    for _ in range(PER_STATION // BATCH):
-        station.file(BATCH)
+    for _ in range(per_station // batch):
+        station.file(batch)
         cut.append(encode_batch(station.unsent()))
         station.up = station.seq
     station.up = 0  # nothing of it has reached the hub yet
@@ -94,6 +101,36 @@ def run(processes: int) -> tuple[float, float]:
         return events / wall, events / cpu
 
 
+def relay() -> tuple[float, float]:
+    """One relay on fresh databases: (seconds for the county's `onetrip sync` to bring its backlog into the city,
+    the city's CPU-seconds per 1,000 events)."""
+    with tempfile.TemporaryDirectory() as tmp, databases(2) as urls:
+        fleet = provision(Path(tmp), Shape(1, RELAY_STATIONS, storm_applications=0), urls)
+        county = fleet.counties[0]
+        server = serve(county.config, Path(tmp) / "county.log", scheduler="off")
+        try:
+            url = f"http://127.0.0.1:{county.config.port}"
+            work = [(station, _batches(station, RELAY_EVENTS, RELAY_BATCH)) for station in county.stations]
+            with ThreadPoolExecutor(SENDERS) as pool:
+                for done in [pool.submit(_push_all, station, url, batches) for station, batches in work]:
+                    done.result()
+        finally:
+            stop(server)
+        city = serve(fleet.city, Path(tmp) / "city.log", scheduler="off")
+        try:
+            cpu = _cpu_s(city.pid)
+            started = time.perf_counter()
+            sync = [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(county.config.data_dir)]
+            subprocess.run(sync, check=True, capture_output=True, cwd=ROOT)
+            seconds = time.perf_counter() - started
+            cpu = _cpu_s(city.pid) - cpu
+        finally:
+            stop(city)
+        held = events_by_origin(fleet.city.database)
+        assert all(held.get(s.installation) == RELAY_EVENTS for s in county.stations), "an event lost or doubled"
+        return seconds, cpu / (RELAY_STATIONS * RELAY_EVENTS) * 1000
+
+
 def report() -> list[str]:
     load = os.getloadavg()
     lines = [
@@ -108,8 +145,20 @@ def report() -> list[str]:
             f"{processes:>10} {statistics.median(rates):>10,.0f} {min(rates):>6,.0f}–{max(rates):<7,.0f}"
             f" {statistics.median(per_cpu):>18,.0f}"
         )
+    relays = [relay() for _ in range(RUNS)]
+    seconds, cpu = [r[0] for r in relays], [r[1] for r in relays]
+    events = RELAY_STATIONS * RELAY_EVENTS
+    lines.append(
+        f"Relay: a county's backlog of {events:,} events ({RELAY_STATIONS} stations × {RELAY_EVENTS}, signed heads "
+        f"every {RELAY_BATCH}) taken up to the city by `onetrip sync`: {statistics.median(seconds):.2f} s "
+        f"({min(seconds):.2f}–{max(seconds):.2f}), {events / statistics.median(seconds):,.0f} events/s, "
+        f"city CPU {statistics.median(cpu) * 1000:.0f} ms per 1,000 events"
+    )
     return lines
 
 
 if __name__ == "__main__":
-    print("\n".join(report()))
+    if sys.argv[1:2] == ["relay"]:  # the relay alone: `python -m bench.ingest relay`
+        print(relay())
+    else:
+        print("\n".join(report()))
