@@ -58,7 +58,13 @@ class PrivatePostgres:
 
     @property
     def admin_url(self) -> str:
+        """Over TCP on loopback."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def socket_url(self) -> str:
+        """Over the unix socket in its folder: how docs/operations.md has a hub reach a server on its own host."""
+        return f"postgresql://postgres@/postgres?host={self.home}&port={self.port}"
 
     def __enter__(self) -> PrivatePostgres:
         self.start()
