@@ -295,13 +295,13 @@ class Result:
 def simulate(shape: Shape, faults: bool = False) -> Result:
     """Provision, serve, storm, steady state, check; the databases and servers are gone afterwards.
 
-    With `faults`: on a PostgreSQL server of the run's own, each county served by two processes behind one
-    address, and the storm taken through a restart of the server and a killed process (`FaultRun`) instead of
-    followed by the steady state."""
+    With `faults`: on a PostgreSQL server of the run's own (reached over its unix socket, as docs/operations.md
+    has a hub reach its server), each county served by two processes behind one address, and the storm taken
+    through restarts of the server and a killed process (`FaultRun`) instead of followed by the steady state."""
     with contextlib.ExitStack() as stack:
         base = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(PrivatePostgres()) if faults else None
-        urls = stack.enter_context(databases(shape.counties + 1, server.admin_url if server else POSTGRES))
+        urls = stack.enter_context(databases(shape.counties + 1, server.socket_url if server else POSTGRES))
         started = time.perf_counter()
         fleet = provision(base, shape, urls)
         made = time.perf_counter() - started

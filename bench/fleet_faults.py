@@ -29,7 +29,9 @@ from .fleet_setup import County, Fleet, Shape
 from .fleet_station import SimStation, Stats
 
 DOWN_S = 4.0  # the server stays down this long (then `pg_ctl start` takes about a second more)
-RESTART_MODE = "fast"  # what `systemctl restart postgresql` does: sessions ended, a checkpoint, down, up
+# How it goes down: as `systemctl restart postgresql` does it (sessions ended, a checkpoint), then as a crash
+# does (the power, the OOM killer: sessions cut mid-statement, the write-ahead log replayed at the start).
+RESTART_MODES = ("fast", "immediate")
 RESTART_SEC = 5.0  # the packaged unit's pause before systemd starts a failed process again
 FIRST_FAULT_AT = 1 / 3  # of the storm's filings acknowledged: the restart lands mid-storm whatever the size
 BETWEEN_S = 2.0  # once every process answers again, this long before the kill
@@ -88,8 +90,9 @@ class FaultRun:
         try:
             storm = len(self.fleet.stations) * self.shape.storm_applications
             _wait_for(lambda: len(stats.pushed_at) >= math.ceil(storm * FIRST_FAULT_AT), "the storm's first third")
-            self.faults.append(self._restart_database(stats, began))
-            time.sleep(BETWEEN_S)
+            for mode in RESTART_MODES:
+                self.faults.append(self._restart_database(mode, stats, began))
+                time.sleep(BETWEEN_S)
             self.faults.append(self._kill_process(self.fleet.counties[0], stats, began))
             time.sleep(SETTLE_S)
         except BaseException as exc:  # reported by `bench.fleet.storm` once the stations have stopped
@@ -97,11 +100,11 @@ class FaultRun:
         finally:
             self.over.set()
 
-    def _restart_database(self, stats: Stats, began: float) -> Fault:
+    def _restart_database(self, mode: str, stats: Stats, began: float) -> Fault:
         before, at = _tally(stats), time.perf_counter()
-        down_at, back_at = self.server.restart(DOWN_S, RESTART_MODE)
+        down_at, back_at = self.server.restart(DOWN_S, mode)
         recovered = _answering(self._processes(), back_at)
-        name = f"PostgreSQL restarted (-m {RESTART_MODE})"
+        name = f"PostgreSQL stopped (-m {mode}) and started"
         return Fault(name, at - began, back_at - down_at, recovered, *_since(stats, before))
 
     def _kill_process(self, county: County, stats: Stats, began: float) -> Fault:
@@ -125,9 +128,10 @@ class FaultRun:
 
 def describe_faults(shape: Shape) -> str:
     return (
-        f"faults: each county served by two processes behind one address; once a third of the storm is "
-        f"acknowledged PostgreSQL restarted (-m {RESTART_MODE}, down {DOWN_S:.0f} s), then, {BETWEEN_S:.0f} s after "
-        f"every hub answers again, county process 1/0 SIGKILLed and started again {RESTART_SEC:.0f} s later; the "
+        f"faults: the hubs on a PostgreSQL server of the run's own, over its unix socket, each county served by two "
+        f"processes behind one address; once a third of the storm is acknowledged PostgreSQL stopped (-m "
+        f"{' then -m '.join(RESTART_MODES)}, each down {DOWN_S:.0f} s) and, {BETWEEN_S:.0f} s after every hub "
+        f"answers again, county process 1/0 SIGKILLed and started again {RESTART_SEC:.0f} s later; the "
         f"stations sync again about every {TRAFFIC_PERIOD_S:.0f} s with {shape.steady_events} new applications "
         f"until {SETTLE_S:.0f} s after it is back"
     )

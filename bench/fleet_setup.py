@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlparse
 
 import psycopg2
 import requests
@@ -88,7 +89,7 @@ def databases(count: int, server: str = POSTGRES):
     names = [f"onetrip_fleet_{uuid.uuid4().hex[:10]}" for _ in range(count)]
     _administer(server, [f'CREATE DATABASE "{name}"' for name in names])
     try:
-        yield [f"{server.rsplit('/', 1)[0]}/{name}" for name in names]
+        yield [urlparse(server)._replace(path=f"/{name}").geturl() for name in names]  # its host, port and query kept
     finally:
         db.close()
         _administer(server, [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names])
