@@ -34,7 +34,7 @@ DOWN_S = 4.0  # the server stays down this long (then `pg_ctl start` takes about
 RESTART_MODES = ("fast", "immediate")
 RESTART_SEC = 5.0  # the packaged unit's pause before systemd starts a failed process again
 FIRST_FAULT_AT = 1 / 3  # of the storm's filings acknowledged: the restart lands mid-storm whatever the size
-BETWEEN_S = 2.0  # once every process answers again, this long before the kill
+BETWEEN_S = 2.0  # once every process answers again, this long before the next fault
 SETTLE_S = 3.0  # traffic kept up after the killed process is back, before the stations' last rounds
 TRAFFIC_PERIOD_S = 3.0  # after its storm round, a station syncs again about this often with new applications
 PROBE = "/api/v1/status"  # read from the database: 503 busy while it is away
@@ -114,16 +114,21 @@ class FaultRun:
         time.sleep(RESTART_SEC)
         again = time.perf_counter()
         county.processes[0] = self.start(county, 0)
-        recovered = _answering({"county 1/0": _url(county.ports[0])}, again)
-        name = "county process 1/0 SIGKILLed (its scheduler)"
+        victim = _process_name(self.fleet.counties.index(county), 0)
+        recovered = _answering({victim: _url(county.ports[0])}, again)
+        name = f"{victim} SIGKILLed (its scheduler)"
         return Fault(name, at - began, again - at, recovered, *_since(stats, before))
 
     def _processes(self) -> dict[str, str]:
         """Every hub process by name, at its own port (not behind the county's proxy)."""
         named = {"city": _url(self.fleet.city.port)}
-        for c, county in enumerate(self.fleet.counties, 1):
-            named |= {f"county {c}/{k}": _url(port) for k, port in enumerate(county.ports)}
+        for c, county in enumerate(self.fleet.counties):
+            named |= {_process_name(c, k): _url(port) for k, port in enumerate(county.ports)}
         return named
+
+
+def _process_name(county: int, k: int) -> str:
+    return f"county {county + 1}/{k}"
 
 
 def describe_faults(shape: Shape) -> str:

@@ -47,6 +47,13 @@ class PrivatePostgres:
         self.data = self.home / "data"
         self.log = self.home / "server.log"
         self._as_owner = ["runuser", "-u", SERVER_USER, "--"] if os.geteuid() == 0 else []
+        try:
+            self._initdb()
+        except BaseException:
+            shutil.rmtree(self.home, ignore_errors=True)
+            raise
+
+    def _initdb(self) -> None:
         if self._as_owner:
             user = pwd.getpwnam(SERVER_USER)
             os.chown(self.home, user.pw_uid, user.pw_gid)
@@ -57,13 +64,9 @@ class PrivatePostgres:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
 
     @property
-    def admin_url(self) -> str:
-        """Over TCP on loopback."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    @property
     def socket_url(self) -> str:
-        """Over the unix socket in its folder: how docs/operations.md has a hub reach a server on its own host."""
+        """The admin database over the unix socket in its folder, as docs/operations.md has a hub reach a server on
+        its own host (it listens on a port of 127.0.0.1 too, which the socket's name carries)."""
         return f"postgresql://postgres@/postgres?host={self.home}&port={self.port}"
 
     def __enter__(self) -> PrivatePostgres:
