@@ -4,12 +4,14 @@ The storm: every station reconnects at once after a 24-hour outage, pushing the 
 it filed meanwhile and pulling the two decisions on each earlier one. Then the steady state:
 each station syncs every 5 minutes with a few new applications. Stations talk to their
 county; counties relay to the city. `ONETRIP_FLEET` picks the shape (`SHAPES`; `full` runs
-`county`, then `city`); `make bench` runs `small`.
+`county`, then `city`); `make bench` runs `small`. `ONETRIP_FLEET_FAULTS=1` takes the shape's storm through a
+restart of PostgreSQL and a killed hub process instead (`bench/fleet_faults.py`).
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import os
 import random
@@ -29,8 +31,24 @@ from pathlib import Path
 
 import psycopg2
 
-from .fleet_setup import RELAY_INTERVAL_S, Fleet, Shape, databases, events_by_origin, provision, serve, stop
-from .fleet_station import Stats
+from harness.postgres import PrivatePostgres
+from harness.roundrobin import RoundRobinProxy
+from harness.servers import free_port
+
+from .fleet_faults import HEADER, Fault, FaultRun, describe_faults, logged
+from .fleet_setup import (
+    POSTGRES,
+    RELAY_INTERVAL_S,
+    County,
+    Fleet,
+    Shape,
+    databases,
+    events_by_origin,
+    provision,
+    serve,
+    stop,
+)
+from .fleet_station import SimStation, Stats
 
 HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × (4 + 4) pooled connections stay under its 100
 SHAPES = {
@@ -79,32 +97,45 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
+def _hub_cpu_s(fleet: Fleet) -> dict[int, float]:
+    return {p.pid: _cpu_s(p.pid) for county in fleet.counties for p in county.processes}
+
+
 def _measured(fleet: Fleet, name: str, work: Callable[[Stats], int]) -> Phase:
-    stats, pids = Stats(), [c.process.pid for c in fleet.counties]
-    hub_before, sim_before, started = sum(map(_cpu_s, pids)), time.process_time(), time.perf_counter()
+    stats, hub_before = Stats(), _hub_cpu_s(fleet)
+    sim_before, started = time.process_time(), time.perf_counter()
     events = work(stats)
     seconds = time.perf_counter() - started
-    hub_cpu_s = sum(map(_cpu_s, pids)) - hub_before
+    # A process killed meanwhile took its CPU time with it; the one started in its place counts from zero.
+    hub_cpu_s = sum(cpu - hub_before.get(pid, 0.0) for pid, cpu in _hub_cpu_s(fleet).items())
     return Phase(name, seconds, events, stats, time.process_time() - sim_before, hub_cpu_s, started)
 
 
-def storm(fleet: Fleet, shape: Shape) -> Phase:
-    """All at once, each station with its outage's applications to push and their decisions to pull."""
+def storm(fleet: Fleet, shape: Shape, faults: FaultRun | None = None) -> Phase:
+    """All at once, each station with its outage's applications to push and their decisions to pull; with
+    `faults`, inflicted mid-storm while the stations keep syncing until they are over."""
     stations = fleet.stations
+    moved = sum(s.seq + s.received for s in stations)
     for station in stations:
         station.file(shape.storm_applications)  # offline, before the clock starts
     hub = PROFILED if PROFILED == "city" else "county"
-    process = fleet.city_process if hub == "city" else fleet.counties[0].process
+    process = fleet.city_process if hub == "city" else fleet.counties[0].processes[-1]  # the one never killed
     profiler = _profile(process.pid, fleet.base / "storm.prof")
+    rounds = faults.rounds if faults else SimStation.sync_round
 
     def work(stats: Stats) -> int:
+        inflicting = faults.start_inflicting(stats) if faults else None
         with ThreadPoolExecutor(max_workers=min(len(stations), STORM_WORKERS)) as pool:
-            finished = list(pool.map(lambda s: s.sync_round(stats), stations))
+            finished = list(pool.map(lambda s: rounds(s, stats), stations))
+        if inflicting:
+            inflicting.join()
         stats.errors += [f"{s.station}: gave up" for s, ok in zip(stations, finished, strict=True) if not ok]
-        return len(stations) * shape.storm_applications * 3  # each filed up, accepted and decided down
+        return sum(s.seq + s.received for s in stations) - moved  # each filing up, each decision down
 
     with DashboardWatch(fleet.databases[0]) as watch:
-        phase = _measured(fleet, "storm", work)
+        phase = _measured(fleet, "faults" if faults else "storm", work)
+        if faults and faults.failed:
+            raise RuntimeError("the faults could not be inflicted") from faults.failed
         phase.profile = _profile_summary(profiler, fleet.base / "storm.prof", hub)
         phase.city_s = _wait_relayed(fleet) - phase.started
     phase.dashboard_lag_s = watch.worst_lag_s(phase.stats.pushed_at)
@@ -136,7 +167,8 @@ class DashboardWatch:
 
     def _sample(self) -> None:
         while not self._stop.wait(1.0):
-            self.samples.append((time.perf_counter(), _filed(self.url)))
+            with contextlib.suppress(psycopg2.OperationalError):  # the fault run's server restarting: no sample
+                self.samples.append((time.perf_counter(), _filed(self.url)))
 
     def worst_lag_s(self, pushed_at: list[float]) -> float:
         acknowledged = sorted(pushed_at)
@@ -259,47 +291,90 @@ class Result:
     provisioned_s: float
     phases: list[Phase]
     checked: Checked
+    faults: list[Fault] = field(default_factory=list)
+    logged: Counter = field(default_factory=Counter)  # the hubs' logs: 503s for the database away, 500s
 
 
-def simulate(shape: Shape) -> Result:
-    """Provision, serve, storm, steady state, check; the databases and servers are gone afterwards."""
-    with tempfile.TemporaryDirectory() as tmp, databases(shape.counties + 1) as urls:
-        base = Path(tmp)
+def simulate(shape: Shape, faults: bool = False) -> Result:
+    """Provision, serve, storm, steady state, check; the databases and servers are gone afterwards.
+
+    With `faults`: on a PostgreSQL server of the run's own (reached over its unix socket, as docs/operations.md
+    has a hub reach its server), each county served by two processes behind one address, and the storm taken
+    through restarts of the server and a killed process (`FaultRun`) instead of followed by the steady state."""
+    with contextlib.ExitStack() as stack:
+        base = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        server = stack.enter_context(PrivatePostgres()) if faults else None
+        urls = stack.enter_context(databases(shape.counties + 1, server.socket_url if server else POSTGRES))
         started = time.perf_counter()
         fleet = provision(base, shape, urls)
         made = time.perf_counter() - started
-        city = fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
+        fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
+        stack.callback(stop, fleet.city_process)
         for county in fleet.counties:
-            log = base / f"{county.config.data_dir.name}.log"
-            county.process = serve(county.config, log, sync_interval_s=str(RELAY_INTERVAL_S), threads=str(HUB_THREADS))
-        try:
-            _wait_relayed(fleet)  # what the counties held before the storm reaches the city first
-            phases = [storm(fleet, shape), steady(fleet, shape)]
-            _wait_relayed(fleet)
-            return Result(made, phases, check(fleet, shape))
-        finally:
-            for process in [c.process for c in fleet.counties] + [city]:
-                stop(process)
+            stack.enter_context(_served(county, base, processes=2 if faults else 1))
+        _wait_relayed(fleet)  # what the counties held before the storm reaches the city first
+        run = FaultRun(server, fleet, shape, lambda county, k: serve_county(county, base, k)) if faults else None
+        phases = [storm(fleet, shape, run)] if run else [storm(fleet, shape), steady(fleet, shape)]
+        _wait_relayed(fleet)
+        return Result(made, phases, check(fleet, shape), run.faults if run else [], logged(base))
 
 
-def run(name: str) -> list[str]:
+@contextlib.contextmanager
+def _served(county: County, base: Path, processes: int):
+    """A county's hub as `processes` processes on its database; several sit behind a round-robin proxy on the
+    county's address, as nginx spreads a hub's processes (docs/operations.md). Stopped afterwards."""
+    several = processes > 1
+    county.ports = [free_port() for _ in range(processes)] if several else [county.config.port]
+    proxy = RoundRobinProxy(county.ports, county.config.port) if several else None
+    county.processes = []
+    try:
+        for k in range(processes):
+            county.processes.append(serve_county(county, base, k))
+        yield
+    finally:
+        for process in county.processes:
+            stop(process)
+        if proxy:
+            proxy.close()
+
+
+def serve_county(county: County, base: Path, k: int) -> subprocess.Popen:
+    """Process `k` of a county's hub, on its port; only the first runs the scheduler (docs/operations.md)."""
+    port = county.ports[k]
+    settings = {"sync_interval_s": str(RELAY_INTERVAL_S), "threads": str(HUB_THREADS), "port": str(port)}
+    if k:
+        settings["scheduler"] = "off"
+    log = base / f"{county.config.data_dir.name}-{k}.log"
+    return serve(dataclasses.replace(county.config, port=port), log, **settings)
+
+
+def run(name: str, faults: bool = False) -> list[str]:
     shape = SHAPES[name]
     if per_county := os.environ.get("ONETRIP_FLEET_STATIONS"):  # a shape's counties at another size
         shape = dataclasses.replace(shape, stations=int(per_county))
-    result = simulate(shape)
+    result = simulate(shape, faults)
     stations, apps = shape.counties * shape.stations, shape.storm_applications
+    after = (
+        describe_faults(shape)
+        if faults
+        else f"steady: a round every {shape.steady_period_s:.0f} s per station with {shape.steady_events} new "
+        f"applications, the first {shape.steady_window_s:.0f} s of the period in real time"
+    )
+    failed = ", ".join(f"{code} {n}" for code, n in sorted(result.phases[0].stats.failures.items())) or "none"
     return [
         f"Fleet '{name}': {shape.counties} count{'y' if shape.counties == 1 else 'ies'} × {shape.stations} stations "
         f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s (provisioned in {result.provisioned_s:.0f} s); "
         f"storm: {stations} stations at once, {apps} applications up and 2 decisions on each of {apps} earlier ones "
-        f"down; steady: a round every {shape.steady_period_s:.0f} s per station with {shape.steady_events} new "
-        f"applications, the first {shape.steady_window_s:.0f} s of the period in real time",
+        f"down; {after}",
         f"{'phase':<8} {'county s':>8} {'city s':>8} {'events':>8} {'ev/s':>8} {'requests':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'busy':>6} {'errors':>6} {'sim cpu':>7} {'hub cpu':>7}",
         *(phase.row() for phase in result.phases),
         result.checked.line(2 * apps),
         f"dashboard lag at the city during the storm: worst {result.phases[0].dashboard_lag_s:.1f} s from a "
         "county acknowledging a filing to the city's dashboard counting it (a county's own counts it at once)",
+        *([HEADER, *(fault.row() for fault in result.faults)] if faults else []),
+        f"failed tries in the storm by code: {failed}; the hubs' logs: "
+        + ", ".join(f"{what} {n:,}" for what, n in sorted(result.logged.items())),
         *(error for phase in result.phases for error in phase.stats.errors[:5]),
         *result.phases[0].profile,
     ]
@@ -307,9 +382,10 @@ def run(name: str) -> list[str]:
 
 def report() -> list[str]:
     name = os.environ.get("ONETRIP_FLEET", "small")
+    faults = os.environ.get("ONETRIP_FLEET_FAULTS", "") not in ("", "0")
     lines = []
     for shape in ("county", "city") if name == "full" else (name,):
-        lines += [*run(shape), ""]
+        lines += [*run(shape, faults), ""]
     return lines
 
 

@@ -13,9 +13,10 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlparse
 
 import psycopg2
 import requests
@@ -61,7 +62,8 @@ class County:
     config: NodeConfig
     url: str
     stations: list[SimStation]
-    process: subprocess.Popen | None = None
+    ports: list[int] = field(default_factory=list)  # its processes': several sit behind a proxy on the county's own
+    processes: list[subprocess.Popen] = field(default_factory=list)  # the first runs the scheduler (relays up)
 
 
 @dataclass
@@ -82,19 +84,25 @@ class Fleet:
 
 
 @contextmanager
-def databases(count: int):
-    """`count` throwaway PostgreSQL databases, dropped afterwards."""
-    admin = psycopg2.connect(POSTGRES, connect_timeout=5)
-    admin.autocommit = True
+def databases(count: int, server: str = POSTGRES):
+    """`count` throwaway PostgreSQL databases on the server whose admin URL is given, dropped afterwards (over
+    a connection of their own: the fault run restarts the server meanwhile)."""
     names = [f"onetrip_fleet_{uuid.uuid4().hex[:10]}" for _ in range(count)]
-    for name in names:
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    _administer(server, [f'CREATE DATABASE "{name}"' for name in names])
     try:
-        yield [f"{POSTGRES.rsplit('/', 1)[0]}/{name}" for name in names]
+        yield [urlparse(server)._replace(path=f"/{name}").geturl() for name in names]  # its host, port and query kept
     finally:
         db.close()
-        for name in names:
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _administer(server, [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names])
+
+
+def _administer(server: str, statements: list[str]) -> None:
+    admin = psycopg2.connect(server, connect_timeout=5)
+    admin.autocommit = True  # CREATE and DROP DATABASE refuse to run in a transaction
+    try:
+        for statement in statements:
+            admin.cursor().execute(statement)
+    finally:
         admin.close()
 
 

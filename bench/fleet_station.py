@@ -15,6 +15,7 @@ import random
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -51,6 +52,7 @@ class Stats:
     pushed_at: list[float] = field(default_factory=list)  # perf_counter when its county acknowledged each filing
     busy: int = 0  # 503 + Retry-After: backpressure, not an error
     errors: list[str] = field(default_factory=list)
+    failures: Counter = field(default_factory=Counter)  # failed tries by code: `unreachable` while a hub is down
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def took(self, seconds: float) -> None:
@@ -66,9 +68,10 @@ class Stats:
         with self.lock:
             self.busy += 1
 
-    def failed(self, what: str) -> None:
+    def failed(self, what: str, code: str) -> None:
         with self.lock:
             self.errors.append(what)
+            self.failures[code] += 1
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class SimStation:
                 self._round(self._channel(transport), stats)
                 return True
             except SyncError as exc:
-                stats.failed(f"{self.station}: {exc.code}: {exc}")
+                stats.failed(f"{self.station}: {exc.code}: {exc}", exc.code)
                 time.sleep(self.rng.uniform(2, 6))
             finally:
                 transport.session.close()  # a hub's connections are for stations syncing now, not idle ones

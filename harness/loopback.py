@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 
 class LoopbackProxy:
-    def __init__(self, target_port: int):
+    def __init__(self, target_port: int, port: int = 0):
+        """`port`: where it listens (a free one unless given: a hub's address that its processes sit behind)."""
         self.target_port = target_port
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 

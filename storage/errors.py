@@ -75,17 +75,34 @@ def is_busy(exc: BaseException) -> bool:
     return getattr(getattr(exc, "orig", exc), "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
 
 
+# psycopg2's classes for the server's own goodbye (SQLSTATE 57P01–57P03, class 08): shut down by an administrator
+# (a fast restart), by a crash of another backend, not accepting connections yet, the connection failed.
+_SERVER_AWAY = {
+    "AdminShutdown",
+    "CrashShutdown",
+    "CannotConnectNow",
+    "ConnectionException",
+    "ConnectionDoesNotExist",
+    "ConnectionFailure",
+}
+# psycopg2's bases, raised with no SQLSTATE when libpq itself found the link gone: OperationalError, or
+# InterfaceError on a connection already closed, or a bare DatabaseError when libpq read the lost socket before
+# it marked the connection bad (a crash seen over the unix socket, tests/integration/test_storage.py).
+_LINK_LOST = {"OperationalError", "InterfaceError", "DatabaseError"}
+
+
 def is_unreachable(exc: BaseException) -> bool:
-    """Whether PostgreSQL could not be reached or dropped the connection (the server restarting, its host
-    away, a failover under way): psycopg2's OperationalError or InterfaceError, raw or wrapped by peewee.
+    """Whether PostgreSQL could not be reached or dropped the connection (the server restarting or crashed,
+    its host away, a failover under way), raw or wrapped by peewee. Only the driver's words for the link: a
+    statement the server refused carries its SQLSTATE and another class, and stays an error of ours (500).
     The pool discards such a connection; the next request opens a new one."""
     driver = exc
     while getattr(driver, "orig", None) is not None and driver.orig is not driver:  # peewee may wrap twice
         driver = driver.orig
-    return type(driver).__module__.startswith("psycopg2") and type(driver).__name__ in (
-        "OperationalError",
-        "InterfaceError",
-    )
+    kind = type(driver)
+    if not kind.__module__.startswith("psycopg2"):
+        return False
+    return kind.__name__ in _SERVER_AWAY or (kind.__name__ in _LINK_LOST and getattr(driver, "pgcode", None) is None)
 
 
 def is_disk_full(exc: BaseException) -> bool:

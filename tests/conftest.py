@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.clock import FrozenClock
+from harness.postgres import PostgresMissing, server_binaries
 from harness.register import RegisterProjection, create_register_table
 from node.config import NodeConfig
 from node.runtime import Node, initialise
@@ -64,6 +65,18 @@ def postgres_url():
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_binaries() -> Path:
+    """The PostgreSQL server's programs, for a test that runs a server of its own (to restart it: the shared one
+    serves every other test). In CI, none installed is a failure."""
+    try:
+        return server_binaries()
+    except PostgresMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL's server programs are required in CI: {exc}")
+        pytest.skip(f"{exc} (outside CI only)")
 
 
 def _bind_clean(url: str) -> None:

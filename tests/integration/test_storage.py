@@ -9,6 +9,7 @@ import threading
 import peewee
 import pytest
 
+from harness.postgres import PrivatePostgres
 from storage.blobs import BlobStore, is_blob_name
 from storage.database import bind, db, open_database, release, write_transaction
 from storage.errors import (
@@ -18,6 +19,7 @@ from storage.errors import (
     SchemaTooNew,
     StorageError,
     UnsupportedDatabase,
+    is_unreachable,
 )
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
@@ -232,6 +234,29 @@ def test_a_pooled_connection_goes_back_only_outside_a_transaction(postgres_datab
         db.execute_sql("SELECT 1")
     release()
     assert db.is_closed()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_connection_the_server_dropped_between_two_statements_reads_as_the_database_away(postgres_binaries, mode):
+    """A unit of work holds its connection between statements (a push verifies signatures between its reads and
+    its writes) when PostgreSQL goes down and comes back, reached over its unix socket as docs/operations.md has
+    a hub reach it. The next statement fails; the failure must read as the database away (503 busy, the station
+    retries), not as a fault of ours (500). After a crash (`immediate`), libpq reports the lost connection on
+    the socket as a DatabaseError with no SQLSTATE, not an OperationalError."""
+    with PrivatePostgres() as server:
+        bind(open_database(server.socket_url))
+        try:
+            db.execute_sql("SELECT 1")  # the connection checked out, as a request's first statement does
+            server.stop(mode)
+            server.start()
+            with pytest.raises(peewee.DatabaseError) as raised:
+                db.execute_sql("SELECT 1")
+            assert is_unreachable(raised.value), repr(raised.value.orig)
+            release()  # the request's teardown: the pool discards the broken connection…
+            assert db.execute_sql("SELECT 2").fetchone() == (2,)  # …and the next unit of work gets a new one
+        finally:
+            db.obj.close_all()
 
 
 def test_sqlite_keeps_each_thread_s_connection_after_a_unit_of_work(sqlite_database):
