@@ -88,3 +88,18 @@ def stream_heads(streams) -> list[tuple[str, str, int, str]]:
         )
         rows.extend(cursor.fetchall())
     return rows
+
+
+def arrivals_of(keys) -> dict[tuple[str, str, int], int]:
+    """The arrival number of each held event of these (origin, stream, seq)."""
+    keys, found = list(keys), {}
+    for start in range(0, len(keys), _PAIRS // 2):
+        chunk = keys[start : start + _PAIRS // 2]
+        marks = ", ".join([f"({db.param}, {db.param}, {db.param})"] * len(chunk))
+        cursor = db.cursor()
+        cursor.execute(
+            f"SELECT origin, stream, seq, arrival FROM event WHERE (origin, stream, seq) IN ({marks})",
+            [value for key in chunk for value in key],
+        )
+        found.update({(origin, stream, seq): arrival for origin, stream, seq, arrival in cursor.fetchall()})
+    return found

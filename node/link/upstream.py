@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from node.context import Context
 from node.link import health, scans
@@ -25,6 +25,7 @@ from provisioning.scope import Scope
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
+from storage.events import arrivals_of
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row_values, upsert, utcnow
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
@@ -187,7 +188,7 @@ def _round(
     pulled, applied, theirs = _pull(parent, link, node)
     if pulled:
         _push(parent, link, limits)  # what was pulled is not ours to send: pass the up-cursor over it
-    repaired = _reconcile(parent, node, theirs, limits)
+    repaired = _reconcile(parent, node, theirs, limits, link.up_cursor)
     scans.exchange(node, parent)  # after the events: a blob is taken only for an attachment known there
     succeeded(link, clock_offsets_ms[-1] if clock_offsets_ms else None)
     return RoundReport(pushed, pulled, applied, link.up_cursor, link.down_cursor, repaired)
@@ -331,10 +332,14 @@ def _apply_learning_signers(parent: Parent, link: SyncLink, node: Context, batch
         return apply_pulled(node, link, [batch])
 
 
-def _reconcile(parent: Parent, node: Context, theirs: str | None, limits: Limits) -> int:
+def _reconcile(parent: Parent, node: Context, theirs: str | None, limits: Limits, pushed_to: int) -> int:
     """Anti-entropy: compare our fingerprint of the link's scope with the parent's; when they differ,
     compare the heads and resend each stream from what the other side holds. How many streams were out
-    of step (0 after a normal round)."""
+    of step (0 after a normal round).
+
+    A stream the parent lacks only what arrived here after our last push (`pushed_to`: a hub relaying in a
+    storm hears from its stations while it pushes) is not out of step: the next push carries it, and resending
+    it now would send it twice."""
     if theirs is None:
         return 0  # a parent on protocol 1
     held = scope_heads(node)
@@ -342,6 +347,8 @@ def _reconcile(parent: Parent, node: Context, theirs: str | None, limits: Limits
         return 0
     asked = canonical.encode({"heads": digest.to_wire(held)})
     repairs = digest.repairs_from_wire(canonical.decode(parent.call(DIGEST_PATH, DIGEST_CONTEXT, asked)))
+    lost = arrivals_of([(origin, stream, seq + 1) for origin, stream, seq in repairs.up])
+    repairs = replace(repairs, up=tuple(r for r in repairs.up if lost.get((r[0], r[1], r[2] + 1), 0) <= pushed_to))
     for origin, stream, held_seq in repairs.up:
         _repair(parent, {"origin": origin, "stream": stream, "held_seq": held_seq}, limits)
     for origin, stream, held_seq in repairs.down:

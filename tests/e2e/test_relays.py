@@ -1,5 +1,5 @@
-"""A county relays a station it has just certified: the certificate (in the county's feed) and the
-station's first events travel up to the city in one batch, with real servers on loopback."""
+"""What a hub relays up, with real servers on loopback: a station it has just certified travels with its
+certificate in one batch; what it heard after its last push is left to the next push, not resent."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from node.link import upstream
 from node.runtime import initialise
 from storage.database import db
 from storage.models import Application
+from sync.batch import DEFAULT_LIMITS
 
 
 def test_a_station_certified_since_the_last_relay_reaches_the_city_with_its_certificate(cluster, tmp_path):
@@ -32,4 +33,24 @@ def test_a_station_certified_since_the_last_relay_reaches_the_city_with_its_cert
         db.close()
     cluster.open("city")
     assert Application.get_or_none(Application.number == number) is not None
+    db.close()
+
+
+def test_what_arrived_since_the_last_push_is_left_to_the_next_push_not_resent(cluster):
+    """A hub relaying in a storm hears from its stations while it pushes: its heads then differ from its
+    parent's at the round's end, but nothing is lost, and anti-entropy must not send it all a second time."""
+    for level in ("village", "township"):
+        upstream.sync_once(cluster.open(level))
+        db.close()
+    number = file(cluster.open("village"))
+    upstream.sync_once(cluster.open("village"))  # the township holds it now; it has not pushed since
+    db.close()
+    township = cluster.open("township")
+    parent = upstream.Parent(township)
+    link = upstream.link_row(parent.station)
+    _, _, theirs = upstream._pull(parent, link, township)
+    assert upstream._reconcile(parent, township, theirs, DEFAULT_LIMITS, link.up_cursor) == 0
+    db.close()
+    cluster.open("county")
+    assert Application.get_or_none(Application.number == number) is None  # the next push brings it, once
     db.close()
