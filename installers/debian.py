@@ -1,5 +1,6 @@
-"""The Debian package: the staged release under /opt/onetrip, the systemd unit, /usr/bin/onetrip, and the
-maintainer scripts that make the onetrip user, its data dir and the environment (files/postinst)."""
+"""The Debian package: the staged release under /opt/onetrip, the systemd units (the node, and the timer that
+switches to a release staged in the background at night), /usr/bin/onetrip, and the maintainer scripts that
+make the onetrip user, its data dir and the environment (files/postinst)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from installers.archive import FILES
 from installers.wheelhouse import PYTHON, Target
 
 HOME = "opt/onetrip"
+UNITS = ("onetrip.service", "onetrip-switch.service", "onetrip-switch.timer")  # the node; the nightly switch
 # python3.11-venv brings ensurepip (Debian splits it out); passwd has useradd, util-linux setpriv.
 DEPENDS = f"python{PYTHON}, python{PYTHON}-venv, passwd, util-linux"
 DESCRIPTION = """\
@@ -29,9 +31,10 @@ def build_deb(release: Path, out: Path, *, version: str, target: Target) -> Path
     tree = out / f".deb-{target.deb_arch}"
     shutil.rmtree(tree, ignore_errors=True)
     shutil.copytree(release, tree / HOME)
-    unit = tree / "lib/systemd/system/onetrip.service"
-    unit.parent.mkdir(parents=True)
-    shutil.copy(FILES / "onetrip.service", unit)
+    units = tree / "lib/systemd/system"
+    units.mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copy(FILES / unit, units / unit)
     (tree / "usr/bin").mkdir(parents=True)
     os.symlink(f"../../{HOME}/venv/bin/onetrip", tree / "usr/bin/onetrip")  # relative: right under any root
     control = tree / "DEBIAN"

@@ -63,12 +63,29 @@ def test_the_package_installs_offline_into_a_scratch_root_and_the_installed_node
             "User=onetrip" in unit
             and "ExecStart=/opt/onetrip/venv/bin/onetrip serve --data /var/lib/onetrip/node" in unit
         )
+        switch = (root / "lib/systemd/system/onetrip-switch.service").read_text()
+        assert (
+            "ExecStart=/opt/onetrip/venv/bin/onetrip update switch --if-staged --data /var/lib/onetrip/node" in switch
+        )
+        timer = (root / "lib/systemd/system/onetrip-switch.timer").read_text()
+        assert "OnCalendar=*-*-* 02:30:00 Asia/Shanghai" in timer and "Persistent=false" in timer
         if shutil.which("systemctl"):  # enabled offline, started at the next boot
             assert (root / "etc/systemd/system/multi-user.target.wants/onetrip.service").is_symlink()
-        if shutil.which("systemd-analyze"):  # the unit as systemd reads it, its command the one installed
-            checked = tmp_path / "onetrip.service"
-            checked.write_text(unit.replace("=/opt/onetrip/", f"={root}/opt/onetrip/"))
-            verify = subprocess.run(["systemd-analyze", "verify", str(checked)], capture_output=True, text=True)
+            assert (root / "etc/systemd/system/timers.target.wants/onetrip-switch.timer").is_symlink()
+        if shutil.which("systemd-analyze"):  # the units as systemd reads them, their commands the ones installed
+            for name in ("onetrip.service", "onetrip-switch.service", "onetrip-switch.timer"):
+                checked = tmp_path / name
+                text = (root / "lib/systemd/system" / name).read_text()
+                checked.write_text(text.replace("=/opt/onetrip/", f"={root}/opt/onetrip/"))
+            verify = subprocess.run(
+                [
+                    "systemd-analyze",
+                    "verify",
+                    *(str(tmp_path / n) for n in ("onetrip.service", "onetrip-switch.timer")),
+                ],
+                capture_output=True,
+                text=True,
+            )
             assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
 
         as_onetrip = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", str(root / "usr/bin/onetrip")]
