@@ -185,6 +185,7 @@ def _switch(config: NodeConfig, args: argparse.Namespace) -> int:
         stop=service("stop"),
         start=service("start"),
         healthy=staging.answers_as(f"http://{config.host}:{config.port}"),
+        database=config.database,
     )
     print(outcome.message)
     return 0 if outcome.switched else 1

@@ -1,4 +1,5 @@
-"""A verified release installed beside the running one, and the switch: stop, keep a copy of the database,
+"""A verified release installed beside the running one, and the switch: stop, keep a copy of the database (a
+station's SQLite file, a hub's PostgreSQL dump),
 point the environment link at the new release, migrate, start, and check /healthz answers from the new
 version; if anything fails, put the database and the link back and start the previous version.
 
@@ -63,14 +64,20 @@ def switch(
     stop: Callable[[], None],
     start: Callable[[], None],
     healthy: Callable[[str | None], bool],
+    database: str = "",
 ) -> Outcome:
     """Switch to `staged`; back to the previous environment, database included, if the new one fails to
     migrate or to answer /healthz as its version (`healthy(None)`: answers at all, after a rollback). `stop` and
-    `start` drive the service (systemd on a PC)."""
+    `start` drive the service (systemd on a PC). `database` is the node's URL when it is not SQLite in its data
+    dir: a hub on PostgreSQL is dumped first, and not switched at all if the dump fails."""
     link = prefix / "venv"
     previous = os.readlink(link) if link.is_symlink() else None
     stop()
-    backup = _keep_database(data_dir, staged.release)
+    try:
+        backup = _keep_database(data_dir, staged.release, database)
+    except UpdateRefused as exc:
+        start()
+        return Outcome(False, previous or "", f"{exc}；没有切换，原来的版本照常运行")
     try:
         _install_sh(staged.folder, "--switch-only", prefix=prefix)
         problem = _migrate(prefix, data_dir)
@@ -82,7 +89,10 @@ def switch(
             return Outcome(True, os.readlink(link), f"已切换到 {staged.version}，运行正常")
         problem = f"新版本 {staged.version} 启动后健康检查未通过"
         stop()
-    _restore_database(data_dir, backup)
+    try:
+        _restore_database(data_dir, backup, database)
+    except UpdateRefused as exc:
+        problem = f"{problem}；{exc}，请用 {backup} 按运维手册手工恢复数据库"
     _point(link, previous)
     start()
     if not healthy(None):
@@ -126,26 +136,48 @@ def _migrate(prefix: Path, data_dir: Path) -> str | None:
     return None if done.returncode == 0 else f"新版本的数据库迁移失败：{done.stderr.strip()[-200:]}"
 
 
-def _keep_database(data_dir: Path, release: str) -> Path | None:
-    """A station's SQLite database as it was before the migration (SQLite's online backup). A hub on
-    PostgreSQL is backed up by pg_dump before its switch (docs/operations.md)."""
-    database = data_dir / "onetrip.db"
-    if not database.exists():
+def _keep_database(data_dir: Path, release: str, database: str = "") -> Path | None:
+    """The database as it was before the migration: a station's SQLite file by SQLite's online backup, a hub's
+    PostgreSQL database by pg_dump (custom format), beside the releases, readable by the node's user alone."""
+    if database.startswith(("postgresql://", "postgres://")):
+        dump = data_dir / "releases" / f"before-{release}.dump"
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        _postgres("pg_dump", "--format=custom", f"--file={dump}", f"--dbname={database}")
+        dump.chmod(0o600)
+        return dump
+    sqlite = data_dir / "onetrip.db"
+    if not sqlite.exists():
         return None
     copy = data_dir / "releases" / f"before-{release}.db"
     copy.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+    with sqlite3.connect(sqlite) as source, sqlite3.connect(copy) as target:
         source.backup(target)
     return copy
 
 
-def _restore_database(data_dir: Path, backup: Path | None) -> None:
+def _restore_database(data_dir: Path, backup: Path | None, database: str = "") -> None:
     if backup is None:
         return
-    database = data_dir / "onetrip.db"
+    if backup.suffix == ".dump":  # the whole database as dumped, in one transaction
+        _postgres("pg_restore", "--clean", "--if-exists", "--single-transaction", f"--dbname={database}", str(backup))
+        return
+    sqlite = data_dir / "onetrip.db"
     for extra in ("-wal", "-shm"):
-        database.with_name(database.name + extra).unlink(missing_ok=True)
-    os.replace(backup, database)
+        sqlite.with_name(sqlite.name + extra).unlink(missing_ok=True)
+    os.replace(backup, sqlite)
+
+
+def _postgres(program: str, *args: str) -> None:
+    """PostgreSQL's own dump and restore programs (the postgresql-client package, of the server's major
+    version or newer); a failure is `UpdateRefused` with their last words."""
+    try:
+        done = subprocess.run([program, *args], capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError:
+        raise UpdateRefused("backup_failed", f"本机没有 {program}：请安装 postgresql-client 后再切换") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["（无输出）"])[-1]
+        action = "备份数据库" if program == "pg_dump" else "恢复数据库"
+        raise UpdateRefused("backup_failed", f"切换前{action}没有成功（{program}：{last}）")
 
 
 def _point(link: Path, target: str | None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.releases import fake_release
-from node.releases import client
+from node.releases import client, staging
 from node.releases.client import running_version
 from node.releases.errors import ReleaseRefused, UpdateRefused
 from node.releases.repository import (
@@ -224,3 +224,43 @@ def test_the_city_hub_re_signs_the_timestamp_once_half_its_week_is_gone(county_t
     run_releases(city_node)
     timestamp = repo.published("timestamp").signed
     assert timestamp.version == 3 and timestamp.expires > NOW + dt.timedelta(days=6)
+
+
+def test_a_hub_on_postgresql_is_dumped_before_its_switch_and_restored_on_a_rollback(tmp_path, postgres_url):
+    """The switch keeps a hub's PostgreSQL database as it was (pg_dump), 0600, and a rollback puts it back."""
+    import psycopg2
+
+    def rows() -> list:
+        with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT note FROM switch_probe ORDER BY note")
+            return [note for (note,) in cursor.fetchall()]
+
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE switch_probe (note text)")
+        cursor.execute("INSERT INTO switch_probe VALUES ('迁移前')")
+    dump = staging._keep_database(tmp_path, "r-next", postgres_url)
+    assert dump.exists() and dump.stat().st_mode & 0o777 == 0o600
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:  # what a failed migration left
+        cursor.execute("INSERT INTO switch_probe VALUES ('迁移了一半')")
+    staging._restore_database(tmp_path, dump, postgres_url)
+    assert rows() == ["迁移前"]
+
+
+def test_a_hub_whose_database_cannot_be_dumped_is_not_switched_and_keeps_running(tmp_path):
+    """No dump, no switch: the service started again as it was, the environment link untouched, and why."""
+    prefix = tmp_path / "opt"
+    (prefix / "venvs" / "r-now").mkdir(parents=True)
+    (prefix / "venv").symlink_to("venvs/r-now")
+    calls = []
+    outcome = staging.switch(
+        staging.Staged("9.9.9", "r-next", tmp_path / "unpacked"),
+        prefix,
+        tmp_path / "node",
+        stop=lambda: calls.append("stop"),
+        start=lambda: calls.append("start"),
+        healthy=lambda version: True,
+        database="postgresql://postgres@127.0.0.1:9/nowhere",  # a closed port
+    )
+    assert not outcome.switched and calls == ["stop", "start"]
+    assert "备份数据库没有成功" in outcome.message and "没有切换" in outcome.message
+    assert (prefix / "venv").readlink() == Path("venvs/r-now")
