@@ -1,7 +1,7 @@
 """A verified release installed beside the running one, and the switch: stop, keep a copy of the database (a
-station's SQLite file, a hub's PostgreSQL dump),
-point the environment link at the new release, migrate, start, and check /healthz answers from the new
-version; if anything fails, put the database and the link back and start the previous version.
+station's SQLite file, a hub's PostgreSQL dump), point the environment link at the new release, migrate, start,
+and check /healthz answers from the new version; if anything fails, put the database and the link back and
+start the previous version.
 
 The environments are install.sh's (installers/files/install.sh: PREFIX/venvs/<release>, PREFIX/venv the link
 the service runs): staging and switching call that script from the verified archive, so a node upgrades by
