@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast soak bench lint chromium fuzz dist
+.PHONY: demo test test-fast soak bench lint chromium fuzz dist check-aarch64
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ fuzz: $(STAMP)
 # network (docs/operations.md, Installing). The wheels are fetched afresh: this needs the package registries.
 dist: $(STAMP)
 	$(BIN)/python -m installers --out dist
+
+# The aarch64 archive `make dist` left installed and run on this x86-64 PC by emulation: an arm64 Debian 12 root
+# (debootstrap, kept in /var/tmp), qemu-user through binfmt_misc, install.sh, every compiled module imported,
+# `onetrip serve` answering /healthz (installers/emulated_check.sh; docs/operations.md, Installing). Needs root,
+# qemu-user-static, debootstrap and Debian's mirror; takes minutes. Not part of `make test`. ARCHIVE=… for another.
+ARCHIVE ?= dist/onetrip-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)-linux-aarch64.tar.gz
+check-aarch64:
+	installers/emulated_check.sh $(ARCHIVE)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
