@@ -39,15 +39,10 @@ def _respond(status: int, code: str, message: str, details: dict | None = None, 
     return render_template("error.html", status=status, message=message), status, list(headers)
 
 
-_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-
-
 def _no_nul() -> None:
     """A query string or form holding NUL is refused before any view: PostgreSQL cannot store or compare NUL
     in text, so a hub would answer 500 where a station on SQLite would not (JSON bodies: `web.bodies`)."""
-    # Only a form's body is looked at: asking werkzeug for the form of a sync batch built a parser for nothing.
-    forms = (request.args, request.form) if request.mimetype in _FORMS else (request.args,)
-    if any("\x00" in value for values in forms for value in values.values()):
+    if any("\x00" in value for values in (request.args, request.form) for value in values.values()):
         raise BadRequest("请求含有不允许的字符（NUL）")
 
 

@@ -8,8 +8,6 @@ import secrets
 from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 
-from web.views.sync import PREFIX as SYNC
-
 # No inline script anywhere, and no inline style but the charts' own <style> element, which carries this
 # request's nonce (`web/charts.py`). Nothing is fetched from elsewhere; no page may be framed.
 _POLICY = (
@@ -35,13 +33,6 @@ def style_nonce() -> str:
 class _SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
-
-    def open_session(self, app: Flask, request):
-        """No session for a sync request: it is signed by an installation's key and no browser makes it, and
-        looking for a cookie that is never there was about 7% of a hub's CPU for an idle round (yappi)."""
-        if request.path.startswith(SYNC + "/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
 
 
 def _add_headers(response: Response) -> Response:

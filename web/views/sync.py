@@ -14,8 +14,7 @@ from node.link import downstream
 from sync.errors import Busy
 from web.admission import QUEUE_WAIT_MAX_S, sync_slots, waited_s
 
-PREFIX = "/api/v1/sync"
-bp = Blueprint("sync", __name__, url_prefix=PREFIX)
+bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
 SLOTS = "onetrip.sync_slots"
 RETRY_AFTER_S = 5
 
