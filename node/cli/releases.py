@@ -15,7 +15,7 @@ from node import files
 from node.config import NodeConfig
 from node.releases import client, staging
 from node.releases.background import stage_checked, staged_release, switch_staged
-from node.releases.errors import ReleaseRefused, UpdateRefused
+from node.releases.errors import UpdateRefused
 from node.releases.repository import (
     Repository,
     add_release,
@@ -27,7 +27,6 @@ from node.releases.repository import (
     publish,
     refresh_timestamp,
     remove_release,
-    rotate_root,
     sign_staged,
 )
 from provisioning.identity import load_identity
@@ -69,46 +68,16 @@ def _remove(args: argparse.Namespace) -> None:
 
 
 def _sign(args: argparse.Namespace) -> None:
-    print(f"已签：{sign_staged(Repository(args.repo), args.role, load_signer(args.key))}")
+    done = sign_staged(Repository(args.repo), args.role, load_signer(args.key))
+    print(f"{done.role} v{done.version}：已有 {done.signed_by}/{done.threshold} 个签名")
 
 
 def _status(args: argparse.Namespace) -> None:
     pending = Repository(args.repo).pending()
     for item in pending:
-        print(f"待签：{item}{'，可以发布' if not item.short else ''}")
+        print(f"待签：{item.role} v{item.version}，{item.signed_by}/{item.threshold} 个签名")
     if not pending:
         print("没有待签的元数据")
-
-
-def _rotate(args: argparse.Namespace) -> None:
-    root = rotate_root(
-        Repository(args.repo),
-        _now(),
-        add=[(role, load_public(Path(path))) for role, path in args.add],
-        revoke=[(role, _keyid(value)) for role, value in args.revoke],
-        thresholds={role: _count(value) for role, value in args.threshold},
-    )
-    version = root.signed.version
-    print(f"新的根元数据 v{version} 待签：旧根和新根各须够门限的持钥人签署（onetrip releases sign --role root）")
-
-
-def _keyid(value: str) -> str:
-    """A key named by its public key file, or by the keyid written on the ceremony's paper."""
-    return load_public(Path(value)).keyid if value.endswith(".json") else value
-
-
-def _count(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ReleaseRefused(f"门限应是整数，而不是 {value}") from None
-
-
-def _role_and(value: str) -> tuple[str, str]:
-    role, sep, rest = value.partition("=")
-    if not sep or not rest:
-        raise argparse.ArgumentTypeError(f"应写作 角色=值（如 root=root-d.pub.json），而不是 {value}")
-    return role, rest
 
 
 def _publish(args: argparse.Namespace) -> None:
@@ -128,7 +97,6 @@ RELEASES = {
     "remove": _remove,
     "sign": _sign,
     "status": _status,
-    "rotate": _rotate,
     "publish": _publish,
     "timestamp": _timestamp,
 }
@@ -145,7 +113,6 @@ def add_releases_parser(commands) -> None:
         ("add", "加入一个 make dist 生成的发布包"),
         ("remove", "撤下一个发布包"),
         ("sign", "持钥人签署待签的根或目标元数据"),
-        ("rotate", "轮换密钥：生成新版本的根元数据（增减根、目标、在线密钥，改门限），待新旧持钥人签署"),
         ("status", "看哪些元数据待签、已有几个签名"),
         ("publish", "发布已签够的元数据，用在线密钥重签快照和时间戳"),
         ("timestamp", "立即重签时间戳（市级枢纽每天自动做）"),
@@ -163,13 +130,6 @@ def add_releases_parser(commands) -> None:
     add.add_argument("--county", action="append", default=[], help="只发给这些县（6 位区划代码，可多次）")
     add.add_argument("--station", action="append", default=[], help="先行批次：只发给这些站点（站点编码，可多次）")
     actions.choices["remove"].add_argument("--name", required=True, help="发布包文件名")
-    rotate = actions.choices["rotate"]
-    for option, help in (
-        ("--add", "加入一把密钥：角色=公钥文件（角色为 root、targets 或 online，可多次）"),
-        ("--revoke", "撤销一把密钥：角色=公钥文件或密钥编号（可多次）"),
-        ("--threshold", "改门限：角色=个数（可多次）"),
-    ):
-        rotate.add_argument(option, type=_role_and, action="append", default=[], help=help)
     sign = actions.choices["sign"]
     sign.add_argument("--role", choices=("root", "targets"), required=True)
     sign.add_argument("--key", type=Path, required=True, help="持钥人的私钥文件")

@@ -95,15 +95,6 @@ class Staged:
     version: int
     signed_by: int  # valid signatures of the keys the role needs
     threshold: int
-    previous: tuple[int, int] | None = None  # a rotated root: signatures of the old root's keys, its threshold
-
-    @property
-    def short(self) -> bool:
-        return self.signed_by < self.threshold or (self.previous is not None and self.previous[0] < self.previous[1])
-
-    def __str__(self) -> str:
-        said = f"{self.role} v{self.version} 有 {self.signed_by}/{self.threshold} 个签名"
-        return said + (f"（旧根持钥人 {self.previous[0]}/{self.previous[1]}）" if self.previous else "")
 
 
 class Repository:
@@ -136,12 +127,11 @@ class Repository:
         for role in OFFLINE_ROLES:
             staged = self.staged_role(role)
             if staged is not None:
-                counts = [
-                    (_valid_signatures(root.signed, role, staged), root.signed.roles[role].threshold)
-                    for root in _signing_roots(self, role, staged)
-                ]
-                previous = counts[0] if len(counts) == 2 else None
-                out.append(Staged(role, staged.signed.version, *counts[-1], previous))
+                signers = _signing_roots(self, role, staged)
+                counts = [_valid_signatures(root.signed, role, staged) for root in signers]
+                need = [root.signed.roles[role].threshold for root in signers]
+                short = min(range(len(counts)), key=lambda i: counts[i] - need[i])
+                out.append(Staged(role, staged.signed.version, counts[short], need[short]))
         return out
 
     # writing
@@ -163,7 +153,7 @@ def init_repository(
 ) -> None:
     """Root v1 and an empty targets v1, staged for their holders to sign (`sign_staged`), then `publish`."""
     if repo.published(Root.type) or repo.staged_role(Root.type):
-        raise ReleaseRefused(f"{repo.folder} 已有发布库：轮换密钥请用 onetrip releases rotate，不要重新初始化")
+        raise ReleaseRefused(f"{repo.folder} 已有发布库：轮换密钥请改根元数据，不要重新初始化")
     problems = [
         f"{role} 的门限 {threshold} 超过密钥数 {len(keys)}"
         for role, keys, threshold in (("root", root_keys, root_threshold), ("targets", targets_keys, targets_threshold))
@@ -183,75 +173,6 @@ def init_repository(
     root.add_key(online_key, Timestamp.type)
     repo._stage(Metadata(root))
     repo._stage(Metadata(Targets(expires=now + LIFETIMES[Targets.type])))
-
-
-# What a rotation may change: the offline roles, and the online key, which signs snapshot and timestamp both.
-ONLINE = "online"
-ROTATABLE = (Root.type, Targets.type, ONLINE)
-
-
-def rotate_root(
-    repo: Repository,
-    now: dt.datetime,
-    *,
-    add: Iterable[tuple[str, SSlibKey]] = (),
-    revoke: Iterable[tuple[str, str]] = (),
-    thresholds: dict[str, int] | None = None,
-) -> Metadata:
-    """The next root version, staged for signing: keys added to roles (`add`: (role, key)), revoked from
-    them (`revoke`: (role, keyid)), thresholds changed; `ROTATABLE` names the roles. It is published only
-    once a threshold of the old root's holders and one of the new root's have signed (`_signing_roots`):
-    the old keys vouch for the new, and the new holders show they hold theirs. A node walks from the root
-    it trusts through every version after it, so each rotation is a step it checks.
-
-    When the targets keys or threshold change, the published targets is staged again (next version,
-    unsigned) for the new holders: a node checks targets against the newest root, so targets signed only
-    by a revoked key would stop every update. A staged rotation not yet published is changed further
-    rather than replaced."""
-    current = repo.current(Root.type)
-    if current is None:
-        raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
-    root = Metadata.from_bytes(current.to_bytes())
-    signed = root.signed
-    targets_before = (set(signed.roles[Targets.type].keyids), signed.roles[Targets.type].threshold)
-    for role, key in add:
-        for tuf_role in _tuf_roles(role):
-            signed.add_key(key, tuf_role)
-    for role, keyid in revoke:
-        for tuf_role in _tuf_roles(role):
-            if keyid not in signed.roles[tuf_role].keyids:
-                raise ReleaseRefused(f"{role} 角色没有这把密钥（{keyid[:12]}…），无法撤销")
-            signed.revoke_key(keyid, tuf_role)
-    for role, threshold in (thresholds or {}).items():
-        for tuf_role in _tuf_roles(role):
-            signed.roles[tuf_role].threshold = threshold
-    problems = [
-        f"{role} 的门限 {signed.roles[role].threshold} 应在 1 到密钥数 {len(signed.roles[role].keyids)} 之间"
-        for role in (Root.type, Targets.type, Snapshot.type, Timestamp.type)
-        if not 1 <= signed.roles[role].threshold <= len(signed.roles[role].keyids)
-    ]
-    offline = set(signed.roles[Root.type].keyids) | set(signed.roles[Targets.type].keyids)
-    if offline & (set(signed.roles[Snapshot.type].keyids) | set(signed.roles[Timestamp.type].keyids)):
-        problems.append("在线密钥（快照、时间戳）不能同时是离线的根或目标密钥")
-    if problems:
-        raise ReleaseRefused("；".join(problems))
-    published = repo.published(Root.type)
-    signed.version = (published.signed.version if published else 0) + 1
-    signed.expires = now + LIFETIMES[Root.type]
-    root.signatures.clear()
-    repo._stage(root)
-    targets = repo.current(Targets.type)
-    if targets is not None and (set(signed.roles[Targets.type].keyids), signed.roles[Targets.type].threshold) != (
-        targets_before
-    ):
-        _restage(repo, targets, now, lambda _: None)
-    return root
-
-
-def _tuf_roles(role: str) -> tuple[str, ...]:
-    if role not in ROTATABLE:
-        raise ReleaseRefused(f"没有 {role} 这个角色：可以轮换的是 {'、'.join(ROTATABLE)}")
-    return (Snapshot.type, Timestamp.type) if role == ONLINE else (role,)
 
 
 def add_release(repo: Repository, archive: Path, now: dt.datetime, *, counties=(), stations=()) -> TargetFile:
@@ -314,10 +235,13 @@ def sign_staged(repo: Repository, role: str, signer: CryptoSigner) -> Staged:
 def publish(repo: Repository, online: CryptoSigner, now: dt.datetime) -> list[str]:
     """Move staged roles that carry their thresholds into metadata/, then a new snapshot and timestamp
     signed with the online key. Refused whole if any staged role is short of signatures."""
-    short = [str(item) for item in repo.pending() if item.short]
+    short = [
+        f"{item.role} v{item.version} 有 {item.signed_by}/{item.threshold} 个签名"
+        for item in repo.pending()
+        if item.signed_by < item.threshold
+    ]
     if short:
         raise ReleaseRefused("签名不足，未发布：" + "；".join(short))
-    _check_online(repo.current(Root.type), online)
     moved = []
     repo.metadata.mkdir(parents=True, exist_ok=True)
     for role in OFFLINE_ROLES:  # root first: targets is checked against the root it comes with
@@ -340,7 +264,6 @@ def refresh_timestamp(repo: Repository, online: CryptoSigner, now: dt.datetime, 
         return False
     if not force and timestamp.signed.expires - now > LIFETIMES[Timestamp.type] / 2:
         return False
-    _check_online(repo.published(Root.type), online)
     _sign_snapshot_and_timestamp(repo, online, now)
     return True
 
@@ -365,13 +288,6 @@ def _sign_snapshot_and_timestamp(repo: Repository, online: CryptoSigner, now: dt
         ),
     )
     _write(repo.metadata / "timestamp.json", _signed_bytes(Metadata(timestamp), online))
-
-
-def _check_online(root: Metadata | None, online: CryptoSigner) -> None:
-    """Snapshot and timestamp signed by a key the root does not name would be refused by every node: say so
-    at the city instead (after a rotation of the online key, the old one is no use)."""
-    if root is not None and online.public_key.keyid not in root.signed.roles[Timestamp.type].keyids:
-        raise ReleaseRefused("这把在线密钥不是根元数据指定的快照和时间戳密钥（轮换后请用新的在线密钥）")
 
 
 def _signed_bytes(metadata: Metadata, signer: CryptoSigner) -> bytes:

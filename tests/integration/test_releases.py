@@ -16,7 +16,6 @@ from node.releases.client import running_version
 from node.releases.errors import ReleaseRefused, UpdateRefused
 from node.releases.repository import (
     Repository,
-    _sign_snapshot_and_timestamp,
     add_release,
     generate_key,
     init_repository,
@@ -24,7 +23,6 @@ from node.releases.repository import (
     load_public,
     load_signer,
     publish,
-    rotate_root,
     sign_staged,
 )
 
@@ -34,11 +32,11 @@ COUNTY, VILLAGE = "511302", "511302001001"
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
-    """Three root holders (two must sign), two targets holders (both must sign), the city hub's online key;
-    and the keys a rotation brings in: a new root holder, a new targets holder, a new online key."""
+    """Three root holders (two must sign), two targets holders (both must sign), the city hub's online key."""
     folder = tmp_path_factory.mktemp("sticks")
-    names = ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online", "root-d", "tgt-c", "online-2")
-    return {name: generate_key(folder / name, name) for name in names}
+    return {
+        name: generate_key(folder / name, name) for name in ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -266,97 +264,3 @@ def test_a_hub_whose_database_cannot_be_dumped_is_not_switched_and_keeps_running
     assert not outcome.switched and calls == ["stop", "start"]
     assert "备份数据库没有成功" in outcome.message and "没有切换" in outcome.message
     assert (prefix / "venv").readlink() == Path("venvs/r-now")
-
-
-def public(keys, name: str):
-    return load_public(keys[name][1])
-
-
-def signer(keys, name: str):
-    return load_signer(keys[name][0])
-
-
-def sign_all(repo: Repository, keys, role: str, *names: str) -> None:
-    for name in names:
-        sign_staged(repo, role, signer(keys, name))
-
-
-def test_a_root_key_rotated_out_needs_the_old_holders_and_the_new_and_a_village_walks_to_the_new_root(
-    tmp_path, keys, city
-):
-    county = node(tmp_path, "county", COUNTY, "county", city)
-    village = node(tmp_path, "village", VILLAGE, "village", city)
-    client.check(county, city.folder)
-    lost = public(keys, "root-b").keyid  # a holder who left: the new root needs a, c and the newcomer d
-    rotate_root(city, NOW, add=[("root", public(keys, "root-d"))], revoke=[("root", lost)], thresholds={"root": 3})
-    sign_all(city, keys, "root", "root-a", "root-c")
-    with pytest.raises(ReleaseRefused, match=r"root v2 有 2/3 个签名（旧根持钥人 2/2）"):
-        publish(city, signer(keys, "online"), NOW)
-    with pytest.raises(ReleaseRefused, match="不是 root 的签署密钥"):
-        sign_staged(city, "root", signer(keys, "tgt-a"))
-    sign_all(city, keys, "root", "root-d")
-    assert publish(city, signer(keys, "online"), NOW) == ["root v2"]
-    client.check(county, city.folder)  # the county's mirror carries every root since the first
-    assert client.check(village, county.folder).offer.version == "0.1.1"
-    trusted = json.loads((village.folder / "trusted" / "root.json").read_text())["signed"]
-    assert trusted["version"] == 2 and lost not in trusted["roles"]["root"]["keyids"]
-
-
-def test_a_new_root_without_the_old_holders_signatures_is_not_published_nor_trusted(tmp_path, keys, city):
-    village = node(tmp_path, "village", VILLAGE, "village", city)
-    rotate_root(city, NOW, add=[("root", public(keys, "root-d"))], thresholds={"root": 1})
-    sign_all(city, keys, "root", "root-d")  # only the newcomer: what a thief of one new stick could do
-    with pytest.raises(ReleaseRefused, match=r"旧根持钥人 0/2"):
-        publish(city, signer(keys, "online"), NOW)
-    shutil.copyfile(city.staged / "root.json", city.metadata / "2.root.json")  # behind publish's back
-    error = refused(village, city.folder)
-    assert error.reason == "tampered_metadata" and "签名无效" in str(error)
-
-
-def test_a_rotated_online_key_signs_from_then_on_and_the_old_one_is_refused(tmp_path, keys, city):
-    village = node(tmp_path, "village", VILLAGE, "village", city)
-    client.check(village, city.folder)
-    online = [("online", public(keys, "online").keyid)]
-    rotate_root(city, NOW, add=[("online", public(keys, "online-2"))], revoke=online)
-    sign_all(city, keys, "root", "root-a", "root-c")
-    with pytest.raises(ReleaseRefused, match="不是根元数据指定的快照和时间戳密钥"):
-        publish(city, signer(keys, "online"), NOW)
-    publish(city, signer(keys, "online-2"), NOW)
-    assert client.check(village, city.folder).offer.version == "0.1.1"  # the new online key's timestamp trusted
-    _sign_snapshot_and_timestamp(city, signer(keys, "online"), NOW)  # someone who kept the old online key
-    assert refused(village, city.folder).reason == "tampered_metadata"
-
-
-def test_new_targets_holders_sign_the_targets_again_before_anything_is_published(tmp_path, keys, archives, city):
-    village = node(tmp_path, "village", VILLAGE, "village", city)
-    rotate_root(city, NOW, add=[("targets", public(keys, "tgt-c"))], revoke=[("targets", public(keys, "tgt-b").keyid)])
-    assert [str(item) for item in city.pending()] == [
-        "root v2 有 0/2 个签名（旧根持钥人 0/2）",
-        "targets v2 有 0/2 个签名",
-    ]
-    sign_all(city, keys, "root", "root-a", "root-c")
-    with pytest.raises(ReleaseRefused, match="不是 targets 的签署密钥"):
-        sign_staged(city, "targets", signer(keys, "tgt-b"))
-    sign_all(city, keys, "targets", "tgt-a", "tgt-c")
-    assert publish(city, signer(keys, "online"), NOW) == ["root v2", "targets v2"]
-    assert client.check(village, city.folder).offer.version == "0.1.1"
-
-
-@pytest.mark.parametrize(
-    "change, said",
-    [
-        ({"add": [("admin", None)]}, "没有 admin 这个角色"),
-        ({"revoke": [("targets", "0" * 64)]}, "targets 角色没有这把密钥"),
-        ({"thresholds": {"root": 4}}, "root 的门限 4 应在 1 到密钥数 3 之间"),
-        ({"thresholds": {"targets": 0}}, "targets 的门限 0 应在 1 到密钥数 2 之间"),
-        ({"add": [("online", "root-a")]}, "在线密钥（快照、时间戳）不能同时是离线的根或目标密钥"),
-    ],
-)
-def test_a_rotation_that_would_break_the_repository_is_refused_and_stages_nothing(keys, city, change, said):
-    change = {
-        key: [(role, public(keys, name) if name else None) for role, name in value] if key == "add" else value
-        for key, value in change.items()
-    }
-    with pytest.raises(ReleaseRefused, match=said):
-        rotate_root(city, NOW, **change)
-    assert city.pending() == []
