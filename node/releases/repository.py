@@ -346,10 +346,15 @@ def sign_staged(repo: Repository, role: str, signer: CryptoSigner) -> Staged:
 def publish(repo: Repository, online: CryptoSigner, now: dt.datetime) -> list[str]:
     """Move staged roles that carry their thresholds into metadata/, then a new snapshot and timestamp
     signed with the online key. Refused whole if any staged role is short of signatures (a new root: of
-    either root's threshold)."""
+    either root's threshold), or if the online key is not the one of the root it publishes under (after a
+    rotation of the online key, the new one)."""
     short = [f"{item.role} v{item.version} 有 {item.signatures()}" for item in repo.pending() if not item.ready]
     if short:
         raise ReleaseRefused("签名不足，未发布：" + "；".join(short))
+    root = repo.current(Root.type)
+    if root is None:
+        raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
+    _check_online(root.signed, online)
     moved = []
     repo.metadata.mkdir(parents=True, exist_ok=True)
     for role in OFFLINE_ROLES:  # root first: targets is checked against the root it comes with
@@ -372,6 +377,7 @@ def refresh_timestamp(repo: Repository, online: CryptoSigner, now: dt.datetime, 
         return False
     if not force and timestamp.signed.expires - now > LIFETIMES[Timestamp.type] / 2:
         return False
+    _check_online(repo.published(Root.type).signed, online)
     _sign_snapshot_and_timestamp(repo, online, now)
     return True
 
@@ -396,6 +402,17 @@ def _sign_snapshot_and_timestamp(repo: Repository, online: CryptoSigner, now: dt
         ),
     )
     _write(repo.metadata / "timestamp.json", _signed_bytes(Metadata(timestamp), online))
+
+
+def _check_online(root: Root, online: CryptoSigner) -> None:
+    """Nodes would refuse a snapshot or timestamp signed by a key their root does not name for it: say so
+    here instead, before anything is written (the usual cause, the old online key after a rotation)."""
+    keyid = online.public_key.keyid
+    if any(keyid not in root.roles[role].keyids for role in ONLINE_ROLES):
+        raise ReleaseRefused(
+            f"这把密钥（{keyid[:12]}…）不是根元数据 v{root.version} 中快照和时间戳的在线密钥，未签名："
+            "在线密钥轮换后请用新的在线密钥"
+        )
 
 
 def _signed_bytes(metadata: Metadata, signer: CryptoSigner) -> bytes:

@@ -25,6 +25,7 @@ from node.releases.repository import (
     load_public,
     load_signer,
     publish,
+    refresh_timestamp,
     rotate_root,
     sign_staged,
 )
@@ -252,6 +253,32 @@ def test_a_village_trusting_the_first_root_walks_the_whole_chain_through_its_tow
     offline = node(tmp_path, "offline", VILLAGE[:9] + "002", "village", city)
     client.check(offline, stick)
     assert trusted_root(offline).version == 3
+
+
+def test_a_rotated_online_key_signs_the_next_timestamp_and_the_revoked_one_is_refused(tmp_path, keys, city):
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(village, city.folder)
+    old, new = load_signer(keys["online"][0]), load_signer(keys["online-2"][0])
+    rotate_root(
+        city, NOW, revoke=[("timestamp", keyid(keys, "online"))], add=[("snapshot", load_public(keys["online-2"][1]))]
+    )
+    staged = city.staged_role("root").signed
+    assert staged.roles["snapshot"].keyids == staged.roles["timestamp"].keyids == [keyid(keys, "online-2")]
+    sign(city, "root", keys, "root-a", "root-b")
+    with pytest.raises(ReleaseRefused, match="不是根元数据 v2 中快照和时间戳的在线密钥"):
+        publish(city, old, NOW)
+    assert city.published("root").signed.version == 1 and city.staged_role("root") is not None  # nothing moved
+    publish(city, new, NOW)
+    client.check(village, city.folder)
+    timestamp = Metadata.from_file(str(village.folder / "trusted" / "timestamp.json"))
+    assert list(timestamp.signatures) == [keyid(keys, "online-2")]
+    with pytest.raises(ReleaseRefused, match="在线密钥轮换后请用新的在线密钥"):
+        refresh_timestamp(city, old, NOW, force=True)
+    forged = city.published("timestamp")  # what the city would publish next, but by the revoked key
+    forged.signed.version += 1
+    forged.sign(old)
+    forged.to_file(str(city.metadata / "timestamp.json"))
+    assert refused(village, city.folder).reason == "tampered_metadata"
 
 
 def test_targets_is_staged_again_for_the_new_targets_holders_once_the_old_signatures_fall_short(tmp_path, keys, city):
