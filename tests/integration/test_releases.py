@@ -255,6 +255,25 @@ def test_a_village_trusting_the_first_root_walks_the_whole_chain_through_its_tow
     assert trusted_root(offline).version == 3
 
 
+def test_a_new_root_without_a_threshold_of_the_old_root_is_refused_by_publish_and_by_nodes(tmp_path, keys, city):
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(village, city.folder)
+    rotate_root(
+        city,
+        NOW,
+        revoke=[("root", keyid(keys, name)) for name in ("root-a", "root-b")],
+        add=[("root", load_public(keys[name][1])) for name in ("root-d", "root-e")],
+    )
+    sign(city, "root", keys, "root-d", "root-e")  # the new keys only
+    with pytest.raises(ReleaseRefused, match="0/2 个旧根 v1 持钥人的签名、2/2 个新根 v2 持钥人的签名"):
+        publish(city, load_signer(keys["online"][0]), NOW)
+    assert city.published("root").signed.version == 1
+    shutil.copy(city.staged / "root.json", city.metadata / "2.root.json")  # behind publish's back
+    error = refused(village, city.folder)
+    assert error.reason == "untrusted_root" and "上一版根或它自己的持钥人签名不够门限" in str(error)
+    assert trusted_root(village).version == 1
+
+
 def test_a_rotated_online_key_signs_the_next_timestamp_and_the_revoked_one_is_refused(tmp_path, keys, city):
     village = node(tmp_path, "village", VILLAGE, "village", city)
     client.check(village, city.folder)
