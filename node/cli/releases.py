@@ -15,7 +15,7 @@ from node import files
 from node.config import NodeConfig
 from node.releases import client, staging
 from node.releases.background import stage_checked, staged_release, switch_staged
-from node.releases.errors import UpdateRefused
+from node.releases.errors import ReleaseRefused, UpdateRefused
 from node.releases.repository import (
     Repository,
     add_release,
@@ -27,6 +27,7 @@ from node.releases.repository import (
     publish,
     refresh_timestamp,
     remove_release,
+    rotate_root,
     sign_staged,
 )
 from provisioning.identity import load_identity
@@ -67,15 +68,57 @@ def _remove(args: argparse.Namespace) -> None:
     print(f"已撤下 {args.name}，新的目标元数据待签")
 
 
+def _rotate(args: argparse.Namespace) -> None:
+    repo = Repository(args.repo)
+    staged = rotate_root(
+        repo,
+        _now(),
+        add=_changes(args.add_key, lambda path: load_public(Path(path))),
+        revoke=_changes(args.revoke_key, _keyid),
+        thresholds=_changes(args.threshold, _threshold),
+    )
+    print(f"已生成 {'、'.join(staged)}，待签：根元数据要旧根和新根的持钥人各签够门限（新旧都有的密钥签一次即可）")
+    if len(staged) > 1:
+        print("目标密钥变了，已发布的目标元数据在新根下签名不足：新的目标持钥人须重签 targets")
+    _print_pending(repo)
+
+
+def _changes(options: list[str], value) -> list[tuple[str, object]]:
+    """`ROLE=VALUE` options as (role, value(VALUE)); the roles themselves are checked by `rotate_root`."""
+    changes = []
+    for option in options:
+        role, equals, text = option.partition("=")
+        if not equals or not text:
+            raise ReleaseRefused(f"{option} 应写成 角色=值，如 root=root-d.pub.json 或 targets=2")
+        changes.append((role, value(text)))
+    return changes
+
+
+def _keyid(text: str) -> str:
+    """A key to revoke: its public key file (`*.pub.json`), or the keyid written down at the ceremony."""
+    return load_public(Path(text)).keyid if text.endswith(".json") else text
+
+
+def _threshold(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ReleaseRefused(f"门限应是整数，不是 {text}") from None
+
+
 def _sign(args: argparse.Namespace) -> None:
     done = sign_staged(Repository(args.repo), args.role, load_signer(args.key))
-    print(f"{done.role} v{done.version}：已有 {done.signed_by}/{done.threshold} 个签名")
+    print(f"{done.role} v{done.version}：已有 {done.signatures()}")
 
 
 def _status(args: argparse.Namespace) -> None:
-    pending = Repository(args.repo).pending()
+    _print_pending(Repository(args.repo))
+
+
+def _print_pending(repo: Repository) -> None:
+    pending = repo.pending()
     for item in pending:
-        print(f"待签：{item.role} v{item.version}，{item.signed_by}/{item.threshold} 个签名")
+        print(f"待签：{item.role} v{item.version}，{item.signatures()}")
     if not pending:
         print("没有待签的元数据")
 
@@ -95,6 +138,7 @@ RELEASES = {
     "init": _init,
     "add": _add,
     "remove": _remove,
+    "rotate": _rotate,
     "sign": _sign,
     "status": _status,
     "publish": _publish,
@@ -112,6 +156,7 @@ def add_releases_parser(commands) -> None:
         ("init", "建库：根和目标元数据（离线密钥、门限）"),
         ("add", "加入一个 make dist 生成的发布包"),
         ("remove", "撤下一个发布包"),
+        ("rotate", "轮换密钥：生成下一版根元数据（增删密钥、改门限、续一年有效期），待新旧根的持钥人签名"),
         ("sign", "持钥人签署待签的根或目标元数据"),
         ("status", "看哪些元数据待签、已有几个签名"),
         ("publish", "发布已签够的元数据，用在线密钥重签快照和时间戳"),
@@ -130,6 +175,13 @@ def add_releases_parser(commands) -> None:
     add.add_argument("--county", action="append", default=[], help="只发给这些县（6 位区划代码，可多次）")
     add.add_argument("--station", action="append", default=[], help="先行批次：只发给这些站点（站点编码，可多次）")
     actions.choices["remove"].add_argument("--name", required=True, help="发布包文件名")
+    rotate = actions.choices["rotate"]
+    for option, metavar, help in (
+        ("--add-key", "角色=公钥文件", "给角色加一把密钥（keygen 写出的 .pub.json；snapshot、timestamp 指在线密钥）"),
+        ("--revoke-key", "角色=公钥文件或密钥ID", "撤销角色的一把密钥"),
+        ("--threshold", "角色=门限", "root 或 targets 的新门限"),
+    ):
+        rotate.add_argument(option, action="append", default=[], metavar=metavar, help=f"{help}（可多次）")
     sign = actions.choices["sign"]
     sign.add_argument("--role", choices=("root", "targets"), required=True)
     sign.add_argument("--key", type=Path, required=True, help="持钥人的私钥文件")

@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from tuf.api import exceptions
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata, Root, Targets
 from tuf.ngclient import Updater
 
 from node.releases.choice import Offer, kept_for_children, offers_of, pick
@@ -178,6 +178,13 @@ def refusal(exc: Exception, what: str) -> UpdateRefused | UpdateUnavailable:
         return UpdateRefused(
             "tampered_target", "发布包与市级签名的校验值不符（被篡改或已损坏），已丢弃，没有安装；请从上级重新获取"
         )
+    if isinstance(exc, exceptions.UnsignedMetadataError) and str(exc).startswith(f"{Root.type} "):
+        # ngclient's words for a root short of its own threshold or (a new one) of its predecessor's
+        return UpdateRefused(
+            "untrusted_root",
+            "根元数据的签名无效：上一版根或它自己的持钥人签名不够门限（密钥轮换没有签完，或不是本市的发布库），"
+            "已拒绝，本机继续信任原有的根；请告知市级",
+        )
     if isinstance(exc, exceptions.UnsignedMetadataError | exceptions.LengthOrHashMismatchError):
         return UpdateRefused(
             "tampered_metadata", "更新元数据的签名无效（被篡改，或不是本市的发布库），已拒绝，本机保持现有版本"
@@ -226,6 +233,7 @@ STATE_WORDS = {
 REASON_WORDS = {
     "tampered_target": "发布包被篡改",
     "tampered_metadata": "元数据被篡改",
+    "untrusted_root": "根元数据签名不足",
     "expired": "元数据过期",
     "frozen": "镜像冻结",
     "rolled_back": "版本回退",

@@ -1,6 +1,7 @@
 """The city's TUF repository, with python-tuf's Metadata API: four roles, root and targets signed by a
 threshold of offline keys that their holders keep on sticks, snapshot and timestamp by one online key on the
-city hub. Changes to root or targets wait in `staged/` until enough holders have signed them.
+city hub. Changes to root or targets wait in `staged/` until enough holders have signed them (a new root, as
+nodes check it: a threshold of the old root's holders and one of its own).
 
 Layout (what nodes fetch, and what hubs mirror unchanged): `metadata/<v>.root.json`, `<v>.targets.json`,
 `<v>.snapshot.json` and `timestamp.json` (consistent snapshots: a file once published never changes, so a
@@ -15,7 +16,7 @@ import json
 import os
 import shutil
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
-    Role,
     Root,
     Snapshot,
     TargetFile,
@@ -48,6 +48,8 @@ LIFETIMES = {
     Timestamp.type: dt.timedelta(days=7),
 }
 OFFLINE_ROLES = (Root.type, Targets.type)
+ONLINE_ROLES = (Snapshot.type, Timestamp.type)  # one online key signs both: it is changed for both at once
+ROLES = OFFLINE_ROLES + ONLINE_ROLES
 PRETTY = JSONSerializer(compact=False)
 
 
@@ -90,11 +92,35 @@ def load_signer(path: Path) -> CryptoSigner:
 
 
 @dataclass(frozen=True)
+class Count:
+    """A staged role's valid signatures against one root's threshold for it."""
+
+    root_version: int
+    signed_by: int
+    threshold: int
+
+
+@dataclass(frozen=True)
 class Staged:
     role: str
     version: int
-    signed_by: int  # valid signatures of the keys the role needs
-    threshold: int
+    counts: tuple[Count, ...]  # a new root: its predecessor's and its own; targets: the root it is published under
+
+    @property
+    def ready(self) -> bool:
+        return all(count.signed_by >= count.threshold for count in self.counts)
+
+    def signatures(self) -> str:
+        """`1/2 个签名`; for a new root both counts, since either can be the one short (a holder of only the old
+        root's key, or of only the new one's, adds to one of them)."""
+        if len(self.counts) == 1:
+            (count,) = self.counts
+            return f"{count.signed_by}/{count.threshold} 个签名"
+        old, new = self.counts
+        return (
+            f"{old.signed_by}/{old.threshold} 个旧根 v{old.root_version} 持钥人的签名、"
+            f"{new.signed_by}/{new.threshold} 个新根 v{new.root_version} 持钥人的签名"
+        )
 
 
 class Repository:
@@ -127,11 +153,11 @@ class Repository:
         for role in OFFLINE_ROLES:
             staged = self.staged_role(role)
             if staged is not None:
-                signers = _signing_roots(self, role, staged)
-                counts = [_valid_signatures(root.signed, role, staged) for root in signers]
-                need = [root.signed.roles[role].threshold for root in signers]
-                short = min(range(len(counts)), key=lambda i: counts[i] - need[i])
-                out.append(Staged(role, staged.signed.version, counts[short], need[short]))
+                counts = tuple(
+                    Count(root.version, _valid_signatures(root, role, staged), root.roles[role].threshold)
+                    for root in (metadata.signed for metadata in _signing_roots(self, role, staged))
+                )
+                out.append(Staged(role, staged.signed.version, counts))
         return out
 
     # writing
@@ -151,28 +177,111 @@ def init_repository(
     online_key: SSlibKey,
     now: dt.datetime,
 ) -> None:
-    """Root v1 and an empty targets v1, staged for their holders to sign (`sign_staged`), then `publish`."""
+    """Root v1 and an empty targets v1, staged for their holders to sign (`sign_staged`), then `publish`. The
+    keys go in as a rotation's would, onto python-tuf's empty root, so both are refused by the same rules."""
     if repo.published(Root.type) or repo.staged_role(Root.type):
-        raise ReleaseRefused(f"{repo.folder} 已有发布库：轮换密钥请改根元数据，不要重新初始化")
-    problems = [
-        f"{role} 的门限 {threshold} 超过密钥数 {len(keys)}"
-        for role, keys, threshold in (("root", root_keys, root_threshold), ("targets", targets_keys, targets_threshold))
-        if not 1 <= threshold <= len(keys)
+        raise ReleaseRefused(f"{repo.folder} 已有发布库：轮换密钥请用 onetrip releases rotate，不要重新初始化")
+    root = Root(expires=now + LIFETIMES[Root.type], consistent_snapshot=True)
+    _change_keys(
+        root,
+        add=[
+            *((Root.type, key) for key in root_keys),
+            *((Targets.type, key) for key in targets_keys),
+            (Timestamp.type, online_key),
+        ],
+        thresholds=[(Root.type, root_threshold), (Targets.type, targets_threshold)],
+    )
+    repo._stage(Metadata(root))
+    repo._stage(Metadata(Targets(expires=now + LIFETIMES[Targets.type])))
+
+
+def rotate_root(
+    repo: Repository,
+    now: dt.datetime,
+    *,
+    add: Sequence[tuple[str, SSlibKey]] = (),
+    revoke: Sequence[tuple[str, str]] = (),
+    thresholds: Sequence[tuple[str, int]] = (),
+) -> list[str]:
+    """The next root version, staged for signing: the current root (a staged one is amended, its signatures
+    dropped) with keys revoked (by keyid), added and thresholds set, and a year's expiry again (with no
+    change at all, that is the yearly renewal). `publish` takes it once a threshold of the old root's holders
+    and one of the new root's have signed it, as nodes check it. Returns what waits for signatures.
+
+    If the targets in force would then fall short of the new targets threshold (its signers revoked), the
+    same targets is staged again as the next version: once the new root is out every node would refuse
+    the old one, so the new targets holders sign it in the same ceremony, and `publish`, refused whole while
+    any staged role is short, cannot put out the root without a targets that verifies under it. A new
+    version rather than new signatures on the published file, which never changes under its name: a
+    mirror copied mid-publication must not pair the new root with a changed `N.targets.json`."""
+    current = repo.current(Root.type)
+    if current is None:
+        raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
+    root, published = current.signed, repo.published(Root.type)
+    _change_keys(root, add=add, revoke=revoke, thresholds=thresholds)
+    root.version = (published.signed.version if published else 0) + 1
+    root.expires = now + LIFETIMES[Root.type]
+    repo._stage(Metadata(root))
+    staged = [f"{Root.type} v{root.version}"]
+    targets = repo.published(Targets.type)
+    if (
+        repo.staged_role(Targets.type) is None
+        and targets is not None
+        and _valid_signatures(root, Targets.type, targets) < root.roles[Targets.type].threshold
+    ):
+        _restage(repo, targets, now)
+        staged.append(f"{Targets.type} v{targets.signed.version}")
+    return staged
+
+
+def _change_keys(
+    root: Root,
+    *,
+    add: Sequence[tuple[str, SSlibKey]],
+    revoke: Sequence[tuple[str, str]] = (),
+    thresholds: Sequence[tuple[str, int]],
+) -> None:
+    """Revocations, then additions, then thresholds, on `root` in place; refused with every problem named if
+    any is wrong or the result unusable: a role with fewer keys than its threshold could never be signed, and
+    an online key that is also a root or targets key would put an offline role on the city hub's disk."""
+    unknown = sorted({role for role, _ in (*add, *revoke, *thresholds)} - set(ROLES))
+    if unknown:
+        raise ReleaseRefused(f"不认识的角色 {'、'.join(unknown)}：只能是 {'、'.join(ROLES)}")
+    problems = []
+    for role, keyid in revoke:
+        if keyid in root.roles[role].keyids:
+            for each in _together(role):
+                root.revoke_key(keyid, each)
+        else:
+            problems.append(f"{role} 没有这把密钥（{keyid[:12]}…），无从撤销")
+    for role, key in add:
+        if key.keyid in root.roles[role].keyids:
+            problems.append(f"{role} 已有这把密钥（{key.keyid[:12]}…）")
+        else:
+            for each in _together(role):
+                root.add_key(key, each)
+    for role, threshold in thresholds:
+        if role in ONLINE_ROLES:
+            problems.append(f"{role} 由一把在线密钥签名，门限只能是 1")
+        elif threshold < 1:
+            problems.append(f"{role} 的门限 {threshold} 不能小于 1")
+        else:
+            root.roles[role].threshold = threshold
+    problems += [
+        f"{role} 有 {len(root.roles[role].keyids)} 把密钥，少于门限 {root.roles[role].threshold}"
+        for role in (*OFFLINE_ROLES, Timestamp.type)  # snapshot's keys are timestamp's
+        if len(root.roles[role].keyids) < root.roles[role].threshold
     ]
-    if online_key.keyid in {key.keyid for key in root_keys + targets_keys}:
+    online = {keyid for role in ONLINE_ROLES for keyid in root.roles[role].keyids}
+    if online & {keyid for role in OFFLINE_ROLES for keyid in root.roles[role].keyids}:
         problems.append("在线密钥（快照、时间戳）不能同时是离线的根或目标密钥")
     if problems:
         raise ReleaseRefused("；".join(problems))
-    root = Root(expires=now + LIFETIMES[Root.type], consistent_snapshot=True)
-    root.roles[Root.type] = Role([], root_threshold)
-    root.roles[Targets.type] = Role([], targets_threshold)
-    for role, keys in ((Root.type, root_keys), (Targets.type, targets_keys)):
-        for key in keys:
-            root.add_key(key, role)
-    root.add_key(online_key, Snapshot.type)
-    root.add_key(online_key, Timestamp.type)
-    repo._stage(Metadata(root))
-    repo._stage(Metadata(Targets(expires=now + LIFETIMES[Targets.type])))
+
+
+def _together(role: str) -> tuple[str, ...]:
+    """The roles a key change to `role` applies to: the online key's, snapshot and timestamp, go together."""
+    return ONLINE_ROLES if role in ONLINE_ROLES else (role,)
 
 
 def add_release(repo: Repository, archive: Path, now: dt.datetime, *, counties=(), stations=()) -> TargetFile:
@@ -199,7 +308,8 @@ def add_release(repo: Repository, archive: Path, now: dt.datetime, *, counties=(
     if not copy.exists():
         shutil.copyfile(archive, copy.with_suffix(".part"))
         os.replace(copy.with_suffix(".part"), copy)
-    _restage(repo, targets, now, lambda signed: signed.targets.__setitem__(archive.name, target))
+    targets.signed.targets[archive.name] = target
+    _restage(repo, targets, now)
     return target
 
 
@@ -207,15 +317,16 @@ def remove_release(repo: Repository, name: str, now: dt.datetime) -> None:
     targets = repo.current(Targets.type)
     if targets is None or name not in targets.signed.targets:
         raise ReleaseRefused(f"发布库中没有 {name}")
-    _restage(repo, targets, now, lambda signed: signed.targets.pop(name))
+    del targets.signed.targets[name]
+    _restage(repo, targets, now)
 
 
-def _restage(repo: Repository, targets: Metadata, now: dt.datetime, change) -> None:
+def _restage(repo: Repository, targets: Metadata, now: dt.datetime) -> None:
+    """`targets`, changed or not, staged as the version after the published one, for its holders to sign."""
     published = repo.published(Targets.type)
-    change(targets.signed)
     targets.signed.version = (published.signed.version if published else 0) + 1
     targets.signed.expires = now + LIFETIMES[Targets.type]
-    targets.signatures.clear()  # the content changed: every holder signs again
+    targets.signatures.clear()  # the content changed (its version, at least): every holder signs again
     repo._stage(targets)
 
 
@@ -234,14 +345,16 @@ def sign_staged(repo: Repository, role: str, signer: CryptoSigner) -> Staged:
 
 def publish(repo: Repository, online: CryptoSigner, now: dt.datetime) -> list[str]:
     """Move staged roles that carry their thresholds into metadata/, then a new snapshot and timestamp
-    signed with the online key. Refused whole if any staged role is short of signatures."""
-    short = [
-        f"{item.role} v{item.version} 有 {item.signed_by}/{item.threshold} 个签名"
-        for item in repo.pending()
-        if item.signed_by < item.threshold
-    ]
+    signed with the online key. Refused whole if any staged role is short of signatures (a new root: of
+    either root's threshold), or if the online key is not the one of the root it publishes under (after a
+    rotation of the online key, the new one)."""
+    short = [f"{item.role} v{item.version} 有 {item.signatures()}" for item in repo.pending() if not item.ready]
     if short:
         raise ReleaseRefused("签名不足，未发布：" + "；".join(short))
+    root = repo.current(Root.type)
+    if root is None:
+        raise ReleaseRefused("发布库还没有初始化：先运行 onetrip releases init")
+    _check_online(root.signed, online)
     moved = []
     repo.metadata.mkdir(parents=True, exist_ok=True)
     for role in OFFLINE_ROLES:  # root first: targets is checked against the root it comes with
@@ -264,6 +377,7 @@ def refresh_timestamp(repo: Repository, online: CryptoSigner, now: dt.datetime, 
         return False
     if not force and timestamp.signed.expires - now > LIFETIMES[Timestamp.type] / 2:
         return False
+    _check_online(repo.published(Root.type).signed, online)
     _sign_snapshot_and_timestamp(repo, online, now)
     return True
 
@@ -288,6 +402,17 @@ def _sign_snapshot_and_timestamp(repo: Repository, online: CryptoSigner, now: dt
         ),
     )
     _write(repo.metadata / "timestamp.json", _signed_bytes(Metadata(timestamp), online))
+
+
+def _check_online(root: Root, online: CryptoSigner) -> None:
+    """Nodes would refuse a snapshot or timestamp signed by a key their root does not name for it: say so
+    here instead, before anything is written (the usual cause, the old online key after a rotation)."""
+    keyid = online.public_key.keyid
+    if any(keyid not in root.roles[role].keyids for role in ONLINE_ROLES):
+        raise ReleaseRefused(
+            f"这把密钥（{keyid[:12]}…）不是根元数据 v{root.version} 中快照和时间戳的在线密钥，未签名："
+            "在线密钥轮换后请用新的在线密钥"
+        )
 
 
 def _signed_bytes(metadata: Metadata, signer: CryptoSigner) -> bytes:

@@ -9,7 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tuf.api.metadata import Metadata
 
+from app import main
 from harness.releases import fake_release
 from node.releases import client, staging
 from node.releases.client import running_version
@@ -23,6 +25,8 @@ from node.releases.repository import (
     load_public,
     load_signer,
     publish,
+    refresh_timestamp,
+    rotate_root,
     sign_staged,
 )
 
@@ -32,11 +36,20 @@ COUNTY, VILLAGE = "511302", "511302001001"
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
-    """Three root holders (two must sign), two targets holders (both must sign), the city hub's online key."""
+    """Three root holders (two must sign), two targets holders (both must sign), the city hub's online key;
+    then the keys rotations bring in (root-d, root-e, tgt-c, online-2)."""
     folder = tmp_path_factory.mktemp("sticks")
-    return {
-        name: generate_key(folder / name, name) for name in ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online")
-    }
+    names = ("root-a", "root-b", "root-c", "tgt-a", "tgt-b", "online", "root-d", "root-e", "tgt-c", "online-2")
+    return {name: generate_key(folder / name, name) for name in names}
+
+
+def sign(repo: Repository, role: str, keys, *names: str) -> None:
+    for name in names:
+        sign_staged(repo, role, load_signer(keys[name][0]))
+
+
+def keyid(keys, name: str) -> str:
+    return load_public(keys[name][1]).keyid
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +70,9 @@ def ceremony(folder: Path, keys, archive: Path, now: dt.datetime = NOW, **pins) 
             online_key=load_public(keys["online"][1]),
             now=now,
         )
-        for name in ("root-a", "root-c"):
-            sign_staged(repo, "root", load_signer(keys[name][0]))
+        sign(repo, "root", keys, "root-a", "root-c")
     add_release(repo, archive, now, **pins)
-    for name in ("tgt-a", "tgt-b"):
-        sign_staged(repo, "targets", load_signer(keys[name][0]))
+    sign(repo, "targets", keys, "tgt-a", "tgt-b")
     publish(repo, load_signer(keys["online"][0]), now)
     return repo
 
@@ -186,6 +197,181 @@ def test_a_root_not_signed_by_its_own_threshold_is_not_trusted(tmp_path, city):
     data["signatures"] = data["signatures"][:1]
     with pytest.raises(UpdateRefused, match="签名无效"):
         client.trust_root(client.Place(tmp_path / "v", "S", VILLAGE, "village"), json.dumps(data).encode())
+
+
+# ---- rotating the root ------------------------------------------------------------------------------------
+
+
+def trusted_root(place: client.Place):
+    return Metadata.from_file(str(place.folder / "trusted" / "root.json")).signed
+
+
+def test_a_root_rotated_by_two_old_and_two_new_holders_reaches_a_village_through_a_mirror(tmp_path, keys, city, capsys):
+    """root-b leaves, root-d comes: v2 needs two of the old root's a, b, c and two of its own a, c, d."""
+    county = node(tmp_path, "county", COUNTY, "county", city)
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(county, city.folder)
+    rotate = ["releases", "rotate", "--repo", str(city.folder), "--revoke-key", f"root={keys['root-b'][1]}"]
+    assert main([*rotate, "--add-key", f"root={keys['root-d'][1]}"]) == 0
+    assert "已生成 root v2" in capsys.readouterr().out
+    sign(city, "root", keys, "root-b", "root-c")  # root-b counts for the old root only
+    with pytest.raises(ReleaseRefused, match="root v2 有 2/2 个旧根 v1 持钥人的签名、1/2 个新根 v2 持钥人的签名"):
+        publish(city, load_signer(keys["online"][0]), NOW)
+    sign(city, "root", keys, "root-d")
+    assert main(["releases", "status", "--repo", str(city.folder)]) == 0
+    assert capsys.readouterr().out == "待签：root v2，2/2 个旧根 v1 持钥人的签名、2/2 个新根 v2 持钥人的签名\n"
+    assert publish(city, load_signer(keys["online"][0]), NOW) == ["root v2"]
+    client.check(county, city.folder)
+    assert client.check(village, county.folder).offer.version == "0.1.1"
+    root = trusted_root(village)
+    assert root.version == 2 and set(root.roles["root"].keyids) == {
+        keyid(keys, n) for n in ("root-a", "root-c", "root-d")
+    }
+
+
+def test_a_village_trusting_the_first_root_walks_the_whole_chain_through_its_township_or_a_stick(tmp_path, keys, city):
+    """Two rotations while the township and the village were away: each hub's mirror keeps every root it
+    walked, not only the newest, or the village would stop at the first root it cannot follow."""
+    county = node(tmp_path, "county", COUNTY, "county", city)
+    township = node(tmp_path, "township", VILLAGE[:9], "township", city)
+    for leaving, coming, staying in (("root-b", "root-d", "root-c"), ("root-c", "root-e", "root-d")):
+        rotate_root(city, NOW, revoke=[("root", keyid(keys, leaving))], add=[("root", load_public(keys[coming][1]))])
+        sign(city, "root", keys, "root-a", staying)  # both in the old root and in the new
+        publish(city, load_signer(keys["online"][0]), NOW)
+        client.check(county, city.folder)
+    client.check(township, county.folder)
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(village, township.folder)
+    assert trusted_root(township).version == trusted_root(village).version == 3
+    stick = tmp_path / "stick"
+    assert main(["update", "mirror-to", "--data", str(township.data_dir), "--to", str(stick)]) == 0
+    assert sorted(path.name for path in (stick / "metadata").glob("*.root.json")) == [
+        "1.root.json",
+        "2.root.json",
+        "3.root.json",
+    ]
+    offline = node(tmp_path, "offline", VILLAGE[:9] + "002", "village", city)
+    client.check(offline, stick)
+    assert trusted_root(offline).version == 3
+
+
+def test_a_new_root_without_a_threshold_of_the_old_root_is_refused_by_publish_and_by_nodes(tmp_path, keys, city):
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(village, city.folder)
+    rotate_root(
+        city,
+        NOW,
+        revoke=[("root", keyid(keys, name)) for name in ("root-a", "root-b")],
+        add=[("root", load_public(keys[name][1])) for name in ("root-d", "root-e")],
+    )
+    sign(city, "root", keys, "root-d", "root-e")  # the new keys only
+    with pytest.raises(ReleaseRefused, match="0/2 个旧根 v1 持钥人的签名、2/2 个新根 v2 持钥人的签名"):
+        publish(city, load_signer(keys["online"][0]), NOW)
+    assert city.published("root").signed.version == 1
+    shutil.copy(city.staged / "root.json", city.metadata / "2.root.json")  # behind publish's back
+    error = refused(village, city.folder)
+    assert error.reason == "untrusted_root" and "上一版根或它自己的持钥人签名不够门限" in str(error)
+    assert trusted_root(village).version == 1
+
+
+def test_a_rotated_online_key_signs_the_next_timestamp_and_the_revoked_one_is_refused(tmp_path, keys, city):
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    client.check(village, city.folder)
+    old, new = load_signer(keys["online"][0]), load_signer(keys["online-2"][0])
+    rotate_root(
+        city, NOW, revoke=[("timestamp", keyid(keys, "online"))], add=[("snapshot", load_public(keys["online-2"][1]))]
+    )
+    staged = city.staged_role("root").signed
+    assert staged.roles["snapshot"].keyids == staged.roles["timestamp"].keyids == [keyid(keys, "online-2")]
+    sign(city, "root", keys, "root-a", "root-b")
+    with pytest.raises(ReleaseRefused, match="不是根元数据 v2 中快照和时间戳的在线密钥"):
+        publish(city, old, NOW)
+    assert city.published("root").signed.version == 1 and city.staged_role("root") is not None  # nothing moved
+    publish(city, new, NOW)
+    client.check(village, city.folder)
+    timestamp = Metadata.from_file(str(village.folder / "trusted" / "timestamp.json"))
+    assert list(timestamp.signatures) == [keyid(keys, "online-2")]
+    with pytest.raises(ReleaseRefused, match="在线密钥轮换后请用新的在线密钥"):
+        refresh_timestamp(city, old, NOW, force=True)
+    forged = city.published("timestamp")  # what the city would publish next, but by the revoked key
+    forged.signed.version += 1
+    forged.sign(old)
+    forged.to_file(str(city.metadata / "timestamp.json"))
+    assert refused(village, city.folder).reason == "tampered_metadata"
+
+
+def test_targets_is_staged_again_for_the_new_targets_holders_once_the_old_signatures_fall_short(tmp_path, keys, city):
+    """Adding a targets key leaves the published targets valid; revoking one of its two signers does not. A
+    staged root is amended, not stacked (it stays v2), and takes the expiry of its last change."""
+    village = node(tmp_path, "village", VILLAGE, "village", city)
+    assert rotate_root(city, NOW, add=[("targets", load_public(keys["tgt-c"][1]))]) == ["root v2"]  # a, b still 2/2
+    later = NOW + dt.timedelta(days=200)
+    assert rotate_root(city, later, revoke=[("targets", keyid(keys, "tgt-b"))]) == ["root v2", "targets v2"]
+    assert city.staged_role("root").signed.expires == (later + dt.timedelta(days=365)).replace(microsecond=0)
+    sign(city, "root", keys, "root-a", "root-b")
+    with pytest.raises(ReleaseRefused, match="targets v2 有 0/2 个签名"):
+        publish(city, load_signer(keys["online"][0]), NOW)
+    with pytest.raises(ReleaseRefused, match="不是 targets 的签署密钥"):
+        sign(city, "targets", keys, "tgt-b")
+    sign(city, "targets", keys, "tgt-a", "tgt-c")
+    assert publish(city, load_signer(keys["online"][0]), NOW) == ["root v2", "targets v2"]
+    assert client.check(village, city.folder).offer.version == "0.1.1"
+    assert trusted_root(village).version == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        pytest.param(
+            lambda keys: [
+                "--revoke-key",
+                f"root={keys['root-a'][1]}",
+                "--revoke-key",
+                f"root={keys['root-b'][1]}",
+            ],
+            "root 有 1 把密钥，少于门限 2",
+            id="fewer-keys-than-threshold",
+        ),
+        pytest.param(
+            lambda keys: ["--threshold", "targets=3"], "targets 有 2 把密钥，少于门限 3", id="threshold-above-keys"
+        ),
+        pytest.param(
+            lambda keys: ["--threshold", "targets=0"], "targets 的门限 0 不能小于 1", id="threshold-below-one"
+        ),
+        pytest.param(
+            lambda keys: ["--threshold", "timestamp=2"],
+            "timestamp 由一把在线密钥签名，门限只能是 1",
+            id="online-threshold",
+        ),
+        pytest.param(
+            lambda keys: ["--add-key", f"mirror={keys['root-d'][1]}"],
+            "不认识的角色 mirror：只能是 root、targets、snapshot、timestamp",
+            id="unknown-role",
+        ),
+        pytest.param(
+            lambda keys: ["--add-key", f"root={keys['root-d'][0]}"],
+            "不是 onetrip releases keygen 写出的公钥文件",
+            id="private-key-file",
+        ),
+        pytest.param(
+            lambda keys: ["--revoke-key", f"targets={keyid(keys, 'root-a')}"],
+            "targets 没有这把密钥",
+            id="revoke-a-key-not-there",
+        ),
+        pytest.param(
+            lambda keys: ["--add-key", f"root={keys['online'][1]}"],
+            "在线密钥（快照、时间戳）不能同时是离线的根或目标密钥",
+            id="online-key-offline",
+        ),
+        pytest.param(lambda keys: ["--add-key", "root"], "应写成 角色=值", id="no-value"),
+    ],
+)
+def test_a_rotation_that_would_leave_an_unusable_root_is_refused_and_stages_nothing(
+    city, keys, capsys, options, refusal
+):
+    assert main(["releases", "rotate", "--repo", str(city.folder), *options(keys)]) == 2
+    assert refusal in capsys.readouterr().err
+    assert city.staged_role("root") is None and city.published("root").signed.version == 1
 
 
 def test_a_hub_serves_its_mirror_openly_with_ranges_and_nothing_outside_it(county_node, city):
