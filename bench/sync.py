@@ -16,6 +16,7 @@ so choosing one of them runs the chain up to it. W2 is the first round in a fres
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -29,6 +30,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import orjson
 import psycopg2
@@ -39,6 +41,7 @@ from node.cases.intake import attach_scan, transition
 from node.cli.demo import enrol_by_bundle
 from node.config import NodeConfig
 from node.fleet import admin as fleet
+from node.link import upstream
 from node.runtime import Node, initialise
 from provisioning.identity import load_identity, save_identity
 from storage.database import bind, close, db, open_database, sqlite_url
@@ -62,8 +65,9 @@ ALGORITHM = "ecdsa-p256-sha256"
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
-def _template(base: Path, count: int) -> tuple[NodeConfig, NodeConfig]:
-    """A county with a village enrolled by bundle, the village holding `count` applications filed offline."""
+def _template(base: Path, count: int, whole: bool = False) -> tuple[NodeConfig, NodeConfig]:
+    """A county with a village enrolled by bundle, the village holding `count` applications filed offline;
+    `whole`, each with the record's agent, note and five material references (`workbench._fill`)."""
     tree = provision_county(base)
     done = fleet.register(
         Node.from_config(tree.county), name="青山村", level="village", region="511302001001", hub_url="http://x.invalid"
@@ -75,7 +79,7 @@ def _template(base: Path, count: int) -> tuple[NodeConfig, NodeConfig]:
     )
     enrol_by_bundle(tree.county, village, done.code, "http://x.invalid")
     node = Node.from_config(village)
-    _fill(node, count)
+    _fill(node, count, whole)
     node.events.sign_heads()
     close()
     return tree.county, village
@@ -94,12 +98,13 @@ def _scanned_template(base: Path) -> None:
     close()
 
 
-def _round(village: Path, rounds: int = 1) -> dict:
+def _round(village: Path, rounds: int = 1, scans: bool = True) -> dict:
     """`rounds` of `sync_once` in a fresh process: the first one's wall seconds (the round only, in a process
     that has done none yet), the median of the others (a station's scheduler runs its rounds in one
-    long-lived process), and the process's peak RSS."""
+    long-lived process), and the process's peak RSS. Without `scans`, the rounds leave out the scans'
+    exchange: W1–W4 carry no blob bytes, and W1's material references name scans the station does not hold."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.sync", "round", str(village), str(rounds)],
+        [sys.executable, "-m", "bench.sync", "round", str(village), str(rounds), *([] if scans else ["events"])],
         capture_output=True,
         text=True,
         check=True,
@@ -187,11 +192,13 @@ def _cpu_s(pid: int) -> float:
     return total / 1e9
 
 
-def _measured(village: Path, server: subprocess.Popen, proxy: CountingProxy, rounds: int = 1) -> dict:
+def _measured(
+    village: Path, server: subprocess.Popen, proxy: CountingProxy, rounds: int = 1, scans: bool = True
+) -> dict:
     """A round's figures; with `rounds`, the bytes and the hub's CPU are a round's share of them all."""
     proxy.reset()
     hub_cpu_s = _cpu_s(server.pid)
-    figures = _round(village, rounds)
+    figures = _round(village, rounds, scans)
     hub_cpu_s = _cpu_s(server.pid) - hub_cpu_s
     time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
     return {
@@ -218,7 +225,7 @@ def _chain(template: Path, work: Path, database) -> dict[str, dict]:
         for name in CHAIN[: last + 1]:
             if steps[name]:
                 steps[name]()
-            figures = _measured(village, server, proxy, IDLE_ROUNDS if name == "W2 idle" else 1)
+            figures = _measured(village, server, proxy, IDLE_ROUNDS if name == "W2 idle" else 1, scans=False)
             if name[:2] in WORKLOADS:
                 results[name] = figures
             if figures.get("warm_seconds") is not None and name[:2] in WORKLOADS:
@@ -252,7 +259,7 @@ def report() -> list[str]:
             records = applications(COUNT)
             gzipped = len(gzip.compress(b"\n".join(orjson.dumps(r) for r in records)))
             started = time.perf_counter()
-            _template(tmp / "chain", COUNT)
+            _template(tmp / "chain", COUNT, whole=True)
             lines.append(
                 f"Sync, village → county hub through a counting proxy, {COUNT:,} applications filed offline "
                 f"(setup {time.perf_counter() - started:.0f} s), {RUNS} runs: median (min–max)"
@@ -343,14 +350,16 @@ def _resumed(runs: list[dict]) -> str:
     )
 
 
-def _round_main(village: str, rounds: int) -> None:
+def _round_main(village: str, rounds: int, events_only: bool) -> None:
     """`rounds` rounds; a round the link cut (W5) reports its error instead of failing the benchmark."""
     node = Node.from_config(NodeConfig.load(Path(village)))
     times, report, error = [], None, None
+    no_scans = mock.patch.object(upstream.scans, "exchange", lambda node, parent: (0, 0))
     for _ in range(rounds):
         started = time.perf_counter()
         try:
-            report = node.sync_once()
+            with no_scans if events_only else contextlib.nullcontext():
+                report = node.sync_once()
         except SyncError as exc:
             report, error = None, exc.code
         times.append(time.perf_counter() - started)
@@ -363,6 +372,6 @@ def _round_main(village: str, rounds: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["round"]:
-        _round_main(sys.argv[2], int(sys.argv[3]))
+        _round_main(sys.argv[2], int(sys.argv[3]), sys.argv[4:5] == ["events"])
     else:
         print("\n".join(report()))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from harness.web import login
+from node.cases.events import ATTACHED, case_stream, entity
 from node.cases.intake import Applicant, file_application, new_request_token
 from node.catalogue.data import sample_catalogue
 from node.config import NodeConfig
@@ -32,7 +33,9 @@ BATCH = 1_000
 REQUESTS = 200
 
 
-def _fill(node: Node, count: int = COUNT) -> list[str]:
+def _fill(node: Node, count: int = COUNT, whole: bool = False) -> list[str]:
+    """`count` of the workload's records filed through intake; `whole`, each with its agent, its note and its
+    five materials as references (an attachment's event: name, hash, size), their bytes not held, as W1 wants."""
     catalogue = sample_catalogue()
     items = [i for i in catalogue.current() if i.proxy_allowed and not i.eligibility]  # no 秒办 conditions to meet
     rng, ids = random.Random(42), []
@@ -41,7 +44,7 @@ def _fill(node: Node, count: int = COUNT) -> list[str]:
         with node.events.transaction():
             for record in records[start : start + BATCH]:
                 applicant = Applicant(record["applicant"], record["id_number"], record["phone"], record["address"])
-                file_application(
+                number = file_application(
                     node.events,
                     node.identity,
                     node.keys,
@@ -50,12 +53,23 @@ def _fill(node: Node, count: int = COUNT) -> list[str]:
                     item_code=rng.choice(items).code,
                     applicant=applicant,
                     consent=True,
-                    operator="cun.agent",
+                    operator=record["agent"] if whole else "cun.agent",
                     request_token=new_request_token(),
                     now=node.now(),
+                    note=record["note"] if whole else "",
                 )
+                if whole:
+                    _reference_materials(node, number, record["materials"], record["agent"])
                 ids.append(record["id_number"])
     return ids
+
+
+def _reference_materials(node: Node, number: str, materials: list[dict], agent: str) -> None:
+    stream = case_stream(Application.get_by_id(number))
+    for material in materials:
+        payload = {"number": number, "material": material["name"], "blob": material["sha256"]}
+        payload |= {"content_type": "image/jpeg", "size": material["size"], "by": agent}
+        node.events.append(ATTACHED, entity(number), payload, stream=stream)
 
 
 def _timed(client, paths: list[str]) -> list[float]:

@@ -46,6 +46,7 @@ class Intake(Struct, forbid_unknown_fields=True):
     request_token: Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
     item: text(64) = ""
     bundle: text(64) | None = None
+    note: Note = ""  # 代办说明, sealed with the resident's fields
 
 
 class Query(Struct, forbid_unknown_fields=True):

@@ -138,13 +138,16 @@ def file_application(
     now: dt.datetime,
     bundle: str | None = None,
     case: str | None = None,
+    note: str = "",
 ) -> str:
     """File an application for a resident; a retried submit (same `request_token`) returns the first number.
-    An item of a 一件事 names its case: the number of the bundle's first item (that one, its own)."""
+    An item of a 一件事 names its case: the number of the bundle's first item (that one, its own). The agent's
+    note (代办说明) is sealed with the resident's fields: free text may say anything about the resident."""
     if not TOKEN.fullmatch(request_token or ""):
         raise IntakeRefused(["表单已失效，请重新打开“代办”页面后填写"])
     today = now.astimezone(CHINA).date()
     item, problems = intake_problems(catalogue, item_code, applicant, consent, today)
+    problems += note_problems(note)
     if problems:
         raise IntakeRefused(problems)
     if unmet_conditions := eligibility_problems(item, applicant, today, identity.region, keys.lookup):
@@ -182,6 +185,7 @@ def file_application(
             tail_check=tail_check,
             case=case or (number if bundle else None),
             handler=item.handler or None,
+            note=note,
         )
         events.append(FILED, entity(number), payload, stream=stream, hlc=hlc)
         keep_data_key(entity(number), identity.installation, data_key, keys.agreement.public_key())
@@ -231,12 +235,13 @@ def filed_payload(
     bundle: str | None = None,
     case: str | None = None,
     handler: str | None = None,
+    note: str = "",
 ) -> dict:
     """What an `application.filed` event carries: the resident's fields sealed under the data key, that key
     wrapped to each recipient, keyed hashes for search, and what the public query page needs at any node,
     the city's too, which cannot decrypt: the query code, the ID tail's check (`id_tail_check`) and the
     masked name. Pure, so that a simulated station files the very payload a real one does."""
-    fields = _clear_fields(applicant)
+    fields = _clear_fields(applicant) | ({"note": note.strip()} if note.strip() else {})
     return {
         "number": number,
         "station": station,
@@ -244,7 +249,7 @@ def filed_payload(
         "bundle": bundle,
         **({"case": case} if case else {}),
         **({"handler": handler} if handler else {}),  # 跨区域通办: the county that handles it
-        "sealed": {name: encrypt_field(data_key, entity(number), name, fields[name]) for name in PERSONAL_FIELDS},
+        "sealed": {name: encrypt_field(data_key, entity(number), name, value) for name, value in fields.items()},
         "keys": {
             installation: base64.b64encode(wrap_data_key(data_key, public, entity(number))).decode("ascii")
             for installation, public in recipients.items()
@@ -261,6 +266,10 @@ def filed_payload(
         "request_token": request_token,
         "operator": operator,
     }
+
+
+def note_problems(note: str) -> list[str]:
+    return [f"代办说明不能超过 {NOTE_LIMIT} 个字"] if len(note.strip()) > NOTE_LIMIT else []
 
 
 def id_tail_check(query_code: str, tail: str) -> str:
@@ -289,6 +298,7 @@ def file_bundle(
     operator: str,
     request_token: str,
     now: dt.datetime,
+    note: str = "",
 ) -> list[str]:
     """一件事: one application per item of the bundle, filed together (all or none) and marked with the
     bundle, so the resident hands over each shared material once and the departments see them as one."""
@@ -304,6 +314,7 @@ def file_bundle(
             for p in intake_problems(catalogue, code, applicant, consent, now.astimezone(CHINA).date())[1]
             if p not in problems
         ]
+    problems += note_problems(note)
     if problems:
         raise IntakeRefused(problems)
     numbers: list[str] = []
@@ -321,6 +332,7 @@ def file_bundle(
                     consent=consent,
                     operator=operator,
                     now=now,
+                    note=note,
                     bundle=bundle.code,
                     case=numbers[0] if numbers else None,  # one case: its number is its first item's
                     request_token=hashlib.sha256(f"{request_token}/{code}".encode()).hexdigest()[:32],
@@ -386,10 +398,20 @@ def transition(events: EventLog, number: str, event_type: str, payload: dict) ->
 
 def read_applicant(number: str, identity: Identity, keys: Keys) -> Applicant:
     """Decrypt the resident's fields with this station's key: unreadable once purged here."""
+    return read_filing(number, identity, keys)[0]
+
+
+def read_filing(number: str, identity: Identity, keys: Keys) -> tuple[Applicant, str]:
+    """The resident's fields and the agent's note at filing (代办说明, "" when none was written), decrypted."""
+    sealed = _read_sealed(number, identity, keys)
+    return Applicant(*(sealed[name] for name in PERSONAL_FIELDS)), sealed.get("note", "")
+
+
+def _read_sealed(number: str, identity: Identity, keys: Keys) -> dict[str, str]:
     row = Application.get_by_id(number)
     data_key = load_data_key(entity(number), identity.installation, keys.agreement)
     sealed = json.loads(row.sealed)
-    return Applicant(*(decrypt_field(data_key, entity(number), name, sealed[name]) for name in PERSONAL_FIELDS))
+    return {name: decrypt_field(data_key, entity(number), name, value) for name, value in sealed.items()}
 
 
 def attach_scan(

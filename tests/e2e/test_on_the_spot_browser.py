@@ -50,8 +50,10 @@ def test_an_agent_finishes_an_authorised_item_on_the_spot_and_is_told_why_an_all
 
         page.goto(f"{village}/work/new?item={BIRTH_PLAN}")
         fill(page, "李小红", "511302199503010026")
+        page.get_by_label(re.compile("代办说明")).fill("申请人在外务工，由其母亲递交材料，已电话核实")
         page.get_by_role("button", name=re.compile("提交")).click()
         expect(page.get_by_role("button", name="当场办结并打印办结通知书")).to_be_visible()
+        expect(page.get_by_role("row", name=re.compile("代办说明 申请人在外务工"))).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 1366
         if target := os.environ.get("ONETRIP_SCREENSHOTS"):
             page.screenshot(path=str(Path(target) / "on-the-spot.png"))

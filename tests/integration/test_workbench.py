@@ -82,6 +82,20 @@ def test_a_bad_intake_shows_every_problem_in_chinese_and_files_nothing(client):
     assert not EventRecord.select().where(EventRecord.type == "application.filed").exists()
 
 
+def test_the_agents_note_is_sealed_in_the_filing_and_shown_on_the_application_page(client):
+    login(client, "li", "agent-pass-1")
+    note = "申请人行动不便，代办员上门收件，已核对原件"
+    filed = post_intake(client, an_item(), note=note)
+    assert filed.status_code == 302
+    assert note in client.get(filed.headers["Location"]).get_data(as_text=True)
+    body = EventRecord.get(EventRecord.type == "application.filed").body
+    assert "上门收件".encode() not in bytes(body)  # sealed like the resident's fields, never in the clear
+
+    refused = post_intake(client, an_item(), "0123456789abcdef" * 2, note="长" * 501).get_data(as_text=True)
+    assert "代办说明不能超过 500 个字" in refused
+    assert Application.select().count() == 1
+
+
 def test_an_illegal_step_is_refused_in_plain_words_and_an_agent_cannot_decide(client):
     page, _ = file_one(client)
     number = page.rsplit("/", 1)[1]

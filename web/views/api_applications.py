@@ -101,6 +101,7 @@ def create():
             operator=current_operator().username,
             request_token=body.request_token,
             now=node.now(),
+            note=body.note,
         )
     except IntakeRefused as exc:
         return jsonify(error=exc.code, message=str(exc), problems=exc.problems), 400

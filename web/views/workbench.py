@@ -21,7 +21,7 @@ from node.cases.intake import (
     attach_scan,
     file_for_resident,
     new_request_token,
-    read_applicant,
+    read_filing,
     read_scan,
     transition,
 )
@@ -154,6 +154,7 @@ def new():
             operator=current_operator().username,
             request_token=form.get("request_token", ""),
             now=node.now(),
+            note=form.get("note", ""),
         )
         try:
             code = {"bundle_code": bundle.code} if bundle else {"item_code": item.code}
@@ -180,9 +181,9 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
     node, operator = _node(), current_operator()
     row = visible_application(number)
     try:
-        applicant = read_applicant(number, node.identity, node.keys)
+        applicant, note = read_filing(number, node.identity, node.keys)
     except (SyncError, DomainError):
-        applicant = None  # purged here, or filed elsewhere: the masked number is all this node shows
+        applicant, note = None, ""  # purged here, or filed elsewhere: the masked number is all this node shows
     authority, level = _powers(node, row)
     actions = possible_actions(
         row.state,
@@ -216,6 +217,7 @@ def _application_page(number: str, problems: list[str] = (), form=None, status: 
         licences=licences,
         row=row,
         applicant=applicant,
+        note=note,
         steps=steps,
         people=dict(Operator.select(Operator.username, Operator.name).where(Operator.username.in_(logins)).tuples()),
         actions=actions,
