@@ -201,8 +201,8 @@ def _pulled(node: Context, child: Binding, cursor: int, protocol: int) -> Batch:
     # (a feed renewed), otherwise the arrival `authenticate` looked at is the newest.
     top = watch.look() if watch.sign_heads() else watch.seen
     scope = Scope(node.events.trust, child)
-    if cursor >= watch.touched(scope.streams):
-        batch = Batch(max(top, cursor), (), False)  # nothing arrived in its streams since: no read
+    if cursor >= watch.receivable(scope):
+        batch = Batch(max(top, cursor), (), False)  # nothing it receives arrived since: no read
     else:
         batch = delta.outgoing(cursor, scope.receives, streams=scope.streams, top=top)
     if batch.more or protocol < 2:

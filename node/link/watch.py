@@ -2,10 +2,15 @@
 
 Every change that matters here is an event with an arrival number: an own event (heads to sign), a
 trust event in an `all` stream (certificates and revocations cached by `CertTrust`), any event in a
-child's scope (what its pull sends, its scope's fingerprint). So each request reads the newest arrival,
-and the few rows past the one looked at last; what it finds there decides what is looked up again.
-Per process: several hub processes on one database each keep their own, and each sees what the
-others wrote through the log itself.
+child's scope (its scope's fingerprint), an event the child would receive (what its pull sends). So each
+request reads the newest arrival, and the few rows past the one looked at last; what it finds there decides
+what is looked up again. Per process: several hub processes on one database each keep their own, and each
+sees what the others wrote through the log itself.
+
+What a child pushed up lies in its own streams but never goes back down (`Scope.receives`): the pull that
+follows its push would read it all to send none of it, which was a third of a city's CPU in a storm of
+relays (py-spy, `_pulled`). So the watch notes, per child, the newest arrival it would receive, and a pull
+reads only when that lies past the child's cursor.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import weakref
 from collections.abc import Callable
 
 from node.link.health import Memo
+from provisioning.scope import Scope
 from storage.database import db
 from storage.models import EventRecord, table_name
 from sync.log import FEED, EventLog
@@ -31,6 +37,10 @@ class Watch:
         # stream prefix (`Scope.streams`) -> an arrival at or after the newest event in a stream named so
         # or starting so; registered prefixes only, each starting at the arrival seen when it was registered
         self._touched: dict[str, int] = {}
+        # the same for what a child would receive: its (installation, streams) -> an arrival at or after the newest
+        # event there it receives; its scope, by each of its stream prefixes, to ask of each event noted
+        self._receivable: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._scopes: dict[str, dict[tuple[str, tuple[str, ...]], Scope]] = {}
         self._own = 0  # own events found so far (a count: a signing compares it before and after)
         self._signed = -1  # `_own` when the heads were signed last
         # (child installation, its streams) -> (arrival computed at, fingerprint): a scope that gains a stream
@@ -61,14 +71,20 @@ class Watch:
             for end in range(1, len(stream) + 1):
                 if stream[:end] in self._touched:
                     self._touched[stream[:end]] = arrival
-        if trust_changed:
+                for key, scope in self._scopes.get(stream[:end], {}).items():
+                    # an author not certified here yet may be by the time the child pulls: counted
+                    if scope.receives(origin, stream) or scope.trust.binding(origin) is None:
+                        self._receivable[key] = arrival
+        if trust_changed:  # what a child receives may change with it
             self._log.trust.forget()
+            self._receivable = dict.fromkeys(self._receivable, top)
         self._seen = top
 
     def _forget_all(self, top: int) -> None:
         self._log.trust.forget()
         self._own += 1
         self._touched = dict.fromkeys(self._touched, top)
+        self._receivable = dict.fromkeys(self._receivable, top)
         self._digests.clear()
         self._seen = top
 
@@ -81,6 +97,19 @@ class Watch:
             for prefix in streams:
                 self._touched.setdefault(prefix, self._seen)
             return max(self._touched[prefix] for prefix in streams)
+
+    def receivable(self, scope: Scope) -> int:
+        """An arrival at or after the newest event a child would receive in its scope: one whose cursor is
+        there already has nothing to pull, whatever it pushed up since."""
+        key = (scope.station.installation, scope.streams)
+        with self._lock:
+            if self._seen is None:
+                return 2**63
+            if key not in self._receivable:
+                self._receivable[key] = self._seen
+                for prefix in scope.streams:
+                    self._scopes.setdefault(prefix, {})[key] = scope
+            return self._receivable[key]
 
     @property
     def seen(self) -> int:

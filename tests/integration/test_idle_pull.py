@@ -3,16 +3,23 @@ the same hub made: two `Node`s on one database play two `onetrip serve` processe
 
 from __future__ import annotations
 
+from unittest import mock
+
+import peewee as pw
 import pytest
 
+from harness.cluster import file
+from node.cases.intake import transition
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.link import upstream
 from node.runtime import Node
-from sync import canonical
-from sync.batch import decode_batch
+from storage.database import bind, db
+from storage.models import EventRecord
+from sync import canonical, delta
+from sync.batch import decode_batch, encode_batch
 from sync.event import parse_event
-from sync.request import ANSWER_CONTEXT, PULL_CONTEXT, open_body
+from sync.request import ANSWER_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT, open_body
 from web import create_app
 
 
@@ -63,3 +70,45 @@ def test_an_own_event_another_process_appended_goes_down_signed_with_the_next_pu
     )
     payloads = [parse_event(raw).payload for _, raws in batch.runs for raw in raws]
     assert any(p.get("station", "").startswith("511302001002") for p in payloads)
+
+
+def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_decision_down(dirs):
+    """A station's pull right after its push used to read back everything it had pushed, to send none of it:
+    the watch now notes what each child would receive, and only that makes its pull read."""
+    village = Node.from_config(NodeConfig.load(dirs / "village"))
+    village_db = db.obj
+    number = file(village)
+    village.events.sign_heads()
+    pushed = encode_batch(delta.outgoing(0, lambda origin, _: origin == village.identity.installation))
+    capture = _Capture()
+    parent = upstream.Parent(village, capture, hub=upstream.Hub(village.identity.parent, "http://x.invalid"))
+    county = Node.from_config(NodeConfig.load(dirs / "county"))
+    county_db = db.obj
+    client = create_app(node=county).test_client()
+
+    def call(path: str, context: bytes, body: bytes) -> bytes:
+        bind(village_db)
+        try:
+            parent.call(path, context, body)
+        except upstream.Unreachable:
+            headers, sealed = capture.sent
+        bind(county_db)
+        answer = client.post(path, headers=headers, data=sealed)
+        assert answer.status_code == 200, answer.data
+        return open_body(village.keys.agreement, answer.data, context=ANSWER_CONTEXT, nonce=headers["X-OneTrip-Nonce"])
+
+    def pull(cursor: int):
+        with mock.patch.object(delta, "outgoing", wraps=delta.outgoing) as reads:
+            batch = decode_batch(call(upstream.PULL_PATH, PULL_CONTEXT, canonical.encode({"cursor": cursor})))
+        return batch, reads.called
+
+    before, _ = pull(0)
+    call(upstream.PUSH_PATH, PUSH_CONTEXT, pushed)
+    newest = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar()
+    assert newest > before.cursor  # the push arrived after the village's down-cursor
+    after, read = pull(before.cursor)
+    assert not read and after.runs == () and after.cursor == newest  # passed over unread
+
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    decided, read = pull(after.cursor)
+    assert read and any(parse_event(raw).type == "application.accepted" for _, raws in decided.runs for raw in raws)
