@@ -306,10 +306,11 @@ def _pull(parent: Parent, link: SyncLink, node: Context) -> tuple[int, int, str 
     protocol 2)."""
     pulled = applied = 0
     mine = link_status(node)
-    status = health.report(node, mine.pending_events, mine.oldest_unsent_s)
+    status = health.report(node, parent.station, mine.pending_events, mine.oldest_unsent_s)
     while True:
         asked = canonical.encode({"cursor": link.down_cursor, "status": status})
         batch = decode_batch(parent.call(PULL_PATH, PULL_CONTEXT, asked))
+        status = health.acknowledged(node, parent.station, status)
         applied += _apply_learning_signers(parent, link, node, batch)
         pulled += batch.event_count
         if not batch.more:

@@ -36,16 +36,21 @@ def upsert(model: type[BaseModel], **values) -> None:
     model.insert(**values).on_conflict(conflict_target=target, update=update).execute()
 
 
-def upsert_many(model: type[BaseModel], rows: list[dict], page: int = 200) -> None:
+def upsert_many(
+    model: type[BaseModel], rows: list[dict], page: int = 200, only_if: pw.Expression | None = None
+) -> None:
     """`upsert` of many rows, a page per statement; of two rows with the same key, the later one stands
-    (PostgreSQL refuses one statement that updates a row twice)."""
+    (PostgreSQL refuses one statement that updates a row twice). `only_if` (of the stored row and
+    `EXCLUDED`, the one offered) keeps a stored row it is false for."""
     key = model._meta.primary_key
     names = list(key.field_names) if isinstance(key, pw.CompositeKey) else [key.name]
     unique = list({tuple(row[n] for n in names): row for row in rows}.values())
     target = [model._meta.fields[n] for n in names]
     preserve = [field for name, field in model._meta.fields.items() if name not in names]
     for start in range(0, len(unique), page):
-        model.insert_many(unique[start : start + page]).on_conflict(conflict_target=target, preserve=preserve).execute()
+        model.insert_many(unique[start : start + page]).on_conflict(
+            conflict_target=target, preserve=preserve, where=only_if
+        ).execute()
 
 
 _deferred = threading.local()  # inside `deferred_inserts`: what is held back (see there), by statement and key
