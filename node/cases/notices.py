@@ -23,6 +23,7 @@ from node.cases.intake import read_applicant
 from node.context import Context
 from node.errors import DomainError
 from node.rules.notices import ACCEPTED, STEPS, notices_for
+from provisioning.authority import CROSS_REGION
 from storage.models import Application, EventRecord, Notice, ScanCursor, upsert
 from sync.errors import SyncError
 from sync.event import Event, parse_event
@@ -48,16 +49,21 @@ def queue_new(node: Context, catalogue, now_ms: int, due_at: Callable[[int], int
     already queued or already settled (the same event and kind) is not queued again, whatever the order."""
     cursor = ScanCursor.get_or_none(ScanCursor.name == CURSOR)
     after = cursor.arrival if cursor else Notice.select(pw.fn.MAX(Notice.arrival)).scalar() or 0
-    rows = (
+    top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
+    where = (EventRecord.arrival > after) & (EventRecord.arrival <= top) & EventRecord.type.in_(TRIGGERS)
+    if filed_here:  # a case's events are in its case stream: this station's, or its 通办 streams
+        station = node.identity.station
+        where &= (EventRecord.stream == station) | EventRecord.stream.startswith(station + CROSS_REGION)
+    rows = list(
         EventRecord.select(EventRecord.arrival, EventRecord.body)
-        .where((EventRecord.arrival > after) & EventRecord.type.in_(TRIGGERS) & (EventRecord.status == APPLIED))
+        .where(where & (EventRecord.status == APPLIED))
         .order_by(EventRecord.arrival)
         .limit(SCAN_LIMIT)
+        .tuples()
     )
     signature = node.config.sms_signature or node.identity.name
-    queued, last = 0, after
-    for arrival, body in rows.tuples():
-        last = arrival
+    queued = 0
+    for arrival, body in rows:
         event = parse_event(bytes(body))
         number = event.entity.removeprefix("application:")
         row = Application.get_or_none(Application.number == number)
@@ -83,6 +89,7 @@ def queue_new(node: Context, catalogue, now_ms: int, due_at: Callable[[int], int
                 continue  # a 一件事 is accepted once for the resident: its first item's acceptance says so
             created = enqueue(notice, number, arrival, due_at(now_ms))
             queued += 1 if created else 0
+    last = rows[-1][0] if len(rows) == SCAN_LIMIT else max(top, after)  # all read: passed what was not wanted
     if last != after:
         upsert(ScanCursor, name=CURSOR, arrival=last)
     return queued

@@ -16,12 +16,12 @@ from harness.seals import carry
 from harness.sms_gateway import LoopbackSmsGateway
 from harness.web import login, token
 from node.cases.intake import transition
-from node.cases.notices import PRINTED, printable, queue_new
+from node.cases.notices import CURSOR, PRINTED, printable, queue_new
 from node.hub.outbox import send_due
 from node.hub.sms import HttpSmsGateway
 from node.rules.notices import PRINT_AFTER_MS, next_send_ms, print_due_ms
 from provisioning.region import CHINA
-from storage.models import EventRecord, Notice
+from storage.models import EventRecord, Notice, ScanCursor
 from sync.projection import RuleViolation
 from web import create_app
 
@@ -111,3 +111,16 @@ def test_a_printed_notice_counts_only_in_the_stream_of_the_station_that_filed_th
     with pytest.raises(RuleViolation, match="只有收件的站点"):
         county.events.append(PRINTED, "notice:" + "f" * 32, payload, stream=county.identity.station)
     assert Notice.get_or_none(Notice.notice_id == "f" * 32) is None
+
+
+def test_a_hub_queues_nothing_of_the_cases_its_stations_filed_and_its_scan_passes_them_unread(seal_tree):
+    """A hub without a gateway queues the notices of its own filings only; its scan reads its own streams, so a
+    city's or a county's minute is not spent parsing every station's events, and its cursor passes them."""
+    number, village_stream = seal_tree.number, seal_tree.open("village").identity.station
+    county = carry(seal_tree, "village", "county", village_stream)
+    transition(county.events, number, "application.accepted", {"by": "zhou", "by_name": "周科员"})
+    now = county.events.clock.clock.now_ms()
+    assert queue_new(county, county.reference.catalogue(), now, print_due_ms, filed_here=True) == 0
+    assert Notice.select().count() == 0
+    newest = EventRecord.select(EventRecord.arrival).order_by(EventRecord.arrival.desc()).scalar()
+    assert ScanCursor.get(ScanCursor.name == CURSOR).arrival == newest
