@@ -8,8 +8,8 @@ what is looked up again. Per process: several hub processes on one database each
 sees what the others wrote through the log itself.
 
 What a child pushed up lies in its own streams but never goes back down (`Scope.receives`): the pull that
-follows its push would read it all to send none of it, which was a third of a city's CPU in a storm of
-relays (py-spy, `_pulled`). So the watch notes, per child, the newest arrival it would receive, and a pull
+follows its push would read it all to send none of it, at a city after each county's every relay. So the
+watch notes, per child, the newest arrival it would receive, and a pull
 reads only when that lies past the child's cursor.
 """
 
