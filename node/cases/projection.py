@@ -204,14 +204,9 @@ class ApplicationProjection:
             raise RuleViolation(f"办件 {row.number} 的材料只能记在事件流 {case_stream(row)} 中")
         if licence_title(payload["material"]) is not None and self.signer_level(event.origin) in ("", "village"):
             raise RuleViolation("电子证照只能由作出决定的单位生成，村级代办点不能生成")  # a village's key is no licence
-        Attachment.insert(
-            number=payload["number"],
-            material=payload["material"],
-            blob=payload["blob"],
-            content_type=payload["content_type"],
-            size=payload["size"],
-            by=payload["by"],
-        ).on_conflict_ignore().execute()
+        names = ("number", "material", "blob", "content_type", "size", "by")
+        # held back and written with the batch's other rows: not a round trip for each attachment event
+        insert_row(Attachment, {name: payload[name] for name in names}, replace_on=("number", "blob"))
 
     def _deferral(self, row: Application, event_type: str, payload: dict, day: dt.date) -> None:
         """容缺: what an acceptance defers (only what the item's version marks deferrable, where this node has
