@@ -36,19 +36,9 @@ from harness.roundrobin import RoundRobinProxy
 from harness.servers import free_port
 
 from .fleet_faults import HEADER, Fault, FaultRun, describe_faults, logged
-from .fleet_setup import (
-    POSTGRES,
-    RELAY_INTERVAL_S,
-    County,
-    Fleet,
-    Shape,
-    databases,
-    events_by_origin,
-    provision,
-    serve,
-    stop,
-)
+from .fleet_setup import RELAY_INTERVAL_S, County, Fleet, Shape, events_by_origin, serve, stop
 from .fleet_station import SimStation, Stats
+from .fleet_template import Made, fleet_for
 
 HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × (4 + 4) pooled connections stay under its 100
 SHAPES = {
@@ -288,7 +278,7 @@ def _profile_summary(profiler: subprocess.Popen | None, out: Path, hub: str, top
 
 @dataclass(frozen=True)
 class Result:
-    provisioned_s: float
+    made: Made
     phases: list[Phase]
     checked: Checked
     faults: list[Fault] = field(default_factory=list)
@@ -304,10 +294,7 @@ def simulate(shape: Shape, faults: bool = False) -> Result:
     with contextlib.ExitStack() as stack:
         base = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(PrivatePostgres()) if faults else None
-        urls = stack.enter_context(databases(shape.counties + 1, server.socket_url if server else POSTGRES))
-        started = time.perf_counter()
-        fleet = provision(base, shape, urls)
-        made = time.perf_counter() - started
+        fleet, made = stack.enter_context(fleet_for(base, shape, server.socket_url if server else None))
         fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
         stack.callback(stop, fleet.city_process)
         for county in fleet.counties:
@@ -363,7 +350,7 @@ def run(name: str, faults: bool = False) -> list[str]:
     failed = ", ".join(f"{code} {n}" for code, n in sorted(result.phases[0].stats.failures.items())) or "none"
     return [
         f"Fleet '{name}': {shape.counties} count{'y' if shape.counties == 1 else 'ies'} × {shape.stations} stations "
-        f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s (provisioned in {result.provisioned_s:.0f} s); "
+        f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s ({result.made.describe()}); "
         f"storm: {stations} stations at once, {apps} applications up and 2 decisions on each of {apps} earlier ones "
         f"down; {after}",
         f"{'phase':<8} {'county s':>8} {'city s':>8} {'events':>8} {'ev/s':>8} {'requests':>8} {'p50 ms':>7} "
