@@ -5,7 +5,9 @@ it filed meanwhile and pulling the two decisions on each earlier one. Then the s
 each station syncs every 5 minutes with a few new applications. Stations talk to their
 county; counties relay to the city. `ONETRIP_FLEET` picks the shape (`SHAPES`; `full` runs
 `county`, then `city`); `make bench` runs `small`. `ONETRIP_FLEET_FAULTS=1` takes the shape's storm through a
-restart of PostgreSQL and a killed hub process instead (`bench/fleet_faults.py`).
+restart of PostgreSQL and a killed hub process instead (`bench/fleet_faults.py`). A shape's fleet is provisioned
+once and cloned by later runs (`bench/fleet_template.py`; `ONETRIP_FLEET_TEMPLATE=0` provisions fresh,
+`ONETRIP_FLEET_PROVISION_ONLY=1` only provisions or clones it).
 """
 
 from __future__ import annotations
@@ -36,19 +38,9 @@ from harness.roundrobin import RoundRobinProxy
 from harness.servers import free_port
 
 from .fleet_faults import HEADER, Fault, FaultRun, describe_faults, logged
-from .fleet_setup import (
-    POSTGRES,
-    RELAY_INTERVAL_S,
-    County,
-    Fleet,
-    Shape,
-    databases,
-    events_by_origin,
-    provision,
-    serve,
-    stop,
-)
+from .fleet_setup import RELAY_INTERVAL_S, County, Fleet, Shape, events_by_origin, serve, stop
 from .fleet_station import SimStation, Stats
+from .fleet_template import Made, fleet_for
 
 HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × (4 + 4) pooled connections stay under its 100
 SHAPES = {
@@ -288,7 +280,7 @@ def _profile_summary(profiler: subprocess.Popen | None, out: Path, hub: str, top
 
 @dataclass(frozen=True)
 class Result:
-    provisioned_s: float
+    made: Made
     phases: list[Phase]
     checked: Checked
     faults: list[Fault] = field(default_factory=list)
@@ -304,10 +296,7 @@ def simulate(shape: Shape, faults: bool = False) -> Result:
     with contextlib.ExitStack() as stack:
         base = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(PrivatePostgres()) if faults else None
-        urls = stack.enter_context(databases(shape.counties + 1, server.socket_url if server else POSTGRES))
-        started = time.perf_counter()
-        fleet = provision(base, shape, urls)
-        made = time.perf_counter() - started
+        fleet, made = stack.enter_context(fleet_for(base, shape, server.socket_url if server else None))
         fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
         stack.callback(stop, fleet.city_process)
         for county in fleet.counties:
@@ -348,10 +337,27 @@ def serve_county(county: County, base: Path, k: int) -> subprocess.Popen:
     return serve(dataclasses.replace(county.config, port=port), log, **settings)
 
 
-def run(name: str, faults: bool = False) -> list[str]:
+def prepare(shape: Shape) -> Made:
+    """Only the fleet, cloned from the shape's template or provisioned fresh and kept as one, then dropped: a
+    long run's provisioning done ahead of it, or a clone timed (`ONETRIP_FLEET_PROVISION_ONLY=1`)."""
+    with tempfile.TemporaryDirectory() as base, fleet_for(Path(base), shape) as (_, made):
+        return made
+
+
+def _shape(name: str) -> Shape:
     shape = SHAPES[name]
     if per_county := os.environ.get("ONETRIP_FLEET_STATIONS"):  # a shape's counties at another size
         shape = dataclasses.replace(shape, stations=int(per_county))
+    return shape
+
+
+def _fleet_name(name: str, shape: Shape) -> str:
+    counties = f"{shape.counties} count{'y' if shape.counties == 1 else 'ies'}"
+    return f"Fleet '{name}': {counties} × {shape.stations} stations on PostgreSQL"
+
+
+def run(name: str, faults: bool = False) -> list[str]:
+    shape = _shape(name)
     result = simulate(shape, faults)
     stations, apps = shape.counties * shape.stations, shape.storm_applications
     after = (
@@ -362,8 +368,7 @@ def run(name: str, faults: bool = False) -> list[str]:
     )
     failed = ", ".join(f"{code} {n}" for code, n in sorted(result.phases[0].stats.failures.items())) or "none"
     return [
-        f"Fleet '{name}': {shape.counties} count{'y' if shape.counties == 1 else 'ies'} × {shape.stations} stations "
-        f"on PostgreSQL, city relayed every {RELAY_INTERVAL_S} s (provisioned in {result.provisioned_s:.0f} s); "
+        f"{_fleet_name(name, shape)}, city relayed every {RELAY_INTERVAL_S} s ({result.made.describe()}); "
         f"storm: {stations} stations at once, {apps} applications up and 2 decisions on each of {apps} earlier ones "
         f"down; {after}",
         f"{'phase':<8} {'county s':>8} {'city s':>8} {'events':>8} {'ev/s':>8} {'requests':>8} {'p50 ms':>7} "
@@ -383,9 +388,14 @@ def run(name: str, faults: bool = False) -> list[str]:
 def report() -> list[str]:
     name = os.environ.get("ONETRIP_FLEET", "small")
     faults = os.environ.get("ONETRIP_FLEET_FAULTS", "") not in ("", "0")
+    only = os.environ.get("ONETRIP_FLEET_PROVISION_ONLY", "") not in ("", "0")
     lines = []
     for shape in ("county", "city") if name == "full" else (name,):
-        lines += [*run(shape, faults), ""]
+        if only:
+            made = prepare(_shape(shape))
+            lines += [f"{_fleet_name(shape, _shape(shape))}: {made.describe()}; not run (provisioning only)", ""]
+        else:
+            lines += [*run(shape, faults), ""]
     return lines
 
 

@@ -25,6 +25,7 @@ from harness.servers import ROOT, free_port
 from harness.tree import open_node
 from node.cases.intake import transition
 from node.catalogue.importing import SAMPLE_PATH, load_json
+from node.catalogue.model import ServiceItem
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from node.fleet import joining
@@ -84,19 +85,22 @@ class Fleet:
 
 
 @contextmanager
-def databases(count: int, server: str = POSTGRES):
-    """`count` throwaway PostgreSQL databases on the server whose admin URL is given, dropped afterwards (over
-    a connection of their own: the fault run restarts the server meanwhile)."""
+def databases(count: int, server: str = POSTGRES, templates: list[str] | None = None):
+    """`count` throwaway PostgreSQL databases on the server whose admin URL is given, copies of `templates` if
+    given (a fleet template's, `bench/fleet_template.py`), dropped afterwards (over a connection of their own:
+    the fault run restarts the server meanwhile)."""
     names = [f"onetrip_fleet_{uuid.uuid4().hex[:10]}" for _ in range(count)]
-    _administer(server, [f'CREATE DATABASE "{name}"' for name in names])
+    copies = [f' TEMPLATE "{template}"' for template in templates] if templates else [""] * count
+    administer(server, [f'CREATE DATABASE "{name}"{copy}' for name, copy in zip(names, copies, strict=True)])
     try:
         yield [urlparse(server)._replace(path=f"/{name}").geturl() for name in names]  # its host, port and query kept
     finally:
-        db.close()
-        _administer(server, [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names])
+        if db.obj is not None:  # a fleet cloned from a template never bound one in this process
+            db.close()
+        administer(server, [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names])
 
 
-def _administer(server: str, statements: list[str]) -> None:
+def administer(server: str, statements: list[str]) -> None:
     admin = psycopg2.connect(server, connect_timeout=5)
     admin.autocommit = True  # CREATE and DROP DATABASE refuse to run in a transaction
     try:
@@ -144,11 +148,16 @@ def _provision(base: Path, shape: Shape, urls: list[str]) -> Fleet:
         counties.append(County(config, f"http://127.0.0.1:{config.port}", []))
     city_key = open_node(city).keys.signing.verifying_key
     city_installation = open_node(city).identity.installation
-    items = [i for i in load_json(SAMPLE_PATH.read_bytes()).current() if i.proxy_allowed]
+    items = proxy_items()
     for k, county in enumerate(counties):
         county.stations = _enrol_stations(county, k, shape, items, (city_installation, city_key))
     db.close()
     return Fleet(base, city, counties, urls, frozenset({city_installation}))
+
+
+def proxy_items() -> list[ServiceItem]:
+    """The sample catalogue's items a village station may file for residents, as the stations choose from."""
+    return [i for i in load_json(SAMPLE_PATH.read_bytes()).current() if i.proxy_allowed]
 
 
 def _enrol_stations(county: County, k: int, shape: Shape, items, city) -> list[SimStation]:

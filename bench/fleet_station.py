@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.records import application as record
@@ -36,7 +37,7 @@ from sync.errors import SyncError
 from sync.event import make_event
 from sync.fields import new_data_key
 from sync.hlc import HybridClock, SystemClock
-from sync.keys import SigningKey, VerifyingKey, generate_agreement_key
+from sync.keys import SigningKey, VerifyingKey, generate_agreement_key, private_pem
 from sync.request import PULL_CONTEXT, PUSH_CONTEXT
 from sync.transport import HttpTransport, Refused
 
@@ -86,6 +87,34 @@ class Hub:
     lookup: bytes
     held: dict[tuple[str, str], tuple[int, str]]  # streams the station holds already (the trust streams)
 
+    def state(self) -> dict:
+        """Plain data for a fleet template (`bench/fleet_template.py`): the keys as DER, the url left out (a
+        cloned fleet's hubs listen on ports of their own)."""
+        return {
+            "station": self.station,
+            "installation": self.installation,
+            "agreement": _public_der(self.agreement),
+            "verifying": {origin: (key.algorithm, key.public_bytes()) for origin, key in self.verifying.items()},
+            "lookup": self.lookup,
+            "held": self.held,
+        }
+
+    @classmethod
+    def restored(cls, state: dict, url: str) -> Hub:
+        return cls(
+            url,
+            state["station"],
+            state["installation"],
+            serialization.load_der_public_key(state["agreement"]),
+            {origin: VerifyingKey.from_public_bytes(*key) for origin, key in state["verifying"].items()},
+            state["lookup"],
+            state["held"],
+        )
+
+
+def _public_der(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
 
 def _stand_in_tail_check(query_code: str, tail: str) -> str:
     """Of the form `intake.id_tail_check` gives, without its scrypt: nobody looks a simulated resident up on
@@ -94,10 +123,11 @@ def _stand_in_tail_check(query_code: str, tail: str) -> str:
 
 
 class SimStation:
-    def __init__(self, name: str, region: str, items: list[ServiceItem], seed: int):
+    SAVED = ("station", "seq", "chain", "raws", "up", "down", "held", "received", "filed")  # besides keys and rng
+
+    def __init__(self, name: str, region: str, items: list[ServiceItem], seed: int, keys=None):
         self.name, self.region, self.items = name, region, items
-        self.signing = SigningKey.generate()
-        self.agreement = generate_agreement_key()
+        self.signing, self.agreement = keys or (SigningKey.generate(), generate_agreement_key())
         self.installation = installation_id(self.signing.verifying_key.public_key)
         self.station = ""  # the code its county gives it at registration
         self.hub: Hub | None = None
@@ -109,6 +139,33 @@ class SimStation:
         self.held: dict[tuple[str, str], tuple[int, str]] = {}
         self.received = 0  # events pulled in the station's own stream: its county's decisions
         self.filed = 0
+
+    def state(self) -> dict:
+        """Plain data for a fleet template: its private keys as PEM, its stream, cursors and random state, so
+        that a restored station goes on exactly as this one would."""
+        return {
+            "name": self.name,
+            "region": self.region,
+            "signing": (self.signing.algorithm, self.signing.to_pem()),
+            "agreement": private_pem(self.agreement),
+            "rng": self.rng.getstate(),
+            "clock": self.clock.last,
+            **{name: getattr(self, name) for name in self.SAVED},
+        }
+
+    @classmethod
+    def restored(cls, state: dict, items: list[ServiceItem], hub: Hub) -> SimStation:
+        keys = (
+            SigningKey.from_pem(*state["signing"]),
+            serialization.load_pem_private_key(state["agreement"], password=None),
+        )
+        station = cls(state["name"], state["region"], items, seed=0, keys=keys)
+        station.rng.setstate(state["rng"])
+        station.clock.last = state["clock"]
+        station.hub = hub
+        for name in cls.SAVED:
+            setattr(station, name, state[name])
+        return station
 
     def enrolled(self, station: str, hub: Hub, down_cursor: int) -> None:
         self.station, self.hub, self.down, self.held = station, hub, down_cursor, dict(hub.held)
