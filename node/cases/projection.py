@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import json
 from collections.abc import Callable
+from functools import lru_cache
 
 import peewee as pw
 
@@ -115,7 +116,7 @@ class ApplicationProjection:
         elif event.type == "application.decided":
             row.decision_reason = payload.get("reason") or None
             row.decided_on = day
-            row.handling_days = working_days_between(row.accepted_on, day, self.holidays(), _pauses(row))
+            row.handling_days = _working_days(row.accepted_on, day, self.holidays(), _pauses(row))
         elif event.type == ON_AUTHORITY:  # received, accepted and decided on the spot
             row.accepted_on = row.decided_on = day
             self.count_deadline(row)
@@ -249,7 +250,7 @@ class ApplicationProjection:
         except KeyError:
             row.due, row.due_provisional = None, False
             return
-        deadline = add_working_days(row.accepted_on, limit.days, self.holidays(), limit.unit, _pauses(row))
+        deadline = _due(row.accepted_on, limit.days, self.holidays(), limit.unit, _pauses(row))
         row.due, row.due_provisional = deadline.due, deadline.provisional
 
     def reset(self, entity_name: str | None) -> None:
@@ -294,8 +295,18 @@ def _grade(payload: dict) -> tuple[str, list[str]]:
     return payload["grade"], reasons
 
 
-def _pauses(row: Application) -> list[tuple[dt.date, dt.date]]:
-    return [(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(row.pauses)]
+# Pure, and called with the same arguments for most of a batch (a few days, a few limits): counted once each.
+_due = lru_cache(maxsize=1024)(add_working_days)
+_working_days = lru_cache(maxsize=1024)(working_days_between)
+
+
+def _pauses(row: Application) -> tuple[tuple[dt.date, dt.date], ...]:
+    return _pauses_of(row.pauses)
+
+
+@lru_cache(maxsize=256)
+def _pauses_of(text: str) -> tuple[tuple[dt.date, dt.date], ...]:
+    return tuple((dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for first, last in json.loads(text))
 
 
 def _recount(counted: str, row: Application) -> str:
@@ -313,9 +324,9 @@ def _recount(counted: str, row: Application) -> str:
         row.rating,
         *_deferral_facts(row),
     )
-    counts = tally.tally(facts)
-    add_counts(tally.difference(counts, tally.decode(counted)))
-    return tally.encode(counts)
+    changes, counts = tally.change(counted, facts)
+    add_counts(changes)
+    return counts
 
 
 def _case_of(payload: dict) -> str | None:

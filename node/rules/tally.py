@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Handling time in working days: each bucket holds the decisions taken within its bound (and above the one
 # before); the last holds the rest. Most promised limits are 1, 3, 5, 10 or 20 working days.
@@ -103,6 +104,16 @@ def difference(new: Mapping[Key, Mapping[str, int]], old: Mapping[Key, Mapping[s
         if delta:
             changes[key] = delta
     return changes
+
+
+@lru_cache(maxsize=1024)
+def change(counted: str | None, facts: Facts) -> tuple[Tally, str]:
+    """What to add to the sums when an application that counted for `counted` (as stored, `encode`) now has
+    these facts, and what it counts for now. Cached: the applications of a batch mostly share their facts
+    (one station, a few items, a few days), so a pull of a thousand decisions counts a handful. The tally
+    returned is shared between callers: read it, do not change it."""
+    counts = tally(facts)
+    return difference(counts, decode(counted)), encode(counts)
 
 
 def encode(counts: Tally) -> str:

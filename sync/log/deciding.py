@@ -10,7 +10,7 @@ import logging
 import peewee as pw
 
 from storage.database import savepoint
-from storage.events import awaited_among, entities_rows, entity_rows, insert_event, settled_among
+from storage.events import awaited_among, entity_rows, insert_event, newest_applied, settled_among
 from storage.models import (
     EventRecord,
     PendingDep,
@@ -69,17 +69,30 @@ class Deciding(LogState):
             return Decision(PENDING, missing=missing)
         if not self.registry.knows(event.type):
             return Decision(DEFERRED, "本版本尚不认识此事件类型，升级后应用")
+        if known is None and self._is_last(event):
+            return self._applied(event)
         if known is None:
             known = self._entity_events(event.entity)
         applied = [e for e, status in known if status == APPLIED and e.eid != event.eid]
         order = causal_order([*applied, event])
         if order[-1].eid == event.eid:
-            try:
-                self._apply(event)
-            except RuleViolation as exc:
-                return Decision(QUARANTINED, str(exc))
-            return Decision(APPLIED)
+            return self._applied(event)
         return self._replay_entity(event, order)
+
+    def _applied(self, event: Event) -> Decision:
+        try:
+            self._apply(event)
+        except RuleViolation as exc:
+            return Decision(QUARANTINED, str(exc))
+        return Decision(APPLIED)
+
+    def _is_last(self, event: Event) -> bool:
+        """Whether the event sorts after every applied event of its entity, known from their greatest
+        (hlc, eid) alone. Causal order pops the lowest (hlc, eid) among the ready events: each applied event,
+        or one it waits for, is ready before the new one and lower, so the new one comes last (no applied
+        event waits for it: one that named it as a dep would have been kept pending)."""
+        newest = self._txn.newest.get(event.entity)
+        return newest is not None and (event.hlc, event.eid) > newest
 
     def _apply(self, event: Event) -> None:
         """Run the event's projection; a payload it cannot read is a broken rule like any other,
@@ -134,13 +147,11 @@ class Deciding(LogState):
 
     def _read_ahead(self, events: list[Event]) -> None:
         """What deciding these events needs from the database, in a few queries for the whole batch:
-        their entities' stored events, which of their deps are settled, which of them are awaited."""
+        their entities' newest applied events (their bodies are read only for an event that sorts before
+        one), which of their deps are settled, which of them are awaited."""
         txn = self._txn
-        entities = {e.entity for e in events} - txn.stored.keys()
-        for entity in entities:
-            txn.stored[entity] = []
-        for entity, body, status in entities_rows(entities):
-            txn.stored[entity].append((parse_event(body), status))
+        entities = {e.entity for e in events} - txn.newest.keys()
+        txn.newest.update(dict.fromkeys(entities, (0, "")) | newest_applied(entities))  # flushed: all are stored
         deps = {d for e in events for d in e.deps} - txn.settled
         txn.settled.update(settled_among(deps, SETTLED))
         txn.awaited.update(awaited_among({e.eid for e in events}))
@@ -148,6 +159,8 @@ class Deciding(LogState):
     def _keep(self, event: Event, chain: str, decision: Decision) -> None:
         """Hold the row back for one insert of many, unless its side effects need it stored now."""
         txn = self._txn
+        if decision.status == APPLIED and event.entity in txn.newest:
+            txn.newest[event.entity] = max(txn.newest[event.entity], (event.hlc, event.eid))
         if decision.missing or decision.demoted:
             self._flush()
             self._store(event, chain, decision)
@@ -169,6 +182,7 @@ class Deciding(LogState):
             EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
         if decision.demoted:
             self._txn.stored.clear()  # statuses read ahead are stale now
+            self._txn.newest.clear()
 
     def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:
         """Settle the pending events that waited for `eid`, and those that waited for them."""
@@ -177,6 +191,7 @@ class Deciding(LogState):
             waiting = [row.event_id for row in PendingDep.select(PendingDep.event).where(PendingDep.dep == queue.pop())]
             if waiting:
                 self._txn.stored.clear()  # statuses read ahead are stale now
+                self._txn.newest.clear()
             for arrival in waiting:
                 PendingDep.delete().where(PendingDep.event == arrival).execute()
                 record = EventRecord.get_by_id(arrival)

@@ -44,6 +44,7 @@ class Replay(LogState):
     def _decide_again(self, where, wanted) -> int:
         with self.transaction():
             self._flush()
+            self._txn.newest.clear()  # statuses change below without `_keep`: what was read ahead is stale
             rows = EventRecord.select(
                 EventRecord.arrival,
                 EventRecord.type,

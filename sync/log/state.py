@@ -76,6 +76,9 @@ class Txn:
     by_entity: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)
     # Read ahead for a whole batch, so that applying it asks the database nothing per event:
     stored: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)  # entity -> its stored events
+    # entity -> the greatest (hlc, eid) among its applied events, stored or held back; (0, "") for none. An
+    # event beyond it is last in causal order, so deciding it reads none of the entity's events (`_is_last`)
+    newest: dict[str, tuple[int, str]] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)  # eids known applied or quarantined (never reverts)
     awaited: set[str] = field(default_factory=set)  # eids some pending event waits for
     optimistic: bool = False  # applying a run in one savepoint: a refusal undoes the run (`Redo`)

@@ -93,3 +93,18 @@ def test_any_arrival_order_yields_the_state_of_the_causal_order(migrated_sqlite,
         expected.setdefault(event.entity, []).append(event.payload["value"])
     assert state() == expected
     assert {r.status for r in EventRecord.select()} == {APPLIED}
+
+
+def test_an_event_that_sorts_before_one_appended_earlier_in_the_transaction_is_replayed_before_it(
+    migrated_sqlite, make_log, signing_key
+):
+    """Deciding an arrival reads only the newest applied event of its entity: one appended in the same
+    transaction and not stored yet counts too, or the arrival would be applied after an event it precedes."""
+    clear()
+    log = make_log("i-hub", signing_key, {o: k.verifying_key for o, k in KEYS.items()})
+    (remote,) = author_history([("i-north", "app-1", 0, True)])["i-north"]
+    ((raws, head),) = batches_of("i-north", [remote], [])
+    with log.transaction():
+        log.append(WRITE, "app-1", {"value": "local"}, stream="s", hlc=remote.hlc + (1 << 16))
+        log.ingest(raws, head)
+    assert state() == {"app-1": ["i-north#0", "local"]}
