@@ -140,9 +140,7 @@ class Deciding(LogState):
         return tuple(d for d in event.deps if d not in settled and d not in held)
 
     def _entity_events(self, entity: str) -> list[tuple[Event, str]]:
-        stored = self._txn.stored.get(entity)
-        if stored is None:
-            stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
+        stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
         return stored + self._txn.by_entity.get(entity, [])
 
     def _read_ahead(self, events: list[Event]) -> None:
@@ -164,8 +162,6 @@ class Deciding(LogState):
         if decision.missing or decision.demoted:
             self._flush()
             self._store(event, chain, decision)
-            if event.entity in txn.stored:
-                txn.stored[event.entity].append((event, decision.status))
         else:
             txn.rows.append(row_of(event, chain, decision))
             txn.by_entity.setdefault(event.entity, []).append((event, decision.status))
@@ -181,8 +177,7 @@ class Deciding(LogState):
         for eid, reason in decision.demoted:
             EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
         if decision.demoted:
-            self._txn.stored.clear()  # statuses read ahead are stale now
-            self._txn.newest.clear()
+            self._txn.newest.clear()  # statuses read ahead are stale now
 
     def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:
         """Settle the pending events that waited for `eid`, and those that waited for them."""
@@ -190,8 +185,7 @@ class Deciding(LogState):
         while queue:
             waiting = [row.event_id for row in PendingDep.select(PendingDep.event).where(PendingDep.dep == queue.pop())]
             if waiting:
-                self._txn.stored.clear()  # statuses read ahead are stale now
-                self._txn.newest.clear()
+                self._txn.newest.clear()  # statuses read ahead are stale now
             for arrival in waiting:
                 PendingDep.delete().where(PendingDep.event == arrival).execute()
                 record = EventRecord.get_by_id(arrival)

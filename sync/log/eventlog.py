@@ -243,8 +243,7 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         that only the refused event is quarantined."""
         txn = self._txn
         verified = [item for run in runs for item in run]
-        stored = {k: list(v) for k, v in txn.stored.items()}
-        before = (set(txn.settled), set(txn.awaited), stored, dict(txn.newest), vars(receipt).copy())
+        before = (set(txn.settled), set(txn.awaited), dict(txn.newest), vars(receipt).copy())
         try:
             txn.optimistic = True
             with savepoint("onetrip_run"), deferred_inserts():
@@ -253,8 +252,8 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         except (Redo, pw.IntegrityError):  # a projection refused, or a held row broke a constraint
             txn.rows.clear()  # held back since the last flush (before these runs): undone with the savepoint
             txn.by_entity.clear()
-            txn.settled, txn.awaited, txn.stored, txn.newest = before[:4]
-            vars(receipt).update(before[4])
+            txn.settled, txn.awaited, txn.newest = before[:3]
+            vars(receipt).update(before[3])
             txn.optimistic = False
             if len(runs) == 1:
                 self._settle(verified, receipt)

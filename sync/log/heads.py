@@ -106,9 +106,6 @@ class SignedHeads(LogState):
         if txn.rows:
             insert_events(txn.rows)
             txn.rows.clear()
-            for entity, kept in txn.by_entity.items():
-                if entity in txn.stored:
-                    txn.stored[entity].extend(kept)
             txn.by_entity.clear()
         for stream, head in txn.heads.items():
             if head.seq != head.stored_seq:

@@ -75,7 +75,6 @@ class Txn:
     rows: list[tuple] = field(default_factory=list)
     by_entity: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)
     # Read ahead for a whole batch, so that applying it asks the database nothing per event:
-    stored: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)  # entity -> its stored events
     # entity -> the greatest (hlc, eid) among its applied events, stored or held back; (0, "") for none. An
     # event beyond it is last in causal order, so deciding it reads none of the entity's events (`_is_last`)
     newest: dict[str, tuple[int, str]] = field(default_factory=dict)
