@@ -52,13 +52,13 @@ def entity_rows(entity: str) -> list[tuple[bytes, str]]:
     return [(bytes(body), status) for body, status in _execute("by_entity", (entity,)).fetchall()]
 
 
-def newest_applied(entities) -> dict[str, tuple[int, str]]:
-    """The greatest (hlc, eid) among each entity's applied events, for the entities that have one: the
-    columns alone, not the bodies, which would have to be parsed."""
+def newest_settled(entities) -> dict[str, tuple[int, str]]:
+    """The greatest (hlc, eid) among each entity's applied or quarantined events, for the entities that have
+    one: the columns alone, not the bodies, which would have to be parsed."""
     newest: dict[str, tuple[int, str]] = {}
     sql = "SELECT entity, hlc, eid, status FROM event WHERE entity IN ({marks})"
     for entity, hlc, eid, status in select_in(sql, entities):
-        if status == "applied":  # checked here, not in SQL: see `settled_among`
+        if status in ("applied", "quarantined"):  # checked here, not in SQL: see `settled_among`
             newest[entity] = max(newest.get(entity, (0, "")), (hlc, eid))
     return newest
 

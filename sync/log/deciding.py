@@ -10,7 +10,7 @@ import logging
 import peewee as pw
 
 from storage.database import savepoint
-from storage.events import awaited_among, entity_rows, insert_event, newest_applied, settled_among
+from storage.events import awaited_among, entity_rows, insert_event, newest_settled, settled_among
 from storage.models import (
     EventRecord,
     PendingDep,
@@ -73,11 +73,16 @@ class Deciding(LogState):
             return self._applied(event)
         if known is None:
             known = self._entity_events(event.entity)
-        applied = [e for e, status in known if status == APPLIED and e.eid != event.eid]
-        order = causal_order([*applied, event])
+        # Quarantined events are ordered and decided again too, as a rebuild decides them: one refused for
+        # the state that the events before it made can become legal when an event that sorts before it
+        # arrives later (a window accepted a case, not knowing another had asked for corrections; the
+        # correction, made before the acceptance, arrives after it). Left out, the state would depend on the
+        # order events arrived in.
+        settled = {e.eid: (e, status) for e, status in known if status in SETTLED and e.eid != event.eid}
+        order = causal_order([*(e for e, _ in settled.values()), event])
         if order[-1].eid == event.eid:
             return self._applied(event)
-        return self._replay_entity(event, order)
+        return self._replay_entity(event, order, {eid: status for eid, (_, status) in settled.items()})
 
     def _applied(self, event: Event) -> Decision:
         try:
@@ -87,10 +92,11 @@ class Deciding(LogState):
         return Decision(APPLIED)
 
     def _is_last(self, event: Event) -> bool:
-        """Whether the event sorts after every applied event of its entity, known from their greatest
-        (hlc, eid) alone. Causal order pops the lowest (hlc, eid) among the ready events: each applied event,
-        or one it waits for, is ready before the new one and lower, so the new one comes last (no applied
-        event waits for it: one that named it as a dep would have been kept pending)."""
+        """Whether the event sorts after every settled (applied or quarantined) event of its entity, known
+        from their greatest (hlc, eid) alone. Causal order pops the lowest (hlc, eid) among the ready events:
+        each settled event, or one it waits for, is ready before the new one and lower, so the new one comes
+        last (no settled event waits for it: one that named it as a dep would have been kept pending). The
+        quarantined count: one that sorts after the new event is decided again (`_decide`)."""
         newest = self._txn.newest.get(event.entity)
         return newest is not None and (event.hlc, event.eid) > newest
 
@@ -113,20 +119,29 @@ class Deciding(LogState):
                 raise
             raise RuleViolation(f"事件内容无法应用（{type(exc).__name__}: {exc}）") from exc
 
-    def _replay_entity(self, event: Event, order: list[Event]) -> Decision:
-        """The new event sorts before events already applied: replay the entity from scratch."""
+    def _replay_entity(self, event: Event, order: list[Event], statuses: dict[str, str]) -> Decision:
+        """The new event sorts before events already settled: replay the entity from scratch, deciding each
+        settled event again (`statuses`: how each was settled) as a rebuild would. One trust refuses stays
+        quarantined without being applied; an applied one now refused is demoted, a quarantined one now
+        legal is promoted."""
         for projection in {id(p): p for p in map(self.registry.projection_for, {e.type for e in order})}.values():
             projection.reset(event.entity)
-        demoted, own = [], Decision(APPLIED)
+        demoted, promoted, own = [], [], Decision(APPLIED)
         for item in order:
+            was = statuses.get(item.eid)
+            if was == QUARANTINED and self._refusal(item):
+                continue
             try:
                 self._apply(item)
             except RuleViolation as exc:
                 if item.eid == event.eid:
                     own = Decision(QUARANTINED, str(exc))
-                else:
+                elif was == APPLIED:
                     demoted.append((item.eid, str(exc)))
-        return Decision(own.status, own.reason, demoted=tuple(demoted))
+                continue
+            if was == QUARANTINED:
+                promoted.append(item.eid)
+        return Decision(own.status, own.reason, demoted=tuple(demoted), promoted=tuple(promoted))
 
     def _missing_deps(self, event: Event) -> tuple[str, ...]:
         if not event.deps:
@@ -149,7 +164,7 @@ class Deciding(LogState):
         one), which of their deps are settled, which of them are awaited."""
         txn = self._txn
         entities = {e.entity for e in events} - txn.newest.keys()
-        txn.newest.update(dict.fromkeys(entities, (0, "")) | newest_applied(entities))  # flushed: all are stored
+        txn.newest.update(dict.fromkeys(entities, (0, "")) | newest_settled(entities))  # flushed: all are stored
         deps = {d for e in events for d in e.deps} - txn.settled
         txn.settled.update(settled_among(deps, SETTLED))
         txn.awaited.update(awaited_among({e.eid for e in events}))
@@ -157,9 +172,9 @@ class Deciding(LogState):
     def _keep(self, event: Event, chain: str, decision: Decision) -> None:
         """Hold the row back for one insert of many, unless its side effects need it stored now."""
         txn = self._txn
-        if decision.status == APPLIED and event.entity in txn.newest:
+        if decision.status in SETTLED and event.entity in txn.newest:
             txn.newest[event.entity] = max(txn.newest[event.entity], (event.hlc, event.eid))
-        if decision.missing or decision.demoted:
+        if decision.missing or decision.demoted or decision.promoted:
             self._flush()
             self._store(event, chain, decision)
         else:
@@ -170,13 +185,17 @@ class Deciding(LogState):
         self._record_side_effects(insert_event(row_of(event, chain, decision)), decision)
 
     def _record_side_effects(self, arrival: int, decision: Decision) -> None:
+        if decision.demoted or decision.promoted:
+            self._flush()  # an event a replay decided again may be held back still (one a release replays)
         if decision.missing:
             PendingDep.insert_many(
                 [(arrival, dep) for dep in decision.missing], fields=[PendingDep.event, PendingDep.dep]
             ).execute()
         for eid, reason in decision.demoted:
             EventRecord.update(status=QUARANTINED, reason=reason).where(EventRecord.eid == eid).execute()
-        if decision.demoted:
+        if decision.promoted:
+            EventRecord.update(status=APPLIED, reason=None).where(EventRecord.eid.in_(decision.promoted)).execute()
+        if decision.demoted or decision.promoted:
             self._txn.newest.clear()  # statuses read ahead are stale now
 
     def _release(self, eid: str, receipt: IngestReceipt | None = None) -> None:

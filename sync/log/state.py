@@ -75,7 +75,7 @@ class Txn:
     rows: list[tuple] = field(default_factory=list)
     by_entity: dict[str, list[tuple[Event, str]]] = field(default_factory=dict)
     # Read ahead for a whole batch, so that applying it asks the database nothing per event:
-    # entity -> the greatest (hlc, eid) among its applied events, stored or held back; (0, "") for none. An
+    # entity -> the greatest (hlc, eid) among its settled events, stored or held back; (0, "") for none. An
     # event beyond it is last in causal order, so deciding it reads none of the entity's events (`_is_last`)
     newest: dict[str, tuple[int, str]] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)  # eids known applied or quarantined (never reverts)
@@ -93,6 +93,7 @@ class Decision:
     reason: str | None = None
     missing: tuple[str, ...] = ()
     demoted: tuple[tuple[str, str], ...] = field(default=())  # earlier events a replay quarantined
+    promoted: tuple[str, ...] = field(default=())  # quarantined events a replay applied: now legal in causal order
 
 
 class LogState:
