@@ -160,7 +160,7 @@ class Deciding(LogState):
 
     def _read_ahead(self, events: list[Event]) -> None:
         """What deciding these events needs from the database, in a few queries for the whole batch:
-        their entities' newest applied events (their bodies are read only for an event that sorts before
+        their entities' newest settled events (their bodies are read only for an event that sorts before
         one), which of their deps are settled, which of them are awaited."""
         txn = self._txn
         entities = {e.entity for e in events} - txn.newest.keys()
