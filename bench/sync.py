@@ -11,7 +11,8 @@ once, then on a fresh copy cuts the link when about half the scans' bytes have g
 again. `ONETRIP_BENCH_WORKLOADS` (say `W5`, or `W1,W4`) chooses what runs; W1–W4 share one state,
 so choosing one of them runs the chain up to it. W2 is the first round in a fresh process and, as
 "W2 idle, warm", the median of twenty more in it (a station's scheduler runs its rounds in one process);
-"hub CPU ms" is the served hub's CPU time (every thread, not PostgreSQL's) for a round.
+"hub CPU ms" is the served hub's CPU time (every thread, not PostgreSQL's) during a round, read by the round's
+process around it (for "warm", the median of the twenty).
 """
 
 from __future__ import annotations
@@ -98,13 +99,16 @@ def _scanned_template(base: Path) -> None:
     close()
 
 
-def _round(village: Path, rounds: int = 1, scans: bool = True) -> dict:
-    """`rounds` of `sync_once` in a fresh process: the first one's wall seconds (the round only, in a process
-    that has done none yet), the median of the others (a station's scheduler runs its rounds in one
-    long-lived process), and the process's peak RSS. Without `scans`, the rounds leave out the scans'
-    exchange: W1–W4 carry no blob bytes, and W1's material references name scans the station does not hold."""
+def _round(village: Path, hub_pid: int, rounds: int = 1, scans: bool = True) -> dict:
+    """`rounds` of `sync_once` in a fresh process: the first one's wall seconds and hub CPU (the round only,
+    in a process that has done none yet), the median of the others' (a station's scheduler runs its rounds
+    in one long-lived process), and the process's peak RSS. The hub's CPU is read around each round, so its
+    own jobs while the station's process starts are not charged to the rounds. Without `scans`, the rounds
+    leave out the scans' exchange: W1–W4 carry no blob bytes, and W1's material references name scans the
+    station does not hold."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.sync", "round", str(village), str(rounds), *([] if scans else ["events"])],
+        [sys.executable, "-m", "bench.sync", "round", str(village), str(hub_pid), str(rounds)]
+        + ([] if scans else ["events"]),
         capture_output=True,
         text=True,
         check=True,
@@ -195,19 +199,11 @@ def _cpu_s(pid: int) -> float:
 def _measured(
     village: Path, server: subprocess.Popen, proxy: CountingProxy, rounds: int = 1, scans: bool = True
 ) -> dict:
-    """A round's figures; with `rounds`, the bytes and the hub's CPU are a round's share of them all."""
+    """A round's figures; with `rounds`, the bytes are a round's share of them all."""
     proxy.reset()
-    hub_cpu_s = _cpu_s(server.pid)
-    figures = _round(village, rounds, scans)
-    hub_cpu_s = _cpu_s(server.pid) - hub_cpu_s
+    figures = _round(village, server.pid, rounds, scans)
     time.sleep(0.2)  # the proxy's pumps finish counting the last bytes
-    return {
-        **figures,
-        "up": proxy.up / rounds,
-        "down": proxy.down / rounds,
-        "hub_mb": _peak_mb(server.pid),
-        "hub_cpu_ms": hub_cpu_s / rounds * 1000,
-    }
+    return {**figures, "up": proxy.up / rounds, "down": proxy.down / rounds, "hub_mb": _peak_mb(server.pid)}
 
 
 def _chain(template: Path, work: Path, database) -> dict[str, dict]:
@@ -229,7 +225,11 @@ def _chain(template: Path, work: Path, database) -> dict[str, dict]:
             if name[:2] in WORKLOADS:
                 results[name] = figures
             if figures.get("warm_seconds") is not None and name[:2] in WORKLOADS:
-                results[name + ", warm"] = {**figures, "seconds": figures["warm_seconds"]}
+                results[name + ", warm"] = {
+                    **figures,
+                    "seconds": figures["warm_seconds"],
+                    "hub_cpu_ms": figures["warm_hub_cpu_ms"],
+                }
     return results
 
 
@@ -350,28 +350,31 @@ def _resumed(runs: list[dict]) -> str:
     )
 
 
-def _round_main(village: str, rounds: int, events_only: bool) -> None:
+def _round_main(village: str, hub_pid: int, rounds: int, events_only: bool) -> None:
     """`rounds` rounds; a round the link cut (W5) reports its error instead of failing the benchmark."""
     node = Node.from_config(NodeConfig.load(Path(village)))
-    times, report, error = [], None, None
+    times, hub_ms, report, error = [], [], None, None
     no_scans = mock.patch.object(upstream.scans, "exchange", lambda node, parent: (0, 0))
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, hub_started = time.perf_counter(), _cpu_s(hub_pid)
         try:
             with no_scans if events_only else contextlib.nullcontext():
                 report = node.sync_once()
         except SyncError as exc:
             report, error = None, exc.code
         times.append(time.perf_counter() - started)
+        hub_ms.append((_cpu_s(hub_pid) - hub_started) * 1000)
     peak_mb = _peak_mb("self")
     pushed, pulled = (report.pushed, report.pulled) if report else (None, None)
-    warm = statistics.median(times[1:]) if rounds > 1 else None
-    figures = {"pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error}
-    print(json.dumps({"seconds": times[0], "warm_seconds": warm, **figures}))
+    warm = {"warm_seconds": None}
+    if rounds > 1:
+        warm = {"warm_seconds": statistics.median(times[1:]), "warm_hub_cpu_ms": statistics.median(hub_ms[1:])}
+    figures = {"pushed": pushed, "pulled": pulled, "child_mb": peak_mb, "error": error, "hub_cpu_ms": hub_ms[0]}
+    print(json.dumps({"seconds": times[0], **warm, **figures}))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["round"]:
-        _round_main(sys.argv[2], int(sys.argv[3]), sys.argv[4:5] == ["events"])
+        _round_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:6] == ["events"])
     else:
         print("\n".join(report()))

@@ -19,6 +19,7 @@ from storage.database import release
 from . import errors, firststart, headers
 from .auth import current_operator
 from .beijing import beijing
+from .sync_endpoints import SyncEndpoints
 from .views import (
     admin,
     api,
@@ -36,7 +37,6 @@ from .views import (
     seals,
     setup,
     station,
-    sync,
     usb,
     workbench,
 )
@@ -76,7 +76,6 @@ def create_app(
     csrf.exempt(enrol.bp)
     csrf.exempt(api.bp)
     csrf.exempt(api_applications.bp)  # checks the same token itself, after the session (401 first)
-    csrf.exempt(sync.bp)
     csrf.exempt(seals.api)
     csrf.exempt(query.api)  # no session: nothing a visitor's browser holds is used
     blueprints = (
@@ -93,7 +92,6 @@ def create_app(
         printing,
         rating,
         station,
-        sync,
         seals,
         query,
         usb,
@@ -118,6 +116,7 @@ def create_app(
     headers.init_app(app)
     app.teardown_appcontext(lambda _exc: release())  # the request's connection back to the pool
     firststart.guard(app, node, on_ready)
+    app.wsgi_app = SyncEndpoints(node, app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # beside Flask, not in it
     return app
 
 

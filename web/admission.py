@@ -1,20 +1,34 @@
 """Which sync requests a hub starts: it refuses what it cannot start soon (503 `busy` with Retry-After) rather
 than let it wait in waitress's queue, where a storm of reconnecting stations waited 98 s (issue 18).
 
-Waitress queues each complete request for its worker threads; `StampingDispatcher` notes when, and the
-sync views refuse a request that waited longer than `QUEUE_WAIT_MAX_S` as they refuse one that finds every
+Waitress queues each complete request for its worker threads; `StampingDispatcher` notes when, and
+`Admission` refuses a request that waited longer than `QUEUE_WAIT_MAX_S` as it refuses one that finds every
 sync slot taken. A thread is always left beside the slots (`sync_slots`), so a busy hub answers 503 at once
 and its pages stay served. The station comes back after Retry-After, with jitter (`node.link.schedule`).
+
+Retry-After is an appointment, not a constant. With one fixed wait, the thousand stations of a storm came
+back together, were refused together, and came back again: seven refusals for each request served in the
+metro run, each costing both sides a connection, a signature and a seal. Each refusal now books the next
+free place in a virtual queue that advances at the rate the hub has been serving, so the refused return
+spread over the time the hub needs for them.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from waitress.task import ThreadedTaskDispatcher
 
+from sync.errors import Busy
+
 QUEUE_WAIT_MAX_S = 1.0  # longer in the queue and the hub is behind: a refusal now beats an answer late
+FIRST_SERVICE_S = 0.2  # a sync request's time in its slot, guessed until one has been timed
+SMOOTHING = 0.1  # of the last request's time in the running estimate
+RETRY_MIN_S, RETRY_MAX_S = 1, 300  # whole seconds, as Retry-After says them; a station takes up to 600
 _serving = threading.local()  # the queue wait of the request this worker thread serves
 
 
@@ -53,3 +67,37 @@ def sync_slots(max_in_flight: int, threads: int) -> int:
     """Sync requests served at once: at most `max_in_flight`, and one thread fewer than waitress has, so that
     one is always free to refuse the next at once (and to serve a page)."""
     return max(1, min(max_in_flight, threads - 1))
+
+
+class Admission:
+    """The sync slots of one hub process, and the appointments given to the requests they could not take."""
+
+    def __init__(self, slots: int, clock: Callable[[], float] = time.monotonic):
+        self.slots, self._free, self._clock = slots, threading.BoundedSemaphore(slots), clock
+        self._lock = threading.Lock()
+        self._service_s = FIRST_SERVICE_S
+        self._booked_until = 0.0  # the clock's time of the last appointment given
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Serve the request in a slot, or refuse it (`Busy`) with an appointment."""
+        if waited_s() > QUEUE_WAIT_MAX_S or not self._free.acquire(blocking=False):
+            raise Busy("上级正忙：请稍后再同步", retry_after_s=self.appointment())
+        started = self._clock()
+        try:
+            yield
+        finally:
+            self._free.release()
+            self._timed(self._clock() - started)
+
+    def appointment(self) -> int:
+        """Whole seconds until a refused request should come back: the next place after those already given,
+        spaced by how often a slot comes free (a request's time in one, over the number of slots)."""
+        with self._lock:
+            now = self._clock()
+            self._booked_until = max(self._booked_until, now) + self._service_s / self.slots
+            return min(RETRY_MAX_S, max(RETRY_MIN_S, math.ceil(self._booked_until - now)))
+
+    def _timed(self, seconds: float) -> None:
+        with self._lock:
+            self._service_s += SMOOTHING * (seconds - self._service_s)

@@ -5,13 +5,15 @@ Nobody sees a stack trace; unexpected errors are logged here with theirs.
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from storage.errors import is_unreachable
+from sync.errors import Busy
 
 log = logging.getLogger(__name__)
 DATABASE_RETRY_S = 5  # what a hub whose database is away asks a station to wait before trying again
@@ -27,15 +29,44 @@ _HTTP_MESSAGES = {
 }
 
 
+def api_error(code: str, message: str, details: dict | None = None) -> tuple[bytes, list[tuple[str, str]]]:
+    """The body and headers a program is refused with: `{"error": code, "message": …}` and what the refusal
+    carries for it to act on (a busy hub's `retry_after_s`, also as `Retry-After`, which proxies read)."""
+    body = json.dumps({"error": code, "message": message, **(details or {})}, ensure_ascii=False).encode()
+    headers = [("Content-Type", "application/json")]
+    if details and "retry_after_s" in details:
+        headers.append(("Retry-After", str(details["retry_after_s"])))
+    return body, headers
+
+
+def translated(exc: Exception, path: str) -> tuple[int, str, str, dict | None]:
+    """Status, code, words and details for an error raised while serving `path`, logged as it deserves: one of
+    ours (it carries a stable code and words for people), a database out of reach (a station backs off and
+    comes back; a person is told to try again shortly), or a bug (500; its trace in the log, never in the
+    answer)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        status = getattr(exc, "http_status", 400)
+        # A 5xx of ours (a full disk, 507) is no refusal of the request: someone must act on this PC. Backpressure
+        # is neither: a storm's thousands of busy answers are the hub working as meant.
+        level = logging.DEBUG if isinstance(exc, Busy) else logging.ERROR if status >= 500 else logging.WARNING
+        log.log(level, "refused: %s: %s", code, exc)
+        # A sync refusal may carry what the sender needs to act on it (held seq, server time).
+        return status, code, str(exc), getattr(exc, "details", None)
+    if is_unreachable(exc):
+        log.error("database unreachable on %s: %s", path, exc)
+        said = "数据库暂时无法连接（服务器重启或网络中断），请稍后再试；恢复后无需任何操作"
+        return 503, "busy", said, {"retry_after_s": DATABASE_RETRY_S}
+    log.exception("unexpected error on %s", path)
+    return 500, "internal_error", _HTTP_MESSAGES[500], None
+
+
 def _respond(status: int, code: str, message: str, details: dict | None = None, headers=()):
     """`headers`: what the status promises to say, as `Allow` for a 405. A page's own script that asks for JSON
     (sealing, which must say a wrong PIN on the page instead of in a new tab) gets the JSON form too."""
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        response = jsonify(error=code, message=message, **(details or {}))
-        if details and "retry_after_s" in details:  # backpressure: HTTP clients and proxies read the header
-            response.headers["Retry-After"] = str(details["retry_after_s"])
-        response.headers.extend(headers)
-        return response, status
+        body, own = api_error(code, message, details)
+        return Response(body, status, [*own, *headers])
     return render_template("error.html", status=status, message=message), status, list(headers)
 
 
@@ -70,16 +101,4 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        code = getattr(exc, "code", None)
-        if isinstance(code, str):  # one of ours: it carries a stable code and a message for people
-            status = getattr(exc, "http_status", 400)
-            # A 5xx of ours (a full disk, 507) is no refusal of the request: someone must act on this PC.
-            log.log(logging.ERROR if status >= 500 else logging.WARNING, "refused: %s: %s", code, exc)
-            # A sync refusal may carry what the sender needs to act on it (held seq, server time).
-            return _respond(status, code, str(exc), getattr(exc, "details", None))
-        if is_unreachable(exc):  # a station backs off and comes back; a person is told to try again shortly
-            log.error("database unreachable on %s: %s", request.path, exc)
-            said = "数据库暂时无法连接（服务器重启或网络中断），请稍后再试；恢复后无需任何操作"
-            return _respond(503, "busy", said, {"retry_after_s": DATABASE_RETRY_S})
-        log.exception("unexpected error on %s", request.path)
-        return _respond(500, "internal_error", _HTTP_MESSAGES[500])
+        return _respond(*translated(exc, request.path))

@@ -21,6 +21,8 @@ _ALWAYS = {
     "X-Frame-Options": "DENY",  # for browsers older than frame-ancestors
     "Referrer-Policy": "same-origin",  # application numbers in paths never leave for another site
 }
+# A machine's answer (a sealed sync body, or its refusal in JSON) is no document: nothing in it runs or is framed.
+MACHINE_HEADERS = [("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *_ALWAYS.items()]
 
 
 def style_nonce() -> str:

@@ -21,8 +21,9 @@ from storage.database import db
 from storage.models import SyncLink, utcnow
 from sync import canonical
 from sync.request import PULL_CONTEXT
-from web.admission import QUEUE_WAIT_MAX_S
-from web.views.sync import RETRY_AFTER_S
+from web.admission import QUEUE_WAIT_MAX_S, RETRY_MIN_S
+
+RETRY_AFTER_S = 5  # what the stand-in front below asks
 
 
 class _Capture:
@@ -70,7 +71,8 @@ def test_a_saturated_hub_answers_some_requests_busy_at_once_and_none_waits_long(
     statuses = [status for status, _, _ in answers]
     assert set(statuses) <= {200, 503}
     assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
-    assert all(after == str(RETRY_AFTER_S) for status, after, _ in answers if status == 503)
+    waits = sorted(int(after) for status, after, _ in answers if status == 503)
+    assert waits[0] >= RETRY_MIN_S and waits[-1] > waits[0]  # appointments: the refused come back spread out
     # Each was answered or refused within the queue's bound and one request's work, never left to queue.
     assert max(seconds for _, _, seconds in answers) < QUEUE_WAIT_MAX_S + 4
 
