@@ -7,10 +7,13 @@ five times the time of the INSERT), so they are prepared strings here.
 
 from __future__ import annotations
 
+import io
+import struct
 from collections.abc import Sequence
 from functools import lru_cache
 
-from psycopg2.extras import execute_values
+import peewee as pw
+from psycopg2.extensions import encodings
 
 from .database import db, is_postgres, select_in
 
@@ -40,12 +43,46 @@ def insert_event(values: Sequence) -> int:
 
 
 def insert_events(rows: Sequence[Sequence]) -> None:
-    """Insert many event rows, in order (so arrival numbers follow it): one `executemany` on SQLite;
-    on PostgreSQL, psycopg2's `executemany` is a round trip per row, so multi-row VALUES pages."""
-    if is_postgres():
-        execute_values(db.cursor(), f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES %s", rows, page_size=500)
-    else:
-        db.cursor().executemany(_statements(db.param)["insert_many"], rows)
+    """Insert many event rows, in order (so arrival numbers follow it): one `executemany` on SQLite; on
+    PostgreSQL one binary COPY, in which the rows take their arrival numbers in the order given as they would
+    from INSERTs. Multi-row VALUES (`execute_values`) quoted every body as hex text for the server to parse
+    back: a fifth of the city's CPU in the metro storm, and 82 µs a row against COPY's 34 µs (5,000 rows of
+    1,800 B bodies, loopback)."""
+    with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
+        cursor = db.cursor()
+        if is_postgres():
+            copy = f"COPY event ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
+            cursor.copy_expert(copy, _copy(rows, encodings[cursor.connection.encoding]))
+        else:
+            cursor.executemany(_statements(db.param)["insert_many"], rows)
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # the signature, no flags, no header extension
+_FIELDS = struct.Struct("!h").pack
+_LENGTH = struct.Struct("!i").pack
+_BIGINT = struct.Struct("!iq").pack
+_NULL = _LENGTH(-1)
+
+
+def _copy(rows: Sequence[Sequence], text: str) -> io.BytesIO:
+    """Event rows in COPY's binary format: per field its length and bytes; `str` in the connection's encoding,
+    `int` as bigint (the event table's integers, `seq` and `hlc`, are), `None` as NULL."""
+    out = io.BytesIO()
+    out.write(_COPY_HEADER)
+    for row in rows:
+        out.write(_FIELDS(len(row)))
+        for value in row:
+            if value is None:
+                out.write(_NULL)
+            elif type(value) is int:
+                out.write(_BIGINT(8, value))
+            else:
+                data = value.encode(text) if type(value) is str else bytes(value)
+                out.write(_LENGTH(len(data)))
+                out.write(data)
+    out.write(b"\xff\xff")  # the trailer: a field count of -1
+    out.seek(0)
+    return out
 
 
 def entity_rows(entity: str) -> list[tuple[bytes, str]]:

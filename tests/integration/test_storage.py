@@ -21,6 +21,7 @@ from storage.errors import (
     UnsupportedDatabase,
     is_unreachable,
 )
+from storage.events import insert_events
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
     Application,
@@ -198,6 +199,38 @@ def test_binary_payloads_come_back_byte_for_byte(migrated):
     )
     record = EventRecord.get(EventRecord.eid == "c" * 64)
     assert bytes(record.body) == body and record.hlc == 2**62
+
+
+def test_event_rows_inserted_together_come_back_whole_in_order_and_a_refused_one_leaves_none(migrated):
+    """On PostgreSQL they go by binary COPY: every kind of value a row holds (text beyond ASCII, integers past 32
+    bits, bytes of every value, NULL) must come back as it went, numbered in the order given."""
+    body = bytes(range(256)) * 8
+    rows = [
+        (
+            f"{i:064x}",
+            "i-甲",
+            "s",
+            i,
+            2**62 + i,
+            "application.filed",
+            f"a/青山村-{i}",
+            body[i:],
+            "0" * 64,
+            "applied",
+            None,
+        )
+        for i in range(1, 4)
+    ]
+    rows[1] = (*rows[1][:-2], "quarantined", "状态不允许：已受理")
+    with write_transaction():
+        insert_events(rows)
+    stored = EventRecord.select().order_by(EventRecord.arrival)
+    assert [(r.eid, r.origin, r.seq, r.hlc, r.entity, bytes(r.body), r.status, r.reason) for r in stored] == [
+        (row[0], row[1], row[3], row[4], row[6], row[7], row[9], row[10]) for row in rows
+    ]
+    with pytest.raises(peewee.IntegrityError), write_transaction():  # the second row's eid is taken
+        insert_events([(f"{9:064x}", *rows[0][1:3], 9, *rows[0][4:]), rows[1]])
+    assert EventRecord.select().count() == 3
 
 
 def test_sqlite_is_opened_with_the_safety_pragmas(sqlite_database):
