@@ -6,9 +6,9 @@ next major version for it."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import peewee as pw
 from psycopg2.extras import execute_batch, execute_values
@@ -163,7 +163,7 @@ def get_row(model: type[BaseModel], key) -> BaseModel | None:
     found = db.execute_sql(sql, (key,)).fetchone()
     if found is None:
         return None
-    row = _clean_row(model, fields, found)
+    row = _clean_row(model, found)
     if read is not None:
         read[model, key] = row
     return row
@@ -178,7 +178,7 @@ def read_rows(model: type[BaseModel], keys) -> None:
     key = model._meta.primary_key
     sql = f"SELECT {columns} FROM {model._meta.table_name} WHERE {key.column_name} IN ({{marks}})"
     for found in select_in(sql, [k for k in set(keys) if (model, k) not in read]):
-        row = _clean_row(model, fields, found)
+        row = _clean_row(model, found)
         read[model, row._pk] = row
 
 
@@ -191,9 +191,30 @@ def forget_rows() -> None:
         read.clear()
 
 
-def _clean_row(model: type[BaseModel], fields: list, found: tuple) -> BaseModel:
-    row = model(__no_default__=1)  # values straight into its data: through each field's setter cost twice the read
-    row.__data__.update((f.name, f.python_value(v)) for f, v in zip(fields, found, strict=True))
+# A field whose reading is peewee's own for text or integers takes a value the driver gives as `str` or `int`
+# as it is: both drivers give text and integers so. Converting each of an application row's 37 columns through
+# its field took 18 µs a row, 7 µs so (W4 reads a thousand ahead).
+_AS_GIVEN = {pw.TextField.adapt: str, pw.IntegerField.adapt: int}
+
+
+@cache
+def _readers(model: type[BaseModel]) -> tuple[tuple[str, type | None, Callable], ...]:
+    """Each column's field name, the type its value needs no conversion in (or None), and the conversion."""
+    readers = []
+    for field in model._meta.sorted_fields:
+        plain = type(field).python_value is pw.Field.python_value
+        readers.append((field.name, _AS_GIVEN.get(type(field).adapt) if plain else None, field.python_value))
+    return tuple(readers)
+
+
+def _clean_row(model: type[BaseModel], found: tuple) -> BaseModel:
+    """A row as read (columns in `sorted_fields` order), its values straight into its data: through each
+    field's setter cost twice the read."""
+    row = model(__no_default__=1)
+    row.__data__.update(
+        (name, value if value is None or type(value) is given else convert(value))
+        for (name, given, convert), value in zip(_readers(model), found, strict=True)
+    )
     return row
 
 
