@@ -157,6 +157,16 @@ def test_rows_read_ahead_and_changed_are_written_once_at_the_end_as_last_changed
     }
 
 
+def test_a_row_read_ahead_holds_each_field_s_own_python_type(migrated):
+    """Text and integers are taken as the driver gives them; every other field still converts (a boolean is
+    stored as 0 or 1 on SQLite)."""
+    insert_row(Operator, {**_operator("a", "王芳"), "disabled": True})
+    with write_transaction(), deferred_inserts():
+        read_rows(Operator, ["a"])
+        row = get_row(Operator, "a")
+    assert row.disabled is True and row.name == "王芳" and row.staff_no is None
+
+
 def test_after_forget_rows_a_row_deleted_and_filed_again_is_read_afresh_not_from_what_was_held(migrated):
     insert_row(Operator, _operator("a", "old"))
     with write_transaction(), deferred_inserts():
