@@ -108,15 +108,21 @@ def is_postgres() -> bool:
 
 
 @contextmanager
-def write_transaction():
-    """One transaction in which this process is the only writer of the event log."""
+def write_transaction(*, log: bool = True):
+    """One transaction that writes. With `log` (the default) this process is the only writer of the event log
+    in it, and of every row whose writers read before they write.
+
+    `log=False` is for rows written by statements that read nothing first (an upsert, an additive update)
+    and that no writer of the log touches, such as a station's last contact: on PostgreSQL their own row
+    locks keep them right, and they need not wait behind a storm's batches for the writers' lock, holding a
+    sync slot meanwhile. SQLite has one writer whatever: it begins IMMEDIATE either way."""
     outermost = db.transaction_depth() == 0
     if outermost:
         _unit.memo, _unit.forget = {}, [forget_memo]
     try:
         if is_postgres() or not outermost:
             with db.atomic() as txn:
-                if outermost:
+                if outermost and log:
                     db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
                 yield txn
         else:

@@ -99,7 +99,7 @@ def contacted(
         "clock_offset_ms": offset,
         "via": None,
     }
-    with write_transaction():
+    with write_transaction(log=False):  # one upsert: no batch's lock to wait for
         upsert(Contact, **row)
     if memo is not None:
         memo.pop(sender.station, None)  # the figures a pull reported are in the row, not here: read it again
@@ -141,7 +141,7 @@ def reported(node: Context, sender: Binding, status: object, memo: Memo | None =
     relayed = _relayed(sender, below) if isinstance(below, list) else []
     if not changed and not relayed:
         return
-    with write_transaction():
+    with write_transaction(log=False):  # an update and an upsert that keeps the newer row
         if changed:
             Contact.update(**figures).where(Contact.station == sender.station).execute()
         upsert_many(Contact, relayed, only_if=Contact.at < pw.EXCLUDED.at)  # another process may have heard newer

@@ -3,6 +3,7 @@ plus the SQLite safety pragmas and the blob store."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 
@@ -25,6 +26,7 @@ from storage.events import insert_events
 from storage.migrations import LATEST, MIGRATIONS, current_version, migrate, require_current
 from storage.models import (
     Application,
+    Contact,
     DataKey,
     EventRecord,
     Operator,
@@ -267,6 +269,42 @@ def test_a_thread_finding_the_postgresql_pool_empty_waits_for_a_connection_inste
     release()
     waiting.join(10)
     assert answered == [2]
+
+
+def test_on_postgresql_rows_outside_the_log_are_written_while_a_writer_of_the_log_holds_its_lock(postgres_database):
+    """A station's last contact is written as its request is authenticated: in a storm, waiting for the lock a
+    batch's apply holds made every request wait twice, each time holding a sync slot."""
+    bind(open_database(postgres_database, connections=4))
+    migrate()
+    release()
+    holding, done = threading.Event(), threading.Event()
+
+    def apply_a_batch():
+        with write_transaction():
+            holding.set()
+            done.wait(10)
+        release()
+
+    def contact(log: bool, written: list):
+        with write_transaction(log=log):
+            upsert(Contact, station="511302001001", installation="i-1", at=dt.datetime(2026, 12, 5), via=None)
+        written.append(log)
+        release()
+
+    batch = threading.Thread(target=apply_a_batch)
+    batch.start()
+    assert holding.wait(10)
+    written = []
+    outside, inside = (threading.Thread(target=contact, args=(log, written)) for log in (False, True))
+    outside.start()
+    outside.join(5)
+    inside.start()
+    inside.join(0.5)
+    assert written == [False], "the row outside the log waited for the writers' lock, or a writer of the log did not"
+    done.set()
+    for thread in (batch, inside):
+        thread.join(10)
+    assert written == [False, True]
 
 
 def test_a_pooled_connection_goes_back_only_outside_a_transaction(postgres_database):
