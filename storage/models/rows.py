@@ -14,6 +14,7 @@ import peewee as pw
 from psycopg2.extras import execute_batch, execute_values
 
 from ..database import db, is_postgres, select_in
+from ..pgcopy import copy_rows, copyable
 from .base import BaseModel
 
 
@@ -88,8 +89,8 @@ def flush_inserts() -> None:
     held, sums, changed = (getattr(_deferred, name, None) for name in ("rows", "sums", "changed"))
     if not held and not sums and not changed:
         return
-    batches = [(sql, list(rows.values())) for sql, rows in held.items()]
-    batches += [(sql, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
+    batches = [(sql, fields, list(rows.values())) for (sql, fields), rows in held.items()]
+    batches += [(sql, None, [(*key, *amounts) for key, amounts in rows.items()]) for sql, rows in sums.items()]
     updates: dict[str, list[tuple]] = {}  # by the columns changed: the same statement for rows changed alike
     for row, names in changed.values():
         sql, params = _update(row, names)
@@ -99,8 +100,10 @@ def flush_inserts() -> None:
     changed.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
-        for sql, params in batches:
-            if is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
+        for sql, fields, params in batches:
+            if fields and is_postgres() and copyable(fields):  # a plain insert: its rows' own bytes
+                copy_rows(cursor, fields[0].model._meta.table_name, fields, params)
+            elif is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
                 single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
                 execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
             else:
@@ -135,7 +138,7 @@ def insert_row(model: type[BaseModel], values: dict, *, replace_on: tuple[str, .
     if held is None:
         db.execute_sql(sql, params)
         return
-    rows = held.setdefault(sql, {})
+    rows = held.setdefault((sql, () if replace_on else tuple(fields[n] for n in values)), {})
     # An overwrite held back replaces one held for the same key (the last one wins either way), so that
     # no statement carries a key twice; a plain insert is kept as is, duplicate and all, to be refused.
     key = tuple(params[columns.index(c)] for c in replace_on) if replace_on else len(rows)

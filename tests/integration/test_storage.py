@@ -245,6 +245,49 @@ def test_event_rows_inserted_together_come_back_whole_in_order_and_a_refused_one
     assert EventRecord.select().count() == 3
 
 
+def test_rows_held_back_come_back_as_given_whatever_their_columns_types(migrated):
+    """On PostgreSQL held plain inserts go by binary COPY (`storage.pgcopy`), each value as its column's own
+    bytes: text beyond ASCII with tabs and backslashes, dates, booleans, integers, NULL, timestamps and bytes
+    must come back as given."""
+    filed = {
+        "number": "511302001001-0001",
+        "station": "511302001001",
+        "item_code": "11511300MB1234567X-0001",
+        "item_version": 2**31 - 1,
+        "case_number": None,
+        "state": "submitted",
+        "sealed": '{"姓名":"张\t三\\","note":"a\nb"}',
+        "id_lookup": "k" * 64,
+        "name_lookup": "n" * 64,
+        "masked_id": "5113**********1234",
+        "request_token": "t-1",
+        "filed_by": "cun.agent",
+        "filed_on": dt.date(2026, 12, 5),
+        "due": dt.date(1999, 12, 31),
+        "due_provisional": True,
+        "handling_days": 0,
+        "pauses": "[]",
+        "tally": "[]",
+        "deferral_owed": -(2**31),
+    }
+    moments = {
+        "511302001002": dt.datetime(2026, 12, 5, 9, 30, 1, 123456),
+        "511302001003": dt.datetime(2000, 1, 1),
+        "511302001004": dt.datetime(1999, 12, 31, 23, 59, 59, 999999),
+    }
+    with write_transaction(), deferred_inserts():
+        insert_row(Application, filed)
+        for station, at in moments.items():
+            insert_row(Contact, {"station": station, "installation": "i", "at": at, "via": None})
+        insert_row(DataKey, {"entity": "a", "recipient": "r", "wrapped": bytes(range(256))})
+    row = Application.get_by_id(filed["number"])
+    assert {name: getattr(row, name) for name in filed} == filed
+    assert row.bundle is None and row.accepted_on is None  # columns left out
+    stored = {c.station: c.at for c in Contact.select()}
+    assert stored == moments
+    assert bytes(DataKey.get().wrapped) == bytes(range(256))
+
+
 def test_sqlite_is_opened_with_the_safety_pragmas(sqlite_database):
     pragma = lambda name: db.execute_sql(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
     assert pragma("journal_mode") == "wal"
