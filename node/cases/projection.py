@@ -179,8 +179,10 @@ class ApplicationProjection:
             "deferral_owed": 0,
             "handler": handler,
         }
-        counts = tally.tally(tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"]))
-        row["tally"] = tally.encode(counts)
+        # what a filing counts for, and its encoding, are shared by a batch's filings of a day (`tally.change`)
+        counts, row["tally"] = tally.change(
+            None, tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"])
+        )
         try:  # the number and (station, request token) are unique: one insert checks both
             insert_row(Application, row)
         except pw.IntegrityError as exc:
