@@ -60,17 +60,6 @@ def entity_rows(entity: str) -> list[tuple[bytes, str]]:
     return [(bytes(body), status) for body, status in _execute("by_entity", (entity,)).fetchall()]
 
 
-def newest_settled(entities) -> dict[str, tuple[int, str]]:
-    """The greatest (hlc, eid) among each entity's applied or quarantined events, for the entities that have
-    one: the columns alone, not the bodies, which would have to be parsed."""
-    newest: dict[str, tuple[int, str]] = {}
-    sql = "SELECT entity, hlc, eid, status FROM event WHERE entity IN ({marks})"
-    for entity, hlc, eid, status in select_in(sql, entities):
-        if status in ("applied", "quarantined"):  # checked here, not in SQL: see `settled_among`
-            newest[entity] = max(newest.get(entity, (0, "")), (hlc, eid))
-    return newest
-
-
 def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
     """Which of these events are stored with one of two statuses.
 
@@ -80,9 +69,41 @@ def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
     return {eid for eid, status in rows if status in statuses}
 
 
-def awaited_among(eids) -> set[str]:
-    """Which of these events some pending event waits for."""
-    return {dep for (dep,) in select_in("SELECT DISTINCT dep FROM pending_dep WHERE dep IN ({marks})", eids)}
+# What deciding a batch reads ahead, as the parts of one query: each row says which part it answers.
+_AHEAD = {
+    "newest": "SELECT 'newest', entity, hlc, eid, status FROM event WHERE entity IN ({marks})",
+    "settled": "SELECT 'settled', eid, NULL, NULL, status FROM event WHERE eid IN ({marks})",
+    "awaited": "SELECT 'awaited', dep, NULL, NULL, NULL FROM pending_dep WHERE dep IN ({marks})",
+}
+_AHEAD_CHUNK = 300  # values per part: the three stay below every engine's limit on bound parameters (999)
+
+
+def read_ahead(
+    entities, deps, eids, statuses: tuple[str, str]
+) -> tuple[dict[str, tuple[int, str]], set[str], set[str]]:
+    """For deciding a batch, in one query (a round trip of the writers' lock on PostgreSQL) per few hundred:
+    the greatest (hlc, eid) among each entity's events stored with one of `statuses`, for the entities that
+    have one (the columns alone, not the bodies, which would have to be parsed); which `deps` are stored with
+    one of them (checked here, not in SQL: see `settled_among`); which `eids` some pending event waits for."""
+    asked = {"newest": list(entities), "settled": list(deps), "awaited": list(eids)}
+    newest: dict[str, tuple[int, str]] = {}
+    settled: set[str] = set()
+    awaited: set[str] = set()
+    for start in range(0, max(map(len, asked.values())), _AHEAD_CHUNK):
+        chunks = {part: values[start : start + _AHEAD_CHUNK] for part, values in asked.items()}
+        parts = [_AHEAD[part].format(marks=", ".join([db.param] * len(c))) for part, c in chunks.items() if c]
+        cursor = db.cursor()
+        cursor.execute(" UNION ALL ".join(parts), [value for c in chunks.values() for value in c])
+        for part, key, hlc, eid, status in cursor.fetchall():
+            if part == "awaited":
+                awaited.add(key)
+            elif status not in statuses:
+                continue
+            elif part == "settled":
+                settled.add(key)
+            else:
+                newest[key] = max(newest.get(key, (0, "")), (hlc, eid))
+    return newest, settled, awaited
 
 
 _PAIRS = 400  # (origin, stream) pairs per statement: two parameters each

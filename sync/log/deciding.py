@@ -10,7 +10,7 @@ import logging
 import peewee as pw
 
 from storage.database import savepoint
-from storage.events import awaited_among, entity_rows, insert_event, newest_settled, settled_among
+from storage.events import entity_rows, insert_event, read_ahead, settled_among
 from storage.models import (
     EventRecord,
     PendingDep,
@@ -159,15 +159,16 @@ class Deciding(LogState):
         return stored + self._txn.by_entity.get(entity, [])
 
     def _read_ahead(self, events: list[Event]) -> None:
-        """What deciding these events needs from the database, in a few queries for the whole batch:
+        """What deciding these events needs from the database, in one query for the whole batch (`read_ahead`):
         their entities' newest settled events (their bodies are read only for an event that sorts before
         one), which of their deps are settled, which of them are awaited."""
         txn = self._txn
         entities = {e.entity for e in events} - txn.newest.keys()
-        txn.newest.update(dict.fromkeys(entities, (0, "")) | newest_settled(entities))  # flushed: all are stored
         deps = {d for e in events for d in e.deps} - txn.settled
-        txn.settled.update(settled_among(deps, SETTLED))
-        txn.awaited.update(awaited_among({e.eid for e in events}))
+        newest, settled, awaited = read_ahead(entities, deps, {e.eid for e in events}, SETTLED)
+        txn.newest.update(dict.fromkeys(entities, (0, "")) | newest)  # flushed: all are stored
+        txn.settled.update(settled)
+        txn.awaited.update(awaited)
 
     def _keep(self, event: Event, chain: str, decision: Decision) -> None:
         """Hold the row back for one insert of many, unless its side effects need it stored now."""
