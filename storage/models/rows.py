@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from functools import cache, lru_cache
 
 import peewee as pw
-from psycopg2.extras import execute_batch, execute_values
 
 from ..database import db, is_postgres, select_in
 from ..pgcopy import copy_rows, copyable
@@ -63,7 +62,10 @@ def deferred_inserts() -> Iterator[None]:
     changed rows; all are written at the end, many per round trip. `get_row` finds a row it read before
     (or `read_rows` read ahead) as it was last changed, and writes what is held before it reads one it
     has not. A constraint a held row breaks is raised at the end, as IntegrityError: whoever asked for
-    it must be ready to undo the whole block."""
+    it must be ready to undo the whole block. A block inside another is part of it."""
+    if getattr(_deferred, "rows", None) is not None:  # inside one already: its end writes these too
+        yield
+        return
     _deferred.rows, _deferred.sums, _deferred.read, _deferred.changed = {}, {}, {}, {}
     try:
         yield
@@ -99,20 +101,38 @@ def flush_inserts() -> None:
     sums.clear()
     changed.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
+        if is_postgres():
+            _write_postgres(db.cursor(), batches, updates)
+            return
         cursor = db.cursor()
-        for sql, fields, params in batches:
-            if fields and is_postgres() and copyable(fields):  # a plain insert: its rows' own bytes
-                copy_rows(cursor, fields[0].model._meta.table_name, fields, params)
-            elif is_postgres():  # psycopg2's executemany is a round trip a row: one multi-row VALUES a page
-                single = f"VALUES ({', '.join(['%s'] * len(params[0]))})"
-                execute_values(cursor, sql.replace(single, "VALUES %s", 1), params, page_size=500)
-            else:
-                cursor.executemany(sql, params)
+        for sql, _, params in batches:
+            cursor.executemany(sql, params)
         for sql, params in updates.items():
-            if is_postgres():  # UPDATEs joined by ";", a page per round trip
-                execute_batch(cursor, sql, params, page_size=500)
-            else:
-                cursor.executemany(sql, params)
+            cursor.executemany(sql, params)
+
+
+def _write_postgres(cursor, batches: list[tuple], updates: dict[str, list[tuple]]) -> None:
+    """Plain inserts by binary COPY; every other statement as one multi-row VALUES, or one UPDATE a row, sent
+    together in as few round trips as the COPYs between them allow (a push's upserts of data keys, counters,
+    stream heads and signed heads went one round trip each, under the writers' lock). In the order held."""
+    pending: list[bytes] = []
+
+    def send() -> None:
+        if pending:
+            cursor.execute(b";\n".join(pending))
+            pending.clear()
+
+    for sql, fields, params in batches:
+        if fields and copyable(fields):
+            send()
+            copy_rows(cursor, fields[0].model._meta.table_name, fields, params)
+            continue
+        row = f"({', '.join(['%s'] * len(params[0]))})"
+        head, tail = sql.split(f"VALUES {row}", 1)
+        values = b",".join(cursor.mogrify(row, values) for values in params)
+        pending.append(head.encode() + b"VALUES " + values + tail.encode())
+    pending += [cursor.mogrify(sql, values) for sql, rows in updates.items() for values in rows]
+    send()
 
 
 @lru_cache(maxsize=64)

@@ -23,7 +23,7 @@ from storage.models import (
     EventRecord,
     StreamHead,
     deferred_inserts,
-    upsert_many,
+    insert_row,
 )
 from sync.chain import GENESIS, SignedHead, link, verify_chain
 from sync.errors import ChainError, EncodingError, ForkError, GapError, OutOfScope
@@ -219,9 +219,11 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
             return
         self._read_ahead([item.event for run in runs for item in run])
         self._settle_run(runs, receipt)
-        held = [{"origin": h.origin, "stream": h.stream, "seq": h.seq, "chain": h.chain} for h in heads]
-        upsert_many(StreamHead, held)
-        self._save_signed_heads(heads)
+        with deferred_inserts():  # the runs' held heads and signed heads, written together
+            for h in heads:
+                held = {"origin": h.origin, "stream": h.stream, "seq": h.seq, "chain": h.chain}
+                insert_row(StreamHead, held, replace_on=("origin", "stream"))
+            self._save_signed_heads(heads)
         self._flush()  # the events are stored before a later run's checks read them
 
     @staticmethod

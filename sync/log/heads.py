@@ -10,8 +10,9 @@ from storage.events import insert_events
 from storage.models import (
     SignedHeadRecord,
     StreamHead,
+    deferred_inserts,
+    insert_row,
     upsert,
-    upsert_many,
 )
 from sync.canonical import INT_MAX
 from sync.chain import GENESIS, SignedHead, parse_head, sign_head
@@ -113,10 +114,9 @@ class SignedHeads(LogState):
                 head.stored_seq = head.seq
 
     def _save_signed_heads(self, heads: list[SignedHead]) -> None:
-        upsert_many(
-            SignedHeadRecord,
-            [
-                {
+        with deferred_inserts():
+            for h in heads:
+                signed = {
                     "origin": h.origin,
                     "stream": h.stream,
                     "seq": h.seq,
@@ -124,9 +124,7 @@ class SignedHeads(LogState):
                     "body": h.body,
                     "signature": h.signature,
                 }
-                for h in heads
-            ],
-        )
+                insert_row(SignedHeadRecord, signed, replace_on=("origin", "stream", "seq"))
 
     def latest_head(self, origin: str, stream: str) -> SignedHead | None:
         row = (
