@@ -10,7 +10,7 @@ user + system time from /proc) is the figure a single core would give.
 
 The relay (`relay`): what a city meets, a county's backlog of many stations' small runs (each station pushed
 a few events at a time, so its stream's signed heads are a few events apart), taken up by the county's own
-`onetrip sync` into the city on PostgreSQL.
+`onetrip sync` into the city on PostgreSQL; then the same events from two counties relaying at once.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ BATCH = 250  # events per push, as a station catching up sends them
 SENDERS = 4  # the hub's sync slots
 RUNS = 3
 RELAY_STATIONS, RELAY_EVENTS, RELAY_BATCH = 200, 50, 5  # 10,000 events in runs of 5
+RELAY_COUNTIES = (1, 2)
 
 
 def _batches(station: SimStation, per_station: int = PER_STATION, batch: int = BATCH) -> list[bytes]:
@@ -101,33 +102,45 @@ def run(processes: int) -> tuple[float, float]:
         return events / wall, events / cpu
 
 
-def relay() -> tuple[float, float]:
-    """One relay on fresh databases: (seconds for the county's `onetrip sync` to bring its backlog into the city,
-    the city's CPU-seconds per 1,000 events)."""
-    with tempfile.TemporaryDirectory() as tmp, databases(2) as urls:
-        fleet = provision(Path(tmp), Shape(1, RELAY_STATIONS, storm_applications=0), urls)
-        county = fleet.counties[0]
-        server = serve(county.config, Path(tmp) / "county.log", scheduler="off")
-        try:
-            url = f"http://127.0.0.1:{county.config.port}"
-            work = [(station, _batches(station, RELAY_EVENTS, RELAY_BATCH)) for station in county.stations]
-            with ThreadPoolExecutor(SENDERS) as pool:
-                for done in [pool.submit(_push_all, station, url, batches) for station, batches in work]:
-                    done.result()
-        finally:
-            stop(server)
+def relay(counties: int = 1) -> tuple[float, float]:
+    """One relay on fresh databases: (seconds for the counties' `onetrip sync`, run at once, to bring their
+    backlogs into the city, the city's CPU-seconds per 1,000 events). The same events however many counties
+    share them: the city applies each county's relays beside the others' (`write_transaction(areas=...)`)."""
+    stations = RELAY_STATIONS // counties
+    with tempfile.TemporaryDirectory() as tmp, databases(counties + 1) as urls:
+        fleet = provision(Path(tmp), Shape(counties, stations, storm_applications=0), urls)
+        for k, county in enumerate(fleet.counties):
+            server = serve(county.config, Path(tmp) / f"county{k}.log", scheduler="off")
+            try:
+                url = f"http://127.0.0.1:{county.config.port}"
+                work = [(station, _batches(station, RELAY_EVENTS, RELAY_BATCH)) for station in county.stations]
+                with ThreadPoolExecutor(SENDERS) as pool:
+                    for done in [pool.submit(_push_all, station, url, batches) for station, batches in work]:
+                        done.result()
+            finally:
+                stop(server)
         city = serve(fleet.city, Path(tmp) / "city.log", scheduler="off")
         try:
             cpu = _cpu_s(city.pid)
             started = time.perf_counter()
-            sync = [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(county.config.data_dir)]
-            subprocess.run(sync, check=True, capture_output=True, cwd=ROOT)
+            syncs = [
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "app.py"), "sync", "--data", str(county.config.data_dir)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    cwd=ROOT,
+                )
+                for county in fleet.counties
+            ]
+            for sync in syncs:
+                _, err = sync.communicate()
+                assert sync.returncode == 0, err.decode()
             seconds = time.perf_counter() - started
             cpu = _cpu_s(city.pid) - cpu
         finally:
             stop(city)
         held = events_by_origin(fleet.city.database)
-        assert all(held.get(s.installation) == RELAY_EVENTS for s in county.stations), "an event lost or doubled"
+        assert all(held.get(s.installation) == RELAY_EVENTS for s in fleet.stations), "an event lost or doubled"
         return seconds, cpu / (RELAY_STATIONS * RELAY_EVENTS) * 1000
 
 
@@ -145,20 +158,25 @@ def report() -> list[str]:
             f"{processes:>10} {statistics.median(rates):>10,.0f} {min(rates):>6,.0f}–{max(rates):<7,.0f}"
             f" {statistics.median(per_cpu):>18,.0f}"
         )
-    relays = [relay() for _ in range(RUNS)]
-    seconds, cpu = [r[0] for r in relays], [r[1] for r in relays]
     events = RELAY_STATIONS * RELAY_EVENTS
     lines.append(
-        f"Relay: a county's backlog of {events:,} events ({RELAY_STATIONS} stations × {RELAY_EVENTS}, signed heads "
-        f"every {RELAY_BATCH}) taken up to the city by `onetrip sync`: {statistics.median(seconds):.2f} s "
-        f"({min(seconds):.2f}–{max(seconds):.2f}), {events / statistics.median(seconds):,.0f} events/s, "
-        f"city CPU {statistics.median(cpu) * 1000:.0f} ms per 1,000 events"
+        f"Relay: counties' backlogs of {events:,} events in all ({RELAY_STATIONS} stations × {RELAY_EVENTS}, signed "
+        f"heads every {RELAY_BATCH}) taken up to the city at once, each by its `onetrip sync`"
     )
+    lines.append(f"{'counties':>10} {'seconds':>10} {'(min–max)':>14} {'events/s':>10} {'city CPU ms / 1,000 ev':>24}")
+    for counties in RELAY_COUNTIES:
+        relays = [relay(counties) for _ in range(RUNS)]
+        seconds, cpu = [r[0] for r in relays], [r[1] for r in relays]
+        median = statistics.median(seconds)
+        lines.append(
+            f"{counties:>10} {median:>10.2f} {min(seconds):>6.2f}–{max(seconds):<7.2f} {events / median:>10,.0f}"
+            f" {statistics.median(cpu) * 1000:>24.0f}"
+        )
     return lines
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["relay"]:  # the relay alone: `python -m bench.ingest relay`
-        print(relay())
+    if sys.argv[1:2] == ["relay"]:  # the relay alone: `python -m bench.ingest relay [counties]`
+        print(relay(int(sys.argv[2]) if sys.argv[2:] else 1))
     else:
         print("\n".join(report()))

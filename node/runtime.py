@@ -41,6 +41,7 @@ from node.link.restore import DataKeyGrantProjection
 from node.releases.background import run_releases
 from node.rules.notices import next_send_ms, print_due_ms
 from node.seals.projection import SealProjection, countersign
+from provisioning.authority import area_of
 from provisioning.ca import create_ca_key, create_root
 from provisioning.errors import ProvisioningError
 from provisioning.granting import certify_own_installation
@@ -170,6 +171,7 @@ class Node:
             hlc,
             head_interval=config.head_interval,
             head_ttl_ms=config.head_ttl_s * 1000,
+            area_of=functools.partial(area_of, identity.level),
         )
         events.on_fork = functools.partial(forks.report, events, identity.station)
         events.resume()

@@ -7,7 +7,7 @@ dot; anything else is an exact type.
 
 from __future__ import annotations
 
-from provisioning.region import LEVELS, contains
+from provisioning.region import DIGITS, LEVELS, contains
 
 # What a station does for the resident after filing; an agent's steps on an application's page.
 FOR_THE_RESIDENT = (
@@ -114,6 +114,17 @@ def cross_region(stream: str) -> tuple[str, str | None]:
     if not marker or LEVEL_OF_CODE.get(len(county)) != "county" or not county.isdigit():
         return stream, None
     return home, county
+
+
+def area_of(level: str, stream: str) -> str | None:
+    """Which division one level below a hub's holds a stream's home station (a county, at a city; a township,
+    at a county): the area whose batches its writers apply beside other areas' (`sync.log.EventLog.area_of`).
+    None for a stream no such division holds: `all`, the hub's own, anything at a village."""
+    if level not in LEVELS or level == LEVELS[0]:
+        return None
+    code = cross_region(stream)[0].partition("-")[0]
+    digits = DIGITS[LEVELS[LEVELS.index(level) - 1]]
+    return code[:digits] if code.isascii() and code.isdigit() and len(code) >= digits else None
 
 
 def provisional_stream(region: str, installation: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,11 @@ SQLITE_PRAGMAS = {
 # All writers of the event log serialise on this PostgreSQL advisory lock, so that
 # arrival numbers are committed in order and a cursor never skips a late commit.
 _WRITER_LOCK = 0x0E7E_1065
+# Except writers confined to areas (`write_transaction(areas=...)`): they hold the writers' lock shared, one lock
+# per area (keys `(_AREA_CLASS, crc32 of its name)`: a collision only makes two areas wait for each other), and
+# this one from their first write to their commit, so that their arrival numbers are still committed in order.
+_ARRIVAL_LOCK = 0x0E7E_1066
+_AREA_CLASS = 0x0E7E
 
 # This thread's unit of work: its write transaction's memo (`transaction_memo`) and what each cache kept for
 # the transaction's length asked to be told of a rollback (`on_rollback`).
@@ -79,11 +85,24 @@ class _PooledPostgres(PooledPostgresqlDatabase):
     """PostgreSQL through the pool, whose transaction can begin holding an advisory lock: `BEGIN` and the lock in
     one round trip. A push's apply makes a dozen; in a storm each waits its turn for the server on a busy CPU."""
 
-    def begin(self, isolation_level=None, lock: int | None = None):
+    def begin(self, isolation_level=None, lock: int | None = None, areas: tuple[str, ...] = ()):
         if lock is None:
             return super().begin(isolation_level)
+        if not areas:
+            sql, params = "BEGIN; SELECT pg_advisory_xact_lock(%s)", [lock]
+        else:  # taken in sorted order, one statement each (in order), so that two writers cannot deadlock
+            keys = sorted({_area_key(area) for area in areas})
+            each = "; SELECT pg_advisory_xact_lock(%s, %s)"
+            sql = "BEGIN; SELECT pg_advisory_xact_lock_shared(%s)" + each * len(keys)
+            params = [lock, *(value for key in keys for value in (_AREA_CLASS, key))]
         with peewee.__exception_wrapper__:
-            self.cursor().execute("BEGIN; SELECT pg_advisory_xact_lock(%s)", (lock,))
+            self.cursor().execute(sql, params)
+
+
+def _area_key(area: str) -> int:
+    """An area's name as the int4 of a two-key advisory lock."""
+    key = zlib.crc32(area.encode())
+    return key - (1 << 32) if key >= 1 << 31 else key
 
 
 class _SqliteDatabase(peewee.SqliteDatabase):
@@ -118,20 +137,28 @@ def is_postgres() -> bool:
 
 
 @contextmanager
-def write_transaction(*, log: bool = True):
+def write_transaction(*, log: bool = True, areas: tuple[str, ...] = ()):
     """One transaction that writes. With `log` (the default) this process is the only writer of the event log
     in it, and of every row whose writers read before they write.
 
     `log=False` is for rows written by statements that read nothing first (an upsert, an additive update)
     and that no writer of the log touches, such as a station's last contact: on PostgreSQL their own row
     locks keep them right, and they need not wait behind a storm's batches for the writers' lock, holding a
-    sync slot meanwhile. SQLite has one writer whatever: it begins IMMEDIATE either way."""
+    sync slot meanwhile. SQLite has one writer whatever: it begins IMMEDIATE either way.
+
+    `areas` (PostgreSQL): a writer of the log whose every row belongs to these areas (a city applying one
+    county's relay: the rows of that county's cases), or is a counter it only adds to. It runs beside writers
+    of other areas, from the writers' lock taken shared and a lock per area; only its writes wait for theirs
+    (`writing`), so that arrival numbers are committed in the order they were given and a reader following
+    them never passes over a late commit. Every other writer still has the log to itself."""
     outermost = db.transaction_depth() == 0
     if outermost:
         _unit.memo, _unit.forget = {}, [forget_memo]
+        _unit.unordered = bool(areas) and is_postgres()
     try:
         if is_postgres() or not outermost:
-            with db.atomic(**({"lock": _WRITER_LOCK} if outermost and log else {})) as txn:
+            locks = {"lock": _WRITER_LOCK, "areas": areas} if outermost and log else {}
+            with db.atomic(**locks) as txn:
                 yield txn
         else:
             # IMMEDIATE takes SQLite's write lock at BEGIN: two processes that both read
@@ -145,6 +172,26 @@ def write_transaction(*, log: bool = True):
     finally:
         if outermost:
             _unit.memo = _unit.forget = None
+            _unit.unordered = False
+
+
+def writing() -> None:
+    """Before a write of events or of rows held back (`flush_inserts`): in a transaction of areas, wait for the
+    others' writes to commit, once. Event rows take their arrival numbers as they are inserted, so the
+    writers' inserts must follow each other's commits; the counters two areas both add to are written only
+    here too, so those row locks are never waited for in a cycle. (A transaction's writes outside these, to
+    rows of its own areas, wait for nobody.)"""
+    if getattr(_unit, "unordered", False):
+        with peewee.__exception_wrapper__:
+            db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (_ARRIVAL_LOCK,))
+        _unit.unordered = False
+        on_rollback(_reordered)
+
+
+def _reordered() -> None:
+    """A savepoint rolled back may have taken the arrival lock with it: take it again before the next write."""
+    if getattr(_unit, "forget", None) is not None:
+        _unit.unordered = True
 
 
 # A scheduled job that still finds SQLite locked after `busy_timeout` (a long batch holding the writer

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import peewee as pw
 
-from .database import db, is_postgres, select_in
+from .database import db, is_postgres, select_in, writing
 from .models.log import EventRecord
 from .pgcopy import copy_rows
 
@@ -39,6 +39,7 @@ def _execute(name: str, params: tuple):
 
 def insert_event(values: Sequence) -> int:
     """Insert one event row (values in `_COLUMNS` order); return its arrival number."""
+    writing()
     return _execute("insert", tuple(values)).fetchone()[0]
 
 
@@ -48,6 +49,7 @@ def insert_events(rows: Sequence[Sequence]) -> None:
     given as they would from INSERTs. Multi-row VALUES quoted every body as hex text for the server to parse
     back: a fifth of the city's CPU in the metro storm, and 82 µs a row against COPY's 34 µs (5,000 rows of
     1,800 B bodies, loopback)."""
+    writing()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         cursor = db.cursor()
         if is_postgres():

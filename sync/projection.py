@@ -24,7 +24,9 @@ class Projection(Protocol):
     applied in one go, read what applying them will need in a few queries instead of one or more each; and
     `reads_log = True` if it reads stored events (a fork report is checked against what we hold): the log
     then stores what it holds back before applying one of its events, since the runs of a batch are settled
-    together and an earlier run's events would not be there yet."""
+    together and an earlier run's events would not be there yet. `confined = True` if every row it writes for
+    an event belongs to that event's stream (an entity's events all lie in one stream), or is a counter it
+    only adds to: batches of streams in different areas can then be applied at once (`EventLog.area_of`)."""
 
     event_types: frozenset[str]
 
@@ -57,6 +59,9 @@ class Registry:
 
     def reads_log(self, event_type: str) -> bool:
         return getattr(self._by_type.get(event_type), "reads_log", False)
+
+    def confined(self, event_type: str) -> bool:
+        return getattr(self._by_type.get(event_type), "confined", False)
 
     def read_ahead(self, events: list[Event]) -> None:
         """Let each projection that reads ahead read what applying its share of these events will need."""

@@ -69,6 +69,10 @@ class ApplicationProjection:
         self.signer_station = signer_station  # origin -> the station its certificate binds
 
     event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED, RULE_DISPUTED}
+    # An application's rows (its row, attachments, data keys) are written only by events in its case's stream
+    # (checked in `apply`: numbers start with the station's code), and the statistics are only added to: two
+    # counties' relays can be applied at once (`EventLog.area_of`).
+    confined = True
 
     def apply(self, event: Event) -> None:
         payload = event.payload

@@ -12,7 +12,7 @@ from functools import cache, lru_cache
 
 import peewee as pw
 
-from ..database import db, is_postgres, select_in
+from ..database import db, is_postgres, select_in, writing
 from ..pgcopy import copy_rows, copyable
 from .base import BaseModel
 
@@ -102,6 +102,7 @@ def flush_inserts() -> None:
     changed.clear()
     with pw.__exception_wrapper__:  # driver errors as peewee's, as `execute_sql` raises them
         if is_postgres():
+            writing()
             _write_postgres(db.cursor(), batches, updates)
             return
         cursor = db.cursor()

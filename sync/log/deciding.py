@@ -28,6 +28,7 @@ from sync.log.state import (
     IngestReceipt,
     LogState,
     Redo,
+    WiderLock,
     row_of,
 )
 from sync.order import causal_order
@@ -103,6 +104,9 @@ class Deciding(LogState):
     def _apply(self, event: Event) -> None:
         """Run the event's projection; a payload it cannot read is a broken rule like any other,
         so one malformed authentic event is quarantined instead of blocking its stream for good."""
+        areas = self._txn.areas
+        if areas and (self.area_of(event.stream) not in areas or not self.registry.confined(event.type)):
+            raise WiderLock
         projection = self.registry.projection_for(event.type)
         if self.registry.reads_log(event.type):
             self._flush()  # what it reads of the log includes the events held back so far

@@ -44,6 +44,7 @@ from sync.log.state import (
     NotAuthorized,
     Redo,
     Txn,
+    WiderLock,
 )
 from sync.order import frontier
 from sync.projection import Registry, RuleViolation
@@ -60,6 +61,7 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         *,
         head_interval: int = DEFAULT_HEAD_INTERVAL,
         head_ttl_ms: int = DEFAULT_HEAD_TTL_MS,
+        area_of: Callable[[str], str | None] = lambda stream: None,
     ):
         self.author = author
         self.trust = trust
@@ -67,19 +69,23 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         self.clock = clock
         self.head_interval = head_interval
         self.head_ttl_ms = head_ttl_ms
+        # stream -> the area of the node's own area it lies in (a county's, at a city), or None: batches of
+        # different areas are applied at once (`ingest_runs`)
+        self.area_of = area_of
         self._local = threading.local()  # per-thread: waitress serves requests on several
         self._forked: frozenset[str] | None = None  # origins proven to have signed two histories
         self.on_fork: Callable[[ForkError], None] | None = None  # the domain reports a fork it keeps
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction; own stream heads are cached inside it and written once at its end."""
+    def transaction(self, areas: tuple[str, ...] = ()) -> Iterator[None]:
+        """One transaction; own stream heads are cached inside it and written once at its end. With `areas`,
+        it writes only in these areas, beside writers of others (`write_transaction`)."""
         if getattr(self._local, "txn", None) is not None:
             yield
             return
-        self._local.txn = Txn()
+        self._local.txn = Txn(areas=areas)
         try:
-            with write_transaction():
+            with write_transaction(areas=areas):
                 on_rollback(self.trust.forget)  # what trust and the log cached may be rolled back with it
                 on_rollback(self._forget_forks)
                 yield
@@ -165,11 +171,34 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         overlaps one before it. Any refusal refuses them all, as does a run of a stream `allowed` (when given)
         says the sender may not relay (`OutOfScope`).
 
-        `receipt.held_seq` is what was held of the last run's stream before, then its head."""
+        `receipt.held_seq` is what was held of the last run's stream before, then its head.
+
+        A batch of streams in areas, of events whose projections are confined to their stream (`_areas`: a
+        county's relay at the city), is applied beside other areas' batches; should it release an event outside
+        them (`WiderLock`), it is undone and applied again holding the whole log."""
         parsed = [(head, self._parsed(raws)) for head, raws in runs]
-        receipt = IngestReceipt()
         self._forget_forks()  # a fork reported from below may have been proven here since
-        with self.transaction():
+        if areas := self._areas(parsed):
+            try:
+                return self._ingest(parsed, allowed, areas)
+            except WiderLock:
+                pass
+        return self._ingest(parsed, allowed, ())
+
+    def _areas(self, parsed: list[tuple[SignedHead, list[Event]]]) -> tuple[str, ...]:
+        """The areas a batch writes in, if every run's stream lies in one and every event's projection writes
+        only rows of its stream (`Registry.confined`); else () for the whole log."""
+        areas = set()
+        for head, events in parsed:
+            area = self.area_of(head.stream)
+            if area is None or not all(self.registry.confined(event.type) for event in events):
+                return ()
+            areas.add(area)
+        return tuple(sorted(areas))
+
+    def _ingest(self, parsed: list, allowed: Callable[[str, str], bool] | None, areas: tuple[str, ...]):
+        receipt = IngestReceipt()
+        with self.transaction(areas):
             self._flush()
             held = self._held_heads({(head.origin, head.stream) for head, _ in parsed})
             chunk, heads = [], []

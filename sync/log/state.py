@@ -81,10 +81,16 @@ class Txn:
     settled: set[str] = field(default_factory=set)  # eids known applied or quarantined (never reverts)
     awaited: set[str] = field(default_factory=set)  # eids some pending event waits for
     optimistic: bool = False  # applying a run in one savepoint: a refusal undoes the run (`Redo`)
+    areas: tuple[str, ...] = ()  # the areas it holds (`storage.database.write_transaction`); () the whole log
 
 
 class Redo(Exception):
     """A projection refused an event while a run was applied optimistically: undo it, go one by one."""
+
+
+class WiderLock(Exception):
+    """A transaction of areas met an event to apply outside them (a pending event another area's batch
+    released): undo it, and apply the batch again holding the whole log."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class LogState:
     clock: HybridClock
     head_interval: int
     head_ttl_ms: int
+    area_of: Callable[[str], str | None]
     heads_fresh_until_ms: int = 0  # set by `sign_heads`: until then, only new own events need signing
     on_fork: Callable[[ForkError], None] | None
     _local: threading.local
