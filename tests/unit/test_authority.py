@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.authority import AUTHORITY, allows, manages, may_write
+from provisioning.authority import AUTHORITY, allows, area_of, manages, may_write
 
 VILLAGE = ("village", "511302001001", "511302001001-01", "i-abcdef0123456789abcd")
 TOWNSHIP = ("township", "511302001", "511302001-01", "i-1111110123456789abcd")
@@ -45,3 +45,22 @@ def test_only_hubs_manage_stations_below_them_in_their_division():
     assert not manages("county", "511302", "city", "511300")
     assert manages("city", "511300", "county", "511303")
     assert not manages("city", "511300", "county", "511402")
+
+
+@pytest.mark.parametrize(
+    ("level", "stream", "area"),
+    [
+        ("city", "511302001001", "511302"),  # a village's stream: its county's
+        ("city", "511302001", "511302"),  # a township's own
+        ("city", "511302", "511302"),  # a county hall's own
+        ("city", "511302001001-TB511304", "511302"),  # a 通办 stream: its filing station's county, not the handler's
+        ("city", "511302-a1b2c3", "511302"),  # provisional, before enrolment
+        ("county", "511302001001", "511302001"),  # at a county: townships
+        ("county", "511302", None),  # the county's own stream: no township holds it
+        ("township", "511302001001", "511302001001"),
+        ("city", "all", None),
+        ("village", "511302001001", None),
+    ],
+)
+def test_a_stream_lies_in_the_division_one_level_below_the_hub_that_holds_its_home_station(level, stream, area):
+    assert area_of(level, stream) == area
