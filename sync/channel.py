@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -21,10 +22,12 @@ from .request import (
     ANSWER_CONTEXT,
     CERTIFICATES,
     PROTOCOL,
+    REPLYING,
     is_nonce,
+    open_answer,
     open_body,
     seal_and_sign,
-    seal_body,
+    seal_request_body,
     sign_request,
 )
 from .transport import Refused, Transport
@@ -32,11 +35,19 @@ from .transport import Refused, Transport
 log = logging.getLogger(__name__)
 
 
+class Sealed(NamedTuple):
+    """A request's body sealed ahead of sending, and the key that opens its answer."""
+
+    nonce: str
+    body: bytes
+    answer_key: bytes
+
+
 @dataclass(frozen=True)
 class Channel:
     transport: Transport
     signing: SigningKey
-    agreement: ec.EllipticCurvePrivateKey  # opens the answers
+    agreement: ec.EllipticCurvePrivateKey  # opens the answers of a parent on protocol 2
     recipient: ec.EllipticCurvePublicKey  # the parent's certified key-agreement key
     station: str
     installation: str
@@ -62,16 +73,16 @@ class Channel:
             nonce=nonce,
         )
 
-    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
+    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> Sealed:
         """Compress and encrypt a body to the parent: the costly part, which a push does ahead on a worker."""
         nonce = nonce or secrets.token_hex(16)
-        return nonce, seal_body(self.recipient, plaintext, context=context, nonce=nonce)
+        return Sealed(nonce, *seal_request_body(self.recipient, plaintext, context=context, nonce=nonce))
 
-    def call(self, path: str, context: bytes, plaintext: bytes, sealed: tuple[str, bytes] | None = None) -> bytes:
+    def call(self, path: str, context: bytes, plaintext: bytes, sealed: Sealed | None = None) -> bytes:
         """Sign at send time (`sealed` ahead, or sealed now), send, open the answer; `Refused` and
         `Unreachable` pass through. A retry after a clock skew seals again with the parent's nonce."""
         time_ms, extra, skewed = self.now_ms(), {}, False
-        nonce, body = sealed or self.seal(context, plaintext)
+        nonce, body, answer_key = sealed or self.seal(context, plaintext)
         while True:
             headers = sign_request(
                 self.signing,
@@ -95,11 +106,13 @@ class Channel:
                     if self.skewed_by is not None:
                         self.skewed_by(parent_ms - time_ms)
                     time_ms, skewed = parent_ms, True
-                    nonce, body = self.seal(context, plaintext, parent_nonce)
+                    nonce, body, answer_key = self.seal(context, plaintext, parent_nonce)
                 else:
                     raise
                 continue
             try:
+                if self.protocol >= REPLYING:
+                    return open_answer(answer_key, answer, nonce=nonce)
                 return open_body(self.agreement, answer, context=ANSWER_CONTEXT, nonce=nonce)
             except CipherError as exc:
                 raise CipherError("上级的回答无法解开：不是加密给本机的，或在途中被改动") from exc

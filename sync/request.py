@@ -3,7 +3,9 @@
 Pure. The signature covers the method, path, station, installation, time, a nonce and
 the body's digest, under a domain prefix of its own; the body is compressed, then
 sealed to the recipient's key-agreement key with the request's nonce as associated
-data, so a body cannot be moved to another request.
+data, so a body cannot be moved to another request. From protocol 3 the answer is sealed
+with the key the request's own sealing agreed (`cipher.seal_replying`): one key agreement
+a request instead of two, at the hub and at the station.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from .keys import SigningKey, VerifyingKey
 
 REQUEST_DOMAIN = b"onetrip/request/v1\n"
 PREFIX = "X-OneTrip-"
-# The protocol a request speaks. 2 adds the anti-entropy digest (docs/protocol.md §9.9); a request without the
-# header speaks 1. Hubs answer both, so that a fleet upgrades station by station.
-PROTOCOL, PROTOCOLS = 2, (1, 2)
+# The protocol a request speaks. 2 adds the anti-entropy digest (docs/protocol.md §9.9), 3 answers with the
+# request's own key (§9.6); a request without the header speaks 1. Hubs answer this protocol and the one before,
+# so that a fleet upgrades station by station.
+PROTOCOL, PROTOCOLS = 3, (2, 3)
+REPLYING = 3  # the first protocol whose answers are sealed with the request's key
 PROTOCOL_HEADER = PREFIX + "Protocol"
 FIELDS = ("Station", "Installation", "Time", "Nonce", "Digest", "Signature")
 CERTIFICATES = PREFIX + "Certificates"  # base64 DER, comma-separated: sent when the parent does not know us yet
@@ -154,8 +158,35 @@ def seal_body(recipient: ec.EllipticCurvePublicKey, plaintext: bytes, *, context
     return cipher.seal(recipient, zlib.compress(plaintext, 6), context=context, aad=nonce.encode("ascii"))
 
 
+def seal_request_body(
+    recipient: ec.EllipticCurvePublicKey, plaintext: bytes, *, context: bytes, nonce: str
+) -> tuple[bytes, bytes]:
+    """`seal_body`, and the key its answer is sealed with (`open_answer`)."""
+    compressed = zlib.compress(plaintext, 6)
+    return cipher.seal_replying(recipient, compressed, context=context, aad=nonce.encode("ascii"))
+
+
 def open_body(key: ec.EllipticCurvePrivateKey, sealed: bytes, *, context: bytes, nonce: str) -> bytes:
-    compressed = cipher.open_sealed(key, sealed, context=context, aad=nonce.encode("ascii"))
+    return _inflated(cipher.open_sealed(key, sealed, context=context, aad=nonce.encode("ascii")))
+
+
+def open_request_body(
+    key: ec.EllipticCurvePrivateKey, sealed: bytes, *, context: bytes, nonce: str
+) -> tuple[bytes, bytes]:
+    """`open_body`, and the key to seal its answer with (`seal_answer`)."""
+    compressed, answer_key = cipher.open_replying(key, sealed, context=context, aad=nonce.encode("ascii"))
+    return _inflated(compressed), answer_key
+
+
+def seal_answer(answer_key: bytes, plaintext: bytes, *, nonce: str) -> bytes:
+    return cipher.seal_reply(answer_key, zlib.compress(plaintext, 6), aad=nonce.encode("ascii"))
+
+
+def open_answer(answer_key: bytes, sealed: bytes, *, nonce: str) -> bytes:
+    return _inflated(cipher.open_reply(answer_key, sealed, aad=nonce.encode("ascii")))
+
+
+def _inflated(compressed: bytes) -> bytes:
     inflater = zlib.decompressobj()
     try:
         plaintext = inflater.decompress(compressed, MAX_BODY_BYTES)

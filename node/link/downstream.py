@@ -36,10 +36,12 @@ from sync.request import (
     PREFIX,
     PULL_CONTEXT,
     PUSH_CONTEXT,
+    REPLYING,
     SignedRequest,
-    open_body,
+    open_request_body,
     read_request,
     seal_and_sign,
+    seal_answer,
     seal_body,
 )
 
@@ -113,10 +115,11 @@ def _check_freshness(node: Context, request: SignedRequest) -> bool:
 def push(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Apply a child's batch in one transaction (only its own and its descendants' streams); answer the cursor."""
     request, child = authenticate(node, headers, path, body)
-    batch = decode_batch(opened(node, body, PUSH_CONTEXT, request))
+    plaintext, answer_key = opened(node, body, PUSH_CONTEXT, request)
+    batch = decode_batch(plaintext)
     with delta.fork_evidence_kept(node.events):
         applied = _applied(node, child, batch)
-    return answer_to(node, child, canonical.encode(applied), request)
+    return answer_to(node, child, canonical.encode(applied), request, answer_key)
 
 
 def _applied(node: Context, child: Binding, batch: Batch) -> dict:
@@ -128,32 +131,36 @@ def pull(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> b
     """The events in the child's scope stored here after its down-cursor, cut at signed heads; or, asked for
     a `repair` after the digests differed, one stream of its scope from what it holds."""
     request, child = authenticate(node, headers, path, body)
-    asked = _asked(node, body, PULL_CONTEXT, request, "拉取请求无法读取")
+    asked, answer_key = _asked(node, body, PULL_CONTEXT, request, "拉取请求无法读取")
     if "repair" in asked:
-        return answer_to(node, child, encode_batch(_repair(node, child, asked["repair"])), request)
+        return answer_to(node, child, encode_batch(_repair(node, child, asked["repair"])), request, answer_key)
     cursor = _cursor(asked.get("cursor"))
     health.reported(node, child, asked.get("status"), watch_of(node.events).contacts)
-    return answer_to(node, child, encode_batch(_pulled(node, child, cursor, request.protocol)), request)
+    batch = _pulled(node, child, cursor, request.protocol)
+    return answer_to(node, child, encode_batch(batch), request, answer_key)
 
 
 def compare(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """Protocol 2, after a round whose fingerprints differed: the child's heads against ours, and which
     streams each side resends (`digest.differences`)."""
     request, child = authenticate(node, headers, path, body)
-    held = digest.from_wire(_asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取").get("heads"))
+    asked, answer_key = _asked(node, body, DIGEST_CONTEXT, request, "摘要比对请求无法读取")
+    held = digest.from_wire(asked.get("heads"))
     scope = Scope(node.events.trust, child)
     repairs = digest.differences(held, digest.heads(scope.holds, scope.streams), scope.sends_up)
-    return answer_to(node, child, canonical.encode(digest.repairs_to_wire(repairs)), request)
+    return answer_to(node, child, canonical.encode(digest.repairs_to_wire(repairs)), request, answer_key)
 
 
-def _asked(node: Context, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> dict:
+def _asked(node: Context, body: bytes, context: bytes, request: SignedRequest, unreadable: str) -> tuple[dict, bytes]:
+    """The request's body as the mapping it must be, and the key of its answer (`opened`)."""
+    plaintext, answer_key = opened(node, body, context, request)
     try:
-        asked = canonical.decode(opened(node, body, context, request))
+        asked = canonical.decode(plaintext)
     except EncodingError as exc:
         raise EncodingError(unreadable) from exc
     if not isinstance(asked, dict):
         raise EncodingError(unreadable)
-    return asked
+    return asked, answer_key
 
 
 def _repair(node: Context, child: Binding, asked) -> Batch:
@@ -176,13 +183,14 @@ def _repair(node: Context, child: Binding, asked) -> Batch:
 def blobs(node: Context, headers: Mapping[str, str], path: str, body: bytes) -> bytes:
     """A child's scan request (`node.link.scans`): which it lacks, a chunk of one, or a chunk of ours."""
     request, child = authenticate(node, headers, path, body)
-    asked = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
-    return answer_to(node, child, canonical.encode(scans.answer(node, child, asked)), request)
+    asked, answer_key = _asked(node, body, BLOB_CONTEXT, request, "扫描件请求无法读取")
+    return answer_to(node, child, canonical.encode(scans.answer(node, child, asked)), request, answer_key)
 
 
-def opened(node: Context, body: bytes, context: bytes, request: SignedRequest) -> bytes:
+def opened(node: Context, body: bytes, context: bytes, request: SignedRequest) -> tuple[bytes, bytes]:
+    """The request's body, and the key its sealing agreed: what a protocol-3 answer is sealed with."""
     try:
-        return open_body(node.keys.agreement, body, context=context, nonce=request.nonce)
+        return open_request_body(node.keys.agreement, body, context=context, nonce=request.nonce)
     except CipherError as exc:
         raise CipherError("请求内容无法解开：不是加密给本节点当前密钥的（对方可能用了旧证书），或已被改动") from exc
 
@@ -224,7 +232,7 @@ def import_bundle(node: Context, bundle: sneakernet.Bundle, out: BinaryIO) -> No
     sneakernet.addressed_to(headers, node.identity.installation)
     request = read_request(headers, "POST", path, body)  # a bundle for another node fails its signature here
     child = _sender(node, request, headers)
-    plaintext = opened(node, body, BUNDLE_CONTEXT, request)
+    plaintext, _ = opened(node, body, BUNDLE_CONTEXT, request)  # a return bundle is sealed to the child's key
     manifest, parts = unframed(plaintext)
     down_from = cursor = _cursor(manifest.get("down_cursor"))
     with node.blobs.staged() as staging:
@@ -285,7 +293,12 @@ def _bundle_repairs(node: Context, child: Binding, heads, pulled: list[Batch]) -
     return repairs.up, [batch for batch in down if batch.runs]
 
 
-def answer_to(node: Context, child: Binding, plaintext: bytes, request: SignedRequest) -> bytes:
+def answer_to(node: Context, child: Binding, plaintext: bytes, request: SignedRequest, answer_key: bytes) -> bytes:
+    """Sealed with the key the request's own sealing agreed (protocol 3: no key agreement of its own, and
+    readable only by whoever sealed the request, whose signature was verified), or to the child's certified
+    key-agreement key (protocol 2)."""
+    if request.protocol >= REPLYING:
+        return seal_answer(answer_key, plaintext, nonce=request.nonce)
     return seal_body(_agreement_of(node, child), plaintext, context=ANSWER_CONTEXT, nonce=request.nonce)
 
 

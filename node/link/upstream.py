@@ -29,7 +29,7 @@ from storage.events import arrivals_of
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row_values, upsert, utcnow
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
-from sync.channel import Channel
+from sync.channel import Channel, Sealed
 from sync.errors import ChainError, CipherError, ClockDrift, ForkError, SyncError
 from sync.request import DIGEST_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT, open_body
 from sync.transport import HttpTransport, Refused, Transport, Unreachable
@@ -125,10 +125,10 @@ class Parent:
             skewed_by=skewed_by,
         )
 
-    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> tuple[str, bytes]:
+    def seal(self, context: bytes, plaintext: bytes, nonce: str | None = None) -> Sealed:
         return self.channel.seal(context, plaintext, nonce)
 
-    def call(self, path: str, context: bytes, plaintext: bytes, sealed: tuple[str, bytes] | None = None) -> bytes:
+    def call(self, path: str, context: bytes, plaintext: bytes, sealed: Sealed | None = None) -> bytes:
         return self.channel.call(path, context, plaintext, sealed)
 
 
@@ -250,7 +250,7 @@ def _push(parent: Parent, link: SyncLink, limits: Limits) -> int:
     return pushed
 
 
-def _sealed_ahead(parent: Parent, cursor: int, limits: Limits) -> Iterator[tuple[Batch, tuple | None]]:
+def _sealed_ahead(parent: Parent, cursor: int, limits: Limits) -> Iterator[tuple[Batch, Sealed | None]]:
     """Each batch to push with its sealed body; the next one is read, encoded and sealed on a worker
     thread while this one travels and the parent applies it (a backlog then costs little more than
     the parent's work)."""
@@ -276,7 +276,7 @@ def _sealed_ahead(parent: Parent, cursor: int, limits: Limits) -> Iterator[tuple
             worker.submit(close_database).result()  # the worker thread's own connection
 
 
-def _push_batch(parent: Parent, batch: Batch, sealed: tuple | None, limits: Limits) -> None:
+def _push_batch(parent: Parent, batch: Batch, sealed: Sealed | None, limits: Limits) -> None:
     for _ in range(MAX_REPAIRS):
         try:
             parent.call(PUSH_PATH, PUSH_CONTEXT, encode_batch(batch), sealed)

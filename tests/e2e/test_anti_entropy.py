@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from harness.cluster import file, state_at
 from node.link import upstream
 from storage.database import db
@@ -80,16 +82,20 @@ def test_a_village_restored_from_an_old_copy_gets_its_own_work_back_and_goes_on_
     assert events_of(cluster, "village", f"application:{lost}") == events_of(cluster, "township", f"application:{lost}")
 
 
-def test_a_hub_answers_a_station_on_the_previous_protocol_without_the_digest(cluster):
+def test_a_hub_answers_a_station_on_the_previous_protocol_and_refuses_the_one_before(cluster):
+    """Protocol 2 answers are sealed to the station's certified key, 3's with its request's key: both open."""
     village = cluster.open("village")
     parent = upstream.Parent(village)
     asked = canonical.encode({"cursor": 0, "status": {}})
-    for protocol, carries_digest in ((1, False), (2, True)):
+    with pytest.raises(upstream.Refused) as refused:
+        dataclasses.replace(parent.channel, protocol=1).call(upstream.PULL_PATH, PULL_CONTEXT, asked)
+    assert refused.value.code == "protocol_version" and "第 2、3 版" in str(refused.value)
+    for protocol in (2, 3):
         channel = dataclasses.replace(parent.channel, protocol=protocol)
         batch = decode_batch(channel.call(upstream.PULL_PATH, PULL_CONTEXT, asked))
         while batch.more:
             batch = decode_batch(
                 channel.call(upstream.PULL_PATH, PULL_CONTEXT, canonical.encode({"cursor": batch.cursor, "status": {}}))
             )
-        assert (batch.digest is not None) == carries_digest
+        assert batch.digest is not None
     db.close()

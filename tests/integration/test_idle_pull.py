@@ -19,7 +19,7 @@ from storage.models import EventRecord
 from sync import canonical, delta
 from sync.batch import decode_batch, encode_batch
 from sync.event import parse_event
-from sync.request import ANSWER_CONTEXT, PULL_CONTEXT, PUSH_CONTEXT, open_body
+from sync.request import PULL_CONTEXT, PUSH_CONTEXT, open_answer
 from web import create_app
 
 
@@ -36,16 +36,18 @@ def hub(dirs):
     capture, pulls = _Capture(), []
     parent = upstream.Parent(village, capture, hub=upstream.Hub(village.identity.parent, "http://x.invalid"))
     for _ in range(3):
+        asked = canonical.encode({"cursor": 0})
+        sealed = parent.seal(PULL_CONTEXT, asked)  # kept: its key opens the answer
         try:
-            parent.call(upstream.PULL_PATH, PULL_CONTEXT, canonical.encode({"cursor": 0}))
+            parent.call(upstream.PULL_PATH, PULL_CONTEXT, asked, sealed)
         except upstream.Unreachable:
-            pulls.append(capture.sent)
+            pulls.append((*capture.sent, sealed))
     county = Node.from_config(NodeConfig.load(dirs / "county"))
     client = create_app(node=county).test_client()
 
     def pull(n: int):
-        headers, body = pulls[n]
-        return client.post(upstream.PULL_PATH, headers=headers, data=body), headers
+        headers, body, sealed = pulls[n]
+        return client.post(upstream.PULL_PATH, headers=headers, data=body), sealed
 
     return village, pull, dirs
 
@@ -64,10 +66,8 @@ def test_an_own_event_another_process_appended_goes_down_signed_with_the_next_pu
     assert pull(0)[0].status_code == 200  # the first process has signed its heads
     other = Node.from_config(NodeConfig.load(dirs / "county"))
     fleet.register(other, name="白塔村", level="village", region="511302001002", hub_url="http://x.invalid")
-    answer, headers = pull(1)
-    batch = decode_batch(
-        open_body(village.keys.agreement, answer.data, context=ANSWER_CONTEXT, nonce=headers["X-OneTrip-Nonce"])
-    )
+    answer, sealed = pull(1)
+    batch = decode_batch(open_answer(sealed.answer_key, answer.data, nonce=sealed.nonce))
     payloads = [parse_event(raw).payload for _, raws in batch.runs for raw in raws]
     assert any(p.get("station", "").startswith("511302001002") for p in payloads)
 
@@ -88,14 +88,15 @@ def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_d
 
     def call(path: str, context: bytes, body: bytes) -> bytes:
         bind(village_db)
+        sealed = parent.seal(context, body)
         try:
-            parent.call(path, context, body)
+            parent.call(path, context, body, sealed)
         except upstream.Unreachable:
-            headers, sealed = capture.sent
+            headers, sent = capture.sent
         bind(county_db)
-        answer = client.post(path, headers=headers, data=sealed)
+        answer = client.post(path, headers=headers, data=sent)
         assert answer.status_code == 200, answer.data
-        return open_body(village.keys.agreement, answer.data, context=ANSWER_CONTEXT, nonce=headers["X-OneTrip-Nonce"])
+        return open_answer(sealed.answer_key, answer.data, nonce=sealed.nonce)
 
     def pull(cursor: int):
         with mock.patch.object(delta, "outgoing", wraps=delta.outgoing) as reads:

@@ -148,3 +148,48 @@ def test_cipher_error_carries_its_stable_code(recipient):
     with pytest.raises(CipherError) as caught:
         cipher.open_sealed(recipient, b"nonsense")
     assert caught.value.code == "bad_ciphertext"
+
+
+@settings(deadline=None)
+@given(request=st.binary(max_size=500), answer=st.binary(max_size=2000), context=st.binary(max_size=20))
+def test_the_reply_to_an_envelope_opens_with_the_key_its_sender_kept(recipient, request, answer, context):
+    sealed, kept = cipher.seal_replying(recipient.public_key(), request, context=context, aad=b"n")
+    opened, reply_key = cipher.open_replying(recipient, sealed, context=context, aad=b"n")
+    assert opened == request and reply_key == kept
+    assert cipher.open_reply(kept, cipher.seal_reply(reply_key, answer, aad=b"n"), aad=b"n") == answer
+
+
+def test_a_reply_layout_is_magic_nonce_then_ciphertext_and_tag(recipient):
+    _, key = cipher.seal_replying(recipient.public_key(), b"asked")
+    reply = cipher.seal_reply(key, TEXT)
+    assert reply[:4] == b"OTR1" and len(reply) == 4 + 12 + len(TEXT) + TAG and TEXT not in reply
+
+
+def test_a_reply_key_is_neither_the_envelopes_key_nor_another_envelopes_reply_key(recipient):
+    """Derived under its own label: a reply cannot be passed off as an envelope, nor answer another request."""
+    sealed, key = cipher.seal_replying(recipient.public_key(), TEXT, context=b"sync/pull")
+    _, other = cipher.seal_replying(recipient.public_key(), TEXT, context=b"sync/pull")
+    _, another_context = cipher.open_replying(
+        recipient, cipher.seal(recipient.public_key(), TEXT, context=b"sync/push"), context=b"sync/push"
+    )
+    assert len({key, other, another_context}) == 3
+    reply = cipher.seal_reply(key, b"answer")
+    with pytest.raises(CipherError):
+        cipher.open_reply(other, reply)
+    with pytest.raises(CipherError):  # the reply's magic is not an envelope's
+        cipher.open_sealed(recipient, reply)
+
+
+def test_open_reply_refuses_any_single_flipped_byte_other_associated_data_and_truncation(recipient):
+    _, key = cipher.seal_replying(recipient.public_key(), b"asked")
+    reply = cipher.seal_reply(key, b"short", aad=b"nonce-1")
+    for position in range(len(reply)):
+        altered = bytearray(reply)
+        altered[position] ^= 0x01
+        with pytest.raises(CipherError):
+            cipher.open_reply(key, bytes(altered), aad=b"nonce-1")
+    with pytest.raises(CipherError):
+        cipher.open_reply(key, reply, aad=b"nonce-2")
+    for keep in (0, 4, 16, 31):
+        with pytest.raises(CipherError):
+            cipher.open_reply(key, reply[:keep], aad=b"nonce-1")

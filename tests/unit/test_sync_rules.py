@@ -91,17 +91,17 @@ KEY = SigningKey.generate()
 
 
 def test_the_previous_protocol_is_still_read_a_downgrade_breaks_the_signature_and_others_are_refused():
-    old, new = _signed(1), _signed(2)
-    assert PROTOCOL_HEADER not in old  # protocol 1 had no such header
+    old, new = _signed(2), _signed(3)
+    assert read_request(old, "POST", "/p", b"").protocol == 2
     read_request(old, "POST", "/p", b"").verify(KEY.verifying_key)
-    assert read_request(new, "POST", "/p", b"").protocol == 2
+    assert read_request(new, "POST", "/p", b"").protocol == 3
     read_request(new, "POST", "/p", b"").verify(KEY.verifying_key)
-    downgraded = {k: v for k, v in new.items() if k != PROTOCOL_HEADER}
-    with pytest.raises(RequestRefused):
-        read_request(downgraded, "POST", "/p", b"").verify(KEY.verifying_key)
-    for version in ("3", "0", "x"):
+    with pytest.raises(RequestRefused):  # the protocol is signed: a request cannot be told to answer the old way
+        read_request({**new, PROTOCOL_HEADER: "2"}, "POST", "/p", b"").verify(KEY.verifying_key)
+    without = {k: v for k, v in new.items() if k != PROTOCOL_HEADER}  # protocol 1, two versions back
+    for headers in (without, *({**new, PROTOCOL_HEADER: v} for v in ("4", "1", "0", "x"))):
         with pytest.raises(UnsupportedProtocol, match="请把版本较旧的一方升级"):
-            read_request({**new, PROTOCOL_HEADER: version}, "POST", "/p", b"")
+            read_request(headers, "POST", "/p", b"")
 
 
 def ours(origin: str, stream: str) -> bool:
