@@ -42,7 +42,10 @@ from .fleet_setup import RELAY_INTERVAL_S, County, Fleet, Shape, events_by_origi
 from .fleet_station import SimStation, Stats
 from .fleet_template import Made, fleet_for
 
-HUB_THREADS = 4  # eleven hubs on one PostgreSQL server: 11 × (4 + 4) pooled connections stay under its 100
+# Each hub's waitress threads: three sync slots, two places in the waiting room (`web.admission`) and the one
+# left free. A waiting request holds no connection: eleven hubs' slots, pages and schedulers stay under the
+# PostgreSQL server's 100.
+HUB_SETTINGS = {"threads": "6", "sync_max_in_flight": "3"}
 SHAPES = {
     "tiny": Shape(1, 5, storm_applications=3, steady_period_s=3, steady_window_s=3),  # the test's: every part once
     "small": Shape(2, 10, steady_window_s=20),
@@ -297,7 +300,7 @@ def simulate(shape: Shape, faults: bool = False) -> Result:
         base = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         server = stack.enter_context(PrivatePostgres()) if faults else None
         fleet, made = stack.enter_context(fleet_for(base, shape, server.socket_url if server else None))
-        fleet.city_process = serve(fleet.city, base / "city.log", threads=str(HUB_THREADS))
+        fleet.city_process = serve(fleet.city, base / "city.log", **HUB_SETTINGS)
         stack.callback(stop, fleet.city_process)
         for county in fleet.counties:
             stack.enter_context(_served(county, base, processes=2 if faults else 1))
@@ -330,7 +333,7 @@ def _served(county: County, base: Path, processes: int):
 def serve_county(county: County, base: Path, k: int) -> subprocess.Popen:
     """Process `k` of a county's hub, on its port; only the first runs the scheduler (docs/operations.md)."""
     port = county.ports[k]
-    settings = {"sync_interval_s": str(RELAY_INTERVAL_S), "threads": str(HUB_THREADS), "port": str(port)}
+    settings = {"sync_interval_s": str(RELAY_INTERVAL_S), **HUB_SETTINGS, "port": str(port)}
     if k:
         settings["scheduler"] = "off"
     log = base / f"{county.config.data_dir.name}-{k}.log"

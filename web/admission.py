@@ -2,9 +2,16 @@
 than let it wait in waitress's queue, where a storm of reconnecting stations waited 98 s (issue 18).
 
 Waitress queues each complete request for its worker threads; `StampingDispatcher` notes when, and
-`Admission` refuses a request that waited longer than `QUEUE_WAIT_MAX_S` as it refuses one that finds every
-sync slot taken. A thread is always left beside the slots (`sync_slots`), so a busy hub answers 503 at once
-and its pages stay served. The station comes back after Retry-After, with jitter (`node.link.schedule`).
+`Admission` refuses a request that waited longer than `QUEUE_WAIT_MAX_S`. A request that finds every sync
+slot taken waits up to `SLOT_WAIT_MAX_S` for one, if a place in the small waiting room is free (`sync_waiting`:
+the threads beside the slots but one), and is refused otherwise. A thread is always left free of both, so a
+busy hub answers 503 at once and its pages stay served. The station comes back after Retry-After, with jitter
+(`node.link.schedule`).
+
+The waiting room is what keeps the slots busy in a storm. Without it the hub was a loss system: returning
+stations arrive at random, and one that found the slots full was sent away while a slot freeing a moment
+later stood empty until the next arrival. In the metro storm the machine was a quarter idle while stations
+waited for their appointments.
 
 Retry-After is an appointment, not a constant. With one fixed wait, the thousand stations of a storm came
 back together, were refused together, and came back again: seven refusals for each request served in the
@@ -26,6 +33,7 @@ from waitress.task import ThreadedTaskDispatcher
 from sync.errors import Busy
 
 QUEUE_WAIT_MAX_S = 1.0  # longer in the queue and the hub is behind: a refusal now beats an answer late
+SLOT_WAIT_MAX_S = 1.0  # for a slot, in the waiting room: as long, for the same reason
 FIRST_SERVICE_S = 0.2  # a sync request's time in its slot, guessed until one has been timed
 SMOOTHING = 0.1  # of the last request's time in the running estimate
 RETRY_MIN_S, RETRY_MAX_S = 1, 300  # whole seconds, as Retry-After says them; a station takes up to 600
@@ -69,11 +77,17 @@ def sync_slots(max_in_flight: int, threads: int) -> int:
     return max(1, min(max_in_flight, threads - 1))
 
 
+def sync_waiting(max_in_flight: int, threads: int) -> int:
+    """Sync requests that may wait for a slot at once: the threads beside the slots but the one left free."""
+    return max(0, threads - 1 - sync_slots(max_in_flight, threads))
+
+
 class Admission:
     """The sync slots of one hub process, and the appointments given to the requests they could not take."""
 
-    def __init__(self, slots: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, slots: int, clock: Callable[[], float] = time.monotonic, waiting: int = 0):
         self.slots, self._free, self._clock = slots, threading.BoundedSemaphore(slots), clock
+        self.waiting, self._waiters = waiting, 0  # places in the waiting room, and how many are taken
         self._lock = threading.Lock()
         self._service_s = FIRST_SERVICE_S
         self._booked_until = 0.0  # the clock's time of the last appointment given
@@ -81,7 +95,7 @@ class Admission:
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Serve the request in a slot, or refuse it (`Busy`) with an appointment."""
-        if waited_s() > QUEUE_WAIT_MAX_S or not self._free.acquire(blocking=False):
+        if waited_s() > QUEUE_WAIT_MAX_S or not self._taken():
             raise Busy("上级正忙：请稍后再同步", retry_after_s=self.appointment())
         started = self._clock()
         try:
@@ -89,6 +103,20 @@ class Admission:
         finally:
             self._free.release()
             self._timed(self._clock() - started)
+
+    def _taken(self) -> bool:
+        """A slot now, or within `SLOT_WAIT_MAX_S` from a place in the waiting room; False if neither."""
+        if self._free.acquire(blocking=False):
+            return True
+        with self._lock:
+            if self._waiters >= self.waiting:
+                return False
+            self._waiters += 1
+        try:
+            return self._free.acquire(timeout=SLOT_WAIT_MAX_S)
+        finally:
+            with self._lock:
+                self._waiters -= 1
 
     def appointment(self) -> int:
         """Whole seconds until a refused request should come back: the next place after those already given,

@@ -18,7 +18,7 @@ from node.link import downstream
 from node.runtime import Node
 from storage.database import release
 
-from .admission import Admission, sync_slots
+from .admission import Admission, sync_slots, sync_waiting
 from .errors import api_error, translated
 from .headers import MACHINE_HEADERS
 
@@ -36,7 +36,8 @@ class SyncEndpoints:
 
     def __init__(self, node: Node, app, max_body: int):
         self.node, self.app, self.max_body = node, app, max_body
-        self.admission = Admission(sync_slots(node.config.sync_max_in_flight, node.config.threads))
+        in_flight, threads = node.config.sync_max_in_flight, node.config.threads
+        self.admission = Admission(sync_slots(in_flight, threads), waiting=sync_waiting(in_flight, threads))
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

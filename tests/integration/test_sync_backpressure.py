@@ -10,9 +10,11 @@ from storage.models import RequestNonce
 from web.admission import QUEUE_WAIT_MAX_S, RETRY_MIN_S, StampingDispatcher, sync_slots
 
 
-def test_a_sync_request_beyond_the_in_flight_limit_is_told_to_come_back(app, client):
+def test_a_sync_request_beyond_the_in_flight_limit_is_told_to_come_back(app, client, monkeypatch):
     admission = app.wsgi_app.admission
     assert admission.slots == app.extensions["onetrip"].config.sync_max_in_flight
+    assert admission.waiting == app.extensions["onetrip"].config.threads - admission.slots - 1
+    monkeypatch.setattr(admission, "waiting", 0)  # the waiting room full (its places: tests/unit/test_admission.py)
     with ExitStack() as taken:
         for _ in range(admission.slots):
             taken.enter_context(admission.slot())
