@@ -53,6 +53,7 @@ NONCES = {
     "envelope_empty": "000000000000000000000001",
     "envelope_context": "000000000000000000000002",
     "data_key": "000000000000000000000003",
+    "reply": "000000000000000000000004",
     "field_name": "0a0b0c0d0e0f101112131415",
     "field_id_number": "161718191a1b1c1d1e1f2021",
 }
@@ -499,6 +500,30 @@ def _envelope(name: str, plaintext: bytes, context: bytes, aad: bytes, nonce_nam
     }
 
 
+def _reply(envelope: dict[str, Any], plaintext: bytes) -> dict[str, Any]:
+    """The reply to an envelope (protocol 3's sync answers): its key from the envelope's own key agreement."""
+    recipient = p256_key(RECIPIENT_KEY_HEX)
+    context, aad = bytes.fromhex(envelope["context_hex"]), bytes.fromhex(envelope["aad_hex"])
+    opened, key = cipher.open_replying(recipient, bytes.fromhex(envelope["sealed_hex"]), context=context, aad=aad)
+    assert opened == bytes.fromhex(envelope["plaintext_hex"])
+    info = b"onetrip/reply/v1|" + context
+    salt, shared = bytes.fromhex(envelope["hkdf_salt_hex"]), bytes.fromhex(envelope["shared_secret_hex"])
+    assert key == HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(shared)
+    nonce = bytes.fromhex(NONCES["reply"])
+    sealed = cipher.seal_reply(key, plaintext, aad=aad, nonce=nonce)
+    gcm_aad = cipher.REPLY_MAGIC + aad
+    assert sealed == cipher.REPLY_MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, gcm_aad)
+    return {
+        "answers": envelope["name"],
+        "plaintext_hex": plaintext.hex(),
+        "hkdf_info_hex": info.hex(),
+        "aes_key_hex": key.hex(),
+        "nonce_hex": nonce.hex(),
+        "gcm_aad_hex": gcm_aad.hex(),
+        "sealed_hex": sealed.hex(),
+    }
+
+
 def build_envelope() -> dict[str, Any]:
     recipient = p256_key(RECIPIENT_KEY_HEX)
     data_key = bytes.fromhex(DATA_KEY_HEX)
@@ -565,7 +590,9 @@ def build_envelope() -> dict[str, Any]:
             "Encryption envelope: b'OTE1' | ephemeral P-256 point (65 bytes, uncompressed) | nonce (12) | "
             "AES-256-GCM ciphertext+tag. key = HKDF-SHA256(ECDH shared secret, salt = ephemeral point || "
             "recipient point, info = b'onetrip/envelope/v1|' + context); GCM AAD = b'OTE1' || ephemeral point "
-            "|| aad. Intermediate values are given for other implementations."
+            "|| aad. A reply to an envelope: b'OTR1' | nonce (12) | AES-256-GCM ciphertext+tag, key = HKDF-SHA256(the "
+            "envelope's shared secret and salt, info = b'onetrip/reply/v1|' + its context), GCM AAD = b'OTR1' || "
+            "aad. Intermediate values are given for other implementations."
         ),
         "magic_hex": cipher.MAGIC.hex(),
         "recipient": {
@@ -574,6 +601,7 @@ def build_envelope() -> dict[str, Any]:
             "public_point_hex": cipher.point_bytes(recipient.public_key()).hex(),
         },
         "envelopes": envelopes,
+        "reply": _reply(envelopes[1], canonical.encode({"cursor": 42})),
         "wrapped_data_key": wrapped,
         "fields": field_vectors,
         "lookup_hashes": lookups,

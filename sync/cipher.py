@@ -104,10 +104,12 @@ def _open(recipient, data: bytes, context: bytes, aad: bytes, *, replying: bool)
     return plaintext, _derive(shared, salt, _REPLY + context) if replying else None
 
 
-def seal_reply(key: bytes, plaintext: bytes, *, aad: bytes = b"") -> bytes:
+def seal_reply(key: bytes, plaintext: bytes, *, aad: bytes = b"", nonce: bytes | None = None) -> bytes:
     """The answer to an envelope, with the key `open_replying` gave for it. A key answers one envelope
-    once, but the nonce is random all the same."""
-    nonce = os.urandom(_NONCE)
+    once, but the nonce is random all the same (an argument only so that golden vectors can pin it)."""
+    nonce = nonce or os.urandom(_NONCE)
+    if len(nonce) != _NONCE:
+        raise CipherError("the nonce must be 12 bytes")
     return REPLY_MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, REPLY_MAGIC + aad)
 
 

@@ -363,6 +363,25 @@ def test_envelope_layout_and_key_schedule(vector):
     assert AESGCM(key).decrypt(nonce, sealed[81:], gcm_aad).hex() == vector["plaintext_hex"]
 
 
+def test_reply_to_an_envelope_from_its_specification_and_from_the_code():
+    """Protocol 3's answers: the reply key and bytes recomputed from docs/protocol.md §7 alone, then by the code."""
+    reply = ENVELOPE["reply"]
+    envelope = next(e for e in ENVELOPE["envelopes"] if e["name"] == reply["answers"])
+    context, aad = bytes.fromhex(envelope["context_hex"]), bytes.fromhex(envelope["aad_hex"])
+    info = b"onetrip/reply/v1|" + context
+    salt, shared = bytes.fromhex(envelope["hkdf_salt_hex"]), bytes.fromhex(envelope["shared_secret_hex"])
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(shared)
+    assert (info.hex(), key.hex()) == (reply["hkdf_info_hex"], reply["aes_key_hex"])
+    nonce, plaintext, sealed = (bytes.fromhex(reply[k]) for k in ("nonce_hex", "plaintext_hex", "sealed_hex"))
+    gcm_aad = b"OTR1" + aad
+    assert gcm_aad.hex() == reply["gcm_aad_hex"] and cipher.REPLY_MAGIC == b"OTR1"
+    assert sealed == b"OTR1" + nonce + AESGCM(key).encrypt(nonce, plaintext, gcm_aad)
+    _, derived = cipher.open_replying(recipient_key(), bytes.fromhex(envelope["sealed_hex"]), context=context, aad=aad)
+    assert derived == key
+    assert cipher.seal_reply(key, plaintext, aad=aad, nonce=nonce) == sealed
+    assert cipher.open_reply(key, sealed, aad=aad) == plaintext
+
+
 def test_wrapped_data_key_uses_the_field_context():
     vector = ENVELOPE["wrapped_data_key"]
     entity = vector["entity"]
