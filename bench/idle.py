@@ -3,8 +3,9 @@
 
 A village of APPLICATIONS applications, filed offline, syncs once with its county hub (`onetrip serve` on
 SQLite); then IDLE_PULLS genuine pulls are signed and sealed by the village's own channel, each kept instead of
-sent, and posted one after another to the hub over one HTTP connection. The hub's CPU is read from its threads'
-scheduler counters (`bench.sync._cpu_s`) around the last REPLAYED of them: the first ones warm it up (each of
+sent, and posted one after another to the hub over one HTTP connection. The hub's CPU is read from the kernel's
+count for the process (user + system, exited threads included: summing the live threads' own counters lost
+those of a thread that ended meanwhile) around the last REPLAYED of them: the first ones warm it up (each of
 waitress's threads pays its first request once). Every pull must be answered 200: a replayed nonce would be
 refused, so each is sent once.
 """
@@ -28,7 +29,8 @@ from storage.database import close
 from sync import canonical
 from sync.request import PULL_CONTEXT
 
-from .sync import _cpu_s, _template
+from .ingest import _cpu_s
+from .sync import _template
 
 APPLICATIONS = 200
 IDLE_PULLS, REPLAYED = 2_200, 2_000
