@@ -62,6 +62,15 @@ def entity_rows(entity: str) -> list[tuple[bytes, str]]:
     return [(bytes(body), status) for body, status in _execute("by_entity", (entity,)).fetchall()]
 
 
+def bodies_of(arrivals) -> dict[int, bytes]:
+    """The stored bodies of these events, by arrival: a pull's thousand, without building a thousand-value
+    IN clause in peewee (a sixth of a hub's CPU answering one)."""
+    return {
+        arrival: bytes(body)
+        for arrival, body in select_in("SELECT arrival, body FROM event WHERE arrival IN ({marks})", arrivals)
+    }
+
+
 def settled_among(eids, statuses: tuple[str, str]) -> set[str]:
     """Which of these events are stored with one of two statuses.
 

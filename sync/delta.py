@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 import peewee as pw
 
+from storage.database import db
+from storage.events import bodies_of
 from storage.models import EventRecord, SignedHeadRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
@@ -23,7 +25,6 @@ from .log import EventLog, IngestReceipt
 
 Wanted = Callable[[str, str], bool]  # (origin, stream) -> whether this link carries it
 _SCAN_FACTOR = 4  # headers read per batch, per event it may carry: unwanted ones are passed over
-_IN_CHUNK = 900  # ids per IN (...): below every engine's limit on bound parameters
 
 
 def outgoing(
@@ -40,6 +41,7 @@ def outgoing(
     longer reads every neighbour's events to throw them away in Python. `top`, when given, is the newest
     arrival, read by the caller."""
     scan = limits.max_events * _SCAN_FACTOR
+    wanted = functools.cache(wanted)  # asked per stored header, of a few streams: once each per read
     if top is None:
         top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
     while True:
@@ -113,7 +115,7 @@ def _headers_after(cursor: int, limit: int, top: int, streams: tuple[str, ...] |
         .order_by(EventRecord.arrival)
         .limit(limit)
     )
-    return [Stored(*row) for row in query.tuples()]
+    return list(map(Stored._make, db.execute(query).fetchall()))  # the driver's tuples, as they are
 
 
 def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, SignedHeadRecord]]:
@@ -134,12 +136,7 @@ def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, Sig
 
 
 def _with_bodies(runs: list[Run], heads: dict[tuple[str, str], dict[int, SignedHeadRecord]]) -> tuple:
-    arrivals = [a for run in runs for a in run.arrivals]
-    bodies: dict[int, bytes] = {}
-    for start in range(0, len(arrivals), _IN_CHUNK):
-        chunk = arrivals[start : start + _IN_CHUNK]
-        query = EventRecord.select(EventRecord.arrival, EventRecord.body).where(EventRecord.arrival.in_(chunk))
-        bodies.update((arrival, bytes(body)) for arrival, body in query.tuples())
+    bodies = bodies_of([a for run in runs for a in run.arrivals])
     out = []
     for run in runs:
         record = heads[(run.origin, run.stream)][run.last_seq]

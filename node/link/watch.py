@@ -26,6 +26,10 @@ from storage.models import EventRecord, table_name
 from sync.log import FEED, EventLog
 
 _NEWEST = f"SELECT MAX(arrival) FROM {table_name(EventRecord)}"
+_SINCE = (  # each stream's newest arrival in a range, and how many arrived there
+    f"SELECT origin, stream, MAX(arrival), COUNT(*) FROM {table_name(EventRecord)} "
+    "WHERE arrival > {param} AND arrival <= {param} GROUP BY origin, stream"
+)
 BEHIND_LIMIT = 20_000  # arrivals: further behind than this, forget everything rather than read them all
 
 
@@ -59,22 +63,20 @@ class Watch:
         return top
 
     def _note(self, top: int) -> None:
-        rows = (
-            EventRecord.select(EventRecord.arrival, EventRecord.origin, EventRecord.stream)
-            .where((EventRecord.arrival > self._seen) & (EventRecord.arrival <= top))
-            .tuples()
-        )
+        """What arrived since the last look, a row per stream: a pull of a thousand decisions asked each
+        event's every stream prefix of each scope, which was half of what the hub spent answering it."""
+        since = db.execute_sql(_SINCE.format(param=db.param), (self._seen, top)).fetchall()
         me, trust_changed = self._log.author.origin, False
-        for arrival, origin, stream in rows:
-            self._own += origin == me
+        for origin, stream, arrival, count in since:
+            self._own += count if origin == me else 0
             trust_changed |= stream == FEED
             for end in range(1, len(stream) + 1):
                 if stream[:end] in self._touched:
-                    self._touched[stream[:end]] = arrival
+                    self._touched[stream[:end]] = max(self._touched[stream[:end]], arrival)
                 for key, scope in self._scopes.get(stream[:end], {}).items():
                     # an author not certified here yet may be by the time the child pulls: counted
                     if scope.receives(origin, stream) or scope.trust.binding(origin) is None:
-                        self._receivable[key] = arrival
+                        self._receivable[key] = max(self._receivable[key], arrival)
         if trust_changed:  # what a child receives may change with it
             self._log.trust.forget()
             self._receivable = dict.fromkeys(self._receivable, top)
