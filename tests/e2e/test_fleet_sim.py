@@ -48,8 +48,13 @@ def test_a_tiny_fleet_cloned_from_its_template_loses_and_duplicates_nothing_thro
     assert len(storm.stats.pushed_at) == stations * shape.storm_applications  # each filing acknowledged once
     assert storm.dashboard_lag_s is not None and 0 <= storm.dashboard_lag_s <= storm.city_s
 
-    # Another code (a migration changed, say): the template is not cloned but provisioned again, the old dropped.
+    # A change measured against the commit before it, on the same fleet: another code's template, when asked.
     monkeypatch.setattr(fleet_template, "code_hash", lambda: "0" * 64)
+    monkeypatch.setenv("ONETRIP_FLEET_TEMPLATE", "any-code")
+    assert prepare(shape).cloned_from["code"] == template.code
+    monkeypatch.delenv("ONETRIP_FLEET_TEMPLATE")
+
+    # Another code (a migration changed, say): the template is not cloned but provisioned again, the old dropped.
     made = prepare(shape)
     assert made.cloned_from is None and made.saved_s is not None
     assert _databases_named(template.prefix) == set(fleet_template.Template(shape).databases)
