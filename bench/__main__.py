@@ -26,7 +26,7 @@ from sync.log import Author, EventLog
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
-from . import budget, fleet, idle, ingest, provisioning, seals, sync, workbench
+from . import budget, fleet, floor, idle, ingest, provisioning, seals, sync, workbench
 from .records import applications
 
 EVENTS = 10_000
@@ -130,6 +130,8 @@ def main() -> int:
     print("\n".join(sync.report()))
     print()
     print("\n".join(idle.report()))
+    print()
+    print("\n".join(floor.report()))
     print()
     print("\n".join(provisioning.report()))
     print()
