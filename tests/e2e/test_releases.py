@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -101,7 +100,6 @@ def hubs_mirror(cluster) -> None:
 def test_a_release_travels_down_the_tree_to_two_villages_and_a_failing_one_rolls_back(
     cluster, tmp_path, monkeypatch, capsys
 ):
-    started = time.monotonic()
     village_a = cluster.configs["village"].data_dir
     village_b = tmp_path / "village-b"  # a second station PC, as it stood before any release
     shutil.copytree(village_a, village_b)
@@ -199,7 +197,6 @@ def test_a_release_travels_down_the_tree_to_two_villages_and_a_failing_one_rolls
     (row,) = [row for row in rows if row.station == place.station]
     assert row.update_state == "切换失败已回退" and row.version
     assert sum(count for _, count, _ in overview.version_shares(county)) >= 2
-    assert time.monotonic() - started < 90
 
 
 def _staged(data: Path) -> dict:
