@@ -13,6 +13,7 @@ import struct
 import zlib
 
 import pytest
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from harness.browser import chromium
@@ -102,13 +103,15 @@ def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_
     page = browser_context.new_page()
     page.goto(f"{server}/login")
     assert "连续输错密码 5 次" in page.locator("form").inner_text()  # the lockout is told before it happens
-    page.keyboard.type("li")  # the name field has the focus
+    expect(page.locator("input[name=username]")).to_be_focused()
+    page.keyboard.type("li")
     page.keyboard.press("Tab")
     page.keyboard.type("not-the-password")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/login"))
+    with page.expect_navigation():  # the page answers at the same address: wait for the answer, not the URL
+        page.keyboard.press("Enter")
     assert page.locator("[role=alert]").inner_text().startswith("用户名或密码错误")
     assert page.input_value("input[name=username]") == "li"  # only the password is typed again
+    expect(page.locator("input[name=password]")).to_be_focused()
     page.keyboard.type("agent-pass-1")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{server}/work/")  # an agent lands on the queue
@@ -116,17 +119,15 @@ def test_by_keyboard_a_refused_login_keeps_the_name_and_the_password_page_tells_
     page.get_by_role("link", name="李代办").click()  # one's own name in the bar leads to the password page
     rules = page.locator("#password-rules").inner_text()
     assert all(rule in rules for rule in ("至少 10 位", "不能与用户名相同", "不能与原密码相同", "常见密码"))
-    page.keyboard.type("agent-pass-1")  # the old password's field has the focus
-    page.keyboard.press("Tab")
-    page.keyboard.type("agent-pass-1")
-    page.keyboard.press("Tab")
-    page.keyboard.type("agent-pass-1")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/password"))
-    assert page.locator("[role=alert]").inner_text() == "没有保存：新密码不能与原密码相同"
-    for typed in ("agent-pass-1", "Qingshan-valley-7", "Qingshan-valley-7"):  # the focus is back on the old one
-        page.keyboard.type(typed)
-        page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{server}/work/")
+    refused, saved = ("agent-pass-1",) * 3, ("agent-pass-1", "Qingshan-valley-7", "Qingshan-valley-7")
+    for typed in (refused, saved):
+        expect(page.locator("input[name=old]")).to_be_focused()  # on each showing, the old password's field
+        for field in typed:
+            page.keyboard.type(field)
+            page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        if typed is refused:
+            assert page.locator("[role=alert]").inner_text() == "没有保存：新密码不能与原密码相同"
+    assert page.url == f"{server}/work/"
     assert page.locator("[role=status]").first.inner_text().startswith("新密码已保存")
