@@ -29,6 +29,7 @@ from node.catalogue.published import Reference, ReferenceProjection, publish_cro
 from node.config import NodeConfig, write_config
 from node.hub import province
 from node.hub.callbacks import CallbackProjection, draw_due
+from node.hub.filters import HUBS
 from node.hub.outbox import send_due
 from node.hub.province import ProvinceClient
 from node.hub.rechecks import recheck
@@ -149,6 +150,7 @@ class Node:
             deciding_level=reference.deciding_level,
             signer_level=lambda origin: getattr(trust.binding(origin), "level", ""),
             signer_station=lambda origin: getattr(trust.binding(origin), "station", ""),
+            statistics=identity.level in HUBS,
         )
         events = EventLog(
             Author(identity.installation, keys.signing),

@@ -60,6 +60,7 @@ class ApplicationProjection:
         deciding_level: Callable[[str, int, str], str | None],
         signer_level: Callable[[str], str],
         signer_station: Callable[[str], str] = lambda origin: "",
+        statistics: bool = True,
     ):
         self.catalogue = catalogue
         self.holidays = holidays
@@ -67,6 +68,9 @@ class ApplicationProjection:
         self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
         self.signer_level = signer_level  # origin -> the level its certificate binds
         self.signer_station = signer_station  # origin -> the station its certificate binds
+        # Kept where a dashboard reads them (a county or city hub). A station's tally was a third of applying a
+        # pull of its decisions (W4), for counters nobody there could see; its rows' `tally` stays empty.
+        self.statistics = statistics
 
     event_types = frozenset(TRANSITIONS) | {ATTACHED, CONFLICT_SETTLED, RATING_ADDED, RULE_DISPUTED}
     # An application's rows (its row, attachments, data keys) are written only by events in its case's stream
@@ -133,7 +137,8 @@ class ApplicationProjection:
             row.rating_reasons = json.dumps(reasons) if reasons else None
             row.rating_comment = payload.get("comment") or None
             row.rated_on = day
-        row.tally = _recount(row.tally, row)
+        if self.statistics:
+            row.tally = _recount(row.tally, row)
         update_row(row)
 
     def _check_authority(self, event: Event, row: Application, payload: dict) -> None:
@@ -183,10 +188,10 @@ class ApplicationProjection:
             "deferral_owed": 0,
             "handler": handler,
         }
-        # what a filing counts for, and its encoding, are shared by a batch's filings of a day (`tally.change`)
-        counts, row["tally"] = tally.change(
-            None, tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"])
-        )
+        counts, row["tally"] = {}, "[]"
+        if self.statistics:  # what a filing counts for, and its encoding, shared by a batch's filings of a day
+            facts = tally.Facts(row["station"], row["item_code"], row["bundle"], row["filed_on"])
+            counts, row["tally"] = tally.change(None, facts)
         try:  # the number and (station, request token) are unique: one insert checks both
             insert_row(Application, row)
         except pw.IntegrityError as exc:
@@ -281,9 +286,16 @@ DEFERRAL_STEPS = frozenset({"application.accepted", "application.deferred_suppli
 
 
 def _keep(row: Application, deferral: deferrals.Deferral | None) -> None:
-    row.deferral = deferrals.encode(deferral)
-    row.deferral_due = deferral.due if deferral else None
-    row.deferral_owed = len(deferral.owed) if deferral else 0
+    """The deferral on the row; a field set is written, so one that stays as it was (most acceptances defer
+    nothing) is left alone."""
+    kept = {
+        "deferral": deferrals.encode(deferral),
+        "deferral_due": deferral.due if deferral else None,
+        "deferral_owed": len(deferral.owed) if deferral else 0,
+    }
+    for name, value in kept.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
 
 
 def _grade(payload: dict) -> tuple[str, list[str]]:

@@ -16,7 +16,7 @@ from node.cases.visibility import Viewer
 from node.config import NodeConfig
 from node.fleet import admin as fleet
 from storage.database import db
-from storage.models import Application, Attachment, EventRecord
+from storage.models import Application, Attachment, EventRecord, Statistic
 from sync.fields import decrypt_field, unwrap_data_key
 from sync.log import NotAuthorized
 
@@ -109,6 +109,16 @@ def test_a_village_cannot_accept_but_the_county_can_and_counts_the_deadline(node
     wrapped = base64.b64decode(payload["keys"][county.identity.installation])
     data_key = unwrap_data_key(wrapped, county.keys.agreement, f"application:{number}")
     assert decrypt_field(data_key, f"application:{number}", "name", payload["sealed"]["name"]) == "张秀英"
+
+
+def test_statistics_are_kept_only_at_a_hub_where_a_dashboard_reads_them(nodes):
+    village = open_node(nodes["village"])
+    number = file(village)
+    assert Statistic.select().count() == 0 and Application.get_by_id(number).tally == "[]"
+    county = push_to_county(village, nodes)
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    counted = Statistic.get()
+    assert (counted.filed, counted.accepted) == (1, 1) and Application.get_by_id(number).tally != "[]"
 
 
 def test_rebuild_reproduces_the_applications(nodes):
