@@ -7,6 +7,8 @@ dot; anything else is an exact type.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from provisioning.region import DIGITS, LEVELS, contains
 
 # What a station does for the resident after filing; an agent's steps on an application's page.
@@ -57,6 +59,8 @@ AUTHORITY = {
 }
 
 
+# Pure, and asked for every event a node decides, with a handful of arguments a batch shares: answered once each.
+@lru_cache(maxsize=256)
 def allows(authority: tuple[str, ...], event_type: str) -> bool:
     return any(event_type.startswith(p) if p.endswith(".") else event_type == p for p in authority)
 
@@ -79,6 +83,7 @@ def manages(hub_level: str, hub_region: str, level: str, region: str) -> bool:
 LEVEL_OF_CODE = {6: "county", 9: "township", 12: "village"}
 
 
+@lru_cache(maxsize=8192)
 def may_write(level: str, region: str, station: str, installation: str, stream: str) -> bool:
     """Which streams an installation may write (invariant 2): its station's, its provisional one
     from before enrolment, `all` for a hub, and those of the stations below it (a decision on a
