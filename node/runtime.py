@@ -141,7 +141,7 @@ class Node:
         bind(open_database(config.database_url, database_connections(config)))
         require_current()
         hlc = HybridClock(clock or SystemClock(), max_drift_ms=config.max_clock_drift_s * 1000)
-        trust = CertTrust(identity, keys.signing.verifying_key, lambda: wall_time(hlc))
+        trust = CertTrust(identity, keys.signing.verifying_key, lambda: hlc.clock.now_ms())
         reference = Reference(identity.region)
         applications = ApplicationProjection(
             reference.catalogue,

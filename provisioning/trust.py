@@ -64,19 +64,22 @@ def verifying_key_of(cert: x509.Certificate) -> VerifyingKey:
 class CertTrust:
     """Answers the engine's trust questions from certified installations and revocations."""
 
-    def __init__(self, identity: Identity, own_key: VerifyingKey, now: Callable[[], dt.datetime]):
+    def __init__(self, identity: Identity, own_key: VerifyingKey, now_ms: Callable[[], int]):
         self.identity = identity
         self.own_key = own_key
-        self.now = now
-        # origin -> (key, binding, not_after of its certificate), or None: cleared by `forget`,
+        self.now_ms = now_ms  # the node's clock, asked for each event decided: an int, no datetime made
+        # origin -> (key, binding, not_after of its certificate in ms), or None: cleared by `forget`,
         # and an entry past its certificate's expiry is looked up again.
-        self._certified: dict[str, tuple[VerifyingKey, Binding, dt.datetime] | None] = {}
+        self._certified: dict[str, tuple[VerifyingKey, Binding, int] | None] = {}
         # installation -> {stream: (last vouched seq, chain hash)}, empty if not revoked: asked per event.
         self._revoked: dict[str, dict[str, tuple[int, str | None]]] = {}
         self._valid_from: dict[str, int | None] = {}  # installation -> start of its first certificate, ms
         # installation -> its certified key-agreement key and that certificate's expiry: a hub seals every
         # answer to one. An installation not found is asked again (its certificates may come with a request).
-        self._agreement: dict[str, tuple[ec.EllipticCurvePublicKey, dt.datetime]] = {}
+        self._agreement: dict[str, tuple[ec.EllipticCurvePublicKey, int]] = {}
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.now_ms() / 1000, dt.UTC)
 
     def forget(self) -> None:
         """Trust data changed: look everything up again."""
@@ -87,11 +90,11 @@ class CertTrust:
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
-        if origin not in self._certified or (found is not None and found[2] < self.now()):
+        if origin not in self._certified or (found is not None and found[2] < self.now_ms()):
             self._certified[origin] = found = self._lookup(origin)
         return found[:2] if found else None
 
-    def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding, dt.datetime] | None:
+    def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding, int] | None:
         rows = (
             Certificate.select()
             .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
@@ -100,7 +103,7 @@ class CertTrust:
         for row in rows:
             cert = x509.load_der_x509_certificate(bytes(row.der))
             try:
-                return verifying_key_of(cert), build_path(cert, self.now()), cert.not_valid_after_utc
+                return verifying_key_of(cert), build_path(cert, self.now()), _ms(cert.not_valid_after_utc)
             except CertificateRefused:
                 continue
         return None
@@ -183,12 +186,16 @@ class CertTrust:
     def agreement_key(self, installation: str) -> ec.EllipticCurvePublicKey | None:
         """`agreement_key`, kept until trust data changes or the certificate expires."""
         found = self._agreement.get(installation)
-        if found is None or found[1] < self.now():
+        if found is None or found[1] < self.now_ms():
             cert = agreement_certificate(installation)
             if cert is None:
                 return None
-            self._agreement[installation] = found = (cert.public_key(), cert.not_valid_after_utc)
+            self._agreement[installation] = found = (cert.public_key(), _ms(cert.not_valid_after_utc))
         return found[0]
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def provisional(author: Binding, stream: str) -> bool:
