@@ -68,7 +68,7 @@ class ApplicationProjection:
         self.deciding_level = deciding_level  # (item code, version, station) -> the catalogue's 决定层级
         self.signer_level = signer_level  # origin -> the level its certificate binds
         self.signer_station = signer_station  # origin -> the station its certificate binds
-        # Kept where a dashboard reads them (a county or city hub). A station's tally was a third of applying a
+        # Kept where a dashboard reads them (a county or city hub). A station's tally was a fifth of applying a
         # pull of its decisions (W4), for counters nobody there could see; its rows' `tally` stays empty.
         self.statistics = statistics
 
