@@ -7,8 +7,9 @@ five times the time of the INSERT), so they are prepared strings here.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, reduce
 
 import peewee as pw
 
@@ -148,3 +149,11 @@ def arrivals_of(keys) -> dict[tuple[str, str, int], int]:
         )
         found.update({(origin, stream, seq): arrival for origin, stream, seq, arrival in cursor.fetchall()})
     return found
+
+
+def in_streams(prefixes: Sequence[str]) -> pw.Expression:
+    """Events in streams named so or starting so, as ranges of the index by stream and arrival: a stream's
+    name is printable ASCII below "~" (`sync.event`), so the names that start with a prefix are those from it
+    up to the prefix and "~", compared byte by byte (on PostgreSQL in the index's collation, "C")."""
+    stream = EventRecord.stream.collate('"C"' if is_postgres() else "BINARY")
+    return reduce(operator.or_, [(stream >= prefix) & (stream < prefix + "~") for prefix in prefixes])

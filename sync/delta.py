@@ -8,14 +8,13 @@ The receiver applies a whole batch in one transaction: a refused run refuses the
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import peewee as pw
 
 from storage.database import db
-from storage.events import bodies_of
+from storage.events import bodies_of, in_streams
 from storage.models import EventRecord, SignedHeadRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
@@ -105,8 +104,7 @@ def fork_evidence_kept(log: EventLog) -> Iterator[None]:
 def _headers_after(cursor: int, limit: int, top: int, streams: tuple[str, ...] | None) -> list[Stored]:
     where = (EventRecord.arrival > cursor) & (EventRecord.arrival <= top)
     if streams is not None:
-        named = [(EventRecord.stream == s) | EventRecord.stream.startswith(s) for s in streams]
-        where &= functools.reduce(operator.or_, named)
+        where &= in_streams(streams)
     query = (
         EventRecord.select(
             EventRecord.arrival, EventRecord.origin, EventRecord.stream, EventRecord.seq, pw.fn.LENGTH(EventRecord.body)

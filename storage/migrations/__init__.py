@@ -41,6 +41,7 @@ from . import (
     m23_cross_region,
     m24_province_records,
     m25_update_states,
+    m26_stream_arrival,
 )
 from .frozen import Frozen
 
@@ -90,6 +91,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[], None]], ...] = (
     (23, "跨区域通办: the county that handles an application filed in another county", m23_cross_region.apply),
     (24, "a city hub's records of applications forwarded to the province", m24_province_records.apply),
     (25, "children's release update states", m25_update_states.apply),
+    (26, "the event log by stream and arrival, for a child's pull", m26_stream_arrival.apply),
 )
 LATEST = MIGRATIONS[-1][0]
 

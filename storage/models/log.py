@@ -27,7 +27,8 @@ class EventRecord(BaseModel):
 
     class Meta:
         table_name = "event"
-        indexes = ((("origin", "stream", "seq"), True), (("origin", "hlc"), False))
+        # (stream, arrival): a child's pull reads its streams after its cursor (`storage.events.in_streams`)
+        indexes = ((("origin", "stream", "seq"), True), (("origin", "hlc"), False), (("stream", "arrival"), False))
 
 
 APPLIED = "applied"  # sync.log's name for it; storage cannot import sync
