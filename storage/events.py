@@ -28,6 +28,7 @@ def _statements(param: str) -> dict[str, str]:
         "insert": f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({marks}) RETURNING arrival",
         "insert_many": f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({marks})",
         "by_entity": f"SELECT body, status FROM event WHERE entity = {param}",
+        "newest": "SELECT MAX(arrival) FROM event",
     }
 
 
@@ -57,6 +58,12 @@ def insert_events(rows: Sequence[Sequence]) -> None:
             copy_rows(cursor, "event", _FIELDS, rows)
         else:
             cursor.executemany(_statements(db.param)["insert_many"], rows)
+
+
+def newest_arrival() -> int:
+    """The arrival number of the newest event stored (0 for none): writers commit in arrival order, so a
+    read up to it sees no later gap filled."""
+    return _execute("newest", ()).fetchone()[0] or 0
 
 
 def entity_rows(entity: str) -> list[tuple[bytes, str]]:
@@ -96,26 +103,40 @@ def read_ahead(
     """For deciding a batch, in one query (a round trip of the writers' lock on PostgreSQL) per few hundred:
     the greatest (hlc, eid) among each entity's events stored with one of `statuses`, for the entities that
     have one (the columns alone, not the bodies, which would have to be parsed); which `deps` are stored with
-    one of them (checked here, not in SQL: see `settled_among`); which `eids` some pending event waits for."""
-    asked = {"newest": list(entities), "settled": list(deps), "awaited": list(eids)}
+    one of them (checked here, not in SQL: see `settled_among`); which `eids` some pending event waits for.
+
+    An event's deps are mostly its entity's earlier events, which the entities' rows hold already: only the
+    others are asked for by eid, in a second query when there are any (a pull of a thousand decisions has
+    none; asking for all of them was a third of its read-ahead)."""
     newest: dict[str, tuple[int, str]] = {}
     settled: set[str] = set()
     awaited: set[str] = set()
+    deps, seen = set(deps), set()
+    for part, key, hlc, eid, status in _ahead({"newest": list(entities), "awaited": list(eids)}):
+        if part == "awaited":
+            awaited.add(key)
+            continue
+        seen.add(eid)
+        if status in statuses:
+            newest[key] = max(newest.get(key, (0, "")), (hlc, eid))
+            if eid in deps:
+                settled.add(eid)
+    for _, key, _, _, status in _ahead({"settled": list(deps - seen)}):
+        if status in statuses:
+            settled.add(key)
+    return newest, settled, awaited
+
+
+def _ahead(asked: dict[str, list]) -> list[tuple]:
+    """The rows of these parts of `_AHEAD`, each row saying which part it answers."""
+    rows = []
     for start in range(0, max(map(len, asked.values())), _AHEAD_CHUNK):
         chunks = {part: values[start : start + _AHEAD_CHUNK] for part, values in asked.items()}
         parts = [_AHEAD[part].format(marks=", ".join([db.param] * len(c))) for part, c in chunks.items() if c]
         cursor = db.cursor()
         cursor.execute(" UNION ALL ".join(parts), [value for c in chunks.values() for value in c])
-        for part, key, hlc, eid, status in cursor.fetchall():
-            if part == "awaited":
-                awaited.add(key)
-            elif status not in statuses:
-                continue
-            elif part == "settled":
-                settled.add(key)
-            else:
-                newest[key] = max(newest.get(key, (0, "")), (hlc, eid))
-    return newest, settled, awaited
+        rows += cursor.fetchall()
+    return rows
 
 
 _PAIRS = 400  # (origin, stream) pairs per statement: two parameters each

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import peewee as pw
 
 from storage.database import db
-from storage.events import bodies_of, in_streams
+from storage.events import bodies_of, in_streams, newest_arrival
 from storage.models import EventRecord, SignedHeadRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
@@ -42,7 +42,7 @@ def outgoing(
     scan = limits.max_events * _SCAN_FACTOR
     wanted = functools.cache(wanted)  # asked per stored header, of a few streams: once each per read
     if top is None:
-        top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
+        top = newest_arrival()
     while True:
         rows = _headers_after(cursor, scan, top, streams)
         scanned_to = rows[-1].arrival if len(rows) == scan else max(top, cursor)

@@ -24,6 +24,7 @@ from node.context import Context
 from node.errors import DomainError
 from node.rules.notices import ACCEPTED, STEPS, notices_for
 from provisioning.authority import CROSS_REGION
+from storage.events import newest_arrival
 from storage.models import Application, EventRecord, Notice, ScanCursor, upsert
 from sync.errors import SyncError
 from sync.event import Event, parse_event
@@ -49,7 +50,7 @@ def queue_new(node: Context, catalogue, now_ms: int, due_at: Callable[[int], int
     already queued or already settled (the same event and kind) is not queued again, whatever the order."""
     cursor = ScanCursor.get_or_none(ScanCursor.name == CURSOR)
     after = cursor.arrival if cursor else Notice.select(pw.fn.MAX(Notice.arrival)).scalar() or 0
-    top = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar() or 0  # writers commit in arrival order
+    top = newest_arrival()
     where = (EventRecord.arrival > after) & (EventRecord.arrival <= top) & EventRecord.type.in_(TRIGGERS)
     if filed_here:  # a case's events are in its case stream: this station's, or its 通办 streams
         station = node.identity.station

@@ -25,7 +25,7 @@ from provisioning.scope import Scope
 from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
-from storage.events import arrivals_of
+from storage.events import arrivals_of, newest_arrival
 from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row_values, upsert, utcnow
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
@@ -408,14 +408,20 @@ def _repair_here(parent: Parent, node: Context, origin: str, stream: str, held_s
 
 
 def apply_pulled(node: Context, link: SyncLink, batches: list[Batch]) -> int:
-    """Apply what came down and store the down-cursor that follows it, in one transaction."""
+    """Apply what came down and store the cursors that follow it, in one transaction: the down-cursor, and the
+    up-cursor past the events pulled when it had passed everything stored before them. Nothing pulled is ours
+    to send (what comes down others wrote, `Scope.receives`), and the push after a pull read a thousand
+    decisions back only to pass them over, and committed again to say so."""
     applied = 0
     if all(not b.runs and b.cursor == link.down_cursor for b in batches):
         return 0  # an idle round writes nothing here
     with node.events.transaction():
+        passed = link.up_cursor >= newest_arrival()
         for batch in batches:
             applied += delta.apply(node.events, batch).applied
             link.down_cursor = batch.cursor
+        if passed and not node.events.appended_here():
+            link.up_cursor = newest_arrival()
         save_link(link)
     return applied
 

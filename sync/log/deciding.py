@@ -38,15 +38,26 @@ log = logging.getLogger(__name__)
 
 
 class Deciding(LogState):
-    def _observe(self, event: Event) -> bool:
+    def _observe(self, events: list[Event]) -> bool:
+        """Move our clock past the events' timestamps; whether one was too far ahead to follow (each is logged).
+        The newest alone moves it as far as all of them would: deciding reads the wall clock, not this one."""
+        if not events:
+            return False
         try:
-            self.clock.observe(event.hlc)
+            self.clock.observe(max(e.hlc for e in events))
             return False
         except ClockDrift:
-            log.warning(
-                "clock ahead: event %s/%s/%s at hlc %s", event.origin, event.stream, event.seq, unpack(event.hlc)
-            )
-            return True
+            pass
+        ahead = False
+        for event in events:
+            try:
+                self.clock.observe(event.hlc)
+            except ClockDrift:
+                log.warning(
+                    "clock ahead: event %s/%s/%s at hlc %s", event.origin, event.stream, event.seq, unpack(event.hlc)
+                )
+                ahead = True
+        return ahead
 
     def _refusal(self, event: Event) -> str | None:
         """Why trust alone quarantines an event, whatever its projection would say: its origin signed two
@@ -152,11 +163,12 @@ class Deciding(LogState):
             return ()
         settled = self._txn.settled
         unknown = [d for d in event.deps if d not in settled]
-        if unknown:
-            settled.update(settled_among(unknown, SETTLED))
+        if not unknown:
+            return ()
+        settled.update(settled_among(unknown, SETTLED))
         held_back = self._txn.by_entity.get(event.entity, ())  # appended in this transaction, not yet inserted
         held = {e.eid for e, status in held_back if status in SETTLED}
-        return tuple(d for d in event.deps if d not in settled and d not in held)
+        return tuple(d for d in unknown if d not in settled and d not in held)
 
     def _entity_events(self, entity: str) -> list[tuple[Event, str]]:
         stored = [(parse_event(body), status) for body, status in entity_rows(entity)]
@@ -168,8 +180,9 @@ class Deciding(LogState):
         one), which of their deps are settled, which of them are awaited."""
         txn = self._txn
         entities = {e.entity for e in events} - txn.newest.keys()
-        deps = {d for e in events for d in e.deps} - txn.settled
-        newest, settled, awaited = read_ahead(entities, deps, {e.eid for e in events}, SETTLED)
+        eids = {e.eid for e in events}
+        deps = {d for e in events for d in e.deps} - txn.settled - eids  # the batch's own: not stored yet
+        newest, settled, awaited = read_ahead(entities, deps, eids, SETTLED)
         txn.newest.update(dict.fromkeys(entities, (0, "")) | newest)  # flushed: all are stored
         txn.settled.update(settled)
         txn.awaited.update(awaited)

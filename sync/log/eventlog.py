@@ -93,6 +93,10 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
         finally:
             self._local.txn = None
 
+    def appended_here(self) -> bool:
+        """Whether the open transaction has appended an event of this installation's own."""
+        return self._txn.appended
+
     def resume(self) -> None:
         """After a start: no timestamp we issue may be lower than one we issued before.
 
@@ -146,6 +150,7 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
                 raise RuleViolation(decision.reason)
             chain = link(head.chain, event.eid)
             self._keep(event, chain, decision)
+            self._txn.appended = True
             head.seq, head.chain = seq, chain  # only once the event is stored or held back
             if head.seq - head.signed_seq >= self.head_interval:
                 self._sign(stream, head)
@@ -297,8 +302,8 @@ class EventLog(SignedHeads, Forks, Deciding, Replay):
 
     def _settle(self, verified: list, receipt: IngestReceipt) -> None:
         txn = self._txn
+        receipt.clock_ahead |= self._observe([item.event for item in verified])
         for item in verified:
-            receipt.clock_ahead |= self._observe(item.event)
             decision = self._decide(item.event, None)
             self._keep(item.event, item.chain, decision)
             receipt.count(decision.status)

@@ -81,6 +81,7 @@ class Txn:
     settled: set[str] = field(default_factory=set)  # eids known applied or quarantined (never reverts)
     awaited: set[str] = field(default_factory=set)  # eids some pending event waits for
     optimistic: bool = False  # applying a run in one savepoint: a refusal undoes the run (`Redo`)
+    appended: bool = False  # an event of this installation's own was appended
     areas: tuple[str, ...] = ()  # the areas it holds (`storage.database.write_transaction`); () the whole log
 
 

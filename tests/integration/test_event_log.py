@@ -235,6 +235,26 @@ def test_an_authentic_event_whose_payload_the_projection_cannot_read_is_quaranti
     assert state() == {"e": ["a", "c"]}
 
 
+def test_a_batch_moves_the_clock_past_its_events_but_not_past_one_far_ahead(hub, remote_key, clock):
+    """The clock follows a batch by its newest event at once; one too far ahead is left out, and said."""
+    near, far = (clock.now_ms() + 60_000) << 16, (clock.now_ms() + 365 * 24 * 3600 * 1000) << 16
+    events, chain = [], GENESIS
+    for seq, hlc in enumerate((near, far, near + 5), start=1):
+        event = make_event(origin=REMOTE, stream="s", seq=seq, hlc=hlc, type=WRITE, entity="e", payload={"value": "v"})
+        chain = link(chain, event.eid)
+        events.append(event)
+    head = sign_head(remote_key, origin=REMOTE, stream="s", seq=3, chain=chain, signed_at=1, expires_at_ms=2**40)
+    assert hub.ingest([e.raw for e in events], head).clock_ahead
+    assert near + 5 < hub.clock.last < far
+
+
+def test_a_batch_within_the_clock_drift_moves_the_clock_past_its_newest_event(hub, remote_key, clock):
+    ahead = (clock.now_ms() + 60_000) << 16
+    raws, head, _ = remote_batch(remote_key, ["a", "b", "c"], hlc0=ahead)
+    assert not hub.ingest(raws, head).clock_ahead
+    assert hub.clock.last > ahead + 3
+
+
 def test_a_restart_does_not_adopt_a_remote_clock_far_ahead(hub, remote_key, clock):
     far = (clock.now_ms() + 365 * 24 * 3600 * 1000) << 16
     raws, head, _ = remote_batch(remote_key, ["a"], hlc0=far)
