@@ -72,14 +72,12 @@ def test_an_own_event_another_process_appended_goes_down_signed_with_the_next_pu
     assert any(p.get("station", "").startswith("511302001002") for p in payloads)
 
 
-def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_decision_down(dirs):
-    """A station's pull right after its push used to read back everything it had pushed, to send none of it:
-    the watch now notes what each child would receive, and only that makes its pull read."""
+@pytest.fixture
+def linked(dirs):
+    """The village and its county, each on its own database, and `call(path, context, body)`: the village's
+    signed request, answered by the county's app and opened, with the village's database bound again."""
     village = Node.from_config(NodeConfig.load(dirs / "village"))
     village_db = db.obj
-    number = file(village)
-    village.events.sign_heads()
-    pushed = encode_batch(delta.outgoing(0, lambda origin, _: origin == village.identity.installation))
     capture = _Capture()
     parent = upstream.Parent(village, capture, hub=upstream.Hub(village.identity.parent, "http://x.invalid"))
     county = Node.from_config(NodeConfig.load(dirs / "county"))
@@ -96,7 +94,35 @@ def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_d
         bind(county_db)
         answer = client.post(path, headers=headers, data=sent)
         assert answer.status_code == 200, answer.data
+        bind(village_db)
         return open_answer(sealed.answer_key, answer.data, nonce=sealed.nonce)
+
+    def at_county():
+        bind(county_db)
+        return county
+
+    bind(village_db)
+    return village, at_county, call
+
+
+def _push_all(village: Node, call) -> int:
+    """Push everything of the village's own; the village's newest arrival."""
+    village.events.sign_heads()
+    call(
+        upstream.PUSH_PATH,
+        PUSH_CONTEXT,
+        encode_batch(delta.outgoing(0, lambda o, _: o == village.identity.installation)),
+    )
+    return EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar()
+
+
+def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_decision_down(linked):
+    """A station's pull right after its push used to read back everything it had pushed, to send none of it:
+    the watch now notes what each child would receive, and only that makes its pull read."""
+    village, at_county, call = linked
+    number = file(village)
+    village.events.sign_heads()
+    pushed = encode_batch(delta.outgoing(0, lambda origin, _: origin == village.identity.installation))
 
     def pull(cursor: int):
         with mock.patch.object(delta, "outgoing", wraps=delta.outgoing) as reads:
@@ -105,11 +131,36 @@ def test_a_pull_reads_nothing_of_what_the_child_just_pushed_and_still_brings_a_d
 
     before, _ = pull(0)
     call(upstream.PUSH_PATH, PUSH_CONTEXT, pushed)
+    county = at_county()
     newest = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar()
     assert newest > before.cursor  # the push arrived after the village's down-cursor
     after, read = pull(before.cursor)
     assert not read and after.runs == () and after.cursor == newest  # passed over unread
 
+    at_county()
     transition(county.events, number, "application.accepted", {"by": "county.clerk"})
     decided, read = pull(after.cursor)
     assert read and any(parse_event(raw).type == "application.accepted" for _, raws in decided.runs for raw in raws)
+
+
+@pytest.mark.parametrize("unsent", [False, True])
+def test_a_pull_passes_the_up_cursor_over_what_came_down_unless_something_of_ours_waits(linked, unsent):
+    """What comes down is never ours to send: the pull's transaction moves the up-cursor past it, so the push
+    after it reads nothing back. Not while an event of ours waits to go up: that one must still be sent."""
+    village, at_county, call = linked
+    number = file(village)
+    sent_up_to = _push_all(village, call)
+    link = upstream.link_row(village.identity.parent)
+    link.up_cursor = sent_up_to
+    if unsent:
+        file(village)  # filed after the push: not sent yet
+    county = at_county()
+    transition(county.events, number, "application.accepted", {"by": "county.clerk"})
+    batch = decode_batch(call(upstream.PULL_PATH, PULL_CONTEXT, canonical.encode({"cursor": link.down_cursor})))
+    assert upstream.apply_pulled(village, link, [batch]) == 1
+    newest = EventRecord.select(pw.fn.MAX(EventRecord.arrival)).scalar()
+    stored = upstream.link_row(village.identity.parent)
+    assert (stored.up_cursor, stored.down_cursor) == (sent_up_to if unsent else newest, batch.cursor)
+    mine = lambda origin, _: origin == village.identity.installation  # noqa: E731
+    village.events.sign_heads()
+    assert bool(delta.outgoing(stored.up_cursor, mine).runs) == unsent
