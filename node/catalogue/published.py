@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import peewee as pw
 
@@ -32,6 +33,8 @@ from storage.models import Application, ReferenceData, Station, forget_rows
 from sync.event import Event
 from sync.log import EventLog
 from sync.projection import RuleViolation
+
+T = TypeVar("T")
 
 CATALOGUE, HOLIDAYS, CROSS_REGION = "catalogue", "holidays", "cross_region"
 PUBLISHED = {
@@ -65,6 +68,18 @@ def dropped_versions(before: Catalogue, after: Catalogue) -> list[str]:
     return dropped
 
 
+def _memoised(key: tuple, compute: Callable[[], T]) -> T:
+    """`compute()` once per write transaction (`transaction_memo`; none outside one): ReferenceProjection
+    forgets the memo when it changes the rows. A thousand acceptances ask the catalogue, the holiday table
+    and the deciding level each a thousand times: one look-up each."""
+    memo = transaction_memo()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 @lru_cache(maxsize=16)
 def _parse(kind: str, body: str) -> Catalogue | HolidayTable:
     return load_json(body) if kind in LISTS else table_from_json(body)
@@ -87,6 +102,9 @@ class Reference:
 
     def catalogue(self) -> Catalogue:
         """The nearest publisher's newest catalogue, with the city's 通办 list: what this node files and reads."""
+        return _memoised(("catalogue", self.region), self._catalogue)
+
+    def _catalogue(self) -> Catalogue:
         row, listed = self._chosen(CATALOGUE), self._chosen(CROSS_REGION)
         if listed is not None:
             return _with_list(None if row is None else row.body, listed.body)
@@ -119,11 +137,10 @@ class Reference:
                 continue
         return None
 
-    def _catalogues_over(self, region: str):
-        memo = transaction_memo()
-        key = ("catalogues over", region)  # forgotten by ReferenceProjection when it changes the rows
-        if memo is not None and key in memo:
-            return memo[key]
+    def _catalogues_over(self, region: str) -> list[Catalogue]:
+        return _memoised(("catalogues over", region), lambda: self._catalogues_of(region))
+
+    def _catalogues_of(self, region: str) -> list[Catalogue]:
         rows = (
             ReferenceData.select(ReferenceData.publisher, ReferenceData.region, pw.fn.MAX(ReferenceData.version))
             .where(ReferenceData.kind == CATALOGUE)
@@ -135,11 +152,12 @@ class Reference:
         found = found or [sample_catalogue()]
         if (listed := self.cross_region()) is not None:  # a 通办 case's item, where its county's catalogue is not
             found = [*found, listed]
-        if memo is not None:
-            memo[key] = found
         return found
 
     def holidays(self) -> HolidayTable:
+        return _memoised(("holidays", self.region), self._holidays)
+
+    def _holidays(self) -> HolidayTable:
         row = self._chosen(HOLIDAYS)
         return read_seed_holidays() if row is None else _parse(HOLIDAYS, row.body)
 
@@ -150,13 +168,7 @@ class Reference:
         return Source(None, read_seed_holidays().version if kind == HOLIDAYS else 0)
 
     def _chosen(self, kind: str) -> ReferenceData | None:
-        memo = transaction_memo()
-        if memo is None:
-            return self._choose(kind)
-        key = ("reference", self.region, kind)  # forgotten by ReferenceProjection when it changes the rows
-        if key not in memo:
-            memo[key] = self._choose(kind)
-        return memo[key]
+        return _memoised(("reference", self.region, kind), lambda: self._choose(kind))
 
     def _choose(self, kind: str) -> ReferenceData | None:
         """A catalogue from the nearest publisher (a county's over its city's), its newest; a holiday table
