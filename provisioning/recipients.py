@@ -45,20 +45,6 @@ def agreement_keys(stations: set[str], identity: Identity, levels: tuple[str, ..
     }
 
 
-def serving_installation(station: str) -> str | None:
-    """The installation now serving a station: the newest certified one that is not revoked."""
-    revoked = Revocation.select(Revocation.installation)
-    row = (
-        Certificate.select(Certificate.installation)
-        .where(
-            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
-        )
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return row.installation if row else None
-
-
 def county_recipients(county: str, identity: Identity) -> dict[str, object]:
     """The key-agreement keys of a county hub's installations, by its division code: a 跨区域通办 case's data
     key is wrapped to them alone (and kept by the filing station), not to the filing station's own township

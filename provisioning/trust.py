@@ -77,6 +77,10 @@ class CertTrust:
         # installation -> its certified key-agreement key and that certificate's expiry: a hub seals every
         # answer to one. An installation not found is asked again (its certificates may come with a request).
         self._agreement: dict[str, tuple[ec.EllipticCurvePublicKey, int]] = {}
+        self._serving: dict[str, str | None] = {}  # station -> the installation serving it: every round asks
+        # The CA certificates and anchors, parsed, for the paths of the origins looked up: a round's first
+        # look-ups (its parent's, its city's) read and parsed both for each.
+        self._known: tuple[list[x509.Certificate], list[x509.Certificate]] | None = None
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000, dt.UTC)
@@ -87,6 +91,8 @@ class CertTrust:
         self._revoked.clear()
         self._valid_from.clear()
         self._agreement.clear()
+        self._serving.clear()
+        self._known = None
 
     def certified(self, origin: str) -> tuple[VerifyingKey, Binding] | None:
         found = self._certified.get(origin)
@@ -103,10 +109,25 @@ class CertTrust:
         for row in rows:
             cert = x509.load_der_x509_certificate(bytes(row.der))
             try:
-                return verifying_key_of(cert), build_path(cert, self.now()), _ms(cert.not_valid_after_utc)
+                return verifying_key_of(cert), self._path(cert), _ms(cert.not_valid_after_utc)
             except CertificateRefused:
                 continue
         return None
+
+    def _path(self, leaf: x509.Certificate) -> Binding:
+        """`build_path` now, through the CA certificates and anchors as they were read for the look-up before."""
+        if self._known is None:
+            self._known = (authorities(), anchors())
+        known, roots = self._known
+        if not roots:
+            raise CertificateRefused("本节点尚无受信任的根证书：请先完成注册")
+        return find_path(leaf, known, roots, at=self.now())
+
+    def serving(self, station: str) -> str | None:
+        """`serving_installation`, kept until trust data changes."""
+        if station not in self._serving:
+            self._serving[station] = serving_installation(station)
+        return self._serving[station]
 
     def binding(self, origin: str) -> Binding | None:
         """Who an origin is, as certified (this installation: as it was initialised)."""
@@ -225,6 +246,20 @@ def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
     """The key-agreement key certified for an installation."""
     cert = agreement_certificate(installation)
     return cert.public_key() if cert else None
+
+
+def serving_installation(station: str) -> str | None:
+    """The installation now serving a station: the newest certified one that is not revoked."""
+    revoked = Revocation.select(Revocation.installation)
+    row = (
+        Certificate.select(Certificate.installation)
+        .where(
+            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
+        )
+        .order_by(Certificate.not_after.desc())
+        .first()
+    )
+    return row.installation if row else None
 
 
 def newest_binding(installation: str) -> Binding | None:

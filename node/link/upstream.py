@@ -20,7 +20,7 @@ from node.link import health, scans
 from node.link.status import clock_words, link_status
 from provisioning.enrolment import refresh_trust
 from provisioning.errors import ProvisioningError
-from provisioning.recipients import issuer_station, serving_installation
+from provisioning.recipients import issuer_station
 from provisioning.scope import Scope
 from storage.database import close as close_database
 from storage.database import write_transaction
@@ -106,10 +106,10 @@ class Parent:
             raise NoParent("本机还没有上级（或不知道上级的网址）：完成注册后才能同步")
         self.node, self.station, self.url = node, hub.station, hub.url if online else None
         trust = node.events.trust
-        self.installation = serving_installation(hub.station)
+        self.installation = trust.serving(hub.station)
         if online and (self.installation is None or trust.agreement_key(self.installation) is None):
             refresh_trust(node.events, hub.url)
-            self.installation = serving_installation(hub.station)
+            self.installation = trust.serving(hub.station)
         key = trust.agreement_key(self.installation) if self.installation else None
         if key is None:
             raise NoParent(f"还不认识上级 {hub.station} 的证书：请运行 onetrip trust-refresh")

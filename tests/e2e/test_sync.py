@@ -31,7 +31,7 @@ from node.fleet import admin as fleet
 from node.fleet import overview
 from node.link import upstream
 from provisioning.identity import save_identity
-from provisioning.recipients import serving_installation
+from provisioning.trust import serving_installation
 from storage.database import db
 from storage.models import Application, EventRecord, SyncLink
 from sync.batch import Limits

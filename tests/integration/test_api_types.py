@@ -12,8 +12,7 @@ import pytest
 from harness.cases import item as an_item
 from harness.tree import open_node
 from harness.web import GIVEN_PASSWORD, account_to_change, intake, login, received
-from provisioning.recipients import serving_installation
-from provisioning.trust import agreement_key
+from provisioning.trust import agreement_key, serving_installation
 from storage.database import db
 from storage.models import Application
 from sync.request import BLOB_CONTEXT, PULL_CONTEXT, digest, seal_and_sign
