@@ -167,12 +167,13 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     if not chain:
         raise CertificateRefused("没有证书可供验证")
     anchor_ders = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
-    path = list(chain)
+    path, checked = list(chain), None  # checked: the certificate whose signature finding its anchor verified
     if path[-1].public_bytes(serialization.Encoding.DER) not in anchor_ders:
         # Rotated roots share their subject name; the signature tells which one issued it.
         issuer = next((a for a in anchors if a.subject == path[-1].issuer and issued_by(path[-1], a)), None)
         if issuer is None:
             raise CertificateRefused("证书链不通往任何受信任的根证书")
+        checked = path[-1]
         path.append(issuer)
     leaf = binding_of(chain[0])
     if leaf.use == SIGNING and leaf.installation != installation_id(chain[0].public_key()):
@@ -180,11 +181,12 @@ def verify_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     for depth, cert in enumerate(path):
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 在 {at:%Y-%m-%d} 不在有效期内")
-        issuer = path[depth + 1] if depth + 1 < len(path) else cert
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 的签名无效") from exc
+        # The anchor is trusted as it was installed: its signature on itself proves nothing (RFC 5280, 6.1).
+        if depth + 1 < len(path) and cert is not checked:
+            try:
+                cert.verify_directly_issued_by(path[depth + 1])
+            except (ValueError, TypeError, InvalidSignature) as exc:
+                raise CertificateRefused(f"证书 {cert.subject.rfc4514_string()} 的签名无效") from exc
         if depth > 0:
             constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
             if not constraints.ca:

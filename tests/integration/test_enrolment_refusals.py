@@ -244,6 +244,44 @@ def test_a_county_certificate_for_another_countys_station_does_not_verify(tree):
     assert "辖区外" in str(refusal.value)
 
 
+@pytest.mark.parametrize("forged", ["leaf", "authority"])
+def test_a_path_with_a_signature_its_issuer_did_not_make_does_not_verify(tree, forged):
+    """Each signature on the way to the anchor is checked: the leaf's by its county's CA certificate, the CA's
+    by the anchor. A key that merely names the county, or the city, as issuer signs nothing that verifies."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from provisioning.ca import load_authority
+    from provisioning.certs import SIGNING, Binding, binding_of, issue, verify_path
+    from provisioning.identity import installation_id
+    from provisioning.trust import anchors
+    from sync.keys import SigningKey
+
+    tree.open("county")
+    authority, impostor = load_authority(tree.county.data_dir), ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    key = SigningKey.generate().verifying_key.public_key
+    village = Binding("511302001001-09", installation_id(key), "village", "某村", "511302001001", None, SIGNING, ())
+
+    def leaf(issuer_key, issuer_cert):
+        return issue(binding=village, public_key=key, issuer_key=issuer_key, issuer_cert=issuer_cert, now=now, days=30)
+
+    assert verify_path([leaf(authority.key, authority.cert), authority.cert], anchors(), at=now) == village
+    ca = authority.cert
+    if forged == "authority":  # the county's CA certificate again, as if the city had issued it
+        county = binding_of(authority.cert)
+        ca = issue(
+            binding=county,
+            public_key=authority.cert.public_key(),
+            issuer_key=impostor,
+            issuer_cert=anchors()[0],
+            now=now,
+            days=30,
+            path_length=0,
+        )
+    with pytest.raises(CertificateRefused):
+        verify_path([leaf(impostor if forged == "leaf" else authority.key, ca), ca], anchors(), at=now)
+
+
 def test_a_county_cannot_revoke_its_city_or_anything_outside_its_division(tree):
     city_installation = open_node(tree.city).identity.installation
     county = tree.open("county")
