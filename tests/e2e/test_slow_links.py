@@ -8,6 +8,7 @@ import dataclasses
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -65,6 +66,33 @@ def test_a_link_cut_mid_answer_is_reported_as_such(cut_parent):
     message, _ = _refusal(cut_parent)
     assert "连接在传输中断开" in message and "未开机" not in message
     assert "Error" not in message  # words for staff, not a class name
+
+
+def test_a_station_behind_the_proxy_its_environment_names_reaches_its_parent_through_it(monkeypatch):
+    """HTTP_PROXY as the PC's network sets it: read once when the transport is made, not for every request."""
+    asked = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self):
+            asked.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            self.wfile.write(b"through")
+
+        def log_message(self, *args):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Proxy) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        transport = HttpTransport("http://county-behind-proxy.invalid:8000")
+        answers = [transport.post("/api/v1/sync/pull", {}, b"sealed") for _ in range(2)]
+        proxy.shutdown()
+    assert answers == [b"through"] * 2
+    assert asked == [("http://county-behind-proxy.invalid:8000/api/v1/sync/pull", b"sealed")] * 2
 
 
 def test_a_station_whose_parent_froze_hears_it_within_seconds_and_keeps_its_work(cluster, frozen_parent):
