@@ -115,6 +115,7 @@ class LogState:
     head_ttl_ms: int
     area_of: Callable[[str], str | None]
     heads_fresh_until_ms: int = 0  # set by `sign_heads`: until then, only new own events need signing
+    _signed_through: int | None = None  # the newest arrival when `sign_heads` last committed
     on_fork: Callable[[ForkError], None] | None
     _local: threading.local
     _forked: frozenset[str] | None

@@ -3,6 +3,8 @@ pending deps, quarantine, unknown types, rebuild, and the arrival cursor."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from harness.chains import REMOTE, remote_batch
@@ -12,7 +14,7 @@ from sync.chain import GENESIS, link, sign_head
 from sync.errors import ChainError, GapError
 from sync.event import eid_of, make_event
 from sync.keys import SigningKey
-from sync.log import APPLIED, DEFERRED, PENDING, QUARANTINED, NotAuthorized
+from sync.log import APPLIED, DEFERRED, PENDING, QUARANTINED, EventLog, NotAuthorized
 from sync.projection import Registry
 from sync.trust import PinnedTrust
 
@@ -34,6 +36,19 @@ def test_append_writes_the_event_and_its_rows_in_one_transaction(event_log):
     assert bytes(record.body) == event.raw
     assert record.status == APPLIED
     assert state() == {"e1": ["a"]}
+
+
+def test_signing_again_with_nothing_new_reads_nothing_and_what_arrives_next_is_signed(event_log, clock):
+    """A station's every round begins by signing: with nothing arrived since, and no head near half its
+    lifetime, it reads no heads at all; an own event appended since, or a head growing stale, is signed."""
+    event_log.append(WRITE, "e1", {"value": "a"}, stream="s")
+    assert [h.seq for h in event_log.sign_heads()] == [1]
+    with mock.patch.object(EventLog, "_latest_own_heads", side_effect=AssertionError("read the heads")):
+        assert event_log.sign_heads() == []
+    event_log.append(WRITE, "e1", {"value": "b"}, stream="s")
+    assert [h.seq for h in event_log.sign_heads()] == [2]
+    clock.advance(event_log.head_ttl_ms // 2 + 1)
+    assert [h.seq for h in event_log.sign_heads()] == [2]  # the same head, signed again before it expires
 
 
 def test_a_failed_transaction_leaves_neither_event_nor_rows(event_log):
