@@ -11,7 +11,7 @@ import peewee as pw
 
 from node.context import Context
 from node.link import health
-from storage.models import EventRecord, SyncLink, utcnow
+from storage.models import EventRecord, SyncLink, get_row, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def link_status(node: Context) -> LinkStatus | None:
     parent = node.identity.parent
     if not parent:
         return None
-    link = SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent, up_cursor=0)
+    link = get_row(SyncLink, parent) or SyncLink(parent=parent, up_cursor=0)
     after = EventRecord.arrival > link.up_cursor
     pending, size, oldest = (
         EventRecord.select(

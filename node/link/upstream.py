@@ -26,7 +26,7 @@ from storage.database import close as close_database
 from storage.database import write_transaction
 from storage.errors import DiskFull
 from storage.events import arrivals_of, newest_arrival
-from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, row_values, upsert, utcnow
+from storage.models import Certificate, EventRecord, ForkEvidence, SyncLink, get_row, row_values, upsert, utcnow
 from sync import canonical, delta, digest
 from sync.batch import DEFAULT_LIMITS, Batch, Limits, decode_batch, encode_batch
 from sync.channel import Channel, Sealed
@@ -206,7 +206,9 @@ def busy_for_s(exc: Exception) -> float | None:
 
 
 def link_row(parent: str) -> SyncLink:
-    return SyncLink.get_or_none(SyncLink.parent == parent) or SyncLink(parent=parent)
+    """The link's row, read by its key through a prepared statement (peewee's `get_or_none` built and compiled
+    its query each round: 0.17 ms of an idle round's few)."""
+    return get_row(SyncLink, parent) or SyncLink(parent=parent)
 
 
 def succeeded(link: SyncLink, clock_offset_ms: int | None) -> None:
