@@ -25,10 +25,12 @@ class SignedHeads(LogState):
         one whose newest head is past half its lifetime: a quiet feed stays fresh, a frozen one shows.
         `heads_fresh_until_ms` says until when a call without new own events would sign nothing: when no event
         at all has arrived since the last call, in any process, nothing more is read (a station's every round
-        begins here, and its idle rounds spent a sixth of their time finding nothing to sign)."""
-        if newest_arrival() == self._signed_through and self.clock.clock.now_ms() < self.heads_fresh_until_ms:
-            return []
+        begins here, and its idle rounds spent a sixth of their time finding nothing to sign). Not inside an open
+        transaction: its own events may be held back there, not stored yet."""
         outermost = getattr(self._local, "txn", None) is None
+        fresh = self.clock.clock.now_ms() < self.heads_fresh_until_ms
+        if outermost and fresh and newest_arrival() == self._signed_through:
+            return []
         with self.transaction():
             self._flush()
             latest = self._latest_own_heads()

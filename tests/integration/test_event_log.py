@@ -47,8 +47,11 @@ def test_signing_again_with_nothing_new_reads_nothing_and_what_arrives_next_is_s
         assert event_log.sign_heads() == []
     event_log.append(WRITE, "e1", {"value": "b"}, stream="s")
     assert [h.seq for h in event_log.sign_heads()] == [2]
+    with event_log.transaction():  # held back, not stored yet: signed all the same
+        event_log.append(WRITE, "e1", {"value": "c"}, stream="s")
+        assert [h.seq for h in event_log.sign_heads()] == [3]
     clock.advance(event_log.head_ttl_ms // 2 + 1)
-    assert [h.seq for h in event_log.sign_heads()] == [2]  # the same head, signed again before it expires
+    assert [h.seq for h in event_log.sign_heads()] == [3]  # the same head, signed again before it expires
 
 
 def test_a_failed_transaction_leaves_neither_event_nor_rows(event_log):
