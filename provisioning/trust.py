@@ -26,7 +26,8 @@ from provisioning.certs import (
 )
 from provisioning.errors import CertificateRefused
 from provisioning.identity import Identity
-from storage.models import Certificate, Revocation, TrustAnchor
+from storage.database import execute
+from storage.models import Certificate, Revocation
 from sync.keys import ECDSA_P256, ED25519, VerifyingKey
 from sync.log import FEED
 from sync.projection import RuleViolation
@@ -40,12 +41,23 @@ REGISTERED, CERTIFIED, REVOKED, ANCHOR = "trust.registered", "trust.certified", 
 REPLACED = "trust.replaced"
 
 
+# The look-ups a sync round makes (its parent's installation, certificates and path), as plain SQL: peewee built
+# and compiled each at every call, which took longer than SQLite's answer.
+_ANCHORS = "SELECT der FROM trust_anchor"
+_CERTIFICATES = "SELECT der FROM certificate WHERE use = {param}"
+_CERTIFICATES_OF = "SELECT der FROM certificate WHERE installation = {param} AND use = {param} ORDER BY not_after DESC"
+_SERVING = (
+    "SELECT installation FROM certificate WHERE station = {param} AND use = {param}"
+    " AND installation NOT IN (SELECT installation FROM revocation) ORDER BY not_after DESC LIMIT 1"
+)
+
+
 def anchors() -> list[x509.Certificate]:
-    return [x509.load_der_x509_certificate(bytes(a.der)) for a in TrustAnchor.select()]
+    return [x509.load_der_x509_certificate(bytes(der)) for (der,) in execute(_ANCHORS)]
 
 
 def authorities() -> list[x509.Certificate]:
-    return [x509.load_der_x509_certificate(bytes(c.der)) for c in Certificate.select().where(Certificate.use == CA)]
+    return [x509.load_der_x509_certificate(bytes(der)) for (der,) in execute(_CERTIFICATES, CA)]
 
 
 def build_path(leaf: x509.Certificate, at: dt.datetime) -> Binding:
@@ -101,13 +113,8 @@ class CertTrust:
         return found[:2] if found else None
 
     def _lookup(self, origin: str) -> tuple[VerifyingKey, Binding, int] | None:
-        rows = (
-            Certificate.select()
-            .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
-            .order_by(Certificate.not_after.desc())
-        )
-        for row in rows:
-            cert = x509.load_der_x509_certificate(bytes(row.der))
+        for (der,) in execute(_CERTIFICATES_OF, origin, SIGNING).fetchall():
+            cert = x509.load_der_x509_certificate(bytes(der))
             try:
                 return verifying_key_of(cert), self._path(cert), _ms(cert.not_valid_after_utc)
             except CertificateRefused:
@@ -189,9 +196,7 @@ class CertTrust:
         if origin not in self._valid_from:
             starts = [
                 x509.load_der_x509_certificate(bytes(der)).not_valid_before_utc
-                for (der,) in Certificate.select(Certificate.der)
-                .where((Certificate.installation == origin) & (Certificate.use == SIGNING))
-                .tuples()
+                for (der,) in execute(_CERTIFICATES_OF, origin, SIGNING).fetchall()
             ]
             self._valid_from[origin] = int(min(starts).timestamp() * 1000) if starts else None
         return self._valid_from[origin]
@@ -233,13 +238,8 @@ def revocations(installation: str) -> dict[str, tuple[int, str | None]]:
 
 def agreement_certificate(installation: str) -> x509.Certificate | None:
     """The newest key-agreement certificate of an installation (verified when it was adopted)."""
-    row = (
-        Certificate.select()
-        .where((Certificate.installation == installation) & (Certificate.use == AGREEMENT))
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return x509.load_der_x509_certificate(bytes(row.der)) if row else None
+    row = execute(_CERTIFICATES_OF, installation, AGREEMENT).fetchone()
+    return x509.load_der_x509_certificate(bytes(row[0])) if row else None
 
 
 def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
@@ -250,16 +250,8 @@ def agreement_key(installation: str) -> ec.EllipticCurvePublicKey | None:
 
 def serving_installation(station: str) -> str | None:
     """The installation now serving a station: the newest certified one that is not revoked."""
-    revoked = Revocation.select(Revocation.installation)
-    row = (
-        Certificate.select(Certificate.installation)
-        .where(
-            (Certificate.station == station) & (Certificate.use == SIGNING) & Certificate.installation.not_in(revoked)
-        )
-        .order_by(Certificate.not_after.desc())
-        .first()
-    )
-    return row.installation if row else None
+    row = execute(_SERVING, station, SIGNING).fetchone()
+    return row[0] if row else None
 
 
 def newest_binding(installation: str) -> Binding | None:

@@ -7,13 +7,12 @@ five times the time of the INSERT), so they are prepared strings here.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
-from functools import lru_cache, reduce
+from functools import lru_cache
 
 import peewee as pw
 
-from .database import db, is_postgres, select_in, writing
+from .database import db, execute, is_postgres, select_in, writing
 from .models.log import EventRecord
 from .pgcopy import copy_rows
 
@@ -172,9 +171,22 @@ def arrivals_of(keys) -> dict[tuple[str, str, int], int]:
     return found
 
 
-def in_streams(prefixes: Sequence[str]) -> pw.Expression:
-    """Events in streams named so or starting so, as ranges of the index by stream and arrival: a stream's
-    name is printable ASCII below "~" (`sync.event`), so the names that start with a prefix are those from it
-    up to the prefix and "~", compared byte by byte (on PostgreSQL in the index's collation, "C")."""
-    stream = EventRecord.stream.collate('"C"' if is_postgres() else "BINARY")
-    return reduce(operator.or_, [(stream >= prefix) & (stream < prefix + "~") for prefix in prefixes])
+def in_streams(prefixes: Sequence[str]) -> tuple[str, list[str]]:
+    """A condition on a row's `stream` (for `storage.database.execute`) and its parameters: streams named so or
+    starting so, as ranges of the index by stream and arrival. A stream's name is printable ASCII below "~"
+    (`sync.event`), so the names that start with a prefix are those from it up to the prefix and "~", compared
+    byte by byte (on PostgreSQL in the index's collation, "C")."""
+    stream = "stream COLLATE " + ('"C"' if is_postgres() else "BINARY")
+    ranges = " OR ".join([f"({stream} >= {{param}} AND {stream} < {{param}})"] * len(prefixes))
+    return f"({ranges})", [bound for prefix in prefixes for bound in (prefix, prefix + "~")]
+
+
+def headers_after(cursor: int, limit: int, top: int, streams: Sequence[str] | None) -> list[tuple]:
+    """(arrival, origin, stream, seq, the body's length) of at most `limit` events stored after `cursor` up to
+    `top`, in arrival order; in `streams` (`in_streams`) when given. A push reads them every round."""
+    narrowed, params = in_streams(streams) if streams is not None else ("1 = 1", [])
+    sql = (
+        "SELECT arrival, origin, stream, seq, LENGTH(body) FROM event"
+        f" WHERE arrival > {{param}} AND arrival <= {{param}} AND {narrowed} ORDER BY arrival LIMIT {{param}}"
+    )
+    return execute(sql, cursor, top, *params, limit).fetchall()

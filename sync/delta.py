@@ -13,8 +13,7 @@ from contextlib import contextmanager
 
 import peewee as pw
 
-from storage.database import db
-from storage.events import bodies_of, in_streams, newest_arrival
+from storage.events import bodies_of, headers_after, newest_arrival
 from storage.models import EventRecord, SignedHeadRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
@@ -102,18 +101,7 @@ def fork_evidence_kept(log: EventLog) -> Iterator[None]:
 
 
 def _headers_after(cursor: int, limit: int, top: int, streams: tuple[str, ...] | None) -> list[Stored]:
-    where = (EventRecord.arrival > cursor) & (EventRecord.arrival <= top)
-    if streams is not None:
-        where &= in_streams(streams)
-    query = (
-        EventRecord.select(
-            EventRecord.arrival, EventRecord.origin, EventRecord.stream, EventRecord.seq, pw.fn.LENGTH(EventRecord.body)
-        )
-        .where(where)
-        .order_by(EventRecord.arrival)
-        .limit(limit)
-    )
-    return list(map(Stored._make, db.execute(query).fetchall()))  # the driver's tuples, as they are
+    return list(map(Stored._make, headers_after(cursor, limit, top, streams)))  # the driver's tuples, as they are
 
 
 def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, SignedHeadRecord]]:

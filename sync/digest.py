@@ -10,13 +10,12 @@ keeps its events and heads, so anti-entropy never downloads what it purged.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from storage.models import StreamHead
+from storage.database import execute
+from storage.events import in_streams
 
 from . import canonical
 from .errors import EncodingError
@@ -41,14 +40,10 @@ def heads(in_scope: Wanted, streams: tuple[str, ...]) -> list[Head]:
 
     `streams` narrows the read to streams named so or starting so (the link's `all` and the child's
     division code), the same narrowing a pull uses; both sides must apply the same one."""
-    named = [(StreamHead.stream == s) | StreamHead.stream.startswith(s) for s in streams]
-    query = (
-        StreamHead.select(StreamHead.origin, StreamHead.stream, StreamHead.seq, StreamHead.chain)
-        .where(functools.reduce(operator.or_, named))
-        .order_by(StreamHead.origin, StreamHead.stream)
-        .tuples()
-    )
-    return [(origin, stream, seq, chain) for origin, stream, seq, chain in query if in_scope(origin, stream)]
+    narrowed, params = in_streams(streams)
+    sql = f"SELECT origin, stream, seq, chain FROM stream_head WHERE {narrowed} ORDER BY origin, stream"
+    rows = execute(sql, *params).fetchall()
+    return [(origin, stream, seq, chain) for origin, stream, seq, chain in rows if in_scope(origin, stream)]
 
 
 def fingerprint(held: Iterable[Head]) -> str:

@@ -20,7 +20,7 @@ from node.releases.client import update_words
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.database import write_transaction
-from storage.models import Contact, Station, upsert, upsert_many
+from storage.models import Contact, Station, select_rows, upsert, upsert_many
 from sync.request import SignedRequest
 
 VERSION = metadata.version("onetrip")
@@ -49,7 +49,7 @@ def report(node: Context, parent: str, pending_events: int, oldest_unsent_s: int
             "oldest_unsent_s": c.oldest_unsent_s,
             "update": c.update_state,
         }
-        for c in Contact.select().order_by(Contact.at.desc()).limit(RELAYED_LIMIT)
+        for c in select_rows(Contact, f"ORDER BY at DESC LIMIT {RELAYED_LIMIT}")
     )
     below = [entry for entry in reports if told.get(entry["station"]) != _said(entry)]
     mine = {"version": VERSION, "pending_events": pending_events, "oldest_unsent_s": oldest_unsent_s}

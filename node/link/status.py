@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import peewee as pw
-
 from node.context import Context
 from node.link import health
-from storage.models import EventRecord, SyncLink, get_row, utcnow
+from storage.database import execute
+from storage.models import SyncLink, get_row, utcnow
+
+# Asked at each round's pull (what it reports) and by each status page, as plain SQL (`storage.database.execute`).
+_PENDING = "SELECT COUNT(arrival), SUM(LENGTH(body)), MIN(received_at) FROM event WHERE arrival > {param}"
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,7 @@ def link_status(node: Context) -> LinkStatus | None:
     if not parent:
         return None
     link = get_row(SyncLink, parent) or SyncLink(parent=parent, up_cursor=0)
-    after = EventRecord.arrival > link.up_cursor
-    pending, size, oldest = (
-        EventRecord.select(
-            pw.fn.COUNT(EventRecord.arrival),
-            pw.fn.SUM(pw.fn.LENGTH(EventRecord.body)),
-            pw.fn.MIN(EventRecord.received_at),
-        )
-        .where(after)
-        .scalar(as_tuple=True)
-    )
+    pending, size, oldest = execute(_PENDING, link.up_cursor).fetchone()
     oldest_s = None
     if oldest is not None:
         if isinstance(oldest, str):  # SQLite's CURRENT_TIMESTAMP default comes back as text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import peewee as pw
 
+from storage.database import execute
 from storage.events import insert_events, newest_arrival
 from storage.models import (
     SignedHeadRecord,
@@ -17,6 +18,14 @@ from storage.models import (
 from sync.canonical import INT_MAX
 from sync.chain import GENESIS, SignedHead, parse_head, sign_head
 from sync.log.state import FEED, FEED_RENEWED, Head, LogState
+
+# Read at the start of every round (a hub's: before every pull it answers), as plain SQL (`storage.database.execute`).
+_OWN_HEADS = "SELECT stream, seq, chain FROM stream_head WHERE origin = {param}"
+_LATEST_OWN_SIGNED = (
+    "SELECT h.stream, h.body, h.signature FROM signed_head h JOIN (SELECT stream, MAX(seq) AS top FROM signed_head"
+    " WHERE origin = {param} GROUP BY stream) newest ON h.stream = newest.stream AND h.seq = newest.top"
+    " WHERE h.origin = {param}"
+)
 
 
 class SignedHeads(LogState):
@@ -37,11 +46,7 @@ class SignedHeads(LogState):
             refresh_before = self.clock.clock.now_ms() + self.head_ttl_ms // 2
             signed = []
             expiries = []
-            for stream, seq, chain in (
-                StreamHead.select(StreamHead.stream, StreamHead.seq, StreamHead.chain)
-                .where(StreamHead.origin == self.author.origin)
-                .tuples()
-            ):
+            for stream, seq, chain in execute(_OWN_HEADS, self.author.origin).fetchall():
                 if not self.trust.may_write(self.author.origin, stream):
                     continue  # a stream someone forged in our name (`_refuse_forged`): never ours to sign
                 if stream not in self._txn.heads:
@@ -64,18 +69,7 @@ class SignedHeads(LogState):
     def _latest_own_heads(self) -> dict[str, SignedHead]:
         """The newest signed head of each own stream, in one query: a hub signs before every pull it
         answers, and it has a stream per station below it."""
-        me = self.author.origin
-        newest = (
-            SignedHeadRecord.select(SignedHeadRecord.stream, pw.fn.MAX(SignedHeadRecord.seq).alias("top"))
-            .where(SignedHeadRecord.origin == me)
-            .group_by(SignedHeadRecord.stream)
-        )
-        rows = (
-            SignedHeadRecord.select(SignedHeadRecord.stream, SignedHeadRecord.body, SignedHeadRecord.signature)
-            .join(newest, on=(SignedHeadRecord.stream == newest.c.stream) & (SignedHeadRecord.seq == newest.c.top))
-            .where(SignedHeadRecord.origin == me)
-            .tuples()
-        )
+        rows = execute(_LATEST_OWN_SIGNED, self.author.origin, self.author.origin).fetchall()
         return {stream: parse_head(bytes(body), bytes(signature)) for stream, body, signature in rows}
 
     def stale_feeds(self) -> list[SignedHead]:
