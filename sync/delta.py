@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 import peewee as pw
 
+from storage.database import execute
 from storage.events import bodies_of, headers_after, newest_arrival
-from storage.models import EventRecord, SignedHeadRecord
+from storage.models import EventRecord
 
 from .batch import DEFAULT_LIMITS, Batch, Limits, Run, Stored, plan
 from .chain import parse_head
@@ -104,28 +105,30 @@ def _headers_after(cursor: int, limit: int, top: int, streams: tuple[str, ...] |
     return list(map(Stored._make, headers_after(cursor, limit, top, streams)))  # the driver's tuples, as they are
 
 
-def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, SignedHeadRecord]]:
-    """Each stream's signed heads within the seqs the rows span: one query per stream."""
+_SIGNED_HEADS = (
+    "SELECT seq, body, signature FROM signed_head WHERE origin = {param} AND stream = {param}"
+    " AND seq BETWEEN {param} AND {param}"
+)
+
+
+def _signed_heads(rows: Iterable[Stored]) -> dict[tuple[str, str], dict[int, tuple[bytes, bytes]]]:
+    """Each stream's signed heads (body, signature by seq) within the seqs the rows span: one query per stream."""
     spans: dict[tuple[str, str], tuple[int, int]] = {}
     for row in rows:
         low, high = spans.get((row.origin, row.stream), (row.seq, row.seq))
         spans[(row.origin, row.stream)] = (min(low, row.seq), max(high, row.seq))
     heads = {}
     for (origin, stream), (low, high) in spans.items():
-        query = SignedHeadRecord.select().where(
-            (SignedHeadRecord.origin == origin)
-            & (SignedHeadRecord.stream == stream)
-            & SignedHeadRecord.seq.between(low, high)
-        )
-        heads[(origin, stream)] = {row.seq: row for row in query}
+        found = execute(_SIGNED_HEADS, origin, stream, low, high).fetchall()
+        heads[(origin, stream)] = {seq: (body, signature) for seq, body, signature in found}
     return heads
 
 
-def _with_bodies(runs: list[Run], heads: dict[tuple[str, str], dict[int, SignedHeadRecord]]) -> tuple:
+def _with_bodies(runs: list[Run], heads: dict[tuple[str, str], dict[int, tuple[bytes, bytes]]]) -> tuple:
     bodies = bodies_of([a for run in runs for a in run.arrivals])
     out = []
     for run in runs:
-        record = heads[(run.origin, run.stream)][run.last_seq]
-        head = parse_head(bytes(record.body), bytes(record.signature))
+        body, signature = heads[(run.origin, run.stream)][run.last_seq]
+        head = parse_head(bytes(body), bytes(signature))
         out.append((head, tuple(bodies[a] for a in run.arrivals)))
     return tuple(out)

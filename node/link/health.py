@@ -20,7 +20,7 @@ from node.releases.client import update_words
 from provisioning.authority import above
 from provisioning.certs import Binding
 from storage.database import write_transaction
-from storage.models import Contact, Station, select_rows, upsert, upsert_many
+from storage.models import Contact, Station, get_row, insert_row, select_rows, upsert_many
 from sync.request import SignedRequest
 
 VERSION = metadata.version("onetrip")
@@ -100,7 +100,7 @@ def contacted(
         "via": None,
     }
     with write_transaction(log=False):  # one upsert: no batch's lock to wait for
-        upsert(Contact, **row)
+        insert_row(Contact, row, replace_on=("station",))
     if memo is not None:
         memo.pop(sender.station, None)  # the figures a pull reported are in the row, not here: read it again
 
@@ -111,7 +111,7 @@ def _known(station: str, memo: Memo | None) -> Contact | None:
     kept = memo.get(station) if memo is not None else None
     if kept is not None and time.monotonic() - kept[0] < RESOLUTION.total_seconds():
         return kept[1]
-    known = Contact.get_or_none(Contact.station == station)
+    known = get_row(Contact, station)
     if memo is not None:
         memo[station] = (time.monotonic(), known)
     return known
