@@ -138,7 +138,7 @@ def reported(node: Context, sender: Binding, status: object, memo: Memo | None =
     known = _known(sender.station, memo)
     changed = known is not None and any(getattr(known, name) != value for name, value in figures.items())
     below = status.get("below")
-    relayed = _relayed(sender, below) if isinstance(below, list) else []
+    relayed = _relayed(sender, below) if isinstance(below, list) and below else []  # a village relays none
     if not changed and not relayed:
         return
     with write_transaction(log=False):  # an update and an upsert that keeps the newer row
