@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from harness.servers import free_port, start, stop
+from harness.servers import free_port, settled, start, stop
 from node.config import NodeConfig
 from node.link import upstream
 from node.runtime import Node
@@ -53,6 +53,7 @@ def _served(work: Path):
     """`work`'s county served, and its village pointed at it."""
     port = free_port()
     server = start(["serve", "--data", str(work / "county")], port, settings={"ONETRIP_SYNC_INTERVAL_S": "86400"})
+    settled(server)
     identity, _ = load_identity(work / "village")
     save_identity(
         work / "village", identity.__class__(**{**identity.__dict__, "parent_url": f"http://127.0.0.1:{port}"})

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from harness.servers import free_port, start, stop
+from harness.servers import free_port, settled, start, stop
 from node.config import NodeConfig
 from node.link import health, upstream
 from node.link.status import link_status
@@ -92,6 +92,7 @@ def run(base: Path) -> tuple[tuple[float, float, int], tuple[float, float, int]]
     county, village = _template(base, APPLICATIONS)
     port = free_port()
     server = start(["serve", "--data", str(county.data_dir)], port, settings={"ONETRIP_SYNC_INTERVAL_S": "86400"})
+    settled(server)
     try:
         identity, _ = load_identity(village.data_dir)
         save_identity(

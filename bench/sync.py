@@ -37,7 +37,7 @@ from unittest import mock
 import orjson
 import psycopg2
 
-from harness.servers import free_port, start, stop
+from harness.servers import free_port, settled, start, stop
 from harness.tree import provision_county
 from node.cases.intake import attach_scan, transition
 from node.cli.demo import enrol_by_bundle
@@ -175,6 +175,7 @@ def _linked(template: Path, work: Path, postgres_url: str | None):
         _move_hub_to_postgres(county, postgres_url)
     port = free_port()
     server = start(["serve", "--data", str(county)], port)
+    settled(server)
     proxy = CountingProxy(port)
     identity, _ = load_identity(village)
     save_identity(village, identity.__class__(**{**identity.__dict__, "parent_url": f"http://127.0.0.1:{proxy.port}"}))

@@ -90,6 +90,26 @@ def start(
     raise AssertionError("server did not come up")
 
 
+def settled(process: subprocess.Popen, quiet_s: float = 0.3, within_s: float = 30) -> None:
+    """Return once a started server's CPU time has stood still for `quiet_s`: its start-up work is done (a
+    node warms pyHanko and its fonts on a thread after /healthz answers, a second of CPU on a slow PC), so a
+    benchmark's round is not measured beside it, nor the warm-up's CPU charged to the round. Where the kernel
+    does not say (no /proc), at once."""
+    stat = Path(f"/proc/{process.pid}/stat")
+    if not stat.exists():
+        return
+    deadline, still_since, last = time.monotonic() + within_s, time.monotonic(), None
+    while time.monotonic() < deadline:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        used = int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks, every thread's
+        now = time.monotonic()
+        if used != last:
+            still_since, last = now, used
+        elif now - still_since >= quiet_s:
+            return
+        time.sleep(0.05)
+
+
 def stop(process: subprocess.Popen) -> tuple[str, str]:
     """Its output, unless it went to a log file (then empty)."""
     process.send_signal(signal.SIGTERM)
