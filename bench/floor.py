@@ -12,6 +12,11 @@ below the floor is not met by making deciding and projecting faster.
 A village of APPLICATIONS applications syncs its backlog up to its county (`onetrip serve` on SQLite), the
 county accepts DECIDED of them; the real round is `bench.sync`'s W4 (the first round of a fresh process,
 `bench.sync._round`), each on a fresh copy of that state; the answer the floor seals is the one the hub gave.
+
+Beside them, the real round with the station deciding nothing (`bench.sync._round` without `deciding`): every
+event pulled is kept as applied, with no trust check, causal order, projection or row read ahead or written.
+What it costs is what the round costs whatever deciding and projecting cost: a target below it cannot be met by
+making them faster.
 """
 
 from __future__ import annotations
@@ -121,12 +126,13 @@ def run(base: Path) -> dict[str, list[float]]:
     answer = _answer(state, base / "answer")
     key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
     hub = sqlite3.connect(state / "county" / DATABASE)
-    figures: dict[str, list[float]] = {"real": [], "hub": [], "station": []}
+    figures: dict[str, list[float]] = {"real": [], "undecided": [], "hub": [], "station": []}
     for k in range(RUNS):
-        work = base / f"real{k}"
-        shutil.copytree(state, work)
-        with _served(work) as server:
-            figures["real"].append(_round(work / "village", server.pid, scans=False)["seconds"])
+        for name, deciding in (("real", True), ("undecided", False)):
+            work = base / f"{name}{k}"
+            shutil.copytree(state, work)
+            with _served(work) as server:
+                figures[name].append(_round(work / "village", server.pid, scans=False, deciding=deciding)["seconds"])
         hub_s, sealed = _hub_floor(hub, answer, key, nonce)
         figures["hub"].append(hub_s)
         shutil.copytree(state / "village", base / f"floor{k}")
@@ -140,7 +146,8 @@ def report() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         figures = run(Path(tmp))
     floor = [h + s for h, s in zip(figures["hub"], figures["station"], strict=True)]
-    rows = (("W4, the real round", figures["real"]), ("floor: hub", figures["hub"]))
+    rows = (("W4, the real round", figures["real"]), ("W4, nothing decided", figures["undecided"]))
+    rows += (("floor: hub", figures["hub"]),)
     rows += (("floor: station", figures["station"]), ("floor: both", floor))
     return [
         f"W4 beside its floor: {DECIDED:,} decisions pulled by a village of {APPLICATIONS:,} applications, hub on "

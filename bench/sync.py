@@ -50,6 +50,9 @@ from storage.database import bind, close, db, open_database, sqlite_url
 from storage.migrations import migrate
 from storage.models import Application, BaseModel, SchemaVersion
 from sync.errors import SyncError
+from sync.log.deciding import Deciding
+from sync.log.state import APPLIED, Decision
+from sync.projection import Registry
 
 from .proxy import CountingProxy
 from .records import applications
@@ -100,16 +103,18 @@ def _scanned_template(base: Path) -> None:
     close()
 
 
-def _round(village: Path, hub_pid: int, rounds: int = 1, scans: bool = True) -> dict:
+def _round(village: Path, hub_pid: int, rounds: int = 1, scans: bool = True, deciding: bool = True) -> dict:
     """`rounds` of `sync_once` in a fresh process: the first one's wall seconds and hub CPU (the round only,
     in a process that has done none yet), the median of the others' (a station's scheduler runs its rounds
     in one long-lived process), and the process's peak RSS. The hub's CPU is read around each round, so its
     own jobs while the station's process starts are not charged to the rounds. Without `scans`, the rounds
     leave out the scans' exchange: W1–W4 carry no blob bytes, and W1's material references name scans the
-    station does not hold."""
+    station does not hold. Without `deciding`, the station applies what it pulls without deciding it: no trust
+    check, no causal order, no projection, no row read or written (`bench.floor` shows what is left)."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.sync", "round", str(village), str(hub_pid), str(rounds)]
-        + ([] if scans else ["events"]),
+        + ([] if scans else ["events"])
+        + ([] if deciding else ["undecided"]),
         capture_output=True,
         text=True,
         check=True,
@@ -352,8 +357,10 @@ def _resumed(runs: list[dict]) -> str:
     )
 
 
-def _round_main(village: str, hub_pid: int, rounds: int, events_only: bool) -> None:
+def _round_main(village: str, hub_pid: int, rounds: int, events_only: bool, undecided: bool) -> None:
     """`rounds` rounds; a round the link cut (W5) reports its error instead of failing the benchmark."""
+    if undecided:
+        _decide_nothing()
     node = Node.from_config(NodeConfig.load(Path(village)))
     gc.collect()
     gc.freeze()  # as a serving station's warm-up leaves its process before its rounds run (`Node.warm_up`)
@@ -377,8 +384,16 @@ def _round_main(village: str, hub_pid: int, rounds: int, events_only: bool) -> N
     print(json.dumps({"seconds": times[0], **warm, **figures}))
 
 
+def _decide_nothing() -> None:
+    """This process's log keeps every event it is given as applied, and reads nothing ahead for deciding."""
+    Deciding._decide = lambda self, event, known: Decision(APPLIED)
+    Deciding._read_ahead = lambda self, events: None
+    Registry.read_ahead = lambda self, events: None
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["round"]:
-        _round_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:6] == ["events"])
+        flags = sys.argv[5:]
+        _round_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "events" in flags, "undecided" in flags)
     else:
         print("\n".join(report()))

@@ -1,5 +1,5 @@
-"""W4's floor at a tiny size, so that it cannot rot: the real round and the floor measured on one state, the
-floor's station part writing each decision the hub answered."""
+"""W4's floor at a tiny size, so that it cannot rot: the real round, the round deciding nothing and the floor
+measured on one state, the floor's station part writing each decision the hub answered."""
 
 import sqlite3
 
@@ -24,3 +24,7 @@ def test_the_w4_floor_writes_each_decision_the_hub_answered_and_times_the_real_r
     assert count(tmp_path / "floor0", accepted) == 4  # the floor wrote what the hub answered
     assert count(tmp_path / "real0" / "village", accepted) == 4  # the real round pulled and applied them
     assert count(tmp_path / "floor0", "SELECT COUNT(*) FROM application WHERE state = 'accepted'") == 4
+    # the round deciding nothing kept what it pulled, and projected none of it
+    assert count(tmp_path / "undecided0" / "village", accepted) == 4
+    assert count(tmp_path / "undecided0" / "village", "SELECT COUNT(*) FROM application WHERE state = 'accepted'") == 0
+    assert count(tmp_path / "real0" / "village", "SELECT COUNT(*) FROM application WHERE state = 'accepted'") == 4
