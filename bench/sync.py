@@ -109,8 +109,8 @@ def _round(village: Path, hub_pid: int, rounds: int = 1, scans: bool = True, dec
     in one long-lived process), and the process's peak RSS. The hub's CPU is read around each round, so its
     own jobs while the station's process starts are not charged to the rounds. Without `scans`, the rounds
     leave out the scans' exchange: W1–W4 carry no blob bytes, and W1's material references name scans the
-    station does not hold. Without `deciding`, the station applies what it pulls without deciding it: no trust
-    check, no causal order, no projection, no row read or written (`bench.floor` shows what is left)."""
+    station does not hold. Without `deciding`, the station keeps what it pulls as applied without deciding it: no
+    trust check, no causal order, no projection, no application row read or written (`bench.floor`)."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.sync", "round", str(village), str(hub_pid), str(rounds)]
         + ([] if scans else ["events"])
